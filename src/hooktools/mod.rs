@@ -1,0 +1,192 @@
+//! The one boundary to Juju: the hook tools.
+//!
+//! Everything the charm learns from or tells Juju goes through [`HookTools`]. Two
+//! implementations exist: [`process::ProcessHookTools`] runs the real hook-tool
+//! subprocesses (`relation-get`, `status-set`, ...) found on `PATH`, and
+//! [`fake::FakeHookTools`] keeps an in-memory model for unit tests and records every call.
+//!
+//! Guarantees of every implementation:
+//! - reads are cached for the life of the value (one hook), and a write is visible to the
+//!   reads that follow it in the same hook (read-your-writes), as Juju's hook context does;
+//! - relation values are strings, and writing `""` deletes a key;
+//! - a failing tool gives a [`ToolError`] carrying the command line (secrets elided) and the
+//!   tool's stderr.
+
+pub mod fake;
+pub mod process;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A relation databag: string keys to string values.
+pub type Databag = BTreeMap<String, String>;
+
+/// Error from one hook-tool call.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// The tool ran and exited non-zero.
+    #[error("`{cmd}` failed with exit code {code}: {stderr}")]
+    Failed {
+        /// The command line, with secret values replaced by `<redacted>`.
+        cmd: String,
+        /// The exit code (-1 when killed by a signal).
+        code: i32,
+        /// The tool's stderr, trimmed.
+        stderr: String,
+    },
+    /// The tool could not be started (not on PATH, ...).
+    #[error("cannot run `{cmd}`: {source}")]
+    Spawn {
+        cmd: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tool's output was not what the contract says.
+    #[error("unexpected output from `{cmd}`: {detail}")]
+    Output { cmd: String, detail: String },
+}
+
+impl ToolError {
+    /// True when Juju reported that the relation does not exist (any more).
+    pub fn is_relation_not_found(&self) -> bool {
+        matches!(self, ToolError::Failed { stderr, .. } if stderr.contains("relation not found"))
+    }
+}
+
+/// Workload status values a charm may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StatusKind {
+    // Ordered by priority, lowest first: the highest wins when statuses are collected.
+    Active,
+    Waiting,
+    Maintenance,
+    Blocked,
+}
+
+impl StatusKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::Active => "active",
+            StatusKind::Waiting => "waiting",
+            StatusKind::Maintenance => "maintenance",
+            StatusKind::Blocked => "blocked",
+        }
+    }
+}
+
+impl fmt::Display for StatusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub kind: StatusKind,
+    pub message: String,
+}
+
+impl Status {
+    pub fn new(kind: StatusKind, message: impl Into<String>) -> Self {
+        Status {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn active(message: impl Into<String>) -> Self {
+        Self::new(StatusKind::Active, message)
+    }
+    pub fn waiting(message: impl Into<String>) -> Self {
+        Self::new(StatusKind::Waiting, message)
+    }
+    pub fn maintenance(message: impl Into<String>) -> Self {
+        Self::new(StatusKind::Maintenance, message)
+    }
+    pub fn blocked(message: impl Into<String>) -> Self {
+        Self::new(StatusKind::Blocked, message)
+    }
+}
+
+/// `juju-log` levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warning => "WARNING",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+/// Which databag of a relation to read or write.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bag {
+    /// A unit's bag, by unit name (`zookeeper/2`).
+    Unit(String),
+    /// An application's bag, by application name (`zookeeper`).
+    App(String),
+}
+
+/// What `network-get <binding>` says, reduced to what the charm uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkInfo {
+    /// `bind-addresses[*].addresses[*].value`, in order.
+    pub bind_addresses: Vec<String>,
+    /// `ingress-addresses`, in order.
+    pub ingress_addresses: Vec<String>,
+}
+
+/// The hook tools the charm uses. All methods take `&self`: implementations keep their
+/// per-hook cache behind interior mutability.
+///
+/// Relation ids are Juju's full form, `cluster:3`.
+pub trait HookTools {
+    /// `is-leader --format=json`.
+    fn is_leader(&self) -> Result<bool, ToolError>;
+    /// `relation-ids <endpoint> --format=json`, e.g. `["cluster:0"]`.
+    fn relation_ids(&self, endpoint: &str) -> Result<Vec<String>, ToolError>;
+    /// `relation-list --format=json -r <id>`: remote unit names (as Juju sorts them: as text).
+    fn relation_list(&self, relation_id: &str) -> Result<Vec<String>, ToolError>;
+    /// `relation-get --format=json -r <id> [--app] - <unit-or-app>`.
+    fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError>;
+    /// `relation-set -r <id> [--app] --file -` with a JSON map on stdin; `""` deletes a key.
+    /// Only the keys given change.
+    fn relation_set(&self, relation_id: &str, app: bool, values: &Databag)
+        -> Result<(), ToolError>;
+    /// `leader-get --format=json` (Juju 3 only; gone in Juju 4).
+    fn leader_get(&self) -> Result<Databag, ToolError>;
+    /// `leader-set k=v ...` (Juju 3 only).
+    fn leader_set(&self, values: &Databag) -> Result<(), ToolError>;
+    /// `config-get --format=json`: every option that is set or has a default.
+    fn config_get(&self) -> Result<serde_json::Map<String, serde_json::Value>, ToolError>;
+    /// `status-set [--application] <status> -- <message>`.
+    fn status_set(&self, status: &Status, application: bool) -> Result<(), ToolError>;
+    /// `juju-log --log-level <L> -- <message>`.
+    fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError>;
+    /// `action-get --format=json`.
+    fn action_get(&self) -> Result<serde_json::Map<String, serde_json::Value>, ToolError>;
+    /// `action-set k=v ...` (keys may be dotted).
+    fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError>;
+    /// `action-fail -- <message>`.
+    fn action_fail(&self, message: &str) -> Result<(), ToolError>;
+    /// `action-log -- <message>`.
+    fn action_log(&self, message: &str) -> Result<(), ToolError>;
+    /// `application-version-set -- <version>`.
+    fn application_version_set(&self, version: &str) -> Result<(), ToolError>;
+    /// `network-get --format=json <binding>`.
+    fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError>;
+    /// `unit-get private-address` (deprecated, kept as a fallback).
+    fn unit_get(&self, key: &str) -> Result<String, ToolError>;
+    /// `open-port <port>/<protocol>`.
+    fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError>;
+}
