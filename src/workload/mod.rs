@@ -97,3 +97,16 @@ pub trait Workload {
     /// Reads a file; `Ok(None)` when it does not exist.
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError>;
 }
+
+/// Picks the workload backend from the environment (read through `env`, `std::env::var` in
+/// production): `ZK_CHARM_WORKLOAD=local` with a non-empty `ZK_CHARM_LOCAL_ROOT=<dir>` gives
+/// [`local::LocalWorkload`] rooted there (java and classpath also read through `env`);
+/// anything else gives [`snap::SnapWorkload`]. Real Juju never sets these variables.
+pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Box<dyn Workload> {
+    if env("ZK_CHARM_WORKLOAD").as_deref() == Some("local") {
+        if let Some(root) = env("ZK_CHARM_LOCAL_ROOT").filter(|r| !r.is_empty()) {
+            return Box::new(local::LocalWorkload::with_env(PathBuf::from(root), env));
+        }
+    }
+    Box::new(snap::SnapWorkload::new())
+}
