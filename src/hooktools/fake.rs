@@ -1,1 +1,974 @@
-//! (being written)
+//! An in-memory [`HookTools`] for unit tests.
+//!
+//! [`FakeHookTools`] holds the part of a Juju model one hook can see (leadership, config,
+//! relations and their databags, leader data, the running action) and records every call in
+//! order, with the exact argv [`super::process::ProcessHookTools`] would run. It copies Juju's
+//! rules and quirks (`juju-hook-contract.md` §3-4), so a charm that passes against the fake
+//! does not depend on behaviour Juju lacks:
+//!
+//! - relation values are strings and `""` deletes a key; writes merge, they never replace;
+//! - only the leader writes its app bag (`ERROR cannot write relation settings`), leader data
+//!   (`leader-set`) or the application status; in a non-peer relation a non-leader cannot
+//!   even read its own app bag (`ERROR permission denied`);
+//! - an unknown relation id is `relation not found` (exit 2);
+//! - `action-*` tools outside an action fail with `ERROR not running an action`, and
+//!   `action-fail` does not stop anything: the charm must return by itself;
+//! - `action-set` keys follow Juju's naming rule and reserved keys are refused.
+//!
+//! Any tool can be made to fail with [`FakeHookTools::fail_tool`].
+//!
+//! ```
+//! use zookeeper_charm::hooktools::fake::{FakeHookTools, FakeRelation};
+//! use zookeeper_charm::hooktools::{Bag, HookTools};
+//! use serde_json::json;
+//!
+//! let fake = FakeHookTools::new("zookeeper/0")
+//!     .leader(true)
+//!     .config(json!({"tick-time": 2000}))
+//!     .address("127.0.0.1")
+//!     .relation(
+//!         "cluster:0",
+//!         FakeRelation::peer().member("zookeeper/1", [("myid", "2")]),
+//!     );
+//! assert_eq!(fake.relation_list("cluster:0").unwrap(), ["zookeeper/1"]);
+//! let bag = fake.relation_get("cluster:0", &Bag::Unit("zookeeper/1".into())).unwrap();
+//! assert_eq!(bag["myid"], "2");
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use super::process::{argv, merge, Invocation};
+use super::{Bag, Databag, HookTools, LogLevel, NetworkInfo, Status, ToolError};
+
+/// Builds a databag from pairs.
+pub fn databag<I, K, V>(pairs: I) -> Databag
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
+/// One recorded hook-tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The tool (`relation-set`).
+    pub tool: String,
+    /// Its argv, as `ProcessHookTools` would pass it.
+    pub args: Vec<String>,
+    /// What would go to its stdin (`relation-set --file -` gets the JSON map).
+    pub stdin: Option<String>,
+}
+
+impl Call {
+    /// `tool arg arg ...`, for assertions that read well.
+    pub fn line(&self) -> String {
+        std::iter::once(self.tool.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// One `status-set` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCall {
+    /// `--application=True`.
+    pub application: bool,
+    pub status: Status,
+}
+
+/// A relation as this unit sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FakeRelation {
+    /// `None` for a peer relation; the remote application otherwise.
+    remote_app: Option<String>,
+    /// Remote units this unit has seen join (what `relation-list` prints).
+    members: BTreeSet<String>,
+    /// Unit bags, by unit name (members, this unit, departed units).
+    unit_bags: BTreeMap<String, Databag>,
+    /// App bags, by application name.
+    app_bags: BTreeMap<String, Databag>,
+}
+
+impl FakeRelation {
+    /// A peer relation (every unit of the app may read the app bag).
+    pub fn peer() -> FakeRelation {
+        FakeRelation::default()
+    }
+
+    /// A provides/requires relation with `remote_app`.
+    pub fn with_remote_app(remote_app: &str) -> FakeRelation {
+        FakeRelation {
+            remote_app: Some(remote_app.to_string()),
+            ..FakeRelation::default()
+        }
+    }
+
+    /// A remote unit in the relation, with its bag.
+    pub fn member<I, K, V>(mut self, unit: &str, bag: I) -> FakeRelation
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.members.insert(unit.to_string());
+        self.unit_bags.insert(unit.to_string(), databag(bag));
+        self
+    }
+
+    /// A unit bag without membership: this unit's own bag, or a unit that departed (its
+    /// data stays readable for the life of the relation).
+    pub fn unit_bag<I, K, V>(mut self, unit: &str, bag: I) -> FakeRelation
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.unit_bags.insert(unit.to_string(), databag(bag));
+        self
+    }
+
+    /// An application's bag (this app's or the remote app's).
+    pub fn app_bag<I, K, V>(mut self, app: &str, bag: I) -> FakeRelation
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.app_bags.insert(app.to_string(), databag(bag));
+        self
+    }
+
+    fn is_peer(&self) -> bool {
+        self.remote_app.is_none()
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    unit: String,
+    leader: bool,
+    config: Map<String, Value>,
+    relations: BTreeMap<String, FakeRelation>,
+    leader_data: Databag,
+    /// `Some` while an action runs: its params.
+    action: Option<Map<String, Value>>,
+    address: Option<String>,
+    networks: BTreeMap<String, NetworkInfo>,
+    /// Tools made to fail, with the stderr they print.
+    failures: BTreeMap<String, String>,
+
+    calls: Vec<Call>,
+    statuses: Vec<StatusCall>,
+    logs: Vec<(LogLevel, String)>,
+    action_results: BTreeMap<String, String>,
+    action_failure: Option<String>,
+    action_logs: Vec<String>,
+    opened_ports: BTreeSet<String>,
+    app_version: Option<String>,
+}
+
+impl State {
+    fn app(&self) -> String {
+        self.unit.split('/').next().unwrap_or("").to_string()
+    }
+
+    /// Juju puts these into a unit's bag when it enters a relation.
+    fn add_address_keys(&mut self) {
+        let (Some(addr), unit) = (self.address.clone(), self.unit.clone()) else {
+            return;
+        };
+        for rel in self.relations.values_mut() {
+            let bag = rel.unit_bags.entry(unit.clone()).or_default();
+            for (k, v) in [
+                ("private-address", addr.clone()),
+                ("ingress-address", addr.clone()),
+                ("egress-subnets", format!("{addr}/32")),
+            ] {
+                bag.entry(k.to_string()).or_insert(v);
+            }
+        }
+    }
+
+    fn relation(&self, inv: &Invocation, id: &str) -> Result<&FakeRelation, ToolError> {
+        self.relations
+            .get(id)
+            .ok_or_else(|| failed(inv, 2, &relation_not_found(id)))
+    }
+}
+
+fn relation_not_found(id: &str) -> String {
+    format!("ERROR invalid value \"{id}\" for option -r: relation not found")
+}
+
+fn failed(inv: &Invocation, code: i32, stderr: &str) -> ToolError {
+    ToolError::Failed {
+        cmd: inv.display.clone(),
+        code,
+        stderr: stderr.to_string(),
+    }
+}
+
+/// Juju's rule for each dotted part of an `action-set` key.
+fn valid_action_key(key: &str) -> bool {
+    key.split('.').all(|part| {
+        let b = part.as_bytes();
+        let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty() && ok(&b[0]) && ok(&b[b.len() - 1]) && b.iter().all(|c| ok(c) || *c == b'-')
+    })
+}
+
+/// The in-memory Juju of one unit. See the module docs.
+#[derive(Debug)]
+pub struct FakeHookTools {
+    state: RefCell<State>,
+}
+
+impl FakeHookTools {
+    /// A unit named `unit` (`zookeeper/0`): not the leader, empty config, no relations,
+    /// not in an action.
+    pub fn new(unit: &str) -> FakeHookTools {
+        FakeHookTools {
+            state: RefCell::new(State {
+                unit: unit.to_string(),
+                ..State::default()
+            }),
+        }
+    }
+
+    /// Sets leadership.
+    pub fn leader(self, leader: bool) -> Self {
+        self.state.borrow_mut().leader = leader;
+        self
+    }
+
+    /// Sets what `config-get` returns (a JSON object; Juju includes defaults).
+    ///
+    /// # Panics
+    /// If `config` is not a JSON object (a broken test).
+    pub fn config(self, config: Value) -> Self {
+        self.set_config(config);
+        self
+    }
+
+    /// Adds a relation by its id (`cluster:0`; the endpoint is the part before `:`).
+    pub fn relation(self, id: &str, relation: FakeRelation) -> Self {
+        {
+            let mut st = self.state.borrow_mut();
+            st.relations.insert(id.to_string(), relation);
+            st.add_address_keys();
+        }
+        self
+    }
+
+    /// Sets leader data (`leader-get`).
+    pub fn leader_data<I, K, V>(self, bag: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.state.borrow_mut().leader_data = databag(bag);
+        self
+    }
+
+    /// This unit's address: answers `network-get` for every binding and `unit-get`, and is
+    /// put into this unit's bag of every relation as Juju does (`private-address`,
+    /// `ingress-address`, `egress-subnets`).
+    pub fn address(self, address: &str) -> Self {
+        {
+            let mut st = self.state.borrow_mut();
+            st.address = Some(address.to_string());
+            st.add_address_keys();
+        }
+        self
+    }
+
+    /// What `network-get <binding>` returns, overriding [`Self::address`] for that binding.
+    pub fn network(self, binding: &str, info: NetworkInfo) -> Self {
+        self.state
+            .borrow_mut()
+            .networks
+            .insert(binding.to_string(), info);
+        self
+    }
+
+    /// Runs inside an action whose params (after Juju applied the schema's defaults) are
+    /// `params`, a JSON object.
+    ///
+    /// # Panics
+    /// If `params` is not a JSON object.
+    pub fn action_params(self, params: Value) -> Self {
+        let Value::Object(map) = params else {
+            panic!("action params must be a JSON object, got {params}");
+        };
+        self.state.borrow_mut().action = Some(map);
+        self
+    }
+
+    /// Makes every call of `tool` fail with exit code 1 and `ERROR injected failure`.
+    pub fn fail_tool(self, tool: &str) -> Self {
+        self.fail_tool_with(tool, "ERROR injected failure")
+    }
+
+    /// Makes every call of `tool` fail with exit code 1 and `stderr`.
+    pub fn fail_tool_with(self, tool: &str, stderr: &str) -> Self {
+        self.state
+            .borrow_mut()
+            .failures
+            .insert(tool.to_string(), stderr.to_string());
+        self
+    }
+
+    /// Changes leadership between calls (leadership can move between hooks).
+    pub fn set_leader(&self, leader: bool) {
+        self.state.borrow_mut().leader = leader;
+    }
+
+    /// Replaces the config between calls.
+    ///
+    /// # Panics
+    /// If `config` is not a JSON object.
+    pub fn set_config(&self, config: Value) {
+        let Value::Object(map) = config else {
+            panic!("config must be a JSON object, got {config}");
+        };
+        self.state.borrow_mut().config = map;
+    }
+
+    // ---- what happened ------------------------------------------------------------------
+
+    /// Every call, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.borrow().calls.clone()
+    }
+
+    /// How many times `tool` was called.
+    pub fn call_count(&self, tool: &str) -> usize {
+        self.state
+            .borrow()
+            .calls
+            .iter()
+            .filter(|c| c.tool == tool)
+            .count()
+    }
+
+    /// Every `status-set`, in order.
+    pub fn status_calls(&self) -> Vec<StatusCall> {
+        self.state.borrow().statuses.clone()
+    }
+
+    /// The unit status last set, if any.
+    pub fn unit_status(&self) -> Option<Status> {
+        self.last_status(false)
+    }
+
+    /// The application status last set, if any.
+    pub fn app_status(&self) -> Option<Status> {
+        self.last_status(true)
+    }
+
+    fn last_status(&self, application: bool) -> Option<Status> {
+        self.state
+            .borrow()
+            .statuses
+            .iter()
+            .rev()
+            .find(|s| s.application == application)
+            .map(|s| s.status.clone())
+    }
+
+    /// Every `juju-log` line, in order.
+    pub fn logs(&self) -> Vec<(LogLevel, String)> {
+        self.state.borrow().logs.clone()
+    }
+
+    /// The action's results so far (`action-set` merges).
+    pub fn action_results(&self) -> BTreeMap<String, String> {
+        self.state.borrow().action_results.clone()
+    }
+
+    /// The message of the last `action-fail`, if the action failed.
+    pub fn action_failure(&self) -> Option<String> {
+        self.state.borrow().action_failure.clone()
+    }
+
+    /// `action-log` messages, in order.
+    pub fn action_logs(&self) -> Vec<String> {
+        self.state.borrow().action_logs.clone()
+    }
+
+    /// A bag of a relation now (after this hook's writes); empty if unknown.
+    pub fn relation_data(&self, relation_id: &str, bag: &Bag) -> Databag {
+        let st = self.state.borrow();
+        let Some(rel) = st.relations.get(relation_id) else {
+            return Databag::new();
+        };
+        match bag {
+            Bag::Unit(u) => rel.unit_bags.get(u),
+            Bag::App(a) => rel.app_bags.get(a),
+        }
+        .cloned()
+        .unwrap_or_default()
+    }
+
+    /// Leader data now.
+    pub fn leader_data_now(&self) -> Databag {
+        self.state.borrow().leader_data.clone()
+    }
+
+    /// Ports opened (`2181/tcp`).
+    pub fn opened_ports(&self) -> BTreeSet<String> {
+        self.state.borrow().opened_ports.clone()
+    }
+
+    /// The last `application-version-set`.
+    pub fn application_version(&self) -> Option<String> {
+        self.state.borrow().app_version.clone()
+    }
+
+    /// Records a call and applies failure injection.
+    fn call(&self, inv: &Invocation) -> Result<(), ToolError> {
+        let mut st = self.state.borrow_mut();
+        st.calls.push(Call {
+            tool: inv.tool.to_string(),
+            args: inv.args.clone(),
+            stdin: inv.stdin.clone(),
+        });
+        match st.failures.get(inv.tool) {
+            Some(stderr) => Err(failed(inv, 1, stderr)),
+            None => Ok(()),
+        }
+    }
+
+    fn in_action(&self, inv: &Invocation) -> Result<(), ToolError> {
+        if self.state.borrow().action.is_none() {
+            return Err(failed(inv, 1, "ERROR not running an action"));
+        }
+        Ok(())
+    }
+}
+
+impl HookTools for FakeHookTools {
+    fn is_leader(&self) -> Result<bool, ToolError> {
+        self.call(&argv::is_leader())?;
+        Ok(self.state.borrow().leader)
+    }
+
+    fn relation_ids(&self, endpoint: &str) -> Result<Vec<String>, ToolError> {
+        self.call(&argv::relation_ids(endpoint))?;
+        let st = self.state.borrow();
+        // BTreeMap order is string order, as Juju sorts.
+        Ok(st
+            .relations
+            .keys()
+            .filter(|id| id.split_once(':').map(|(e, _)| e) == Some(endpoint))
+            .cloned()
+            .collect())
+    }
+
+    fn relation_list(&self, relation_id: &str) -> Result<Vec<String>, ToolError> {
+        let inv = argv::relation_list(relation_id);
+        self.call(&inv)?;
+        let st = self.state.borrow();
+        Ok(st
+            .relation(&inv, relation_id)?
+            .members
+            .iter()
+            .cloned()
+            .collect())
+    }
+
+    fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError> {
+        let inv = argv::relation_get(relation_id, bag);
+        self.call(&inv)?;
+        let st = self.state.borrow();
+        let rel = st.relation(&inv, relation_id)?;
+        match bag {
+            Bag::Unit(u) => {
+                if *u == st.unit || rel.members.contains(u) || rel.unit_bags.contains_key(u) {
+                    Ok(rel.unit_bags.get(u).cloned().unwrap_or_default())
+                } else {
+                    Err(failed(
+                        &inv,
+                        1,
+                        &format!("ERROR cannot read settings for unit \"{u}\" in relation \"{relation_id}\": unit \"{u}\": settings not found"),
+                    ))
+                }
+            }
+            Bag::App(a) => {
+                if *a == st.app() && !rel.is_peer() && !st.leader {
+                    return Err(failed(&inv, 1, "ERROR permission denied"));
+                }
+                Ok(rel.app_bags.get(a).cloned().unwrap_or_default())
+            }
+        }
+    }
+
+    fn relation_set(
+        &self,
+        relation_id: &str,
+        app: bool,
+        values: &Databag,
+    ) -> Result<(), ToolError> {
+        let inv = argv::relation_set(relation_id, app, values);
+        self.call(&inv)?;
+        let mut st = self.state.borrow_mut();
+        st.relation(&inv, relation_id)?;
+        if app && !st.leader {
+            return Err(failed(&inv, 1, "ERROR cannot write relation settings"));
+        }
+        let (unit, app_name) = (st.unit.clone(), st.app());
+        let rel = st.relations.get_mut(relation_id).expect("checked above");
+        let bag = if app {
+            rel.app_bags.entry(app_name).or_default()
+        } else {
+            rel.unit_bags.entry(unit).or_default()
+        };
+        merge(bag, values);
+        Ok(())
+    }
+
+    fn leader_get(&self) -> Result<Databag, ToolError> {
+        self.call(&argv::leader_get())?;
+        Ok(self.state.borrow().leader_data.clone())
+    }
+
+    fn leader_set(&self, values: &Databag) -> Result<(), ToolError> {
+        let inv = argv::leader_set(values);
+        self.call(&inv)?;
+        let mut st = self.state.borrow_mut();
+        if !st.leader {
+            return Err(failed(
+                &inv,
+                1,
+                "ERROR cannot write leadership settings: cannot write settings: not the leader",
+            ));
+        }
+        merge(&mut st.leader_data, values);
+        Ok(())
+    }
+
+    fn config_get(&self) -> Result<Map<String, Value>, ToolError> {
+        self.call(&argv::config_get())?;
+        Ok(self.state.borrow().config.clone())
+    }
+
+    fn status_set(&self, status: &Status, application: bool) -> Result<(), ToolError> {
+        let inv = argv::status_set(status, application);
+        self.call(&inv)?;
+        let mut st = self.state.borrow_mut();
+        if application && !st.leader {
+            return Err(failed(&inv, 1, "ERROR this unit is not the leader"));
+        }
+        st.statuses.push(StatusCall {
+            application,
+            status: status.clone(),
+        });
+        Ok(())
+    }
+
+    fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError> {
+        self.call(&argv::juju_log(level, message))?;
+        self.state
+            .borrow_mut()
+            .logs
+            .push((level, message.to_string()));
+        Ok(())
+    }
+
+    fn action_get(&self) -> Result<Map<String, Value>, ToolError> {
+        let inv = argv::action_get();
+        self.call(&inv)?;
+        self.in_action(&inv)?;
+        Ok(self.state.borrow().action.clone().unwrap_or_default())
+    }
+
+    fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError> {
+        let inv = argv::action_set(results);
+        self.call(&inv)?;
+        self.in_action(&inv)?;
+        for key in results.keys() {
+            if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&key.as_str()) {
+                return Err(failed(
+                    &inv,
+                    2,
+                    &format!("ERROR cannot set reserved action key \"{key}\""),
+                ));
+            }
+            if !valid_action_key(key) {
+                return Err(failed(
+                    &inv,
+                    2,
+                    &format!("ERROR key \"{key}\" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"),
+                ));
+            }
+        }
+        self.state
+            .borrow_mut()
+            .action_results
+            .extend(results.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
+    }
+
+    fn action_fail(&self, message: &str) -> Result<(), ToolError> {
+        let inv = argv::action_fail(message);
+        self.call(&inv)?;
+        self.in_action(&inv)?;
+        self.state.borrow_mut().action_failure = Some(message.to_string());
+        Ok(())
+    }
+
+    fn action_log(&self, message: &str) -> Result<(), ToolError> {
+        let inv = argv::action_log(message);
+        self.call(&inv)?;
+        self.in_action(&inv)?;
+        self.state
+            .borrow_mut()
+            .action_logs
+            .push(message.to_string());
+        Ok(())
+    }
+
+    fn application_version_set(&self, version: &str) -> Result<(), ToolError> {
+        self.call(&argv::application_version_set(version))?;
+        self.state.borrow_mut().app_version = Some(version.to_string());
+        Ok(())
+    }
+
+    fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError> {
+        let inv = argv::network_get(binding);
+        self.call(&inv)?;
+        let st = self.state.borrow();
+        if let Some(info) = st.networks.get(binding) {
+            return Ok(info.clone());
+        }
+        match &st.address {
+            Some(a) => Ok(NetworkInfo {
+                bind_addresses: vec![a.clone()],
+                ingress_addresses: vec![a.clone()],
+            }),
+            None => Err(failed(
+                &inv,
+                1,
+                &format!("ERROR no network config found for binding \"{binding}\""),
+            )),
+        }
+    }
+
+    fn unit_get(&self, key: &str) -> Result<String, ToolError> {
+        let inv = argv::unit_get(key);
+        self.call(&inv)?;
+        if key != "private-address" && key != "public-address" {
+            return Err(failed(&inv, 2, &format!("ERROR unknown setting \"{key}\"")));
+        }
+        self.state
+            .borrow()
+            .address
+            .clone()
+            .ok_or_else(|| failed(&inv, 1, &format!("ERROR {key} not set")))
+    }
+
+    fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
+        let inv = argv::open_port(port, protocol);
+        self.call(&inv)?;
+        if !["tcp", "udp"].contains(&protocol) {
+            return Err(failed(
+                &inv,
+                2,
+                &format!(
+                    "ERROR invalid protocol \"{protocol}\", expected \"tcp\", \"udp\", or \"icmp\""
+                ),
+            ));
+        }
+        self.state
+            .borrow_mut()
+            .opened_ports
+            .insert(format!("{port}/{protocol}"));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn unit(u: &str) -> Bag {
+        Bag::Unit(u.to_string())
+    }
+    fn app(a: &str) -> Bag {
+        Bag::App(a.to_string())
+    }
+
+    fn three_units(leader: bool) -> FakeHookTools {
+        FakeHookTools::new("zookeeper/0")
+            .leader(leader)
+            .address("127.0.0.1")
+            .relation(
+                "cluster:0",
+                FakeRelation::peer()
+                    .member("zookeeper/2", [("myid", "3")])
+                    .member("zookeeper/10", [("myid", "11")])
+                    .app_bag("zookeeper", [("super-password", "pw")]),
+            )
+            .relation("zookeeper:3", FakeRelation::with_remote_app("kafka"))
+            .relation("upgrade:1", FakeRelation::peer())
+    }
+
+    #[test]
+    fn relation_ids_and_members_are_sorted_as_text_like_juju() {
+        let f = three_units(false);
+        assert_eq!(f.relation_ids("cluster").unwrap(), ["cluster:0"]);
+        assert_eq!(f.relation_ids("zookeeper").unwrap(), ["zookeeper:3"]);
+        assert!(f.relation_ids("restart").unwrap().is_empty());
+        assert_eq!(
+            f.relation_list("cluster:0").unwrap(),
+            ["zookeeper/10", "zookeeper/2"]
+        );
+    }
+
+    #[test]
+    fn own_unit_bag_has_the_addresses_juju_adds() {
+        let f = three_units(false);
+        let own = f.relation_get("cluster:0", &unit("zookeeper/0")).unwrap();
+        assert_eq!(own["private-address"], "127.0.0.1");
+        assert_eq!(own["ingress-address"], "127.0.0.1");
+        assert_eq!(own["egress-subnets"], "127.0.0.1/32");
+    }
+
+    #[test]
+    fn relation_set_merges_and_an_empty_value_deletes() {
+        let f = three_units(false);
+        f.relation_set(
+            "cluster:0",
+            false,
+            &databag([("state", "started"), ("myid", "1")]),
+        )
+        .unwrap();
+        f.relation_set("cluster:0", false, &databag([("state", "")]))
+            .unwrap();
+        let own = f.relation_get("cluster:0", &unit("zookeeper/0")).unwrap();
+        assert_eq!(own.get("myid").map(String::as_str), Some("1"));
+        assert!(!own.contains_key("state"));
+        assert!(own.contains_key("private-address"), "merge, not replace");
+        assert_eq!(f.relation_data("cluster:0", &unit("zookeeper/0")), own);
+    }
+
+    #[test]
+    fn only_the_leader_writes_the_app_bag() {
+        let f = three_units(false);
+        let err = f
+            .relation_set("cluster:0", true, &databag([("k", "v")]))
+            .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::Failed { code: 1, stderr, .. } if stderr == "ERROR cannot write relation settings"),
+            "{err:?}"
+        );
+        assert!(!f
+            .relation_data("cluster:0", &app("zookeeper"))
+            .contains_key("k"));
+
+        let f = three_units(true);
+        f.relation_set(
+            "cluster:0",
+            true,
+            &databag([("k", "v"), ("super-password", "")]),
+        )
+        .unwrap();
+        assert_eq!(
+            f.relation_data("cluster:0", &app("zookeeper")),
+            databag([("k", "v")])
+        );
+    }
+
+    #[test]
+    fn a_non_leader_reads_its_app_bag_in_a_peer_relation_but_not_in_a_provided_one() {
+        let f = three_units(false);
+        assert_eq!(
+            f.relation_get("cluster:0", &app("zookeeper")).unwrap()["super-password"],
+            "pw"
+        );
+        let err = f
+            .relation_get("zookeeper:3", &app("zookeeper"))
+            .unwrap_err();
+        assert!(err.to_string().contains("permission denied"), "{err}");
+        assert!(f.relation_get("zookeeper:3", &app("kafka")).is_ok());
+        assert!(three_units(true)
+            .relation_get("zookeeper:3", &app("zookeeper"))
+            .is_ok());
+    }
+
+    #[test]
+    fn unknown_relations_and_units_are_errors() {
+        let f = three_units(true);
+        let err = f.relation_list("cluster:9").unwrap_err();
+        assert!(err.is_relation_not_found(), "{err}");
+        assert!(matches!(err, ToolError::Failed { code: 2, .. }));
+        assert!(f
+            .relation_set("cluster:9", false, &databag([("a", "b")]))
+            .unwrap_err()
+            .is_relation_not_found());
+        assert!(f.relation_get("cluster:0", &unit("zookeeper/7")).is_err());
+    }
+
+    #[test]
+    fn a_departed_unit_bag_stays_readable() {
+        let f = FakeHookTools::new("zookeeper/0").relation(
+            "cluster:0",
+            FakeRelation::peer().unit_bag("zookeeper/1", [("myid", "2")]),
+        );
+        assert!(f.relation_list("cluster:0").unwrap().is_empty());
+        assert_eq!(
+            f.relation_get("cluster:0", &unit("zookeeper/1")).unwrap()["myid"],
+            "2"
+        );
+    }
+
+    #[test]
+    fn leader_data_is_written_by_the_leader_only() {
+        let f = FakeHookTools::new("zookeeper/1").leader_data([("a", "1")]);
+        let err = f.leader_set(&databag([("a", "2")])).unwrap_err();
+        assert!(err.to_string().contains("not the leader"), "{err}");
+        assert_eq!(f.leader_get().unwrap(), databag([("a", "1")]));
+
+        f.set_leader(true);
+        f.leader_set(&databag([("a", ""), ("b", "2")])).unwrap();
+        assert_eq!(f.leader_data_now(), databag([("b", "2")]));
+    }
+
+    #[test]
+    fn statuses_are_recorded_and_the_app_status_needs_leadership() {
+        let f = FakeHookTools::new("zookeeper/0");
+        f.status_set(&Status::maintenance("installing"), false)
+            .unwrap();
+        f.status_set(&Status::active(""), false).unwrap();
+        assert!(f.status_set(&Status::active(""), true).is_err());
+        assert_eq!(f.unit_status(), Some(Status::active("")));
+        assert_eq!(f.app_status(), None);
+        assert_eq!(f.status_calls().len(), 2);
+        assert_eq!(f.call_count("status-set"), 3);
+
+        f.set_leader(true);
+        f.status_set(&Status::blocked("b"), true).unwrap();
+        assert_eq!(f.app_status(), Some(Status::blocked("b")));
+        assert_eq!(f.unit_status(), Some(Status::active("")));
+    }
+
+    #[test]
+    fn action_tools_work_only_inside_an_action() {
+        let f = FakeHookTools::new("zookeeper/0");
+        let err = f.action_fail("x").unwrap_err();
+        assert!(err.to_string().contains("not running an action"), "{err}");
+        assert_eq!(f.action_failure(), None);
+
+        let f = FakeHookTools::new("zookeeper/0").action_params(json!({"username": "sync"}));
+        assert_eq!(f.action_get().unwrap()["username"], "sync");
+        f.action_set(&databag([("password", "pw")])).unwrap();
+        f.action_set(&databag([("user.name", "sync")])).unwrap();
+        f.action_log("working").unwrap();
+        f.action_fail("could not").unwrap();
+        assert_eq!(
+            f.action_results(),
+            databag([("password", "pw"), ("user.name", "sync")])
+        );
+        assert_eq!(f.action_logs(), ["working"]);
+        assert_eq!(f.action_failure().as_deref(), Some("could not"));
+    }
+
+    #[test]
+    fn action_set_refuses_bad_and_reserved_keys() {
+        let f = FakeHookTools::new("zookeeper/0").action_params(json!({}));
+        for key in ["Password", "-a", "a-", "a..b", "stdout", "a_b"] {
+            assert!(
+                matches!(
+                    f.action_set(&databag([(key, "x")])),
+                    Err(ToolError::Failed { code: 2, .. })
+                ),
+                "{key} accepted"
+            );
+        }
+        assert!(f.action_results().is_empty());
+        f.action_set(&databag([("a-1.b2", "x")])).unwrap();
+    }
+
+    #[test]
+    fn calls_are_recorded_in_order_with_the_production_argv() {
+        let f = three_units(true).config(json!({"tick-time": 3000}));
+        f.is_leader().unwrap();
+        assert_eq!(f.config_get().unwrap()["tick-time"], 3000);
+        f.relation_set("cluster:0", true, &databag([("k", "v")]))
+            .unwrap();
+        f.juju_log(LogLevel::Info, "hello").unwrap();
+        f.open_port(2181, "tcp").unwrap();
+        f.application_version_set("3.8.4").unwrap();
+        let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "is-leader --format=json",
+                "config-get --format=json",
+                "relation-set -r cluster:0 --app --file -",
+                "juju-log --log-level INFO -- hello",
+                "open-port 2181/tcp",
+                "application-version-set -- 3.8.4",
+            ]
+        );
+        assert_eq!(f.calls()[2].stdin.as_deref(), Some(r#"{"k":"v"}"#));
+        assert_eq!(f.logs(), [(LogLevel::Info, "hello".to_string())]);
+        assert_eq!(
+            f.opened_ports().into_iter().collect::<Vec<_>>(),
+            ["2181/tcp"]
+        );
+        assert_eq!(f.application_version().as_deref(), Some("3.8.4"));
+    }
+
+    #[test]
+    fn an_injected_failure_fails_every_call_of_that_tool_and_changes_nothing() {
+        let f = three_units(true).fail_tool("relation-set");
+        let err = f
+            .relation_set("cluster:0", false, &databag([("a", "b")]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`relation-set -r cluster:0 --file - (keys: a)` failed with exit code 1: ERROR injected failure"
+        );
+        assert!(!f
+            .relation_data("cluster:0", &unit("zookeeper/0"))
+            .contains_key("a"));
+        assert_eq!(f.call_count("relation-set"), 1);
+        assert!(f.is_leader().unwrap(), "other tools still work");
+    }
+
+    #[test]
+    fn network_get_answers_from_the_address_or_an_override() {
+        let f = FakeHookTools::new("zookeeper/0");
+        assert!(f.network_get("cluster").is_err());
+        assert!(f.unit_get("private-address").is_err());
+        let f = f.address("127.0.0.5").network(
+            "zookeeper",
+            NetworkInfo {
+                bind_addresses: vec!["127.0.0.6".into()],
+                ingress_addresses: vec!["127.0.0.7".into()],
+            },
+        );
+        assert_eq!(
+            f.network_get("cluster").unwrap().bind_addresses,
+            ["127.0.0.5"]
+        );
+        assert_eq!(
+            f.network_get("zookeeper").unwrap().ingress_addresses,
+            ["127.0.0.7"]
+        );
+        assert_eq!(f.unit_get("private-address").unwrap(), "127.0.0.5");
+        assert!(f.unit_get("colour").is_err());
+    }
+}

@@ -1,1 +1,1047 @@
-//! (being written)
+//! [`HookTools`] over the real hook-tool subprocesses.
+//!
+//! Each method runs one tool with an argv vector (never a shell string), in the exact form
+//! ops 3.x uses (see `juju-hook-contract.md` §3): `--format=json` wherever the tool has it,
+//! free text after `--`, and relation data as a JSON map on stdin (`relation-set --file -`),
+//! so values never go through argv quoting.
+//!
+//! # Caching
+//!
+//! A [`ProcessHookTools`] lives for one hook. Reads (`is-leader`, `relation-ids`,
+//! `relation-list`, `relation-get` per bag, `config-get`, `leader-get`, `action-get`,
+//! `network-get`, `unit-get`) are run at most once and then served from memory, as Juju's own
+//! hook context does. Writes update the cache (read-your-writes): `relation-set` merges into
+//! the cached bag and `""` deletes a key; `leader-set` does the same for the leader data.
+//!
+//! # Errors
+//!
+//! A tool that exits non-zero gives [`ToolError::Failed`] with the command line and the
+//! trimmed stderr. The command line never carries a value that may be a secret:
+//! `relation-set`, `leader-set` and `action-set` are shown with their keys only.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Map, Value};
+
+use super::{Bag, Databag, HookTools, LogLevel, NetworkInfo, Status, ToolError};
+
+/// Longest stderr kept in an error (a tool that dumps a stack trace should not flood the
+/// unit log).
+const MAX_STDERR: usize = 4000;
+
+/// One hook-tool invocation: the tool, its argv, what goes to its stdin, and how it is
+/// shown in errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Invocation {
+    pub tool: &'static str,
+    pub args: Vec<String>,
+    pub stdin: Option<String>,
+    /// The command line for messages: secret-bearing values replaced by the key list.
+    pub display: String,
+}
+
+impl Invocation {
+    /// An invocation whose every argument may be shown.
+    fn plain(tool: &'static str, args: Vec<String>) -> Invocation {
+        let display = display_command(tool, &args, None);
+        Invocation {
+            tool,
+            args,
+            stdin: None,
+            display,
+        }
+    }
+
+    /// An invocation whose values must not be shown: `display` lists only `keys`, after the
+    /// arguments `shown` (which carry no values).
+    fn with_secret_values(
+        tool: &'static str,
+        args: Vec<String>,
+        shown: &[String],
+        keys: Vec<&str>,
+        stdin: Option<String>,
+    ) -> Invocation {
+        let display = display_command(tool, shown, Some(&keys));
+        Invocation {
+            tool,
+            args,
+            stdin,
+            display,
+        }
+    }
+}
+
+/// `tool arg 'arg with space' (keys: a, b)`.
+fn display_command(tool: &str, args: &[String], keys: Option<&[&str]>) -> String {
+    let mut out = tool.to_string();
+    for a in args {
+        out.push(' ');
+        out.push_str(&shell_quote(a));
+    }
+    if let Some(keys) = keys {
+        out.push_str(&format!(" (keys: {})", keys.join(", ")));
+    }
+    out
+}
+
+fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+    if safe {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+/// The argv of every tool, shared with the fake so that what unit tests record is exactly
+/// what production sends.
+pub(crate) mod argv {
+    use super::*;
+
+    pub fn is_leader() -> Invocation {
+        Invocation::plain("is-leader", vec![s("--format=json")])
+    }
+    pub fn relation_ids(endpoint: &str) -> Invocation {
+        Invocation::plain("relation-ids", vec![s("--format=json"), s(endpoint)])
+    }
+    pub fn relation_list(relation_id: &str) -> Invocation {
+        Invocation::plain(
+            "relation-list",
+            vec![s("--format=json"), s("-r"), s(relation_id)],
+        )
+    }
+    pub fn relation_get(relation_id: &str, bag: &Bag) -> Invocation {
+        let mut args = vec![s("--format=json"), s("-r"), s(relation_id)];
+        let name = match bag {
+            Bag::Unit(unit) => unit,
+            Bag::App(app) => {
+                args.push(s("--app"));
+                app
+            }
+        };
+        args.push(s("-"));
+        args.push(name.clone());
+        Invocation::plain("relation-get", args)
+    }
+    pub fn relation_set(relation_id: &str, app: bool, values: &Databag) -> Invocation {
+        let mut args = vec![s("-r"), s(relation_id)];
+        if app {
+            args.push(s("--app"));
+        }
+        args.push(s("--file"));
+        args.push(s("-"));
+        let json = serde_json::to_string(values).unwrap_or_else(|_| "{}".into());
+        Invocation::with_secret_values(
+            "relation-set",
+            args.clone(),
+            &args,
+            values.keys().map(String::as_str).collect(),
+            Some(json),
+        )
+    }
+    pub fn leader_get() -> Invocation {
+        Invocation::plain("leader-get", vec![s("--format=json")])
+    }
+    pub fn leader_set(values: &Databag) -> Invocation {
+        let args = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Invocation::with_secret_values(
+            "leader-set",
+            args,
+            &[],
+            values.keys().map(String::as_str).collect(),
+            None,
+        )
+    }
+    pub fn config_get() -> Invocation {
+        Invocation::plain("config-get", vec![s("--format=json")])
+    }
+    pub fn status_set(status: &Status, application: bool) -> Invocation {
+        let flag = if application {
+            "--application=True"
+        } else {
+            "--application=False"
+        };
+        Invocation::plain(
+            "status-set",
+            vec![
+                s(flag),
+                s(status.kind.as_str()),
+                s("--"),
+                status.message.clone(),
+            ],
+        )
+    }
+    pub fn juju_log(level: LogLevel, message: &str) -> Invocation {
+        Invocation::plain(
+            "juju-log",
+            vec![s("--log-level"), s(level.as_str()), s("--"), s(message)],
+        )
+    }
+    pub fn action_get() -> Invocation {
+        Invocation::plain("action-get", vec![s("--format=json")])
+    }
+    pub fn action_set(results: &BTreeMap<String, String>) -> Invocation {
+        let args = results.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Invocation::with_secret_values(
+            "action-set",
+            args,
+            &[],
+            results.keys().map(String::as_str).collect(),
+            None,
+        )
+    }
+    pub fn action_fail(message: &str) -> Invocation {
+        Invocation::plain("action-fail", vec![s("--"), s(message)])
+    }
+    pub fn action_log(message: &str) -> Invocation {
+        Invocation::plain("action-log", vec![s("--"), s(message)])
+    }
+    pub fn application_version_set(version: &str) -> Invocation {
+        Invocation::plain("application-version-set", vec![s("--"), s(version)])
+    }
+    pub fn network_get(binding: &str) -> Invocation {
+        Invocation::plain("network-get", vec![s("--format=json"), s(binding)])
+    }
+    pub fn unit_get(key: &str) -> Invocation {
+        Invocation::plain("unit-get", vec![s("--format=json"), s(key)])
+    }
+    pub fn open_port(port: u16, protocol: &str) -> Invocation {
+        Invocation::plain("open-port", vec![format!("{port}/{protocol}")])
+    }
+}
+
+/// Parses `network-get --format=json` output.
+pub(crate) fn parse_network_info(value: &Value) -> NetworkInfo {
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut bind_addresses = Vec::new();
+    if let Some(binds) = value.get("bind-addresses").and_then(Value::as_array) {
+        for bind in binds {
+            if let Some(addrs) = bind.get("addresses").and_then(Value::as_array) {
+                for a in addrs {
+                    if let Some(v) = a.get("value").and_then(Value::as_str) {
+                        bind_addresses.push(v.to_string());
+                    }
+                }
+            }
+        }
+    }
+    NetworkInfo {
+        bind_addresses,
+        ingress_addresses: strings(value.get("ingress-addresses")),
+    }
+}
+
+/// What one hook has read so far.
+#[derive(Debug, Default)]
+struct Cache {
+    is_leader: Option<bool>,
+    relation_ids: HashMap<String, Vec<String>>,
+    relation_list: HashMap<String, Vec<String>>,
+    bags: HashMap<(String, Bag), Databag>,
+    config: Option<Map<String, Value>>,
+    leader: Option<Databag>,
+    action: Option<Map<String, Value>>,
+    network: HashMap<String, NetworkInfo>,
+    unit_get: HashMap<String, String>,
+}
+
+/// The hook tools of a real Juju unit agent, run as subprocesses.
+///
+/// One value serves one hook: its cache assumes the world does not change under it except
+/// through its own writes, which is what Juju guarantees within a hook.
+#[derive(Debug)]
+pub struct ProcessHookTools {
+    tool_dir: Option<PathBuf>,
+    unit_name: Option<String>,
+    cache: RefCell<Cache>,
+    calls: RefCell<BTreeMap<String, usize>>,
+}
+
+impl Default for ProcessHookTools {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProcessHookTools {
+    /// Tools found on `PATH` (Juju puts its tools directory first). The unit's own name is
+    /// read from `JUJU_UNIT_NAME`, to find its own bags in the cache after a write.
+    pub fn new() -> ProcessHookTools {
+        ProcessHookTools {
+            tool_dir: None,
+            unit_name: std::env::var("JUJU_UNIT_NAME")
+                .ok()
+                .filter(|u| !u.is_empty()),
+            cache: RefCell::default(),
+            calls: RefCell::default(),
+        }
+    }
+
+    /// Tools taken from `dir` (`<dir>/relation-get`, ...) instead of `PATH`.
+    pub fn with_tool_dir(dir: impl Into<PathBuf>) -> ProcessHookTools {
+        ProcessHookTools {
+            tool_dir: Some(dir.into()),
+            ..Self::new()
+        }
+    }
+
+    /// Sets the unit this process runs as (`zookeeper/2`), overriding `JUJU_UNIT_NAME`.
+    pub fn for_unit(mut self, unit_name: &str) -> ProcessHookTools {
+        self.unit_name = Some(unit_name.to_string());
+        self
+    }
+
+    /// How many times each tool was actually run (cache hits are not runs).
+    pub fn calls(&self) -> BTreeMap<String, usize> {
+        self.calls.borrow().clone()
+    }
+
+    /// Runs one tool and returns its stdout.
+    fn run(&self, inv: &Invocation) -> Result<String, ToolError> {
+        *self
+            .calls
+            .borrow_mut()
+            .entry(inv.tool.to_string())
+            .or_default() += 1;
+        let program = match &self.tool_dir {
+            Some(dir) => dir.join(inv.tool),
+            None => PathBuf::from(inv.tool),
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(&inv.args)
+            .stdin(if inv.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let spawn_err = |source| ToolError::Spawn {
+            cmd: inv.display.clone(),
+            source,
+        };
+        let mut child = spawn(&mut cmd).map_err(spawn_err)?;
+        if let Some(input) = &inv.stdin {
+            // Take stdin out so it is closed when written; the tool sees EOF.
+            if let Some(mut pipe) = child.stdin.take() {
+                // A tool that exits before reading gives EPIPE; its exit status says more.
+                let _ = pipe.write_all(input.as_bytes());
+            }
+        }
+        let out = child.wait_with_output().map_err(spawn_err)?;
+        if !out.status.success() {
+            let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if stderr.len() > MAX_STDERR {
+                let mut cut = MAX_STDERR;
+                while !stderr.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                stderr.truncate(cut);
+                stderr.push_str(" [...]");
+            }
+            return Err(ToolError::Failed {
+                cmd: inv.display.clone(),
+                code: out.status.code().unwrap_or(-1),
+                stderr,
+            });
+        }
+        String::from_utf8(out.stdout).map_err(|_| ToolError::Output {
+            cmd: inv.display.clone(),
+            detail: "stdout is not UTF-8".into(),
+        })
+    }
+
+    /// Runs a `--format=json` tool and parses its stdout.
+    fn run_json(&self, inv: &Invocation) -> Result<Value, ToolError> {
+        let out = self.run(inv)?;
+        let text = out.trim();
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(text).map_err(|e| ToolError::Output {
+            cmd: inv.display.clone(),
+            detail: format!("not JSON ({e})"),
+        })
+    }
+}
+
+/// Spawns `cmd`, retrying briefly on `ETXTBSY`: a tool file that was just written can be
+/// held open for a moment by a concurrent fork (tests write their fake tools, and Juju
+/// rewrites its tool symlinks on agent upgrade).
+fn spawn(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut attempt = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 20 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn output_err(inv: &Invocation, detail: impl Into<String>) -> ToolError {
+    ToolError::Output {
+        cmd: inv.display.clone(),
+        detail: detail.into(),
+    }
+}
+
+/// A JSON list of strings; `null` (Go's nil slice) is empty.
+fn string_list(inv: &Invocation, v: Value) -> Result<Vec<String>, ToolError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                other => Err(output_err(inv, format!("expected strings, got {other}"))),
+            })
+            .collect(),
+        other => Err(output_err(
+            inv,
+            format!("expected a list, got {}", kind(&other)),
+        )),
+    }
+}
+
+/// A JSON map; `null` is empty.
+fn object(inv: &Invocation, v: Value) -> Result<Map<String, Value>, ToolError> {
+    match v {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => Ok(m),
+        other => Err(output_err(
+            inv,
+            format!("expected a map, got {}", kind(&other)),
+        )),
+    }
+}
+
+/// A JSON map of strings. Values are never echoed in the error (they may be secrets).
+fn databag(inv: &Invocation, v: Value) -> Result<Databag, ToolError> {
+    object(inv, v)?
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            other => Err(output_err(
+                inv,
+                format!("value of {k:?} is a {}, not a string", kind(&other)),
+            )),
+        })
+        .collect()
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "map",
+    }
+}
+
+/// Applies a write to a bag: `""` deletes, anything else sets.
+pub(crate) fn merge(bag: &mut Databag, values: &Databag) {
+    for (k, v) in values {
+        if v.is_empty() {
+            bag.remove(k);
+        } else {
+            bag.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+impl HookTools for ProcessHookTools {
+    fn is_leader(&self) -> Result<bool, ToolError> {
+        if let Some(v) = self.cache.borrow().is_leader {
+            return Ok(v);
+        }
+        let inv = argv::is_leader();
+        let v = match self.run_json(&inv)? {
+            Value::Bool(b) => b,
+            other => {
+                return Err(output_err(
+                    &inv,
+                    format!("expected true/false, got {other}"),
+                ))
+            }
+        };
+        self.cache.borrow_mut().is_leader = Some(v);
+        Ok(v)
+    }
+
+    fn relation_ids(&self, endpoint: &str) -> Result<Vec<String>, ToolError> {
+        if let Some(v) = self.cache.borrow().relation_ids.get(endpoint) {
+            return Ok(v.clone());
+        }
+        let inv = argv::relation_ids(endpoint);
+        let v = string_list(&inv, self.run_json(&inv)?)?;
+        self.cache
+            .borrow_mut()
+            .relation_ids
+            .insert(endpoint.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn relation_list(&self, relation_id: &str) -> Result<Vec<String>, ToolError> {
+        if let Some(v) = self.cache.borrow().relation_list.get(relation_id) {
+            return Ok(v.clone());
+        }
+        let inv = argv::relation_list(relation_id);
+        let v = string_list(&inv, self.run_json(&inv)?)?;
+        self.cache
+            .borrow_mut()
+            .relation_list
+            .insert(relation_id.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError> {
+        let key = (relation_id.to_string(), bag.clone());
+        if let Some(v) = self.cache.borrow().bags.get(&key) {
+            return Ok(v.clone());
+        }
+        let inv = argv::relation_get(relation_id, bag);
+        let v = databag(&inv, self.run_json(&inv)?)?;
+        self.cache.borrow_mut().bags.insert(key, v.clone());
+        Ok(v)
+    }
+
+    fn relation_set(
+        &self,
+        relation_id: &str,
+        app: bool,
+        values: &Databag,
+    ) -> Result<(), ToolError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        self.run(&argv::relation_set(relation_id, app, values))?;
+        let mut cache = self.cache.borrow_mut();
+        let own = self.unit_name.as_deref().map(|unit| {
+            if app {
+                Bag::App(unit.split('/').next().unwrap_or(unit).to_string())
+            } else {
+                Bag::Unit(unit.to_string())
+            }
+        });
+        match own {
+            // Merge into the cached bag if it was read; otherwise the next read asks Juju,
+            // which includes this hook's pending writes.
+            Some(bag) => {
+                if let Some(cached) = cache.bags.get_mut(&(relation_id.to_string(), bag)) {
+                    merge(cached, values);
+                }
+            }
+            // Without our own name, forget every bag of that kind in the relation.
+            None => cache
+                .bags
+                .retain(|(rid, b), _| rid != relation_id || matches!(b, Bag::App(_)) != app),
+        }
+        Ok(())
+    }
+
+    fn leader_get(&self) -> Result<Databag, ToolError> {
+        if let Some(v) = &self.cache.borrow().leader {
+            return Ok(v.clone());
+        }
+        let inv = argv::leader_get();
+        let v = databag(&inv, self.run_json(&inv)?)?;
+        self.cache.borrow_mut().leader = Some(v.clone());
+        Ok(v)
+    }
+
+    fn leader_set(&self, values: &Databag) -> Result<(), ToolError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        self.run(&argv::leader_set(values))?;
+        if let Some(cached) = &mut self.cache.borrow_mut().leader {
+            merge(cached, values);
+        }
+        Ok(())
+    }
+
+    fn config_get(&self) -> Result<Map<String, Value>, ToolError> {
+        if let Some(v) = &self.cache.borrow().config {
+            return Ok(v.clone());
+        }
+        let inv = argv::config_get();
+        let v = object(&inv, self.run_json(&inv)?)?;
+        self.cache.borrow_mut().config = Some(v.clone());
+        Ok(v)
+    }
+
+    fn status_set(&self, status: &Status, application: bool) -> Result<(), ToolError> {
+        self.run(&argv::status_set(status, application)).map(drop)
+    }
+
+    fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError> {
+        self.run(&argv::juju_log(level, message)).map(drop)
+    }
+
+    fn action_get(&self) -> Result<Map<String, Value>, ToolError> {
+        if let Some(v) = &self.cache.borrow().action {
+            return Ok(v.clone());
+        }
+        let inv = argv::action_get();
+        let v = object(&inv, self.run_json(&inv)?)?;
+        self.cache.borrow_mut().action = Some(v.clone());
+        Ok(v)
+    }
+
+    fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        self.run(&argv::action_set(results)).map(drop)
+    }
+
+    fn action_fail(&self, message: &str) -> Result<(), ToolError> {
+        self.run(&argv::action_fail(message)).map(drop)
+    }
+
+    fn action_log(&self, message: &str) -> Result<(), ToolError> {
+        self.run(&argv::action_log(message)).map(drop)
+    }
+
+    fn application_version_set(&self, version: &str) -> Result<(), ToolError> {
+        self.run(&argv::application_version_set(version)).map(drop)
+    }
+
+    fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError> {
+        if let Some(v) = self.cache.borrow().network.get(binding) {
+            return Ok(v.clone());
+        }
+        let inv = argv::network_get(binding);
+        let value = self.run_json(&inv)?;
+        if !value.is_object() {
+            return Err(output_err(
+                &inv,
+                format!("expected a map, got {}", kind(&value)),
+            ));
+        }
+        let v = parse_network_info(&value);
+        self.cache
+            .borrow_mut()
+            .network
+            .insert(binding.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn unit_get(&self, key: &str) -> Result<String, ToolError> {
+        if let Some(v) = self.cache.borrow().unit_get.get(key) {
+            return Ok(v.clone());
+        }
+        let inv = argv::unit_get(key);
+        let v = match self.run_json(&inv)? {
+            Value::String(s) => s,
+            other => {
+                return Err(output_err(
+                    &inv,
+                    format!("expected a string, got {}", kind(&other)),
+                ))
+            }
+        };
+        self.cache
+            .borrow_mut()
+            .unit_get
+            .insert(key.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
+        self.run(&argv::open_port(port, protocol)).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// A directory of fake tools: each appends `<tool> <args...>` and its stdin to `log`,
+    /// then prints a canned answer (or fails) as the test asks.
+    struct Tools {
+        dir: tempfile::TempDir,
+    }
+
+    impl Tools {
+        fn new() -> Tools {
+            Tools {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+        fn log_path(&self) -> PathBuf {
+            self.dir.path().join("calls.log")
+        }
+        /// A tool that logs its argv (one arg per line after the name) and stdin, then runs
+        /// `body` (shell).
+        fn tool(&self, name: &str, body: &str) -> &Self {
+            let path = self.dir.path().join(name);
+            let script = format!(
+                "#!/bin/sh\n{{ printf '%s' '{name}'; for a in \"$@\"; do printf ' [%s]' \"$a\"; done; echo; }} >> '{log}'\n{body}\n",
+                log = self.log_path().display()
+            );
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            self
+        }
+        fn answer(&self, name: &str, json: &str) -> &Self {
+            self.tool(name, &format!("printf '%s\\n' '{json}'"))
+        }
+        fn hook_tools(&self) -> ProcessHookTools {
+            ProcessHookTools::with_tool_dir(self.dir.path()).for_unit("zookeeper/0")
+        }
+        fn log(&self) -> Vec<String> {
+            read_lines(&self.log_path())
+        }
+    }
+
+    fn read_lines(p: &Path) -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn bag(pairs: &[(&str, &str)]) -> Databag {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_use_the_argv_ops_uses_and_parse_json() {
+        let t = Tools::new();
+        t.answer("is-leader", "true")
+            .answer("relation-ids", r#"["cluster:0"]"#)
+            .answer("relation-list", r#"["zookeeper/1","zookeeper/10"]"#)
+            .answer("relation-get", r#"{"myid":"2","private-address":"127.0.0.2"}"#)
+            .answer("config-get", r#"{"tick-time":2000,"log-level":"INFO"}"#)
+            .answer(
+                "network-get",
+                r#"{"bind-addresses":[{"interface-name":"lo","addresses":[{"value":"127.0.0.3","cidr":"127.0.0.0/8"}]}],"ingress-addresses":["127.0.0.4"]}"#,
+            )
+            .answer("unit-get", r#""127.0.0.5""#);
+        let h = t.hook_tools();
+        assert!(h.is_leader().unwrap());
+        assert_eq!(h.relation_ids("cluster").unwrap(), vec!["cluster:0"]);
+        assert_eq!(
+            h.relation_list("cluster:0").unwrap(),
+            vec!["zookeeper/1", "zookeeper/10"]
+        );
+        assert_eq!(
+            h.relation_get("cluster:0", &Bag::Unit("zookeeper/2".into()))
+                .unwrap(),
+            bag(&[("myid", "2"), ("private-address", "127.0.0.2")])
+        );
+        h.relation_get("cluster:0", &Bag::App("zookeeper".into()))
+            .unwrap();
+        assert_eq!(h.config_get().unwrap()["tick-time"], 2000);
+        assert_eq!(
+            h.network_get("cluster").unwrap(),
+            NetworkInfo {
+                bind_addresses: vec!["127.0.0.3".into()],
+                ingress_addresses: vec!["127.0.0.4".into()],
+            }
+        );
+        assert_eq!(h.unit_get("private-address").unwrap(), "127.0.0.5");
+        assert_eq!(
+            t.log(),
+            vec![
+                "is-leader [--format=json]",
+                "relation-ids [--format=json] [cluster]",
+                "relation-list [--format=json] [-r] [cluster:0]",
+                "relation-get [--format=json] [-r] [cluster:0] [-] [zookeeper/2]",
+                "relation-get [--format=json] [-r] [cluster:0] [--app] [-] [zookeeper]",
+                "config-get [--format=json]",
+                "network-get [--format=json] [cluster]",
+                "unit-get [--format=json] [private-address]",
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_are_cached_for_the_life_of_the_value() {
+        let t = Tools::new();
+        t.answer("is-leader", "false")
+            .answer("config-get", "{}")
+            .answer("relation-get", r#"{"a":"1"}"#)
+            .answer("leader-get", r#"{"k":"v"}"#)
+            .answer("action-get", r#"{"username":"super"}"#)
+            .answer("relation-ids", "[]")
+            .answer("relation-list", "null");
+        let h = t.hook_tools();
+        for _ in 0..3 {
+            assert!(!h.is_leader().unwrap());
+            h.config_get().unwrap();
+            h.relation_get("cluster:0", &Bag::Unit("zookeeper/1".into()))
+                .unwrap();
+            h.leader_get().unwrap();
+            assert_eq!(h.action_get().unwrap()["username"], "super");
+            assert!(h.relation_ids("cluster").unwrap().is_empty());
+            assert!(h.relation_list("cluster:0").unwrap().is_empty());
+        }
+        // A different bag is a different read.
+        h.relation_get("cluster:0", &Bag::Unit("zookeeper/2".into()))
+            .unwrap();
+        let calls = h.calls();
+        for tool in [
+            "is-leader",
+            "config-get",
+            "leader-get",
+            "action-get",
+            "relation-ids",
+            "relation-list",
+        ] {
+            assert_eq!(calls[tool], 1, "{tool}: {calls:?}");
+        }
+        assert_eq!(calls["relation-get"], 2);
+        assert_eq!(t.log().len(), 8);
+    }
+
+    #[test]
+    fn relation_set_sends_json_on_stdin_and_merges_into_the_cached_bag() {
+        let t = Tools::new();
+        t.answer("relation-get", r#"{"myid":"0","stale":"x"}"#)
+            .tool(
+                "relation-set",
+                &format!("cat >> '{}'; echo >> '{0}'", t.log_path().display()),
+            );
+        let h = t.hook_tools();
+        let own = Bag::Unit("zookeeper/0".into());
+        h.relation_get("cluster:0", &own).unwrap();
+        h.relation_set(
+            "cluster:0",
+            false,
+            &bag(&[("stale", ""), ("state", "started")]),
+        )
+        .unwrap();
+        assert_eq!(
+            h.relation_get("cluster:0", &own).unwrap(),
+            bag(&[("myid", "0"), ("state", "started")])
+        );
+        assert_eq!(
+            t.log(),
+            vec![
+                "relation-get [--format=json] [-r] [cluster:0] [-] [zookeeper/0]",
+                "relation-set [-r] [cluster:0] [--file] [-]",
+                r#"{"stale":"","state":"started"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn app_relation_set_updates_the_cached_app_bag_only() {
+        let t = Tools::new();
+        t.answer("relation-get", r#"{"k":"old"}"#)
+            .tool("relation-set", "cat > /dev/null");
+        let h = t.hook_tools();
+        let app = Bag::App("zookeeper".into());
+        let unit = Bag::Unit("zookeeper/0".into());
+        h.relation_get("cluster:0", &app).unwrap();
+        h.relation_get("cluster:0", &unit).unwrap();
+        h.relation_set("cluster:0", true, &bag(&[("k", "new")]))
+            .unwrap();
+        assert_eq!(h.relation_get("cluster:0", &app).unwrap()["k"], "new");
+        assert_eq!(h.relation_get("cluster:0", &unit).unwrap()["k"], "old");
+        assert!(t
+            .log()
+            .contains(&"relation-set [-r] [cluster:0] [--app] [--file] [-]".to_string()));
+        assert_eq!(h.calls()["relation-get"], 2);
+    }
+
+    #[test]
+    fn leader_set_merges_into_the_cached_leader_data() {
+        let t = Tools::new();
+        t.answer("leader-get", r#"{"a":"1","b":"2"}"#)
+            .tool("leader-set", "");
+        let h = t.hook_tools();
+        h.leader_get().unwrap();
+        h.leader_set(&bag(&[("a", ""), ("c", "3")])).unwrap();
+        assert_eq!(h.leader_get().unwrap(), bag(&[("b", "2"), ("c", "3")]));
+        assert_eq!(h.calls()["leader-get"], 1);
+        assert!(t.log().contains(&"leader-set [a=] [c=3]".to_string()));
+    }
+
+    #[test]
+    fn writes_use_the_argv_ops_uses() {
+        let t = Tools::new();
+        for tool in [
+            "status-set",
+            "juju-log",
+            "action-set",
+            "action-fail",
+            "action-log",
+            "application-version-set",
+            "open-port",
+        ] {
+            t.tool(tool, "");
+        }
+        let h = t.hook_tools();
+        h.status_set(&Status::blocked("-starts with a dash"), false)
+            .unwrap();
+        h.status_set(&Status::active(""), true).unwrap();
+        h.juju_log(LogLevel::Warning, "hello world").unwrap();
+        h.action_set(&bag(&[("a.b", "x=y"), ("c", "d")])).unwrap();
+        h.action_fail("nope").unwrap();
+        h.action_log("step 1").unwrap();
+        h.application_version_set("3.8.4").unwrap();
+        h.open_port(2181, "tcp").unwrap();
+        assert_eq!(
+            t.log(),
+            vec![
+                "status-set [--application=False] [blocked] [--] [-starts with a dash]",
+                "status-set [--application=True] [active] [--] []",
+                "juju-log [--log-level] [WARNING] [--] [hello world]",
+                "action-set [a.b=x=y] [c=d]",
+                "action-fail [--] [nope]",
+                "action-log [--] [step 1]",
+                "application-version-set [--] [3.8.4]",
+                "open-port [2181/tcp]",
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_writes_run_no_tool() {
+        let t = Tools::new();
+        let h = t.hook_tools();
+        h.relation_set("cluster:0", false, &Databag::new()).unwrap();
+        h.leader_set(&Databag::new()).unwrap();
+        h.action_set(&BTreeMap::new()).unwrap();
+        assert!(h.calls().is_empty());
+    }
+
+    #[test]
+    fn a_failing_tool_reports_its_command_line_exit_code_and_stderr() {
+        let t = Tools::new();
+        t.tool(
+            "relation-get",
+            "echo 'ERROR invalid value \"cluster:9\" for option -r: relation not found' >&2; exit 2",
+        );
+        let h = t.hook_tools();
+        let err = h
+            .relation_get("cluster:9", &Bag::Unit("zookeeper/1".into()))
+            .unwrap_err();
+        assert!(err.is_relation_not_found());
+        match &err {
+            ToolError::Failed { cmd, code, stderr } => {
+                assert_eq!(cmd, "relation-get --format=json -r cluster:9 - zookeeper/1");
+                assert_eq!(*code, 2);
+                assert_eq!(
+                    stderr,
+                    "ERROR invalid value \"cluster:9\" for option -r: relation not found"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // A failed read is not cached.
+        assert!(h
+            .relation_get("cluster:9", &Bag::Unit("zookeeper/1".into()))
+            .is_err());
+        assert_eq!(h.calls()["relation-get"], 2);
+    }
+
+    #[test]
+    fn error_messages_never_show_values_of_writes() {
+        let t = Tools::new();
+        for tool in ["relation-set", "leader-set", "action-set"] {
+            t.tool(
+                tool,
+                "cat > /dev/null; echo 'ERROR cannot write relation settings' >&2; exit 1",
+            );
+        }
+        let h = t.hook_tools();
+        let secret = bag(&[
+            ("super-password", "hunter2-SECRET"),
+            ("sync-password", "s3cr3t"),
+        ]);
+        let errors = [
+            h.relation_set("cluster:0", true, &secret).unwrap_err(),
+            h.leader_set(&secret).unwrap_err(),
+            h.action_set(&secret).unwrap_err(),
+        ];
+        for e in &errors {
+            let text = e.to_string();
+            assert!(
+                !text.contains("hunter2") && !text.contains("s3cr3t"),
+                "{text}"
+            );
+            assert!(
+                text.contains("(keys: super-password, sync-password)"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            errors[0].to_string(),
+            "`relation-set -r cluster:0 --app --file - (keys: super-password, sync-password)` \
+             failed with exit code 1: ERROR cannot write relation settings"
+        );
+    }
+
+    #[test]
+    fn a_missing_tool_is_a_spawn_error_naming_the_command() {
+        let t = Tools::new();
+        let err = t.hook_tools().is_leader().unwrap_err();
+        assert!(matches!(err, ToolError::Spawn { .. }), "{err:?}");
+        assert!(err
+            .to_string()
+            .starts_with("cannot run `is-leader --format=json`"));
+    }
+
+    #[test]
+    fn malformed_output_is_an_output_error() {
+        let t = Tools::new();
+        t.answer("is-leader", "maybe")
+            .answer("relation-get", r#"{"n":1}"#);
+        let h = t.hook_tools();
+        assert!(matches!(h.is_leader(), Err(ToolError::Output { .. })));
+        let err = h
+            .relation_get("cluster:0", &Bag::Unit("zookeeper/1".into()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("value of \"n\" is a number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn messages_with_spaces_are_quoted_in_the_displayed_command() {
+        let inv = argv::status_set(&Status::waiting("it's waiting"), false);
+        assert_eq!(
+            inv.display,
+            r"status-set --application=False waiting -- 'it'\''s waiting'"
+        );
+        assert_eq!(
+            argv::status_set(&Status::active(""), true).display,
+            "status-set --application=True active -- ''"
+        );
+    }
+}
