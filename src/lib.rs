@@ -12,6 +12,7 @@
 //! Each hook reads a typed snapshot of the world, decides a plan with pure code, executes
 //! it, then computes the unit status once from the whole picture.
 
+pub mod build_info;
 pub mod charm;
 pub mod config;
 pub mod dispatch;

@@ -1,1 +1,66 @@
-fn main() {}
+//! The charm's one binary: Juju runs it as `dispatch` for every hook and action.
+//!
+//! Thin on purpose: read the environment, build the real hook tools and the workload, run
+//! [`zookeeper_charm::charm::run`], and turn a failure into a non-zero exit (Juju then puts
+//! the unit in `error` and retries the hook). The error is written to stderr (the unit log
+//! at WARNING) and to `juju-log` at ERROR, with its whole cause chain.
+
+use std::error::Error;
+use std::process::ExitCode;
+
+use zookeeper_charm::charm;
+use zookeeper_charm::env::HookEnv;
+use zookeeper_charm::hooktools::process::ProcessHookTools;
+use zookeeper_charm::hooktools::{HookTools, LogLevel};
+use zookeeper_charm::workload;
+
+/// Exit code after a panic (a bug in the charm), distinct from a hook that failed.
+const PANIC_EXIT: i32 = 101;
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let lookup = |k: &str| std::env::var(k).ok();
+    let env = HookEnv::from_lookup(&lookup, &argv0);
+    let tools = ProcessHookTools::new();
+    let workload = workload::from_env(&lookup);
+    match charm::run(&env, &tools, workload.as_ref()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let message = format!("{} failed: {}", env.event(), error_chain(&err));
+            eprintln!("zookeeper-charm: {message}");
+            // Best effort: if juju-log itself is what failed, stderr above still has it.
+            let _ = tools.juju_log(LogLevel::Error, &message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `outer: cause: root cause`, skipping a cause whose text the outer message already
+/// contains (several errors here format their source into their own message).
+fn error_chain(err: &dyn Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A panic is a bug: say so clearly on stderr and in the Juju log, and exit non-zero (also
+/// under `panic = "abort"`, where this hook runs before the abort).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!(
+            "internal error (a bug in the charm, please report it): {info}; the hook failed and Juju will retry it"
+        );
+        eprintln!("zookeeper-charm: {message}");
+        let _ = ProcessHookTools::new().juju_log(LogLevel::Error, &message);
+        std::process::exit(PANIC_EXIT);
+    }));
+}
