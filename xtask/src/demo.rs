@@ -1,0 +1,123 @@
+//! `cargo xtask demo`: the packed charm on the local model, in one command.
+//!
+//! 1. Host packages: Debian's ZooKeeper jars and a Java runtime. Installed with apt when
+//!    running as root; otherwise the exact command is printed and the task stops.
+//! 2. `cargo xtask pack --base 22.04`.
+//! 3. The `zk-sim` CLI: `deploy --path <charm> -n N`, `settle`, `status`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::pack::{pack, PackOptions};
+use crate::workspace_root;
+
+/// What `cargo xtask demo` was asked for.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub units: u32,
+}
+
+/// A host package the local workload needs, and how to tell it is there.
+struct Requirement {
+    package: &'static str,
+    present: fn() -> bool,
+}
+
+const REQUIREMENTS: [Requirement; 2] = [
+    Requirement {
+        package: "libzookeeper-java",
+        present: || Path::new("/usr/share/java/zookeeper.jar").exists(),
+    },
+    Requirement {
+        package: "default-jre-headless",
+        present: || {
+            Command::new("java")
+                .arg("-version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        },
+    },
+];
+
+pub fn demo(opts: &DemoOptions) -> Result<()> {
+    ensure_host_packages()?;
+    let root = workspace_root();
+    let charms = pack(&PackOptions {
+        out_dir: root.clone(),
+        revision: None,
+        bases: vec!["22.04".into()],
+    })?;
+    let charm = charms.first().context("pack wrote no charm")?;
+    let units = opts.units.to_string();
+    let charm_path = charm.to_string_lossy().into_owned();
+    sim(&root, &["deploy", "--path", &charm_path, "-n", &units])?;
+    sim(&root, &["settle"])?;
+    sim(&root, &["status"])?;
+    Ok(())
+}
+
+fn ensure_host_packages() -> Result<()> {
+    let missing: Vec<&str> = REQUIREMENTS
+        .iter()
+        .filter(|r| !(r.present)())
+        .map(|r| r.package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let install = format!("apt-get install -y {}", missing.join(" "));
+    if !is_root() {
+        bail!(
+            "missing host packages: {}. Install them with:\n\n    sudo apt-get update && sudo {install}\n",
+            missing.join(", ")
+        );
+    }
+    eprintln!("xtask: installing {}", missing.join(", "));
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(())
+}
+
+/// Root is uid 0; read from /proc so that xtask needs no libc binding.
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|rest| rest.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// `cargo run -p zk-sim --release --bin zk-sim -- <args>`.
+fn sim(root: &Path, args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "zk-sim",
+            "--release",
+            "--bin",
+            "zk-sim",
+            "--",
+        ])
+        .args(args))
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().with_context(|| format!("running {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
