@@ -15,9 +15,16 @@
 pub mod build_info;
 pub mod charm;
 pub mod config;
+pub mod decide;
 pub mod dispatch;
 pub mod env;
+pub mod execute;
 pub mod hooktools;
+pub mod observe;
+pub mod passwords;
+pub mod render;
+pub mod snapshot;
 pub mod status;
+pub mod upgrade_flow;
 pub mod workload;
 pub mod zk;

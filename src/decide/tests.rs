@@ -1,0 +1,608 @@
+//! Given/when/then tests of the pure decision, on hand-built snapshots.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use super::*;
+use crate::config::CharmConfig;
+use crate::hooktools::StatusKind;
+use crate::snapshot::{EnsembleView, EventFacts, PeerRelation, ServerHealth, WorkloadFacts};
+use crate::workload::Paths;
+use crate::zk::{EnsembleConfig, Role};
+
+fn addr(id: u32) -> String {
+    format!("127.0.0.{}", 11 + id)
+}
+
+fn paths() -> Paths {
+    Paths {
+        conf_dir: PathBuf::from("/z/conf"),
+        data_dir: PathBuf::from("/z/data"),
+        data_log_dir: PathBuf::from("/z/data-log"),
+        log_dir: PathBuf::from("/z/log"),
+        charm_state_dir: PathBuf::from("/z/state"),
+    }
+}
+
+fn following() -> ServerHealth {
+    ServerHealth {
+        serving: true,
+        state: Some("follower".into()),
+        peer_state: Some("following - broadcast".into()),
+        ..Default::default()
+    }
+}
+
+fn leading() -> ServerHealth {
+    ServerHealth {
+        serving: true,
+        state: Some("leader".into()),
+        peer_state: Some("leading - broadcast".into()),
+        pending_syncs: Some(0),
+        ..Default::default()
+    }
+}
+
+fn down() -> ServerHealth {
+    ServerHealth {
+        serving: false,
+        error: Some("connection refused".into()),
+        ..Default::default()
+    }
+}
+
+/// A snapshot builder: unit `me` of an app whose peers are `units`.
+struct World {
+    s: Snapshot,
+}
+
+impl World {
+    fn unit(me: u32, units: &[u32]) -> World {
+        let mut cluster = PeerRelation {
+            id: "cluster:0".into(),
+            ..Default::default()
+        };
+        let mut restart = PeerRelation {
+            id: "restart:1".into(),
+            ..Default::default()
+        };
+        for u in units {
+            cluster
+                .units
+                .insert(*u, BTreeMap::from([("ip".to_string(), addr(*u))]));
+            restart.units.insert(*u, BTreeMap::new());
+        }
+        cluster.app.insert("super-password".into(), "S".repeat(32));
+        cluster.app.insert("sync-password".into(), "Y".repeat(32));
+        World {
+            s: Snapshot {
+                unit_id: me,
+                unit_name: format!("zookeeper/{me}"),
+                app_name: "zookeeper".into(),
+                leader: false,
+                paths: paths(),
+                config: Ok(CharmConfig::default()),
+                address: Some(addr(me)),
+                cluster: Some(cluster),
+                restart: Some(restart),
+                upgrade: None,
+                planned: None,
+                workload: WorkloadFacts {
+                    installed: true,
+                    ..Default::default()
+                },
+                ensemble: EnsembleView::default(),
+                event: EventFacts {
+                    now: "00000000000000000100".into(),
+                    ..Default::default()
+                },
+                upgrade_facts: Default::default(),
+            },
+        }
+    }
+    fn leader(mut self) -> Self {
+        self.s.leader = true;
+        self
+    }
+    fn app(mut self, k: &str, v: &str) -> Self {
+        self.s
+            .cluster
+            .as_mut()
+            .unwrap()
+            .app
+            .insert(k.into(), v.into());
+        self
+    }
+    fn no_passwords(mut self) -> Self {
+        let c = self.s.cluster.as_mut().unwrap();
+        c.app.remove("super-password");
+        c.app.remove("sync-password");
+        self
+    }
+    fn started(mut self, ids: &[u32]) -> Self {
+        for id in ids {
+            self.s
+                .cluster
+                .as_mut()
+                .unwrap()
+                .units
+                .get_mut(id)
+                .unwrap()
+                .insert("state".into(), "started".into());
+        }
+        self
+    }
+    fn added(mut self, ids: &[u32]) -> Self {
+        for id in ids {
+            self = self.app(&id.to_string(), "added");
+        }
+        self
+    }
+    /// This unit's server runs with the current files and has `health`.
+    fn running(mut self, health: ServerHealth) -> Self {
+        let fp = self.current_fingerprint();
+        self.s.workload.running = true;
+        self.s.workload.health = Some(health);
+        self.s.workload.started_with = Some(fp);
+        self
+    }
+    fn current_fingerprint(&self) -> String {
+        Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            self.s.unit_id,
+            &self.s.passwords().unwrap(),
+        )
+        .fingerprint()
+    }
+    /// The live ensemble: `voters` as participants, and each unit's health.
+    fn ensemble(mut self, voters: &[u32], health: &[(u32, ServerHealth)]) -> Self {
+        let mut cfg = EnsembleConfig {
+            version: 0x1_0000_0003,
+            ..Default::default()
+        };
+        for v in voters {
+            cfg.members.insert(
+                v + 1,
+                ServerSpec {
+                    id: v + 1,
+                    host: addr(*v),
+                    role: Role::Participant,
+                },
+            );
+        }
+        self.s.ensemble = EnsembleView {
+            config: Some(cfg),
+            health: health.iter().cloned().collect(),
+        };
+        self
+    }
+    fn restart_unit(mut self, id: u32, k: &str, v: &str) -> Self {
+        self.s
+            .restart
+            .as_mut()
+            .unwrap()
+            .units
+            .get_mut(&id)
+            .unwrap()
+            .insert(k.into(), v.into());
+        self
+    }
+    fn restart_app(mut self, k: &str, v: &str) -> Self {
+        self.s
+            .restart
+            .as_mut()
+            .unwrap()
+            .app
+            .insert(k.into(), v.into());
+        self
+    }
+    fn plan(&self) -> Plan {
+        decide(&self.s)
+    }
+}
+
+fn status(plan: &Plan) -> Status {
+    let mut c = crate::status::StatusCollector::new();
+    for s in &plan.statuses {
+        c.add(s.clone());
+    }
+    c.resolve()
+}
+
+/// A fully formed, healthy 3-unit ensemble seen from unit `me`, unit 0 leading.
+fn healthy3(me: u32) -> World {
+    let h = if me == 0 { leading() } else { following() };
+    World::unit(me, &[0, 1, 2])
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(h)
+        .ensemble(
+            &[0, 1, 2],
+            &[(0, leading()), (1, following()), (2, following())],
+        )
+}
+
+#[test]
+fn leader_without_passwords_generates_them_once_and_waits() {
+    let plan = World::unit(0, &[0, 1]).no_passwords().leader().plan();
+    assert!(plan.generate_passwords);
+    assert_eq!(status(&plan).kind, StatusKind::Waiting);
+    assert!(plan.workload.is_empty());
+}
+
+#[test]
+fn non_leader_without_passwords_waits_and_generates_nothing() {
+    let plan = World::unit(1, &[0, 1]).no_passwords().plan();
+    assert!(!plan.generate_passwords);
+    assert_eq!(
+        status(&plan),
+        Status::waiting("waiting for the leader to generate the internal passwords")
+    );
+}
+
+#[test]
+fn leader_names_the_lowest_unit_to_bootstrap_a_new_ensemble() {
+    let plan = World::unit(2, &[0, 1, 2]).leader().plan();
+    assert_eq!(
+        plan.cluster_app.get(STARTING_KEY).map(String::as_str),
+        Some("0")
+    );
+}
+
+#[test]
+fn leader_waits_for_every_planned_unit_before_bootstrapping() {
+    let mut w = World::unit(2, &[1, 2]).leader();
+    w.s.planned = Some(BTreeSet::from([0, 1, 2]));
+    assert!(
+        !w.plan().cluster_app.contains_key(STARTING_KEY),
+        "unit 0 is planned but not related yet"
+    );
+}
+
+#[test]
+fn the_named_unit_bootstraps_alone_when_nobody_was_ever_added() {
+    let plan = World::unit(0, &[0, 1, 2]).app(STARTING_KEY, "0").plan();
+    let own = ServerSpec {
+        id: 1,
+        host: addr(0),
+        role: Role::Participant,
+    };
+    assert_eq!(
+        plan.workload,
+        vec![WorkloadOp::Start {
+            initial_members: Some(vec![own])
+        }]
+    );
+}
+
+#[test]
+fn a_unit_waiting_its_turn_names_the_unit_it_waits_for() {
+    let plan = World::unit(2, &[0, 1, 2])
+        .app(STARTING_KEY, "1")
+        .started(&[0])
+        .added(&[0])
+        .plan();
+    assert!(plan.workload.is_empty());
+    assert_eq!(
+        status(&plan),
+        Status::waiting("waiting for unit 1 to join the quorum")
+    );
+}
+
+#[test]
+fn a_joiner_never_starts_alone_when_a_quorum_exists_but_does_not_answer() {
+    // Unit 2's turn, units 0 and 1 are added, but no server answered this hook.
+    let plan = World::unit(2, &[0, 1, 2])
+        .app(STARTING_KEY, "2")
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .plan();
+    assert!(plan.workload.is_empty(), "{:?}", plan.workload);
+    assert_eq!(status(&plan).kind, StatusKind::Waiting);
+}
+
+#[test]
+fn a_joiner_starts_with_the_live_voters_and_itself() {
+    let plan = World::unit(2, &[0, 1, 2])
+        .app(STARTING_KEY, "2")
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .ensemble(&[0, 1], &[(0, leading()), (1, following())])
+        .plan();
+    let ids: Vec<u32> = match &plan.workload[..] {
+        [WorkloadOp::Start {
+            initial_members: Some(m),
+        }] => m.iter().map(|s| s.id).collect(),
+        other => panic!("expected a first start, got {other:?}"),
+    };
+    assert_eq!(ids, vec![1, 2, 3]);
+}
+
+#[test]
+fn a_started_joiner_records_started_only_once_synced() {
+    let w = World::unit(1, &[0, 1])
+        .app(STARTING_KEY, "1")
+        .started(&[0])
+        .added(&[0]);
+    let syncing = ServerHealth {
+        serving: false,
+        ..Default::default()
+    };
+    assert!(w.s.clone().cluster.is_some());
+    let plan = World { s: w.s.clone() }.running(syncing).plan();
+    assert!(!plan.cluster_unit.contains_key("state"));
+    let plan = World { s: w.s }.running(following()).plan();
+    assert_eq!(
+        plan.cluster_unit.get("state").map(String::as_str),
+        Some("started")
+    );
+}
+
+#[test]
+fn leader_adds_a_synced_joiner_through_reconfig() {
+    let plan = World::unit(0, &[0, 1, 2])
+        .leader()
+        .app(STARTING_KEY, "1")
+        .started(&[0, 1])
+        .added(&[0])
+        .running(leading())
+        .ensemble(&[0], &[(0, leading()), (1, following())])
+        .plan();
+    assert_eq!(
+        plan.membership,
+        vec![MembershipOp::Add(ServerSpec {
+            id: 2,
+            host: addr(1),
+            role: Role::Participant
+        })]
+    );
+}
+
+#[test]
+fn leader_does_not_add_a_joiner_that_is_not_synced() {
+    let plan = World::unit(0, &[0, 1])
+        .leader()
+        .app(STARTING_KEY, "1")
+        .started(&[0, 1])
+        .added(&[0])
+        .running(leading())
+        .ensemble(&[0], &[(0, leading()), (1, down())])
+        .plan();
+    assert!(plan.membership.is_empty());
+}
+
+#[test]
+fn leader_records_an_added_joiner_and_ends_its_turn() {
+    let plan = World::unit(0, &[0, 1, 2])
+        .leader()
+        .app(STARTING_KEY, "1")
+        .started(&[0, 1])
+        .added(&[0])
+        .running(leading())
+        .ensemble(&[0, 1], &[(0, leading()), (1, following())])
+        .plan();
+    assert_eq!(plan.cluster_app.get("1").map(String::as_str), Some("added"));
+    assert_eq!(
+        plan.cluster_app.get(STARTING_KEY).map(String::as_str),
+        Some("")
+    );
+}
+
+#[test]
+fn leader_schedules_the_next_unit_by_numeric_id() {
+    // Units 2 and 10 wait; 2 < 10 as numbers (as text "10" < "2").
+    let plan = World::unit(0, &[0, 1, 2, 10])
+        .leader()
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .running(leading())
+        .ensemble(&[0, 1], &[(0, leading()), (1, following())])
+        .plan();
+    assert_eq!(
+        plan.cluster_app.get(STARTING_KEY).map(String::as_str),
+        Some("2")
+    );
+}
+
+#[test]
+fn leader_removes_a_departing_voter_when_the_rest_keep_a_majority() {
+    let mut w = healthy3(0).leader();
+    w.s.event.departing = Some(2);
+    assert_eq!(
+        w.plan().membership,
+        vec![MembershipOp::Remove { server_id: 3 }]
+    );
+}
+
+#[test]
+fn leader_never_removes_a_voter_when_the_rest_would_lose_quorum() {
+    let mut w = World::unit(0, &[0, 1, 2])
+        .leader()
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(&[0, 1, 2], &[(0, leading()), (1, down()), (2, following())]);
+    w.s.event.departing = Some(2);
+    assert!(
+        w.plan().membership.is_empty(),
+        "0 and 1 remain, only 0 serves: 1 of 2 is no majority"
+    );
+}
+
+#[test]
+fn a_leader_that_sees_no_peers_removes_nobody() {
+    // juju LP#2053055: leader-elected with an empty peer list.
+    let w = World::unit(0, &[0])
+        .leader()
+        .started(&[0])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(&[0, 1, 2], &[(0, leading())]);
+    assert!(w.plan().membership.is_empty());
+}
+
+#[test]
+fn a_departing_voter_steps_out_of_the_quorum_itself_then_stops() {
+    let mut w = healthy3(2);
+    w.s.event.departing = Some(2);
+    w.s.event.dying = true;
+    let plan = w.plan();
+    assert_eq!(plan.membership, vec![MembershipOp::Remove { server_id: 3 }]);
+    assert!(
+        plan.workload.is_empty(),
+        "it stops in the stop hook, not while departing"
+    );
+    w.s.event.stopping = true;
+    assert_eq!(w.plan().workload, vec![WorkloadOp::Stop]);
+}
+
+#[test]
+fn steady_state_does_nothing_and_reports_the_role() {
+    let plan = healthy3(1).plan();
+    assert!(plan.is_idle(), "{plan:?}");
+    assert_eq!(status(&plan), Status::active("follower"));
+    let plan = healthy3(0).leader().plan();
+    assert!(plan.is_idle(), "{plan:?}");
+    assert_eq!(status(&plan), Status::active("leader"));
+}
+
+#[test]
+fn a_server_without_quorum_is_blocked_with_the_reason() {
+    let plan = healthy3(1).running(down()).plan();
+    let st = status(&plan);
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(st.message.contains("not serving"), "{}", st.message);
+}
+
+#[test]
+fn invalid_config_blocks_and_names_the_option() {
+    let mut w = healthy3(1);
+    w.s.config = CharmConfig::from_juju(serde_json::json!({"tick-time": 0}).as_object().unwrap());
+    let plan = w.plan();
+    assert!(plan.workload.is_empty());
+    let st = status(&plan);
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(st.message.contains("tick-time"), "{}", st.message);
+}
+
+#[test]
+fn a_stopped_member_is_started_again_with_its_own_config() {
+    let mut w = healthy3(1);
+    w.s.workload.running = false;
+    w.s.workload.health = None;
+    assert_eq!(
+        w.plan().workload,
+        vec![WorkloadOp::Start {
+            initial_members: None
+        }]
+    );
+}
+
+#[test]
+fn a_unit_whose_files_changed_requests_the_restart_lock_once() {
+    let mut w = healthy3(1);
+    w.s.config = Ok(CharmConfig {
+        tick_time: 3000,
+        ..CharmConfig::default()
+    });
+    let plan = w.plan();
+    assert!(plan.workload.is_empty(), "no restart without the lock");
+    assert_eq!(
+        plan.restart_unit.get(LOCK_STATE_KEY).map(String::as_str),
+        Some("acquire")
+    );
+    assert_eq!(status(&plan), Status::waiting("waiting for restart lock"));
+    // Already requested: no new write (no hook loop).
+    let plan = w.restart_unit(1, LOCK_STATE_KEY, "acquire").plan();
+    assert!(plan.restart_unit.is_empty(), "{:?}", plan.restart_unit);
+}
+
+#[test]
+fn a_granted_unit_restarts_then_releases_once_synced() {
+    let mut w = healthy3(1)
+        .restart_unit(1, LOCK_STATE_KEY, "acquire")
+        .restart_app("zookeeper/1", "granted");
+    w.s.config = Ok(CharmConfig {
+        tick_time: 3000,
+        ..CharmConfig::default()
+    });
+    assert_eq!(w.plan().workload, vec![WorkloadOp::Restart]);
+    // After the restart the server runs with the new files.
+    let fp = Rendered::new(
+        w.s.config.as_ref().unwrap(),
+        &paths(),
+        1,
+        &w.s.passwords().unwrap(),
+    )
+    .fingerprint();
+    w.s.workload.started_with = Some(fp);
+    assert_eq!(
+        w.plan()
+            .restart_unit
+            .get(LOCK_STATE_KEY)
+            .map(String::as_str),
+        Some("release")
+    );
+    w.s.workload.health = Some(down());
+    assert!(
+        w.plan().restart_unit.is_empty(),
+        "not synced yet: keep the lock"
+    );
+}
+
+#[test]
+fn leader_grants_the_earliest_request_and_itself_last() {
+    let w = healthy3(0)
+        .leader()
+        .restart_unit(0, LOCK_STATE_KEY, "acquire")
+        .restart_unit(0, LOCK_REQUESTED_AT_KEY, "00000000000000000001")
+        .restart_unit(1, LOCK_STATE_KEY, "acquire")
+        .restart_unit(1, LOCK_REQUESTED_AT_KEY, "00000000000000000009")
+        .restart_unit(2, LOCK_STATE_KEY, "acquire")
+        .restart_unit(2, LOCK_REQUESTED_AT_KEY, "00000000000000000005");
+    let plan = w.plan();
+    assert_eq!(
+        plan.restart_app,
+        Databag::from([("zookeeper/2".to_string(), "granted".to_string())])
+    );
+}
+
+#[test]
+fn leader_grants_nobody_while_the_lock_is_held() {
+    let plan = healthy3(0)
+        .leader()
+        .restart_app("zookeeper/2", "granted")
+        .restart_unit(2, LOCK_STATE_KEY, "acquire")
+        .restart_unit(1, LOCK_STATE_KEY, "acquire")
+        .plan();
+    assert!(plan.restart_app.is_empty(), "{:?}", plan.restart_app);
+}
+
+#[test]
+fn leader_clears_a_released_grant_and_a_departed_holder() {
+    let plan = healthy3(0)
+        .leader()
+        .restart_app("zookeeper/2", "granted")
+        .restart_unit(2, LOCK_STATE_KEY, "release")
+        .restart_app("zookeeper/7", "granted")
+        .plan();
+    assert_eq!(
+        plan.restart_app.get("zookeeper/2").map(String::as_str),
+        Some("idle")
+    );
+    assert_eq!(
+        plan.restart_app.get("zookeeper/7").map(String::as_str),
+        Some("")
+    );
+}
+
+#[test]
+fn leader_grants_no_restart_while_a_unit_is_joining() {
+    let plan = healthy3(0)
+        .leader()
+        .app(STARTING_KEY, "3")
+        .restart_unit(1, LOCK_STATE_KEY, "acquire")
+        .plan();
+    assert!(plan.restart_app.is_empty());
+}

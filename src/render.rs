@@ -1,0 +1,282 @@
+//! The files ZooKeeper runs with, rendered from the snapshot: `zoo.cfg`, the initial
+//! dynamic config, the JAAS files, `myid`, and the JVM flags.
+//!
+//! Rendering is pure. [`Rendered::fingerprint`] summarises everything a running server reads
+//! only at start, so comparing it with the fingerprint recorded at the last (re)start tells
+//! whether a restart is needed. The `dynamicConfigFile` line is not part of it: ZooKeeper
+//! rewrites that line itself after every reconfig, and the charm preserves it.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+
+use crate::config::CharmConfig;
+use crate::workload::Paths;
+use crate::zk::ServerSpec;
+
+/// The 4-letter words the charm uses (and nothing else).
+pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
+
+/// The internal users' passwords.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Passwords {
+    pub super_password: String,
+    pub sync_password: String,
+}
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passwords(<redacted>)")
+    }
+}
+
+/// Everything rendered for one unit.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// `zoo.cfg` without its `dynamicConfigFile` line.
+    pub zoo_cfg_static: String,
+    pub jaas: String,
+    pub client_jaas: String,
+    pub jvm_flags: Vec<String>,
+    pub myid: String,
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rendered")
+            .field("fingerprint", &self.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+/// base64(sha1("super:<password>")), the form `DigestAuthenticationProvider.superDigest` takes.
+pub fn super_digest(password: &str) -> String {
+    let hash = Sha1::digest(format!("super:{password}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(hash)
+}
+
+impl Rendered {
+    pub fn new(
+        config: &CharmConfig,
+        paths: &Paths,
+        unit_id: u32,
+        passwords: &Passwords,
+    ) -> Rendered {
+        let digest = super_digest(&passwords.super_password);
+        let zoo_cfg_static = format!(
+            "tickTime={tick}\n\
+             initLimit={init}\n\
+             syncLimit={sync}\n\
+             dataDir={data}\n\
+             dataLogDir={datalog}\n\
+             reconfigEnabled=true\n\
+             standaloneEnabled=false\n\
+             syncEnabled=true\n\
+             maxClientCnxns=60\n\
+             minSessionTimeout=4000\n\
+             maxSessionTimeout=40000\n\
+             autopurge.snapRetainCount=3\n\
+             autopurge.purgeInterval=1\n\
+             4lw.commands.whitelist={FOUR_LETTER_WHITELIST}\n\
+             admin.enableServer=false\n\
+             quorum.auth.enableSasl=true\n\
+             quorum.auth.learnerRequireSasl=true\n\
+             quorum.auth.serverRequireSasl=true\n\
+             quorum.auth.learner.saslLoginContext=QuorumLearner\n\
+             quorum.auth.server.saslLoginContext=QuorumServer\n\
+             quorum.cnxn.threads.size=20\n\
+             DigestAuthenticationProvider.superDigest=super:{digest}\n",
+            tick = config.tick_time,
+            init = config.init_limit,
+            sync = config.sync_limit,
+            data = paths.data_dir.display(),
+            datalog = paths.data_log_dir.display(),
+        );
+        let jaas = format!(
+            "QuorumServer {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_sync=\"{sync}\";\n}};\n\
+             QuorumLearner {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"sync\"\n    password=\"{sync}\";\n}};\n",
+            sync = passwords.sync_password,
+        );
+        let client_jaas = format!(
+            "Client {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"super\"\n    password=\"{}\";\n}};\n",
+            passwords.super_password
+        );
+        let level = config.log_level;
+        let jvm_flags = vec![
+            format!(
+                "-Djava.security.auth.login.config={}",
+                paths.jaas().display()
+            ),
+            format!("-Dcharmed.zookeeper.log.level={}", level.java_level()),
+            format!(
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel={}",
+                level.java_level().to_lowercase()
+            ),
+            format!("-Dzookeeper.log.dir={}", paths.log_dir.display()),
+        ];
+        Rendered {
+            zoo_cfg_static,
+            jaas,
+            client_jaas,
+            jvm_flags,
+            myid: format!("{}\n", unit_id + 1),
+        }
+    }
+
+    /// A digest of what the server reads only at start (hex sha1). Contains no secret in
+    /// clear, but is kept in the charm's private state all the same.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha1::new();
+        for part in [
+            &self.zoo_cfg_static,
+            &self.jaas,
+            &self.jvm_flags.join("\n"),
+            &self.myid,
+        ] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The whole `zoo.cfg`, with the given `dynamicConfigFile`.
+    pub fn zoo_cfg(&self, dynamic_config_file: &Path) -> String {
+        format!(
+            "{}dynamicConfigFile={}\n",
+            self.zoo_cfg_static,
+            dynamic_config_file.display()
+        )
+    }
+}
+
+/// The `dynamicConfigFile=` value of an existing `zoo.cfg`, if any. ZooKeeper points it at
+/// `zoo.cfg.dynamic.<version>` after a reconfig; a re-rendered `zoo.cfg` must keep it.
+pub fn dynamic_config_file(zoo_cfg: &str) -> Option<String> {
+    zoo_cfg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("dynamicConfigFile="))
+        .map(|v| v.trim().to_string())
+}
+
+/// The initial dynamic config: one `server.N=` line per member, ordered by server id.
+pub fn dynamic_config(members: &[ServerSpec]) -> String {
+    let mut sorted: Vec<&ServerSpec> = members.iter().collect();
+    sorted.sort_by_key(|s| s.id);
+    sorted.iter().map(|s| format!("{}\n", s.line())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zk::Role;
+    use std::path::PathBuf;
+
+    fn paths() -> Paths {
+        Paths {
+            conf_dir: PathBuf::from("/z/conf"),
+            data_dir: PathBuf::from("/z/data"),
+            data_log_dir: PathBuf::from("/z/data-log"),
+            log_dir: PathBuf::from("/z/log"),
+            charm_state_dir: PathBuf::from("/z/charm-state"),
+        }
+    }
+
+    fn pw(s: &str, y: &str) -> Passwords {
+        Passwords {
+            super_password: s.into(),
+            sync_password: y.into(),
+        }
+    }
+
+    #[test]
+    fn super_digest_matches_zookeepers_own_tool() {
+        // Value printed by DigestAuthenticationProvider for super:s3cret-pw.
+        assert_eq!(super_digest("s3cret-pw"), "AbTtmmNePY5gqMKPT1vRnOglhKI=");
+    }
+
+    #[test]
+    fn zoo_cfg_carries_config_and_safety_settings() {
+        let c = CharmConfig {
+            tick_time: 3000,
+            init_limit: 7,
+            sync_limit: 4,
+            ..CharmConfig::default()
+        };
+        let r = Rendered::new(&c, &paths(), 2, &pw("a", "b"));
+        let cfg = r.zoo_cfg(Path::new("/z/conf/zoo.cfg.dynamic.100000003"));
+        for line in [
+            "tickTime=3000",
+            "initLimit=7",
+            "syncLimit=4",
+            "reconfigEnabled=true",
+            "standaloneEnabled=false",
+            "4lw.commands.whitelist=srvr,mntr,conf,ruok",
+            "dataDir=/z/data",
+            "dynamicConfigFile=/z/conf/zoo.cfg.dynamic.100000003",
+            "quorum.auth.serverRequireSasl=true",
+        ] {
+            assert!(cfg.lines().any(|l| l == line), "missing {line} in\n{cfg}");
+        }
+        assert_eq!(r.myid, "3\n");
+        assert!(
+            !cfg.contains("super:a\n"),
+            "the super password must not appear in clear"
+        );
+    }
+
+    #[test]
+    fn fingerprint_changes_with_restart_relevant_inputs_only() {
+        let base = Rendered::new(&CharmConfig::default(), &paths(), 0, &pw("a", "b"));
+        let same = Rendered::new(&CharmConfig::default(), &paths(), 0, &pw("a", "b"));
+        assert_eq!(base.fingerprint(), same.fingerprint());
+        let tick = CharmConfig {
+            tick_time: 2500,
+            ..CharmConfig::default()
+        };
+        assert_ne!(
+            base.fingerprint(),
+            Rendered::new(&tick, &paths(), 0, &pw("a", "b")).fingerprint()
+        );
+        let lvl = CharmConfig {
+            log_level: crate::config::LogLevel::Debug,
+            ..CharmConfig::default()
+        };
+        assert_ne!(
+            base.fingerprint(),
+            Rendered::new(&lvl, &paths(), 0, &pw("a", "b")).fingerprint()
+        );
+        assert_ne!(
+            base.fingerprint(),
+            Rendered::new(&CharmConfig::default(), &paths(), 0, &pw("x", "b")).fingerprint()
+        );
+        assert_ne!(
+            base.fingerprint(),
+            Rendered::new(&CharmConfig::default(), &paths(), 0, &pw("a", "x")).fingerprint()
+        );
+    }
+
+    #[test]
+    fn dynamic_config_file_is_read_back_from_a_rewritten_zoo_cfg() {
+        let rewritten = "initLimit=5\nreconfigEnabled=true\ndynamicConfigFile=/z/conf/zoo.cfg.dynamic.200000005\nsyncLimit=2\n";
+        assert_eq!(
+            dynamic_config_file(rewritten).as_deref(),
+            Some("/z/conf/zoo.cfg.dynamic.200000005")
+        );
+        assert_eq!(dynamic_config_file("tickTime=1\n"), None);
+    }
+
+    #[test]
+    fn dynamic_config_sorts_by_server_id_as_numbers() {
+        let m = |id, host: &str| ServerSpec {
+            id,
+            host: host.into(),
+            role: Role::Participant,
+        };
+        let text = dynamic_config(&[m(11, "127.0.0.21"), m(2, "127.0.0.12")]);
+        assert_eq!(
+            text,
+            "server.2=127.0.0.12:2888:3888:participant;127.0.0.12:2181\nserver.11=127.0.0.21:2888:3888:participant;127.0.0.21:2181\n"
+        );
+    }
+}
