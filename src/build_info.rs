@@ -21,7 +21,9 @@ mod tests {
 
     #[test]
     fn the_revision_is_a_positive_integer() {
-        let rev: u64 = CHARM_REVISION.parse().expect("ZK_CHARM_REVISION is a number");
+        let rev: u64 = CHARM_REVISION
+            .parse()
+            .expect("ZK_CHARM_REVISION is a number");
         assert!(rev >= 1);
     }
 }

@@ -1,0 +1,24 @@
+# Conventional targets (the Charmhub listing review runs format, lint and unit).
+# .ci/run runs all of them plus packing and the charmcraft checks.
+
+.PHONY: format lint unit integration pack
+
+format:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Tests inside the crates: pure logic, the in-memory fake, config and status rules.
+unit:
+	cargo test --workspace --lib --bins
+	cargo test --workspace --doc
+
+# The whole suite, as in the README: also the built binary with fake hook tools, the
+# metadata files against the code, and the tests that run real ZooKeeper servers.
+integration:
+	cargo test --workspace
+
+pack:
+	cargo xtask pack
