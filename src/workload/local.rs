@@ -390,23 +390,28 @@ fn is_our_server(pid: i32, zoo_cfg: &Path) -> bool {
     args.contains(&MAIN_CLASS.as_bytes()) && args.contains(&cfg)
 }
 
-/// Whether the process `pid` exists at all (zombies count as gone once reaped; a zombie of
-/// ours is reaped here).
+/// Whether the process `pid` still runs. A zombie counts as gone; if it is our child it is
+/// reaped here, so that its `/proc` entry disappears too.
 fn process_exists(pid: i32) -> bool {
-    // SAFETY: waitpid with WNOHANG on a pid that is not our child just fails with ECHILD.
-    unsafe {
-        let mut status = 0;
-        libc::waitpid(pid, &mut status, libc::WNOHANG);
-    }
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
+    let state = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .map(|stat| {
             // The state follows the parenthesised command name.
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next());
-            !matches!(state, Some('Z') | Some('X'))
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .unwrap_or('?')
+        });
+    match state {
+        None => false,
+        Some('Z') | Some('X') => {
+            // SAFETY: waitpid on a pid that is not our child just fails with ECHILD.
+            unsafe {
+                let mut status = 0;
+                libc::waitpid(pid, &mut status, libc::WNOHANG);
+            }
+            false
         }
-        Err(_) => false,
+        Some(_) => true,
     }
 }
 
