@@ -390,8 +390,8 @@ fn is_our_server(pid: i32, zoo_cfg: &Path) -> bool {
     args.contains(&MAIN_CLASS.as_bytes()) && args.contains(&cfg)
 }
 
-/// Whether the process `pid` still runs. A zombie counts as gone; if it is our child it is
-/// reaped here, so that its `/proc` entry disappears too.
+/// Whether the process `pid` still runs. A zombie counts as gone once all its threads are
+/// gone; if it is our child it is reaped here, so that its `/proc` entry disappears too.
 fn process_exists(pid: i32) -> bool {
     let state = fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
@@ -404,12 +404,17 @@ fn process_exists(pid: i32) -> bool {
     match state {
         None => false,
         Some('Z') | Some('X') => {
+            // A leader thread shows `Z` while the JVM's other threads still exit.
             // SAFETY: waitpid on a pid that is not our child just fails with ECHILD.
-            unsafe {
+            let reaped = unsafe {
                 let mut status = 0;
-                libc::waitpid(pid, &mut status, libc::WNOHANG);
+                libc::waitpid(pid, &mut status, libc::WNOHANG)
+            };
+            match reaped {
+                r if r == pid => false,
+                0 => true,
+                _ => fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count()) > 1,
             }
-            false
         }
         Some(_) => true,
     }
