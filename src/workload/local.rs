@@ -37,6 +37,8 @@ pub const INSTALL_HINT: &str = "apt-get install -y libzookeeper-java default-jre
 pub const MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 /// How long `stop` waits after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// File under the root that makes the next `refresh` fail once (fault injection for tests).
+pub const FAIL_NEXT_REFRESH: &str = "fail-next-refresh";
 
 /// The local, process-based workload. See the module docs for the layout.
 #[derive(Debug, Clone)]
@@ -159,14 +161,17 @@ impl LocalWorkload {
         ] {
             fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         }
-        let state = &self.paths.charm_state_dir;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(state)
-            .map_err(io_err("create directory", state))?;
-        fs::set_permissions(state, fs::Permissions::from_mode(0o700))
-            .map_err(io_err("chmod", state))?;
+        // conf holds the JAAS files and a zoo.cfg with the super digest; ZooKeeper rewrites
+        // zoo.cfg with its own umask after a reconfig, so the directory itself is private.
+        for private in [&self.paths.charm_state_dir, &self.paths.conf_dir] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(private)
+                .map_err(io_err("create directory", private))?;
+            fs::set_permissions(private, fs::Permissions::from_mode(0o700))
+                .map_err(io_err("chmod", private))?;
+        }
         Ok(())
     }
 
@@ -193,6 +198,15 @@ impl Workload for LocalWorkload {
     }
 
     fn refresh(&self) -> Result<(), WorkloadError> {
+        // Fault injection for the upgrade tests (local backend only): a `fail-next-refresh`
+        // file under the root makes the next refresh fail once.
+        let fault = self.root.join(FAIL_NEXT_REFRESH);
+        if fault.exists() {
+            let _ = fs::remove_file(&fault);
+            return Err(WorkloadError::Other(
+                "refresh failed (fault injected by fail-next-refresh)".into(),
+            ));
+        }
         self.check_installed().map(drop)
     }
 
@@ -290,7 +304,7 @@ impl Workload for LocalWorkload {
     }
 
     fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError> {
-        if path.starts_with(&self.paths.charm_state_dir) {
+        if path.starts_with(&self.paths.charm_state_dir) || path.starts_with(&self.paths.conf_dir) {
             self.ensure_layout()?;
         }
         write_atomic(path, contents, mode, None)
@@ -478,6 +492,34 @@ mod tests {
 
     fn workload(root: &Path) -> LocalWorkload {
         LocalWorkload::with_env(root.to_path_buf(), &|_| None)
+    }
+
+    #[test]
+    fn the_conf_dir_is_private_once_a_file_is_written_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = workload(dir.path());
+        w.write_file(&w.paths().jaas(), b"secret", 0o600).unwrap();
+        let mode = fs::metadata(&w.paths().conf_dir)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn an_injected_refresh_fault_fails_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LocalWorkload::with_env(dir.path().to_path_buf(), &|k| match k {
+            "ZK_CHARM_JAVA" => Some("/bin/sh".into()),
+            "ZK_CHARM_ZK_CLASSPATH" => Some("/bin/sh".into()),
+            _ => None,
+        });
+        fs::write(dir.path().join(FAIL_NEXT_REFRESH), "").unwrap();
+        let err = w.refresh().unwrap_err();
+        assert!(err.to_string().contains("fault injected"), "{err}");
+        w.refresh()
+            .expect("the fault is consumed by the first refresh");
     }
 
     #[test]
