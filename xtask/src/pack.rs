@@ -82,7 +82,9 @@ pub fn pack(opts: &PackOptions) -> Result<Vec<PathBuf>> {
     let bases = select_bases(&opts.bases)?;
     let arch = juju_arch(std::env::consts::ARCH)?;
 
-    let binary = build_release(&root, &revision)?;
+    // Without an explicit revision the variable is left unset, so that the binary is the
+    // same artifact a plain `cargo build --release` makes (Cargo rebuilds when it changes).
+    let binary = build_release(&root, opts.revision.as_ref().map(|_| revision.as_str()))?;
     let dispatch =
         std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
     let needed = max_glibc(&dispatch);
@@ -192,9 +194,14 @@ fn juju_arch(rust_arch: &str) -> Result<&'static str> {
 
 /// `cargo build --release -p zookeeper-charm`, returning the binary's path as Cargo reports
 /// it (so `CARGO_TARGET_DIR` and friends are honoured).
-fn build_release(root: &Path, revision: &str) -> Result<PathBuf> {
+fn build_release(root: &Path, revision: Option<&str>) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut child = Command::new(&cargo)
+    let mut cmd = Command::new(&cargo);
+    match revision {
+        Some(rev) => cmd.env("ZK_CHARM_REVISION", rev),
+        None => cmd.env_remove("ZK_CHARM_REVISION"),
+    };
+    let mut child = cmd
         .current_dir(root)
         .args([
             "build",
@@ -205,7 +212,6 @@ fn build_release(root: &Path, revision: &str) -> Result<PathBuf> {
             "zookeeper-charm",
             "--message-format=json-render-diagnostics",
         ])
-        .env("ZK_CHARM_REVISION", revision)
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("running {cargo} build"))?;
