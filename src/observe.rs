@@ -227,6 +227,19 @@ pub fn observe(
         upgrade_facts,
     };
 
+    // Before the first start, the leader must know every unit Juju plans, so that the
+    // lowest one bootstraps even if it has not joined the relation yet.
+    let fresh = snap.added().is_empty() && snap.members().iter().all(|id| !snap.started(*id));
+    if leader && fresh && snap.cluster.is_some() {
+        snap.planned = tools.goal_state_units().ok().map(|units| {
+            units
+                .iter()
+                .filter(|(_, status)| status.as_str() != "dying" && status.as_str() != "dead")
+                .filter_map(|(name, _)| unit_number(name))
+                .collect()
+        });
+    }
+
     let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
     if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
         snap.ensemble = ensemble_view(&snap);

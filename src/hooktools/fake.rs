@@ -163,6 +163,8 @@ struct State {
     action: Option<Map<String, Value>>,
     address: Option<String>,
     networks: BTreeMap<String, NetworkInfo>,
+    /// `goal-state` units (name -> status); `None`: this unit and its peers, all active.
+    goal_units: Option<BTreeMap<String, String>>,
     /// Tools made to fail, with the stderr they print.
     failures: BTreeMap<String, String>,
 
@@ -242,6 +244,20 @@ impl FakeHookTools {
                 ..State::default()
             }),
         }
+    }
+
+    /// Sets what `goal-state` reports (unit name -> status).
+    pub fn goal_units<I: IntoIterator<Item = (&'static str, &'static str)>>(
+        self,
+        units: I,
+    ) -> Self {
+        self.state.borrow_mut().goal_units = Some(
+            units
+                .into_iter()
+                .map(|(u, s)| (u.to_string(), s.to_string()))
+                .collect(),
+        );
+        self
     }
 
     /// Sets leadership.
@@ -675,6 +691,22 @@ impl HookTools for FakeHookTools {
             .address
             .clone()
             .ok_or_else(|| failed(&inv, 1, &format!("ERROR {key} not set")))
+    }
+
+    fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError> {
+        let inv = argv::goal_state();
+        self.call(&inv)?;
+        let st = self.state.borrow();
+        if let Some(units) = &st.goal_units {
+            return Ok(units.clone());
+        }
+        let mut units = BTreeMap::from([(st.unit.clone(), "active".to_string())]);
+        for rel in st.relations.values().filter(|r| r.is_peer()) {
+            for member in &rel.members {
+                units.insert(member.clone(), "active".to_string());
+            }
+        }
+        Ok(units)
     }
 
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {

@@ -189,4 +189,45 @@ pub trait HookTools {
     fn unit_get(&self, key: &str) -> Result<String, ToolError>;
     /// `open-port <port>/<protocol>`.
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError>;
+    /// `goal-state --format=json`: the units Juju plans for this application, by name, with
+    /// their goal status (`active`, `waiting`, `dying`, ...).
+    fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError>;
+}
+
+/// The `units` of `goal-state --format=json` output: unit name to status.
+pub fn parse_goal_state_units(value: &serde_json::Value) -> BTreeMap<String, String> {
+    value
+        .get("units")
+        .and_then(serde_json::Value::as_object)
+        .map(|units| {
+            units
+                .iter()
+                .map(|(name, v)| {
+                    let status = v
+                        .get("status")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("");
+                    (name.clone(), status.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod goal_state_tests {
+    use super::*;
+
+    #[test]
+    fn goal_state_units_are_read_with_their_status() {
+        let v: serde_json::Value = serde_json::from_str(
+            r#"{"units":{"zookeeper/0":{"status":"active","since":"x"},"zookeeper/3":{"status":"dying"}},"relations":{}}"#,
+        )
+        .unwrap();
+        let units = parse_goal_state_units(&v);
+        assert_eq!(units.get("zookeeper/0").map(String::as_str), Some("active"));
+        assert_eq!(units.get("zookeeper/3").map(String::as_str), Some("dying"));
+        assert_eq!(units.len(), 2);
+        assert!(parse_goal_state_units(&serde_json::json!({})).is_empty());
+    }
 }

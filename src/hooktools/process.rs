@@ -216,6 +216,9 @@ pub(crate) mod argv {
     pub fn unit_get(key: &str) -> Invocation {
         Invocation::plain("unit-get", vec![s("--format=json"), s(key)])
     }
+    pub fn goal_state() -> Invocation {
+        Invocation::plain("goal-state", vec![s("--format=json")])
+    }
     pub fn open_port(port: u16, protocol: &str) -> Invocation {
         Invocation::plain("open-port", vec![format!("{port}/{protocol}")])
     }
@@ -670,6 +673,12 @@ impl HookTools for ProcessHookTools {
             .unit_get
             .insert(key.to_string(), v.clone());
         Ok(v)
+    }
+
+    fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError> {
+        let inv = argv::goal_state();
+        let value = self.run_json(&inv)?;
+        Ok(super::parse_goal_state_units(&value))
     }
 
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
