@@ -11,7 +11,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const TOOLS: [&str; 19] = [
+const TOOLS: [&str; 20] = [
     "is-leader",
     "config-get",
     "leader-get",
@@ -31,6 +31,7 @@ const TOOLS: [&str; 19] = [
     "application-version-set",
     "open-port",
     "close-port",
+    "goal-state",
 ];
 
 /// A unit's charm directory, tools directory and call log, all under one temp dir.
@@ -66,6 +67,7 @@ case "$tool" in
     relation-ids|relation-list) echo '[]' ;;
     network-get) echo '{{"bind-addresses":[{{"addresses":[{{"value":"127.0.0.1"}}]}}],"ingress-addresses":["127.0.0.1"]}}' ;;
     unit-get) echo '"127.0.0.1"' ;;
+    goal-state) echo '{{"units":{{"zookeeper/0":{{"status":"active"}}}},"relations":{{}}}}' ;;
     relation-set) cat > /dev/null ;;
 esac
 exit 0

@@ -9,7 +9,7 @@
 //!
 //! A [`ProcessHookTools`] lives for one hook. Reads (`is-leader`, `relation-ids`,
 //! `relation-list`, `relation-get` per bag, `config-get`, `leader-get`, `action-get`,
-//! `network-get`, `unit-get`) are run at most once and then served from memory, as Juju's own
+//! `network-get`, `unit-get`, `goal-state`) are run at most once and then served from memory, as Juju's own
 //! hook context does. Writes update the cache (read-your-writes): `relation-set` merges into
 //! the cached bag and `""` deletes a key; `leader-set` does the same for the leader data.
 //!
@@ -265,6 +265,7 @@ struct Cache {
     action: Option<Map<String, Value>>,
     network: HashMap<String, NetworkInfo>,
     unit_get: HashMap<String, String>,
+    goal_units: Option<BTreeMap<String, String>>,
 }
 
 /// The hook tools of a real Juju unit agent, run as subprocesses.
@@ -676,9 +677,14 @@ impl HookTools for ProcessHookTools {
     }
 
     fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError> {
+        if let Some(v) = &self.cache.borrow().goal_units {
+            return Ok(v.clone());
+        }
         let inv = argv::goal_state();
         let value = self.run_json(&inv)?;
-        Ok(super::parse_goal_state_units(&value))
+        let v = super::parse_goal_state_units(&value);
+        self.cache.borrow_mut().goal_units = Some(v.clone());
+        Ok(v)
     }
 
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
@@ -805,7 +811,11 @@ mod tests {
             .answer("leader-get", r#"{"k":"v"}"#)
             .answer("action-get", r#"{"username":"super"}"#)
             .answer("relation-ids", "[]")
-            .answer("relation-list", "null");
+            .answer("relation-list", "null")
+            .answer(
+                "goal-state",
+                r#"{"units":{"zookeeper/0":{"status":"active"},"zookeeper/1":{"status":"dying"}}}"#,
+            );
         let h = t.hook_tools();
         for _ in 0..3 {
             assert!(!h.is_leader().unwrap());
@@ -816,6 +826,7 @@ mod tests {
             assert_eq!(h.action_get().unwrap()["username"], "super");
             assert!(h.relation_ids("cluster").unwrap().is_empty());
             assert!(h.relation_list("cluster:0").unwrap().is_empty());
+            assert_eq!(h.goal_state_units().unwrap()["zookeeper/1"], "dying");
         }
         // A different bag is a different read.
         h.relation_get("cluster:0", &Bag::Unit("zookeeper/2".into()))
@@ -828,11 +839,12 @@ mod tests {
             "action-get",
             "relation-ids",
             "relation-list",
+            "goal-state",
         ] {
             assert_eq!(calls[tool], 1, "{tool}: {calls:?}");
         }
         assert_eq!(calls["relation-get"], 2);
-        assert_eq!(t.log().len(), 8);
+        assert_eq!(t.log().len(), 9);
     }
 
     #[test]
