@@ -25,6 +25,7 @@ pub mod passwords;
 pub mod render;
 pub mod snapshot;
 pub mod status;
+pub mod upgrade;
 pub mod upgrade_flow;
 pub mod workload;
 pub mod zk;
