@@ -94,14 +94,18 @@ pub struct UpgradeFacts {
 
 /// The dependency model compiled into this charm, as stored in the app bag.
 pub fn compiled_dependencies() -> String {
-    LOCAL_TEMP_COMPILED.to_string()
+    crate::upgrade::deps::charm_dependencies().to_json()
 }
 
 /// Whether the stored model (absent on a fresh application) allows upgrading to this one.
 pub fn compatible(stored: Option<&str>) -> Result<(), String> {
     match stored {
         None => Ok(()),
-        Some(_json) => Ok(()),
+        Some(json) => crate::upgrade::deps::check_stored_dependencies(
+            Some(json),
+            &crate::upgrade::deps::charm_dependencies(),
+        )
+        .map_err(|e| e.to_string()),
     }
 }
 
@@ -512,5 +516,3 @@ mod tests {
         assert!(parse_stack(None).is_empty());
     }
 }
-
-const LOCAL_TEMP_COMPILED: &str = "{}"; // TEMP until upgrade::deps lands

@@ -25,16 +25,30 @@ use serde::{Deserialize, Serialize};
 
 use super::version::{Constraint, ConstraintError, Version, VersionError as InvalidVersion};
 
-/// The ZooKeeper version this charm revision installs, and the `version` of the `service`
-/// label. The local (Debian jars) backend runs 3.8.0; a snap backend pinning another
-/// revision must change this one constant, and the test below re-validates the model.
-pub const ZOOKEEPER_VERSION: &str = "3.8.0";
+/// The ZooKeeper version this charm revision installs on machines (the pinned
+/// `charmed-zookeeper` snap revision 40 ships 3.9.2), and the `version` of the `service`
+/// label. Pinning another snap revision must change this one constant; the test below
+/// re-validates the model. The local backend (Debian's 3.8.0 jars) is a development
+/// stand-in and does not change what the charm records.
+pub const ZOOKEEPER_VERSION: &str = "3.9.2";
 
 /// The ZooKeeper versions this revision can upgrade in place from (the Python charm's value).
 pub const ZOOKEEPER_UPGRADE_SUPPORTED: &str = "^3.5";
 
-/// The charm versions this revision can be refreshed from.
-pub const CHARM_UPGRADE_SUPPORTED: &str = ">=0.1";
+/// The charm versions this revision can be refreshed from. `ZK_CHARM_UPGRADE_SUPPORTED` at
+/// build time overrides it (with `ZK_CHARM_VERSION`), so the tests can build a revision
+/// that refuses to upgrade from the deployed one.
+pub const CHARM_UPGRADE_SUPPORTED: &str = match option_env!("ZK_CHARM_UPGRADE_SUPPORTED") {
+    Some(c) => c,
+    None => ">=0.1",
+};
+
+/// The charm's own version in the model (the crate version unless `ZK_CHARM_VERSION` is set
+/// at build time).
+pub const CHARM_VERSION: &str = match option_env!("ZK_CHARM_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
 
 /// The label of the ZooKeeper workload in the model.
 pub const SERVICE_LABEL: &str = "service";
@@ -186,11 +200,7 @@ pub fn charm_dependencies() -> DependencyModelSet {
         ),
         (
             CHARM_LABEL.to_string(),
-            model(
-                "zookeeper-charm",
-                CHARM_UPGRADE_SUPPORTED,
-                env!("CARGO_PKG_VERSION"),
-            ),
+            model("zookeeper-charm", CHARM_UPGRADE_SUPPORTED, CHARM_VERSION),
         ),
     ]))
 }
