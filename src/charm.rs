@@ -9,7 +9,9 @@ use crate::env::HookEnv;
 use crate::execute::{execute, ExecError, Outcome};
 use crate::hooktools::{Bag, HookTools, LogLevel, Status, ToolError};
 use crate::observe::{event_facts, observe, ObserveError};
-use crate::snapshot::{SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY};
+use crate::snapshot::{
+    SyncRotation, SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY, SYNC_PASSWORD_NEW_KEY, SYNC_ROTATION_KEY,
+};
 use crate::status::StatusCollector;
 use crate::workload::{Workload, WorkloadError};
 
@@ -201,7 +203,33 @@ fn set_password(
         }
         None => crate::passwords::generate().map_err(|e| ExecError::Random(e.to_string()))?,
     };
-    if bag.get(key) != Some(&new) {
+    let rotating = bag.get(SYNC_ROTATION_KEY).is_some_and(|v| !v.is_empty());
+    if key == SYNC_PASSWORD_KEY && rotating {
+        tools.action_fail(
+            "a sync password rotation is already in progress; wait until every unit is active",
+        )?;
+        return Ok(());
+    }
+    if bag.get(key) == Some(&new) {
+        tools.juju_log(
+            LogLevel::Info,
+            &format!("the new {username} password equals the current one: nothing to do"),
+        )?;
+    } else if key == SYNC_PASSWORD_KEY {
+        // Servers authenticate each other with it: rotate in three rolling phases.
+        let values = BTreeMap::from([
+            (SYNC_PASSWORD_NEW_KEY.to_string(), new.clone()),
+            (
+                SYNC_ROTATION_KEY.to_string(),
+                SyncRotation::Relax.as_str().to_string(),
+            ),
+        ]);
+        tools.relation_set(&rel, true, &values)?;
+        tools.juju_log(
+            LogLevel::Info,
+            "sync password rotation started: every unit restarts three times, one unit at a time",
+        )?;
+    } else {
         tools.relation_set(
             &rel,
             true,

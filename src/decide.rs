@@ -19,7 +19,10 @@ use std::collections::BTreeSet;
 
 use crate::hooktools::{Databag, Status};
 use crate::render::Rendered;
-use crate::snapshot::{PeerRelation, Snapshot, STARTING_KEY};
+use crate::snapshot::{
+    PeerRelation, Snapshot, STARTING_KEY, SYNC_PASSWORD_KEY, SYNC_PASSWORD_NEW_KEY, SYNC_PHASE_KEY,
+    SYNC_ROTATION_KEY,
+};
 use crate::upgrade_flow::Gate;
 use crate::zk::ServerSpec;
 
@@ -278,6 +281,17 @@ fn lifecycle(s: &Snapshot, cluster: &PeerRelation, fingerprint: &str, gate: Gate
         unit_restart_lock(s, &health, fingerprint, plan);
     }
 
+    // Tell the leader which sync-rotation phase this server runs with, once it does.
+    let phase = s.sync_rotation().map(|p| p.as_str()).unwrap_or("");
+    if s.workload.started_with.as_deref() == Some(fingerprint) && health.synced() {
+        set_if_changed(
+            &mut plan.cluster_unit,
+            cluster.unit(me),
+            SYNC_PHASE_KEY,
+            phase,
+        );
+    }
+
     let voters = s.ensemble.voter_units();
     if health.serving {
         let role = health.state.clone().unwrap_or_else(|| "serving".into());
@@ -437,6 +451,32 @@ fn leader_membership(s: &Snapshot, lock_busy: bool, plan: &mut Plan) {
                     &a.to_string(),
                     "removed",
                 );
+            }
+        }
+    }
+
+    // A sync rotation moves to its next phase once every unit runs with the current one.
+    if let Some(phase) = s.sync_rotation() {
+        let all_there = members
+            .iter()
+            .all(|m| cluster.unit_value(*m, SYNC_PHASE_KEY) == Some(phase.as_str()));
+        if all_there && !lock_busy {
+            match phase.next() {
+                Some(next) => {
+                    plan.cluster_app
+                        .insert(SYNC_ROTATION_KEY.into(), next.as_str().into());
+                }
+                None => {
+                    let new = cluster
+                        .app_value(SYNC_PASSWORD_NEW_KEY)
+                        .unwrap_or_default()
+                        .to_string();
+                    plan.cluster_app.insert(SYNC_PASSWORD_KEY.into(), new);
+                    plan.cluster_app
+                        .insert(SYNC_PASSWORD_NEW_KEY.into(), String::new());
+                    plan.cluster_app
+                        .insert(SYNC_ROTATION_KEY.into(), String::new());
+                }
             }
         }
     }

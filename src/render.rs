@@ -18,11 +18,15 @@ use crate::zk::ServerSpec;
 /// The 4-letter words the charm uses (and nothing else).
 pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
 
-/// The internal users' passwords.
+/// The internal users' passwords, as the servers use them now.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Passwords {
     pub super_password: String,
+    /// The `sync` password the servers authenticate each other with.
     pub sync_password: String,
+    /// Whether servers refuse quorum peers that fail SASL. Off only in the middle of a
+    /// `sync` password rotation, so that old and new passwords can meet.
+    pub quorum_sasl_required: bool,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -81,12 +85,13 @@ impl Rendered {
              4lw.commands.whitelist={FOUR_LETTER_WHITELIST}\n\
              admin.enableServer=false\n\
              quorum.auth.enableSasl=true\n\
-             quorum.auth.learnerRequireSasl=true\n\
-             quorum.auth.serverRequireSasl=true\n\
+             quorum.auth.learnerRequireSasl={required}\n\
+             quorum.auth.serverRequireSasl={required}\n\
              quorum.auth.learner.saslLoginContext=QuorumLearner\n\
              quorum.auth.server.saslLoginContext=QuorumServer\n\
              quorum.cnxn.threads.size=20\n\
              DigestAuthenticationProvider.superDigest=super:{digest}\n",
+            required = passwords.quorum_sasl_required,
             tick = config.tick_time,
             init = config.init_limit,
             sync = config.sync_limit,
@@ -186,6 +191,7 @@ mod tests {
         Passwords {
             super_password: s.into(),
             sync_password: y.into(),
+            quorum_sasl_required: true,
         }
     }
 

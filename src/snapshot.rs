@@ -15,6 +15,49 @@ pub const STARTING_KEY: &str = "starting";
 /// Cluster app-bag keys of the internal users' passwords.
 pub const SUPER_PASSWORD_KEY: &str = "super-password";
 pub const SYNC_PASSWORD_KEY: &str = "sync-password";
+/// Cluster app-bag key of the `sync` password being rotated in.
+pub const SYNC_PASSWORD_NEW_KEY: &str = "sync-password-new";
+/// Cluster app-bag key of the phase of a `sync` password rotation.
+pub const SYNC_ROTATION_KEY: &str = "sync-rotation";
+/// Cluster unit-bag key: the rotation phase this unit's running server was started with.
+pub const SYNC_PHASE_KEY: &str = "sync-phase";
+
+/// A `sync` password rotation takes three rolling restarts, because servers authenticate
+/// each other and a server only knows one `sync` password: first every server stops
+/// requiring authentication (still with the old password), then every server switches to
+/// the new password (failures tolerated), then every server requires it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncRotation {
+    Relax,
+    Switch,
+    Enforce,
+}
+
+impl SyncRotation {
+    pub fn parse(s: &str) -> Option<SyncRotation> {
+        match s {
+            "relax" => Some(SyncRotation::Relax),
+            "switch" => Some(SyncRotation::Switch),
+            "enforce" => Some(SyncRotation::Enforce),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncRotation::Relax => "relax",
+            SyncRotation::Switch => "switch",
+            SyncRotation::Enforce => "enforce",
+        }
+    }
+    /// The phase after this one; `None` when the rotation is complete.
+    pub fn next(self) -> Option<SyncRotation> {
+        match self {
+            SyncRotation::Relax => Some(SyncRotation::Switch),
+            SyncRotation::Switch => Some(SyncRotation::Enforce),
+            SyncRotation::Enforce => None,
+        }
+    }
+}
 
 /// One peer relation as this unit sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,12 +198,28 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The internal passwords, once the leader has shared both.
+    /// The `sync` rotation in progress, if any (it needs the new password too).
+    pub fn sync_rotation(&self) -> Option<SyncRotation> {
+        let c = self.cluster.as_ref()?;
+        c.app_value(SYNC_PASSWORD_NEW_KEY)?;
+        SyncRotation::parse(c.app_value(SYNC_ROTATION_KEY)?)
+    }
+
+    /// The internal passwords as the servers should run with them now, once the leader has
+    /// shared both.
     pub fn passwords(&self) -> Option<Passwords> {
         let c = self.cluster.as_ref()?;
+        let current = c.app_value(SYNC_PASSWORD_KEY)?;
+        let (sync, required) = match self.sync_rotation() {
+            None => (current, true),
+            Some(SyncRotation::Relax) => (current, false),
+            Some(SyncRotation::Switch) => (c.app_value(SYNC_PASSWORD_NEW_KEY)?, false),
+            Some(SyncRotation::Enforce) => (c.app_value(SYNC_PASSWORD_NEW_KEY)?, true),
+        };
         Some(Passwords {
             super_password: c.app_value(SUPER_PASSWORD_KEY)?.to_string(),
-            sync_password: c.app_value(SYNC_PASSWORD_KEY)?.to_string(),
+            sync_password: sync.to_string(),
+            quorum_sasl_required: required,
         })
     }
 
