@@ -606,3 +606,106 @@ fn leader_grants_no_restart_while_a_unit_is_joining() {
         .plan();
     assert!(plan.restart_app.is_empty());
 }
+
+#[test]
+fn a_sync_rotation_relaxes_then_switches_then_enforces() {
+    let rel = healthy3(1)
+        .app("sync-password-new", "N")
+        .app("sync-rotation", "relax");
+    let p = rel.s.passwords().unwrap();
+    assert_eq!(
+        (p.sync_password.as_str(), p.quorum_sasl_required),
+        ("YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY", false)
+    );
+    let sw = healthy3(1)
+        .app("sync-password-new", "N")
+        .app("sync-rotation", "switch");
+    let p = sw.s.passwords().unwrap();
+    assert_eq!(
+        (p.sync_password.as_str(), p.quorum_sasl_required),
+        ("N", false)
+    );
+    let en = healthy3(1)
+        .app("sync-password-new", "N")
+        .app("sync-rotation", "enforce");
+    let p = en.s.passwords().unwrap();
+    assert_eq!(
+        (p.sync_password.as_str(), p.quorum_sasl_required),
+        ("N", true)
+    );
+    // Each phase changes the files: a restart through the lock.
+    assert_eq!(
+        rel.plan()
+            .restart_unit
+            .get(LOCK_STATE_KEY)
+            .map(String::as_str),
+        Some("acquire")
+    );
+}
+
+#[test]
+fn leader_moves_the_rotation_on_only_when_every_unit_runs_the_phase() {
+    let mut w = healthy3(0)
+        .leader()
+        .app("sync-password-new", "N")
+        .app("sync-rotation", "relax");
+    for id in [0, 1] {
+        w.s.cluster
+            .as_mut()
+            .unwrap()
+            .units
+            .get_mut(&id)
+            .unwrap()
+            .insert("sync-phase".into(), "relax".into());
+    }
+    assert!(
+        !w.plan().cluster_app.contains_key("sync-rotation"),
+        "unit 2 is not there yet"
+    );
+    w.s.cluster
+        .as_mut()
+        .unwrap()
+        .units
+        .get_mut(&2)
+        .unwrap()
+        .insert("sync-phase".into(), "relax".into());
+    assert_eq!(
+        w.plan()
+            .cluster_app
+            .get("sync-rotation")
+            .map(String::as_str),
+        Some("switch")
+    );
+}
+
+#[test]
+fn the_last_phase_makes_the_new_sync_password_the_current_one() {
+    let mut w = healthy3(0)
+        .leader()
+        .app("sync-password-new", "N")
+        .app("sync-rotation", "enforce");
+    for id in [0, 1, 2] {
+        w.s.cluster
+            .as_mut()
+            .unwrap()
+            .units
+            .get_mut(&id)
+            .unwrap()
+            .insert("sync-phase".into(), "enforce".into());
+    }
+    let plan = w.plan();
+    assert_eq!(
+        plan.cluster_app.get("sync-password").map(String::as_str),
+        Some("N")
+    );
+    assert_eq!(
+        plan.cluster_app
+            .get("sync-password-new")
+            .map(String::as_str),
+        Some("")
+    );
+    assert_eq!(
+        plan.cluster_app.get("sync-rotation").map(String::as_str),
+        Some("")
+    );
+}
