@@ -1,1 +1,45 @@
-//! (being written)
+//! A local Juju model that runs a real machine charm the way Juju would, without a
+//! controller: one application, N units on loopback addresses, fake hook tools with the real
+//! tools' flags and outputs, Juju's commit/retry/scheduling rules, and a seeded scheduler so
+//! any run replays exactly.
+//!
+//! # Layout
+//!
+//! - [`model`]: the [`Model`] API (Juju's verbs, the scheduler, `settle`, observation).
+//! - [`sched`]: Juju's rules for which hook a change queues on which unit.
+//! - [`state`]: the model on disk (`model.json` under an exclusive `flock`).
+//! - [`tools`]: the fake hook tools (the `sim-jujuc` multi-call binary).
+//! - [`charm`]: reading `metadata.yaml`/`config.yaml`/`actions.yaml`, unpacking `.charm` zips.
+//! - [`process`]: running hook processes, stopping workload processes by pid.
+//! - [`fourlw`]: ZooKeeper's `srvr` query for the status table.
+//!
+//! # Model directory
+//!
+//! ```text
+//! <model>/model.json       the whole model (0600), guarded by model.lock
+//! <model>/hooks.jsonl      one record per hook/action run
+//! <model>/debug-log        juju-log lines and hook output, per unit
+//! <model>/tools/           sim-jujuc and a symlink per hook tool (first on the hook PATH)
+//! <model>/charms/<rev>/    each deployed charm revision, unpacked
+//! <model>/units/<app>-<n>/charm      the unit's charm dir (JUJU_CHARM_DIR, hook cwd)
+//! <model>/units/<app>-<n>/workload   ZK_CHARM_LOCAL_ROOT for the charm's local backend
+//! ```
+
+pub mod charm;
+mod error;
+pub mod fourlw;
+pub mod logs;
+pub mod model;
+pub mod process;
+pub mod rng;
+pub mod sched;
+pub mod state;
+pub mod tools;
+mod util;
+
+pub use error::SimError;
+pub use model::{
+    locate_jujuc, zk_role, ActionResult, HookRecord, Model, ModelOptions, Outcome, SettleLimits, SettleReport,
+    UnitStatus, JUJU_VERSION,
+};
+pub use state::{Bag, Switches};

@@ -1,0 +1,216 @@
+//! Running one hook or action process the way the uniter does (fresh environment, charm dir
+//! as cwd, empty stdin), and stopping the workload processes a unit left behind.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// How a hook process ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub duration: Duration,
+}
+
+impl Finished {
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+    /// `exit status 1`, `signal: killed`, `timed out after 120s`, like Go's ExitError.
+    pub fn reason(&self, timeout: Duration) -> String {
+        if self.timed_out {
+            return format!("timed out after {}s", timeout.as_secs());
+        }
+        match (self.code, self.signal) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(libc::SIGKILL)) => "signal: killed".to_string(),
+            (None, Some(s)) => format!("signal: {s}"),
+            (None, None) => "unknown exit".to_string(),
+        }
+    }
+}
+
+fn fresh_file(path: &Path) -> io::Result<File> {
+    // Unlink first: a process left over from an earlier hook may still hold the old file.
+    let _ = fs::remove_file(path);
+    OpenOptions::new().create_new(true).write(true).mode(0o600).open(path)
+}
+
+fn read_and_remove(path: &Path) -> String {
+    let mut s = Vec::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_end(&mut s);
+    }
+    let _ = fs::remove_file(path);
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+/// Runs `program` with exactly `env`, cwd `cwd`, stdin from /dev/null, stdout and stderr
+/// into files under `scratch` (not pipes: a daemon the hook starts may keep them open), in its
+/// own process group so a timeout can kill everything it started.
+pub fn run(program: &Path, cwd: &Path, env: &[(String, String)], scratch: &Path, timeout: Duration) -> io::Result<Finished> {
+    let out_path = scratch.join(".hook-stdout");
+    let err_path = scratch.join(".hook-stderr");
+    let start = Instant::now();
+    let mut attempts = 0;
+    let mut child = loop {
+        let out = fresh_file(&out_path)?;
+        let err = fresh_file(&err_path)?;
+        let mut cmd = Command::new(program);
+        cmd.current_dir(cwd)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        match cmd.spawn() {
+            Ok(c) => break c,
+            // A freshly written script can be briefly "busy" while another thread of this
+            // process forks with it open for writing; that clears within milliseconds.
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempts < 50 => {
+                attempts += 1;
+                sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let pgid = child.id() as i32;
+    let mut nap = Duration::from_millis(1);
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if start.elapsed() >= timeout {
+            // SAFETY: kill(2) on the process group we created; no memory involved.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+            timed_out = true;
+            break child.wait()?;
+        }
+        sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(20));
+    };
+    Ok(Finished {
+        code: status.code(),
+        signal: status.signal(),
+        timed_out,
+        stdout: read_and_remove(&out_path),
+        stderr: read_and_remove(&err_path),
+        duration: start.elapsed(),
+    })
+}
+
+/// True if `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+fn cmdline(pid: i32) -> String {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill(2) with a pid read from the unit's own pidfile and checked above.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Stops the ZooKeeper a unit's local workload started (`<root>/zookeeper.pid`): SIGTERM,
+/// up to `grace` to exit, then SIGKILL. A pidfile whose process is gone, or whose pid now
+/// belongs to something that is not a ZooKeeper of this unit, is left alone. Returns the pid
+/// it stopped.
+pub fn stop_zookeeper(root: &Path, grace: Duration) -> Option<i32> {
+    let text = fs::read_to_string(root.join("zookeeper.pid")).ok()?;
+    let pid: i32 = text.trim().parse().ok().filter(|p| *p > 1)?;
+    if !alive(pid) {
+        return None;
+    }
+    let cmd = cmdline(pid);
+    let root_str = root.to_string_lossy();
+    if !cmd.to_ascii_lowercase().contains("zookeeper") && !cmd.contains(root_str.as_ref()) {
+        return None;
+    }
+    signal(pid, libc::SIGTERM);
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < grace {
+        sleep(Duration::from_millis(50));
+    }
+    if alive(pid) {
+        signal(pid, libc::SIGKILL);
+        let start = Instant::now();
+        while alive(pid) && start.elapsed() < Duration::from_secs(5) {
+            sleep(Duration::from_millis(20));
+        }
+    }
+    Some(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hook_gets_only_the_given_environment_and_its_output_is_captured() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string()), ("X".to_string(), "1".to_string())];
+        let f = run(
+            Path::new("/bin/sh"),
+            dir.path(),
+            &env,
+            dir.path(),
+            Duration::from_secs(10),
+        );
+        // /bin/sh with no script reads stdin, which is /dev/null: exits 0 at once.
+        let f = f.unwrap();
+        assert!(f.success());
+        let script = dir.path().join("s");
+        fs::write(&script, "#!/bin/sh\nenv | sort\necho oops >&2\nexit 3\n").unwrap();
+        fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let f = run(&script, dir.path(), &env, dir.path(), Duration::from_secs(10)).unwrap();
+        assert_eq!(f.code, Some(3));
+        assert!(f.stdout.contains("X=1"), "{}", f.stdout);
+        assert!(!f.stdout.contains("HOME="), "{}", f.stdout);
+        assert_eq!(f.stderr, "oops\n");
+        assert_eq!(f.reason(Duration::from_secs(1)), "exit status 3");
+    }
+
+    #[test]
+    fn a_hook_that_runs_too_long_is_killed_with_its_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s");
+        fs::write(&script, "#!/bin/sh\nsleep 30 &\necho $! > child.pid\nwait\n").unwrap();
+        fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+        let f = run(&script, dir.path(), &env, dir.path(), Duration::from_millis(300)).unwrap();
+        assert!(f.timed_out);
+        assert!(!f.success());
+        let child: i32 = fs::read_to_string(dir.path().join("child.pid")).unwrap().trim().parse().unwrap();
+        let start = Instant::now();
+        while alive(child) && start.elapsed() < Duration::from_secs(5) {
+            sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(child), "the hook's background child survived the timeout");
+    }
+}

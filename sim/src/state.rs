@@ -1,0 +1,492 @@
+//! The model's state on disk: one `model.json` per model, read and written only while holding
+//! an exclusive `flock` on `model.lock`, so the runner and any number of concurrent hook-tool
+//! processes see one consistent model.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::charm::Charm;
+use crate::util;
+use crate::SimError;
+
+/// A relation databag: string keys to string values.
+pub type Bag = BTreeMap<String, String>;
+
+pub const STATE_FILE: &str = "model.json";
+pub const LOCK_FILE: &str = "model.lock";
+pub const DEBUG_LOG: &str = "debug-log";
+pub const HOOK_LOG: &str = "hooks.jsonl";
+
+/// Fidelity switches: places where real Juju versions differ or where a knob helps testing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Switches {
+    /// The leader also gets the app-level `-relation-changed` for its own peer app-bag writes
+    /// (Juju 3.6.8 does, juju/juju#20178). Default on.
+    pub leader_sees_own_app_change: bool,
+    /// A member's unit bag is read once after its `-joined`/`-changed` and then served from a
+    /// cache that outlives the hook, as the uniter's relation cache does. Default on.
+    pub stale_member_cache: bool,
+    /// When the leader goes away, pick the next leader with the seeded PRNG instead of the
+    /// lowest unit number. Default off.
+    pub seeded_election: bool,
+    /// `opened-ports` includes this hook's pending `open-port`s. Default off (Juju 3.x docs).
+    pub opened_ports_include_pending: bool,
+    /// Queue `start` after `config-changed` on `refresh`. Default off (the uniter does not).
+    pub start_after_refresh: bool,
+    /// How many times a failed hook is retried before `settle` reports the unit stuck.
+    pub hook_retries: u32,
+    /// Seconds before a hook or action process is killed and treated as failed.
+    pub hook_timeout_secs: u64,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Switches {
+            leader_sees_own_app_change: true,
+            stale_member_cache: true,
+            seeded_election: false,
+            opened_ports_include_pending: false,
+            start_after_refresh: false,
+            hook_retries: 5,
+            hook_timeout_secs: 120,
+        }
+    }
+}
+
+/// The charm revision currently deployed to the application.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CharmRecord {
+    pub revision: u64,
+    /// Where it was deployed from (the `.charm` zip or directory).
+    pub source: PathBuf,
+    /// Its unpacked copy, `<model>/charms/<revision>`.
+    pub dir: PathBuf,
+    pub meta: Charm,
+}
+
+/// A status and message as `juju status` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRecord {
+    pub status: String,
+    pub message: String,
+    pub since: u64,
+}
+
+impl StatusRecord {
+    pub fn new(status: &str, message: &str) -> Self {
+        StatusRecord {
+            status: status.to_string(),
+            message: message.to_string(),
+            since: util::now_secs(),
+        }
+    }
+}
+
+/// What kind of event a queued hook is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookKind {
+    Install,
+    Start,
+    Stop,
+    Remove,
+    ConfigChanged,
+    UpgradeCharm,
+    UpdateStatus,
+    LeaderElected,
+    LeaderSettingsChanged,
+    RelationCreated,
+    RelationJoined,
+    RelationChanged,
+    RelationDeparted,
+    RelationBroken,
+}
+
+impl HookKind {
+    fn plain_name(self) -> &'static str {
+        match self {
+            HookKind::Install => "install",
+            HookKind::Start => "start",
+            HookKind::Stop => "stop",
+            HookKind::Remove => "remove",
+            HookKind::ConfigChanged => "config-changed",
+            HookKind::UpgradeCharm => "upgrade-charm",
+            HookKind::UpdateStatus => "update-status",
+            HookKind::LeaderElected => "leader-elected",
+            HookKind::LeaderSettingsChanged => "leader-settings-changed",
+            HookKind::RelationCreated => "relation-created",
+            HookKind::RelationJoined => "relation-joined",
+            HookKind::RelationChanged => "relation-changed",
+            HookKind::RelationDeparted => "relation-departed",
+            HookKind::RelationBroken => "relation-broken",
+        }
+    }
+
+    pub fn is_relation(self) -> bool {
+        matches!(
+            self,
+            HookKind::RelationCreated
+                | HookKind::RelationJoined
+                | HookKind::RelationChanged
+                | HookKind::RelationDeparted
+                | HookKind::RelationBroken
+        )
+    }
+}
+
+/// One queued hook, with everything its environment needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookSpec {
+    pub kind: HookKind,
+    /// `cluster-relation-changed`, `install`, ...
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation_id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// `JUJU_REMOTE_UNIT` (absent for app-level changed, created, broken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_unit: Option<String>,
+    /// `JUJU_DEPARTING_UNIT`, for `-departed` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub departing_unit: Option<String>,
+}
+
+impl HookSpec {
+    pub fn plain(kind: HookKind) -> Self {
+        debug_assert!(!kind.is_relation());
+        HookSpec {
+            kind,
+            name: kind.plain_name().to_string(),
+            relation_id: None,
+            endpoint: None,
+            remote_unit: None,
+            departing_unit: None,
+        }
+    }
+
+    pub fn relation(kind: HookKind, endpoint: &str, relation_id: u32, remote_unit: Option<&str>) -> Self {
+        HookSpec {
+            kind,
+            name: format!("{endpoint}-{}", kind.plain_name()),
+            relation_id: Some(relation_id),
+            endpoint: Some(endpoint.to_string()),
+            remote_unit: remote_unit.map(str::to_string),
+            departing_unit: None,
+        }
+    }
+
+    /// Hooks that only say "something changed, look again": a pending one covers a new one.
+    pub fn coalesces(&self) -> bool {
+        matches!(
+            self.kind,
+            HookKind::RelationChanged
+                | HookKind::LeaderSettingsChanged
+                | HookKind::ConfigChanged
+                | HookKind::UpdateStatus
+        )
+    }
+}
+
+/// A hook that failed and blocks its unit until a retry succeeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedHook {
+    pub hook: HookSpec,
+    /// Failed runs so far (1 after the first failure).
+    pub failures: u32,
+    /// Why the last run failed (`exit status 1`, `timed out`, a commit error).
+    pub reason: String,
+}
+
+/// A unit's own view of one relation it has entered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRelation {
+    /// Remote units this unit has run `-joined` for and not yet `-departed`.
+    pub members: BTreeSet<String>,
+    /// The uniter's cache of member bags (see [`Switches::stale_member_cache`]).
+    #[serde(default)]
+    pub member_cache: BTreeMap<String, Bag>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Life {
+    Alive,
+    Dying,
+}
+
+/// One unit of the application.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unit {
+    pub name: String,
+    pub number: u32,
+    pub address: String,
+    /// `<model>/units/<app>-<n>`.
+    pub dir: PathBuf,
+    pub life: Life,
+    pub queue: VecDeque<HookSpec>,
+    /// Pending action ids, run before queued hooks (and even while in error).
+    pub actions: VecDeque<u64>,
+    pub error: Option<FailedHook>,
+    pub workload: StatusRecord,
+    /// True once the charm called `status-set` for this unit.
+    pub status_set: bool,
+    /// The hook or action running now, for `status`.
+    pub executing: Option<String>,
+    /// Relations this unit has entered (`relation-ids` shows these).
+    pub scope: BTreeMap<u32, UnitRelation>,
+    /// `state-set` store.
+    pub state: BTreeMap<String, String>,
+    /// Opened ports (`2181/tcp`).
+    pub ports: BTreeSet<String>,
+    /// Revision of the charm in this unit's charm dir, and the files it put there.
+    pub charm_revision: u64,
+    pub charm_files: Vec<String>,
+}
+
+impl Unit {
+    pub fn charm_dir(&self) -> PathBuf {
+        self.dir.join("charm")
+    }
+    pub fn workload_root(&self) -> PathBuf {
+        self.dir.join("workload")
+    }
+}
+
+/// The committed side of a unit's bag in one relation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitBag {
+    pub bag: Bag,
+    pub version: u64,
+}
+
+/// A relation (here: the peer relations of the one application).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Relation {
+    pub id: u32,
+    pub endpoint: String,
+    pub peer: bool,
+    pub app_bag: Bag,
+    pub app_version: u64,
+    /// Unit bags, kept after a unit leaves (remaining units may still read them).
+    pub units: BTreeMap<String, UnitBag>,
+}
+
+impl Relation {
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.endpoint, self.id)
+    }
+}
+
+/// Writes buffered by one hook context, committed only if the process exits 0.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Pending {
+    /// Per relation id: keys to set on the unit's own bag (`""` deletes).
+    pub unit_bags: BTreeMap<u32, Bag>,
+    /// Per relation id: keys to set on the app bag (leader only; `""` deletes).
+    pub app_bags: BTreeMap<u32, Bag>,
+    /// `state-set` (Some) and `state-delete` (None), in key order.
+    pub state: BTreeMap<String, Option<String>>,
+    /// Port operations in call order: (open?, port).
+    pub ports: Vec<(bool, String)>,
+}
+
+/// A live hook or action context: what the hook tools of one process talk to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Context {
+    pub id: String,
+    pub unit: String,
+    pub hook: Option<HookSpec>,
+    pub action: Option<u64>,
+    pub pending: Pending,
+    /// Bags as first read in this context (`<rel>/<unit>` or `<rel>/app`).
+    pub snapshots: BTreeMap<String, Bag>,
+    pub config: Option<serde_json::Map<String, Value>>,
+    pub leader_settings: Option<Bag>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+/// An action task and its results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub id: u64,
+    pub unit: String,
+    pub name: String,
+    pub params: serde_json::Map<String, Value>,
+    pub status: ActionStatus,
+    pub message: String,
+    /// `action-set` results (nested maps for dotted keys).
+    pub results: serde_json::Map<String, Value>,
+    /// `action-fail` was called (its message is in `message`).
+    pub failed_by_charm: bool,
+    pub logs: Vec<String>,
+    pub return_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Makes the tool named `tool` fail (rc 1) the next `remaining` times unit `unit` calls it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolFailure {
+    pub unit: String,
+    pub tool: String,
+    pub remaining: u32,
+}
+
+/// The whole model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelState {
+    pub model_name: String,
+    pub model_uuid: String,
+    pub app: String,
+    pub seed: u64,
+    /// The scheduler's PRNG state.
+    pub rng: u64,
+    pub charm: CharmRecord,
+    /// Options set by the user (the rest take their defaults).
+    pub config: BTreeMap<String, Value>,
+    pub switches: Switches,
+    pub next_unit: u32,
+    pub units: BTreeMap<String, Unit>,
+    pub removed_units: Vec<String>,
+    pub leader: Option<String>,
+    pub leader_settings: Bag,
+    pub relations: BTreeMap<u32, Relation>,
+    pub next_relation: u32,
+    pub contexts: BTreeMap<String, Context>,
+    pub next_context: u64,
+    pub actions: BTreeMap<u64, ActionRecord>,
+    pub next_action: u64,
+    pub app_status: StatusRecord,
+    pub app_version: String,
+    pub tool_failures: Vec<ToolFailure>,
+    /// Hooks run so far (hook-log sequence numbers).
+    pub hook_seq: u64,
+    /// Hooks queued so far, not counting `update-status` (settle watches it).
+    pub enqueued: u64,
+}
+
+/// A model directory and its lock.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// The model, loaded while holding the exclusive lock; dropped = unlocked.
+pub struct Guard {
+    _lock: File,
+    dir: PathBuf,
+    pub st: ModelState,
+}
+
+fn open_lock(path: &Path) -> Result<File, SimError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(SimError::io("open", path))
+}
+
+fn flock(file: &File, path: &Path, how: libc::c_int) -> Result<bool, SimError> {
+    loop {
+        // SAFETY: flock on a file descriptor we own; no memory is passed.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), how) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EWOULDBLOCK) if how & libc::LOCK_NB != 0 => return Ok(false),
+            _ => return Err(SimError::io("lock", path)(err)),
+        }
+    }
+}
+
+/// An exclusive lock held for as long as the value lives (used for "one runner per model").
+pub struct RunnerLock {
+    _file: File,
+}
+
+impl Store {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Store { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn exists(&self) -> bool {
+        self.dir.join(STATE_FILE).is_file()
+    }
+
+    /// Locks the model and loads its state.
+    pub fn lock(&self) -> Result<Guard, SimError> {
+        let lock_path = self.dir.join(LOCK_FILE);
+        let file = open_lock(&lock_path)?;
+        flock(&file, &lock_path, libc::LOCK_EX)?;
+        let path = self.dir.join(STATE_FILE);
+        let data = std::fs::read(&path).map_err(SimError::io("read", &path))?;
+        let st = serde_json::from_slice(&data).map_err(|source| SimError::Corrupt { path, source })?;
+        Ok(Guard {
+            _lock: file,
+            dir: self.dir.clone(),
+            st,
+        })
+    }
+
+    /// Writes a new model (the directory must exist); used once, by `create`.
+    pub fn init(&self, st: ModelState) -> Result<Guard, SimError> {
+        let lock_path = self.dir.join(LOCK_FILE);
+        let file = open_lock(&lock_path)?;
+        flock(&file, &lock_path, libc::LOCK_EX)?;
+        let g = Guard {
+            _lock: file,
+            dir: self.dir.clone(),
+            st,
+        };
+        g.save()?;
+        Ok(g)
+    }
+
+    /// Takes the model's runner lock without waiting: only one process runs hooks at a time.
+    pub fn runner_lock(&self) -> Result<RunnerLock, SimError> {
+        let path = self.dir.join("runner.lock");
+        let file = open_lock(&path)?;
+        if flock(&file, &path, libc::LOCK_EX | libc::LOCK_NB)? {
+            Ok(RunnerLock { _file: file })
+        } else {
+            Err(SimError::Busy(self.dir.clone()))
+        }
+    }
+}
+
+impl Guard {
+    /// Writes the state back (atomically); the lock stays held.
+    pub fn save(&self) -> Result<(), SimError> {
+        let data = serde_json::to_vec_pretty(&self.st).expect("model state serialises");
+        util::write_private_atomic(&self.dir.join(STATE_FILE), &data)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
