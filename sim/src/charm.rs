@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -107,7 +107,10 @@ pub fn yaml_scalar_string(v: &serde_yaml::Value) -> String {
         serde_yaml::Value::Bool(b) => b.to_string(),
         serde_yaml::Value::Number(n) => n.to_string(),
         serde_yaml::Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim_end().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
     }
 }
 
@@ -170,7 +173,8 @@ impl Charm {
             }
         }
         let mut actions = BTreeMap::new();
-        if let Some(serde_yaml::Value::Mapping(acts)) = read_yaml(&dir.join("actions.yaml"), false)? {
+        if let Some(serde_yaml::Value::Mapping(acts)) = read_yaml(&dir.join("actions.yaml"), false)?
+        {
             for (k, v) in acts {
                 let name = yaml_scalar_string(&k);
                 let v = yaml_to_json(&v);
@@ -182,7 +186,11 @@ impl Charm {
                 let required = v
                     .get("required")
                     .and_then(|r| r.as_array())
-                    .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let additional_properties = v
                     .get("additionalProperties")
@@ -251,8 +259,12 @@ impl Charm {
 fn coerce_config(kind: ConfigType, v: &Value) -> Result<Value, String> {
     match (kind, v) {
         (ConfigType::String | ConfigType::Secret, Value::String(_)) => Ok(v.clone()),
-        (ConfigType::String | ConfigType::Secret, Value::Number(n)) => Ok(Value::String(n.to_string())),
-        (ConfigType::String | ConfigType::Secret, Value::Bool(b)) => Ok(Value::String(b.to_string())),
+        (ConfigType::String | ConfigType::Secret, Value::Number(n)) => {
+            Ok(Value::String(n.to_string()))
+        }
+        (ConfigType::String | ConfigType::Secret, Value::Bool(b)) => {
+            Ok(Value::String(b.to_string()))
+        }
         (ConfigType::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(v.clone()),
         (ConfigType::Float, Value::Number(n)) => Ok(Value::from(n.as_f64().unwrap_or(0.0))),
         (ConfigType::Boolean, Value::Bool(_)) => Ok(v.clone()),
@@ -262,10 +274,15 @@ fn coerce_config(kind: ConfigType, v: &Value) -> Result<Value, String> {
 
 /// Parses a `juju config k=v` value for an option type.
 pub fn parse_config_value(kind: ConfigType, key: &str, raw: &str) -> Result<Value, SimError> {
-    let bad = |what: &str| SimError::Invalid(format!("option {key:?} expected {what}, got {raw:?}"));
+    let bad =
+        |what: &str| SimError::Invalid(format!("option {key:?} expected {what}, got {raw:?}"));
     match kind {
         ConfigType::String | ConfigType::Secret => Ok(Value::String(raw.to_string())),
-        ConfigType::Int => raw.trim().parse::<i64>().map(Value::from).map_err(|_| bad("int")),
+        ConfigType::Int => raw
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| bad("int")),
         ConfigType::Float => raw
             .trim()
             .parse::<f64>()
@@ -317,7 +334,8 @@ pub fn unpack(source: &Path, dest: &Path) -> Result<(), SimError> {
 
 fn unzip(source: &Path, dest: &Path) -> Result<(), SimError> {
     let file = fs::File::open(source).map_err(SimError::io("open", source))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| charm_err(source, format!("not a zip: {e}")))?;
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| charm_err(source, format!("not a zip: {e}")))?;
     for i in 0..zip.len() {
         let mut entry = zip
             .by_index(i)
@@ -345,7 +363,11 @@ fn unzip(source: &Path, dest: &Path) -> Result<(), SimError> {
             if !stays_inside(parent, &target) {
                 return Err(charm_err(
                     source,
-                    format!("symlink {} -> {} leaves the charm", rel.display(), target.display()),
+                    format!(
+                        "symlink {} -> {} leaves the charm",
+                        rel.display(),
+                        target.display()
+                    ),
                 ));
             }
             let _ = fs::remove_file(&out);
@@ -425,7 +447,12 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>, SimError> {
             if ft.is_dir() {
                 walk(base, &path, out)?;
             } else {
-                out.push(path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned());
+                out.push(
+                    path.strip_prefix(base)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
         Ok(())
@@ -438,7 +465,11 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>, SimError> {
 
 /// Puts the charm in `store` into a unit's charm dir, first removing the files the previous
 /// revision put there (files the charm created itself stay, as with Juju's deployer).
-pub fn deploy_to_unit(store: &Path, charm_dir: &Path, old_files: &[String]) -> Result<Vec<String>, SimError> {
+pub fn deploy_to_unit(
+    store: &Path,
+    charm_dir: &Path,
+    old_files: &[String],
+) -> Result<Vec<String>, SimError> {
     for f in old_files {
         remove_any(&charm_dir.join(f))?;
     }
@@ -454,16 +485,31 @@ mod tests {
     fn symlinks_may_point_within_the_charm_but_not_out_of_it() {
         assert!(stays_inside(Path::new("hooks"), Path::new("../dispatch")));
         assert!(stays_inside(Path::new(""), Path::new("bin/x")));
-        assert!(!stays_inside(Path::new("hooks"), Path::new("../../etc/passwd")));
+        assert!(!stays_inside(
+            Path::new("hooks"),
+            Path::new("../../etc/passwd")
+        ));
         assert!(!stays_inside(Path::new(""), Path::new("/usr/bin/sh")));
     }
 
     #[test]
     fn config_values_are_typed_by_the_option_type() {
-        assert_eq!(parse_config_value(ConfigType::Int, "k", "5").unwrap(), Value::from(5));
+        assert_eq!(
+            parse_config_value(ConfigType::Int, "k", "5").unwrap(),
+            Value::from(5)
+        );
         assert!(parse_config_value(ConfigType::Int, "k", "five").is_err());
-        assert_eq!(parse_config_value(ConfigType::Boolean, "k", "true").unwrap(), Value::Bool(true));
-        assert_eq!(parse_config_value(ConfigType::Float, "k", "0.5").unwrap(), Value::from(0.5));
-        assert_eq!(parse_config_value(ConfigType::String, "k", "5").unwrap(), Value::from("5"));
+        assert_eq!(
+            parse_config_value(ConfigType::Boolean, "k", "true").unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            parse_config_value(ConfigType::Float, "k", "0.5").unwrap(),
+            Value::from(0.5)
+        );
+        assert_eq!(
+            parse_config_value(ConfigType::String, "k", "5").unwrap(),
+            Value::from("5")
+        );
     }
 }

@@ -48,7 +48,10 @@ pub enum SimError {
 }
 
 impl SimError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SimError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> SimError {
         let path = path.into();
         move |source| SimError::Io {
             action,

@@ -42,16 +42,25 @@ mod tests {
             c.write_all(b"Zookeeper version: 3.8.0\nLatency min/avg/max: 0/0.0/0\nMode: follower\nNode count: 5\n")
                 .unwrap();
         });
-        assert_eq!(srvr_mode("127.0.0.1", port, Duration::from_secs(1)).as_deref(), Some("follower"));
+        assert_eq!(
+            srvr_mode("127.0.0.1", port, Duration::from_secs(1)).as_deref(),
+            Some("follower")
+        );
         t.join().unwrap();
     }
 
     #[test]
     fn no_server_or_a_refusal_gives_no_role() {
-        assert_eq!(parse_mode("srvr is not executed because it is not in the whitelist.\n"), None);
+        assert_eq!(
+            parse_mode("srvr is not executed because it is not in the whitelist.\n"),
+            None
+        );
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        assert_eq!(srvr_mode("127.0.0.1", port, Duration::from_millis(300)), None);
+        assert_eq!(
+            srvr_mode("127.0.0.1", port, Duration::from_millis(300)),
+            None
+        );
     }
 }

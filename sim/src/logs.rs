@@ -13,7 +13,11 @@ pub fn unit_tag(unit: &str) -> String {
 
 /// One debug-log line: `unit-zookeeper-0: 12:00:00 INFO unit.zookeeper/0.juju-log message`.
 pub fn line(unit: &str, level: &str, module: &str, msg: &str) -> String {
-    format!("{}: {} {level} {module} {msg}\n", unit_tag(unit), util::clock())
+    format!(
+        "{}: {} {level} {module} {msg}\n",
+        unit_tag(unit),
+        util::clock()
+    )
 }
 
 /// Appends lines to the model's debug-log.
@@ -39,12 +43,21 @@ pub fn read_hook_log(dir: &Path) -> Result<Vec<HookRecord>, SimError> {
     };
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|source| SimError::Corrupt { path: path.clone(), source }))
+        .map(|l| {
+            serde_json::from_str(l).map_err(|source| SimError::Corrupt {
+                path: path.clone(),
+                source,
+            })
+        })
         .collect()
 }
 
 /// The debug-log, optionally only one unit's lines, optionally only the last `lines`.
-pub fn read_debug_log(dir: &Path, unit: Option<&str>, lines: Option<usize>) -> Result<Vec<String>, SimError> {
+pub fn read_debug_log(
+    dir: &Path,
+    unit: Option<&str>,
+    lines: Option<usize>,
+) -> Result<Vec<String>, SimError> {
     let path = dir.join(DEBUG_LOG);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

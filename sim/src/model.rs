@@ -16,8 +16,8 @@ use crate::charm::{self, Charm};
 use crate::process::{self, Finished};
 use crate::rng::{mix, SplitMix64};
 use crate::state::{
-    ActionRecord, ActionStatus, Bag, CharmRecord, Context, FailedHook, Guard, HookKind, HookSpec, Life,
-    ModelState, Pending, Relation, StatusRecord, Store, Switches, ToolFailure, Unit,
+    ActionRecord, ActionStatus, Bag, CharmRecord, Context, FailedHook, Guard, HookKind, HookSpec,
+    Life, ModelState, Pending, Relation, StatusRecord, Store, Switches, ToolFailure, Unit,
 };
 use crate::tools::{self, STATE_DIR_ENV, TOOL_NAMES};
 use crate::{fourlw, logs, SimError};
@@ -161,7 +161,12 @@ pub struct SettleReport {
 
 impl fmt::Display for SettleReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} hooks in {:.1}s", self.hooks, self.elapsed.as_secs_f64())?;
+        write!(
+            f,
+            "{} hooks in {:.1}s",
+            self.hooks,
+            self.elapsed.as_secs_f64()
+        )?;
         if self.retries > 0 {
             write!(f, " ({} retries)", self.retries)?;
         }
@@ -270,7 +275,10 @@ pub fn locate_jujuc() -> Result<PathBuf, SimError> {
         if p.is_file() {
             return Ok(p);
         }
-        return Err(SimError::Invalid(format!("SIM_JUJUC={} is not a file", p.display())));
+        return Err(SimError::Invalid(format!(
+            "SIM_JUJUC={} is not a file",
+            p.display()
+        )));
     }
     let exe = std::env::current_exe().map_err(SimError::io("find", "the running executable"))?;
     let mut dir = exe.parent();
@@ -294,6 +302,17 @@ pub fn zk_role(address: &str) -> Option<String> {
     fourlw::srvr_mode(address, 2181, Duration::from_secs(1))
 }
 
+/// Called after every hook or action run.
+type HookCallback = Box<dyn FnMut(&HookRecord)>;
+
+/// What a quiet `update-status` tick must leave unchanged.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    enqueued: u64,
+    units: Vec<(String, String, String)>,
+    app: (String, String),
+}
+
 /// What the scheduler picked to run next.
 enum Work {
     Action(u64),
@@ -305,12 +324,14 @@ pub struct Model {
     store: Store,
     destroy_on_drop: bool,
     destroyed: bool,
-    on_hook: Option<Box<dyn FnMut(&HookRecord)>>,
+    on_hook: Option<HookCallback>,
 }
 
 impl fmt::Debug for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Model").field("dir", &self.store.dir()).finish()
+        f.debug_struct("Model")
+            .field("dir", &self.store.dir())
+            .finish()
     }
 }
 
@@ -349,7 +370,11 @@ impl Model {
     /// zip or a charm directory), with the scheduler seeded by `seed`. The returned value
     /// destroys the model (stopping its ZooKeeper processes) when dropped; see
     /// [`Model::set_destroy_on_drop`].
-    pub fn create(dir: impl AsRef<Path>, charm: impl AsRef<Path>, seed: u64) -> Result<Model, SimError> {
+    pub fn create(
+        dir: impl AsRef<Path>,
+        charm: impl AsRef<Path>,
+        seed: u64,
+    ) -> Result<Model, SimError> {
         Self::create_with(dir, charm, seed, ModelOptions::default())
     }
 
@@ -377,7 +402,8 @@ impl Model {
         make_dir(&tools_dir, 0o755)?;
         let tool_bin = tools_dir.join("sim-jujuc");
         fs::copy(&jujuc, &tool_bin).map_err(SimError::io("copy", &jujuc))?;
-        fs::set_permissions(&tool_bin, fs::Permissions::from_mode(0o755)).map_err(SimError::io("chmod", &tool_bin))?;
+        fs::set_permissions(&tool_bin, fs::Permissions::from_mode(0o755))
+            .map_err(SimError::io("chmod", &tool_bin))?;
         for name in TOOL_NAMES {
             let link = tools_dir.join(name);
             symlink("sim-jujuc", &link).map_err(SimError::io("create symlink", &link))?;
@@ -500,7 +526,9 @@ impl Model {
     pub fn deploy(&mut self, n: u32) -> Result<Vec<String>, SimError> {
         let mut g = self.lock()?;
         if g.st.next_unit > 0 {
-            return Err(SimError::Invalid("the application is already deployed; use add-unit".into()));
+            return Err(SimError::Invalid(
+                "the application is already deployed; use add-unit".into(),
+            ));
         }
         let mut names = Vec::new();
         for _ in 0..n {
@@ -514,7 +542,9 @@ impl Model {
     pub fn add_unit(&mut self) -> Result<String, SimError> {
         let mut g = self.lock()?;
         if g.st.next_unit == 0 {
-            return Err(SimError::Invalid("nothing deployed yet; deploy first".into()));
+            return Err(SimError::Invalid(
+                "nothing deployed yet; deploy first".into(),
+            ));
         }
         let name = self.new_unit(&mut g)?;
         g.save()?;
@@ -525,7 +555,9 @@ impl Model {
         let st = &mut g.st;
         let n = st.next_unit;
         if n > 243 {
-            return Err(SimError::Invalid("out of loopback addresses (127.0.0.11-254)".into()));
+            return Err(SimError::Invalid(
+                "out of loopback addresses (127.0.0.11-254)".into(),
+            ));
         }
         let name = format!("{}/{n}", st.app);
         let dir = self.dir().join("units").join(format!("{}-{n}", st.app));
@@ -661,7 +693,9 @@ impl Model {
     pub fn set_leader(&mut self, unit: &str) -> Result<(), SimError> {
         let mut g = self.lock()?;
         if !g.st.is_alive(unit) {
-            return Err(SimError::Invalid(format!("unit {unit:?} not found or dying")));
+            return Err(SimError::Invalid(format!(
+                "unit {unit:?} not found or dying"
+            )));
         }
         if g.st.leader.as_deref() == Some(unit) {
             return Ok(());
@@ -680,7 +714,12 @@ impl Model {
     }
 
     /// As [`Model::inject_tool_failure`], for the next `times` calls.
-    pub fn inject_tool_failures(&mut self, unit: &str, tool: &str, times: u32) -> Result<(), SimError> {
+    pub fn inject_tool_failures(
+        &mut self,
+        unit: &str,
+        tool: &str,
+        times: u32,
+    ) -> Result<(), SimError> {
         if !TOOL_NAMES.contains(&tool) {
             return Err(SimError::Invalid(format!("unknown hook tool {tool:?}")));
         }
@@ -709,15 +748,19 @@ impl Model {
         if !g.st.units.contains_key(unit) {
             return Err(SimError::Invalid(format!("unit {unit:?} not found")));
         }
-        let spec = g
-            .st
-            .charm
-            .meta
-            .actions
-            .get(action)
-            .ok_or_else(|| SimError::Invalid(format!("invalid action {action:?}: not defined on unit {unit:?}")))?
-            .clone();
-        let params = validate_params(&spec, params).map_err(|e| SimError::Invalid(format!("validation failed: {e}")))?;
+        let spec =
+            g.st.charm
+                .meta
+                .actions
+                .get(action)
+                .ok_or_else(|| {
+                    SimError::Invalid(format!(
+                        "invalid action {action:?}: not defined on unit {unit:?}"
+                    ))
+                })?
+                .clone();
+        let params = validate_params(&spec, params)
+            .map_err(|e| SimError::Invalid(format!("validation failed: {e}")))?;
         let id = g.st.next_action;
         g.st.next_action += 1;
         g.st.actions.insert(
@@ -737,7 +780,11 @@ impl Model {
                 stderr: String::new(),
             },
         );
-        g.st.units.get_mut(unit).expect("unit exists").actions.push_back(id);
+        g.st.units
+            .get_mut(unit)
+            .expect("unit exists")
+            .actions
+            .push_back(id);
         g.save()?;
         Ok(id)
     }
@@ -746,8 +793,16 @@ impl Model {
     /// (`5` is an integer; use [`Model::run_action_with`] for exact types). Runs the
     /// scheduler until the action finished (other units' hooks may interleave) and returns
     /// its result. It does not settle afterwards.
-    pub fn run_action(&mut self, unit: &str, action: &str, params: &[(&str, &str)]) -> Result<ActionResult, SimError> {
-        let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    pub fn run_action(
+        &mut self,
+        unit: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<ActionResult, SimError> {
+        let pairs: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         self.run_action_with(unit, action, tools::typed_params(&pairs, false))
     }
 
@@ -773,11 +828,10 @@ impl Model {
     /// An action's result once it finished.
     pub fn action_result(&self, id: u64) -> Result<Option<ActionResult>, SimError> {
         let g = self.lock()?;
-        let rec = g
-            .st
-            .actions
-            .get(&id)
-            .ok_or_else(|| SimError::Invalid(format!("no action {id}")))?;
+        let rec =
+            g.st.actions
+                .get(&id)
+                .ok_or_else(|| SimError::Invalid(format!("no action {id}")))?;
         let status = match rec.status {
             ActionStatus::Completed => "completed",
             ActionStatus::Failed => "failed",
@@ -841,7 +895,12 @@ impl Model {
         let candidates: Vec<String> = st
             .units_by_number()
             .into_iter()
-            .filter(|n| st.units[n].error.as_ref().is_some_and(|e| e.failures <= max))
+            .filter(|n| {
+                st.units[n]
+                    .error
+                    .as_ref()
+                    .is_some_and(|e| e.failures <= max)
+            })
             .collect();
         if candidates.is_empty() {
             return Ok(None);
@@ -850,7 +909,8 @@ impl Model {
         let unit = candidates[rng.below(candidates.len())].clone();
         st.rng = rng.state;
         let err = st.units[&unit].error.clone().expect("in error");
-        self.execute(g, &unit, Work::Hook(err.hook, err.failures + 1)).map(Some)
+        self.execute(g, &unit, Work::Hook(err.hook, err.failures + 1))
+            .map(Some)
     }
 
     fn execute(&mut self, mut g: Guard, unit: &str, work: Work) -> Result<HookRecord, SimError> {
@@ -862,7 +922,10 @@ impl Model {
             Work::Hook(h, attempt) => (h.name.clone(), Some(h.clone()), None, *attempt),
             Work::Action(id) => (st.actions[id].name.clone(), None, Some(*id), 1),
         };
-        let ctx_id = format!("{unit}-{name}-{}", mix(st.seed ^ seq.wrapping_mul(0x9E37_79B9)) >> 1);
+        let ctx_id = format!(
+            "{unit}-{name}-{}",
+            mix(st.seed ^ seq.wrapping_mul(0x9E37_79B9)) >> 1
+        );
         let mut skip_reason: Option<String> = None;
 
         // Uniter bookkeeping before the hook runs.
@@ -870,7 +933,9 @@ impl Model {
             let is_leader = st.leader.as_deref() == Some(unit);
             let u = st.units.get_mut(unit).expect("unit exists");
             match h.kind {
-                HookKind::RelationJoined | HookKind::RelationChanged | HookKind::RelationDeparted => {
+                HookKind::RelationJoined
+                | HookKind::RelationChanged
+                | HookKind::RelationDeparted => {
                     if let (Some(id), Some(remote)) = (h.relation_id, &h.remote_unit) {
                         if let Some(s) = u.scope.get_mut(&id) {
                             s.member_cache.remove(remote);
@@ -889,15 +954,19 @@ impl Model {
                 HookKind::Install if !u.status_set => {
                     u.workload = StatusRecord::new("maintenance", "installing charm software");
                 }
-                HookKind::Stop => u.workload = StatusRecord::new("maintenance", "stopping charm software"),
+                HookKind::Stop => {
+                    u.workload = StatusRecord::new("maintenance", "stopping charm software")
+                }
                 HookKind::Remove => {
-                    u.workload = StatusRecord::new("maintenance", "cleaning up prior to charm deletion")
+                    u.workload =
+                        StatusRecord::new("maintenance", "cleaning up prior to charm deletion")
                 }
                 HookKind::LeaderElected if !is_leader => {
                     skip_reason = Some("leadership lost before the hook ran".into());
                 }
                 HookKind::UpgradeCharm if u.charm_revision != st.charm.revision => {
-                    let files = charm::deploy_to_unit(&st.charm.dir, &u.charm_dir(), &u.charm_files)?;
+                    let files =
+                        charm::deploy_to_unit(&st.charm.dir, &u.charm_dir(), &u.charm_files)?;
                     u.charm_files = files;
                     u.charm_revision = st.charm.revision;
                 }
@@ -914,10 +983,18 @@ impl Model {
         let program = if skip_reason.is_some() {
             Ok(None)
         } else {
-            find_handler(&charm_dir, hook.as_ref().map(|h| h.name.as_str()), action.map(|_| name.as_str()), unit)
+            find_handler(
+                &charm_dir,
+                hook.as_ref().map(|h| h.name.as_str()),
+                action.map(|_| name.as_str()),
+                unit,
+            )
         };
-        let record_env: BTreeMap<String, String> =
-            env.iter().filter(|(k, _)| k.starts_with("JUJU_")).cloned().collect();
+        let record_env: BTreeMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("JUJU_"))
+            .cloned()
+            .collect();
         let timeout = Duration::from_secs(st.switches.hook_timeout_secs);
         let u = st.units.get_mut(unit).expect("unit exists");
         u.executing = Some(match &hook {
@@ -958,7 +1035,12 @@ impl Model {
         let mut exit_code = None;
         let (mut outcome, mut reason) = match &finished {
             Err(r) => (Outcome::Failed, Some(r.clone())),
-            Ok(None) => (Outcome::Skipped, skip_reason.clone().or(Some("no handler in the charm".into()))),
+            Ok(None) => (
+                Outcome::Skipped,
+                skip_reason
+                    .clone()
+                    .or(Some("no handler in the charm".into())),
+            ),
             Ok(Some(f)) => {
                 exit_code = f.code;
                 if f.success() {
@@ -993,13 +1075,21 @@ impl Model {
         }
         let what = if hook.is_some() { "hook" } else { "action" };
         text += &if success {
-            logs::line(unit, "INFO", "juju.worker.uniter.operation", &format!("ran {name:?} {what} ({outcome:?})"))
+            logs::line(
+                unit,
+                "INFO",
+                "juju.worker.uniter.operation",
+                &format!("ran {name:?} {what} ({outcome:?})"),
+            )
         } else {
             logs::line(
                 unit,
                 "ERROR",
                 "juju.worker.uniter.operation",
-                &format!("{what} {name:?} failed: {}", reason.clone().unwrap_or_default()),
+                &format!(
+                    "{what} {name:?} failed: {}",
+                    reason.clone().unwrap_or_default()
+                ),
             )
         };
         logs::append(&dir, &text)?;
@@ -1012,7 +1102,9 @@ impl Model {
                 u.error = None;
                 match h.kind {
                     HookKind::Install => st.enter_scope(unit),
-                    HookKind::Start if !u.status_set => u.workload = StatusRecord::new("unknown", ""),
+                    HookKind::Start if !u.status_set => {
+                        u.workload = StatusRecord::new("unknown", "")
+                    }
                     HookKind::Remove => {
                         to_stop.push(u.workload_root());
                         finish_removal(st, unit);
@@ -1053,9 +1145,10 @@ impl Model {
             unit: unit.to_string(),
             hook: name,
             kind: what.to_string(),
-            relation_id: hook
-                .as_ref()
-                .and_then(|h| h.relation_id.map(|id| format!("{}:{id}", h.endpoint.clone().unwrap_or_default()))),
+            relation_id: hook.as_ref().and_then(|h| {
+                h.relation_id
+                    .map(|id| format!("{}:{id}", h.endpoint.clone().unwrap_or_default()))
+            }),
             remote_unit: hook.as_ref().and_then(|h| h.remote_unit.clone()),
             departing_unit: hook.as_ref().and_then(|h| h.departing_unit.clone()),
             action_id: action,
@@ -1132,7 +1225,12 @@ impl Model {
         Ok(report)
     }
 
-    fn drain(&mut self, limits: &SettleLimits, start: Instant, report: &mut SettleReport) -> Result<(), SimError> {
+    fn drain(
+        &mut self,
+        limits: &SettleLimits,
+        start: Instant,
+        report: &mut SettleReport,
+    ) -> Result<(), SimError> {
         while self.step_inner()?.is_some() {
             report.hooks += 1;
             self.check_limits(limits, start, report)?;
@@ -1140,7 +1238,12 @@ impl Model {
         Ok(())
     }
 
-    fn check_limits(&self, limits: &SettleLimits, start: Instant, report: &mut SettleReport) -> Result<(), SimError> {
+    fn check_limits(
+        &self,
+        limits: &SettleLimits,
+        start: Instant,
+        report: &mut SettleReport,
+    ) -> Result<(), SimError> {
         let reason = if report.hooks >= limits.max_hooks {
             format!("ran {} hooks, the --max-hooks bound", report.hooks)
         } else if start.elapsed() >= limits.timeout {
@@ -1190,19 +1293,27 @@ impl Model {
     }
 
     /// What a quiet tick must leave unchanged.
-    fn observe(&self) -> Result<(u64, Vec<(String, String, String)>, (String, String)), SimError> {
+    fn observe(&self) -> Result<Observed, SimError> {
         let g = self.lock()?;
-        let units = g
-            .st
-            .units
-            .values()
-            .map(|u| (u.name.clone(), u.workload.status.clone(), u.workload.message.clone()))
-            .collect();
-        Ok((
-            g.st.enqueued,
+        let units =
+            g.st.units
+                .values()
+                .map(|u| {
+                    (
+                        u.name.clone(),
+                        u.workload.status.clone(),
+                        u.workload.message.clone(),
+                    )
+                })
+                .collect();
+        Ok(Observed {
+            enqueued: g.st.enqueued,
             units,
-            (g.st.app_status.status.clone(), g.st.app_status.message.clone()),
-        ))
+            app: (
+                g.st.app_status.status.clone(),
+                g.st.app_status.message.clone(),
+            ),
+        })
     }
 
     fn all_active(&self) -> Result<bool, SimError> {
@@ -1220,10 +1331,17 @@ impl Model {
             .into_iter()
             .map(|n| {
                 let u = &st.units[&n];
-                let error = u.error.as_ref().map(|e| format!("hook failed: {:?}", e.hook.name));
+                let error = u
+                    .error
+                    .as_ref()
+                    .map(|e| format!("hook failed: {:?}", e.hook.name));
                 UnitStatus {
                     unit: n.clone(),
-                    workload: if error.is_some() { "error".into() } else { u.workload.status.clone() },
+                    workload: if error.is_some() {
+                        "error".into()
+                    } else {
+                        u.workload.status.clone()
+                    },
                     message: error.clone().unwrap_or_else(|| u.workload.message.clone()),
                     agent: if error.is_some() {
                         "error".into()
@@ -1234,7 +1352,11 @@ impl Model {
                     },
                     leader: st.leader.as_deref() == Some(n.as_str()),
                     address: u.address.clone(),
-                    life: if u.life == Life::Alive { "alive".into() } else { "dying".into() },
+                    life: if u.life == Life::Alive {
+                        "alive".into()
+                    } else {
+                        "dying".into()
+                    },
                     error,
                     queued: u.queue.len(),
                     role: None,
@@ -1273,11 +1395,18 @@ impl Model {
         logs::read_hook_log(self.dir())
     }
 
-    pub fn debug_log(&self, unit: Option<&str>, lines: Option<usize>) -> Result<Vec<String>, SimError> {
+    pub fn debug_log(
+        &self,
+        unit: Option<&str>,
+        lines: Option<usize>,
+    ) -> Result<Vec<String>, SimError> {
         logs::read_debug_log(self.dir(), unit, lines)
     }
 
-    fn relation_by_endpoint<'a>(st: &'a ModelState, endpoint: &str) -> Result<&'a Relation, SimError> {
+    fn relation_by_endpoint<'a>(
+        st: &'a ModelState,
+        endpoint: &str,
+    ) -> Result<&'a Relation, SimError> {
         st.relations
             .values()
             .find(|r| r.endpoint == endpoint)
@@ -1289,7 +1418,10 @@ impl Model {
     pub fn unit_databags(&self, endpoint: &str) -> Result<BTreeMap<String, Bag>, SimError> {
         let g = self.lock()?;
         let r = Self::relation_by_endpoint(&g.st, endpoint)?;
-        Ok(r.units.iter().map(|(k, v)| (k.clone(), v.bag.clone())).collect())
+        Ok(r.units
+            .iter()
+            .map(|(k, v)| (k.clone(), v.bag.clone()))
+            .collect())
     }
 
     /// The committed application bag of the relation on `endpoint`.
@@ -1358,7 +1490,10 @@ impl Drop for Model {
         }
         if std::env::var_os("SIM_KEEP").is_some_and(|v| !v.is_empty() && v != "0") {
             self.stop_processes();
-            eprintln!("zk-sim: SIM_KEEP set, keeping the model in {}", self.dir().display());
+            eprintln!(
+                "zk-sim: SIM_KEEP set, keeping the model in {}",
+                self.dir().display()
+            );
         } else {
             let _ = self.destroy();
         }
@@ -1373,7 +1508,11 @@ fn finish_removal(st: &mut ModelState, unit: &str) {
     st.tool_failures.retain(|f| f.unit != unit);
     if st.leader.as_deref() == Some(unit) {
         st.leader = None;
-        let alive: Vec<String> = st.units_by_number().into_iter().filter(|u| st.is_alive(u)).collect();
+        let alive: Vec<String> = st
+            .units_by_number()
+            .into_iter()
+            .filter(|u| st.is_alive(u))
+            .collect();
         if !alive.is_empty() {
             let pick = if st.switches.seeded_election {
                 let mut rng = SplitMix64::new(st.rng);
@@ -1395,7 +1534,9 @@ fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
     let p = &ctx.pending;
     let wrote_app = p.app_bags.values().any(|b| !b.is_empty());
     if wrote_app && st.leader.as_deref() != Some(unit.as_str()) {
-        return Err(format!("cannot write relation settings: {unit} is not the leader"));
+        return Err(format!(
+            "cannot write relation settings: {unit} is not the leader"
+        ));
     }
     let apply = |bag: &mut Bag, changes: &Bag| -> bool {
         let before = bag.clone();
@@ -1454,11 +1595,18 @@ fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
 /// The process to run: `dispatch` if executable, else `hooks/<hook>` / `actions/<action>`;
 /// Ok(None) for a missing hook (skipped as success); Err for a missing action, a charm
 /// without `metadata.yaml`, or a handler that is not executable.
-fn find_handler(charm_dir: &Path, hook: Option<&str>, action: Option<&str>, unit: &str) -> Result<Option<PathBuf>, String> {
+fn find_handler(
+    charm_dir: &Path,
+    hook: Option<&str>,
+    action: Option<&str>,
+    unit: &str,
+) -> Result<Option<PathBuf>, String> {
     if !charm_dir.join("metadata.yaml").is_file() {
         return Err("charm missing from disk".into());
     }
-    let executable = |p: &Path| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let executable = |p: &Path| {
+        fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
     let dispatch = charm_dir.join("dispatch");
     if executable(&dispatch) {
         return Ok(Some(dispatch));
@@ -1519,22 +1667,35 @@ fn hook_env(
         set("JUJU_RELATION", h.endpoint.clone().unwrap_or_default());
         set(
             "JUJU_RELATION_ID",
-            format!("{}:{}", h.endpoint.clone().unwrap_or_default(), h.relation_id.unwrap_or_default()),
+            format!(
+                "{}:{}",
+                h.endpoint.clone().unwrap_or_default(),
+                h.relation_id.unwrap_or_default()
+            ),
         );
         set("JUJU_REMOTE_APP", st.app.clone());
-        set("JUJU_REMOTE_UNIT", h.remote_unit.clone().unwrap_or_default());
+        set(
+            "JUJU_REMOTE_UNIT",
+            h.remote_unit.clone().unwrap_or_default(),
+        );
         if let Some(d) = &h.departing_unit {
             set("JUJU_DEPARTING_UNIT", d.clone());
         }
     }
     set(
         "PATH",
-        format!("{}:{SYSTEM_PATH}", model_dir.join("tools").to_string_lossy()),
+        format!(
+            "{}:{SYSTEM_PATH}",
+            model_dir.join("tools").to_string_lossy()
+        ),
     );
     set("LANG", "C.UTF-8".to_string());
     set(STATE_DIR_ENV, model_dir.to_string_lossy().into_owned());
     set("ZK_CHARM_WORKLOAD", "local".to_string());
-    set("ZK_CHARM_LOCAL_ROOT", u.workload_root().to_string_lossy().into_owned());
+    set(
+        "ZK_CHARM_LOCAL_ROOT",
+        u.workload_root().to_string_lossy().into_owned(),
+    );
     env
 }
 
@@ -1567,17 +1728,24 @@ fn validate_params(
         if let Some(ty) = schema.get("type") {
             let ok = match ty {
                 Value::String(t) => json_type_ok(t, v),
-                Value::Array(ts) => ts.iter().any(|t| t.as_str().is_some_and(|t| json_type_ok(t, v))),
+                Value::Array(ts) => ts
+                    .iter()
+                    .any(|t| t.as_str().is_some_and(|t| json_type_ok(t, v))),
                 _ => true,
             };
             if !ok {
-                return Err(format!("(root).{k} : invalid type. Expected: {ty}, given: {v}"));
+                return Err(format!(
+                    "(root).{k} : invalid type. Expected: {ty}, given: {v}"
+                ));
             }
         }
         if let Some(Value::Array(allowed)) = schema.get("enum") {
             if !allowed.contains(v) {
                 let list: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
-                return Err(format!("(root).{k} : {k} must be one of the following: {}", list.join(", ")));
+                return Err(format!(
+                    "(root).{k} : {k} must be one of the following: {}",
+                    list.join(", ")
+                ));
             }
         }
     }
@@ -1618,17 +1786,23 @@ mod tests {
         assert_eq!(p["username"], json!("super"));
         let mut bad = serde_json::Map::new();
         bad.insert("user".into(), json!("x"));
-        assert!(validate_params(&spec(), bad).unwrap_err().contains("additional property \"user\""));
+        assert!(validate_params(&spec(), bad)
+            .unwrap_err()
+            .contains("additional property \"user\""));
     }
 
     #[test]
     fn action_params_are_type_and_enum_checked() {
         let mut p = serde_json::Map::new();
         p.insert("password".into(), json!(12345));
-        assert!(validate_params(&spec(), p).unwrap_err().contains("invalid type"));
+        assert!(validate_params(&spec(), p)
+            .unwrap_err()
+            .contains("invalid type"));
         let mut p = serde_json::Map::new();
         p.insert("username".into(), json!("root"));
-        assert!(validate_params(&spec(), p).unwrap_err().contains("must be one of"));
+        assert!(validate_params(&spec(), p)
+            .unwrap_err()
+            .contains("must be one of"));
     }
 
     #[test]

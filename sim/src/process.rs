@@ -42,7 +42,11 @@ impl Finished {
 fn fresh_file(path: &Path) -> io::Result<File> {
     // Unlink first: a process left over from an earlier hook may still hold the old file.
     let _ = fs::remove_file(path);
-    OpenOptions::new().create_new(true).write(true).mode(0o600).open(path)
+    OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
 }
 
 fn read_and_remove(path: &Path) -> String {
@@ -57,7 +61,13 @@ fn read_and_remove(path: &Path) -> String {
 /// Runs `program` with exactly `env`, cwd `cwd`, stdin from /dev/null, stdout and stderr
 /// into files under `scratch` (not pipes: a daemon the hook starts may keep them open), in its
 /// own process group so a timeout can kill everything it started.
-pub fn run(program: &Path, cwd: &Path, env: &[(String, String)], scratch: &Path, timeout: Duration) -> io::Result<Finished> {
+pub fn run(
+    program: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    scratch: &Path,
+    timeout: Duration,
+) -> io::Result<Finished> {
     let out_path = scratch.join(".hook-stdout");
     let err_path = scratch.join(".hook-stderr");
     let start = Instant::now();
@@ -174,7 +184,10 @@ mod tests {
     #[test]
     fn a_hook_gets_only_the_given_environment_and_its_output_is_captured() {
         let dir = tempfile::tempdir().unwrap();
-        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string()), ("X".to_string(), "1".to_string())];
+        let env = vec![
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+            ("X".to_string(), "1".to_string()),
+        ];
         let f = run(
             Path::new("/bin/sh"),
             dir.path(),
@@ -188,7 +201,14 @@ mod tests {
         let script = dir.path().join("s");
         fs::write(&script, "#!/bin/sh\nenv | sort\necho oops >&2\nexit 3\n").unwrap();
         fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let f = run(&script, dir.path(), &env, dir.path(), Duration::from_secs(10)).unwrap();
+        let f = run(
+            &script,
+            dir.path(),
+            &env,
+            dir.path(),
+            Duration::from_secs(10),
+        )
+        .unwrap();
         assert_eq!(f.code, Some(3));
         assert!(f.stdout.contains("X=1"), "{}", f.stdout);
         assert!(!f.stdout.contains("HOME="), "{}", f.stdout);
@@ -200,17 +220,35 @@ mod tests {
     fn a_hook_that_runs_too_long_is_killed_with_its_process_group() {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("s");
-        fs::write(&script, "#!/bin/sh\nsleep 30 &\necho $! > child.pid\nwait\n").unwrap();
+        fs::write(
+            &script,
+            "#!/bin/sh\nsleep 30 &\necho $! > child.pid\nwait\n",
+        )
+        .unwrap();
         fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let f = run(&script, dir.path(), &env, dir.path(), Duration::from_millis(300)).unwrap();
+        let f = run(
+            &script,
+            dir.path(),
+            &env,
+            dir.path(),
+            Duration::from_millis(300),
+        )
+        .unwrap();
         assert!(f.timed_out);
         assert!(!f.success());
-        let child: i32 = fs::read_to_string(dir.path().join("child.pid")).unwrap().trim().parse().unwrap();
+        let child: i32 = fs::read_to_string(dir.path().join("child.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let start = Instant::now();
         while alive(child) && start.elapsed() < Duration::from_secs(5) {
             sleep(Duration::from_millis(20));
         }
-        assert!(!alive(child), "the hook's background child survived the timeout");
+        assert!(
+            !alive(child),
+            "the hook's background child survived the timeout"
+        );
     }
 }

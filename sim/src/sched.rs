@@ -2,7 +2,7 @@
 //! relation write, a `leader-set`, a leader change or a removal queues on which unit.
 //! Used by the runner and by the hook tools (`leader-set` queues from inside a hook).
 
-use crate::state::{HookKind, HookSpec, Life, ModelState, Unit, UnitBag, UnitRelation};
+use crate::state::{HookKind, HookSpec, Life, ModelState, Unit, UnitRelation};
 
 /// Juju's `relation-list` / member order: plain text order of the unit names.
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -48,7 +48,11 @@ impl ModelState {
 
     /// Peer relation ids, in creation order.
     pub fn peer_relations(&self) -> Vec<u32> {
-        self.relations.values().filter(|r| r.peer).map(|r| r.id).collect()
+        self.relations
+            .values()
+            .filter(|r| r.peer)
+            .map(|r| r.id)
+            .collect()
     }
 
     /// The hooks a new unit starts with: install, `-relation-created` per peer relation,
@@ -57,7 +61,10 @@ impl ModelState {
         self.enqueue(unit, HookSpec::plain(HookKind::Install));
         for id in self.peer_relations() {
             let ep = self.relations[&id].endpoint.clone();
-            self.enqueue(unit, HookSpec::relation(HookKind::RelationCreated, &ep, id, None));
+            self.enqueue(
+                unit,
+                HookSpec::relation(HookKind::RelationCreated, &ep, id, None),
+            );
         }
         if self.leader.as_deref() == Some(unit) {
             self.enqueue(unit, HookSpec::plain(HookKind::LeaderElected));
@@ -83,7 +90,7 @@ impl ModelState {
             }
             let rel = self.relations.get_mut(&id).expect("relation exists");
             let ep = rel.endpoint.clone();
-            let entry = rel.units.entry(unit.to_string()).or_insert_with(UnitBag::default);
+            let entry = rel.units.entry(unit.to_string()).or_default();
             for (k, v) in [
                 ("private-address", addr.clone()),
                 ("ingress-address", addr.clone()),
@@ -99,7 +106,10 @@ impl ModelState {
                 .scope
                 .insert(id, UnitRelation::default());
             if app_written {
-                self.enqueue(unit, HookSpec::relation(HookKind::RelationChanged, &ep, id, None));
+                self.enqueue(
+                    unit,
+                    HookSpec::relation(HookKind::RelationChanged, &ep, id, None),
+                );
             }
             let others = sorted(
                 self.alive_others(unit)
@@ -108,10 +118,22 @@ impl ModelState {
                     .collect(),
             );
             for o in others {
-                self.enqueue(unit, HookSpec::relation(HookKind::RelationJoined, &ep, id, Some(&o)));
-                self.enqueue(unit, HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(&o)));
-                self.enqueue(&o, HookSpec::relation(HookKind::RelationJoined, &ep, id, Some(unit)));
-                self.enqueue(&o, HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(unit)));
+                self.enqueue(
+                    unit,
+                    HookSpec::relation(HookKind::RelationJoined, &ep, id, Some(&o)),
+                );
+                self.enqueue(
+                    unit,
+                    HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(&o)),
+                );
+                self.enqueue(
+                    &o,
+                    HookSpec::relation(HookKind::RelationJoined, &ep, id, Some(unit)),
+                );
+                self.enqueue(
+                    &o,
+                    HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(unit)),
+                );
             }
         }
     }
@@ -127,7 +149,10 @@ impl ModelState {
                 .get(&id)
                 .is_some_and(|s| s.members.contains(writer));
             if member {
-                self.enqueue(&v, HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(writer)));
+                self.enqueue(
+                    &v,
+                    HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(writer)),
+                );
             }
         }
     }
@@ -145,7 +170,10 @@ impl ModelState {
             if v == writer && !own {
                 continue;
             }
-            self.enqueue(&v, HookSpec::relation(HookKind::RelationChanged, &ep, id, None));
+            self.enqueue(
+                &v,
+                HookSpec::relation(HookKind::RelationChanged, &ep, id, None),
+            );
         }
     }
 
@@ -173,9 +201,8 @@ impl ModelState {
     pub fn begin_removal(&mut self, unit: &str) {
         let u = self.units.get_mut(unit).expect("unit exists");
         u.life = Life::Dying;
-        u.queue.retain(|h| {
-            !matches!(h.kind, HookKind::RelationJoined | HookKind::RelationChanged)
-        });
+        u.queue
+            .retain(|h| !matches!(h.kind, HookKind::RelationJoined | HookKind::RelationChanged));
         let scope: Vec<(u32, Vec<String>)> = u
             .scope
             .iter()
@@ -209,7 +236,8 @@ impl ModelState {
                     .get(id)
                     .is_some_and(|s| s.members.contains(unit));
                 if member {
-                    let mut h = HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(unit));
+                    let mut h =
+                        HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(unit));
                     h.departing_unit = Some(unit.to_string());
                     self.enqueue(&v, h);
                 }

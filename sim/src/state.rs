@@ -172,7 +172,12 @@ impl HookSpec {
         }
     }
 
-    pub fn relation(kind: HookKind, endpoint: &str, relation_id: u32, remote_unit: Option<&str>) -> Self {
+    pub fn relation(
+        kind: HookKind,
+        endpoint: &str,
+        relation_id: u32,
+        remote_unit: Option<&str>,
+    ) -> Self {
         HookSpec {
             kind,
             name: format!("{endpoint}-{}", kind.plain_name()),
@@ -445,7 +450,8 @@ impl Store {
         flock(&file, &lock_path, libc::LOCK_EX)?;
         let path = self.dir.join(STATE_FILE);
         let data = std::fs::read(&path).map_err(SimError::io("read", &path))?;
-        let st = serde_json::from_slice(&data).map_err(|source| SimError::Corrupt { path, source })?;
+        let st =
+            serde_json::from_slice(&data).map_err(|source| SimError::Corrupt { path, source })?;
         Ok(Guard {
             _lock: file,
             dir: self.dir.clone(),
@@ -467,15 +473,20 @@ impl Store {
         Ok(g)
     }
 
-    /// Takes the model's runner lock without waiting: only one process runs hooks at a time.
+    /// Takes the model's runner lock: only one process runs hooks at a time. Waits up to
+    /// 5 s (a child forked by another thread holds a copy of the descriptor until it execs,
+    /// which keeps a just-released lock taken for a moment), then reports the model busy.
     pub fn runner_lock(&self) -> Result<RunnerLock, SimError> {
         let path = self.dir.join("runner.lock");
         let file = open_lock(&path)?;
-        if flock(&file, &path, libc::LOCK_EX | libc::LOCK_NB)? {
-            Ok(RunnerLock { _file: file })
-        } else {
-            Err(SimError::Busy(self.dir.clone()))
+        let start = std::time::Instant::now();
+        while !flock(&file, &path, libc::LOCK_EX | libc::LOCK_NB)? {
+            if start.elapsed() > std::time::Duration::from_secs(5) {
+                return Err(SimError::Busy(self.dir.clone()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
+        Ok(RunnerLock { _file: file })
     }
 }
 

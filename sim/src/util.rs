@@ -81,10 +81,7 @@ pub fn write_private_atomic(path: &Path, data: &[u8]) -> Result<(), SimError> {
 pub fn is_juju_key_part(s: &str) -> bool {
     let b = s.as_bytes();
     let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    !b.is_empty()
-        && ok(b[0])
-        && ok(b[b.len() - 1])
-        && b.iter().all(|&c| ok(c) || c == b'-')
+    !b.is_empty() && ok(b[0]) && ok(b[b.len() - 1]) && b.iter().all(|&c| ok(c) || c == b'-')
 }
 
 #[cfg(test)]

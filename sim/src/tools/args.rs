@@ -19,7 +19,10 @@ pub const fn value(names: &'static [&'static str]) -> Flag {
 }
 
 pub const fn boolean(names: &'static [&'static str]) -> Flag {
-    Flag { names, value: false }
+    Flag {
+        names,
+        value: false,
+    }
 }
 
 /// Parsed arguments: the last value of each flag (by its first name) and the positionals.
@@ -44,7 +47,10 @@ impl Args {
                 .iter()
                 .map(|a| format!("{a:?}"))
                 .collect();
-            return Err(ToolFail::usage(format!("unrecognized args: [{}]", extra.join(" "))));
+            return Err(ToolFail::usage(format!(
+                "unrecognized args: [{}]",
+                extra.join(" ")
+            )));
         }
         Ok(())
     }
@@ -79,7 +85,9 @@ pub fn parse(argv: &[String], flags: &[Flag]) -> Result<Args, ToolFail> {
         };
         let shown = &a[..a.len() - inline.as_ref().map_or(0, |v| v.len() + 1)];
         let Some(flag) = flags.iter().find(|f| f.names.contains(&name)) else {
-            return Err(ToolFail::usage(format!("option provided but not defined: {shown}")));
+            return Err(ToolFail::usage(format!(
+                "option provided but not defined: {shown}"
+            )));
         };
         let key = flag.names[0];
         if flag.value {
@@ -115,16 +123,28 @@ mod tests {
         s.iter().map(|x| x.to_string()).collect()
     }
 
-    const FLAGS: &[Flag] = &[value(&["r", "relation"]), boolean(&["app"]), value(&["format"])];
+    const FLAGS: &[Flag] = &[
+        value(&["r", "relation"]),
+        boolean(&["app"]),
+        value(&["format"]),
+    ];
 
     #[test]
     fn flags_and_positionals_interleave_in_every_gnuflag_spelling() {
-        let a = parse(&argv(&["-r", "cluster:0", "-", "zk/1", "--app", "--format=json"]), FLAGS).unwrap();
+        let a = parse(
+            &argv(&["-r", "cluster:0", "-", "zk/1", "--app", "--format=json"]),
+            FLAGS,
+        )
+        .unwrap();
         assert_eq!(a.value("r"), Some("cluster:0"));
         assert!(a.flag("app"));
         assert_eq!(a.value("format"), Some("json"));
         assert_eq!(a.positional, argv(&["-", "zk/1"]));
-        let b = parse(&argv(&["--relation=3", "--app=False", "--format", "json", "k"]), FLAGS).unwrap();
+        let b = parse(
+            &argv(&["--relation=3", "--app=False", "--format", "json", "k"]),
+            FLAGS,
+        )
+        .unwrap();
         assert_eq!(b.value("r"), Some("3"));
         assert!(!b.flag("app"));
         assert_eq!(b.positional, argv(&["k"]));
@@ -140,7 +160,10 @@ mod tests {
     #[test]
     fn unknown_flags_and_missing_values_are_usage_errors() {
         let e = parse(&argv(&["--foo"]), FLAGS).unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), (2, "option provided but not defined: --foo"));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (2, "option provided but not defined: --foo")
+        );
         let e = parse(&argv(&["-r"]), FLAGS).unwrap_err();
         assert_eq!(e.code, 2);
         let e = parse(&argv(&["--app=maybe"]), FLAGS).unwrap_err();

@@ -36,7 +36,11 @@ pub fn go_json(v: &Value) -> String {
 
 fn yaml(v: &Value) -> String {
     let s = serde_yaml::to_string(v).unwrap_or_default();
-    if s.ends_with('\n') { s } else { s + "\n" }
+    if s.ends_with('\n') {
+        s
+    } else {
+        s + "\n"
+    }
 }
 
 /// Renders a tool's result the way juju/cmd prints it (including the final newline).
@@ -76,7 +80,10 @@ mod tests {
     #[test]
     fn json_is_compact_sorted_and_escapes_like_go() {
         let v = json!({"b": "<x&y>", "a": ["1"]});
-        assert_eq!(render(Format::Json, &v), "{\"a\":[\"1\"],\"b\":\"\\u003cx\\u0026y\\u003e\"}\n");
+        assert_eq!(
+            render(Format::Json, &v),
+            "{\"a\":[\"1\"],\"b\":\"\\u003cx\\u0026y\\u003e\"}\n"
+        );
         assert_eq!(render(Format::Json, &Value::Null), "null\n");
     }
 

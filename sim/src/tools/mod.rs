@@ -109,7 +109,10 @@ pub fn main_with(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !TOOL_NAMES.contains(&name.as_str()) && !args.is_empty() && TOOL_NAMES.contains(&args[0].as_str()) {
+    if !TOOL_NAMES.contains(&name.as_str())
+        && !args.is_empty()
+        && TOOL_NAMES.contains(&args[0].as_str())
+    {
         name = args.remove(0);
     }
     let result = run(&name, &args, env, stdin);
@@ -135,10 +138,19 @@ fn state_dir(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, ToolFail> 
         .ok()
         .and_then(|p| p.parent().and_then(Path::parent).map(Path::to_path_buf))
         .filter(|d| d.join(crate::state::STATE_FILE).is_file())
-        .ok_or_else(|| ToolFail::runtime(format!("{STATE_DIR_ENV} not set and no model found beside this tool")))
+        .ok_or_else(|| {
+            ToolFail::runtime(format!(
+                "{STATE_DIR_ENV} not set and no model found beside this tool"
+            ))
+        })
 }
 
-fn run(name: &str, args: &[String], env: &dyn Fn(&str) -> Option<String>, stdin: &mut dyn Read) -> Result<Out, ToolFail> {
+fn run(
+    name: &str,
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    stdin: &mut dyn Read,
+) -> Result<Out, ToolFail> {
     if !TOOL_NAMES.contains(&name) {
         return Err(ToolFail::runtime(format!("unknown hook tool {name:?}")));
     }
@@ -151,7 +163,9 @@ fn run(name: &str, args: &[String], env: &dyn Fn(&str) -> Option<String>, stdin:
         .lock()
         .map_err(|e| ToolFail::runtime(format!("cannot open the model: {e}")))?;
     if !guard.st.contexts.contains_key(&ctx_id) {
-        return Err(ToolFail::runtime(format!("bad request: unknown context {ctx_id:?}")));
+        return Err(ToolFail::runtime(format!(
+            "bad request: unknown context {ctx_id:?}"
+        )));
     }
     let mut tool = Tool {
         g: &mut guard,
@@ -180,7 +194,9 @@ fn valid_unit_name(s: &str) -> bool {
     let ab = app.as_bytes();
     !ab.is_empty()
         && ab[0].is_ascii_lowercase()
-        && ab.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && ab
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && !n.is_empty()
         && n.bytes().all(|c| c.is_ascii_digit())
 }
@@ -195,15 +211,17 @@ fn split_kv(arg: &str) -> Option<(String, String)> {
 /// Parses a settings map as `relation-set --file` and `state-set --file` accept it: JSON or
 /// YAML, values stringified, null meaning "delete" (empty string).
 fn parse_settings(text: &str) -> Result<Bag, ToolFail> {
-    let v: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| ToolFail::runtime(format!("cannot parse settings: {e}")))?;
+    let v: serde_yaml::Value = serde_yaml::from_str(text)
+        .map_err(|e| ToolFail::runtime(format!("cannot parse settings: {e}")))?;
     match v {
         serde_yaml::Value::Null => Ok(Bag::new()),
         serde_yaml::Value::Mapping(m) => Ok(m
             .iter()
             .map(|(k, v)| (yaml_scalar_string(k), yaml_scalar_string(v)))
             .collect()),
-        _ => Err(ToolFail::runtime("cannot parse settings: expected a map of keys to values")),
+        _ => Err(ToolFail::runtime(
+            "cannot parse settings: expected a map of keys to values",
+        )),
     }
 }
 
@@ -220,7 +238,11 @@ fn overlay(mut base: Bag, changes: Option<&Bag>) -> Bag {
 }
 
 fn bag_value(b: &Bag) -> Value {
-    Value::Object(b.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    Value::Object(
+        b.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
 }
 
 /// `2181`, `2181/tcp`, `1000-2000/udp`, `icmp` -> canonical `2181/tcp` etc.
@@ -241,14 +263,22 @@ fn parse_port(spec: &str) -> Result<String, ToolFail> {
             if a > b {
                 return Err(bad());
             }
-            Ok(if a == b { format!("{a}/{proto}") } else { format!("{a}-{b}/{proto}") })
+            Ok(if a == b {
+                format!("{a}/{proto}")
+            } else {
+                format!("{a}-{b}/{proto}")
+            })
         }
         None => Ok(format!("{}/{proto}", port(range)?)),
     }
 }
 
 fn port_sort_key(p: &str) -> (u32, String) {
-    let first = p.split(['-', '/']).next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let first = p
+        .split(['-', '/'])
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     (first, p.to_string())
 }
 
@@ -273,7 +303,11 @@ impl Tool<'_> {
     }
     fn ctx_mut(&mut self) -> &mut Context {
         self.dirty = true;
-        self.g.st.contexts.get_mut(&self.ctx_id).expect("context exists")
+        self.g
+            .st
+            .contexts
+            .get_mut(&self.ctx_id)
+            .expect("context exists")
     }
     fn unit_name(&self) -> String {
         self.ctx().unit.clone()
@@ -296,7 +330,9 @@ impl Tool<'_> {
         f.remaining -= 1;
         self.g.st.tool_failures.retain(|f| f.remaining > 0);
         self.dirty = true;
-        Some(ToolFail::runtime(format!("injected failure of {tool} (zk-sim chaos)")))
+        Some(ToolFail::runtime(format!(
+            "injected failure of {tool} (zk-sim chaos)"
+        )))
     }
 
     fn dispatch(&mut self, name: &str, argv: &[String]) -> Result<Out, ToolFail> {
@@ -336,12 +372,16 @@ impl Tool<'_> {
             Some(v) => {
                 let digits = v.rsplit(':').next().unwrap_or(v);
                 let id: u32 = digits.parse().map_err(|_| {
-                    ToolFail::usage(format!("invalid value {v:?} for option -r: invalid relation id"))
+                    ToolFail::usage(format!(
+                        "invalid value {v:?} for option -r: invalid relation id"
+                    ))
                 })?;
                 if self.unit().scope.contains_key(&id) && self.st().relations.contains_key(&id) {
                     Ok(id)
                 } else {
-                    Err(ToolFail::usage(format!("invalid value {v:?} for option -r: relation not found")))
+                    Err(ToolFail::usage(format!(
+                        "invalid value {v:?} for option -r: relation not found"
+                    )))
                 }
             }
             None => self
@@ -359,7 +399,9 @@ impl Tool<'_> {
     }
 
     fn action_id(&self) -> Result<u64, ToolFail> {
-        self.ctx().action.ok_or_else(|| ToolFail::runtime("not running an action"))
+        self.ctx()
+            .action
+            .ok_or_else(|| ToolFail::runtime("not running an action"))
     }
 
     fn log(&self, level: &str, module: &str, msg: &str) {
@@ -430,7 +472,11 @@ impl Tool<'_> {
             BagRef::Unit(u) if *u == me => {
                 let u = u.clone();
                 let base = self.snapshot(format!("{id}/{u}"), |st| {
-                    st.relations[&id].units.get(&u).map(|b| b.bag.clone()).unwrap_or_default()
+                    st.relations[&id]
+                        .units
+                        .get(&u)
+                        .map(|b| b.bag.clone())
+                        .unwrap_or_default()
                 });
                 Ok(overlay(base, self.ctx().pending.unit_bags.get(&id)))
             }
@@ -470,7 +516,8 @@ impl Tool<'_> {
                 if !peer && !self.is_leader() {
                     return Err(ToolFail::runtime("permission denied"));
                 }
-                let base = self.snapshot(format!("{id}/app"), |st| st.relations[&id].app_bag.clone());
+                let base =
+                    self.snapshot(format!("{id}/app"), |st| st.relations[&id].app_bag.clone());
                 Ok(overlay(base, self.ctx().pending.app_bags.get(&id)))
             }
         }
@@ -489,7 +536,11 @@ impl Tool<'_> {
             .as_ref()
             .and_then(|h| h.remote_unit.clone())
             .filter(|u| !u.is_empty());
-        let in_relation_hook = self.ctx().hook.as_ref().is_some_and(|h| h.relation_id.is_some());
+        let in_relation_hook = self
+            .ctx()
+            .hook
+            .as_ref()
+            .is_some_and(|h| h.relation_id.is_some());
         let which = match a.positional.get(1).cloned().or(remote_unit) {
             Some(t) if t.contains('/') => {
                 if !valid_unit_name(&t) {
@@ -505,7 +556,9 @@ impl Tool<'_> {
                 if app_flag {
                     BagRef::App(t)
                 } else {
-                    return Err(ToolFail::usage(format!("expected unit name, got application name {t:?}")));
+                    return Err(ToolFail::usage(format!(
+                        "expected unit name, got application name {t:?}"
+                    )));
                 }
             }
             None if app_flag || in_relation_hook => BagRef::App(self.st().app.clone()),
@@ -513,7 +566,10 @@ impl Tool<'_> {
         };
         let bag = self.read_bag(id, &which)?;
         let v = match key {
-            Some(k) => bag.get(&k).map(|v| Value::String(v.clone())).unwrap_or(Value::Null),
+            Some(k) => bag
+                .get(&k)
+                .map(|v| Value::String(v.clone()))
+                .unwrap_or(Value::Null),
             None => bag_value(&bag),
         };
         Ok(Out::value(f, &v))
@@ -527,7 +583,8 @@ impl Tool<'_> {
                 .map_err(|e| ToolFail::runtime(format!("cannot read settings from stdin: {e}")))?;
             Ok(s)
         } else {
-            std::fs::read_to_string(path).map_err(|e| ToolFail::runtime(format!("cannot read {path}: {e}")))
+            std::fs::read_to_string(path)
+                .map_err(|e| ToolFail::runtime(format!("cannot read {path}: {e}")))
         }
     }
 
@@ -540,7 +597,8 @@ impl Tool<'_> {
             }
         }
         for p in &a.positional {
-            let (k, v) = split_kv(p).ok_or_else(|| ToolFail::usage(format!("expected \"key=value\", got {p:?}")))?;
+            let (k, v) = split_kv(p)
+                .ok_or_else(|| ToolFail::usage(format!("expected \"key=value\", got {p:?}")))?;
             kv.insert(k, v);
         }
         Ok(kv)
@@ -558,9 +616,19 @@ impl Tool<'_> {
             if !self.is_leader() {
                 return Err(ToolFail::runtime("cannot write relation settings"));
             }
-            self.ctx_mut().pending.app_bags.entry(id).or_default().extend(kv);
+            self.ctx_mut()
+                .pending
+                .app_bags
+                .entry(id)
+                .or_default()
+                .extend(kv);
         } else {
-            self.ctx_mut().pending.unit_bags.entry(id).or_default().extend(kv);
+            self.ctx_mut()
+                .pending
+                .unit_bags
+                .entry(id)
+                .or_default()
+                .extend(kv);
         }
         Ok(out)
     }
@@ -584,7 +652,10 @@ impl Tool<'_> {
             }
         };
         let v = match key {
-            Some(k) => settings.get(&k).map(|v| Value::String(v.clone())).unwrap_or(Value::Null),
+            Some(k) => settings
+                .get(&k)
+                .map(|v| Value::String(v.clone()))
+                .unwrap_or(Value::Null),
             None => bag_value(&settings),
         };
         Ok(Out::value(f, &v))
@@ -615,19 +686,29 @@ impl Tool<'_> {
         a.no_more(1)?;
         let all = a.flag("a");
         if let (true, Some(k)) = (all, a.positional.first()) {
-            return Err(ToolFail::usage(format!("cannot use argument --all together with key {k:?}")));
+            return Err(ToolFail::usage(format!(
+                "cannot use argument --all together with key {k:?}"
+            )));
         }
         let cfg = match &self.ctx().config {
             Some(c) => c.clone(),
             None => {
-                let c = self.st().charm.meta.effective_config(&self.st().config, true);
+                let c = self
+                    .st()
+                    .charm
+                    .meta
+                    .effective_config(&self.st().config, true);
                 self.ctx_mut().config = Some(c.clone());
                 c
             }
         };
         let v = match a.positional.first() {
             Some(k) => cfg.get(k).cloned().unwrap_or(Value::Null),
-            None => Value::Object(cfg.into_iter().filter(|(_, v)| all || !v.is_null()).collect()),
+            None => Value::Object(
+                cfg.into_iter()
+                    .filter(|(_, v)| all || !v.is_null())
+                    .collect(),
+            ),
         };
         Ok(Out::value(f, &v))
     }
@@ -664,14 +745,21 @@ impl Tool<'_> {
     fn status_get(&mut self, argv: &[String]) -> Result<Out, ToolFail> {
         let a = args::parse(
             argv,
-            &[FORMAT, boolean(&["include-data"]), boolean(&["application", "service"])],
+            &[
+                FORMAT,
+                boolean(&["include-data"]),
+                boolean(&["application", "service"]),
+            ],
         )?;
         let f = Format::parse(a.value("format"))?;
         a.no_more(0)?;
-        let detail = |r: &StatusRecord| json!({"status": r.status, "message": r.message, "status-data": {}});
+        let detail =
+            |r: &StatusRecord| json!({"status": r.status, "message": r.message, "status-data": {}});
         if a.flag("application") {
             if !self.is_leader() {
-                return Err(ToolFail::runtime("finding application status: this unit is not the leader"));
+                return Err(ToolFail::runtime(
+                    "finding application status: this unit is not the leader",
+                ));
             }
             let mut app = detail(&self.st().app_status);
             let units: serde_json::Map<String, Value> = self
@@ -692,7 +780,10 @@ impl Tool<'_> {
     }
 
     fn juju_log(&mut self, argv: &[String]) -> Result<Out, ToolFail> {
-        let a = args::parse(argv, &[value(&["l", "log-level"]), boolean(&["debug"]), FORMAT])?;
+        let a = args::parse(
+            argv,
+            &[value(&["l", "log-level"]), boolean(&["debug"]), FORMAT],
+        )?;
         if a.positional.is_empty() {
             return Err(ToolFail::usage("no message specified"));
         }
@@ -736,7 +827,11 @@ impl Tool<'_> {
                     }
                 }
                 let _ = key;
-                if found { cur.clone() } else { Value::Null }
+                if found {
+                    cur.clone()
+                } else {
+                    Value::Null
+                }
             }
         };
         Ok(Out::value(f, &v))
@@ -750,8 +845,9 @@ impl Tool<'_> {
         }
         let mut pairs = Vec::new();
         for p in &a.positional {
-            let (k, v) = split_kv(p)
-                .ok_or_else(|| ToolFail::usage(format!("argument {p:?} must be of the form key...=value")))?;
+            let (k, v) = split_kv(p).ok_or_else(|| {
+                ToolFail::usage(format!("argument {p:?} must be of the form key...=value"))
+            })?;
             let parts: Vec<String> = k.split('.').map(str::to_string).collect();
             for part in &parts {
                 if !util::is_juju_key_part(part) {
@@ -760,8 +856,13 @@ impl Tool<'_> {
                     )));
                 }
             }
-            if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&parts[0].as_str()) {
-                return Err(ToolFail::usage(format!("cannot set reserved action key {:?}", parts[0])));
+            if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"]
+                .contains(&parts[0].as_str())
+            {
+                return Err(ToolFail::usage(format!(
+                    "cannot set reserved action key {:?}",
+                    parts[0]
+                )));
             }
             pairs.push((parts, v));
         }
@@ -802,7 +903,13 @@ impl Tool<'_> {
             return Err(ToolFail::usage("no message specified"));
         }
         let msg = a.positional.join(" ");
-        self.g.st.actions.get_mut(&id).expect("action exists").logs.push(msg.clone());
+        self.g
+            .st
+            .actions
+            .get_mut(&id)
+            .expect("action exists")
+            .logs
+            .push(msg.clone());
         self.dirty = true;
         let module = format!("unit.{}.action-log", self.unit_name());
         self.log("INFO", &module, &msg);
@@ -823,7 +930,12 @@ impl Tool<'_> {
     // --- network and ports -------------------------------------------------------------------
 
     fn network_get(&mut self, argv: &[String]) -> Result<Out, ToolFail> {
-        const SELECTORS: [&str; 4] = ["bind-address", "ingress-address", "egress-subnets", "primary-address"];
+        const SELECTORS: [&str; 4] = [
+            "bind-address",
+            "ingress-address",
+            "egress-subnets",
+            "primary-address",
+        ];
         let a = args::parse(
             argv,
             &[
@@ -844,7 +956,9 @@ impl Tool<'_> {
         };
         a.no_more(1)?;
         if !self.st().charm.meta.bindings().any(|b| *b == binding) {
-            return Err(ToolFail::runtime(format!("no network config found for binding {binding:?}")));
+            return Err(ToolFail::runtime(format!(
+                "no network config found for binding {binding:?}"
+            )));
         }
         let addr = self.unit().address.clone();
         let selected: Vec<&str> = SELECTORS.iter().copied().filter(|s| a.flag(s)).collect();
@@ -878,7 +992,9 @@ impl Tool<'_> {
         };
         a.no_more(1)?;
         match key.as_str() {
-            "private-address" | "public-address" => Ok(Out::value(f, &Value::String(self.unit().address.clone()))),
+            "private-address" | "public-address" => {
+                Ok(Out::value(f, &Value::String(self.unit().address.clone())))
+            }
             other => Err(ToolFail::usage(format!("unknown setting {other:?}"))),
         }
     }
@@ -929,8 +1045,11 @@ impl Tool<'_> {
             };
             json!({"status": status, "since": util::utc_string(u.workload.since)})
         };
-        let units: serde_json::Map<String, Value> =
-            st.units.values().map(|u| (u.name.clone(), entry(u))).collect();
+        let units: serde_json::Map<String, Value> = st
+            .units
+            .values()
+            .map(|u| (u.name.clone(), entry(u)))
+            .collect();
         let mut relations = serde_json::Map::new();
         for r in st.relations.values() {
             let mut m = serde_json::Map::new();
@@ -945,7 +1064,10 @@ impl Tool<'_> {
             }
             relations.insert(r.endpoint.clone(), Value::Object(m));
         }
-        Ok(Out::value(f, &json!({"units": units, "relations": relations})))
+        Ok(Out::value(
+            f,
+            &json!({"units": units, "relations": relations}),
+        ))
     }
 
     // --- unit state --------------------------------------------------------------------------
@@ -974,7 +1096,9 @@ impl Tool<'_> {
             None => bag_value(&s),
             Some(k) => match s.get(k) {
                 Some(v) => Value::String(v.clone()),
-                None if a.flag("strict") => return Err(ToolFail::runtime(format!("{k:?} not found"))),
+                None if a.flag("strict") => {
+                    return Err(ToolFail::runtime(format!("{k:?} not found")))
+                }
                 None => Value::String(String::new()),
             },
         };
@@ -986,10 +1110,14 @@ impl Tool<'_> {
         let kv = self.kv_args(&a, true)?;
         for (k, v) in &kv {
             if k.len() > 256 {
-                return Err(ToolFail::runtime(format!("key {k:?} exceeds the 256-byte limit")));
+                return Err(ToolFail::runtime(format!(
+                    "key {k:?} exceeds the 256-byte limit"
+                )));
             }
             if v.len() > 64 * 1024 {
-                return Err(ToolFail::runtime(format!("value of {k:?} exceeds the 65536-byte limit")));
+                return Err(ToolFail::runtime(format!(
+                    "value of {k:?} exceeds the 65536-byte limit"
+                )));
             }
         }
         let pending = &mut self.ctx_mut().pending.state;
@@ -1011,7 +1139,10 @@ impl Tool<'_> {
 }
 
 /// Parses YAML-typed `k=v` pairs (as `juju run` does) into a JSON map; dotted keys nest.
-pub fn typed_params(pairs: &[(String, String)], string_args: bool) -> serde_json::Map<String, Value> {
+pub fn typed_params(
+    pairs: &[(String, String)],
+    string_args: bool,
+) -> serde_json::Map<String, Value> {
     let mut out = serde_json::Map::new();
     for (k, v) in pairs {
         let value = if string_args {
@@ -1071,7 +1202,10 @@ mod tests {
 
     #[test]
     fn action_params_are_yaml_typed_unless_string_args() {
-        let pairs = vec![("n".to_string(), "5".to_string()), ("a.b".to_string(), "x".to_string())];
+        let pairs = vec![
+            ("n".to_string(), "5".to_string()),
+            ("a.b".to_string(), "x".to_string()),
+        ];
         let typed = typed_params(&pairs, false);
         assert_eq!(typed["n"], json!(5));
         assert_eq!(typed["a"]["b"], json!("x"));

@@ -1,0 +1,425 @@
+//! The fake hook tools answer like jujuc; charms arrive as zips with modes and symlinks; hook
+//! processes get Juju's environment; workload processes are stopped by pid.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use common::{charm, model, model_with, options, read};
+use zk_sim::{Model, Outcome, SettleLimits, Switches};
+
+const RECORDER: &str = r#"
+t() { rc=0; out=$("$@" 2>"$CTL/e") || rc=$?; printf '%s|%s|%s\n' "$rc" "$out" "$(cat "$CTL/e")" >> "$CTL/tools-$(echo $U | tr / -)"; }
+"#;
+
+#[test]
+fn hook_tools_answer_with_jujucs_outputs_errors_and_exit_codes() {
+    let body = format!(
+        "{RECORDER}{}",
+        r#"
+if [ "$A" = do ] && [ "$U" = tiny/0 ]; then
+  t is-leader --format=json
+  t is-leader
+  t relation-ids cluster --format=json
+  t relation-ids
+  t relation-get -r cluster:9 - tiny/1
+  t relation-get -r one - tiny/1
+  t relation-get --format=json -r 0 private-address tiny/1
+  t relation-get --format=json -r cluster:0 missing tiny/1
+  t relation-get -r cluster:0 - tiny
+  t relation-get -r cluster:0
+  t relation-get --foo
+  t relation-list --format=json --app -r cluster:0
+  t relation-list --format=json -r cluster:0 extra
+  echo '{"k":"v","gone":""}' | t relation-set -r cluster:0 --file -
+  t relation-get --format=json -r cluster:0 k tiny/0
+  t status-set bogus
+  t status-set
+  t status-set --application=True active -- all good
+  t status-get --format=json --application=true
+  t juju-log
+  t config-get --format=json tick-time
+  t config-get --all tick-time
+  t leader-get --format=json a=b
+  echo '{"a": "1"}' | t state-set --file -
+  t state-get --format=json a
+  t open-port 2181/tcp
+  t opened-ports --format=json
+  t network-get nope
+  t unit-get foo
+  t action-set Foo=1
+  t action-set stdout=1
+  t action-get --format=json arg
+fi
+if [ "$H" = update-status ] && [ "$U" = tiny/1 ] && [ ! -e "$CTL/done-1" ]; then
+  touch "$CTL/done-1"
+  t action-get
+  t relation-set -r cluster:0 --app x=y
+  t leader-set a=b
+  t status-set --application active
+  t is-leader --format=json
+fi
+"#
+    );
+    let c = charm(&body);
+    let mut m = model(&c, 31);
+    m.deploy(2).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    assert!(m
+        .run_action("tiny/0", "do", &[("arg", "hello")])
+        .unwrap()
+        .completed());
+    let lines =
+        |f: &str| -> Vec<String> { read(&c.ctl.join(f)).lines().map(str::to_string).collect() };
+    // In the action on the leader, tiny/0.
+    let expected = [
+        "0|true|",
+        "0|True|",
+        r#"0|["cluster:0"]|"#,
+        "2||ERROR no endpoint name specified",
+        r#"2||ERROR invalid value "cluster:9" for option -r: relation not found"#,
+        r#"2||ERROR invalid value "one" for option -r: invalid relation id"#,
+        r#"0|"127.0.0.12"|"#,
+        "0|null|",
+        r#"2||ERROR expected unit name, got application name "tiny""#,
+        "2||ERROR no unit or application specified",
+        "2||ERROR option provided but not defined: --foo",
+        r#"0|"tiny"|"#,
+        r#"2||ERROR unrecognized args: ["extra"]"#,
+        "0||",
+        r#"0|"v"|"#,
+        r#"2||ERROR invalid status "bogus", expected one of [maintenance blocked waiting active]"#,
+        "2||ERROR invalid args, require <status> [message]",
+        "0||",
+        r#"0|{"application-status":{"message":"all good","status":"active","status-data":{},"units":{"tiny/0":{"message":"","status":"unknown","status-data":{}},"tiny/1":{"message":"","status":"unknown","status-data":{}}}}}|"#,
+        "2||ERROR no message specified",
+        "0|2000|",
+        r#"2||ERROR cannot use argument --all together with key "tick-time""#,
+        r#"2||ERROR invalid key "a=b""#,
+        "0||",
+        r#"0|"1"|"#,
+        "0||",
+        "0|[]|",
+        r#"1||ERROR no network config found for binding "nope""#,
+        r#"2||ERROR unknown setting "foo""#,
+        r#"2||ERROR key "Foo" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"#,
+        r#"2||ERROR cannot set reserved action key "stdout""#,
+        r#"0|"hello"|"#,
+    ];
+    assert_eq!(lines("tools-tiny-0"), expected);
+    // In update-status on the non-leader, tiny/1.
+    let expected = [
+        "1||ERROR not running an action",
+        "1||ERROR cannot write relation settings",
+        "1||ERROR cannot write leadership settings: cannot write settings: not the leader",
+        "1||ERROR this unit is not the leader",
+        "0|false|",
+    ];
+    assert_eq!(lines("tools-tiny-1"), expected);
+    // The action's buffered writes committed (exit 0): relation bag, state, port.
+    let st = m.state().unwrap();
+    assert_eq!(
+        st.units["tiny/0"].state.get("a").map(String::as_str),
+        Some("1")
+    );
+    assert!(st.units["tiny/0"].ports.contains("2181/tcp"));
+    let bag = &m.unit_databags("cluster").unwrap()["tiny/0"];
+    assert_eq!(bag.get("k").map(String::as_str), Some("v"));
+    assert!(!bag.contains_key("gone"));
+}
+
+#[test]
+fn concurrent_tool_calls_in_one_hook_all_land() {
+    let c = charm(
+        r#"
+if [ "$A" = do ]; then
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do relation-set -r cluster:0 "k$i=$i" & done
+  wait
+fi
+"#,
+    );
+    let mut m = model(&c, 32);
+    m.deploy(1).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    assert!(m.run_action("tiny/0", "do", &[]).unwrap().completed());
+    let bag = &m.unit_databags("cluster").unwrap()["tiny/0"];
+    for i in 1..=16 {
+        assert_eq!(bag.get(&format!("k{i}")), Some(&i.to_string()), "k{i} lost");
+    }
+}
+
+#[test]
+fn a_hook_gets_exactly_jujus_environment_in_the_charm_dir() {
+    let c = charm(
+        r#"
+if [ "$H" = install ]; then env | sort > "$CTL/env"; pwd > "$CTL/pwd"; fi
+if [ "$H" = cluster-relation-departed ]; then env | sort > "$CTL/env-departed"; fi
+"#,
+    );
+    let mut m = model(&c, 33);
+    m.deploy(2).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let env = read(&c.ctl.join("env"));
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .filter(|k| !["PWD", "SHLVL", "_", "OLDPWD"].contains(k))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "CHARM_DIR",
+            "JUJU_CHARM_DIR",
+            "JUJU_CONTEXT_ID",
+            "JUJU_DISPATCH_PATH",
+            "JUJU_HOOK_NAME",
+            "JUJU_MODEL_NAME",
+            "JUJU_MODEL_UUID",
+            "JUJU_UNIT_NAME",
+            "JUJU_VERSION",
+            "LANG",
+            "PATH",
+            "SIM_STATE_DIR",
+            "ZK_CHARM_LOCAL_ROOT",
+            "ZK_CHARM_WORKLOAD",
+        ]
+    );
+    let unit_dir = m.unit_dir("tiny/0").unwrap();
+    let tools = m.dir().join("tools");
+    let line = |k: &str| {
+        env.lines()
+            .find(|l| l.starts_with(&format!("{k}=")))
+            .unwrap()
+            .to_string()
+    };
+    let installer = if line("JUJU_UNIT_NAME") == "JUJU_UNIT_NAME=tiny/0" {
+        "tiny/0"
+    } else {
+        "tiny/1"
+    };
+    let unit_dir = if installer == "tiny/0" {
+        unit_dir
+    } else {
+        m.unit_dir("tiny/1").unwrap()
+    };
+    assert_eq!(
+        line("JUJU_DISPATCH_PATH"),
+        "JUJU_DISPATCH_PATH=hooks/install"
+    );
+    assert_eq!(line("JUJU_VERSION"), "JUJU_VERSION=3.6.8");
+    assert_eq!(line("LANG"), "LANG=C.UTF-8");
+    assert_eq!(line("ZK_CHARM_WORKLOAD"), "ZK_CHARM_WORKLOAD=local");
+    assert_eq!(
+        line("ZK_CHARM_LOCAL_ROOT"),
+        format!(
+            "ZK_CHARM_LOCAL_ROOT={}",
+            unit_dir.join("workload").display()
+        )
+    );
+    assert_eq!(
+        line("PATH"),
+        format!(
+            "PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            tools.display()
+        )
+    );
+    assert_eq!(
+        read(&c.ctl.join("pwd")).trim(),
+        unit_dir.join("charm").to_str().unwrap()
+    );
+    m.remove_unit("tiny/1").unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let dep = read(&c.ctl.join("env-departed"));
+    assert!(dep.contains("JUJU_DEPARTING_UNIT=tiny/1\n"), "{dep}");
+    assert!(
+        dep.contains("JUJU_RELATION=cluster\n") && dep.contains("JUJU_RELATION_ID=cluster:0\n"),
+        "{dep}"
+    );
+    assert!(dep.contains("JUJU_REMOTE_APP=tiny\n"), "{dep}");
+}
+
+fn write_zip(path: &std::path::Path, escaping_link: bool) {
+    use zip::write::SimpleFileOptions;
+    let mut z = zip::ZipWriter::new(fs::File::create(path).unwrap());
+    let file = |mode| SimpleFileOptions::default().unix_permissions(mode);
+    z.start_file("metadata.yaml", file(0o644)).unwrap();
+    z.write_all(common::METADATA.as_bytes()).unwrap();
+    z.start_file("bin/run", file(0o755)).unwrap();
+    let ctl = path.parent().unwrap().join("ctl");
+    z.write_all(
+        format!(
+            "#!/bin/sh\necho \"$JUJU_HOOK_NAME\" >> '{}/zip-trace'\n",
+            ctl.display()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    z.add_symlink("dispatch", "bin/run", file(0o777)).unwrap();
+    if escaping_link {
+        z.add_symlink("hooks/evil", "../../../etc/passwd", file(0o777))
+            .unwrap();
+    }
+    z.finish().unwrap();
+}
+
+#[test]
+fn a_charm_zip_is_unpacked_with_its_modes_and_symlinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("ctl")).unwrap();
+    let zip_path = tmp.path().join("tiny.charm");
+    write_zip(&zip_path, false);
+    let mut m = Model::create_with(tmp.path().join("model"), &zip_path, 1, options()).unwrap();
+    m.deploy(1).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let charm_dir = m.unit_dir("tiny/0").unwrap().join("charm");
+    assert_eq!(
+        fs::read_link(charm_dir.join("dispatch")).unwrap(),
+        std::path::Path::new("bin/run")
+    );
+    let mode = fs::metadata(charm_dir.join("bin/run"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    let trace = read(&tmp.path().join("ctl/zip-trace"));
+    assert!(
+        trace.starts_with("install\ncluster-relation-created\nleader-elected\n"),
+        "{trace}"
+    );
+    assert!(m
+        .hook_log()
+        .unwrap()
+        .iter()
+        .all(|r| r.outcome == Outcome::Ok));
+
+    let bad = tmp.path().join("bad.charm");
+    write_zip(&bad, true);
+    let err = Model::create_with(tmp.path().join("model2"), &bad, 1, options()).unwrap_err();
+    assert!(err.to_string().contains("leaves the charm"), "{err}");
+}
+
+fn wait_dead(pid: i32) -> bool {
+    let start = Instant::now();
+    while zk_sim::process::alive(pid) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !zk_sim::process::alive(pid)
+}
+
+/// Kills leftover test processes even when an assertion fails.
+struct Reaper(Vec<i32>);
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if zk_sim::process::alive(pid) {
+                // SAFETY: kill(2) on a pid this test started.
+                unsafe {
+                    libc_kill(pid);
+                }
+            }
+        }
+    }
+}
+unsafe fn libc_kill(pid: i32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: plain syscall wrapper.
+    unsafe {
+        kill(pid, 9);
+    }
+}
+
+#[test]
+fn remove_unit_and_dropping_the_model_stop_the_workload_processes_by_pid() {
+    let c = charm(
+        r#"
+if [ "$H" = start ]; then
+  cp /bin/sleep "$ZK_CHARM_LOCAL_ROOT/zookeeper-sleep"
+  "$ZK_CHARM_LOCAL_ROOT/zookeeper-sleep" 300 >/dev/null 2>&1 &
+  echo $! > "$ZK_CHARM_LOCAL_ROOT/zookeeper.pid"
+fi
+"#,
+    );
+    let mut m = model(&c, 34);
+    m.deploy(2).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let pid = |u: &str| -> i32 {
+        read(&m.workload_root(u).unwrap().join("zookeeper.pid"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (p0, p1) = (pid("tiny/0"), pid("tiny/1"));
+    let _reaper = Reaper(vec![p0, p1]);
+    assert!(zk_sim::process::alive(p0) && zk_sim::process::alive(p1));
+    m.remove_unit("tiny/1").unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    assert!(wait_dead(p1), "the removed unit's workload survived");
+    assert!(zk_sim::process::alive(p0));
+    let dir = m.dir().to_path_buf();
+    drop(m);
+    assert!(
+        wait_dead(p0),
+        "dropping the model left the workload running"
+    );
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_hung_hook_is_killed_at_the_timeout_and_retried() {
+    let c = charm(
+        r#"
+if [ "$H" = start ] && [ ! -e "$CTL/hung" ]; then touch "$CTL/hung"; sleep 30; fi
+"#,
+    );
+    let switches = Switches {
+        hook_timeout_secs: 1,
+        ..Switches::default()
+    };
+    let mut m = model_with(&c, 35, switches);
+    m.deploy(1).unwrap();
+    let started = Instant::now();
+    m.settle(SettleLimits::fast()).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let starts: Vec<(u32, Outcome)> = m
+        .hook_log()
+        .unwrap()
+        .iter()
+        .filter(|r| r.hook == "start")
+        .map(|r| (r.attempt, r.outcome))
+        .collect();
+    assert_eq!(starts, [(1, Outcome::TimedOut), (2, Outcome::Ok)]);
+}
+
+#[test]
+fn a_missing_hook_is_skipped_as_success_and_a_missing_action_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let charm_dir = tmp.path().join("charm");
+    fs::create_dir_all(charm_dir.join("hooks")).unwrap();
+    fs::write(charm_dir.join("metadata.yaml"), common::METADATA).unwrap();
+    fs::write(charm_dir.join("actions.yaml"), common::ACTIONS).unwrap();
+    let install = charm_dir.join("hooks/install");
+    fs::write(
+        &install,
+        format!("#!/bin/sh\ntouch '{}/installed'\n", tmp.path().display()),
+    )
+    .unwrap();
+    fs::set_permissions(&install, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut m = Model::create_with(tmp.path().join("model"), &charm_dir, 1, options()).unwrap();
+    m.deploy(1).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    assert!(tmp.path().join("installed").exists());
+    let log = m.hook_log().unwrap();
+    assert_eq!(log[0].outcome, Outcome::Ok);
+    assert!(
+        log[1..].iter().all(|r| r.outcome == Outcome::Skipped),
+        "{log:?}"
+    );
+    let r = m.run_action("tiny/0", "do", &[]).unwrap();
+    assert_eq!(r.status, "failed");
+    assert_eq!(r.message, "action not implemented on unit \"tiny/0\"");
+}
