@@ -268,7 +268,9 @@ impl Default for ModelOptions {
 }
 
 /// Finds the `sim-jujuc` binary: `$SIM_JUJUC`, else beside the running executable or one
-/// directory up (where cargo puts binaries relative to test executables in `deps/`).
+/// directory up (where cargo puts binaries relative to test executables in `deps/`), else,
+/// when run by cargo (`$CARGO` set, e.g. another crate's integration tests), builds it with
+/// `cargo build -p zk-sim --bin sim-jujuc`.
 pub fn locate_jujuc() -> Result<PathBuf, SimError> {
     if let Some(p) = std::env::var_os("SIM_JUJUC") {
         let p = PathBuf::from(p);
@@ -290,11 +292,43 @@ pub fn locate_jujuc() -> Result<PathBuf, SimError> {
         }
         dir = d.parent();
     }
+    // Under `cargo test`/`cargo run` of another package, cargo did not build our binaries:
+    // build the tool with the same cargo (it holds no lock while tests run).
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        if let Some(p) = build_jujuc(&cargo) {
+            return Ok(p);
+        }
+    }
     Err(SimError::Invalid(format!(
         "cannot find the sim-jujuc hook-tool binary near {}; build it with `cargo build -p zk-sim` \
          or set SIM_JUJUC=/path/to/sim-jujuc",
         exe.display()
     )))
+}
+
+/// `cargo build -p zk-sim --bin sim-jujuc`, returning the executable cargo reports.
+fn build_jujuc(cargo: &std::ffi::OsStr) -> Option<PathBuf> {
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "zk-sim",
+        "--bin",
+        "sim-jujuc",
+        "--message-format=json",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stderr(std::process::Stdio::inherit());
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().ok().filter(|o| o.status.success())?;
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let v: Value = serde_json::from_str(l).ok()?;
+        let exe = v.get("executable")?.as_str()?;
+        exe.ends_with("/sim-jujuc").then(|| PathBuf::from(exe))
+    })
 }
 
 /// Asks a unit's ZooKeeper for its role (`srvr` on `<address>:2181`, 1 s timeout).
@@ -1381,14 +1415,31 @@ impl Model {
         Ok(units)
     }
 
-    /// Application status, message and workload version.
+    /// Application status, message and workload version. When the leader never set an
+    /// application status, it is derived from the units as Juju does: the most severe unit
+    /// status (error > blocked > maintenance > waiting > active > unknown) and its message.
     pub fn app_status(&self) -> Result<(String, String, String), SimError> {
-        let g = self.lock()?;
-        Ok((
-            g.st.app_status.status.clone(),
-            g.st.app_status.message.clone(),
-            g.st.app_version.clone(),
-        ))
+        let version = self.lock()?.st.app_version;
+        let (status, message) = {
+            let g = self.lock()?;
+            (g.st.app_status.status.clone(), g.st.app_status.message.clone())
+        };
+        if status != "unknown" {
+            return Ok((status, message, version));
+        }
+        let rank = |s: &str| match s {
+            "error" => 5,
+            "blocked" => 4,
+            "maintenance" => 3,
+            "waiting" => 2,
+            "active" => 1,
+            _ => 0,
+        };
+        let worst = self.status()?.into_iter().max_by_key(|u| rank(&u.workload));
+        Ok(match worst {
+            Some(u) => (u.workload, u.message, version),
+            None => (status, message, version),
+        })
     }
 
     pub fn hook_log(&self) -> Result<Vec<HookRecord>, SimError> {

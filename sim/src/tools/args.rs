@@ -25,10 +25,12 @@ pub const fn boolean(names: &'static [&'static str]) -> Flag {
     }
 }
 
-/// Parsed arguments: the last value of each flag (by its first name) and the positionals.
+/// Parsed arguments: the last value of each flag (by its first name), every value of
+/// repeated flags, and the positionals.
 #[derive(Debug, Default, Clone)]
 pub struct Args {
     pub values: BTreeMap<&'static str, String>,
+    pub repeated: BTreeMap<&'static str, Vec<String>>,
     pub bools: BTreeMap<&'static str, bool>,
     pub positional: Vec<String>,
 }
@@ -36,6 +38,13 @@ pub struct Args {
 impl Args {
     pub fn value(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
+    }
+    /// Every value given for a repeatable flag, in order.
+    pub fn all(&self, key: &str) -> &[String] {
+        self.repeated
+            .get(key)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
     pub fn flag(&self, key: &str) -> bool {
         self.bools.get(key).copied().unwrap_or(false)
@@ -101,6 +110,7 @@ pub fn parse(argv: &[String], flags: &[Flag]) -> Result<Args, ToolFail> {
                     argv[i - 1].clone()
                 }
             };
+            out.repeated.entry(key).or_default().push(v.clone());
             out.values.insert(key, v);
         } else {
             let v = match inline {
