@@ -1422,7 +1422,10 @@ impl Model {
         let version = self.lock()?.st.app_version;
         let (status, message) = {
             let g = self.lock()?;
-            (g.st.app_status.status.clone(), g.st.app_status.message.clone())
+            (
+                g.st.app_status.status.clone(),
+                g.st.app_status.message.clone(),
+            )
         };
         if status != "unknown" {
             return Ok((status, message, version));
@@ -1435,7 +1438,14 @@ impl Model {
             "active" => 1,
             _ => 0,
         };
-        let worst = self.status()?.into_iter().max_by_key(|u| rank(&u.workload));
+        // The first unit (by number) among the most severe.
+        let worst = self
+            .status()?
+            .into_iter()
+            .fold(None::<UnitStatus>, |best, u| match best {
+                Some(b) if rank(&b.workload) >= rank(&u.workload) => Some(b),
+                _ => Some(u),
+            });
         Ok(match worst {
             Some(u) => (u.workload, u.message, version),
             None => (status, message, version),

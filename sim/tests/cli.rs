@@ -1,0 +1,102 @@
+//! The `zk-sim` CLI drives a model through juju's verbs, and serves the hook tools itself.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::charm;
+
+fn zk_sim(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zk-sim"))
+        .arg("--model-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn deploy_status_run_and_destroy_through_the_cli() {
+    let c = charm(
+        r#"
+case "$JUJU_DISPATCH_PATH" in
+  hooks/start) status-set active "up on $(unit-get private-address)" ;;
+  actions/do) action-set "echo=$(action-get arg)" ;;
+esac
+"#,
+    );
+    let dir = c.tmp.path().join("cli-model");
+    let charm_path = c.charm.to_str().unwrap();
+    let o = zk_sim(
+        &dir,
+        &[
+            "deploy", "--path", charm_path, "-n", "2", "--seed", "7", "--tick", "0",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("seed 7 (replay with --seed 7)"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("deploy: settled: "), "{}", text(&o));
+
+    let o = zk_sim(&dir, &["status"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let unit_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("tiny/")).collect();
+    assert_eq!(unit_lines.len(), 2, "{out}");
+    assert!(
+        unit_lines[0].starts_with("tiny/0*") && unit_lines[0].contains("active"),
+        "{out}"
+    );
+    assert!(
+        unit_lines[0].contains("127.0.0.11") && unit_lines[0].ends_with("up on 127.0.0.11"),
+        "{out}"
+    );
+    assert!(
+        unit_lines[1].starts_with("tiny/1 ") && unit_lines[1].contains("127.0.0.12"),
+        "{out}"
+    );
+
+    let o = zk_sim(
+        &dir,
+        &[
+            "run", "tiny/1", "do", "arg=hi", "--format", "json", "--tick", "0",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let first = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["tiny/1"]["status"], "completed");
+    assert_eq!(v["tiny/1"]["results"]["echo"], "hi");
+    assert_eq!(v["tiny/1"]["results"]["return-code"], 0);
+
+    let o = zk_sim(&dir, &["run", "tiny/1", "do", "bogus=1"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("validation failed"), "{}", text(&o));
+
+    let o = zk_sim(&dir, &["deploy", "--path", charm_path]);
+    assert!(
+        !o.status.success(),
+        "a second deploy into the same model must fail"
+    );
+
+    let o = zk_sim(&dir, &["destroy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!dir.exists());
+    let o = zk_sim(&dir, &["status"]);
+    assert!(!o.status.success());
+}
