@@ -17,7 +17,8 @@ use crate::process::{self, Finished};
 use crate::rng::{mix, SplitMix64};
 use crate::state::{
     ActionRecord, ActionStatus, Bag, CharmRecord, Context, FailedHook, Guard, HookKind, HookSpec,
-    Life, ModelState, Pending, Relation, StatusRecord, Store, Switches, ToolFailure, Unit,
+    Life, ModelState, Pending, Relation, RunnerLock, StatusRecord, Store, Switches, ToolFailure,
+    Unit,
 };
 use crate::tools::{self, STATE_DIR_ENV, TOOL_NAMES};
 use crate::{fourlw, logs, SimError};
@@ -848,7 +849,7 @@ impl Model {
         params: serde_json::Map<String, Value>,
     ) -> Result<ActionResult, SimError> {
         let id = self.enqueue_action(unit, action, params)?;
-        let _runner = self.store.runner_lock()?;
+        let _runner = self.runner()?;
         loop {
             if let Some(r) = self.action_result(id)? {
                 return Ok(r);
@@ -891,8 +892,43 @@ impl Model {
     /// with work; per unit, actions first, then its queue in order; units in error run only
     /// actions). Retries are not run here (see `settle`). None when nothing is runnable.
     pub fn step(&mut self) -> Result<Option<HookRecord>, SimError> {
-        let _runner = self.store.runner_lock()?;
+        let _runner = self.runner()?;
         self.step_inner()
+    }
+
+    /// Takes the runner lock and puts back work a previous runner left half done (it was
+    /// killed while a hook ran): the hook goes back to the front of its unit's queue and an
+    /// action back to pending, as Juju re-queues a hook interrupted by an agent shutdown.
+    fn runner(&mut self) -> Result<RunnerLock, SimError> {
+        let lock = self.store.runner_lock()?;
+        let mut g = self.lock()?;
+        if g.st.contexts.is_empty() {
+            return Ok(lock);
+        }
+        let stale: Vec<Context> = std::mem::take(&mut g.st.contexts).into_values().collect();
+        for ctx in stale {
+            let Some(u) = g.st.units.get_mut(&ctx.unit) else {
+                continue;
+            };
+            u.executing = None;
+            match (ctx.hook, ctx.action) {
+                (Some(h), _) => {
+                    let is_retry = u.error.as_ref().is_some_and(|e| e.hook == h);
+                    if !is_retry {
+                        u.queue.push_front(h);
+                    }
+                }
+                (None, Some(id)) => {
+                    u.actions.push_front(id);
+                    if let Some(a) = g.st.actions.get_mut(&id) {
+                        a.status = ActionStatus::Pending;
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        g.save()?;
+        Ok(lock)
     }
 
     fn step_inner(&mut self) -> Result<Option<HookRecord>, SimError> {
@@ -1210,7 +1246,7 @@ impl Model {
     /// by `Switches::hook_retries`), then simulated `update-status` ticks until a whole tick
     /// queued nothing new, left no unit in error and changed no status.
     pub fn settle(&mut self, limits: SettleLimits) -> Result<SettleReport, SimError> {
-        let _runner = self.store.runner_lock()?;
+        let _runner = self.runner()?;
         let start = Instant::now();
         let mut report = SettleReport::default();
         loop {

@@ -100,3 +100,50 @@ esac
     let o = zk_sim(&dir, &["status"]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn a_hook_interrupted_by_a_killed_runner_is_run_again_by_the_next_settle() {
+    let c = charm(
+        r#"
+if [ "$H" = install ] && [ ! -e "$CTL/hung" ]; then
+  echo $$ > "$CTL/hung"
+  sleep 30
+fi
+"#,
+    );
+    let dir = c.tmp.path().join("cli-model");
+    let charm_path = c.charm.to_str().unwrap();
+    let o = zk_sim(
+        &dir,
+        &["deploy", "--path", charm_path, "--seed", "1", "--no-settle"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut runner = Command::new(env!("CARGO_BIN_EXE_zk-sim"))
+        .arg("--model-dir")
+        .arg(&dir)
+        .args(["settle", "--tick", "0"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let hung = c.ctl.join("hung");
+    let start = std::time::Instant::now();
+    while !hung.exists() && start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    // The orphaned hook process (its own process group) is this test's to stop.
+    let hook_pid: i32 = common::read(&hung).trim().parse().unwrap();
+    let _ = Command::new("kill")
+        .args(["-9", &format!("-{hook_pid}")])
+        .status();
+
+    let o = zk_sim(&dir, &["settle", "--tick", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let trace = common::read(&c.ctl.join("trace"));
+    assert_eq!(trace.matches("tiny/0 hooks/install").count(), 2, "{trace}");
+    let o = zk_sim(&dir, &["status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["units"][0]["agent"], "idle");
+    assert_eq!(v["units"][0]["workload"], "unknown");
+}
