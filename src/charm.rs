@@ -98,6 +98,7 @@ pub fn reconcile(
         if plan.is_idle() {
             break;
         }
+        tools.juju_log(LogLevel::Info, &crate::decide::summary(&plan))?;
         match execute(&snapshot, &plan, tools, workload)? {
             Outcome::Done => {}
             Outcome::Stop(status) => {

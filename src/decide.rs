@@ -93,6 +93,64 @@ impl Plan {
     }
 }
 
+/// A one-line account of what a plan does, for the unit log. Values of keys that hold
+/// secrets are not shown.
+pub fn summary(plan: &Plan) -> String {
+    let bag = |name: &str, b: &Databag| -> Option<String> {
+        if b.is_empty() {
+            return None;
+        }
+        let items: Vec<String> = b
+            .iter()
+            .map(|(k, v)| {
+                if k.contains("password") {
+                    format!("{k}=<redacted>")
+                } else {
+                    format!("{k}={v:?}")
+                }
+            })
+            .collect();
+        Some(format!("{name} {{{}}}", items.join(", ")))
+    };
+    let mut parts: Vec<String> = [
+        bag("cluster unit", &plan.cluster_unit),
+        bag("cluster app", &plan.cluster_app),
+        bag("restart unit", &plan.restart_unit),
+        bag("restart app", &plan.restart_app),
+        bag("upgrade unit", &plan.upgrade_unit),
+        bag("upgrade app", &plan.upgrade_app),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if plan.generate_passwords {
+        parts.push("generate the internal passwords".into());
+    }
+    for op in &plan.workload {
+        parts.push(match op {
+            WorkloadOp::Start {
+                initial_members: Some(m),
+            } => {
+                format!(
+                    "first start with servers {:?}",
+                    m.iter().map(|s| s.id).collect::<Vec<_>>()
+                )
+            }
+            other => format!("{other:?}").to_lowercase(),
+        });
+    }
+    for op in &plan.membership {
+        parts.push(match op {
+            MembershipOp::Add(spec) => format!("reconfig add {}", spec.line()),
+            MembershipOp::Remove { server_id } => format!("reconfig remove server {server_id}"),
+        });
+    }
+    if plan.upgrade_failure.is_some() {
+        parts.push("record the upgrade failure".into());
+    }
+    format!("plan: {}", parts.join("; "))
+}
+
 /// Writes `value` under `key` into `bag` unless `current` already holds it: a write of an
 /// equal value is no change, and skipping it keeps idle hooks write-free (no hook loops).
 fn set_if_changed(bag: &mut Databag, current: Option<&Databag>, key: &str, value: &str) {
