@@ -256,6 +256,13 @@ pub struct ModelOptions {
     /// [`locate_jujuc`]).
     pub jujuc: Option<PathBuf>,
     pub switches: Switches,
+    /// Unit `n` listens on `<address_prefix><11 + n>`: three loopback octets and a trailing
+    /// dot, like `127.0.3.`. Default `127.0.0.`.
+    pub address_prefix: String,
+    /// Instead of `address_prefix`, reserve a free prefix `127.0.<k>.` (k = 1..254) with a
+    /// lock file in the temp dir, held for as long as the [`Model`] value lives, so models
+    /// created concurrently (parallel tests) never share ZooKeeper addresses.
+    pub isolated_addresses: bool,
 }
 
 impl Default for ModelOptions {
@@ -264,8 +271,35 @@ impl Default for ModelOptions {
             model_name: "sim".to_string(),
             jujuc: None,
             switches: Switches::default(),
+            address_prefix: crate::state::default_address_prefix(),
+            isolated_addresses: false,
         }
     }
+}
+
+/// True for `127.a.b.` (three octets of 127.0.0.0/8 and a trailing dot).
+fn is_loopback_prefix(p: &str) -> bool {
+    let o: Vec<&str> = p.split('.').collect();
+    o.len() == 4
+        && o[0] == "127"
+        && o[3].is_empty()
+        && o[1..3].iter().all(|x| x.parse::<u8>().is_ok())
+}
+
+/// Takes the first free prefix `127.0.<k>.` (k = 1..254) by an exclusive lock on
+/// `<tmp>/zk-sim-127.0.<k>.lock`, and returns it with the held lock.
+fn reserve_address_block() -> Result<(String, fs::File), SimError> {
+    let tmp = std::env::temp_dir();
+    for k in 1..=254u8 {
+        let path = tmp.join(format!("zk-sim-127.0.{k}.lock"));
+        let file = crate::state::open_lock(&path)?;
+        if crate::state::flock(&file, &path, libc::LOCK_EX | libc::LOCK_NB)? {
+            return Ok((format!("127.0.{k}."), file));
+        }
+    }
+    Err(SimError::Invalid(
+        "no free 127.0.<k>. address block (254 models in use?)".into(),
+    ))
 }
 
 /// Finds the `sim-jujuc` binary: `$SIM_JUJUC`, else beside the running executable or one
@@ -357,6 +391,8 @@ enum Work {
 /// A local Juju model with one application.
 pub struct Model {
     store: Store,
+    /// The lock on this model's address block (see [`ModelOptions::isolated_addresses`]).
+    _address_block: Option<fs::File>,
     destroy_on_drop: bool,
     destroyed: bool,
     on_hook: Option<HookCallback>,
@@ -428,6 +464,17 @@ impl Model {
                 dir.display()
             )));
         }
+        let (address_prefix, address_block) = if opts.isolated_addresses {
+            let (prefix, lock) = reserve_address_block()?;
+            (prefix, Some(lock))
+        } else {
+            (opts.address_prefix.clone(), None)
+        };
+        if !is_loopback_prefix(&address_prefix) {
+            return Err(SimError::Invalid(format!(
+                "address prefix {address_prefix:?} is not a loopback prefix like \"127.0.3.\""
+            )));
+        }
         let jujuc = match opts.jujuc {
             Some(p) => p,
             None => locate_jujuc()?,
@@ -460,6 +507,7 @@ impl Model {
             },
             config: BTreeMap::new(),
             switches: opts.switches,
+            address_prefix,
             next_unit: 0,
             units: BTreeMap::new(),
             removed_units: Vec::new(),
@@ -495,6 +543,7 @@ impl Model {
         store.init(st)?;
         Ok(Model {
             store,
+            _address_block: address_block,
             destroy_on_drop: true,
             destroyed: false,
             on_hook: None,
@@ -510,6 +559,7 @@ impl Model {
         }
         Ok(Model {
             store,
+            _address_block: None,
             destroy_on_drop: false,
             destroyed: false,
             on_hook: None,
@@ -590,9 +640,10 @@ impl Model {
         let st = &mut g.st;
         let n = st.next_unit;
         if n > 243 {
-            return Err(SimError::Invalid(
-                "out of loopback addresses (127.0.0.11-254)".into(),
-            ));
+            return Err(SimError::Invalid(format!(
+                "out of loopback addresses ({p}11-{p}254)",
+                p = st.address_prefix
+            )));
         }
         let name = format!("{}/{n}", st.app);
         let dir = self.dir().join("units").join(format!("{}-{n}", st.app));
@@ -606,7 +657,7 @@ impl Model {
             Unit {
                 name: name.clone(),
                 number: n,
-                address: format!("127.0.0.{}", 11 + n),
+                address: format!("{}{}", st.address_prefix, 11 + n),
                 dir,
                 life: Life::Alive,
                 queue: Default::default(),
@@ -1900,6 +1951,26 @@ mod tests {
         assert!(validate_params(&spec(), p)
             .unwrap_err()
             .contains("must be one of"));
+    }
+
+    #[test]
+    fn address_prefixes_must_be_three_loopback_octets_and_a_dot() {
+        assert!(is_loopback_prefix("127.0.0."));
+        assert!(is_loopback_prefix("127.0.3."));
+        assert!(!is_loopback_prefix("10.0.0."));
+        assert!(!is_loopback_prefix("127.0.0"));
+        assert!(!is_loopback_prefix("127.0.300."));
+    }
+
+    #[test]
+    fn isolated_address_blocks_are_never_handed_out_twice_at_once() {
+        let (a, _la) = reserve_address_block().unwrap();
+        let (b, lb) = reserve_address_block().unwrap();
+        assert_ne!(a, b);
+        assert!(is_loopback_prefix(&a));
+        drop(lb);
+        let (c, _lc) = reserve_address_block().unwrap();
+        assert_ne!(a, c);
     }
 
     #[test]

@@ -94,7 +94,10 @@ pub fn run(
             Err(e) => return Err(e),
         }
     };
+    // The child leads its own process group (process_group(0)), so -pgid is exactly it and
+    // what it started; never signal a group id <= 1 (0 = ours, -1 = everything).
     let pgid = child.id() as i32;
+    assert!(pgid > 1, "child pid {pgid}");
     let mut nap = Duration::from_millis(1);
     let mut timed_out = false;
     let status = loop {

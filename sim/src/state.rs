@@ -366,6 +366,9 @@ pub struct ModelState {
     /// Options set by the user (the rest take their defaults).
     pub config: BTreeMap<String, Value>,
     pub switches: Switches,
+    /// Unit `n` gets the address `<address_prefix><11 + n>` (default `127.0.0.`).
+    #[serde(default = "default_address_prefix")]
+    pub address_prefix: String,
     pub next_unit: u32,
     pub units: BTreeMap<String, Unit>,
     pub removed_units: Vec<String>,
@@ -399,7 +402,7 @@ pub struct Guard {
     pub st: ModelState,
 }
 
-fn open_lock(path: &Path) -> Result<File, SimError> {
+pub(crate) fn open_lock(path: &Path) -> Result<File, SimError> {
     OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -409,7 +412,7 @@ fn open_lock(path: &Path) -> Result<File, SimError> {
         .map_err(SimError::io("open", path))
 }
 
-fn flock(file: &File, path: &Path, how: libc::c_int) -> Result<bool, SimError> {
+pub(crate) fn flock(file: &File, path: &Path, how: libc::c_int) -> Result<bool, SimError> {
     loop {
         // SAFETY: flock on a file descriptor we own; no memory is passed.
         let rc = unsafe { libc::flock(file.as_raw_fd(), how) };
@@ -500,4 +503,9 @@ impl Guard {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The default loopback prefix of unit addresses.
+pub fn default_address_prefix() -> String {
+    "127.0.0.".to_string()
 }

@@ -132,11 +132,25 @@ fi
     }
     runner.kill().unwrap();
     runner.wait().unwrap();
-    // The orphaned hook process (its own process group) is this test's to stop.
+    // The orphaned hook process leads its own process group; stop that group, and only
+    // after checking it is what we think (never a signal to a guessed or shared group).
     let hook_pid: i32 = common::read(&hung).trim().parse().unwrap();
-    let _ = Command::new("kill")
-        .args(["-9", &format!("-{hook_pid}")])
-        .status();
+    assert!(hook_pid > 1);
+    let stat = std::fs::read_to_string(format!("/proc/{hook_pid}/stat")).unwrap();
+    let pgrp: i32 = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(pgrp, hook_pid, "the hook should lead its own process group");
+    // SAFETY: kill(2) on the process group of the hook this test started, checked above.
+    unsafe {
+        libc::kill(-hook_pid, libc::SIGKILL);
+    }
 
     let o = zk_sim(&dir, &["settle", "--tick", "0"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -314,22 +314,13 @@ struct Reaper(Vec<i32>);
 impl Drop for Reaper {
     fn drop(&mut self) {
         for &pid in &self.0 {
-            if zk_sim::process::alive(pid) {
-                // SAFETY: kill(2) on a pid this test started.
+            if pid > 1 && zk_sim::process::alive(pid) {
+                // SAFETY: kill(2) on a single pid (> 1) this test started.
                 unsafe {
-                    libc_kill(pid);
+                    libc::kill(pid, libc::SIGKILL);
                 }
             }
         }
-    }
-}
-unsafe fn libc_kill(pid: i32) {
-    extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    // SAFETY: plain syscall wrapper.
-    unsafe {
-        kill(pid, 9);
     }
 }
 

@@ -18,10 +18,11 @@ hooks one at a time in an order chosen by a seed (same seed, same order).
 Usage: zk-sim [--model-dir DIR] <verb> [args]
 
 Verbs (juju's):
-  deploy [--path CHARM] [-n N] [--seed S] [--config k=v]...
+  deploy [--path CHARM] [-n N] [--seed S] [--config k=v]... [--address-prefix 127.0.K.]
                           create the model and its units (default -n 1; --path defaults to
                           the one *.charm in the current directory; the seed to a random one,
-                          printed so the run can be replayed)
+                          printed so the run can be replayed; unit n gets <prefix><11+n>,
+                          default prefix 127.0.0.)
   add-unit [-n N]         add units
   remove-unit <unit>...   depart, stop and remove units (their ZooKeeper is stopped by pid)
   config                  print the config; `config <key>` prints one value
@@ -164,6 +165,7 @@ fn cmd_deploy(argv: &[String]) -> Result<()> {
             value(&["n", "num-units"]),
             value(&["seed"]),
             value(&["config"]),
+            value(&["address-prefix"]),
         ],
     )?;
     a.no_more(0).map_err(|e| anyhow!("{}", e.message))?;
@@ -183,10 +185,13 @@ fn cmd_deploy(argv: &[String]) -> Result<()> {
     };
     let dir = model_dir(&a);
     // This binary also serves the hook tools (see `main`), so the model needs nothing else.
-    let opts = ModelOptions {
+    let mut opts = ModelOptions {
         jujuc: Some(std::env::current_exe().context("finding the zk-sim executable")?),
         ..ModelOptions::default()
     };
+    if let Some(p) = a.value("address-prefix") {
+        opts.address_prefix = p.to_string();
+    }
     let mut m = Model::create_with(&dir, &path, seed, opts)?;
     // The CLI model lives on after this process.
     m.set_destroy_on_drop(false);
@@ -203,6 +208,7 @@ fn cmd_deploy(argv: &[String]) -> Result<()> {
         m.set_config(&refs)?;
     }
     let units = m.deploy(n)?;
+    warn_taken_addresses(&m, &units)?;
     println!(
         "deployed {} ({} unit{}) from {} in {}; seed {seed} (replay with --seed {seed})",
         m.app_name()?,
@@ -216,6 +222,24 @@ fn cmd_deploy(argv: &[String]) -> Result<()> {
     settle(&mut m, &a, "deploy")
 }
 
+/// Warns when something already answers on a new unit's ZooKeeper port (another model on
+/// the same addresses): that unit's server could not start.
+fn warn_taken_addresses(m: &Model, units: &[String]) -> Result<()> {
+    for u in m.status()?.iter().filter(|u| units.contains(&u.unit)) {
+        let Ok(addr) = format!("{}:2181", u.address).parse::<std::net::SocketAddr>() else {
+            continue;
+        };
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            eprintln!(
+                "WARNING {addr} already answers (another model on these addresses?); {} cannot serve \
+                 there. Destroy the other model or deploy with --address-prefix 127.0.<k>.",
+                u.unit
+            );
+        }
+    }
+    Ok(())
+}
+
 fn cmd_add_unit(argv: &[String]) -> Result<()> {
     let a = parse(argv, &[value(&["n", "num-units"])])?;
     let mut m = open(&a)?;
@@ -224,6 +248,7 @@ fn cmd_add_unit(argv: &[String]) -> Result<()> {
     for _ in 0..n {
         names.push(m.add_unit()?);
     }
+    warn_taken_addresses(&m, &names)?;
     println!("added {}", names.join(", "));
     settle(&mut m, &a, "add-unit")
 }
