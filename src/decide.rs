@@ -615,6 +615,16 @@ fn schedule_next_start(
             }
         }
     }
+    if let Some(planned) = &s.planned {
+        // Units join in id order: a planned lower unit that has not joined the relation yet
+        // goes first (ZooKeeper cannot add a joiner below an existing voter's id).
+        if planned
+            .iter()
+            .any(|p| *p < next && !members.contains(p) && !voters.contains(p))
+        {
+            return;
+        }
+    }
     if s.unit_address(next).is_none() {
         return;
     }

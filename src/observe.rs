@@ -229,8 +229,11 @@ pub fn observe(
 
     // Before the first start, the leader must know every unit Juju plans, so that the
     // lowest one bootstraps even if it has not joined the relation yet.
-    let fresh = snap.added().is_empty() && snap.members().iter().all(|id| !snap.started(*id));
-    if leader && fresh && snap.cluster.is_some() {
+    // Later, ZooKeeper can add a joiner only if its server id is above every voter's (a
+    // voter with a higher id cannot call back a server it does not know), so the leader
+    // also waits for lower planned units before it lets a higher one start.
+    let someone_waits = snap.members().iter().any(|id| !snap.started(*id));
+    if leader && someone_waits && snap.cluster.is_some() {
         snap.planned = tools.goal_state_units().ok().map(|units| {
             units
                 .iter()

@@ -709,3 +709,25 @@ fn the_last_phase_makes_the_new_sync_password_the_current_one() {
         Some("")
     );
 }
+
+#[test]
+fn leader_lets_a_planned_lower_unit_join_before_a_higher_one() {
+    // Unit 3 is planned but not related yet; unit 4 is: 4 must wait, since ZooKeeper cannot
+    // add server 4 once server 5 votes.
+    let mut w = World::unit(0, &[0, 1, 2, 4])
+        .leader()
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(
+            &[0, 1, 2],
+            &[(0, leading()), (1, following()), (2, following())],
+        );
+    w.s.planned = Some(BTreeSet::from([0, 1, 2, 3, 4]));
+    assert!(!w.plan().cluster_app.contains_key(STARTING_KEY));
+    w.s.planned = Some(BTreeSet::from([0, 1, 2, 4]));
+    assert_eq!(
+        w.plan().cluster_app.get(STARTING_KEY).map(String::as_str),
+        Some("4")
+    );
+}
