@@ -1,0 +1,187 @@
+//! Cluster formation and quorum membership on a real ensemble (issue 4): the charm binary
+//! runs on the local model (`zk-sim`) with real ZooKeeper servers on loopback addresses; a
+//! real client writes a znode before each step and reads every earlier one
+//! after it.
+//!
+//! `ZK_TEST_SEEDS=1,2,3` overrides the event-order seeds (default: 20 seeds for the
+//! formation test, one for the scaling scenario).
+
+mod simkit;
+
+use std::collections::BTreeSet;
+
+use simkit::{test_charm, Cluster};
+
+fn seeds(default: &[u64]) -> Vec<u64> {
+    match std::env::var("ZK_TEST_SEEDS") {
+        Ok(s) if !s.trim().is_empty() => s
+            .split(',')
+            .map(|x| x.trim().parse().expect("ZK_TEST_SEEDS: numbers"))
+            .collect(),
+        _ => default.to_vec(),
+    }
+}
+
+fn set(ids: &[u32]) -> BTreeSet<u32> {
+    ids.iter().copied().collect()
+}
+
+/// The model is healthy: every unit active, no unit in error, exactly one ZooKeeper leader,
+/// and the voters are exactly `units`.
+fn assert_ensemble(c: &Cluster, units: &[u32], step: &str) {
+    let seed = c.seed;
+    let status = c.status();
+    let names: BTreeSet<u32> = status
+        .iter()
+        .filter_map(|u| u.unit.rsplit('/').next()?.parse().ok())
+        .collect();
+    assert_eq!(
+        names,
+        set(units),
+        "seed {seed}, {step}: units\n{}",
+        c.describe()
+    );
+    assert!(
+        c.all_active(),
+        "seed {seed}, {step}: not all active\n{}",
+        c.describe()
+    );
+    assert_eq!(
+        c.voters(),
+        set(units),
+        "seed {seed}, {step}: voters\n{}",
+        c.describe()
+    );
+    assert_eq!(
+        c.zk_leaders().len(),
+        1,
+        "seed {seed}, {step}: one ZooKeeper leader\n{}",
+        c.describe()
+    );
+}
+
+#[test]
+fn three_units_form_one_quorum_whatever_the_event_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm(&dir.path().join("charm"));
+    let default: Vec<u64> = (1..=20).collect();
+    for seed in seeds(&default) {
+        let mut c = Cluster::create(&charm, seed);
+        c.model.deploy(3).unwrap();
+        c.settle("deploy 3");
+        assert_ensemble(&c, &[0, 1, 2], "deploy 3");
+        // The lowest unit bootstrapped alone; the others joined one at a time, in id order.
+        let log = std::fs::read_to_string(c.model.dir().join("debug-log")).unwrap();
+        let firsts: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("plan: first start"))
+            .collect();
+        assert_eq!(
+            firsts.len(),
+            3,
+            "seed {seed}: three first starts:\n{}",
+            firsts.join("\n")
+        );
+        assert!(
+            firsts[0].contains("zookeeper/0") && firsts[0].ends_with("servers [1]"),
+            "seed {seed}: {}",
+            firsts[0]
+        );
+        assert!(
+            firsts[1].contains("zookeeper/1") && firsts[1].ends_with("servers [1, 2]"),
+            "seed {seed}: {}",
+            firsts[1]
+        );
+        assert!(
+            firsts[2].contains("zookeeper/2") && firsts[2].ends_with("servers [1, 2, 3]"),
+            "seed {seed}: {}",
+            firsts[2]
+        );
+        c.model.destroy().unwrap();
+    }
+}
+
+#[test]
+fn scaling_up_down_and_back_keeps_quorum_and_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm(&dir.path().join("charm"));
+    for seed in seeds(&[7]) {
+        let mut c = Cluster::create(&charm, seed);
+        let mut written: Vec<String> = Vec::new();
+        let step = |c: &Cluster, name: &str, written: &mut Vec<String>| {
+            c.write_znode(name);
+            written.push(name.to_string());
+        };
+        let check = |c: &Cluster, written: &[String], after: &str| {
+            let have = c.znodes();
+            for w in written {
+                assert!(
+                    have.contains(w),
+                    "seed {}: znode {w} lost after {after}; have {have:?}",
+                    c.seed
+                );
+            }
+        };
+
+        c.model.deploy(3).unwrap();
+        c.settle("deploy 3");
+        assert_ensemble(&c, &[0, 1, 2], "deploy 3");
+
+        step(&c, "before-add", &mut written);
+        c.model.add_unit().unwrap();
+        c.model.add_unit().unwrap();
+        c.settle("add 2");
+        assert_ensemble(&c, &[0, 1, 2, 3, 4], "add 2");
+        check(&c, &written, "add 2");
+
+        step(&c, "before-remove-zk-leader", &mut written);
+        let zk_leader = c.zk_leaders()[0];
+        c.model
+            .remove_unit(&format!("zookeeper/{zk_leader}"))
+            .unwrap();
+        c.settle("remove the ZooKeeper leader's unit");
+        let rest: Vec<u32> = (0..5).filter(|u| *u != zk_leader).collect();
+        assert_ensemble(&c, &rest, "remove the ZooKeeper leader's unit");
+        assert_ne!(c.zk_leaders(), vec![zk_leader]);
+        check(&c, &written, "remove the ZooKeeper leader's unit");
+
+        // Down to one unit, one removal at a time, the Juju leader last.
+        let mut remaining = rest.clone();
+        while remaining.len() > 1 {
+            step(
+                &c,
+                &format!("before-shrink-to-{}", remaining.len() - 1),
+                &mut written,
+            );
+            let juju_leader = c
+                .model
+                .leader()
+                .unwrap()
+                .and_then(|l| l.rsplit('/').next()?.parse::<u32>().ok());
+            let victim = *remaining
+                .iter()
+                .rev()
+                .find(|u| Some(**u) != juju_leader)
+                .unwrap();
+            c.model.remove_unit(&format!("zookeeper/{victim}")).unwrap();
+            remaining.retain(|u| *u != victim);
+            c.settle(&format!("shrink to {}", remaining.len()));
+            assert_ensemble(&c, &remaining, &format!("shrink to {}", remaining.len()));
+            check(&c, &written, &format!("shrink to {}", remaining.len()));
+        }
+
+        step(&c, "before-regrow", &mut written);
+        c.model.add_unit().unwrap();
+        c.model.add_unit().unwrap();
+        c.settle("back to 3");
+        let units: Vec<u32> = c
+            .status()
+            .iter()
+            .filter_map(|u| u.unit.rsplit('/').next()?.parse().ok())
+            .collect();
+        assert_eq!(units.len(), 3);
+        assert_ensemble(&c, &units, "back to 3");
+        check(&c, &written, "back to 3");
+        c.model.destroy().unwrap();
+    }
+}
