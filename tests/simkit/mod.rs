@@ -20,12 +20,11 @@ use zookeeper_charm::zk::four;
 /// Panics with the fix when Java or Debian's ZooKeeper jars are missing: these tests never
 /// pass silently without ZooKeeper.
 pub fn require_zookeeper() {
-    for jar in ["/usr/share/java/zookeeper.jar"] {
-        assert!(
-            Path::new(jar).exists(),
-            "ZooKeeper jars not found at {jar}; install with: apt-get install -y libzookeeper-java default-jre-headless"
-        );
-    }
+    let jar = "/usr/share/java/zookeeper.jar";
+    assert!(
+        Path::new(jar).exists(),
+        "ZooKeeper jars not found at {jar}; install with: apt-get install -y libzookeeper-java default-jre-headless"
+    );
     assert!(
         Path::new("/usr/bin/java").exists() || std::env::var_os("ZK_CHARM_JAVA").is_some(),
         "java not found; install with: apt-get install -y libzookeeper-java default-jre-headless"
