@@ -71,6 +71,15 @@ pub fn run(
             }
             let status = reconcile(env, &event, tools, workload)?;
             tools.status_set(&status, false)?;
+            if matches!(
+                event,
+                Event::Install | Event::Start | Event::UpgradeCharm | Event::ConfigChanged
+            ) {
+                // The workload version `juju status` shows; refreshed only where it can change.
+                if let Ok(Some(version)) = workload.version() {
+                    tools.application_version_set(&version)?;
+                }
+            }
             Ok(())
         }
     }

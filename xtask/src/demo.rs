@@ -52,6 +52,10 @@ pub fn demo(opts: &DemoOptions) -> Result<()> {
     let charm = charms.first().context("pack wrote no charm")?;
     let units = opts.units.to_string();
     let charm_path = charm.to_string_lossy().into_owned();
+    if root.join(".sim").join("model.json").exists() {
+        // A model from an earlier demo: stop its ZooKeeper servers and start afresh.
+        sim(&root, &["destroy"])?;
+    }
     sim(&root, &["deploy", "--path", &charm_path, "-n", &units])?;
     sim(&root, &["settle"])?;
     sim(&root, &["status"])?;
