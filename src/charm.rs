@@ -70,7 +70,7 @@ pub fn run(
                 )?;
             }
             let status = reconcile(env, &event, tools, workload)?;
-            tools.status_set(&status, false)?;
+            set_status(tools, workload, &status)?;
             if matches!(
                 event,
                 Event::Install | Event::Start | Event::UpgradeCharm | Event::ConfigChanged
@@ -253,7 +253,7 @@ fn set_password(
     tools.action_set(&BTreeMap::from([(key.to_string(), new)]))?;
     // Start the roll now (the leader may get no hook for its own app-bag write).
     let status = reconcile(env, event, tools, workload)?;
-    tools.status_set(&status, false)?;
+    set_status(tools, workload, &status)?;
     Ok(())
 }
 
@@ -271,4 +271,28 @@ fn upgrade_stack(env: &HookEnv, tools: &dyn HookTools) -> Result<Option<String>,
                 .unwrap_or(false)
         })
         .cloned())
+}
+
+/// File in the charm's private state: the last status this unit set.
+const STATUS_FILE: &str = "status";
+
+/// Sets the unit status, skipping the `status-set` call when the status is the one this
+/// unit set last (a steady hook then changes nothing in Juju).
+///
+/// # Errors
+/// When `status-set` fails.
+pub fn set_status(
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+    status: &Status,
+) -> Result<(), ToolError> {
+    let path = workload.paths().charm_state_dir.join(STATUS_FILE);
+    let text = format!("{}\n{}", status.kind, status.message);
+    if workload.read_file(&path).ok().flatten().as_deref() == Some(text.as_str()) {
+        return Ok(());
+    }
+    tools.status_set(status, false)?;
+    // Best effort: without the record the next hook just sets the status again.
+    let _ = workload.write_file(&path, text.as_bytes(), 0o600);
+    Ok(())
 }

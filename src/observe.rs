@@ -137,12 +137,29 @@ pub fn observe(
     let leader = tools.is_leader()?;
     let config = CharmConfig::from_juju(&tools.config_get()?);
 
-    let cluster = read_peer(tools, "cluster", env, unit_id, true)?;
     let restart = read_peer(tools, "restart", env, unit_id, leader)?;
     let mut upgrade = read_peer(tools, "upgrade", env, unit_id, leader)?;
+    let upgrading = upgrade
+        .as_ref()
+        .is_some_and(|u| u.app_value("upgrade-stack").is_some_and(|s| s != "[]"));
+    // A started non-leader needs the other units' cluster bags only to join, to leave, or
+    // during an upgrade; in steady state its own bag and the app bag are enough.
+    let mut cluster = read_peer(
+        tools,
+        "cluster",
+        env,
+        unit_id,
+        leader || facts.dying || upgrading,
+    )?;
+    if let Some(c) = &cluster {
+        let own_started = c.unit_value(unit_id, "state") == Some("started");
+        if !leader && !own_started && !facts.dying && !upgrading {
+            cluster = read_peer(tools, "cluster", env, unit_id, true)?;
+        }
+    }
     if let Some(up) = &mut upgrade {
         // Other units' upgrade states matter only while an upgrade is prepared or running.
-        if !leader && up.app_value("upgrade-stack").is_some_and(|s| s != "[]") {
+        if !leader && upgrading {
             if let Some(full) = read_peer(tools, "upgrade", env, unit_id, true)? {
                 *up = full;
             }

@@ -422,7 +422,7 @@ pub fn run_action(
         ),
     ]))?;
     let status = crate::charm::reconcile(env, event, tools, workload)?;
-    tools.status_set(&status, false)?;
+    crate::charm::set_status(tools, workload, &status)?;
     Ok(())
 }
 
