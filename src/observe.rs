@@ -61,12 +61,13 @@ pub fn event_facts(env: &HookEnv, event: &Event) -> EventFacts {
 /// leader needs them; a non-leader mostly needs its own bag and the app bag).
 fn read_peer(
     tools: &dyn HookTools,
+    ids: &PeerIds,
     endpoint: &str,
     env: &HookEnv,
     unit_id: u32,
     all_units: bool,
 ) -> Result<Option<PeerRelation>, ToolError> {
-    let Some(id) = tools.relation_ids(endpoint)?.into_iter().next() else {
+    let Some(id) = ids.get(tools, endpoint)? else {
         return Ok(None);
     };
     let mut units = BTreeMap::new();
@@ -83,6 +84,114 @@ fn read_peer(
     }
     let app = tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?;
     Ok(Some(PeerRelation { id, app, units }))
+}
+
+/// File in the charm's private state: the peer relations' ids (`cluster:0`, ...).
+pub const PEER_IDS_FILE: &str = "peer-relation-ids";
+
+/// Peer relation ids, remembered across hooks: a peer relation lives as long as the
+/// application, so its id never changes once Juju created it, and steady hooks need not
+/// ask `relation-ids` again.
+#[derive(Debug)]
+pub struct PeerIds {
+    known: std::cell::RefCell<BTreeMap<String, String>>,
+    dirty: std::cell::Cell<bool>,
+}
+
+impl PeerIds {
+    /// Loads the remembered ids.
+    pub fn load(workload: &dyn Workload) -> PeerIds {
+        let path = workload.paths().charm_state_dir.join(PEER_IDS_FILE);
+        let known = workload
+            .read_file(&path)
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        PeerIds {
+            known: std::cell::RefCell::new(known),
+            dirty: std::cell::Cell::new(false),
+        }
+    }
+
+    /// The relation id of `endpoint`, from memory or `relation-ids`.
+    pub fn get(&self, tools: &dyn HookTools, endpoint: &str) -> Result<Option<String>, ToolError> {
+        if let Some(id) = self.known.borrow().get(endpoint) {
+            return Ok(Some(id.clone()));
+        }
+        let id = tools.relation_ids(endpoint)?.into_iter().next();
+        if let Some(id) = &id {
+            self.known
+                .borrow_mut()
+                .insert(endpoint.to_string(), id.clone());
+            self.dirty.set(true);
+        }
+        Ok(id)
+    }
+
+    /// Remembers newly learnt ids (best effort: without them the next hook asks again).
+    pub fn save(&self, workload: &dyn Workload) {
+        if self.dirty.get() {
+            let path = workload.paths().charm_state_dir.join(PEER_IDS_FILE);
+            if let Ok(text) = serde_json::to_string(&*self.known.borrow()) {
+                let _ = workload.write_file(&path, text.as_bytes(), 0o600);
+            }
+        }
+    }
+
+    /// Forgets every remembered id (after Juju said a relation is not found).
+    pub fn forget(workload: &dyn Workload) {
+        let path = workload.paths().charm_state_dir.join(PEER_IDS_FILE);
+        let _ = workload.write_file(&path, b"{}", 0o600);
+    }
+}
+
+/// The three peer relations: cluster, restart, upgrade.
+type Peers = (
+    Option<PeerRelation>,
+    Option<PeerRelation>,
+    Option<PeerRelation>,
+);
+
+/// Reads the peer relations. A started non-leader needs the other units' cluster bags only
+/// to join, to leave, or during an upgrade; in steady state its own bag and the app bag are
+/// enough.
+fn read_peers(
+    tools: &dyn HookTools,
+    ids: &PeerIds,
+    env: &HookEnv,
+    unit_id: u32,
+    leader: bool,
+    facts: &EventFacts,
+) -> Result<Peers, ToolError> {
+    let restart = read_peer(tools, ids, "restart", env, unit_id, leader)?;
+    let mut upgrade = read_peer(tools, ids, "upgrade", env, unit_id, leader)?;
+    let upgrading = upgrade
+        .as_ref()
+        .is_some_and(|u| u.app_value("upgrade-stack").is_some_and(|s| s != "[]"));
+    let mut cluster = read_peer(
+        tools,
+        ids,
+        "cluster",
+        env,
+        unit_id,
+        leader || facts.dying || upgrading,
+    )?;
+    if let Some(c) = &cluster {
+        let own_started = c.unit_value(unit_id, "state") == Some("started");
+        if !leader && !own_started && !facts.dying && !upgrading {
+            cluster = read_peer(tools, ids, "cluster", env, unit_id, true)?;
+        }
+    }
+    if let Some(up) = &mut upgrade {
+        // Other units' upgrade states matter only while an upgrade is prepared or running.
+        if !leader && upgrading {
+            if let Some(full) = read_peer(tools, ids, "upgrade", env, unit_id, true)? {
+                *up = full;
+            }
+        }
+    }
+    Ok((cluster, restart, upgrade))
 }
 
 /// This unit's address on the `cluster` binding (network-get), `unit-get` as a fallback.
@@ -137,34 +246,15 @@ pub fn observe(
     let leader = tools.is_leader()?;
     let config = CharmConfig::from_juju(&tools.config_get()?);
 
-    let restart = read_peer(tools, "restart", env, unit_id, leader)?;
-    let mut upgrade = read_peer(tools, "upgrade", env, unit_id, leader)?;
-    let upgrading = upgrade
-        .as_ref()
-        .is_some_and(|u| u.app_value("upgrade-stack").is_some_and(|s| s != "[]"));
-    // A started non-leader needs the other units' cluster bags only to join, to leave, or
-    // during an upgrade; in steady state its own bag and the app bag are enough.
-    let mut cluster = read_peer(
-        tools,
-        "cluster",
-        env,
-        unit_id,
-        leader || facts.dying || upgrading,
-    )?;
-    if let Some(c) = &cluster {
-        let own_started = c.unit_value(unit_id, "state") == Some("started");
-        if !leader && !own_started && !facts.dying && !upgrading {
-            cluster = read_peer(tools, "cluster", env, unit_id, true)?;
+    let ids = PeerIds::load(workload);
+    let peers = read_peers(tools, &ids, env, unit_id, leader, facts);
+    if let Err(e) = &peers {
+        if e.is_relation_not_found() {
+            PeerIds::forget(workload);
         }
     }
-    if let Some(up) = &mut upgrade {
-        // Other units' upgrade states matter only while an upgrade is prepared or running.
-        if !leader && upgrading {
-            if let Some(full) = read_peer(tools, "upgrade", env, unit_id, true)? {
-                *up = full;
-            }
-        }
-    }
+    let (cluster, restart, upgrade) = peers?;
+    ids.save(workload);
 
     // The published address is reused except where Juju may have changed it.
     let published = cluster
