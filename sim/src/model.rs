@@ -23,6 +23,9 @@ use crate::state::{
 use crate::tools::{self, STATE_DIR_ENV, TOOL_NAMES};
 use crate::{fourlw, logs, SimError};
 
+mod measure;
+pub use measure::{run_measured, Measured, Usage};
+
 /// The Juju version hooks are told they run under.
 pub const JUJU_VERSION: &str = "3.6.8";
 /// The hook PATH after the tools dir (as on an Ubuntu machine).
@@ -396,6 +399,9 @@ pub struct Model {
     destroy_on_drop: bool,
     destroyed: bool,
     on_hook: Option<HookCallback>,
+    /// Measured runs (see `measure`): use the `wait4` runner and keep its usage.
+    measuring: bool,
+    last_usage: Option<Usage>,
 }
 
 impl fmt::Debug for Model {
@@ -547,6 +553,8 @@ impl Model {
             destroy_on_drop: true,
             destroyed: false,
             on_hook: None,
+            measuring: false,
+            last_usage: None,
         })
     }
 
@@ -563,6 +571,8 @@ impl Model {
             destroy_on_drop: false,
             destroyed: false,
             on_hook: None,
+            measuring: false,
+            last_usage: None,
         })
     }
 
@@ -1142,7 +1152,8 @@ impl Model {
         // Run the process without holding the lock: its hook tools need it.
         let started = Instant::now();
         let finished: Result<Option<Finished>, String> = match &program {
-            Ok(Some(p)) => process::run(p, &charm_dir, &env, &scratch, timeout)
+            Ok(Some(p)) => self
+                .run_process(p, &charm_dir, &env, &scratch, timeout)
                 .map(Some)
                 .map_err(|e| format!("cannot start {}: {e}", p.display())),
             Ok(None) => Ok(None),

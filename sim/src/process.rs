@@ -39,7 +39,7 @@ impl Finished {
     }
 }
 
-fn fresh_file(path: &Path) -> io::Result<File> {
+pub(crate) fn fresh_file(path: &Path) -> io::Result<File> {
     // Unlink first: a process left over from an earlier hook may still hold the old file.
     let _ = fs::remove_file(path);
     OpenOptions::new()
@@ -49,7 +49,7 @@ fn fresh_file(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-fn read_and_remove(path: &Path) -> String {
+pub(crate) fn read_and_remove(path: &Path) -> String {
     let mut s = Vec::new();
     if let Ok(mut f) = File::open(path) {
         let _ = f.read_to_end(&mut s);

@@ -51,6 +51,10 @@ pub const TOOL_NAMES: &[&str] = &[
 /// The environment variable naming the model directory (set in every hook's environment).
 pub const STATE_DIR_ENV: &str = "SIM_STATE_DIR";
 
+/// `<model>/<TOOL_CALL_LOG>`: while this file exists (measured runs create it), every tool
+/// call appends `<context id> <tool>` to it, so that a run's calls can be counted.
+pub const TOOL_CALL_LOG: &str = "tool-calls.log";
+
 /// A tool failure: `ERROR <message>` on stderr and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolFail {
@@ -167,6 +171,7 @@ fn run(
             "bad request: unknown context {ctx_id:?}"
         )));
     }
+    note_call(&dir, &ctx_id, name);
     let mut tool = Tool {
         g: &mut guard,
         ctx_id,
@@ -184,6 +189,16 @@ fn run(
             .map_err(|e| ToolFail::runtime(format!("cannot save the model: {e}")))?;
     }
     result
+}
+
+/// Appends the call to the tool-call log if it exists (no file: nothing to do).
+fn note_call(dir: &Path, ctx_id: &str, name: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(TOOL_CALL_LOG))
+    {
+        let _ = writeln!(f, "{ctx_id} {name}");
+    }
 }
 
 /// `zookeeper/3` -> valid; `zookeeper`, `x/y` -> not a unit name.

@@ -1,0 +1,267 @@
+//! Measured runs for benchmarks: run one hook or action on a unit now, through the normal
+//! hook machinery (context, tools, commit, fan-out), and report what its process cost:
+//! wall time from spawn to exit, CPU time and peak RSS from `wait4(2)`, and the hook-tool
+//! calls it made, by tool.
+//!
+//! The normal runner ([`process::run`]) polls for the exit with growing naps, which is fine
+//! for a model but blurs a few-millisecond hook; a measured run blocks in `wait4` instead
+//! (a watchdog thread enforces the hook timeout).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{ActionResult, HookRecord, Model, Work};
+use crate::process::{self, Finished};
+use crate::state::{HookSpec, Life};
+use crate::tools::TOOL_CALL_LOG;
+use crate::SimError;
+
+/// What one hook or action process cost, from `wait4(2)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// From just before the spawn to the exit being reaped.
+    pub wall: Duration,
+    /// User CPU time of the process and of the children it waited for (its hook tools).
+    pub user: Duration,
+    /// System CPU time, likewise.
+    pub system: Duration,
+    /// `ru_maxrss` in KiB: the peak resident set of the process or of the largest child it
+    /// waited for (Linux reports the larger of the two), so an upper bound of the charm's own.
+    pub max_rss_kib: u64,
+}
+
+/// A measured hook or action run.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub record: HookRecord,
+    /// None when no process ran (a hook without handler, or skipped).
+    pub usage: Option<Usage>,
+    /// Hook-tool invocations of this run, by tool (`relation-get` -> 3).
+    pub tool_calls: BTreeMap<String, u32>,
+}
+
+impl Measured {
+    pub fn total_tool_calls(&self) -> u32 {
+        self.tool_calls.values().sum()
+    }
+}
+
+impl Model {
+    /// Runs `hook` on `unit` now, ahead of anything queued (its queue is left as it is), and
+    /// measures the process. Its writes commit and fan out as for any hook, so the caller
+    /// may want to run what they queue (see [`Model::step`]).
+    pub fn run_hook_measured(&mut self, unit: &str, hook: HookSpec) -> Result<Measured, SimError> {
+        let _runner = self.runner()?;
+        let g = self.lock()?;
+        match g.st.units.get(unit) {
+            None => return Err(SimError::Invalid(format!("unit {unit:?} not found"))),
+            Some(u) if u.life != Life::Alive => {
+                return Err(SimError::Invalid(format!("unit {unit:?} is dying")))
+            }
+            Some(u) if u.error.is_some() => {
+                return Err(SimError::Invalid(format!("unit {unit:?} is in error")))
+            }
+            Some(_) => {}
+        }
+        self.measured(|m| m.execute(g, unit, Work::Hook(hook, 1)))
+    }
+
+    /// Runs the action on `unit` now and measures its process. Params are typed (see
+    /// [`Model::run_action_with`]).
+    pub fn run_action_measured(
+        &mut self,
+        unit: &str,
+        action: &str,
+        params: serde_json::Map<String, Value>,
+    ) -> Result<(ActionResult, Measured), SimError> {
+        let id = self.enqueue_action(unit, action, params)?;
+        let _runner = self.runner()?;
+        let mut g = self.lock()?;
+        if let Some(u) = g.st.units.get_mut(unit) {
+            u.actions.retain(|a| *a != id);
+        }
+        let measured = self.measured(|m| m.execute(g, unit, Work::Action(id)))?;
+        let result = self
+            .action_result(id)?
+            .ok_or_else(|| SimError::Invalid(format!("action {id} did not finish")))?;
+        Ok((result, measured))
+    }
+
+    /// Runs `f` with measuring on and the tool-call log open, and collects both.
+    fn measured(
+        &mut self,
+        f: impl FnOnce(&mut Model) -> Result<HookRecord, SimError>,
+    ) -> Result<Measured, SimError> {
+        let log = self.dir().join(TOOL_CALL_LOG);
+        fs::write(&log, "").map_err(SimError::io("create", &log))?;
+        self.measuring = true;
+        self.last_usage = None;
+        let result = f(self);
+        self.measuring = false;
+        let calls = fs::read_to_string(&log).unwrap_or_default();
+        let _ = fs::remove_file(&log);
+        let record = result?;
+        let mut tool_calls = BTreeMap::new();
+        for line in calls.lines() {
+            if let Some((ctx, tool)) = line.split_once(' ') {
+                if ctx == record.context_id {
+                    *tool_calls.entry(tool.to_string()).or_default() += 1;
+                }
+            }
+        }
+        Ok(Measured {
+            record,
+            usage: self.last_usage.take(),
+            tool_calls,
+        })
+    }
+
+    /// The hook runner: [`process::run`], or [`run_measured`] while measuring.
+    pub(super) fn run_process(
+        &mut self,
+        program: &Path,
+        cwd: &Path,
+        env: &[(String, String)],
+        scratch: &Path,
+        timeout: Duration,
+    ) -> io::Result<Finished> {
+        if !self.measuring {
+            return process::run(program, cwd, env, scratch, timeout);
+        }
+        let (finished, usage) = run_measured(program, cwd, env, scratch, timeout)?;
+        self.last_usage = Some(usage);
+        Ok(finished)
+    }
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+}
+
+/// [`process::run`] with a blocking `wait4(2)`: the same environment, cwd, stdin, output
+/// files and process group, plus the child's resource use.
+pub fn run_measured(
+    program: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    scratch: &Path,
+    timeout: Duration,
+) -> io::Result<(Finished, Usage)> {
+    let out_path = scratch.join(".hook-stdout");
+    let err_path = scratch.join(".hook-stderr");
+    let out = process::fresh_file(&out_path)?;
+    let err = process::fresh_file(&err_path)?;
+    let start = Instant::now();
+    let child = Command::new(program)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()?;
+    let pid = child.id() as i32;
+    assert!(pid > 1, "child pid {pid}");
+    let (done, wait) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if wait.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+            // SAFETY: kill(2) on the process group the child leads (pgid = pid > 1).
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+            return true;
+        }
+        false
+    });
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = loop {
+        // SAFETY: wait4 on our own child with valid out-pointers.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        if r == pid {
+            break Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            break Err(e);
+        }
+    };
+    let wall = start.elapsed();
+    let _ = done.send(());
+    let timed_out = watchdog.join().unwrap_or(false);
+    drop(child);
+    reaped?;
+    let (code, signal) = if libc::WIFEXITED(status) {
+        (Some(libc::WEXITSTATUS(status)), None)
+    } else if libc::WIFSIGNALED(status) {
+        (None, Some(libc::WTERMSIG(status)))
+    } else {
+        (None, None)
+    };
+    let finished = Finished {
+        code,
+        signal,
+        timed_out,
+        stdout: process::read_and_remove(&out_path),
+        stderr: process::read_and_remove(&err_path),
+        duration: wall,
+    };
+    let usage = Usage {
+        wall,
+        user: timeval(ru.ru_utime),
+        system: timeval(ru.ru_stime),
+        max_rss_kib: ru.ru_maxrss.max(0) as u64,
+    };
+    Ok((finished, usage))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &Path, body: &str) -> std::path::PathBuf {
+        let p = dir.join("s");
+        fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_measured_run_reports_exit_output_wall_time_and_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = script(dir.path(), "echo out; echo err >&2; sleep 0.2; exit 4");
+        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+        let (f, u) =
+            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_secs(10)).unwrap();
+        assert_eq!(f.code, Some(4));
+        assert_eq!(f.stdout, "out\n");
+        assert_eq!(f.stderr, "err\n");
+        assert!(u.wall >= Duration::from_millis(200), "{u:?}");
+        assert!(u.wall < Duration::from_secs(5), "{u:?}");
+        // A shell and a sleep use at least a few hundred KiB, and far less than a GiB.
+        assert!(u.max_rss_kib > 100 && u.max_rss_kib < 1 << 20, "{u:?}");
+    }
+
+    #[test]
+    fn a_measured_run_past_its_timeout_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = script(dir.path(), "sleep 30");
+        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+        let (f, u) =
+            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_millis(300)).unwrap();
+        assert!(f.timed_out);
+        assert_eq!(f.signal, Some(libc::SIGKILL));
+        assert!(u.wall < Duration::from_secs(10), "{u:?}");
+    }
+}
