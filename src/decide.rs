@@ -30,6 +30,10 @@ use crate::zk::ServerSpec;
 pub const LOCK_STATE_KEY: &str = "state";
 /// Restart relation: unit-bag key of when the request was made (orders the queue).
 pub const LOCK_REQUESTED_AT_KEY: &str = "requested-at";
+/// Restart relation: unit-bag key of the app-wide inputs ([`shared_inputs`]) this unit's
+/// running server is up to date with. The leader restarts itself only once every other
+/// started unit reports the current ones, so that it restarts last.
+pub const LOCK_INPUTS_KEY: &str = "inputs";
 
 /// Something to do to the workload, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,14 +220,32 @@ pub fn decide(s: &Snapshot) -> Plan {
     let rendered = Rendered::new(&config, &s.paths, s.unit_id, &passwords);
     let fingerprint = rendered.fingerprint();
     plan.rendered = Some(rendered);
+    let inputs = shared_inputs(&config, &passwords);
 
     let gate = crate::upgrade_flow::decide_upgrade(s, &s.upgrade_facts, &mut plan);
-    lifecycle(s, cluster, &fingerprint, gate, &mut plan);
+    lifecycle(s, cluster, &fingerprint, &inputs, gate, &mut plan);
     if s.leader {
-        let lock_busy = leader_restart_lock(s, &mut plan);
+        let lock_busy = leader_restart_lock(s, &inputs, &mut plan);
         leader_membership(s, lock_busy, &mut plan);
     }
     plan
+}
+
+/// A digest of what every unit's server reads only at start, whatever the unit: the files
+/// rendered for one fixed unit and layout. It changes exactly when a restart-relevant
+/// option or an internal password (or the sync-rotation phase) changes.
+fn shared_inputs(
+    config: &crate::config::CharmConfig,
+    passwords: &crate::render::Passwords,
+) -> String {
+    let fixed = crate::workload::Paths {
+        conf_dir: "/".into(),
+        data_dir: "/".into(),
+        data_log_dir: "/".into(),
+        log_dir: "/".into(),
+        charm_state_dir: "/".into(),
+    };
+    Rendered::new(config, &fixed, 0, passwords).fingerprint()
 }
 
 /// This unit is leaving: step out of the voting members while that is safe, and stop the
@@ -252,7 +274,14 @@ fn leave(s: &Snapshot, plan: &mut Plan) {
 
 /// This unit's own server: first start in its turn, recovery start, restart under the lock,
 /// and its status.
-fn lifecycle(s: &Snapshot, cluster: &PeerRelation, fingerprint: &str, gate: Gate, plan: &mut Plan) {
+fn lifecycle(
+    s: &Snapshot,
+    cluster: &PeerRelation,
+    fingerprint: &str,
+    inputs: &str,
+    gate: Gate,
+    plan: &mut Plan,
+) {
     let me = s.unit_id;
     let health = s.workload.health.clone().unwrap_or_default();
 
@@ -336,7 +365,7 @@ fn lifecycle(s: &Snapshot, cluster: &PeerRelation, fingerprint: &str, gate: Gate
     }
 
     if gate == Gate::Proceed {
-        unit_restart_lock(s, &health, fingerprint, plan);
+        unit_restart_lock(s, &health, fingerprint, inputs, plan);
     }
 
     // Tell the leader which sync-rotation phase this server runs with, once it does.
@@ -370,11 +399,12 @@ fn lifecycle(s: &Snapshot, cluster: &PeerRelation, fingerprint: &str, gate: Gate
 
 /// Unit side of the restart lock: request it when the running server was started with
 /// other files than the ones rendered now; restart when granted; release once back in the
-/// quorum and synced.
+/// quorum and synced, and then report the app-wide `inputs` it is up to date with.
 fn unit_restart_lock(
     s: &Snapshot,
     health: &crate::snapshot::ServerHealth,
     fingerprint: &str,
+    inputs: &str,
     plan: &mut Plan,
 ) {
     let needs_restart = s.workload.started_with.as_deref() != Some(fingerprint);
@@ -392,6 +422,9 @@ fn unit_restart_lock(
         .map(String::as_str)
         .unwrap_or("");
     let granted = restart.app_value(&s.unit_name) == Some("granted");
+    if !needs_restart && health.synced() {
+        set_if_changed(&mut plan.restart_unit, own, LOCK_INPUTS_KEY, inputs);
+    }
 
     if needs_restart {
         if granted {
@@ -428,9 +461,11 @@ fn unit_restart_lock(
 }
 
 /// Leader side of the restart lock: clear released and departed grants, then grant the
-/// earliest request while nobody holds the lock and nobody else is in transition; the
-/// leader's own request goes last. Returns whether the lock is held after this round.
-fn leader_restart_lock(s: &Snapshot, plan: &mut Plan) -> bool {
+/// earliest request while nobody holds the lock and nobody else is in transition. The
+/// leader's own request goes last: after the other requests, and only once every other
+/// started unit reports that it runs with the current `inputs` (a unit that has not seen a
+/// change yet has not requested either). Returns whether the lock is held after this round.
+fn leader_restart_lock(s: &Snapshot, inputs: &str, plan: &mut Plan) -> bool {
     let Some(restart) = &s.restart else {
         return false;
     };
@@ -473,6 +508,16 @@ fn leader_restart_lock(s: &Snapshot, plan: &mut Plan) -> bool {
         .collect();
     queue.sort();
     if let Some((_, _, id)) = queue.first() {
+        if *id == s.unit_id {
+            let behind = members.iter().any(|m| {
+                *m != s.unit_id
+                    && s.started(*m)
+                    && restart.unit_value(*m, LOCK_INPUTS_KEY) != Some(inputs)
+            });
+            if behind {
+                return false;
+            }
+        }
         plan.restart_app
             .insert(s.unit_name_of(*id), "granted".into());
         return true;

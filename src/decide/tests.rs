@@ -188,6 +188,17 @@ impl World {
             .insert(k.into(), v.into());
         self
     }
+    /// Units `ids` report that their servers run with the current app-wide inputs.
+    fn up_to_date(mut self, ids: &[u32]) -> Self {
+        let inputs = shared_inputs(
+            self.s.config.as_ref().unwrap(),
+            &self.s.passwords().unwrap(),
+        );
+        for id in ids {
+            self = self.restart_unit(*id, LOCK_INPUTS_KEY, &inputs);
+        }
+        self
+    }
     fn restart_app(mut self, k: &str, v: &str) -> Self {
         self.s
             .restart
@@ -221,6 +232,7 @@ fn healthy3(me: u32) -> World {
             &[0, 1, 2],
             &[(0, leading()), (1, following()), (2, following())],
         )
+        .up_to_date(&[0, 1, 2])
 }
 
 #[test]
@@ -565,6 +577,87 @@ fn leader_grants_the_earliest_request_and_itself_last() {
     assert_eq!(
         plan.restart_app,
         Databag::from([("zookeeper/2".to_string(), "granted".to_string())])
+    );
+}
+
+#[test]
+fn a_unit_reports_the_inputs_it_runs_with_once_restarted_and_synced() {
+    let mut w = healthy3(1)
+        .restart_unit(1, LOCK_STATE_KEY, "acquire")
+        .restart_app("zookeeper/1", "granted");
+    w.s.config = Ok(CharmConfig {
+        tick_time: 3000,
+        ..CharmConfig::default()
+    });
+    assert!(!w.plan().restart_unit.contains_key(LOCK_INPUTS_KEY));
+    w.s.workload.started_with = Some(
+        Rendered::new(
+            w.s.config.as_ref().unwrap(),
+            &paths(),
+            1,
+            &w.s.passwords().unwrap(),
+        )
+        .fingerprint(),
+    );
+    let plan = w.plan();
+    let new_inputs = shared_inputs(w.s.config.as_ref().unwrap(), &w.s.passwords().unwrap());
+    assert_eq!(
+        plan.restart_unit.get(LOCK_INPUTS_KEY),
+        Some(&new_inputs),
+        "{:?}",
+        plan.restart_unit
+    );
+    assert_ne!(
+        new_inputs,
+        shared_inputs(&CharmConfig::default(), &w.s.passwords().unwrap())
+    );
+}
+
+#[test]
+fn the_leader_restarts_itself_only_after_every_other_unit_caught_up() {
+    // The leader saw the change first: nobody else requested yet, but units 1 and 2 still
+    // run with the old inputs, so they will request: the leader must not go first.
+    let mut w = healthy3(0)
+        .leader()
+        .restart_unit(0, LOCK_STATE_KEY, "acquire");
+    w.s.config = Ok(CharmConfig {
+        tick_time: 3000,
+        ..CharmConfig::default()
+    });
+    let plan = w.plan();
+    assert!(plan.restart_app.is_empty(), "{:?}", plan.restart_app);
+    assert_eq!(status(&plan), Status::waiting("waiting for restart lock"));
+    // Unit 1 restarted already; unit 2 still has not: still not the leader's turn.
+    w = w.up_to_date(&[1]);
+    assert!(w.plan().restart_app.is_empty());
+    // Both caught up: the leader restarts.
+    w = w.up_to_date(&[2]);
+    assert_eq!(
+        w.plan().restart_app,
+        Databag::from([("zookeeper/0".to_string(), "granted".to_string())])
+    );
+}
+
+#[test]
+fn a_unit_that_never_started_does_not_hold_back_the_leaders_restart() {
+    let mut w = World::unit(0, &[0, 1, 2, 3])
+        .leader()
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(
+            &[0, 1, 2],
+            &[(0, leading()), (1, following()), (2, following())],
+        )
+        .restart_unit(0, LOCK_STATE_KEY, "acquire");
+    w.s.config = Ok(CharmConfig {
+        tick_time: 3000,
+        ..CharmConfig::default()
+    });
+    w = w.up_to_date(&[1, 2]);
+    assert_eq!(
+        w.plan().restart_app.get("zookeeper/0").map(String::as_str),
+        Some("granted")
     );
 }
 
