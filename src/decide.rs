@@ -21,7 +21,7 @@ use crate::hooktools::{Databag, Status};
 use crate::render::Rendered;
 use crate::snapshot::{
     PeerRelation, Snapshot, STARTING_KEY, SYNC_PASSWORD_KEY, SYNC_PASSWORD_NEW_KEY, SYNC_PHASE_KEY,
-    SYNC_ROTATION_KEY,
+    SYNC_ROTATION_KEY, SYNC_USER_KEY,
 };
 use crate::upgrade_flow::Gate;
 use crate::zk::ServerSpec;
@@ -575,6 +575,8 @@ fn leader_membership(s: &Snapshot, lock_busy: bool, plan: &mut Plan) {
                         .unwrap_or_default()
                         .to_string();
                     plan.cluster_app.insert(SYNC_PASSWORD_KEY.into(), new);
+                    plan.cluster_app
+                        .insert(SYNC_USER_KEY.into(), s.next_sync_user().into());
                     plan.cluster_app
                         .insert(SYNC_PASSWORD_NEW_KEY.into(), String::new());
                     plan.cluster_app

@@ -22,11 +22,12 @@ pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
 #[derive(Clone, PartialEq, Eq)]
 pub struct Passwords {
     pub super_password: String,
-    /// The `sync` password the servers authenticate each other with.
-    pub sync_password: String,
-    /// Whether servers refuse quorum peers that fail SASL. Off only in the middle of a
-    /// `sync` password rotation, so that old and new passwords can meet.
-    pub quorum_sasl_required: bool,
+    /// The quorum user (name, password) this server logs in with to its peers: `sync` and
+    /// the `sync` password (see [`crate::snapshot::SyncRotation`] for the other name).
+    pub sync_login: (String, String),
+    /// The quorum users (name, password) this server accepts: the login user, plus the
+    /// other one in the middle of a `sync` password rotation.
+    pub sync_accepted: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -85,23 +86,28 @@ impl Rendered {
              4lw.commands.whitelist={FOUR_LETTER_WHITELIST}\n\
              admin.enableServer=false\n\
              quorum.auth.enableSasl=true\n\
-             quorum.auth.learnerRequireSasl={required}\n\
-             quorum.auth.serverRequireSasl={required}\n\
+             quorum.auth.learnerRequireSasl=true\n\
+             quorum.auth.serverRequireSasl=true\n\
              quorum.auth.learner.saslLoginContext=QuorumLearner\n\
              quorum.auth.server.saslLoginContext=QuorumServer\n\
              quorum.cnxn.threads.size=20\n\
              DigestAuthenticationProvider.superDigest=super:{digest}\n",
-            required = passwords.quorum_sasl_required,
             tick = config.tick_time,
             init = config.init_limit,
             sync = config.sync_limit,
             data = paths.data_dir.display(),
             datalog = paths.data_log_dir.display(),
         );
+        let accepted: String = passwords
+            .sync_accepted
+            .iter()
+            .map(|(user, pw)| format!("\n    user_{user}=\"{pw}\""))
+            .collect();
         let jaas = format!(
-            "QuorumServer {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_sync=\"{sync}\";\n}};\n\
-             QuorumLearner {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"sync\"\n    password=\"{sync}\";\n}};\n",
-            sync = passwords.sync_password,
+            "QuorumServer {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required{accepted};\n}};\n\
+             QuorumLearner {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"{user}\"\n    password=\"{pw}\";\n}};\n",
+            user = passwords.sync_login.0,
+            pw = passwords.sync_login.1,
         );
         let client_jaas = format!(
             "Client {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"super\"\n    password=\"{}\";\n}};\n",
@@ -188,11 +194,43 @@ mod tests {
     }
 
     fn pw(s: &str, y: &str) -> Passwords {
+        let sync = ("sync".to_string(), y.to_string());
         Passwords {
             super_password: s.into(),
-            sync_password: y.into(),
-            quorum_sasl_required: true,
+            sync_login: sync.clone(),
+            sync_accepted: vec![sync],
         }
+    }
+
+    #[test]
+    fn jaas_accepts_every_given_quorum_user_and_logs_in_as_one() {
+        let mut p = pw("a", "old-pw");
+        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &p);
+        assert_eq!(
+            r.jaas,
+            "QuorumServer {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_sync=\"old-pw\";\n};\n\
+             QuorumLearner {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"sync\"\n    password=\"old-pw\";\n};\n"
+        );
+        p.sync_accepted
+            .push(("sync2".to_string(), "new-pw".to_string()));
+        p.sync_login = ("sync2".to_string(), "new-pw".to_string());
+        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &p);
+        assert!(
+            r.jaas
+                .contains("required\n    user_sync=\"old-pw\"\n    user_sync2=\"new-pw\";\n};"),
+            "{}",
+            r.jaas
+        );
+        assert!(
+            r.jaas
+                .contains("username=\"sync2\"\n    password=\"new-pw\";"),
+            "{}",
+            r.jaas
+        );
+        // Quorum authentication is required whatever the users.
+        let cfg = r.zoo_cfg(Path::new("/z/conf/zoo.cfg.dynamic.1"));
+        assert!(cfg.contains("quorum.auth.learnerRequireSasl=true\n"));
+        assert!(cfg.contains("quorum.auth.serverRequireSasl=true\n"));
     }
 
     #[test]

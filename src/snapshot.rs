@@ -21,11 +21,20 @@ pub const SYNC_PASSWORD_NEW_KEY: &str = "sync-password-new";
 pub const SYNC_ROTATION_KEY: &str = "sync-rotation";
 /// Cluster unit-bag key: the rotation phase this unit's running server was started with.
 pub const SYNC_PHASE_KEY: &str = "sync-phase";
+/// Cluster app-bag key of the quorum user name the servers log in with ([`SYNC_USERS`];
+/// absent means the first). Each `sync` rotation moves to the other name.
+pub const SYNC_USER_KEY: &str = "sync-user";
+/// The two quorum user names a `sync` rotation alternates between.
+pub const SYNC_USERS: [&str; 2] = ["sync", "sync2"];
 
 /// A `sync` password rotation takes three rolling restarts, because servers authenticate
-/// each other and a server only knows one `sync` password: first every server stops
-/// requiring authentication (still with the old password), then every server switches to
-/// the new password (failures tolerated), then every server requires it again.
+/// each other on every quorum connection, and a learner whose login fails never connects
+/// (even to a server that does not require authentication; one that does not authenticate
+/// at all is refused by every server that does). So authentication stays required, and the
+/// new password comes in under the other quorum user name: first every server also accepts
+/// the other user with the new password (`Relax`), then every server logs in as that user
+/// (`Switch`), then every server accepts only that user (`Enforce`). At any moment two
+/// servers in adjacent phases can connect both ways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncRotation {
     Relax,
@@ -205,21 +214,54 @@ impl Snapshot {
         SyncRotation::parse(c.app_value(SYNC_ROTATION_KEY)?)
     }
 
+    /// The quorum user name the servers log in with when no rotation is in progress.
+    pub fn sync_user(&self) -> &'static str {
+        let stored = self
+            .cluster
+            .as_ref()
+            .and_then(|c| c.app_value(SYNC_USER_KEY));
+        if stored == Some(SYNC_USERS[1]) {
+            SYNC_USERS[1]
+        } else {
+            SYNC_USERS[0]
+        }
+    }
+
+    /// The quorum user name a rotation brings in: the other one.
+    pub fn next_sync_user(&self) -> &'static str {
+        if self.sync_user() == SYNC_USERS[0] {
+            SYNC_USERS[1]
+        } else {
+            SYNC_USERS[0]
+        }
+    }
+
     /// The internal passwords as the servers should run with them now, once the leader has
     /// shared both.
     pub fn passwords(&self) -> Option<Passwords> {
         let c = self.cluster.as_ref()?;
-        let current = c.app_value(SYNC_PASSWORD_KEY)?;
-        let (sync, required) = match self.sync_rotation() {
-            None => (current, true),
-            Some(SyncRotation::Relax) => (current, false),
-            Some(SyncRotation::Switch) => (c.app_value(SYNC_PASSWORD_NEW_KEY)?, false),
-            Some(SyncRotation::Enforce) => (c.app_value(SYNC_PASSWORD_NEW_KEY)?, true),
+        let current = (
+            self.sync_user().to_string(),
+            c.app_value(SYNC_PASSWORD_KEY)?.to_string(),
+        );
+        let (login, accepted) = match self.sync_rotation() {
+            None => (current.clone(), vec![current]),
+            Some(phase) => {
+                let next = (
+                    self.next_sync_user().to_string(),
+                    c.app_value(SYNC_PASSWORD_NEW_KEY)?.to_string(),
+                );
+                match phase {
+                    SyncRotation::Relax => (current.clone(), vec![current, next]),
+                    SyncRotation::Switch => (next.clone(), vec![current, next]),
+                    SyncRotation::Enforce => (next.clone(), vec![next]),
+                }
+            }
         };
         Some(Passwords {
             super_password: c.app_value(SUPER_PASSWORD_KEY)?.to_string(),
-            sync_password: sync.to_string(),
-            quorum_sasl_required: required,
+            sync_login: login,
+            sync_accepted: accepted,
         })
     }
 

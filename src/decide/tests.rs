@@ -705,26 +705,39 @@ fn a_sync_rotation_relaxes_then_switches_then_enforces() {
     let rel = healthy3(1)
         .app("sync-password-new", "N")
         .app("sync-rotation", "relax");
+    let old = ("sync".to_string(), "Y".repeat(32));
+    let new = ("sync2".to_string(), "N".to_string());
+    // Every server also accepts the new user, and still logs in as the old one.
     let p = rel.s.passwords().unwrap();
-    assert_eq!(
-        (p.sync_password.as_str(), p.quorum_sasl_required),
-        ("YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY", false)
-    );
+    assert_eq!(p.sync_login, old);
+    assert_eq!(p.sync_accepted, vec![old.clone(), new.clone()]);
     let sw = healthy3(1)
         .app("sync-password-new", "N")
         .app("sync-rotation", "switch");
+    // Every server logs in as the new user; both are accepted.
     let p = sw.s.passwords().unwrap();
-    assert_eq!(
-        (p.sync_password.as_str(), p.quorum_sasl_required),
-        ("N", false)
-    );
+    assert_eq!(p.sync_login, new);
+    assert_eq!(p.sync_accepted, vec![old.clone(), new.clone()]);
     let en = healthy3(1)
         .app("sync-password-new", "N")
         .app("sync-rotation", "enforce");
+    // Only the new user is accepted.
     let p = en.s.passwords().unwrap();
+    assert_eq!(p.sync_login, new);
+    assert_eq!(p.sync_accepted, vec![new.clone()]);
+    // The next rotation goes back to the first user name.
+    let again = healthy3(1)
+        .app("sync-user", "sync2")
+        .app("sync-password-new", "M")
+        .app("sync-rotation", "switch");
+    let p = again.s.passwords().unwrap();
+    assert_eq!(p.sync_login, ("sync".to_string(), "M".to_string()));
     assert_eq!(
-        (p.sync_password.as_str(), p.quorum_sasl_required),
-        ("N", true)
+        p.sync_accepted,
+        vec![
+            ("sync2".to_string(), "Y".repeat(32)),
+            ("sync".to_string(), "M".to_string())
+        ]
     );
     // Each phase changes the files: a restart through the lock.
     assert_eq!(
@@ -790,6 +803,23 @@ fn the_last_phase_makes_the_new_sync_password_the_current_one() {
     assert_eq!(
         plan.cluster_app.get("sync-password").map(String::as_str),
         Some("N")
+    );
+    assert_eq!(
+        plan.cluster_app.get("sync-user").map(String::as_str),
+        Some("sync2")
+    );
+    // The servers already run with what the completed rotation renders: no restart.
+    let mut done = World { s: w.s.clone() };
+    for (k, v) in &plan.cluster_app {
+        done = done.app(k, v);
+    }
+    assert_eq!(
+        done.s.passwords().unwrap().sync_login,
+        w.s.passwords().unwrap().sync_login
+    );
+    assert_eq!(
+        done.s.passwords().unwrap().sync_accepted,
+        w.s.passwords().unwrap().sync_accepted
     );
     assert_eq!(
         plan.cluster_app
