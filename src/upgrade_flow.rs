@@ -205,7 +205,10 @@ pub fn decide_upgrade(s: &Snapshot, facts: &UpgradeFacts, plan: &mut Plan) -> Ga
 
     let cluster = cluster_state(&states);
     if cluster == Some("failed") || cluster == Some("recovery") {
-        if facts.pending
+        // Only in `upgrade-charm`: the pending marker outlives a failed upgrade, and the
+        // failed unit's next hook of the same refresh must not retry it.
+        if s.event.upgrade_charm
+            && facts.pending
             && matches!(
                 own,
                 "failed" | "recovery" | "idle" | "completed" | "ready" | ""
