@@ -108,6 +108,10 @@ pub fn reconcile(
             break;
         }
         tools.juju_log(LogLevel::Info, &crate::decide::summary(&plan))?;
+        if plan.workload.contains(&crate::decide::WorkloadOp::Restart) {
+            // A restart takes seconds: show it while it happens (status-set is immediate).
+            set_status(tools, workload, &statuses.resolve())?;
+        }
         match execute(&snapshot, &plan, tools, workload)? {
             Outcome::Done => {}
             Outcome::Stop(status) => {
