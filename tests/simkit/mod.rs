@@ -17,6 +17,9 @@ use zk_sim::{Model, ModelOptions, SettleLimits, UnitStatus};
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::four;
 
+// --- rolling restarts (issue 6): process watch and background writer, in restarts.rs ---
+pub mod restarts;
+
 /// Panics with the fix when Java or Debian's ZooKeeper jars are missing: these tests never
 /// pass silently without ZooKeeper.
 pub fn require_zookeeper() {

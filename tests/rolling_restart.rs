@@ -1,0 +1,395 @@
+//! Rolling restarts under the restart lock (issue 6), on the local model (`zk-sim`) with
+//! real ZooKeeper servers: a config change, a `super` password change and a `sync` password
+//! rotation each restart every unit the expected number of times, one unit at a time, the
+//! Juju leader last, while a client keeps writing and loses no acknowledged write.
+//!
+//! The restarts are observed from the ZooKeeper processes themselves (pid and start time
+//! from `/proc`, sampled every 100 ms, plus `srvr`), never from the charm's logs.
+//!
+//! `ZK_TEST_SEEDS=1,2` overrides the event-order seeds.
+
+mod simkit;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use simkit::restarts::{
+    all_restarts, assert_one_down_at_a_time, processes, statuses, ProcessWatch, Restart, Timeline,
+    WriteReport, Writer,
+};
+use simkit::{test_charm, Cluster};
+use zookeeper_charm::zk::admin::Admin;
+use zookeeper_charm::zk::ZkError;
+
+const SAMPLE: Duration = Duration::from_millis(100);
+const WRITE_EVERY: Duration = Duration::from_millis(50);
+/// The longest time without an acknowledged write that still counts as "the quorum kept
+/// serving" (generous for a loaded CI machine).
+const MAX_WRITE_GAP: Duration = Duration::from_secs(20);
+
+fn seeds(default: &[u64]) -> Vec<u64> {
+    match std::env::var("ZK_TEST_SEEDS") {
+        Ok(s) if !s.trim().is_empty() => s
+            .split(',')
+            .map(|x| x.trim().parse().expect("ZK_TEST_SEEDS: numbers"))
+            .collect(),
+        _ => default.to_vec(),
+    }
+}
+
+fn unit_number(name: &str) -> u32 {
+    name.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+fn juju_leader(c: &Cluster) -> u32 {
+    unit_number(&c.model.leader().unwrap().expect("a leader"))
+}
+
+fn unit(id: u32) -> String {
+    format!("zookeeper/{id}")
+}
+
+/// Runs `change`, then settles while watching every unit's ZooKeeper process and writing
+/// under `parent` as `super` with `password`.
+fn roll(
+    c: &mut Cluster,
+    what: &str,
+    parent: &str,
+    password: &str,
+    change: impl FnOnce(&mut Cluster),
+) -> (BTreeMap<u32, Timeline>, WriteReport) {
+    let started = Instant::now();
+    let watch = ProcessWatch::start(c, SAMPLE);
+    let writer = Writer::start(c, parent, password, WRITE_EVERY);
+    change(c);
+    c.settle(what);
+    let report = writer.finish();
+    let timelines = watch.finish();
+    eprintln!(
+        "seed {}: {what}: {:.1}s, {} writes acknowledged, {} failed attempts, longest gap {:.2}s; first errors: {:?}",
+        c.seed,
+        started.elapsed().as_secs_f64(),
+        report.acked.len(),
+        report.failures,
+        report.max_gap.as_secs_f64(),
+        report.errors.iter().take(3).collect::<Vec<_>>()
+    );
+    (timelines, report)
+}
+
+/// Every unit's server was replaced exactly `rounds` times; the restarts never overlapped;
+/// in each round every unit restarted once and the Juju leader's unit last. Returns the
+/// restarts in order.
+fn assert_rolled(
+    c: &Cluster,
+    timelines: &BTreeMap<u32, Timeline>,
+    rounds: usize,
+    what: &str,
+) -> Vec<Restart> {
+    let seed = c.seed;
+    let units: BTreeSet<u32> = c.addresses().into_keys().collect();
+    assert_eq!(
+        timelines.keys().copied().collect::<BTreeSet<u32>>(),
+        units,
+        "seed {seed}, {what}: watched units"
+    );
+    for (u, t) in timelines {
+        let procs = processes(t);
+        assert_eq!(
+            procs.len(),
+            rounds + 1,
+            "seed {seed}, {what}: unit {u} must run {} servers one after the other, ran {procs:?}; timeline {t:?}",
+            rounds + 1
+        );
+        let mut distinct = procs.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            procs.len(),
+            "seed {seed}, {what}: unit {u} went back to an old server: {procs:?}"
+        );
+    }
+    let all = all_restarts(timelines);
+    eprintln!("seed {seed}: {what}: restarts (unit: down -> serving)");
+    for r in &all {
+        eprintln!(
+            "  unit {}: {:.2}s -> {:.2}s (pid {} -> {})",
+            r.unit,
+            r.down_from.as_secs_f64(),
+            r.up_at.as_secs_f64(),
+            r.old.pid,
+            r.new.pid
+        );
+    }
+    assert_one_down_at_a_time(&all, &format!("seed {seed}, {what}"));
+    // The new servers started in the same order (start times from /proc).
+    let starts: Vec<u64> = all.iter().map(|r| r.new.start_ticks).collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] <= w[1]),
+        "seed {seed}, {what}: start times out of order: {all:#?}"
+    );
+    let leader = juju_leader(c);
+    // `juju status` showed each restart while it happened, and the leader waiting its turn.
+    for (u, t) in timelines {
+        let seen = statuses(t);
+        let restarting = seen
+            .iter()
+            .filter(|s| **s == "maintenance: restarting")
+            .count();
+        assert_eq!(
+            restarting, rounds,
+            "seed {seed}, {what}: unit {u} must show `restarting` once per restart; statuses {seen:?}"
+        );
+        let waiting = seen
+            .iter()
+            .filter(|s| **s == "waiting: waiting for restart lock")
+            .count();
+        if *u == leader {
+            assert!(
+                waiting >= rounds,
+                "seed {seed}, {what}: the leader waits for the restart lock in each round; statuses {seen:?}"
+            );
+        }
+    }
+    for (i, round) in all.chunks(units.len()).enumerate() {
+        let ids: BTreeSet<u32> = round.iter().map(|r| r.unit).collect();
+        assert_eq!(
+            ids, units,
+            "seed {seed}, {what}: round {i} must restart every unit once: {all:#?}"
+        );
+        assert_eq!(
+            round.last().map(|r| r.unit),
+            Some(leader),
+            "seed {seed}, {what}: round {i}: the Juju leader's unit restarts last: {all:#?}"
+        );
+    }
+    all
+}
+
+/// Every acknowledged write is in `parent`, read through a fresh client.
+fn assert_writes_kept(c: &Cluster, report: &WriteReport, parent: &str, password: &str) {
+    assert!(
+        report.acked.len() > 20,
+        "seed {}: the writer made too little progress: {report:?}",
+        c.seed
+    );
+    // The quorum kept serving: one unit down at a time never stops writes for long (a
+    // leader election takes a second or two).
+    assert!(
+        report.max_gap < MAX_WRITE_GAP,
+        "seed {}: no write acknowledged for {:?}: {:?}",
+        c.seed,
+        report.max_gap,
+        report.errors
+    );
+    let hosts: Vec<String> = c.addresses().into_values().collect();
+    let mut client = Admin::connect(&hosts, password, Duration::from_secs(10)).unwrap();
+    let have: BTreeSet<String> = client.children(parent).unwrap().into_iter().collect();
+    let lost: Vec<&String> = report.acked.iter().filter(|w| !have.contains(*w)).collect();
+    assert!(
+        lost.is_empty(),
+        "seed {}: acknowledged writes lost under {parent}: {lost:?}",
+        c.seed
+    );
+}
+
+/// The `super` password in the leader's app bag.
+fn app_value(c: &Cluster, key: &str) -> Option<String> {
+    c.model.app_databag("cluster").unwrap().get(key).cloned()
+}
+
+fn three_units(charm: &std::path::Path, seed: u64) {
+    let mut c = Cluster::create(charm, seed);
+    c.model.deploy(3).unwrap();
+    c.settle("deploy 3");
+    let leader = juju_leader(&c);
+    let other = (0..3).find(|u| *u != leader).unwrap();
+    let super_pw = c.super_password();
+
+    // 1. A config change that needs a restart rolls through the units.
+    let (timelines, report) = roll(&mut c, "tick-time 2000 -> 2500", "/tick", &super_pw, |c| {
+        assert!(c.model.set_config(&[("tick-time", "2500")]).unwrap());
+    });
+    assert_rolled(&c, &timelines, 1, "tick-time 2000 -> 2500");
+    assert_writes_kept(&c, &report, "/tick", &super_pw);
+    for u in 0..3 {
+        let cfg = c
+            .model
+            .workload_root(&unit(u))
+            .unwrap()
+            .join("conf/zoo.cfg");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        assert!(
+            text.lines().any(|l| l.trim() == "tickTime=2500"),
+            "seed {seed}: unit {u}: {}:\n{text}",
+            cfg.display()
+        );
+    }
+
+    // 2. Refusals: not the leader, not an internal user. Nothing changes.
+    let r = c
+        .model
+        .run_action(&unit(other), "set-password", &[("username", "super")])
+        .unwrap();
+    assert!(
+        !r.completed(),
+        "seed {seed}: set-password on a non-leader: {r:?}"
+    );
+    assert!(
+        r.message.contains("leader") && r.message.contains("zookeeper/leader"),
+        "seed {seed}: the refusal says where to run it: {:?}",
+        r.message
+    );
+    match c
+        .model
+        .run_action(&unit(leader), "set-password", &[("username", "admin")])
+    {
+        // The action's schema (an enum) refuses it before the charm runs...
+        Err(e) => assert!(e.to_string().contains("username"), "seed {seed}: {e}"),
+        // ...or the charm does.
+        Ok(r) => assert!(!r.completed(), "seed {seed}: set-password admin: {r:?}"),
+    }
+    assert_eq!(app_value(&c, "super-password").as_deref(), Some(&*super_pw));
+
+    // 3. A sync password rotation: three rolling phases, each restarting every unit once.
+    let old_sync = app_value(&c, "sync-password").expect("a sync password");
+    let mut new_sync = String::new();
+    let (timelines, report) = roll(&mut c, "sync password rotation", "/sync", &super_pw, |c| {
+        let r = c
+            .model
+            .run_action(&unit(leader), "set-password", &[("username", "sync")])
+            .unwrap();
+        assert!(r.completed(), "seed {seed}: set-password sync: {r:?}");
+        new_sync = r
+            .get("sync-password")
+            .expect("the new password")
+            .to_string();
+    });
+    assert_ne!(new_sync, old_sync);
+    assert_rolled(&c, &timelines, 3, "sync password rotation");
+    assert_writes_kept(&c, &report, "/sync", &super_pw);
+    let r = c
+        .model
+        .run_action(&unit(other), "get-sync-password", &[])
+        .unwrap();
+    assert_eq!(
+        r.get("sync-password"),
+        Some(&*new_sync),
+        "seed {seed}: {r:?}"
+    );
+    assert_eq!(app_value(&c, "sync-rotation").unwrap_or_default(), "");
+    assert_not_leaked(&c, &new_sync, "new sync password");
+    assert_not_leaked(&c, &old_sync, "old sync password");
+
+    // 4. Refused while an upgrade is prepared (last: the units stay ready to upgrade).
+    let r = c
+        .model
+        .run_action(&unit(leader), "pre-upgrade-check", &[])
+        .unwrap();
+    assert!(r.completed(), "seed {seed}: pre-upgrade-check: {r:?}");
+    let stack = c.model.app_databag("upgrade").unwrap();
+    assert!(
+        stack.get("upgrade-stack").is_some_and(|s| s.len() > 2),
+        "seed {seed}: an upgrade stack: {stack:?}"
+    );
+    let r = c
+        .model
+        .run_action(&unit(leader), "set-password", &[("username", "super")])
+        .unwrap();
+    assert!(
+        !r.completed(),
+        "seed {seed}: set-password during an upgrade: {r:?}"
+    );
+    assert!(
+        r.message.contains("upgrade"),
+        "seed {seed}: {:?}",
+        r.message
+    );
+    assert_eq!(app_value(&c, "super-password").as_deref(), Some(&*super_pw));
+    c.model.destroy().unwrap();
+}
+
+#[test]
+fn on_three_units_a_config_change_and_a_sync_rotation_restart_one_unit_at_a_time_and_bad_requests_are_refused(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm(&dir.path().join("charm"));
+    for seed in seeds(&[3]) {
+        three_units(&charm, seed);
+    }
+}
+
+/// The secret appears nowhere an operator or another process reads it.
+fn assert_not_leaked(c: &Cluster, secret: &str, what: &str) {
+    let dir = c.model.dir();
+    for file in ["debug-log", "hooks.jsonl"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        assert!(!text.is_empty(), "{file} is empty");
+        assert!(
+            !text.contains(secret),
+            "seed {}: the {what} appears in {file}",
+            c.seed
+        );
+    }
+    for u in c.model.status().unwrap() {
+        assert!(!u.message.contains(secret), "{what} in {}'s status", u.unit);
+    }
+    let (_, _, app_message) = c.model.app_status().unwrap();
+    assert!(!app_message.contains(secret), "{what} in the app status");
+}
+
+fn five_units(charm: &std::path::Path, seed: u64) {
+    let mut c = Cluster::create(charm, seed);
+    c.model.deploy(5).unwrap();
+    c.settle("deploy 5");
+    let leader = juju_leader(&c);
+    let old = c.super_password();
+
+    let mut new = String::new();
+    let (timelines, report) = roll(&mut c, "set-password super", "/super", &old, |c| {
+        let r = c
+            .model
+            .run_action(&unit(leader), "set-password", &[("username", "super")])
+            .unwrap();
+        assert!(r.completed(), "seed {seed}: set-password super: {r:?}");
+        new = r
+            .get("super-password")
+            .expect("the new password")
+            .to_string();
+    });
+    assert_ne!(new, old);
+    assert_eq!(app_value(&c, "super-password").as_deref(), Some(&*new));
+    assert_rolled(&c, &timelines, 1, "set-password super");
+    assert_writes_kept(&c, &report, "/super", &new);
+
+    // Only the new password can reconfig. The change re-adds a voter with its own spec.
+    let hosts: Vec<String> = c.addresses().into_values().collect();
+    let mut with_old = Admin::connect(&hosts, &old, Duration::from_secs(10)).unwrap();
+    let before = with_old.get_config().unwrap();
+    let spec = before.members.values().next().unwrap().clone();
+    let err = with_old
+        .add_member(&spec, Some(before.version))
+        .unwrap_err();
+    assert!(matches!(err, ZkError::NoAuth(_)), "seed {seed}: {err:?}");
+    let mut with_new = Admin::connect(&hosts, &new, Duration::from_secs(10)).unwrap();
+    let after = with_new
+        .add_member(&spec, Some(before.version))
+        .unwrap_or_else(|e| panic!("seed {seed}: reconfig with the new password: {e}"));
+    assert!(after.version > before.version, "{before:?} -> {after:?}");
+    assert_eq!(after.members, before.members);
+
+    assert_not_leaked(&c, &new, "new super password");
+    assert_not_leaked(&c, &old, "old super password");
+    c.model.destroy().unwrap();
+}
+
+#[test]
+fn on_five_units_a_super_password_change_restarts_one_unit_at_a_time_and_only_the_new_password_reconfigs(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm(&dir.path().join("charm"));
+    for seed in seeds(&[5]) {
+        five_units(&charm, seed);
+    }
+}
