@@ -55,10 +55,16 @@ fn build_charm_binary(name: &str, vars: &[(&str, &str)]) -> PathBuf {
     let dir = target_dir().join("upgrade-revisions");
     let started = Instant::now();
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--bin", "zookeeper-charm", "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&dir);
+    cmd.args([
+        "build",
+        "--bin",
+        "zookeeper-charm",
+        "--message-format=json",
+        "--manifest-path",
+    ])
+    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(&dir);
     for var in [
         "ZK_CHARM_REVISION",
         "ZK_CHARM_VERSION",
@@ -73,7 +79,13 @@ fn build_charm_binary(name: &str, vars: &[(&str, &str)]) -> PathBuf {
         "building the {name} revision failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let built = dir.join("debug").join("zookeeper-charm");
+    // The binary's path, as cargo reports it (it depends on the profile and any --target).
+    let built = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "zookeeper-charm")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported the zookeeper-charm executable");
     let copy = dir.join(format!("zookeeper-charm-{name}"));
     std::fs::copy(&built, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", built.display()));
     eprintln!(
@@ -486,6 +498,52 @@ fn recorded_charm_version(c: &Cluster) -> String {
         .to_string()
 }
 
+/// Stops the ZooKeeper quorum leader's server (SIGTERM, by pid) until another unit leads,
+/// then lets the charm start it again. Returns the new quorum leader.
+fn move_zk_leadership(c: &mut Cluster) -> u32 {
+    let old = zk_leader(c);
+    let root = c.model.workload_root(&unit(old)).unwrap();
+    let (pid, _) = zk_process(&root).expect("the quorum leader's server runs");
+    // SAFETY: a plain kill(2) of a ZooKeeper this test's model started, by its pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let leaders = c.zk_leaders();
+        if leaders.len() == 1 && leaders[0] != old {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new quorum leader after stopping unit {old}'s server:\n{}",
+            c.describe()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    c.settle("the old quorum leader's server restarted");
+    let new = zk_leader(c);
+    assert_ne!(new, old, "{}", c.describe());
+    new
+}
+
+/// Moves the quorum leadership until neither the lowest nor the highest unit leads, so that
+/// "the quorum leader upgrades last" differs from any order by unit number. (ZooKeeper
+/// elects the highest server id among the most up to date: 0 -> n-1 -> n-2.)
+fn zk_leader_in_the_middle(c: &mut Cluster) -> u32 {
+    let units: Vec<u32> = c.addresses().into_keys().collect();
+    let (lowest, highest) = (units[0], units[units.len() - 1]);
+    let mut leader = zk_leader(c);
+    for _ in 0..4 {
+        if leader != lowest && leader != highest {
+            return leader;
+        }
+        leader = move_zk_leadership(c);
+    }
+    panic!(
+        "the quorum leader stays at the edge (unit {leader}):\n{}",
+        c.describe()
+    );
+}
+
 /// Units whose hooks ran the workload `upgrade` op, in order, from the `plan:` log lines.
 fn upgrade_plans(c: &Cluster) -> Vec<u32> {
     let log = std::fs::read_to_string(c.model.dir().join("debug-log")).unwrap_or_default();
@@ -560,6 +618,8 @@ fn rollout(n: u32, seed: u64) {
     let old = test_charm(&dir.path().join("old"));
     let mut c = deploy(&old, n, seed);
     assert_eq!(recorded_charm_version(&c), "0.1.0");
+    let zk = zk_leader_in_the_middle(&mut c);
+    eprintln!("{n} units: the quorum leader is now unit {zk}");
     // Built after the deploy, so that the first build overlaps another test's deploy.
     let new = charm_dir_with(new_revision_binary(), &dir.path().join("new"));
 
@@ -569,7 +629,7 @@ fn rollout(n: u32, seed: u64) {
         "{n} units: pre-upgrade-check {:.1}s, stack {stack:?}",
         t.elapsed().as_secs_f64()
     );
-    let zk = stack[0];
+    assert_eq!(stack[0], zk);
 
     let watch = ProcWatch::start(&c);
     let writer = Writer::start(&c, &format!("rollout{n}"));
