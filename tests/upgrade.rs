@@ -769,12 +769,36 @@ fn pre_upgrade_check_fails_on_a_non_leader_and_on_an_unhealthy_ensemble_saying_w
 
 #[test]
 fn a_failed_unit_stops_the_rollout_blocked_with_rollback_instructions_and_the_rollback_completes() {
+    failure_and_rollback(seed(14), false);
+}
+
+/// The failed unit is also the Juju leader: it enters recovery itself and, being on top of
+/// the repaired stack, must start the rollback with no other unit's data changing (the
+/// upgrade lib's PR #176 case).
+#[test]
+fn the_rollback_completes_when_the_failed_unit_is_the_juju_leader() {
+    failure_and_rollback(seed(16), true);
+}
+
+fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
     let dir = tempfile::tempdir().unwrap();
     let old = test_charm(&dir.path().join("old"));
-    let mut c = deploy(&old, 3, seed(14));
+    let mut c = deploy(&old, 3, seed);
     let new = charm_dir_with(new_revision_binary(), &dir.path().join("new"));
+    if juju_leader_fails {
+        // The lowest unit that is not the quorum leader upgrades first.
+        let zk = zk_leader(&c);
+        let first = (0..3).find(|u| *u != zk).unwrap();
+        c.model.set_leader(&unit(first)).unwrap();
+        settle_quiet(&mut c, "Juju leadership moved");
+    }
     let stack = pre_upgrade_check(&mut c);
     let first = *stack.last().unwrap();
+    assert_eq!(
+        juju_leader(&c) == unit(first),
+        juju_leader_fails,
+        "{stack:?}"
+    );
     std::fs::write(
         c.model
             .workload_root(&unit(first))
