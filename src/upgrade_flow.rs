@@ -120,6 +120,12 @@ impl Default for UpgradeFacts {
     }
 }
 
+/// The status of a unit whose upgrade failed: the cause and how to roll back.
+fn failed_status(facts: &UpgradeFacts) -> Status {
+    let cause = facts.failure.as_deref().unwrap_or("the upgrade failed");
+    Status::blocked(format!("upgrade failed: {cause}; {ROLLBACK}"))
+}
+
 /// Whether the normal lifecycle (joins, restart-lock grants) may go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
@@ -156,13 +162,7 @@ pub fn decide_upgrade(s: &Snapshot, facts: &UpgradeFacts, plan: &mut Plan) -> Ga
             _ => {}
         }
         if own == "failed" {
-            let cause = facts
-                .failure
-                .clone()
-                .unwrap_or_else(|| "the upgrade failed".into());
-            plan.statuses.push(Status::blocked(format!(
-                "upgrade failed: {cause}; {ROLLBACK}"
-            )));
+            plan.statuses.push(failed_status(facts));
             return Gate::Hold;
         }
         if facts.pending {
@@ -221,13 +221,7 @@ pub fn decide_upgrade(s: &Snapshot, facts: &UpgradeFacts, plan: &mut Plan) -> Ga
             }
         }
         if own == "failed" {
-            let cause = facts
-                .failure
-                .clone()
-                .unwrap_or_else(|| "the upgrade failed".into());
-            plan.statuses.push(Status::blocked(format!(
-                "upgrade failed: {cause}; {ROLLBACK}"
-            )));
+            plan.statuses.push(failed_status(facts));
         } else if own == "recovery" {
             plan.statuses.push(Status::blocked(
                 "ready to rollback application: run `juju refresh zookeeper` to the previous revision",

@@ -10,17 +10,7 @@ mod simkit;
 
 use std::collections::BTreeSet;
 
-use simkit::{test_charm, Cluster};
-
-fn seeds(default: &[u64]) -> Vec<u64> {
-    match std::env::var("ZK_TEST_SEEDS") {
-        Ok(s) if !s.trim().is_empty() => s
-            .split(',')
-            .map(|x| x.trim().parse().expect("ZK_TEST_SEEDS: numbers"))
-            .collect(),
-        _ => default.to_vec(),
-    }
-}
+use simkit::{seeds, test_charm, Cluster};
 
 fn set(ids: &[u32]) -> BTreeSet<u32> {
     ids.iter().copied().collect()

@@ -17,7 +17,7 @@ use simkit::restarts::{
     all_restarts, assert_one_down_at_a_time, processes, statuses, ProcessWatch, Restart, Timeline,
     WriteReport, Writer,
 };
-use simkit::{test_charm, Cluster};
+use simkit::{seeds, test_charm, Cluster};
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::ZkError;
 
@@ -26,16 +26,6 @@ const WRITE_EVERY: Duration = Duration::from_millis(50);
 /// The longest time without an acknowledged write that still counts as "the quorum kept
 /// serving" (generous for a loaded CI machine).
 const MAX_WRITE_GAP: Duration = Duration::from_secs(20);
-
-fn seeds(default: &[u64]) -> Vec<u64> {
-    match std::env::var("ZK_TEST_SEEDS") {
-        Ok(s) if !s.trim().is_empty() => s
-            .split(',')
-            .map(|x| x.trim().parse().expect("ZK_TEST_SEEDS: numbers"))
-            .collect(),
-        _ => default.to_vec(),
-    }
-}
 
 fn unit_number(name: &str) -> u32 {
     name.rsplit('/').next().unwrap().parse().unwrap()

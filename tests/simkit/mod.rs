@@ -34,6 +34,17 @@ pub fn require_zookeeper() {
     );
 }
 
+/// The event-order seeds of a test: `ZK_TEST_SEEDS=1,2,3` overrides `default`.
+pub fn seeds(default: &[u64]) -> Vec<u64> {
+    match std::env::var("ZK_TEST_SEEDS") {
+        Ok(s) if !s.trim().is_empty() => s
+            .split(',')
+            .map(|x| x.trim().parse().expect("ZK_TEST_SEEDS: numbers"))
+            .collect(),
+        _ => default.to_vec(),
+    }
+}
+
 /// A charm directory (what Juju unpacks) around a charm binary: `dispatch` plus the
 /// metadata files of this repository.
 pub fn charm_dir_with(binary: &Path, into: &Path) -> PathBuf {
