@@ -1,7 +1,7 @@
 # Conventional targets (the Charmhub listing review runs format, lint and unit).
 # .ci/run runs all of them plus packing and the charmcraft checks.
 
-.PHONY: format lint unit integration pack
+.PHONY: format lint unit integration pack fuzz
 
 format:
 	cargo fmt --all
@@ -22,3 +22,9 @@ integration:
 
 pack:
 	cargo xtask pack
+
+# Fuzz the parsers of outside input (fuzz/README.md): each target for FUZZ_SECONDS.
+# Not part of .ci/run; needs `cargo install cargo-fuzz`.
+FUZZ_SECONDS ?= 60
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
