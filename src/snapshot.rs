@@ -140,7 +140,13 @@ impl EnsembleView {
     pub fn voter_units(&self) -> BTreeSet<u32> {
         self.config
             .as_ref()
-            .map(|c| c.voters().into_iter().map(|s| s - 1).collect())
+            // Server ids are unit ids + 1; a server 0 is not one of our units (found by fuzzing).
+            .map(|c| {
+                c.voters()
+                    .into_iter()
+                    .filter_map(|s| s.checked_sub(1))
+                    .collect()
+            })
             .unwrap_or_default()
     }
     /// The unit hosting the ZooKeeper quorum leader.
@@ -355,5 +361,23 @@ impl Snapshot {
                     .map(|v| !v.is_empty())
                     .unwrap_or(false)
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_with_server_id_zero_does_not_underflow_the_voter_units() {
+        let config = crate::zk::four::parse_config(
+            "server.0=127.0.0.10:2888:3888:participant;2181\nserver.2=127.0.0.12:2888:3888:participant;2181\n",
+        )
+        .unwrap();
+        let view = EnsembleView {
+            config: Some(config),
+            health: BTreeMap::new(),
+        };
+        assert_eq!(view.voter_units(), BTreeSet::from([1]));
     }
 }

@@ -393,7 +393,7 @@ enum Membership {
 /// checks, unit `u32::MAX` without. Such members are dropped so the fuzzer can look for
 /// other bugs; set this to `false` once `voter_units` handles them (the `server_id_zero`
 /// seed then reproduces it).
-const SKIP_KNOWN_SERVER_ID_ZERO: bool = true;
+const SKIP_KNOWN_SERVER_ID_ZERO: bool = false;
 
 fn spec(id: u32, observer: bool, host: String) -> (u32, ServerSpec) {
     let role = if observer {

@@ -544,9 +544,13 @@ impl Cursor<'_> {
             self.i += 1;
         }
         let digits = std::str::from_utf8(&self.b[start..self.i]).unwrap_or_default();
+        // Bounds computed from a version add one to a component, so the largest u64 is
+        // refused here rather than overflowing there (found by fuzzing).
         digits
             .parse::<u64>()
-            .map_err(|_| format!("number {digits:?} is too large"))
+            .ok()
+            .filter(|n| *n < u64::MAX)
+            .ok_or_else(|| format!("number {digits:?} is too large"))
     }
     /// After a pre/post/dev label: an optional separator, then an optional number.
     /// PEP 440's grammar lets the separator dangle (`1.0a.` is `1.0a0`), so it stays
@@ -1125,6 +1129,22 @@ fn parse_atom(piece: &str) -> Result<Atom, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_caret_on_the_largest_release_number_neither_overflows_nor_rejects_it() {
+        use super::{Constraint, Version};
+        let max = "18446744073709551615";
+        match Constraint::parse(&format!("^{max}")) {
+            Err(_) => {}
+            Ok(c) => assert!(c.allows(&Version::parse(max).unwrap())),
+        }
+        for c in [
+            "~=1.18446744073709551615.0",
+            "==1.0.dev18446744073709551615.*",
+        ] {
+            let _ = Constraint::parse(c);
+        }
+    }
+
     use super::*;
 
     fn v(s: &str) -> Version {
