@@ -388,7 +388,7 @@ enum Membership {
     Reply(String),
 }
 
-/// Known bug, reported and not fixed yet: a member with server id 0 (which `parse_conf`
+/// Was a known bug, now fixed (kept as a switch): a member with server id 0 (which `parse_conf`
 /// accepts) underflows `EnsembleView::voter_units` (server id - 1): a panic with overflow
 /// checks, unit `u32::MAX` without. Such members are dropped so the fuzzer can look for
 /// other bugs; set this to `false` once `voter_units` handles them (the `server_id_zero`

@@ -12,7 +12,7 @@
 use libfuzzer_sys::fuzz_target;
 use zookeeper_charm::upgrade::version::{verify_requirement, Constraint, Version};
 
-/// Known bug, reported and not fixed yet: a release, pre, post or dev number equal to
+/// Was a known bug, now fixed (kept as a switch): a release, pre, post or dev number equal to
 /// `u64::MAX` overflows when a constraint computes its bound (`^18446744073709551615`,
 /// `~=1.18446744073709551615`, `==1.0.dev18446744073709551615.*`, ...): a panic with
 /// overflow checks, a wrapped (wrong) bound without. Inputs holding that number are
