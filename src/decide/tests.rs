@@ -854,3 +854,117 @@ fn leader_lets_a_planned_lower_unit_join_before_a_higher_one() {
         Some("4")
     );
 }
+
+// Upgrade guards the upgrade lib lacks (issue 5).
+
+/// `w` with an upgrade relation: `stack`, and each unit's upgrade state.
+fn with_upgrade(mut w: World, stack: &[u32], states: &[(u32, &str)]) -> World {
+    let mut up = PeerRelation {
+        id: "upgrade:2".into(),
+        ..Default::default()
+    };
+    up.app.insert(
+        "upgrade-stack".into(),
+        serde_json::to_string(stack).unwrap(),
+    );
+    up.app.insert(
+        "dependencies".into(),
+        crate::upgrade::deps::charm_dependencies().to_json(),
+    );
+    for (id, st) in states {
+        up.units
+            .insert(*id, BTreeMap::from([("state".to_string(), st.to_string())]));
+    }
+    w.s.upgrade = Some(up);
+    w.s.upgrade_facts.compiled_dependencies = crate::upgrade::deps::charm_dependencies().to_json();
+    w
+}
+
+#[test]
+fn a_single_unit_upgrades_itself_once_refreshed() {
+    let mut w = with_upgrade(
+        World::unit(0, &[0])
+            .leader()
+            .started(&[0])
+            .added(&[0])
+            .running(leading())
+            .ensemble(&[0], &[(0, leading())]),
+        &[0],
+        &[(0, "ready")],
+    );
+    w.s.upgrade_facts.pending = true;
+    let plan = w.plan();
+    assert_eq!(plan.workload, vec![WorkloadOp::Upgrade]);
+    assert_eq!(
+        plan.upgrade_unit.get("state").map(String::as_str),
+        Some("upgrading")
+    );
+}
+
+#[test]
+fn any_leader_pops_a_completed_top_so_a_leader_change_does_not_stall_the_stack() {
+    // Unit 1 (top) completed while another unit led; the new leader pops it in any hook.
+    let w = with_upgrade(
+        healthy3(2).leader(),
+        &[0, 2, 1],
+        &[(0, "ready"), (1, "completed"), (2, "ready")],
+    );
+    assert_eq!(
+        w.plan()
+            .upgrade_app
+            .get("upgrade-stack")
+            .map(String::as_str),
+        Some("[0,2]")
+    );
+}
+
+#[test]
+fn a_unit_added_mid_upgrade_counts_as_upgraded() {
+    let w = with_upgrade(
+        World::unit(3, &[0, 1, 2, 3]),
+        &[0, 2, 1],
+        &[(0, "ready"), (1, "ready"), (2, "ready")],
+    );
+    assert_eq!(
+        w.plan().upgrade_unit.get("state").map(String::as_str),
+        Some("completed")
+    );
+}
+
+#[test]
+fn the_leader_drops_a_removed_unit_from_the_stack() {
+    // Unit 1 left mid-upgrade: it is no longer a peer.
+    let w = with_upgrade(
+        World::unit(0, &[0, 2])
+            .leader()
+            .started(&[0, 2])
+            .added(&[0, 2])
+            .running(leading())
+            .ensemble(&[0, 2], &[(0, leading()), (2, following())]),
+        &[0, 2, 1],
+        &[(0, "ready"), (2, "ready")],
+    );
+    assert_eq!(
+        w.plan()
+            .upgrade_app
+            .get("upgrade-stack")
+            .map(String::as_str),
+        Some("[0,2]")
+    );
+}
+
+#[test]
+fn nobody_upgrades_while_another_unit_is_still_idle() {
+    let mut w = with_upgrade(
+        healthy3(1),
+        &[0, 2, 1],
+        &[(0, "idle"), (1, "ready"), (2, "ready")],
+    );
+    w.s.upgrade_facts.pending = true;
+    let plan = w.plan();
+    assert!(
+        !plan.workload.contains(&WorkloadOp::Upgrade),
+        "{:?}",
+        plan.workload
+    );
+}
