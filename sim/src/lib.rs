@@ -40,6 +40,6 @@ mod util;
 pub use error::SimError;
 pub use model::{
     locate_jujuc, zk_role, ActionResult, HookRecord, Measured, Model, ModelOptions, Outcome,
-    SettleLimits, SettleReport, UnitStatus, Usage, JUJU_VERSION,
+    SettleLimits, SettleReport, ToolRun, UnitStatus, Usage, JUJU_VERSION,
 };
 pub use state::{Bag, Switches};

@@ -24,7 +24,7 @@ use crate::tools::{self, STATE_DIR_ENV, TOOL_NAMES};
 use crate::{fourlw, logs, SimError};
 
 mod measure;
-pub use measure::{run_measured, Measured, Usage};
+pub use measure::{run_measured, Measured, ToolRun, Usage};
 
 /// The Juju version hooks are told they run under.
 pub const JUJU_VERSION: &str = "3.6.8";

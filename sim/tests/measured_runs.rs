@@ -41,6 +41,14 @@ fi"#,
         ]
     );
     assert_eq!(r.total_tool_calls(), 6);
+    assert_eq!(r.tool_runs.len(), 6);
+    assert!(
+        r.tool_runs
+            .iter()
+            .all(|t| t.peak_rss_kib > 0 && t.wall > std::time::Duration::ZERO),
+        "{:?}",
+        r.tool_runs
+    );
     let u = r.usage.expect("a process ran");
     assert!(
         u.wall > std::time::Duration::ZERO && u.max_rss_kib > 0,

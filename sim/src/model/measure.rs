@@ -36,6 +36,20 @@ pub struct Usage {
     /// `ru_maxrss` in KiB: the peak resident set of the process or of the largest child it
     /// waited for (Linux reports the larger of the two), so an upper bound of the charm's own.
     pub max_rss_kib: u64,
+    /// The process's own peak resident set in KiB (`VmHWM`, sampled every millisecond while
+    /// it runs; growth in its last millisecond can be missed).
+    pub own_peak_rss_kib: u64,
+}
+
+/// One hook-tool call of a measured run, as the tool process reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolRun {
+    pub tool: String,
+    /// Inside the tool process (its start-up before `main` is not included).
+    pub wall: Duration,
+    /// User + system CPU time of the tool process.
+    pub cpu: Duration,
+    pub peak_rss_kib: u64,
 }
 
 /// A measured hook or action run.
@@ -46,6 +60,8 @@ pub struct Measured {
     pub usage: Option<Usage>,
     /// Hook-tool invocations of this run, by tool (`relation-get` -> 3).
     pub tool_calls: BTreeMap<String, u32>,
+    /// Each call with its cost, in the order they finished.
+    pub tool_runs: Vec<ToolRun>,
 }
 
 impl Measured {
@@ -110,17 +126,26 @@ impl Model {
         let _ = fs::remove_file(&log);
         let record = result?;
         let mut tool_calls = BTreeMap::new();
+        let mut tool_runs = Vec::new();
         for line in calls.lines() {
-            if let Some((ctx, tool)) = line.split_once(' ') {
-                if ctx == record.context_id {
-                    *tool_calls.entry(tool.to_string()).or_default() += 1;
-                }
+            let f: Vec<&str> = line.split(' ').collect();
+            if f.len() < 2 || f[0] != record.context_id {
+                continue;
             }
+            *tool_calls.entry(f[1].to_string()).or_default() += 1;
+            let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            tool_runs.push(ToolRun {
+                tool: f[1].to_string(),
+                wall: Duration::from_micros(num(2)),
+                cpu: Duration::from_micros(num(3)),
+                peak_rss_kib: num(4),
+            });
         }
         Ok(Measured {
             record,
             usage: self.last_usage.take(),
             tool_calls,
+            tool_runs,
         })
     }
 
@@ -140,6 +165,19 @@ impl Model {
         self.last_usage = Some(usage);
         Ok(finished)
     }
+}
+
+/// `VmHWM` of a live process, in KiB (None once it exited).
+fn vm_hwm_kib(pid: i32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn timeval(t: libc::timeval) -> Duration {
@@ -172,15 +210,24 @@ pub fn run_measured(
     let pid = child.id() as i32;
     assert!(pid > 1, "child pid {pid}");
     let (done, wait) = mpsc::channel::<()>();
+    // Samples the child's VmHWM until it is reaped, and kills it at the timeout.
     let watchdog = std::thread::spawn(move || {
-        if wait.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
-            // SAFETY: kill(2) on the process group the child leads (pgid = pid > 1).
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
+        let deadline = start + timeout;
+        let mut hwm = 0;
+        loop {
+            hwm = hwm.max(vm_hwm_kib(pid).unwrap_or(0));
+            match wait.recv_timeout(Duration::from_millis(1)) {
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                    // SAFETY: kill(2) on the process group the child leads (pgid = pid > 1).
+                    unsafe {
+                        libc::kill(-pid, libc::SIGKILL);
+                    }
+                    return (true, hwm);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return (false, hwm),
             }
-            return true;
         }
-        false
     });
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
@@ -198,7 +245,7 @@ pub fn run_measured(
     };
     let wall = start.elapsed();
     let _ = done.send(());
-    let timed_out = watchdog.join().unwrap_or(false);
+    let (timed_out, own_peak_rss_kib) = watchdog.join().unwrap_or((false, 0));
     drop(child);
     reaped?;
     let (code, signal) = if libc::WIFEXITED(status) {
@@ -221,6 +268,7 @@ pub fn run_measured(
         user: timeval(ru.ru_utime),
         system: timeval(ru.ru_stime),
         max_rss_kib: ru.ru_maxrss.max(0) as u64,
+        own_peak_rss_kib,
     };
     Ok((finished, usage))
 }
@@ -249,8 +297,13 @@ mod tests {
         assert_eq!(f.stderr, "err\n");
         assert!(u.wall >= Duration::from_millis(200), "{u:?}");
         assert!(u.wall < Duration::from_secs(5), "{u:?}");
-        // A shell and a sleep use at least a few hundred KiB, and far less than a GiB.
+        // A shell and a sleep use at least a few hundred KiB, and far less than a GiB; the
+        // shell's own peak was sampled while it slept.
         assert!(u.max_rss_kib > 100 && u.max_rss_kib < 1 << 20, "{u:?}");
+        assert!(
+            u.own_peak_rss_kib > 100 && u.own_peak_rss_kib <= u.max_rss_kib,
+            "{u:?}"
+        );
     }
 
     #[test]

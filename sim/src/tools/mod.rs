@@ -52,7 +52,8 @@ pub const TOOL_NAMES: &[&str] = &[
 pub const STATE_DIR_ENV: &str = "SIM_STATE_DIR";
 
 /// `<model>/<TOOL_CALL_LOG>`: while this file exists (measured runs create it), every tool
-/// call appends `<context id> <tool>` to it, so that a run's calls can be counted.
+/// call appends a line `<context id> <tool> <wall µs> <cpu µs> <peak rss KiB>` to it, so that
+/// a run's calls can be counted and their cost told apart from the hook's own.
 pub const TOOL_CALL_LOG: &str = "tool-calls.log";
 
 /// A tool failure: `ERROR <message>` on stderr and the exit code.
@@ -119,8 +120,9 @@ pub fn main_with(
     {
         name = args.remove(0);
     }
+    let started = std::time::Instant::now();
     let result = run(&name, &args, env, stdin);
-    match result {
+    let code = match result {
         Ok(out) => {
             let _ = stdout.write_all(out.stdout.as_bytes());
             let _ = stderr.write_all(out.stderr.as_bytes());
@@ -130,7 +132,9 @@ pub fn main_with(
             let _ = writeln!(stderr, "ERROR {}", f.message);
             f.code
         }
-    }
+    };
+    note_call(env, &name, started.elapsed());
+    code
 }
 
 fn state_dir(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, ToolFail> {
@@ -171,7 +175,6 @@ fn run(
             "bad request: unknown context {ctx_id:?}"
         )));
     }
-    note_call(&dir, &ctx_id, name);
     let mut tool = Tool {
         g: &mut guard,
         ctx_id,
@@ -191,14 +194,31 @@ fn run(
     result
 }
 
-/// Appends the call to the tool-call log if it exists (no file: nothing to do).
-fn note_call(dir: &Path, ctx_id: &str, name: &str) {
-    if let Ok(mut f) = std::fs::OpenOptions::new()
+/// Appends the call to the tool-call log if it exists (no file: nothing to do), with this
+/// process's own cost: `<context> <tool> <wall µs> <cpu µs> <peak rss KiB>`.
+fn note_call(env: &dyn Fn(&str) -> Option<String>, name: &str, wall: std::time::Duration) {
+    let (Ok(dir), Some(ctx_id)) = (state_dir(env), env("JUJU_CONTEXT_ID")) else {
+        return;
+    };
+    let Ok(mut f) = std::fs::OpenOptions::new()
         .append(true)
         .open(dir.join(TOOL_CALL_LOG))
-    {
-        let _ = writeln!(f, "{ctx_id} {name}");
-    }
+    else {
+        return;
+    };
+    // SAFETY: an all-zero rusage is valid; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage on this process with a valid out-pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let us = |t: libc::timeval| t.tv_sec.max(0) as u64 * 1_000_000 + t.tv_usec.max(0) as u64;
+    // One write(2) per line, so that lines of concurrent calls never interleave.
+    let line = format!(
+        "{ctx_id} {name} {} {} {}\n",
+        wall.as_micros(),
+        us(ru.ru_utime) + us(ru.ru_stime),
+        ru.ru_maxrss.max(0)
+    );
+    let _ = f.write_all(line.as_bytes());
 }
 
 /// `zookeeper/3` -> valid; `zookeeper`, `x/y` -> not a unit name.
