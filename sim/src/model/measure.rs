@@ -33,8 +33,9 @@ pub struct Usage {
     pub user: Duration,
     /// System CPU time, likewise.
     pub system: Duration,
-    /// `ru_maxrss` in KiB: the peak resident set of the process or of the largest child it
-    /// waited for (Linux reports the larger of the two), so an upper bound of the charm's own.
+    /// `ru_maxrss` in KiB: the larger of the process's peak and its waited-for children's.
+    /// Linux also counts the spawner's resident pages from before the `exec` (the child
+    /// shared them), so this is at least the runner's own size: prefer `own_peak_rss_kib`.
     pub max_rss_kib: u64,
     /// The process's own peak resident set in KiB (`VmHWM`, sampled every millisecond while
     /// it runs; growth in its last millisecond can be missed).
@@ -49,6 +50,7 @@ pub struct ToolRun {
     pub wall: Duration,
     /// User + system CPU time of the tool process.
     pub cpu: Duration,
+    /// Its own peak resident set (`VmHWM`), in KiB.
     pub peak_rss_kib: u64,
 }
 

@@ -211,12 +211,22 @@ fn note_call(env: &dyn Fn(&str) -> Option<String>, name: &str, wall: std::time::
     // SAFETY: getrusage on this process with a valid out-pointer.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let us = |t: libc::timeval| t.tv_sec.max(0) as u64 * 1_000_000 + t.tv_usec.max(0) as u64;
+    // VmHWM, not ru_maxrss: the latter also counts the spawning process's pages from
+    // before the exec (vfork shares its memory), i.e. the charm's.
+    let peak_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0);
     // One write(2) per line, so that lines of concurrent calls never interleave.
     let line = format!(
         "{ctx_id} {name} {} {} {}\n",
         wall.as_micros(),
         us(ru.ru_utime) + us(ru.ru_stime),
-        ru.ru_maxrss.max(0)
+        peak_kib
     );
     let _ = f.write_all(line.as_bytes());
 }
