@@ -4,7 +4,9 @@
 //!   `charmcraft pack` would (see [`pack`]).
 //! - `demo`: checks the host has ZooKeeper and Java, packs, and deploys three units on the
 //!   local model (`zk-sim`), then prints their status.
+//! - `bench`: hook cost and convergence figures on the local model (see [`bench`]).
 
+mod bench;
 mod demo;
 mod pack;
 
@@ -25,6 +27,9 @@ tasks:
   demo [--units N]
         Install missing host packages (as root; otherwise print the command), pack,
         then deploy N units (default 3) on the local model with zk-sim and show status.
+  bench [--iterations N] [--units 3,7] [--convergence] [--write] [--seed S]
+        Hook cost and convergence of the release charm on the local model with real
+        ZooKeeper; --write regenerates BENCHMARKS.md (see `cargo xtask bench --help`).
   help  Show this text.
 ";
 
@@ -48,6 +53,7 @@ fn run(args: Vec<String>) -> Result<()> {
             pack::pack(&opts).map(drop)
         }
         "demo" => demo::demo(&parse_demo(&rest)?),
+        "bench" => bench::main(&rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

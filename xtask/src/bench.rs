@@ -1,0 +1,1365 @@
+//! `cargo xtask bench`: what each hook and action of the release charm costs in a steady,
+//! healthy model, and how fast a model converges, on the local model (`zk-sim`) with real
+//! ZooKeeper servers.
+//!
+//! - Hook cost: a 3-unit and a 7-unit model are deployed and settled until every unit is
+//!   active. Then every hook and read-only action runs N times on the Juju leader and on a
+//!   non-leader, each run through the sim's measured runner (`Model::run_hook_measured`):
+//!   wall time from spawn to exit, CPU time and peak RSS from `wait4(2)`, and the hook-tool
+//!   calls by tool. Whatever a run queues (it should queue nothing in a steady state) is run
+//!   before the next one, unmeasured, and counted as "follow-up hooks".
+//! - Convergence: hooks and wall time from `deploy -n N` until every unit is active (N = 3, 5,
+//!   7), and from `refresh` (after `pre-upgrade-check`) until the upgrade is done (N = 3, 5).
+//! - `--write` runs both and writes `BENCHMARKS.md` with the machine and the date.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use zk_sim::state::{HookKind, HookSpec};
+use zk_sim::{Measured, Model, ModelOptions, SettleLimits};
+
+use crate::pack::{pack, rfc3339, PackOptions};
+use crate::workspace_root;
+
+pub const USAGE: &str = "\
+  bench [--iterations N] [--units 3,7] [--convergence] [--write] [--seed S]
+        Hook cost of the release charm on the local model with real ZooKeeper: every hook
+        and read-only action N times (default 30) on the leader and a non-leader of a
+        3- and a 7-unit model; median/p95 wall time, CPU, peak RSS, hook-tool calls by tool;
+        the packed charm size. --convergence adds hooks and time from deploy to all active
+        (3, 5, 7 units) and from refresh to upgrade done (3, 5 units). --write runs
+        everything and writes BENCHMARKS.md.
+";
+
+/// What `cargo xtask bench` was asked for.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub iterations: usize,
+    pub sizes: Vec<u32>,
+    pub convergence: bool,
+    pub write: bool,
+    pub seed: u64,
+}
+
+/// `cargo xtask bench ...`.
+pub fn main(args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("usage: cargo xtask bench [options]\n\n{USAGE}");
+        return Ok(());
+    }
+    bench(&parse(args)?)
+}
+
+pub fn parse(args: &[String]) -> Result<BenchOptions> {
+    let mut o = BenchOptions {
+        iterations: 30,
+        sizes: vec![3, 7],
+        convergence: false,
+        write: false,
+        seed: 1,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .with_context(|| format!("{a} needs a value\n\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--iterations" | "-n" => {
+                let v = value()?;
+                o.iterations = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .with_context(|| format!("--iterations: {v:?} is not a positive number"))?;
+            }
+            "--units" => {
+                let v = value()?;
+                o.sizes = v
+                    .split(',')
+                    .map(|s| {
+                        s.trim()
+                            .parse::<u32>()
+                            .ok()
+                            .filter(|n| (2..=20).contains(n))
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .with_context(|| format!("--units: {v:?} is not a list like 3,7 (2..20)"))?;
+            }
+            "--seed" => {
+                let v = value()?;
+                o.seed = v
+                    .parse()
+                    .with_context(|| format!("--seed: {v:?} is not a number"))?;
+            }
+            "--convergence" => o.convergence = true,
+            "--write" => {
+                o.write = true;
+                o.convergence = true;
+            }
+            other => bail!("unknown option {other:?} for bench\n\n{USAGE}"),
+        }
+    }
+    Ok(o)
+}
+
+// --- shared with `chaos` ---------------------------------------------------------------------
+
+/// Fails with the fix when Java or Debian's ZooKeeper jars are missing.
+pub fn require_zookeeper() -> Result<()> {
+    let jar = Path::new("/usr/share/java/zookeeper.jar");
+    let java = Path::new("/usr/bin/java").exists() || std::env::var_os("ZK_CHARM_JAVA").is_some();
+    if !jar.exists() || !java {
+        bail!(
+            "this task runs real ZooKeeper servers: install them with \
+             `apt-get install -y libzookeeper-java default-jre-headless` (or `cargo xtask demo` as root)"
+        );
+    }
+    Ok(())
+}
+
+/// `cargo build [--release] -p <package> --bin <bin>`, returning the executable.
+pub fn cargo_bin(package: &str, bin: &str, release: bool) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .arg("--message-format=json-render-diagnostics")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if release {
+        cmd.arg("--release");
+    }
+    let out = cmd
+        .output()
+        .with_context(|| format!("running {cargo} build"))?;
+    if !out.status.success() {
+        bail!(
+            "cargo build -p {package} --bin {bin} failed ({})",
+            out.status
+        );
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .with_context(|| format!("cargo did not report the {bin} executable"))
+}
+
+/// The packed charms the tasks use: revision 1 and a revision-2 build of the same code (for
+/// refreshes), and the release `sim-jujuc` hook tools.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    /// Every `.charm` of revision 1 (one per base).
+    pub charms: Vec<PathBuf>,
+    pub rev1: PathBuf,
+    pub rev2: PathBuf,
+    pub jujuc: PathBuf,
+}
+
+/// Packs revision 1 into `target/xtask/rev1` and revision 2 into `target/xtask/rev2`. The
+/// revision-2 binary is built in its own target dir (`target/xtask/rev2-target`), so that the
+/// two builds do not keep replacing each other's artifact.
+pub fn artifacts() -> Result<Artifacts> {
+    let root = workspace_root();
+    let base = root.join("target").join("xtask");
+    eprintln!(
+        "xtask: packing revision 2 (its own target dir: the first time builds every dependency)"
+    );
+    let rev2_target = base.join("rev2-target");
+    let old_target = std::env::var_os("CARGO_TARGET_DIR");
+    // Single-threaded here; the variable only reaches the cargo child that pack spawns.
+    std::env::set_var("CARGO_TARGET_DIR", &rev2_target);
+    let rev2 = pack(&PackOptions {
+        out_dir: base.join("rev2"),
+        revision: Some("2".into()),
+        bases: vec!["22.04".into()],
+    });
+    match old_target {
+        Some(v) => std::env::set_var("CARGO_TARGET_DIR", v),
+        None => std::env::remove_var("CARGO_TARGET_DIR"),
+    }
+    let rev2 = rev2?.into_iter().next().context("pack wrote no charm")?;
+    eprintln!("xtask: packing revision 1");
+    let charms = pack(&PackOptions {
+        out_dir: base.join("rev1"),
+        revision: None,
+        bases: Vec::new(),
+    })?;
+    let rev1 = charms
+        .iter()
+        .find(|p| p.to_string_lossy().contains("22.04"))
+        .or(charms.first())
+        .cloned()
+        .context("pack wrote no charm")?;
+    let jujuc = cargo_bin("zk-sim", "sim-jujuc", true)?;
+    Ok(Artifacts {
+        charms,
+        rev1,
+        rev2,
+        jujuc,
+    })
+}
+
+/// A model in its own loopback block under `dir`, using the release hook tools.
+pub fn create_model(dir: &Path, charm: &Path, jujuc: &Path, seed: u64) -> Result<Model> {
+    let opts = ModelOptions {
+        isolated_addresses: true,
+        jujuc: Some(jujuc.to_path_buf()),
+        ..ModelOptions::default()
+    };
+    Model::create_with(dir, charm, seed, opts).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Settle limits for hooks that start real JVMs (as the integration tests use).
+pub fn limits() -> SettleLimits {
+    SettleLimits {
+        timeout: Duration::from_secs(300),
+        tick_interval: Duration::from_millis(300),
+        retry_delay: Duration::from_millis(300),
+        until_active: true,
+        ..SettleLimits::default()
+    }
+}
+
+/// Every unit active (and none in error).
+pub fn all_active(m: &Model) -> Result<bool> {
+    Ok(m.status()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .iter()
+        .all(|u| u.workload == "active" && u.error.is_none()))
+}
+
+/// One line per unit: name, leader mark, status and message.
+pub fn describe(m: &Model) -> String {
+    let mut out = String::new();
+    for u in m.status_with_roles().unwrap_or_default() {
+        let _ = writeln!(
+            out,
+            "  {}{} {} {:?} role={}",
+            u.unit,
+            if u.leader { "*" } else { "" },
+            u.workload,
+            u.message,
+            u.role.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}
+
+/// Runs whatever is queued (no ticks, no retries); returns how many hooks ran and the
+/// failed ones.
+pub fn drain(m: &mut Model) -> Result<(usize, Vec<String>)> {
+    let mut n = 0;
+    let mut failed = Vec::new();
+    while let Some(r) = m.step().map_err(|e| anyhow::anyhow!("{e}"))? {
+        n += 1;
+        if !r.succeeded() {
+            failed.push(r.to_string());
+        }
+    }
+    Ok((n, failed))
+}
+
+/// Machine facts for the report.
+pub fn machine() -> Vec<(String, String)> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let mhz = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu MHz"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| format!(" at {:.0} MHz", v.trim().parse::<f64>().unwrap_or(0.0)))
+        .unwrap_or_default();
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                let kib: u64 = l
+                    .strip_prefix("MemTotal:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some(format!("{:.1} GiB", kib as f64 / (1024.0 * 1024.0)))
+            })
+        })
+        .unwrap_or_else(|| "?".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let cmd_line = |prog: &str, args: &[&str]| {
+        Command::new(prog)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| {
+                let text = if o.stdout.is_empty() {
+                    o.stderr
+                } else {
+                    o.stdout
+                };
+                String::from_utf8_lossy(&text)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_else(|| "?".into())
+    };
+    vec![
+        ("CPU".into(), format!("{cpu}{mhz}")),
+        ("nproc".into(), nproc),
+        ("Memory".into(), mem),
+        ("Kernel".into(), kernel),
+        ("Java".into(), cmd_line("java", &["-version"])),
+        ("rustc".into(), cmd_line("rustc", &["--version"])),
+        (
+            "ZooKeeper".into(),
+            "Debian's 3.8.0 jars (/usr/share/java/zookeeper.jar), the charm's local workload backend"
+                .into(),
+        ),
+    ]
+}
+
+pub fn now_utc() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let t = rfc3339(secs);
+    format!("{} {} UTC", &t[..10], &t[11..19])
+}
+
+fn git_commit() -> String {
+    Command::new("git")
+        .current_dir(workspace_root())
+        .args(["describe", "--always", "--dirty", "--abbrev=10"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+// --- hook cost -------------------------------------------------------------------------------
+
+/// What one row measures.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Hook(HookKind, Option<&'static str>),
+    Action(&'static str),
+}
+
+/// A hook or action and where it runs: on the leader, on a non-leader, or both.
+struct Case {
+    target: Target,
+    leader: bool,
+    non_leader: bool,
+    /// Runs once, without warm-up (it changes the model: see [`cases`]).
+    once: bool,
+}
+
+impl Case {
+    fn name(&self) -> String {
+        match self.target {
+            Target::Hook(kind, Some(ep)) => HookSpec::relation(kind, ep, 0, None).name,
+            Target::Hook(kind, None) => HookSpec::plain(kind).name,
+            Target::Action(a) => format!("action {a}"),
+        }
+    }
+}
+
+/// The hooks and read-only actions, in the order they run. `leader-settings-changed` only
+/// runs on non-leaders and `leader-elected` only on the leader, as in Juju;
+/// `pre-upgrade-check` leaves the units prepared for an upgrade (and refuses to run again
+/// while they are), so it runs once, last, on the leader, and the model is destroyed
+/// afterwards.
+fn cases() -> Vec<Case> {
+    let both = |target| Case {
+        target,
+        leader: true,
+        non_leader: true,
+        once: false,
+    };
+    vec![
+        both(Target::Hook(HookKind::UpdateStatus, None)),
+        both(Target::Hook(HookKind::ConfigChanged, None)),
+        both(Target::Hook(HookKind::RelationChanged, Some("cluster"))),
+        Case {
+            target: Target::Hook(HookKind::LeaderSettingsChanged, None),
+            leader: false,
+            non_leader: true,
+            once: false,
+        },
+        both(Target::Hook(HookKind::RelationChanged, Some("upgrade"))),
+        both(Target::Hook(HookKind::RelationChanged, Some("restart"))),
+        Case {
+            target: Target::Hook(HookKind::LeaderElected, None),
+            leader: true,
+            non_leader: false,
+            once: false,
+        },
+        both(Target::Hook(HookKind::Start, None)),
+        both(Target::Action("get-super-password")),
+        both(Target::Action("get-sync-password")),
+        both(Target::Action("resume-upgrade")),
+        Case {
+            target: Target::Action("pre-upgrade-check"),
+            leader: true,
+            non_leader: false,
+            once: true,
+        },
+    ]
+}
+
+/// The measurements of one hook on one unit.
+#[derive(Debug, Clone)]
+struct Row {
+    units: u32,
+    what: String,
+    role: &'static str,
+    walls: Vec<Duration>,
+    /// Per run: the sum of the hook-tool processes' own wall times.
+    tool_walls: Vec<Duration>,
+    /// Per run: CPU time of the charm process alone (wait4's total minus the tools').
+    charm_cpus: Vec<Duration>,
+    /// Per run: the charm process's own peak RSS.
+    charm_rss_kib: Vec<u64>,
+    /// The largest peak RSS of any hook-tool process.
+    tool_rss_kib: u64,
+    calls: Vec<u32>,
+    /// By tool, from the run with the median number of calls.
+    by_tool: BTreeMap<String, u32>,
+    follow_ups: usize,
+    failures: Vec<String>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    // Nearest rank.
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut s = v.to_vec();
+    s.sort();
+    if s.is_empty() {
+        return Duration::ZERO;
+    }
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mb(kib: u64) -> String {
+    format!("{:.1} MB", kib as f64 * 1024.0 / 1e6)
+}
+
+impl Row {
+    fn median_wall(&self) -> Duration {
+        median(&self.walls)
+    }
+    fn p95_wall(&self) -> Duration {
+        let mut s = self.walls.clone();
+        s.sort();
+        percentile(&s, 0.95)
+    }
+    fn peak_rss(&self) -> u64 {
+        self.charm_rss_kib.iter().copied().max().unwrap_or(0)
+    }
+    /// Wall time outside the hook tools: the charm's own work, its ZooKeeper queries, and
+    /// starting the tool processes.
+    fn own_times(&self) -> Vec<Duration> {
+        self.walls
+            .iter()
+            .zip(&self.tool_walls)
+            .map(|(w, t)| w.saturating_sub(*t))
+            .collect()
+    }
+    fn calls_text(&self) -> String {
+        let lo = self.calls.iter().min().copied().unwrap_or(0);
+        let hi = self.calls.iter().max().copied().unwrap_or(0);
+        if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}-{hi}")
+        }
+    }
+    fn max_calls(&self) -> u32 {
+        self.calls.iter().max().copied().unwrap_or(0)
+    }
+    fn by_tool_text(&self) -> String {
+        self.by_tool
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    fn cells(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.follow_ups > 0 {
+            notes.push(format!("{} follow-up hooks", self.follow_ups));
+        }
+        if !self.failures.is_empty() {
+            notes.push(format!(
+                "{} FAILED: {}",
+                self.failures.len(),
+                self.failures[0]
+            ));
+        }
+        vec![
+            self.what.clone(),
+            self.role.to_string(),
+            self.walls.len().to_string(),
+            ms(self.median_wall()),
+            ms(self.p95_wall()),
+            ms(median(&self.tool_walls)),
+            ms(median(&self.own_times())),
+            ms(median(&self.charm_cpus)),
+            mb(self.peak_rss()),
+            mb(self.tool_rss_kib),
+            self.calls_text(),
+            self.by_tool_text(),
+            notes.join("; "),
+        ]
+    }
+}
+
+const HEADERS: [&str; 13] = [
+    "hook / action",
+    "unit",
+    "runs",
+    "median",
+    "p95",
+    "in tools",
+    "outside tools",
+    "charm CPU",
+    "charm peak RSS",
+    "tool peak RSS",
+    "tool calls",
+    "by tool",
+    "notes",
+];
+
+fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+    };
+    line(headers.to_vec(), &mut out);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+fn md_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n", headers.join(" | "));
+    let _ = writeln!(
+        out,
+        "|{}|",
+        headers.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
+    for r in rows {
+        let _ = writeln!(out, "| {} |", r.join(" | ").replace('\n', " "));
+    }
+    out
+}
+
+/// The unit names of a model, leader first, then the lowest-numbered other unit.
+fn leader_and_other(m: &Model) -> Result<(String, String)> {
+    let st = m.status().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let leader = st
+        .iter()
+        .find(|u| u.leader)
+        .map(|u| u.unit.clone())
+        .context("no leader")?;
+    let other = st
+        .iter()
+        .find(|u| !u.leader)
+        .map(|u| u.unit.clone())
+        .context("no non-leader unit")?;
+    Ok((leader, other))
+}
+
+fn relation_id(m: &Model, endpoint: &str) -> Result<u32> {
+    let st = m.state().map_err(|e| anyhow::anyhow!("{e}"))?;
+    st.relations
+        .values()
+        .find(|r| r.endpoint == endpoint)
+        .map(|r| r.id)
+        .with_context(|| format!("no {endpoint} relation"))
+}
+
+fn measure_once(m: &mut Model, target: Target, unit: &str, other: &str) -> Result<Measured> {
+    let r = match target {
+        Target::Hook(kind, None) => m.run_hook_measured(unit, HookSpec::plain(kind)),
+        Target::Hook(kind, Some(ep)) => {
+            let id = relation_id(m, ep)?;
+            m.run_hook_measured(unit, HookSpec::relation(kind, ep, id, Some(other)))
+        }
+        Target::Action(a) => {
+            let (result, measured) = m
+                .run_action_measured(unit, a, serde_json::Map::new())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !result.completed() {
+                bail!("action {a} failed: {}", result.message);
+            }
+            return Ok(measured);
+        }
+    };
+    let r = r.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !r.record.succeeded() {
+        bail!("{}", r.record);
+    }
+    if r.usage.is_none() {
+        bail!("{}: no process ran", r.record);
+    }
+    Ok(r)
+}
+
+const WARM_UP: usize = 2;
+
+/// Deploys `n` units, settles, and measures every case.
+fn hook_costs(art: &Artifacts, n: u32, opts: &BenchOptions, tmp: &Path) -> Result<Vec<Row>> {
+    require_zookeeper()?;
+    let mut m = create_model(
+        &tmp.join(format!("hooks-{n}")),
+        &art.rev1,
+        &art.jujuc,
+        opts.seed,
+    )?;
+    eprintln!("xtask: bench: deploying {n} units");
+    m.deploy(n).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = m
+        .settle(limits())
+        .map_err(|e| anyhow::anyhow!("deploy {n}: {e}\n{}", describe(&m)))?;
+    if !all_active(&m)? {
+        bail!(
+            "deploy {n}: settled ({report}) but not all active:\n{}",
+            describe(&m)
+        );
+    }
+    eprintln!("xtask: bench: {n} units active ({report})");
+    let (leader, other) = leader_and_other(&m)?;
+    let mut rows = Vec::new();
+    for case in cases() {
+        let mut targets = Vec::new();
+        if case.leader {
+            targets.push(("leader", leader.clone(), other.clone()));
+        }
+        if case.non_leader {
+            targets.push(("non-leader", other.clone(), leader.clone()));
+        }
+        for (role, unit, remote) in targets {
+            let mut row = Row {
+                units: n,
+                what: case.name(),
+                role,
+                walls: Vec::new(),
+                tool_walls: Vec::new(),
+                charm_cpus: Vec::new(),
+                charm_rss_kib: Vec::new(),
+                tool_rss_kib: 0,
+                calls: Vec::new(),
+                by_tool: BTreeMap::new(),
+                follow_ups: 0,
+                failures: Vec::new(),
+            };
+            let mut runs: Vec<Measured> = Vec::new();
+            let (warm_up, iterations) = if case.once {
+                (0, 1)
+            } else {
+                (WARM_UP, opts.iterations)
+            };
+            for i in 0..warm_up + iterations {
+                match measure_once(&mut m, case.target, &unit, &remote) {
+                    Ok(r) if i >= warm_up => runs.push(r),
+                    Ok(_) => {}
+                    Err(e) => row.failures.push(format!("{e:#}")),
+                }
+                let (ran, failed) = drain(&mut m)?;
+                row.follow_ups += ran;
+                row.failures.extend(failed);
+            }
+            for r in &runs {
+                let u = r.usage.expect("checked in measure_once");
+                let tools_cpu: Duration = r.tool_runs.iter().map(|t| t.cpu).sum();
+                row.walls.push(u.wall);
+                row.tool_walls
+                    .push(r.tool_runs.iter().map(|t| t.wall).sum());
+                row.charm_cpus
+                    .push((u.user + u.system).saturating_sub(tools_cpu));
+                row.charm_rss_kib.push(u.own_peak_rss_kib);
+                row.tool_rss_kib = row.tool_rss_kib.max(
+                    r.tool_runs
+                        .iter()
+                        .map(|t| t.peak_rss_kib)
+                        .max()
+                        .unwrap_or(0),
+                );
+                row.calls.push(r.total_tool_calls());
+            }
+            let mut by_calls: Vec<&Measured> = runs.iter().collect();
+            by_calls.sort_by_key(|r| r.total_tool_calls());
+            if let Some(mid) = by_calls.get(by_calls.len() / 2) {
+                row.by_tool = mid.tool_calls.clone();
+            }
+            eprintln!(
+                "xtask: bench: {n} units: {} on {role}: median {} p95 {}, {} tool calls{}",
+                row.what,
+                ms(row.median_wall()),
+                ms(row.p95_wall()),
+                row.calls_text(),
+                if row.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} failures", row.failures.len())
+                }
+            );
+            rows.push(row);
+        }
+    }
+    m.destroy().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(rows)
+}
+
+// --- convergence -----------------------------------------------------------------------------
+
+/// From one operator command to the goal.
+#[derive(Debug, Clone)]
+struct Converged {
+    what: String,
+    units: u32,
+    /// Hook runs until the goal held (update-status included) ...
+    hooks: usize,
+    /// ... of which update-status (each is a simulated 5-minute tick on one unit).
+    update_status: usize,
+    /// Update-status rounds (ticks) needed.
+    ticks: usize,
+    wall: Duration,
+    /// Hooks and time until the model was quiet.
+    settle_hooks: usize,
+    settle_wall: Duration,
+    retries: usize,
+    note: String,
+}
+
+impl Converged {
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.what.clone(),
+            self.units.to_string(),
+            (self.hooks - self.update_status).to_string(),
+            self.update_status.to_string(),
+            self.ticks.to_string(),
+            format!("{:.1} s", self.wall.as_secs_f64()),
+            self.settle_hooks.to_string(),
+            format!("{:.1} s", self.settle_wall.as_secs_f64()),
+            self.retries.to_string(),
+            self.note.clone(),
+        ]
+    }
+}
+
+const CONVERGENCE_HEADERS: [&str; 10] = [
+    "from -> to",
+    "units",
+    "hooks (excl. update-status)",
+    "update-status runs",
+    "ticks",
+    "wall time",
+    "hooks to quiet",
+    "time to quiet",
+    "retries",
+    "notes",
+];
+
+/// Progress seen from the hook callback.
+#[derive(Default)]
+struct Progress {
+    hooks: usize,
+    update_status: usize,
+    ticks: usize,
+    reached: Option<(usize, usize, usize, Duration)>,
+}
+
+/// Settles `m`, recording when `goal` first holds (checked after every hook on a second
+/// handle of the same model).
+fn settle_until(
+    m: &mut Model,
+    tick_unit: &str,
+    goal: impl Fn(&Model) -> bool + 'static,
+) -> Result<(Progress, zk_sim::SettleReport)> {
+    let observer = Model::open(m.dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let progress = Rc::new(RefCell::new(Progress::default()));
+    let p = progress.clone();
+    let start = Instant::now();
+    let tick_unit = tick_unit.to_string();
+    m.on_hook(move |rec| {
+        let mut p = p.borrow_mut();
+        p.hooks += 1;
+        if rec.hook == "update-status" {
+            p.update_status += 1;
+            if rec.unit == tick_unit {
+                p.ticks += 1;
+            }
+        }
+        if p.reached.is_none() && goal(&observer) {
+            p.reached = Some((p.hooks, p.update_status, p.ticks, start.elapsed()));
+        }
+    });
+    let report = m.settle(limits());
+    m.on_hook(|_| {});
+    let report = report.map_err(|e| anyhow::anyhow!("{e}\n{}", describe(m)))?;
+    let progress = Rc::try_unwrap(progress)
+        .map(RefCell::into_inner)
+        .unwrap_or_default();
+    Ok((progress, report))
+}
+
+fn converged(
+    what: &str,
+    n: u32,
+    p: &Progress,
+    r: &zk_sim::SettleReport,
+    note: String,
+) -> Result<Converged> {
+    let Some((hooks, update_status, ticks, wall)) = p.reached else {
+        bail!("{what} ({n} units): settled ({r}) but the goal was never reached");
+    };
+    Ok(Converged {
+        what: what.to_string(),
+        units: n,
+        hooks,
+        update_status,
+        ticks,
+        wall,
+        settle_hooks: r.hooks,
+        settle_wall: r.elapsed,
+        retries: r.retries,
+        note,
+    })
+}
+
+/// The live ZooKeeper pid of each unit (from its pidfile).
+fn zk_pids(m: &Model) -> BTreeMap<String, i32> {
+    let mut out = BTreeMap::new();
+    for u in m.status().unwrap_or_default() {
+        let pid = m
+            .workload_root(&u.unit)
+            .ok()
+            .and_then(|r| std::fs::read_to_string(r.join("zookeeper.pid")).ok())
+            .and_then(|t| t.trim().parse::<i32>().ok())
+            .filter(|p| zk_sim::process::alive(*p));
+        if let Some(pid) = pid {
+            out.insert(u.unit, pid);
+        }
+    }
+    out
+}
+
+fn upgrade_done(m: &Model) -> bool {
+    let Ok(st) = m.status() else { return false };
+    if !st
+        .iter()
+        .all(|u| u.workload == "active" && u.error.is_none())
+    {
+        return false;
+    }
+    let stack_empty = m.app_databag("upgrade").is_ok_and(|b| {
+        b.get("upgrade-stack")
+            .is_none_or(|s| s.trim().is_empty() || s.trim() == "[]")
+    });
+    let idle = m.unit_databags("upgrade").is_ok_and(|bags| {
+        st.iter().all(|u| {
+            bags.get(&u.unit)
+                .and_then(|b| b.get("state"))
+                .is_some_and(|s| s == "idle")
+        })
+    });
+    let no_pending = st.iter().all(|u| {
+        m.workload_root(&u.unit)
+            .is_ok_and(|r| !r.join("upgrade-pending").exists())
+    });
+    stack_empty && idle && no_pending
+}
+
+fn deploy_convergence(art: &Artifacts, n: u32, seed: u64, tmp: &Path) -> Result<Converged> {
+    let mut m = create_model(
+        &tmp.join(format!("deploy-{n}")),
+        &art.rev1,
+        &art.jujuc,
+        seed,
+    )?;
+    eprintln!("xtask: bench: deploy -n {n} until all active");
+    m.deploy(n).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (p, r) = settle_until(&mut m, "zookeeper/0", |o| all_active(o).unwrap_or(false))?;
+    let c = converged("deploy -> all active", n, &p, &r, String::new())?;
+    m.destroy().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(c)
+}
+
+fn upgrade_convergence(art: &Artifacts, n: u32, seed: u64, tmp: &Path) -> Result<Converged> {
+    let mut m = create_model(
+        &tmp.join(format!("upgrade-{n}")),
+        &art.rev1,
+        &art.jujuc,
+        seed,
+    )?;
+    eprintln!("xtask: bench: deploy -n {n}, pre-upgrade-check, refresh until the upgrade is done");
+    m.deploy(n).map_err(|e| anyhow::anyhow!("{e}"))?;
+    m.settle(limits())
+        .map_err(|e| anyhow::anyhow!("deploy {n}: {e}\n{}", describe(&m)))?;
+    let (leader, _) = leader_and_other(&m)?;
+    let before = zk_pids(&m);
+    let check = m
+        .run_action(&leader, "pre-upgrade-check", &[])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !check.completed() {
+        bail!("pre-upgrade-check failed: {}", check.message);
+    }
+    let (prepare_hooks, failed) = drain(&mut m)?;
+    if !failed.is_empty() {
+        bail!("after pre-upgrade-check: {}", failed.join("; "));
+    }
+    m.refresh(&art.rev2).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (p, r) = settle_until(&mut m, &leader, upgrade_done)?;
+    let after = zk_pids(&m);
+    let restarted = before
+        .iter()
+        .filter(|(u, pid)| after.get(*u).is_some_and(|a| a != *pid))
+        .count();
+    if restarted != before.len() {
+        bail!(
+            "upgrade of {n} units: only {restarted} ZooKeeper servers restarted ({before:?} -> {after:?})"
+        );
+    }
+    let note = format!(
+        "{prepare_hooks} hooks after pre-upgrade-check before refresh; {restarted} servers restarted"
+    );
+    let c = converged("refresh -> upgrade done", n, &p, &r, note)?;
+    m.destroy().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(c)
+}
+
+// --- the task --------------------------------------------------------------------------------
+
+pub fn bench(opts: &BenchOptions) -> Result<()> {
+    require_zookeeper()?;
+    let started = Instant::now();
+    let art = artifacts()?;
+    let sizes: Vec<(String, u64)> = art
+        .charms
+        .iter()
+        .map(|p| {
+            let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, size)
+        })
+        .collect();
+    let tmp = tempfile::Builder::new()
+        .prefix("xtask-bench-")
+        .tempdir()
+        .context("creating a temp dir")?;
+
+    let mut rows = Vec::new();
+    for &n in &opts.sizes {
+        rows.extend(hook_costs(&art, n, opts, tmp.path())?);
+    }
+    let mut conv = Vec::new();
+    if opts.convergence {
+        for n in [3, 5, 7] {
+            conv.push(deploy_convergence(&art, n, opts.seed, tmp.path())?);
+        }
+        for n in [3, 5] {
+            conv.push(upgrade_convergence(&art, n, opts.seed, tmp.path())?);
+        }
+    }
+    let elapsed = started.elapsed();
+
+    // Text output.
+    println!();
+    for &n in &opts.sizes {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .filter(|r| r.units == n)
+            .map(Row::cells)
+            .collect();
+        println!(
+            "hook cost, {n} units, {} runs each after {WARM_UP} warm-up runs:",
+            opts.iterations
+        );
+        print!("{}", text_table(&HEADERS, &cells));
+        println!();
+    }
+    for line in verdicts(&rows) {
+        println!("{line}");
+    }
+    println!();
+    for (name, size) in &sizes {
+        println!(
+            "packed charm: {name} {size} bytes ({:.2} MB)",
+            *size as f64 / 1e6
+        );
+    }
+    if !conv.is_empty() {
+        println!();
+        println!(
+            "convergence (update-status ticks every {} ms):",
+            limits().tick_interval.as_millis()
+        );
+        let cells: Vec<Vec<String>> = conv.iter().map(Converged::cells).collect();
+        print!("{}", text_table(&CONVERGENCE_HEADERS, &cells));
+        for line in growth(&conv) {
+            println!("{line}");
+        }
+    }
+    if opts.write {
+        let path = workspace_root().join("BENCHMARKS.md");
+        let text = report(opts, &rows, &sizes, &conv, elapsed);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The issue's targets, checked against the rows.
+fn verdicts(rows: &[Row]) -> Vec<String> {
+    let ok = |b: bool| if b { "met" } else { "NOT met" };
+    let over = |f: &dyn Fn(&Row) -> Duration| -> Vec<String> {
+        rows.iter()
+            .filter(|r| f(r) >= Duration::from_millis(10))
+            .map(|r| format!("{} ({} units, {}) {}", r.what, r.units, r.role, ms(f(r))))
+            .collect()
+    };
+    let slow = over(&|r: &Row| r.median_wall());
+    let slow_outside = over(&|r: &Row| median(&r.own_times()));
+    let slow_cpu = over(&|r: &Row| median(&r.charm_cpus));
+    let fat: Vec<String> = rows
+        .iter()
+        .filter(|r| r.peak_rss() as f64 * 1024.0 >= 10e6)
+        .map(|r| {
+            format!(
+                "{} ({} units, {}) {}",
+                r.what,
+                r.units,
+                r.role,
+                mb(r.peak_rss())
+            )
+        })
+        .collect();
+    let chatty: Vec<String> = rows
+        .iter()
+        .filter(|r| {
+            (r.what == "update-status" || r.what == "cluster-relation-changed") && r.max_calls() > 8
+        })
+        .map(|r| {
+            format!(
+                "{} ({} units, {}) {}",
+                r.what,
+                r.units,
+                r.role,
+                r.calls_text()
+            )
+        })
+        .collect();
+    let failed: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.failures.is_empty())
+        .map(|r| {
+            format!(
+                "{} ({} units, {}): {}",
+                r.what, r.units, r.role, r.failures[0]
+            )
+        })
+        .collect();
+    let unsteady: Vec<String> = rows
+        .iter()
+        .filter(|r| r.follow_ups > 0)
+        .map(|r| {
+            format!(
+                "{} ({} units, {}): {} follow-up hooks",
+                r.what, r.units, r.role, r.follow_ups
+            )
+        })
+        .collect();
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", v.join("; "))
+        }
+    };
+    let mut out = vec![
+        format!(
+            "target median < 10 ms per hook, whole wall time (ZooKeeper waits and hook tools included): {}{}",
+            ok(slow.is_empty()),
+            list(&slow)
+        ),
+        format!(
+            "target median < 10 ms per hook, wall time outside the hook tools (ZooKeeper waits still included): {}{}",
+            ok(slow_outside.is_empty()),
+            list(&slow_outside)
+        ),
+        format!(
+            "target median < 10 ms per hook, charm CPU time (a lower bound: no waiting at all): {}{}",
+            ok(slow_cpu.is_empty()),
+            list(&slow_cpu)
+        ),
+        format!(
+            "target peak RSS < 10 MB per hook (the charm process's own): {}{}",
+            ok(fat.is_empty()),
+            list(&fat)
+        ),
+        format!(
+            "target <= 8 hook-tool calls for update-status and cluster-relation-changed: {}{}",
+            ok(chatty.is_empty()),
+            list(&chatty)
+        ),
+    ];
+    if !failed.is_empty() {
+        out.push(format!("failed runs{}", list(&failed)));
+    }
+    if !unsteady.is_empty() {
+        out.push(format!(
+            "runs that queued more hooks (not a steady state){}",
+            list(&unsteady)
+        ));
+    }
+    out
+}
+
+/// How convergence grows with N, as ratios to the smallest N of each kind.
+fn growth(conv: &[Converged]) -> Vec<String> {
+    let mut out = Vec::new();
+    let kinds: BTreeSet<&str> = conv.iter().map(|c| c.what.as_str()).collect();
+    for kind in kinds {
+        let of: Vec<&Converged> = conv.iter().filter(|c| c.what == kind).collect();
+        let Some(base) = of.first() else { continue };
+        let parts: Vec<String> = of
+            .iter()
+            .map(|c| {
+                let hooks = c.hooks - c.update_status;
+                format!(
+                    "N={}: {} hooks ({:.1}/unit), {:.1} s ({:.1} s/unit)",
+                    c.units,
+                    hooks,
+                    hooks as f64 / c.units as f64,
+                    c.wall.as_secs_f64(),
+                    c.wall.as_secs_f64() / c.units as f64
+                )
+            })
+            .collect();
+        let last = of.last().expect("not empty");
+        out.push(format!(
+            "{kind}: {}; from N={} to N={}: hooks x{:.2}, time x{:.2} (units x{:.2})",
+            parts.join("; "),
+            base.units,
+            last.units,
+            (last.hooks - last.update_status) as f64
+                / (base.hooks - base.update_status).max(1) as f64,
+            last.wall.as_secs_f64() / base.wall.as_secs_f64().max(1e-9),
+            last.units as f64 / base.units as f64
+        ));
+    }
+    out
+}
+
+fn report(
+    opts: &BenchOptions,
+    rows: &[Row],
+    sizes: &[(String, u64)],
+    conv: &[Converged],
+    elapsed: Duration,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "Generated by `cargo xtask bench --write` on {} at commit `{}` (the run took {:.0} s). \
+         Every number below comes from that run; rerun the command to refresh them.\n",
+        now_utc(),
+        git_commit(),
+        elapsed.as_secs_f64()
+    );
+    let _ = writeln!(s, "## Machine\n");
+    for (k, v) in machine() {
+        let _ = writeln!(s, "- {k}: {v}");
+    }
+    let _ = writeln!(s, "\n## Hook cost\n");
+    let _ = writeln!(
+        s,
+        "The release charm (`cargo xtask pack`) on the local model (`zk-sim`) with real ZooKeeper \
+         servers, one per unit on loopback. Each model is deployed and settled until every unit is \
+         active; then each hook and read-only action runs {} times (after {WARM_UP} warm-up runs) \
+         on the Juju leader and on a non-leader, through `Model::run_hook_measured`: the same \
+         environment, hook tools, commit and fan-out as any hook, timed from spawn to exit with a \
+         blocking `wait4(2)`.\n",
+        opts.iterations
+    );
+    let _ = writeln!(
+        s,
+        "- **median / p95**: wall time of the hook process from spawn to exit, including its \
+         hook-tool calls and every ZooKeeper query it makes (4-letter words, client sessions).\n\
+         - **in tools**: the summed wall time of its hook-tool processes, as each measured \
+         itself (from `main`, so process start-up is not in it). The sim's tools \
+         (`sim-jujuc`, release build) each lock and parse the model file; Juju's `jujuc` \
+         makes an RPC to the unit agent instead.\n\
+         - **outside tools**: median minus in tools: the charm's own work, starting the tool \
+         processes, and waiting for ZooKeeper. The issue's target excludes ZooKeeper network \
+         waits; they cannot be told apart from outside the process, so this column is an \
+         upper bound of that figure and **charm CPU** a lower bound.\n\
+         - **charm CPU**: user + system time of the charm process alone (what `wait4` reports \
+         for it and its children, minus what the tool processes reported).\n\
+         - **charm peak RSS**: the charm process's own high-water mark (`VmHWM`, sampled every \
+         millisecond while it runs). **tool peak RSS**: the largest `VmHWM` of its tool \
+         processes. (`ru_maxrss` is not used: Linux counts in it the pages the spawning \
+         process shared with the child before `exec`.)\n\
+         - **tool calls**: hook-tool processes the hook ran (the charm caches reads within a \
+         hook, so every one is a real invocation); `by tool` is the run with the median count.\n\
+         - **follow-up hooks**: hooks the measured runs queued (run unmeasured before the next \
+         run). In a steady state this is 0, except after `pre-upgrade-check`, which prepares an \
+         upgrade (every unit marks itself ready); it refuses to run again while an upgrade is \
+         prepared, so it runs once, last.\n\
+         - `leader-settings-changed` runs only on non-leaders and `leader-elected` only on the \
+         leader, as Juju runs them. Relation hooks name the other measured unit as the remote \
+         unit.\n"
+    );
+    for &n in &opts.sizes {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .filter(|r| r.units == n)
+            .map(Row::cells)
+            .collect();
+        let _ = writeln!(s, "### {n} units\n");
+        s.push_str(&md_table(&HEADERS, &cells));
+        s.push('\n');
+    }
+    let _ = writeln!(s, "### Against the targets\n");
+    for line in verdicts(rows) {
+        let _ = writeln!(s, "- {line}");
+    }
+    let _ = writeln!(s, "\n## Packed charm\n");
+    for (name, size) in sizes {
+        let _ = writeln!(s, "- `{name}`: {size} bytes ({:.2} MB)", *size as f64 / 1e6);
+    }
+    if !conv.is_empty() {
+        let _ = writeln!(s, "\n## Convergence\n");
+        let _ = writeln!(
+            s,
+            "Fresh models on the same sim and ZooKeeper. `deploy -> all active`: from `deploy -n N` \
+             until every unit's status is active. `refresh -> upgrade done`: after \
+             `pre-upgrade-check` on the leader and the hooks it queues, from `refresh` to a \
+             revision-2 charm (`cargo xtask pack --revision 2`) until every unit is active, idle \
+             in the upgrade relation, with no upgrade pending and every ZooKeeper server \
+             restarted. The sim runs one hook at a time (the unit picked by a seeded PRNG, seed \
+             {}); when nothing is queued it fires an update-status round on every unit (a \
+             simulated 5-minute tick) after {} ms of real time, so that ZooKeeper can start and \
+             elect between rounds. `ticks` counts those rounds: on Juju each one is 5 minutes, \
+             so it is the figure to read for a real deployment's convergence time. `to quiet` \
+             runs on until a whole round changes nothing.\n",
+            opts.seed,
+            limits().tick_interval.as_millis()
+        );
+        let cells: Vec<Vec<String>> = conv.iter().map(Converged::cells).collect();
+        s.push_str(&md_table(&CONVERGENCE_HEADERS, &cells));
+        s.push('\n');
+        let _ = writeln!(s, "How it grows with N:\n");
+        for line in growth(conv) {
+            let _ = writeln!(s, "- {line}");
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_rank_p95_of_twenty_values_is_the_nineteenth() {
+        let v: Vec<Duration> = (1..=20).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&v, 0.95), Duration::from_millis(19));
+        assert_eq!(percentile(&v, 0.5), Duration::from_millis(10));
+        assert_eq!(median(&v), Duration::from_micros(10_500));
+        assert_eq!(
+            median(&[Duration::from_millis(3)]),
+            Duration::from_millis(3)
+        );
+    }
+
+    #[test]
+    fn options_parse_and_write_implies_convergence() {
+        let o = parse(&["--write".into(), "--units".into(), "3,5".into()]).unwrap();
+        assert!(o.write && o.convergence);
+        assert_eq!(o.sizes, [3, 5]);
+        assert!(parse(&["--units".into(), "1".into()]).is_err());
+        assert!(parse(&["--iterations".into(), "0".into()]).is_err());
+        assert!(parse(&["--bogus".into()]).is_err());
+    }
+
+    #[test]
+    fn the_hook_tool_target_flags_only_update_status_and_relation_changed() {
+        let row = |what: &str, calls: u32| Row {
+            units: 3,
+            what: what.into(),
+            role: "leader",
+            walls: vec![Duration::from_millis(1)],
+            tool_walls: vec![Duration::ZERO],
+            charm_cpus: vec![Duration::from_millis(1)],
+            charm_rss_kib: vec![1000],
+            tool_rss_kib: 1000,
+            calls: vec![calls],
+            by_tool: BTreeMap::new(),
+            follow_ups: 0,
+            failures: vec![],
+        };
+        let v = verdicts(&[row("config-changed", 20), row("update-status", 8)]);
+        assert!(v[4].ends_with(": met"), "{v:?}");
+        let v = verdicts(&[row("cluster-relation-changed", 9)]);
+        assert!(v[4].contains("NOT met") && v[4].contains("9"), "{v:?}");
+    }
+}
