@@ -398,6 +398,19 @@ pub fn ensemble_view(s: &Snapshot) -> EnsembleView {
         .iter()
         .filter_map(|id| s.unit_address(*id))
         .find_map(|addr| zk::four::conf_within(&addr, FOUR_LETTER_TIMEOUT).ok());
+    // Voters this unit does not see in the relation (it is leaving, so every other unit
+    // departs from its view; or they left): ask them at the address the ensemble has, so
+    // that a leaving unit can tell whether the rest keep a majority without it.
+    if let Some(cfg) = &config {
+        for spec in cfg.members.values() {
+            let Some(id) = spec.id.checked_sub(1) else {
+                continue;
+            };
+            if spec.role == zk::Role::Participant && !health.contains_key(&id) {
+                health.insert(id, server_health(&spec.host));
+            }
+        }
+    }
     EnsembleView { config, health }
 }
 
