@@ -5,8 +5,10 @@
 //! - `demo`: checks the host has ZooKeeper and Java, packs, and deploys three units on the
 //!   local model (`zk-sim`), then prints their status.
 //! - `bench`: hook cost and convergence figures on the local model (see [`bench`]).
+//! - `chaos`: seeded random scenarios on the local model, checking safety invariants.
 
 mod bench;
+mod chaos;
 mod demo;
 mod pack;
 
@@ -30,6 +32,9 @@ tasks:
   bench [--iterations N] [--units 3,7] [--convergence] [--write] [--seed S]
         Hook cost and convergence of the release charm on the local model with real
         ZooKeeper; --write regenerates BENCHMARKS.md (see `cargo xtask bench --help`).
+  chaos --seeds N [--start S] [--steps K]
+        Seeded random scenarios on the local model with real ZooKeeper, checking the
+        charm's safety invariants (see `cargo xtask chaos --help`).
   help  Show this text.
 ";
 
@@ -54,6 +59,7 @@ fn run(args: Vec<String>) -> Result<()> {
         }
         "demo" => demo::demo(&parse_demo(&rest)?),
         "bench" => bench::main(&rest),
+        "chaos" => chaos::main(&rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
