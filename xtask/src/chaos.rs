@@ -24,7 +24,6 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -394,29 +393,20 @@ struct Watch {
     charm_out: bool,
 }
 
-/// Samples every unit's server after each hook and records the first invariant broken.
-struct Tracker {
-    model: Model,
+/// What one sample saw of a unit: its live server, and whether that server serves.
+type Seen = (Option<Proc>, bool);
+
+/// The between-hooks invariants, from successive samples.
+#[derive(Debug, Default)]
+struct Watcher {
     units: BTreeMap<String, Watch>,
     /// The voting members (unit names) as last reported by a serving server.
     voters: BTreeSet<String>,
     violation: Option<(&'static str, String)>,
-    hooks: usize,
     last_hook: String,
 }
 
-impl Tracker {
-    fn new(model: Model) -> Tracker {
-        Tracker {
-            model,
-            units: BTreeMap::new(),
-            voters: BTreeSet::new(),
-            violation: None,
-            hooks: 0,
-            last_hook: String::new(),
-        }
-    }
-
+impl Watcher {
     fn violate(&mut self, kind: &'static str, message: String) {
         if self.violation.is_none() {
             self.violation = Some((kind, format!("after hook {}: {message}", self.last_hook)));
@@ -429,54 +419,29 @@ impl Tracker {
         w.up = false;
     }
 
-    fn sample(&mut self) {
-        let Ok(st) = self.model.state() else { return };
-        let app = st.app.clone();
-        let alive: BTreeMap<String, (String, PathBuf)> = st
-            .units
-            .values()
-            .filter(|u| u.life == Life::Alive)
-            .map(|u| (u.name.clone(), (u.address.clone(), u.workload_root())))
-            .collect();
-        let mut conf_from: Option<String> = None;
-        for (name, (address, root)) in &alive {
-            let cur = live_server(root);
-            let is_serving = cur.is_some() && serving(address);
+    /// Takes one sample: `seen` has every live (not dying) unit; `voters` the membership a
+    /// serving server reported now, if any.
+    fn update(&mut self, seen: &BTreeMap<String, Seen>, voters: Option<BTreeSet<String>>) {
+        for (name, (cur, is_serving)) in seen {
             let w = self.units.entry(name.clone()).or_default();
-            if cur != w.proc {
+            if *cur != w.proc {
                 if w.proc.is_some() && w.ever_up && !w.killed {
                     w.charm_out = true;
                 }
                 w.up = false;
-                w.proc = cur;
+                w.proc = *cur;
             }
-            if is_serving {
+            if *is_serving && cur.is_some() {
                 w.up = true;
                 w.ever_up = true;
                 w.killed = false;
                 w.charm_out = false;
-                conf_from.get_or_insert_with(|| address.clone());
             }
         }
-        // Units that left are no longer watched.
-        let gone: Vec<String> = self
-            .units
-            .keys()
-            .filter(|u| !alive.contains_key(*u))
-            .cloned()
-            .collect();
-        let departed: BTreeSet<String> = gone.iter().cloned().collect();
-        for u in &gone {
-            self.units.remove(u);
-        }
-        if let Some(addr) = conf_from {
-            if let Ok(cfg) = four::conf_within(&addr, Duration::from_secs(1)) {
-                self.voters = cfg
-                    .voters()
-                    .into_iter()
-                    .map(|id| format!("{app}/{}", id.saturating_sub(1)))
-                    .collect();
-            }
+        // Units that left (or are leaving) are no longer watched.
+        self.units.retain(|u, _| seen.contains_key(u));
+        if let Some(v) = voters {
+            self.voters = v;
         }
 
         let out: Vec<String> = self
@@ -505,11 +470,11 @@ impl Tracker {
         if up * 2 > self.voters.len() {
             return;
         }
-        let excused = self.voters.iter().any(|v| {
-            departed.contains(v)
-                || !alive.contains_key(v)
-                || self.units.get(v).is_some_and(|w| w.killed)
-        });
+        // The scenario killed a voter's server, or a voter's unit is leaving or gone.
+        let excused = self
+            .voters
+            .iter()
+            .any(|v| self.units.get(v).is_none_or(|w| w.killed));
         if !excused {
             let states: Vec<String> = self
                 .voters
@@ -529,6 +494,46 @@ impl Tracker {
                 ),
             );
         }
+    }
+}
+
+/// Samples every unit's server after each hook (through a second handle on the model).
+struct Tracker {
+    model: Model,
+    watcher: Watcher,
+    hooks: usize,
+}
+
+impl Tracker {
+    fn new(model: Model) -> Tracker {
+        Tracker {
+            model,
+            watcher: Watcher::default(),
+            hooks: 0,
+        }
+    }
+
+    fn sample(&mut self) {
+        let Ok(st) = self.model.state() else { return };
+        let mut seen = BTreeMap::new();
+        let mut conf_from = None;
+        for u in st.units.values().filter(|u| u.life == Life::Alive) {
+            let cur = live_server(&u.workload_root());
+            let is_serving = cur.is_some() && serving(&u.address);
+            if is_serving && conf_from.is_none() {
+                conf_from = Some(u.address.clone());
+            }
+            seen.insert(u.name.clone(), (cur, is_serving));
+        }
+        let voters = conf_from
+            .and_then(|addr| four::conf_within(&addr, Duration::from_secs(1)).ok())
+            .map(|cfg| {
+                cfg.voters()
+                    .into_iter()
+                    .map(|id| format!("{}/{}", st.app, id.saturating_sub(1)))
+                    .collect()
+            });
+        self.watcher.update(&seen, voters);
     }
 }
 
@@ -608,7 +613,7 @@ impl Run<'_> {
     }
 
     fn checkpoint(&self) -> Result<(), Failure> {
-        match &self.tracker.borrow().violation {
+        match &self.tracker.borrow().watcher.violation {
             Some((kind, message)) => Err(self.err(kind, message.clone())),
             None => Ok(()),
         }
@@ -652,7 +657,7 @@ impl Run<'_> {
                     let root = self.sim("workload root", self.m.workload_root(&u))?;
                     match live_server(&root) {
                         Some((pid, _)) => {
-                            self.tracker.borrow_mut().mark_killed(&u);
+                            self.tracker.borrow_mut().watcher.mark_killed(&u);
                             // SAFETY: kill(2) on the pid of this unit's ZooKeeper, checked
                             // by live_server against /proc (a QuorumPeerMain process).
                             unsafe {
@@ -933,7 +938,7 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
     m.on_hook(move |rec| {
         let mut t = t.borrow_mut();
         t.hooks += 1;
-        t.last_hook = rec.to_string();
+        t.watcher.last_hook = rec.to_string();
         t.sample();
     });
     let mut run = Run {
@@ -1157,6 +1162,156 @@ mod tests {
         ] {
             assert!(all.contains(word), "{word}");
         }
+    }
+
+    fn seen(units: &[(&str, Option<i32>, bool)]) -> BTreeMap<String, Seen> {
+        units
+            .iter()
+            .map(|(u, pid, serving)| (u.to_string(), (pid.map(|p| (p, 1)), *serving)))
+            .collect()
+    }
+
+    fn names(v: &[&str]) -> Option<BTreeSet<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    const ABC: [&str; 3] = ["z/0", "z/1", "z/2"];
+
+    fn healthy() -> Watcher {
+        let mut w = Watcher::default();
+        w.update(
+            &seen(&[
+                ("z/0", Some(10), true),
+                ("z/1", Some(11), true),
+                ("z/2", Some(12), true),
+            ]),
+            names(&ABC),
+        );
+        assert!(w.violation.is_none());
+        w
+    }
+
+    #[test]
+    fn two_servers_restarted_by_the_charm_at_once_are_a_violation() {
+        let mut w = healthy();
+        // z/0 restarted and not serving yet; z/1 stopped.
+        w.update(
+            &seen(&[
+                ("z/0", Some(20), false),
+                ("z/1", None, false),
+                ("z/2", Some(12), true),
+            ]),
+            None,
+        );
+        let (kind, msg) = w.violation.clone().expect("a violation");
+        assert_eq!(kind, "two-restarting");
+        assert!(msg.contains("z/0, z/1"), "{msg}");
+    }
+
+    #[test]
+    fn a_rolling_restart_one_at_a_time_is_fine() {
+        let mut w = healthy();
+        for (i, u) in ABC.iter().enumerate() {
+            let pid = 20 + i as i32;
+            let mut now = vec![
+                ("z/0", Some(10), true),
+                ("z/1", Some(11), true),
+                ("z/2", Some(12), true),
+            ];
+            for (j, v) in ABC.iter().enumerate() {
+                if j < i {
+                    now[j] = (v, Some(20 + j as i32), true);
+                }
+            }
+            now[i] = (u, Some(pid), false);
+            w.update(&seen(&now), None);
+            now[i] = (u, Some(pid), true);
+            w.update(&seen(&now), None);
+        }
+        assert!(w.violation.is_none(), "{:?}", w.violation);
+    }
+
+    #[test]
+    fn quorum_lost_through_the_charm_is_a_violation_but_not_after_a_kill() {
+        // Two voters; the charm restarts one: no majority left.
+        let mut w = Watcher::default();
+        w.update(
+            &seen(&[("z/0", Some(10), true), ("z/1", Some(11), true)]),
+            names(&["z/0", "z/1"]),
+        );
+        w.update(
+            &seen(&[("z/0", Some(20), false), ("z/1", Some(11), false)]),
+            None,
+        );
+        assert_eq!(w.violation.as_ref().map(|v| v.0), Some("quorum"));
+
+        // The same after the scenario killed z/1: excused, and the charm bringing z/1 back
+        // (a new process) is not a charm restart.
+        let mut w = healthy();
+        w.mark_killed("z/1");
+        w.update(
+            &seen(&[
+                ("z/0", Some(10), true),
+                ("z/1", None, false),
+                ("z/2", Some(12), true),
+            ]),
+            None,
+        );
+        w.mark_killed("z/2");
+        w.update(
+            &seen(&[
+                ("z/0", Some(10), false),
+                ("z/1", Some(21), false),
+                ("z/2", None, false),
+            ]),
+            None,
+        );
+        assert!(w.violation.is_none(), "{:?}", w.violation);
+        w.update(
+            &seen(&[
+                ("z/0", Some(10), true),
+                ("z/1", Some(21), true),
+                ("z/2", Some(22), true),
+            ]),
+            None,
+        );
+        assert!(w.violation.is_none(), "{:?}", w.violation);
+    }
+
+    #[test]
+    fn a_unit_that_leaves_is_not_counted_and_excuses_a_lost_majority() {
+        let mut w = healthy();
+        // z/2 is leaving (no longer live) and z/1 restarts meanwhile: 1 of 3 voters up.
+        w.update(
+            &seen(&[("z/0", Some(10), true), ("z/1", Some(21), false)]),
+            None,
+        );
+        assert!(w.violation.is_none(), "{:?}", w.violation);
+        assert!(!w.units.contains_key("z/2"));
+    }
+
+    #[test]
+    fn a_first_start_is_not_a_restart() {
+        let mut w = healthy();
+        w.update(
+            &seen(&[
+                ("z/0", Some(10), true),
+                ("z/1", Some(11), true),
+                ("z/2", Some(12), true),
+                ("z/3", None, false),
+            ]),
+            None,
+        );
+        w.update(
+            &seen(&[
+                ("z/0", Some(10), true),
+                ("z/1", Some(11), true),
+                ("z/2", Some(12), true),
+                ("z/3", Some(13), false),
+            ]),
+            None,
+        );
+        assert!(w.violation.is_none(), "{:?}", w.violation);
     }
 
     #[test]
