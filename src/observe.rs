@@ -86,6 +86,18 @@ fn read_peer(
     Ok(Some(PeerRelation { id, app, units }))
 }
 
+/// Adds the other units' bags to a relation read with only this unit's bag.
+fn add_other_units(tools: &dyn HookTools, rel: &mut PeerRelation) -> Result<(), ToolError> {
+    for name in tools.relation_list(&rel.id)? {
+        if let Some(n) = unit_number(&name) {
+            if let std::collections::btree_map::Entry::Vacant(e) = rel.units.entry(n) {
+                e.insert(tools.relation_get(&rel.id, &Bag::Unit(name))?);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// File in the charm's private state: the peer relations' ids (`cluster:0`, ...).
 pub const PEER_IDS_FILE: &str = "peer-relation-ids";
 
@@ -155,20 +167,28 @@ type Peers = (
 
 /// Reads the peer relations. A started non-leader needs the other units' cluster bags only
 /// to join, to leave, or during an upgrade; in steady state its own bag and the app bag are
-/// enough.
+/// enough. Other units' upgrade states matter only while an upgrade is prepared or running
+/// (to every unit) and to the leader's upgrade actions; the leader always reads every
+/// unit's cluster and restart bags (membership and the restart lock).
 fn read_peers(
     tools: &dyn HookTools,
     ids: &PeerIds,
     env: &HookEnv,
     unit_id: u32,
     leader: bool,
+    action: bool,
     facts: &EventFacts,
 ) -> Result<Peers, ToolError> {
     let restart = read_peer(tools, ids, "restart", env, unit_id, leader)?;
-    let mut upgrade = read_peer(tools, ids, "upgrade", env, unit_id, leader)?;
+    let mut upgrade = read_peer(tools, ids, "upgrade", env, unit_id, false)?;
     let upgrading = upgrade
         .as_ref()
         .is_some_and(|u| u.app_value("upgrade-stack").is_some_and(|s| s != "[]"));
+    if let Some(up) = &mut upgrade {
+        if upgrading || (leader && action) {
+            add_other_units(tools, up)?;
+        }
+    }
     let mut cluster = read_peer(
         tools,
         ids,
@@ -177,18 +197,10 @@ fn read_peers(
         unit_id,
         leader || facts.dying || upgrading,
     )?;
-    if let Some(c) = &cluster {
+    if let Some(c) = &mut cluster {
         let own_started = c.unit_value(unit_id, "state") == Some("started");
         if !leader && !own_started && !facts.dying && !upgrading {
-            cluster = read_peer(tools, ids, "cluster", env, unit_id, true)?;
-        }
-    }
-    if let Some(up) = &mut upgrade {
-        // Other units' upgrade states matter only while an upgrade is prepared or running.
-        if !leader && upgrading {
-            if let Some(full) = read_peer(tools, ids, "upgrade", env, unit_id, true)? {
-                *up = full;
-            }
+            add_other_units(tools, c)?;
         }
     }
     Ok((cluster, restart, upgrade))
@@ -247,7 +259,8 @@ pub fn observe(
     let config = CharmConfig::from_juju(&tools.config_get()?);
 
     let ids = PeerIds::load(workload);
-    let peers = read_peers(tools, &ids, env, unit_id, leader, facts);
+    let action = matches!(event, Event::Action(_));
+    let peers = read_peers(tools, &ids, env, unit_id, leader, action, facts);
     if let Err(e) = &peers {
         if e.is_relation_not_found() {
             PeerIds::forget(workload);

@@ -11,6 +11,7 @@ mod simkit;
 use std::collections::BTreeSet;
 
 use simkit::{seeds, test_charm, Cluster};
+use zk_sim::state::{HookKind, HookSpec};
 
 fn set(ids: &[u32]) -> BTreeSet<u32> {
     ids.iter().copied().collect()
@@ -48,6 +49,46 @@ fn assert_ensemble(c: &Cluster, units: &[u32], step: &str) {
         "seed {seed}, {step}: one ZooKeeper leader\n{}",
         c.describe()
     );
+}
+
+/// In a settled, healthy model, `update-status` changes nothing and reads little: no
+/// `relation-set`, no `status-set`, no `relation-ids` (the peer relation ids are
+/// remembered); a non-leader reads only its own and the app bags (at most 8 hook-tool calls
+/// in all); the leader reads every unit's cluster and restart bags but, with no upgrade
+/// prepared, not the other units' upgrade bags.
+fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
+    let status = c.status();
+    let leader = status.iter().find(|u| u.leader).unwrap().unit.clone();
+    let other = status.iter().find(|u| !u.leader).unwrap().unit.clone();
+    for (unit, is_leader) in [(other, false), (leader, true)] {
+        let m = c
+            .model
+            .run_hook_measured(&unit, HookSpec::plain(HookKind::UpdateStatus))
+            .unwrap();
+        assert!(m.record.succeeded(), "{step}: {}", m.record);
+        let calls = |tool: &str| m.tool_calls.get(tool).copied().unwrap_or(0);
+        let what = format!("{step}: update-status on {unit}: {:?}", m.tool_calls);
+        for tool in ["relation-set", "status-set", "relation-ids", "goal-state"] {
+            assert_eq!(calls(tool), 0, "{what}");
+        }
+        if is_leader {
+            // is-leader, config-get; cluster and restart: own, list, the others, app;
+            // upgrade: own and app.
+            let others = units as u32 - 1;
+            assert_eq!(calls("relation-list"), 2, "{what}");
+            assert_eq!(calls("relation-get"), 2 * (others + 2) + 2, "{what}");
+            assert_eq!(m.total_tool_calls(), 2 * others + 10, "{what}");
+        } else {
+            assert_eq!(calls("relation-list"), 0, "{what}");
+            assert!(m.total_tool_calls() <= 8, "{what}");
+        }
+        // Nothing to do, so nothing queued.
+        assert_eq!(
+            c.model.step().unwrap().map(|r| r.to_string()),
+            None,
+            "{what}"
+        );
+    }
 }
 
 /// Deploys 3 units with `seed` and checks the formation.
@@ -132,12 +173,14 @@ fn scaling_up_down_and_back_keeps_quorum_and_every_write() {
         c.model.deploy(3).unwrap();
         c.settle("deploy 3");
         assert_ensemble(&c, &[0, 1, 2], "deploy 3");
+        assert_steady_update_status(&mut c, 3, "deploy 3");
 
         step(&c, "before-add", &mut written);
         c.model.add_unit().unwrap();
         c.model.add_unit().unwrap();
         c.settle("add 2");
         assert_ensemble(&c, &[0, 1, 2, 3, 4], "add 2");
+        assert_steady_update_status(&mut c, 5, "add 2");
         check(&c, &written, "add 2");
 
         step(&c, "before-remove-zk-leader", &mut written);
