@@ -208,6 +208,70 @@ pub fn artifacts() -> Result<Artifacts> {
     })
 }
 
+/// The same two revisions as [`artifacts`], as debug builds in charm directories (what Juju
+/// unpacks: `dispatch` and the metadata files) under `target/xtask/debug`. A debug build
+/// reuses what `cargo test` built and keeps overflow checks and debug assertions on, so it
+/// suits the chaos runner in CI; the bench always measures the release charm.
+pub fn debug_artifacts() -> Result<Artifacts> {
+    let root = workspace_root();
+    let base = root.join("target").join("xtask").join("debug");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut dirs = Vec::new();
+    // Revision 2 first, then 1, so that the plain debug binary is revision 1 again after.
+    for (name, revision) in [("rev2", Some("2")), ("rev1", None)] {
+        eprintln!("xtask: building the debug charm, {name}");
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(&root)
+            .args(["build", "--quiet", "-p", "zookeeper-charm", "--bin"])
+            .args([
+                "zookeeper-charm",
+                "--message-format=json-render-diagnostics",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for var in ["ZK_CHARM_VERSION", "ZK_CHARM_UPGRADE_SUPPORTED"] {
+            cmd.env_remove(var);
+        }
+        match revision {
+            Some(rev) => cmd.env("ZK_CHARM_REVISION", rev),
+            None => cmd.env_remove("ZK_CHARM_REVISION"),
+        };
+        let out = cmd
+            .output()
+            .with_context(|| format!("running {cargo} build"))?;
+        if !out.status.success() {
+            bail!("cargo build -p zookeeper-charm failed ({})", out.status);
+        }
+        let exe = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| {
+                m["reason"] == "compiler-artifact" && m["target"]["name"] == "zookeeper-charm"
+            })
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .context("cargo did not report the zookeeper-charm executable")?;
+        let dir = base.join(name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Copy to a new file: a running hook of an earlier model may still map the old one.
+        let dispatch = dir.join("dispatch");
+        let _ = std::fs::remove_file(&dispatch);
+        std::fs::copy(&exe, &dispatch).with_context(|| format!("copying {}", exe.display()))?;
+        for f in ["metadata.yaml", "config.yaml", "actions.yaml"] {
+            std::fs::copy(root.join(f), dir.join(f)).with_context(|| format!("copying {f}"))?;
+        }
+        dirs.push(dir);
+    }
+    let rev1 = dirs.pop().context("no rev1")?;
+    let rev2 = dirs.pop().context("no rev2")?;
+    let jujuc = cargo_bin("zk-sim", "sim-jujuc", false)?;
+    Ok(Artifacts {
+        charms: vec![rev1.clone()],
+        rev1,
+        rev2,
+        jujuc,
+    })
+}
+
 /// A model in its own loopback block under `dir`, using the release hook tools.
 pub fn create_model(dir: &Path, charm: &Path, jujuc: &Path, seed: u64) -> Result<Model> {
     let opts = ModelOptions {

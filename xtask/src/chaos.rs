@@ -37,13 +37,15 @@ use zookeeper_charm::zk::four;
 use crate::bench::{self, Artifacts};
 
 pub const USAGE: &str = "\
-  chaos --seeds N [--start S] [--steps K] [--shrink-secs T] [--replay \"EVENTS\"]
+  chaos --seeds N [--start S] [--seed-list A,B,..] [--steps K] [--shrink-secs T]
+        [--debug] [--replay \"EVENTS\"]
         Random scenarios on the local model with real ZooKeeper: seeds S..S+N (default
-        S = 1), K events each (default 8). After every hook: at most one unit restarting,
-        no quorum lost through a charm action. After every step: all active and serving,
+        S = 1) or the seeds listed, K events each (default 8). After every hook: at most
+        one unit restarting, no quorum lost through a charm action. After every step: all active and serving,
         voters = units, no acknowledged write lost. A failure prints the seed and the
         shortest event list that reproduces it (shrinking for at most T s, default 600).
-        --replay runs one given list with seed S, e.g.
+        --debug runs debug builds of the charm (quicker to build; overflow checks on)
+        instead of the packed release charm. --replay runs one given list with seed S, e.g.
         --replay \"deploy 3; kill 1; upgrade 2 [leader 0]\".
 ";
 
@@ -299,6 +301,10 @@ pub struct ChaosOptions {
     pub steps: usize,
     pub shrink_secs: u64,
     pub replay: Option<Scenario>,
+    /// `--seed-list`: these seeds instead of `start..start + seeds`.
+    pub list: Option<Vec<u64>>,
+    /// `--debug`: debug builds of the charm instead of the packed release charm.
+    pub debug: bool,
 }
 
 pub fn parse(args: &[String]) -> Result<ChaosOptions> {
@@ -308,6 +314,8 @@ pub fn parse(args: &[String]) -> Result<ChaosOptions> {
         steps: 8,
         shrink_secs: 600,
         replay: None,
+        list: None,
+        debug: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -326,6 +334,20 @@ pub fn parse(args: &[String]) -> Result<ChaosOptions> {
             "--steps" => o.steps = number("--steps")? as usize,
             "--shrink-secs" => o.shrink_secs = number("--shrink-secs")?,
             "--replay" => o.replay = Some(value()?.parse()?),
+            "--debug" => o.debug = true,
+            "--seed-list" => {
+                let v = value()?;
+                o.list = Some(
+                    v.split(',')
+                        .map(|s| s.trim().parse::<u64>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .ok()
+                        .filter(|l| !l.is_empty())
+                        .with_context(|| {
+                            format!("--seed-list: {v:?} is not a list of seeds like 4,5,8")
+                        })?,
+                );
+            }
             other => bail!("unknown option {other:?} for chaos\n\n{USAGE}"),
         }
     }
@@ -1022,16 +1044,22 @@ fn shrink(
 
 pub fn chaos(o: &ChaosOptions) -> Result<()> {
     bench::require_zookeeper()?;
-    let art = bench::artifacts()?;
+    let art = if o.debug {
+        bench::debug_artifacts()?
+    } else {
+        bench::artifacts()?
+    };
     let started = Instant::now();
     let seeds: Vec<u64> = if o.replay.is_some() {
         vec![o.start]
+    } else if let Some(list) = &o.list {
+        list.clone()
     } else {
         (o.start..o.start + o.seeds).collect()
     };
     let mut failed = Vec::new();
     let (mut hooks, mut writes) = (0usize, 0usize);
-    for seed in seeds {
+    for &seed in &seeds {
         let sc = o.replay.clone().unwrap_or_else(|| generate(seed, o.steps));
         eprintln!("chaos: seed {seed}: {sc}");
         let t = Instant::now();
@@ -1071,7 +1099,8 @@ pub fn chaos(o: &ChaosOptions) -> Result<()> {
                 );
                 println!("seed {seed}: reproduced failure: {min_failure}");
                 println!(
-                    "seed {seed}: rerun with: cargo xtask chaos --start {seed} --replay \"{min}\""
+                    "seed {seed}: rerun with: cargo xtask chaos{} --start {seed} --replay \"{min}\"",
+                    if o.debug { " --debug" } else { "" }
                 );
                 failed.push(seed);
             }
@@ -1079,7 +1108,7 @@ pub fn chaos(o: &ChaosOptions) -> Result<()> {
     }
     println!(
         "chaos: {} seeds, {} failed{}, {hooks} hooks, {writes} writes checked, {:.0} s",
-        if o.replay.is_some() { 1 } else { o.seeds },
+        seeds.len(),
         failed.len(),
         if failed.is_empty() {
             String::new()
@@ -1327,6 +1356,12 @@ mod tests {
         .unwrap();
         assert_eq!(o.replay.unwrap().events, [Event::Kill(0)]);
         assert!(parse(&["--seeds".into()]).is_err());
+        let o = parse(&["--seed-list".into(), "4, 5,8".into()]).unwrap();
+        assert_eq!(o.list, Some(vec![4, 5, 8]));
+        assert!(!o.debug);
+        assert!(parse(&["--debug".into()]).unwrap().debug);
+        assert!(parse(&["--seed-list".into(), "4,x".into()]).is_err());
+        assert!(parse(&["--seed-list".into(), "".into()]).is_err());
         assert!(parse(&["--replay".into(), "kill 0".into()]).is_err());
     }
 }
