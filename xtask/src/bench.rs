@@ -1330,7 +1330,11 @@ fn report(
          prepared, so it runs once, last.\n\
          - `leader-settings-changed` runs only on non-leaders and `leader-elected` only on the \
          leader, as Juju runs them. Relation hooks name the other measured unit as the remote \
-         unit.\n"
+         unit.\n\
+         - Not measured here: `install`, `stop`, `remove`, `-relation-joined`/`-departed`, \
+         `upgrade-charm` and `set-password` change the model (they start, stop, add or remove \
+         servers, or roll a restart through every unit); their cost is in the convergence \
+         figures below. The `zookeeper` client relation has no data of its own yet.\n"
     );
     for &n in &opts.sizes {
         let cells: Vec<Vec<String>> = rows
@@ -1346,6 +1350,18 @@ fn report(
     for line in verdicts(rows) {
         let _ = writeln!(s, "- {line}");
     }
+    let _ = writeln!(
+        s,
+        "\nWhere the hook-tool calls go: every hook asks `is-leader` and `config-get`, and reads \
+         its own bag and the app bag of each peer relation (`cluster`, `restart`, `upgrade`): \
+         8 calls, which is all a steady non-leader does (it writes nothing, and `status-set` \
+         runs only when the status changes). The leader also reads every other unit's `cluster` \
+         and `restart` bags (one `relation-list` and one `relation-get` per unit each), so it \
+         makes 2N + 10 calls with N units: it decides membership and the restart lock from a \
+         current view of every unit, read in the hook, rather than from a cache kept across \
+         hooks that Juju's relation-changed events would have to keep right. Other units' \
+         `upgrade` bags are read only while an upgrade is prepared or running."
+    );
     let _ = writeln!(s, "\n## Packed charm\n");
     for (name, size) in sizes {
         let _ = writeln!(s, "- `{name}`: {size} bytes ({:.2} MB)", *size as f64 / 1e6);
