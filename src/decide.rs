@@ -397,6 +397,9 @@ fn lifecycle(
     }
 }
 
+/// The status of a unit that waits for the restart lock.
+const WAITING_FOR_LOCK: &str = "waiting for restart lock";
+
 /// Unit side of the restart lock: request it when the running server was started with
 /// other files than the ones rendered now; restart when granted; release once back in the
 /// quorum and synced, and then report the app-wide `inputs` it is up to date with.
@@ -437,8 +440,7 @@ fn unit_restart_lock(
                 plan.restart_unit
                     .insert(LOCK_REQUESTED_AT_KEY.into(), s.event.now.clone());
             }
-            plan.statuses
-                .push(Status::waiting("waiting for restart lock"));
+            plan.statuses.push(Status::waiting(WAITING_FOR_LOCK));
         }
     } else if granted {
         if own_state != "release" {
@@ -509,12 +511,29 @@ fn leader_restart_lock(s: &Snapshot, inputs: &str, plan: &mut Plan) -> bool {
     queue.sort();
     if let Some((_, _, id)) = queue.first() {
         if *id == s.unit_id {
-            let behind = members.iter().any(|m| {
-                *m != s.unit_id
-                    && s.started(*m)
-                    && restart.unit_value(*m, LOCK_INPUTS_KEY) != Some(inputs)
-            });
-            if behind {
+            let behind: Vec<String> = members
+                .iter()
+                .filter(|m| {
+                    **m != s.unit_id
+                        && s.started(**m)
+                        && restart.unit_value(**m, LOCK_INPUTS_KEY) != Some(inputs)
+                })
+                .map(|m| s.unit_name_of(*m))
+                .collect();
+            if !behind.is_empty() {
+                // Says whom the leader waits for, in place of the unit side's generic status.
+                let waiting = Status::waiting(format!(
+                    "{WAITING_FOR_LOCK}: the leader restarts last, after {}",
+                    behind.join(", ")
+                ));
+                match plan
+                    .statuses
+                    .iter_mut()
+                    .find(|st| st.message == WAITING_FOR_LOCK)
+                {
+                    Some(generic) => *generic = waiting,
+                    None => plan.statuses.push(waiting),
+                }
                 return false;
             }
         }

@@ -133,7 +133,7 @@ fn assert_rolled(
         );
         let waiting = seen
             .iter()
-            .filter(|s| **s == "waiting: waiting for restart lock")
+            .filter(|s| s.starts_with("waiting: waiting for restart lock"))
             .count();
         if *u == leader {
             assert!(

@@ -626,10 +626,20 @@ fn the_leader_restarts_itself_only_after_every_other_unit_caught_up() {
     });
     let plan = w.plan();
     assert!(plan.restart_app.is_empty(), "{:?}", plan.restart_app);
-    assert_eq!(status(&plan), Status::waiting("waiting for restart lock"));
+    assert_eq!(
+        status(&plan),
+        Status::waiting(
+            "waiting for restart lock: the leader restarts last, after zookeeper/1, zookeeper/2"
+        )
+    );
     // Unit 1 restarted already; unit 2 still has not: still not the leader's turn.
     w = w.up_to_date(&[1]);
-    assert!(w.plan().restart_app.is_empty());
+    let plan = w.plan();
+    assert!(plan.restart_app.is_empty());
+    assert_eq!(
+        status(&plan),
+        Status::waiting("waiting for restart lock: the leader restarts last, after zookeeper/2")
+    );
     // Both caught up: the leader restarts.
     w = w.up_to_date(&[2]);
     assert_eq!(
