@@ -791,8 +791,12 @@ fn hook_costs(art: &Artifacts, n: u32, opts: &BenchOptions, tmp: &Path) -> Resul
                 row.walls.push(u.wall);
                 row.tool_walls
                     .push(r.tool_runs.iter().map(|t| t.wall).sum());
-                row.charm_cpus
-                    .push((u.user + u.system).saturating_sub(tools_cpu));
+                // The charm's own run time where the kernel reports it; otherwise wait4's
+                // total minus what the tools reported (which leaves their exec in it).
+                row.charm_cpus.push(
+                    u.own_cpu
+                        .unwrap_or_else(|| (u.user + u.system).saturating_sub(tools_cpu)),
+                );
                 row.charm_rss_kib.push(u.own_peak_rss_kib);
                 row.tool_rss_kib = row.tool_rss_kib.max(
                     r.tool_runs
@@ -1316,8 +1320,10 @@ fn report(
          processes, and waiting for ZooKeeper. The issue's target excludes ZooKeeper network \
          waits; they cannot be told apart from outside the process, so this column is an \
          upper bound of that figure and **charm CPU** a lower bound.\n\
-         - **charm CPU**: user + system time of the charm process alone (what `wait4` reports \
-         for it and its children, minus what the tool processes reported).\n\
+         - **charm CPU**: CPU time of the charm process alone, without its tool processes: \
+         its run time from `/proc/<pid>/schedstat`, read after it exited and before it was \
+         reaped. It includes the charm's side of spawning each tool, not the tools' \
+         start-up or work.\n\
          - **charm peak RSS**: the charm process's own high-water mark (`VmHWM`, sampled every \
          millisecond while it runs). **tool peak RSS**: the largest `VmHWM` of its tool \
          processes. (`ru_maxrss` is not used: Linux counts in it the pages the spawning \

@@ -40,6 +40,10 @@ pub struct Usage {
     /// The process's own peak resident set in KiB (`VmHWM`, sampled every millisecond while
     /// it runs; growth in its last millisecond can be missed).
     pub own_peak_rss_kib: u64,
+    /// CPU time of the process alone, without its children: its main thread's run time
+    /// (`/proc/<pid>/schedstat`, read once it exited and before it is reaped; the time of
+    /// other threads is not in it). `None` where the kernel does not report it.
+    pub own_cpu: Option<Duration>,
 }
 
 /// One hook-tool call of a measured run, as the tool process reported it.
@@ -182,6 +186,38 @@ fn vm_hwm_kib(pid: i32) -> Option<u64> {
         .ok()
 }
 
+/// The run time of a process's main thread in ns (`/proc/<pid>/schedstat`, first field).
+fn schedstat_run_time(pid: i32) -> Option<Duration> {
+    let text = fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Waits until `pid` exited without reaping it (`waitid` with `WNOWAIT`), so that its
+/// `/proc` entry can still be read.
+fn wait_exited(pid: i32) -> io::Result<()> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value; waitid fills it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on our own child with a valid out-pointer.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 fn timeval(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
@@ -231,6 +267,8 @@ pub fn run_measured(
             }
         }
     });
+    // The exited process is a zombie until reaped: its own run time is still readable.
+    let own_cpu = wait_exited(pid).ok().and_then(|()| schedstat_run_time(pid));
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -271,6 +309,7 @@ pub fn run_measured(
         system: timeval(ru.ru_stime),
         max_rss_kib: ru.ru_maxrss.max(0) as u64,
         own_peak_rss_kib,
+        own_cpu,
     };
     Ok((finished, usage))
 }
@@ -306,6 +345,28 @@ mod tests {
             u.own_peak_rss_kib > 100 && u.own_peak_rss_kib <= u.max_rss_kib,
             "{u:?}"
         );
+    }
+
+    #[test]
+    fn own_cpu_counts_the_process_and_not_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        // The shell itself only waits; its child burns CPU.
+        let s = script(
+            dir.path(),
+            "sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'",
+        );
+        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+        let (f, u) =
+            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_secs(30)).unwrap();
+        assert_eq!(f.code, Some(0));
+        let own = u.own_cpu.expect("schedstat is available on Linux");
+        let all = u.user + u.system;
+        assert!(all >= Duration::from_millis(20), "{u:?}");
+        assert!(
+            own * 4 < all,
+            "the child's loop is not the shell's own time: {u:?}"
+        );
+        assert!(own > Duration::ZERO, "{u:?}");
     }
 
     #[test]
