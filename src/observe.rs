@@ -388,19 +388,22 @@ pub fn ensemble_view(s: &Snapshot) -> EnsembleView {
         ids.insert(s.unit_id);
     }
     let mut health = BTreeMap::new();
+    let mut ask = Vec::new();
     for id in ids {
-        let h = if id == s.unit_id {
+        let own = if id == s.unit_id {
             s.workload.health.clone()
         } else {
             None
         };
-        let h = match (h, s.unit_address(id)) {
-            (Some(h), _) => h,
-            (None, Some(addr)) => server_health(&addr),
-            (None, None) => continue,
-        };
-        health.insert(id, h);
+        match (own, s.unit_address(id)) {
+            (Some(h), _) => {
+                health.insert(id, h);
+            }
+            (None, Some(addr)) => ask.push((id, addr)),
+            (None, None) => {}
+        }
     }
+    health.extend(healths(ask));
     let mut order: Vec<u32> = health
         .iter()
         .filter(|(_, h)| h.serving)
@@ -415,16 +418,43 @@ pub fn ensemble_view(s: &Snapshot) -> EnsembleView {
     // departs from its view; or they left): ask them at the address the ensemble has, so
     // that a leaving unit can tell whether the rest keep a majority without it.
     if let Some(cfg) = &config {
-        for spec in cfg.members.values() {
-            let Some(id) = spec.id.checked_sub(1) else {
-                continue;
-            };
-            if spec.role == zk::Role::Participant && !health.contains_key(&id) {
-                health.insert(id, server_health(&spec.host));
-            }
-        }
+        let unseen: Vec<(u32, String)> = cfg
+            .members
+            .values()
+            .filter(|spec| spec.role == zk::Role::Participant)
+            .filter_map(|spec| Some((spec.id.checked_sub(1)?, spec.host.clone())))
+            .filter(|(id, _)| !health.contains_key(id))
+            .collect();
+        health.extend(healths(unseen));
     }
     EnsembleView { config, health }
+}
+
+/// The health of several servers, asked at the same time (one thread each), so that a
+/// hook waits for the slowest server rather than for the sum of them.
+fn healths(servers: Vec<(u32, String)>) -> BTreeMap<u32, ServerHealth> {
+    if servers.len() <= 1 {
+        return servers
+            .into_iter()
+            .map(|(id, addr)| (id, server_health(&addr)))
+            .collect();
+    }
+    std::thread::scope(|scope| {
+        let asks: Vec<_> = servers
+            .iter()
+            .map(|(id, addr)| (*id, scope.spawn(move || server_health(addr))))
+            .collect();
+        asks.into_iter()
+            .map(|(id, ask)| {
+                let h = ask.join().unwrap_or_else(|_| ServerHealth {
+                    serving: false,
+                    error: Some("the health query panicked".into()),
+                    ..ServerHealth::default()
+                });
+                (id, h)
+            })
+            .collect()
+    })
 }
 
 /// Where the started-with fingerprint lives.

@@ -723,8 +723,44 @@ fn measure_once(m: &mut Model, target: Target, unit: &str, other: &str) -> Resul
 
 const WARM_UP: usize = 2;
 
+/// Costs a hook's wall time is made of, measured apart on the same machine.
+#[derive(Debug, Clone, Default)]
+struct Baseline {
+    /// Spawning a trivial program (`/bin/true`) and reaping it, median of 50: roughly what
+    /// each hook-tool process costs before its `main`.
+    spawn: Duration,
+    /// By model size: one `mntr` round trip to a non-leader's ZooKeeper, median of 30.
+    mntr: BTreeMap<u32, Duration>,
+}
+
+fn spawn_cost() -> Duration {
+    let mut v = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let _ = Command::new("/bin/true").status();
+        v.push(t.elapsed());
+    }
+    median(&v)
+}
+
+fn mntr_rtt(address: &str) -> Option<Duration> {
+    let mut v = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        zookeeper_charm::zk::four::mntr_within(address, Duration::from_millis(1500)).ok()?;
+        v.push(t.elapsed());
+    }
+    Some(median(&v))
+}
+
 /// Deploys `n` units, settles, and measures every case.
-fn hook_costs(art: &Artifacts, n: u32, opts: &BenchOptions, tmp: &Path) -> Result<Vec<Row>> {
+fn hook_costs(
+    art: &Artifacts,
+    n: u32,
+    opts: &BenchOptions,
+    tmp: &Path,
+    baseline: &mut Baseline,
+) -> Result<Vec<Row>> {
     require_zookeeper()?;
     let mut m = create_model(
         &tmp.join(format!("hooks-{n}")),
@@ -745,6 +781,16 @@ fn hook_costs(art: &Artifacts, n: u32, opts: &BenchOptions, tmp: &Path) -> Resul
     }
     eprintln!("xtask: bench: {n} units active ({report})");
     let (leader, other) = leader_and_other(&m)?;
+    let address = m
+        .status()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_iter()
+        .find(|u| u.unit == other)
+        .map(|u| u.address)
+        .unwrap_or_default();
+    if let Some(rtt) = mntr_rtt(&address) {
+        baseline.mntr.insert(n, rtt);
+    }
     let mut rows = Vec::new();
     for case in cases() {
         let mut targets = Vec::new();
@@ -1073,9 +1119,13 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         .tempdir()
         .context("creating a temp dir")?;
 
+    let mut baseline = Baseline {
+        spawn: spawn_cost(),
+        ..Baseline::default()
+    };
     let mut rows = Vec::new();
     for &n in &opts.sizes {
-        rows.extend(hook_costs(&art, n, opts, tmp.path())?);
+        rows.extend(hook_costs(&art, n, opts, tmp.path(), &mut baseline)?);
     }
     let mut conv = Vec::new();
     if opts.convergence {
@@ -1107,6 +1157,10 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         println!("{line}");
     }
     println!();
+    for line in where_the_time_goes(&rows, &baseline) {
+        println!("{line}");
+    }
+    println!();
     for (name, size) in &sizes {
         println!(
             "packed charm: {name} {size} bytes ({:.2} MB)",
@@ -1127,7 +1181,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
     }
     if opts.write {
         let path = workspace_root().join("BENCHMARKS.md");
-        let text = report(opts, &rows, &sizes, &conv, elapsed);
+        let text = report(opts, &rows, &baseline, &sizes, &conv, elapsed);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("\nwrote {}", path.display());
     }
@@ -1276,9 +1330,52 @@ fn growth(conv: &[Converged]) -> Vec<String> {
     out
 }
 
+/// The wall time of a steady non-leader's `update-status`, taken apart with the baselines.
+fn where_the_time_goes(rows: &[Row], b: &Baseline) -> Vec<String> {
+    let mut out = vec![format!(
+        "On this machine, spawning and reaping a trivial program (`/bin/true`) takes {} \
+         (median of 50): each hook-tool process pays about that before its `main`.",
+        ms(b.spawn)
+    )];
+    for r in rows
+        .iter()
+        .filter(|r| r.what == "update-status" && r.role == "non-leader")
+    {
+        let Some(mntr) = b.mntr.get(&r.units) else {
+            continue;
+        };
+        let wall = r.median_wall();
+        let tools = median(&r.tool_walls);
+        let calls = r.calls.iter().copied().max().unwrap_or(0);
+        let spawns = b.spawn * calls;
+        let cpu = median(&r.charm_cpus);
+        let known = tools + spawns + *mntr + cpu;
+        let rest = if wall >= known {
+            ms(wall - known)
+        } else {
+            format!("-{}", ms(known - wall))
+        };
+        out.push(format!(
+            "{} units, update-status on a non-leader: median {} = {} in its {calls} tools \
+             + about {} starting them ({calls} x {}) + {} for its server's `mntr` (one round \
+             trip, measured apart) + {} of the charm's own CPU + {rest} for the rest (the \
+             charm's own exec and start-up, file reads, scheduling).",
+            r.units,
+            ms(wall),
+            ms(tools),
+            ms(spawns),
+            ms(b.spawn),
+            ms(*mntr),
+            ms(cpu),
+        ));
+    }
+    out
+}
+
 fn report(
     opts: &BenchOptions,
     rows: &[Row],
+    baseline: &Baseline,
     sizes: &[(String, u64)],
     conv: &[Converged],
     elapsed: Duration,
@@ -1323,7 +1420,8 @@ fn report(
          - **charm CPU**: CPU time of the charm process alone, without its tool processes: \
          its run time from `/proc/<pid>/schedstat`, read after it exited and before it was \
          reaped. It includes the charm's side of spawning each tool, not the tools' \
-         start-up or work.\n\
+         start-up or work, nor the leader's health queries, which run on short-lived threads \
+         (a 4-letter word's send, read and parse each).\n\
          - **charm peak RSS**: the charm process's own high-water mark (`VmHWM`, sampled every \
          millisecond while it runs). **tool peak RSS**: the largest `VmHWM` of its tool \
          processes. (`ru_maxrss` is not used: Linux counts in it the pages the spawning \
@@ -1367,6 +1465,16 @@ fn report(
          current view of every unit, read in the hook, rather than from a cache kept across \
          hooks that Juju's relation-changed events would have to keep right. Other units' \
          `upgrade` bags are read only while an upgrade is prepared or running."
+    );
+    let _ = writeln!(s, "\n### Where the time goes\n");
+    for line in where_the_time_goes(rows, baseline) {
+        let _ = writeln!(s, "- {line}");
+    }
+    let _ = writeln!(
+        s,
+        "- The leader also asks every other unit's server for its health (`mntr`, all at \
+         once, one thread each) and one server for the voting members (`conf`), and runs \
+         2N + 10 tools instead of 8."
     );
     let _ = writeln!(s, "\n## Packed charm\n");
     for (name, size) in sizes {
