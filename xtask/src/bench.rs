@@ -433,6 +433,7 @@ enum Target {
 }
 
 /// A hook or action and where it runs: on the leader, on a non-leader, or both.
+#[derive(Clone, Copy)]
 struct Case {
     target: Target,
     leader: bool,
@@ -791,17 +792,18 @@ fn hook_costs(
     if let Some(rtt) = mntr_rtt(&address) {
         baseline.mntr.insert(n, rtt);
     }
-    let mut rows = Vec::new();
+    // Every (case, unit) pair, with its row and its measured runs.
+    let mut targets: Vec<(Case, String, String, Row, Vec<Measured>)> = Vec::new();
     for case in cases() {
-        let mut targets = Vec::new();
+        let mut on = Vec::new();
         if case.leader {
-            targets.push(("leader", leader.clone(), other.clone()));
+            on.push(("leader", leader.clone(), other.clone()));
         }
         if case.non_leader {
-            targets.push(("non-leader", other.clone(), leader.clone()));
+            on.push(("non-leader", other.clone(), leader.clone()));
         }
-        for (role, unit, remote) in targets {
-            let mut row = Row {
+        for (role, unit, remote) in on {
+            let row = Row {
                 units: n,
                 what: case.name(),
                 role,
@@ -815,63 +817,77 @@ fn hook_costs(
                 follow_ups: 0,
                 failures: Vec::new(),
             };
-            let mut runs: Vec<Measured> = Vec::new();
-            let (warm_up, iterations) = if case.once {
-                (0, 1)
-            } else {
-                (WARM_UP, opts.iterations)
-            };
-            for i in 0..warm_up + iterations {
-                match measure_once(&mut m, case.target, &unit, &remote) {
-                    Ok(r) if i >= warm_up => runs.push(r),
-                    Ok(_) => {}
-                    Err(e) => row.failures.push(format!("{e:#}")),
-                }
-                let (ran, failed) = drain(&mut m)?;
-                row.follow_ups += ran;
-                row.failures.extend(failed);
-            }
-            for r in &runs {
-                let u = r.usage.expect("checked in measure_once");
-                let tools_cpu: Duration = r.tool_runs.iter().map(|t| t.cpu).sum();
-                row.walls.push(u.wall);
-                row.tool_walls
-                    .push(r.tool_runs.iter().map(|t| t.wall).sum());
-                // The charm's own run time where the kernel reports it; otherwise wait4's
-                // total minus what the tools reported (which leaves their exec in it).
-                row.charm_cpus.push(
-                    u.own_cpu
-                        .unwrap_or_else(|| (u.user + u.system).saturating_sub(tools_cpu)),
-                );
-                row.charm_rss_kib.push(u.own_peak_rss_kib);
-                row.tool_rss_kib = row.tool_rss_kib.max(
-                    r.tool_runs
-                        .iter()
-                        .map(|t| t.peak_rss_kib)
-                        .max()
-                        .unwrap_or(0),
-                );
-                row.calls.push(r.total_tool_calls());
-            }
-            let mut by_calls: Vec<&Measured> = runs.iter().collect();
-            by_calls.sort_by_key(|r| r.total_tool_calls());
-            if let Some(mid) = by_calls.get(by_calls.len() / 2) {
-                row.by_tool = mid.tool_calls.clone();
-            }
-            eprintln!(
-                "xtask: bench: {n} units: {} on {role}: median {} p95 {}, {} tool calls{}",
-                row.what,
-                ms(row.median_wall()),
-                ms(row.p95_wall()),
-                row.calls_text(),
-                if row.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {} failures", row.failures.len())
-                }
-            );
-            rows.push(row);
+            targets.push((case, unit, remote, row, Vec::new()));
         }
+    }
+    // Round-robin: each round runs every repeated case once, so that a burst of noise on
+    // the machine (another tenant, a JVM's GC) spreads over all rows instead of spoiling
+    // one. The cases that change the model run once, after every round.
+    let one = |m: &mut Model,
+               (case, unit, remote, row, runs): &mut (Case, String, String, Row, Vec<Measured>),
+               keep: bool|
+     -> Result<()> {
+        match measure_once(m, case.target, unit, remote) {
+            Ok(r) if keep => runs.push(r),
+            Ok(_) => {}
+            Err(e) => row.failures.push(format!("{e:#}")),
+        }
+        let (ran, failed) = drain(m)?;
+        row.follow_ups += ran;
+        row.failures.extend(failed);
+        Ok(())
+    };
+    for i in 0..WARM_UP + opts.iterations {
+        for t in targets.iter_mut().filter(|t| !t.0.once) {
+            one(&mut m, t, i >= WARM_UP)?;
+        }
+    }
+    for t in targets.iter_mut().filter(|t| t.0.once) {
+        one(&mut m, t, true)?;
+    }
+    let mut rows = Vec::new();
+    for (_, _, _, mut row, runs) in targets {
+        for r in &runs {
+            let u = r.usage.expect("checked in measure_once");
+            let tools_cpu: Duration = r.tool_runs.iter().map(|t| t.cpu).sum();
+            row.walls.push(u.wall);
+            row.tool_walls
+                .push(r.tool_runs.iter().map(|t| t.wall).sum());
+            // The charm's own run time where the kernel reports it; otherwise wait4's
+            // total minus what the tools reported (which leaves their exec in it).
+            row.charm_cpus.push(
+                u.own_cpu
+                    .unwrap_or_else(|| (u.user + u.system).saturating_sub(tools_cpu)),
+            );
+            row.charm_rss_kib.push(u.own_peak_rss_kib);
+            row.tool_rss_kib = row.tool_rss_kib.max(
+                r.tool_runs
+                    .iter()
+                    .map(|t| t.peak_rss_kib)
+                    .max()
+                    .unwrap_or(0),
+            );
+            row.calls.push(r.total_tool_calls());
+        }
+        let mut by_calls: Vec<&Measured> = runs.iter().collect();
+        by_calls.sort_by_key(|r| r.total_tool_calls());
+        if let Some(mid) = by_calls.get(by_calls.len() / 2) {
+            row.by_tool = mid.tool_calls.clone();
+        }
+        eprintln!(
+            "xtask: bench: {n} units: {} on {}: median {} p95 {}, {} tool calls{}",
+            row.what,
+            row.role,
+            ms(row.median_wall()),
+            ms(row.p95_wall()),
+            row.calls_text(),
+            if row.failures.is_empty() {
+                String::new()
+            } else {
+                format!(", {} failures", row.failures.len())
+            }
+        );
+        rows.push(row);
     }
     m.destroy().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(rows)
@@ -1400,7 +1416,9 @@ fn report(
         "The release charm (`cargo xtask pack`) on the local model (`zk-sim`) with real ZooKeeper \
          servers, one per unit on loopback. Each model is deployed and settled until every unit is \
          active; then each hook and read-only action runs {} times (after {WARM_UP} warm-up runs) \
-         on the Juju leader and on a non-leader, through `Model::run_hook_measured`: the same \
+         on the Juju leader and on a non-leader, in rounds that run every case once (so that a \
+         burst of noise on the machine spreads over all rows), through \
+         `Model::run_hook_measured`: the same \
          environment, hook tools, commit and fan-out as any hook, timed from spawn to exit with a \
          blocking `wait4(2)`.\n",
         opts.iterations
