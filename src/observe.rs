@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::CharmConfig;
-use crate::dispatch::{Event, RelationHook};
+use crate::dispatch::{Action, Event, RelationHook};
 use crate::env::{unit_number, HookEnv};
 use crate::hooktools::{Bag, HookTools, ToolError};
 use crate::snapshot::{
@@ -168,7 +168,7 @@ type Peers = (
 /// Reads the peer relations. A started non-leader needs the other units' cluster bags only
 /// to join, to leave, or during an upgrade; in steady state its own bag and the app bag are
 /// enough. Other units' upgrade states matter only while an upgrade is prepared or running
-/// (to every unit) and to the leader's upgrade actions; the leader always reads every
+/// (to every unit) and to the leader's `pre-upgrade-check`; the leader always reads every
 /// unit's cluster and restart bags (membership and the restart lock).
 fn read_peers(
     tools: &dyn HookTools,
@@ -176,7 +176,7 @@ fn read_peers(
     env: &HookEnv,
     unit_id: u32,
     leader: bool,
-    action: bool,
+    checking_upgrade: bool,
     facts: &EventFacts,
 ) -> Result<Peers, ToolError> {
     let restart = read_peer(tools, ids, "restart", env, unit_id, leader)?;
@@ -185,7 +185,7 @@ fn read_peers(
         .as_ref()
         .is_some_and(|u| u.app_value("upgrade-stack").is_some_and(|s| s != "[]"));
     if let Some(up) = &mut upgrade {
-        if upgrading || (leader && action) {
+        if upgrading || (leader && checking_upgrade) {
             add_other_units(tools, up)?;
         }
     }
@@ -259,8 +259,9 @@ pub fn observe(
     let config = CharmConfig::from_juju(&tools.config_get()?);
 
     let ids = PeerIds::load(workload);
-    let action = matches!(event, Event::Action(_));
-    let peers = read_peers(tools, &ids, env, unit_id, leader, action, facts);
+    // Of the actions, only pre-upgrade-check looks at the other units' upgrade states.
+    let checking_upgrade = matches!(event, Event::Action(Action::PreUpgradeCheck));
+    let peers = read_peers(tools, &ids, env, unit_id, leader, checking_upgrade, facts);
     if let Err(e) = &peers {
         if e.is_relation_not_found() {
             PeerIds::forget(workload);
