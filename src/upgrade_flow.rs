@@ -274,6 +274,12 @@ pub fn decide_upgrade(s: &Snapshot, facts: &UpgradeFacts, plan: &mut Plan) -> Ga
             if synced {
                 set(&mut plan.upgrade_unit, Some(own), STATE_KEY, "completed");
                 plan.statuses.push(Status::maintenance("upgrade completed"));
+            } else if let Some(down) = quorum_out_of_reach(s) {
+                // Not this upgrade's fault: the other voters cannot make a majority with
+                // this server. Stay `upgrading` and look again in the next hook.
+                plan.statuses.push(Status::waiting(format!(
+                    "upgraded, waiting for a quorum to rejoin: {down} not serving"
+                )));
             } else {
                 set(&mut plan.upgrade_unit, Some(own), STATE_KEY, "failed");
                 plan.upgrade_failure =
@@ -316,6 +322,30 @@ pub fn decide_upgrade(s: &Snapshot, facts: &UpgradeFacts, plan: &mut Plan) -> Ga
         _ => {}
     }
     Gate::Hold
+}
+
+/// The other voters that do not serve, when too few of them serve to make a majority with
+/// this unit's server: then this server cannot rejoin whatever version it runs. The voters
+/// are the live ensemble's when a server answered, else the ones the leader recorded.
+fn quorum_out_of_reach(s: &Snapshot) -> Option<String> {
+    let mut voters = s.ensemble.voter_units();
+    if voters.is_empty() {
+        voters = s.added();
+    }
+    voters.insert(s.unit_id);
+    let down: Vec<u32> = voters
+        .iter()
+        .copied()
+        .filter(|id| *id != s.unit_id)
+        .filter(|id| !s.ensemble.health.get(id).is_some_and(|h| h.serving))
+        .collect();
+    let serving_with_me = voters.len() - down.len();
+    (serving_with_me <= voters.len() / 2).then(|| {
+        down.iter()
+            .map(|id| s.unit_name_of(*id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
 
 /// Runs `pre-upgrade-check` or `resume-upgrade`.

@@ -978,3 +978,78 @@ fn nobody_upgrades_while_another_unit_is_still_idle() {
         plan.workload
     );
 }
+
+/// Unit 0 of `units` just upgraded (state `upgrading`, top of the stack) and does not serve;
+/// the other units' servers are as `others` says; no server answered `conf`.
+fn upgraded_not_serving(units: &[u32], others: &[(u32, ServerHealth)]) -> World {
+    let mut health = vec![(0, down())];
+    health.extend(others.iter().cloned());
+    let mut w = with_upgrade(
+        World::unit(0, units)
+            .started(units)
+            .added(units)
+            .running(down())
+            .ensemble(units, &health),
+        &[1, 0],
+        &[(0, "upgrading"), (1, "ready")],
+    );
+    w.s.ensemble.config = None;
+    w
+}
+
+#[test]
+fn an_upgraded_server_that_cannot_make_a_majority_waits_instead_of_failing() {
+    // Two voters, the other one's server is down (killed): no version could rejoin.
+    let plan = upgraded_not_serving(&[0, 1], &[(1, down())]).plan();
+    assert!(plan.upgrade_failure.is_none(), "{:?}", plan.upgrade_failure);
+    assert_eq!(
+        plan.upgrade_unit.get("state"),
+        None,
+        "{:?}",
+        plan.upgrade_unit
+    );
+    assert!(
+        plan.statuses.contains(&Status::waiting(
+            "upgraded, waiting for a quorum to rejoin: zookeeper/1 not serving"
+        )),
+        "{:?}",
+        plan.statuses
+    );
+    // What the unit shows: no quorum (outranks the waiting), not a failed upgrade.
+    assert!(
+        !status(&plan).message.contains("upgrade failed"),
+        "{:?}",
+        status(&plan)
+    );
+    // Three voters, both others down: still out of this unit's hands.
+    let plan = upgraded_not_serving(&[0, 1, 2], &[(1, down()), (2, down())]).plan();
+    assert!(plan.upgrade_failure.is_none());
+}
+
+#[test]
+fn an_upgraded_server_that_could_make_a_majority_and_does_not_rejoin_fails() {
+    // The other voter serves: the new version is what keeps this server out.
+    let plan = upgraded_not_serving(&[0, 1], &[(1, following())]).plan();
+    assert_eq!(
+        plan.upgrade_unit.get("state").map(String::as_str),
+        Some("failed")
+    );
+    assert!(plan.upgrade_failure.is_some());
+    // Three voters, one other down, one serving: a majority with this one is possible.
+    let plan = upgraded_not_serving(&[0, 1, 2], &[(1, down()), (2, leading())]).plan();
+    assert_eq!(
+        plan.upgrade_unit.get("state").map(String::as_str),
+        Some("failed")
+    );
+}
+
+#[test]
+fn an_upgraded_server_that_rejoined_completes() {
+    let mut w = upgraded_not_serving(&[0, 1], &[(1, leading())]);
+    w.s.workload.health = Some(following());
+    let plan = w.plan();
+    assert_eq!(
+        plan.upgrade_unit.get("state").map(String::as_str),
+        Some("completed")
+    );
+}
