@@ -126,6 +126,17 @@ pub fn require_zookeeper() -> Result<()> {
 
 /// `cargo build [--release] -p <package> --bin <bin>`, returning the executable.
 pub fn cargo_bin(package: &str, bin: &str, release: bool) -> Result<PathBuf> {
+    cargo_bin_with(package, bin, release, &[])
+}
+
+/// [`cargo_bin`] with build-time variables: `(name, Some(value))` sets one, `(name, None)`
+/// removes it from cargo's environment.
+fn cargo_bin_with(
+    package: &str,
+    bin: &str,
+    release: bool,
+    vars: &[(&str, Option<&str>)],
+) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(workspace_root())
@@ -135,6 +146,12 @@ pub fn cargo_bin(package: &str, bin: &str, release: bool) -> Result<PathBuf> {
         .stderr(Stdio::inherit());
     if release {
         cmd.arg("--release");
+    }
+    for (name, value) in vars {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
     }
     let out = cmd
         .output()
@@ -215,41 +232,20 @@ pub fn artifacts() -> Result<Artifacts> {
 pub fn debug_artifacts() -> Result<Artifacts> {
     let root = workspace_root();
     let base = root.join("target").join("xtask").join("debug");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut dirs = Vec::new();
     // Revision 2 first, then 1, so that the plain debug binary is revision 1 again after.
     for (name, revision) in [("rev2", Some("2")), ("rev1", None)] {
         eprintln!("xtask: building the debug charm, {name}");
-        let mut cmd = Command::new(&cargo);
-        cmd.current_dir(&root)
-            .args(["build", "--quiet", "-p", "zookeeper-charm", "--bin"])
-            .args([
-                "zookeeper-charm",
-                "--message-format=json-render-diagnostics",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for var in ["ZK_CHARM_VERSION", "ZK_CHARM_UPGRADE_SUPPORTED"] {
-            cmd.env_remove(var);
-        }
-        match revision {
-            Some(rev) => cmd.env("ZK_CHARM_REVISION", rev),
-            None => cmd.env_remove("ZK_CHARM_REVISION"),
-        };
-        let out = cmd
-            .output()
-            .with_context(|| format!("running {cargo} build"))?;
-        if !out.status.success() {
-            bail!("cargo build -p zookeeper-charm failed ({})", out.status);
-        }
-        let exe = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| {
-                m["reason"] == "compiler-artifact" && m["target"]["name"] == "zookeeper-charm"
-            })
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .context("cargo did not report the zookeeper-charm executable")?;
+        let exe = cargo_bin_with(
+            "zookeeper-charm",
+            "zookeeper-charm",
+            false,
+            &[
+                ("ZK_CHARM_VERSION", None),
+                ("ZK_CHARM_UPGRADE_SUPPORTED", None),
+                ("ZK_CHARM_REVISION", revision),
+            ],
+        )?;
         let dir = base.join(name);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         // Copy to a new file: a running hook of an earlier model may still map the old one.
