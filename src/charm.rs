@@ -7,11 +7,12 @@ use crate::decide::decide;
 use crate::dispatch::{Action, Event};
 use crate::env::HookEnv;
 use crate::execute::{execute, ExecError, Outcome};
-use crate::hooktools::{Bag, HookTools, LogLevel, Status, ToolError};
+use crate::hooktools::{Bag, HookTools, LogLevel, ToolError};
 use crate::observe::{event_facts, observe, ObserveError};
 use crate::snapshot::{
     SyncRotation, SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY, SYNC_PASSWORD_NEW_KEY, SYNC_ROTATION_KEY,
 };
+use crate::status::Status;
 use crate::status::StatusCollector;
 use crate::workload::{Workload, WorkloadError};
 
@@ -215,7 +216,7 @@ fn set_password(
             )?;
             return Ok(());
         }
-        None => crate::passwords::generate().map_err(|e| ExecError::Random(e.to_string()))?,
+        None => crate::passwords::generate().map_err(ExecError::Random)?,
     };
     let rotating = bag.get(SYNC_ROTATION_KEY).is_some_and(|v| !v.is_empty());
     if key == SYNC_PASSWORD_KEY && rotating {

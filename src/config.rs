@@ -7,30 +7,30 @@ use serde_json::{Map, Value};
 
 /// ZooKeeper log levels the `log-level` option accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
+pub enum ZkLogLevel {
     Debug,
     Info,
     Warning,
     Error,
 }
 
-impl LogLevel {
+impl ZkLogLevel {
     pub const ALLOWED: [&'static str; 4] = ["DEBUG", "INFO", "WARNING", "ERROR"];
 
     /// The option's spelling.
     pub fn as_str(self) -> &'static str {
         match self {
-            LogLevel::Debug => "DEBUG",
-            LogLevel::Info => "INFO",
-            LogLevel::Warning => "WARNING",
-            LogLevel::Error => "ERROR",
+            ZkLogLevel::Debug => "DEBUG",
+            ZkLogLevel::Info => "INFO",
+            ZkLogLevel::Warning => "WARNING",
+            ZkLogLevel::Error => "ERROR",
         }
     }
 
     /// The log4j/slf4j level name (`WARNING` is `WARN` there).
     pub fn java_level(self) -> &'static str {
         match self {
-            LogLevel::Warning => "WARN",
+            ZkLogLevel::Warning => "WARN",
             other => other.as_str(),
         }
     }
@@ -42,7 +42,7 @@ pub struct CharmConfig {
     pub init_limit: u32,
     pub sync_limit: u32,
     pub tick_time: u32,
-    pub log_level: LogLevel,
+    pub log_level: ZkLogLevel,
 }
 
 impl Default for CharmConfig {
@@ -51,7 +51,7 @@ impl Default for CharmConfig {
             init_limit: 5,
             sync_limit: 2,
             tick_time: 2000,
-            log_level: LogLevel::Info,
+            log_level: ZkLogLevel::Info,
         }
     }
 }
@@ -97,17 +97,17 @@ impl CharmConfig {
         let sync_limit = int_option(map, "sync-limit", 2, 1, 1000)?;
         let tick_time = int_option(map, "tick-time", 2000, 1, 60_000)?;
         let log_level = match map.get("log-level") {
-            None | Some(Value::Null) => LogLevel::Info,
+            None | Some(Value::Null) => ZkLogLevel::Info,
             Some(Value::String(s)) => match s.as_str() {
-                "DEBUG" => LogLevel::Debug,
-                "INFO" => LogLevel::Info,
-                "WARNING" => LogLevel::Warning,
-                "ERROR" => LogLevel::Error,
+                "DEBUG" => ZkLogLevel::Debug,
+                "INFO" => ZkLogLevel::Info,
+                "WARNING" => ZkLogLevel::Warning,
+                "ERROR" => ZkLogLevel::Error,
                 _ => {
                     return Err(ConfigError {
                         option: "log-level",
                         value: format!("{s:?}"),
-                        allowed: format!("one of {}", LogLevel::ALLOWED.join(", ")),
+                        allowed: format!("one of {}", ZkLogLevel::ALLOWED.join(", ")),
                     })
                 }
             },
@@ -115,7 +115,7 @@ impl CharmConfig {
                 return Err(ConfigError {
                     option: "log-level",
                     value: other.to_string(),
-                    allowed: format!("one of {}", LogLevel::ALLOWED.join(", ")),
+                    allowed: format!("one of {}", ZkLogLevel::ALLOWED.join(", ")),
                 })
             }
         };
@@ -154,7 +154,7 @@ mod tests {
                 init_limit: 10,
                 sync_limit: 5,
                 tick_time: 3000,
-                log_level: LogLevel::Warning
+                log_level: ZkLogLevel::Warning
             }
         );
         assert_eq!(c.log_level.java_level(), "WARN");

@@ -17,12 +17,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::hooktools::{Databag, Status};
+use crate::hooktools::Databag;
 use crate::render::Rendered;
 use crate::snapshot::{
     PeerRelation, Snapshot, STARTING_KEY, SYNC_PASSWORD_KEY, SYNC_PASSWORD_NEW_KEY, SYNC_PHASE_KEY,
     SYNC_ROTATION_KEY, SYNC_USER_KEY,
 };
+use crate::status::Status;
 use crate::upgrade_flow::Gate;
 use crate::zk::ServerSpec;
 

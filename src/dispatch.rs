@@ -23,19 +23,24 @@ pub enum RelationHook {
 }
 
 impl RelationHook {
-    const ALL: [(RelationHook, &'static str); 5] = [
-        (RelationHook::Created, "created"),
-        (RelationHook::Joined, "joined"),
-        (RelationHook::Changed, "changed"),
-        (RelationHook::Departed, "departed"),
-        (RelationHook::Broken, "broken"),
+    /// Every kind, in the order Juju runs them for one relation.
+    pub const ALL: [RelationHook; 5] = [
+        RelationHook::Created,
+        RelationHook::Joined,
+        RelationHook::Changed,
+        RelationHook::Departed,
+        RelationHook::Broken,
     ];
+
+    /// The hook-name suffix (`changed` of `cluster-relation-changed`).
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map(|(_, s)| *s)
-            .unwrap_or("changed")
+        match self {
+            RelationHook::Created => "created",
+            RelationHook::Joined => "joined",
+            RelationHook::Changed => "changed",
+            RelationHook::Departed => "departed",
+            RelationHook::Broken => "broken",
+        }
     }
 }
 
@@ -57,22 +62,28 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [(Action, &'static str); 5] = [
-        (Action::PreUpgradeCheck, "pre-upgrade-check"),
-        (Action::GetSuperPassword, "get-super-password"),
-        (Action::GetSyncPassword, "get-sync-password"),
-        (Action::SetPassword, "set-password"),
-        (Action::ResumeUpgrade, "resume-upgrade"),
+    /// Every action, in the order of `actions.yaml`.
+    pub const ALL: [Action; 5] = [
+        Action::PreUpgradeCheck,
+        Action::GetSuperPassword,
+        Action::GetSyncPassword,
+        Action::SetPassword,
+        Action::ResumeUpgrade,
     ];
+
+    /// The name in `actions.yaml`.
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(a, _)| *a == self)
-            .map(|(_, s)| *s)
-            .unwrap_or("")
+        match self {
+            Action::PreUpgradeCheck => "pre-upgrade-check",
+            Action::GetSuperPassword => "get-super-password",
+            Action::GetSyncPassword => "get-sync-password",
+            Action::SetPassword => "set-password",
+            Action::ResumeUpgrade => "resume-upgrade",
+        }
     }
+
     pub fn from_name(name: &str) -> Option<Action> {
-        Self::ALL.iter().find(|(_, s)| *s == name).map(|(a, _)| *a)
+        Self::ALL.into_iter().find(|a| a.name() == name)
     }
 }
 
@@ -119,11 +130,11 @@ impl Event {
             _ => {}
         }
         for endpoint in ENDPOINTS {
-            for (kind, suffix) in RelationHook::ALL {
+            for kind in RelationHook::ALL {
                 if name
                     .strip_prefix(endpoint)
                     .and_then(|r| r.strip_prefix("-relation-"))
-                    == Some(suffix)
+                    == Some(kind.as_str())
                 {
                     return Event::Relation { endpoint, kind };
                 }

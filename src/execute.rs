@@ -8,10 +8,11 @@
 use std::time::{Duration, Instant};
 
 use crate::decide::{MembershipOp, Plan, WorkloadOp};
-use crate::hooktools::{Databag, HookTools, LogLevel, Status, ToolError};
+use crate::hooktools::{Databag, HookTools, LogLevel, ToolError};
 use crate::observe::{server_health, STARTED_WITH_FILE};
 use crate::render::{dynamic_config, Rendered};
 use crate::snapshot::{Snapshot, SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY};
+use crate::status::Status;
 use crate::workload::{Workload, WorkloadError};
 use crate::zk::{self, ServerSpec};
 
@@ -25,8 +26,8 @@ pub const RECONFIG_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum ExecError {
     #[error(transparent)]
     Tool(#[from] ToolError),
-    #[error("cannot generate a password: {0}")]
-    Random(String),
+    #[error(transparent)]
+    Random(#[from] crate::passwords::RandomError),
 }
 
 /// How a round ended.
@@ -53,11 +54,7 @@ pub fn execute(
             let mut bag = Databag::new();
             for key in [SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY] {
                 if cluster.app_value(key).is_none() {
-                    bag.insert(
-                        key.into(),
-                        crate::passwords::generate()
-                            .map_err(|e| ExecError::Random(e.to_string()))?,
-                    );
+                    bag.insert(key.into(), crate::passwords::generate()?);
                 }
             }
             tools.relation_set(&cluster.id, true, &bag)?;
@@ -79,7 +76,8 @@ pub fn execute(
         tools.juju_log(LogLevel::Error, &format!("upgrade failed: {cause}"))?;
         if let Err(e) = write_state(workload, crate::upgrade_flow::FAILURE_FILE, cause) {
             return Ok(Outcome::Stop(Status::blocked(format!(
-                "cannot record the upgrade failure: {e}"
+                "cannot record the upgrade failure: {e}",
+                e = crate::report::chain(&e)
             ))));
         }
     }
@@ -96,7 +94,10 @@ pub fn execute(
             if *op == WorkloadOp::Upgrade {
                 // Keep serving with what is installed, and stop the rollout here.
                 let _ = workload.start();
-                let cause = format!("cannot upgrade ZooKeeper: {e}");
+                let cause = format!(
+                    "cannot upgrade ZooKeeper: {e}",
+                    e = crate::report::chain(&e)
+                );
                 if let Some(upgrade) = &s.upgrade {
                     let bag = Databag::from([(
                         crate::upgrade_flow::STATE_KEY.to_string(),
@@ -111,9 +112,13 @@ pub fn execute(
                     crate::upgrade_flow::ROLLBACK
                 ))));
             }
-            tools.juju_log(LogLevel::Error, &format!("cannot {what} ZooKeeper: {e}"))?;
+            tools.juju_log(
+                LogLevel::Error,
+                &format!("cannot {what} ZooKeeper: {e}", e = crate::report::chain(&e)),
+            )?;
             return Ok(Outcome::Stop(Status::blocked(format!(
-                "cannot {what} ZooKeeper: {e}"
+                "cannot {what} ZooKeeper: {e}",
+                e = crate::report::chain(&e)
             ))));
         }
     }
@@ -272,10 +277,14 @@ fn membership(
             Err(e) => {
                 tools.juju_log(
                     LogLevel::Warning,
-                    &format!("cannot connect to ZooKeeper for a reconfig: {e}"),
+                    &format!(
+                        "cannot connect to ZooKeeper for a reconfig: {e}",
+                        e = crate::report::chain(&e)
+                    ),
                 )?;
                 return Ok(Some(Status::waiting(format!(
-                    "cannot connect to ZooKeeper to change the membership: {e}"
+                    "cannot connect to ZooKeeper to change the membership: {e}",
+                    e = crate::report::chain(&e)
                 ))));
             }
         };
@@ -298,9 +307,13 @@ fn membership(
                 )?;
             }
             Err(e) => {
-                tools.juju_log(LogLevel::Warning, &format!("reconfig: cannot {what}: {e}"))?;
+                tools.juju_log(
+                    LogLevel::Warning,
+                    &format!("reconfig: cannot {what}: {e}", e = crate::report::chain(&e)),
+                )?;
                 return Ok(Some(Status::waiting(format!(
-                    "cannot {what} yet: {e}; will retry"
+                    "cannot {what} yet: {e}; will retry",
+                    e = crate::report::chain(&e)
                 ))));
             }
         }

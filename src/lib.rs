@@ -12,7 +12,6 @@
 //! Each hook reads a typed snapshot of the world, decides a plan with pure code, executes
 //! it, then computes the unit status once from the whole picture.
 
-pub mod build_info;
 pub mod charm;
 pub mod config;
 pub mod decide;
@@ -23,6 +22,7 @@ pub mod hooktools;
 pub mod observe;
 pub mod passwords;
 pub mod render;
+pub mod report;
 pub mod snapshot;
 pub mod status;
 pub mod upgrade;

@@ -5,7 +5,6 @@
 //! the unit in `error` and retries the hook). The error is written to stderr (the unit log
 //! at WARNING) and to `juju-log` at ERROR, with its whole cause chain.
 
-use std::error::Error;
 use std::process::ExitCode;
 
 use zookeeper_charm::charm;
@@ -27,29 +26,17 @@ fn main() -> ExitCode {
     match charm::run(&env, &tools, workload.as_ref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let message = format!("{} failed: {}", env.event(), error_chain(&err));
+            let message = format!(
+                "{} failed: {}",
+                env.event(),
+                zookeeper_charm::report::chain(&err)
+            );
             eprintln!("zookeeper-charm: {message}");
             // Best effort: if juju-log itself is what failed, stderr above still has it.
             let _ = tools.juju_log(LogLevel::Error, &message);
             ExitCode::FAILURE
         }
     }
-}
-
-/// `outer: cause: root cause`, skipping a cause whose text the outer message already
-/// contains (several errors here format their source into their own message).
-fn error_chain(err: &dyn Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// A panic is a bug: say so clearly on stderr and in the Juju log, and exit non-zero (also

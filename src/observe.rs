@@ -235,7 +235,7 @@ pub fn server_health(host: &str) -> ServerHealth {
         },
         Err(e) => ServerHealth {
             serving: false,
-            error: Some(e.to_string()),
+            error: Some(crate::report::chain(&e)),
             ..ServerHealth::default()
         },
     }

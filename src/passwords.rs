@@ -1,26 +1,31 @@
 //! Password generation: 32 letters and digits from the operating system's CSPRNG.
 
+use rand::distr::{Alphanumeric, Distribution};
+use rand::rngs::{OsRng, StdRng};
+use rand::{SeedableRng, TryRngCore};
+
 /// Length of generated passwords.
 pub const LENGTH: usize = 32;
-const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-/// A new random password.
+/// The operating system could not seed the password generator.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot generate a password: the operating system's random source failed")]
+pub struct RandomError(#[source] rand::rand_core::OsError);
+
+/// A new random password: [`LENGTH`] symbols drawn uniformly from `A-Z`, `a-z` and `0-9`
+/// by a ChaCha generator seeded from the operating system (`getrandom(2)`).
 ///
 /// # Errors
 /// When the operating system cannot provide random bytes.
-pub fn generate() -> Result<String, getrandom::Error> {
-    let mut out = String::with_capacity(LENGTH);
-    // 62 symbols: reject bytes >= 248 (= 4 * 62) so every symbol is equally likely.
-    while out.len() < LENGTH {
-        let mut buf = [0u8; 64];
-        getrandom::fill(&mut buf)?;
-        for b in buf {
-            if b < 248 && out.len() < LENGTH {
-                out.push(ALPHABET[(b % 62) as usize] as char);
-            }
-        }
-    }
-    Ok(out)
+pub fn generate() -> Result<String, RandomError> {
+    let mut seed = <StdRng as SeedableRng>::Seed::default();
+    OsRng.try_fill_bytes(&mut seed).map_err(RandomError)?;
+    let mut rng = StdRng::from_seed(seed);
+    Ok(Alphanumeric
+        .sample_iter(&mut rng)
+        .take(LENGTH)
+        .map(char::from)
+        .collect())
 }
 
 /// Whether an operator-given password can be used: it ends up inside a quoted JAAS value

@@ -8,12 +8,11 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
 use crate::config::CharmConfig;
 use crate::workload::Paths;
-use crate::zk::ServerSpec;
+use crate::zk::{super_digest, ServerSpec};
 
 /// The 4-letter words the charm uses (and nothing else).
 pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
@@ -53,12 +52,6 @@ impl std::fmt::Debug for Rendered {
             .field("fingerprint", &self.fingerprint())
             .finish_non_exhaustive()
     }
-}
-
-/// base64(sha1("super:<password>")), the form `DigestAuthenticationProvider.superDigest` takes.
-pub fn super_digest(password: &str) -> String {
-    let hash = Sha1::digest(format!("super:{password}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(hash)
 }
 
 impl Rendered {
@@ -234,12 +227,6 @@ mod tests {
     }
 
     #[test]
-    fn super_digest_matches_zookeepers_own_tool() {
-        // Value printed by DigestAuthenticationProvider for super:s3cret-pw.
-        assert_eq!(super_digest("s3cret-pw"), "AbTtmmNePY5gqMKPT1vRnOglhKI=");
-    }
-
-    #[test]
     fn zoo_cfg_carries_config_and_safety_settings() {
         let c = CharmConfig {
             tick_time: 3000,
@@ -283,7 +270,7 @@ mod tests {
             Rendered::new(&tick, &paths(), 0, &pw("a", "b")).fingerprint()
         );
         let lvl = CharmConfig {
-            log_level: crate::config::LogLevel::Debug,
+            log_level: crate::config::ZkLogLevel::Debug,
             ..CharmConfig::default()
         };
         assert_ne!(

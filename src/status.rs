@@ -5,7 +5,62 @@
 //! first added wins a tie) and exactly one `status-set` call is made. A hook that fails sets
 //! no status: Juju shows the error instead.
 
-use crate::hooktools::{Status, StatusKind};
+use std::fmt;
+
+/// Workload status values a charm may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StatusKind {
+    // Ordered by priority, lowest first: the highest wins when statuses are collected.
+    Active,
+    Waiting,
+    Maintenance,
+    Blocked,
+}
+
+impl StatusKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::Active => "active",
+            StatusKind::Waiting => "waiting",
+            StatusKind::Maintenance => "maintenance",
+            StatusKind::Blocked => "blocked",
+        }
+    }
+}
+
+impl fmt::Display for StatusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub kind: StatusKind,
+    pub message: String,
+}
+
+impl Status {
+    pub fn new(kind: StatusKind, message: impl Into<String>) -> Self {
+        Status {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn active(message: impl Into<String>) -> Self {
+        Self::new(StatusKind::Active, message)
+    }
+    pub fn waiting(message: impl Into<String>) -> Self {
+        Self::new(StatusKind::Waiting, message)
+    }
+    pub fn maintenance(message: impl Into<String>) -> Self {
+        Self::new(StatusKind::Maintenance, message)
+    }
+    pub fn blocked(message: impl Into<String>) -> Self {
+        Self::new(StatusKind::Blocked, message)
+    }
+}
 
 /// Candidate statuses of one hook.
 #[derive(Debug, Default, Clone)]

@@ -19,8 +19,9 @@
 use std::collections::BTreeMap;
 
 use crate::decide::{Plan, WorkloadOp};
-use crate::hooktools::{Databag, Status};
+use crate::hooktools::Databag;
 use crate::snapshot::{PeerRelation, Snapshot};
+use crate::status::Status;
 
 /// Upgrade relation keys (upgrade lib).
 pub const STATE_KEY: &str = "state";

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::config::CharmConfig;
-use crate::hooktools::StatusKind;
 use crate::snapshot::{EnsembleView, EventFacts, PeerRelation, ServerHealth, WorkloadFacts};
+use crate::status::StatusKind;
 use crate::workload::Paths;
 use crate::zk::{EnsembleConfig, Role};
 

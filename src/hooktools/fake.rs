@@ -1,14 +1,14 @@
 //! An in-memory [`HookTools`] for unit tests.
 //!
 //! [`FakeHookTools`] holds the part of a Juju model one hook can see (leadership, config,
-//! relations and their databags, leader data, the running action) and records every call in
+//! relations and their databags, the running action) and records every call in
 //! order, with the exact argv [`super::process::ProcessHookTools`] would run. It copies Juju's
-//! rules and quirks (`juju-hook-contract.md` §3-4), so a charm that passes against the fake
+//! rules and quirks (the hook-tool behaviour of Juju 3.x), so a charm that passes against the fake
 //! does not depend on behaviour Juju lacks:
 //!
 //! - relation values are strings and `""` deletes a key; writes merge, they never replace;
-//! - only the leader writes its app bag (`ERROR cannot write relation settings`), leader data
-//!   (`leader-set`) or the application status; in a non-peer relation a non-leader cannot
+//! - only the leader writes its app bag (`ERROR cannot write relation settings`) or the
+//!   application status; in a non-peer relation a non-leader cannot
 //!   even read its own app bag (`ERROR permission denied`);
 //! - an unknown relation id is `relation not found` (exit 2);
 //! - `action-*` tools outside an action fail with `ERROR not running an action`, and
@@ -41,7 +41,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::process::{argv, merge, Invocation};
-use super::{Bag, Databag, HookTools, LogLevel, NetworkInfo, Status, ToolError};
+use super::{Bag, Databag, HookTools, LogLevel, NetworkInfo, ToolError};
+use crate::status::Status;
 
 /// Builds a databag from pairs.
 pub fn databag<I, K, V>(pairs: I) -> Databag
@@ -158,7 +159,6 @@ struct State {
     leader: bool,
     config: Map<String, Value>,
     relations: BTreeMap<String, FakeRelation>,
-    leader_data: Databag,
     /// `Some` while an action runs: its params.
     action: Option<Map<String, Value>>,
     address: Option<String>,
@@ -173,7 +173,6 @@ struct State {
     logs: Vec<(LogLevel, String)>,
     action_results: BTreeMap<String, String>,
     action_failure: Option<String>,
-    action_logs: Vec<String>,
     opened_ports: BTreeSet<String>,
     app_version: Option<String>,
 }
@@ -282,17 +281,6 @@ impl FakeHookTools {
             st.relations.insert(id.to_string(), relation);
             st.add_address_keys();
         }
-        self
-    }
-
-    /// Sets leader data (`leader-get`).
-    pub fn leader_data<I, K, V>(self, bag: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        self.state.borrow_mut().leader_data = databag(bag);
         self
     }
 
@@ -417,11 +405,6 @@ impl FakeHookTools {
         self.state.borrow().action_failure.clone()
     }
 
-    /// `action-log` messages, in order.
-    pub fn action_logs(&self) -> Vec<String> {
-        self.state.borrow().action_logs.clone()
-    }
-
     /// A bag of a relation now (after this hook's writes); empty if unknown.
     pub fn relation_data(&self, relation_id: &str, bag: &Bag) -> Databag {
         let st = self.state.borrow();
@@ -434,11 +417,6 @@ impl FakeHookTools {
         }
         .cloned()
         .unwrap_or_default()
-    }
-
-    /// Leader data now.
-    pub fn leader_data_now(&self) -> Databag {
-        self.state.borrow().leader_data.clone()
     }
 
     /// Ports opened (`2181/tcp`).
@@ -553,26 +531,6 @@ impl HookTools for FakeHookTools {
         Ok(())
     }
 
-    fn leader_get(&self) -> Result<Databag, ToolError> {
-        self.call(&argv::leader_get())?;
-        Ok(self.state.borrow().leader_data.clone())
-    }
-
-    fn leader_set(&self, values: &Databag) -> Result<(), ToolError> {
-        let inv = argv::leader_set(values);
-        self.call(&inv)?;
-        let mut st = self.state.borrow_mut();
-        if !st.leader {
-            return Err(failed(
-                &inv,
-                1,
-                "ERROR cannot write leadership settings: cannot write settings: not the leader",
-            ));
-        }
-        merge(&mut st.leader_data, values);
-        Ok(())
-    }
-
     fn config_get(&self) -> Result<Map<String, Value>, ToolError> {
         self.call(&argv::config_get())?;
         Ok(self.state.borrow().config.clone())
@@ -640,17 +598,6 @@ impl HookTools for FakeHookTools {
         self.call(&inv)?;
         self.in_action(&inv)?;
         self.state.borrow_mut().action_failure = Some(message.to_string());
-        Ok(())
-    }
-
-    fn action_log(&self, message: &str) -> Result<(), ToolError> {
-        let inv = argv::action_log(message);
-        self.call(&inv)?;
-        self.in_action(&inv)?;
-        self.state
-            .borrow_mut()
-            .action_logs
-            .push(message.to_string());
         Ok(())
     }
 
@@ -866,18 +813,6 @@ mod tests {
     }
 
     #[test]
-    fn leader_data_is_written_by_the_leader_only() {
-        let f = FakeHookTools::new("zookeeper/1").leader_data([("a", "1")]);
-        let err = f.leader_set(&databag([("a", "2")])).unwrap_err();
-        assert!(err.to_string().contains("not the leader"), "{err}");
-        assert_eq!(f.leader_get().unwrap(), databag([("a", "1")]));
-
-        f.set_leader(true);
-        f.leader_set(&databag([("a", ""), ("b", "2")])).unwrap();
-        assert_eq!(f.leader_data_now(), databag([("b", "2")]));
-    }
-
-    #[test]
     fn statuses_are_recorded_and_the_app_status_needs_leadership() {
         let f = FakeHookTools::new("zookeeper/0");
         f.status_set(&Status::maintenance("installing"), false)
@@ -906,13 +841,11 @@ mod tests {
         assert_eq!(f.action_get().unwrap()["username"], "sync");
         f.action_set(&databag([("password", "pw")])).unwrap();
         f.action_set(&databag([("user.name", "sync")])).unwrap();
-        f.action_log("working").unwrap();
         f.action_fail("could not").unwrap();
         assert_eq!(
             f.action_results(),
             databag([("password", "pw"), ("user.name", "sync")])
         );
-        assert_eq!(f.action_logs(), ["working"]);
         assert_eq!(f.action_failure().as_deref(), Some("could not"));
     }
 

@@ -16,7 +16,8 @@ pub mod fake;
 pub mod process;
 
 use std::collections::BTreeMap;
-use std::fmt;
+
+use crate::status::Status;
 
 /// A relation databag: string keys to string values.
 pub type Databag = BTreeMap<String, String>;
@@ -35,7 +36,7 @@ pub enum ToolError {
         stderr: String,
     },
     /// The tool could not be started (not on PATH, ...).
-    #[error("cannot run `{cmd}`: {source}")]
+    #[error("cannot run `{cmd}`")]
     Spawn {
         cmd: String,
         #[source]
@@ -50,61 +51,6 @@ impl ToolError {
     /// True when Juju reported that the relation does not exist (any more).
     pub fn is_relation_not_found(&self) -> bool {
         matches!(self, ToolError::Failed { stderr, .. } if stderr.contains("relation not found"))
-    }
-}
-
-/// Workload status values a charm may set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum StatusKind {
-    // Ordered by priority, lowest first: the highest wins when statuses are collected.
-    Active,
-    Waiting,
-    Maintenance,
-    Blocked,
-}
-
-impl StatusKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StatusKind::Active => "active",
-            StatusKind::Waiting => "waiting",
-            StatusKind::Maintenance => "maintenance",
-            StatusKind::Blocked => "blocked",
-        }
-    }
-}
-
-impl fmt::Display for StatusKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A status and its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub kind: StatusKind,
-    pub message: String,
-}
-
-impl Status {
-    pub fn new(kind: StatusKind, message: impl Into<String>) -> Self {
-        Status {
-            kind,
-            message: message.into(),
-        }
-    }
-    pub fn active(message: impl Into<String>) -> Self {
-        Self::new(StatusKind::Active, message)
-    }
-    pub fn waiting(message: impl Into<String>) -> Self {
-        Self::new(StatusKind::Waiting, message)
-    }
-    pub fn maintenance(message: impl Into<String>) -> Self {
-        Self::new(StatusKind::Maintenance, message)
-    }
-    pub fn blocked(message: impl Into<String>) -> Self {
-        Self::new(StatusKind::Blocked, message)
     }
 }
 
@@ -163,10 +109,6 @@ pub trait HookTools {
     /// Only the keys given change.
     fn relation_set(&self, relation_id: &str, app: bool, values: &Databag)
         -> Result<(), ToolError>;
-    /// `leader-get --format=json` (Juju 3 only; gone in Juju 4).
-    fn leader_get(&self) -> Result<Databag, ToolError>;
-    /// `leader-set k=v ...` (Juju 3 only).
-    fn leader_set(&self, values: &Databag) -> Result<(), ToolError>;
     /// `config-get --format=json`: every option that is set or has a default.
     fn config_get(&self) -> Result<serde_json::Map<String, serde_json::Value>, ToolError>;
     /// `status-set [--application] <status> -- <message>`.
@@ -179,8 +121,6 @@ pub trait HookTools {
     fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError>;
     /// `action-fail -- <message>`.
     fn action_fail(&self, message: &str) -> Result<(), ToolError>;
-    /// `action-log -- <message>`.
-    fn action_log(&self, message: &str) -> Result<(), ToolError>;
     /// `application-version-set -- <version>`.
     fn application_version_set(&self, version: &str) -> Result<(), ToolError>;
     /// `network-get --format=json <binding>`.

@@ -8,16 +8,16 @@
 //! # Caching
 //!
 //! A [`ProcessHookTools`] lives for one hook. Reads (`is-leader`, `relation-ids`,
-//! `relation-list`, `relation-get` per bag, `config-get`, `leader-get`, `action-get`,
+//! `relation-list`, `relation-get` per bag, `config-get`, `action-get`,
 //! `network-get`, `unit-get`, `goal-state`) are run at most once and then served from memory, as Juju's own
 //! hook context does. Writes update the cache (read-your-writes): `relation-set` merges into
-//! the cached bag and `""` deletes a key; `leader-set` does the same for the leader data.
+//! the cached bag and `""` deletes a key.
 //!
 //! # Errors
 //!
 //! A tool that exits non-zero gives [`ToolError::Failed`] with the command line and the
 //! trimmed stderr. The command line never carries a value that may be a secret:
-//! `relation-set`, `leader-set` and `action-set` are shown with their keys only.
+//! `relation-set` and `action-set` are shown with their keys only.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -27,7 +27,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value};
 
-use super::{Bag, Databag, HookTools, LogLevel, NetworkInfo, Status, ToolError};
+use super::{Bag, Databag, HookTools, LogLevel, NetworkInfo, ToolError};
+use crate::status::Status;
 
 /// Longest stderr kept in an error (a tool that dumps a stack trace should not flood the
 /// unit log).
@@ -100,47 +101,46 @@ fn shell_quote(arg: &str) -> String {
     }
 }
 
-fn s(v: &str) -> String {
-    v.to_string()
-}
-
 /// The argv of every tool, shared with the fake so that what unit tests record is exactly
 /// what production sends.
 pub(crate) mod argv {
     use super::*;
 
     pub fn is_leader() -> Invocation {
-        Invocation::plain("is-leader", vec![s("--format=json")])
+        Invocation::plain("is-leader", vec!["--format=json".into()])
     }
     pub fn relation_ids(endpoint: &str) -> Invocation {
-        Invocation::plain("relation-ids", vec![s("--format=json"), s(endpoint)])
+        Invocation::plain(
+            "relation-ids",
+            vec!["--format=json".into(), endpoint.to_string()],
+        )
     }
     pub fn relation_list(relation_id: &str) -> Invocation {
         Invocation::plain(
             "relation-list",
-            vec![s("--format=json"), s("-r"), s(relation_id)],
+            vec!["--format=json".into(), "-r".into(), relation_id.to_string()],
         )
     }
     pub fn relation_get(relation_id: &str, bag: &Bag) -> Invocation {
-        let mut args = vec![s("--format=json"), s("-r"), s(relation_id)];
+        let mut args = vec!["--format=json".into(), "-r".into(), relation_id.to_string()];
         let name = match bag {
             Bag::Unit(unit) => unit,
             Bag::App(app) => {
-                args.push(s("--app"));
+                args.push("--app".into());
                 app
             }
         };
-        args.push(s("-"));
+        args.push("-".into());
         args.push(name.clone());
         Invocation::plain("relation-get", args)
     }
     pub fn relation_set(relation_id: &str, app: bool, values: &Databag) -> Invocation {
-        let mut args = vec![s("-r"), s(relation_id)];
+        let mut args = vec!["-r".into(), relation_id.to_string()];
         if app {
-            args.push(s("--app"));
+            args.push("--app".into());
         }
-        args.push(s("--file"));
-        args.push(s("-"));
+        args.push("--file".into());
+        args.push("-".into());
         let json = serde_json::to_string(values).unwrap_or_else(|_| "{}".into());
         Invocation::with_secret_values(
             "relation-set",
@@ -150,21 +150,8 @@ pub(crate) mod argv {
             Some(json),
         )
     }
-    pub fn leader_get() -> Invocation {
-        Invocation::plain("leader-get", vec![s("--format=json")])
-    }
-    pub fn leader_set(values: &Databag) -> Invocation {
-        let args = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        Invocation::with_secret_values(
-            "leader-set",
-            args,
-            &[],
-            values.keys().map(String::as_str).collect(),
-            None,
-        )
-    }
     pub fn config_get() -> Invocation {
-        Invocation::plain("config-get", vec![s("--format=json")])
+        Invocation::plain("config-get", vec!["--format=json".into()])
     }
     pub fn status_set(status: &Status, application: bool) -> Invocation {
         let flag = if application {
@@ -175,9 +162,9 @@ pub(crate) mod argv {
         Invocation::plain(
             "status-set",
             vec![
-                s(flag),
-                s(status.kind.as_str()),
-                s("--"),
+                flag.to_string(),
+                status.kind.as_str().into(),
+                "--".into(),
                 status.message.clone(),
             ],
         )
@@ -185,11 +172,16 @@ pub(crate) mod argv {
     pub fn juju_log(level: LogLevel, message: &str) -> Invocation {
         Invocation::plain(
             "juju-log",
-            vec![s("--log-level"), s(level.as_str()), s("--"), s(message)],
+            vec![
+                "--log-level".into(),
+                level.as_str().into(),
+                "--".into(),
+                message.to_string(),
+            ],
         )
     }
     pub fn action_get() -> Invocation {
-        Invocation::plain("action-get", vec![s("--format=json")])
+        Invocation::plain("action-get", vec!["--format=json".into()])
     }
     pub fn action_set(results: &BTreeMap<String, String>) -> Invocation {
         let args = results.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -202,22 +194,25 @@ pub(crate) mod argv {
         )
     }
     pub fn action_fail(message: &str) -> Invocation {
-        Invocation::plain("action-fail", vec![s("--"), s(message)])
-    }
-    pub fn action_log(message: &str) -> Invocation {
-        Invocation::plain("action-log", vec![s("--"), s(message)])
+        Invocation::plain("action-fail", vec!["--".into(), message.to_string()])
     }
     pub fn application_version_set(version: &str) -> Invocation {
-        Invocation::plain("application-version-set", vec![s("--"), s(version)])
+        Invocation::plain(
+            "application-version-set",
+            vec!["--".into(), version.to_string()],
+        )
     }
     pub fn network_get(binding: &str) -> Invocation {
-        Invocation::plain("network-get", vec![s("--format=json"), s(binding)])
+        Invocation::plain(
+            "network-get",
+            vec!["--format=json".into(), binding.to_string()],
+        )
     }
     pub fn unit_get(key: &str) -> Invocation {
-        Invocation::plain("unit-get", vec![s("--format=json"), s(key)])
+        Invocation::plain("unit-get", vec!["--format=json".into(), key.to_string()])
     }
     pub fn goal_state() -> Invocation {
-        Invocation::plain("goal-state", vec![s("--format=json")])
+        Invocation::plain("goal-state", vec!["--format=json".into()])
     }
     pub fn open_port(port: u16, protocol: &str) -> Invocation {
         Invocation::plain("open-port", vec![format!("{port}/{protocol}")])
@@ -261,7 +256,6 @@ struct Cache {
     relation_list: HashMap<String, Vec<String>>,
     bags: HashMap<(String, Bag), Databag>,
     config: Option<Map<String, Value>>,
-    leader: Option<Databag>,
     action: Option<Map<String, Value>>,
     network: HashMap<String, NetworkInfo>,
     unit_get: HashMap<String, String>,
@@ -567,27 +561,6 @@ impl HookTools for ProcessHookTools {
         Ok(())
     }
 
-    fn leader_get(&self) -> Result<Databag, ToolError> {
-        if let Some(v) = &self.cache.borrow().leader {
-            return Ok(v.clone());
-        }
-        let inv = argv::leader_get();
-        let v = databag(&inv, self.run_json(&inv)?)?;
-        self.cache.borrow_mut().leader = Some(v.clone());
-        Ok(v)
-    }
-
-    fn leader_set(&self, values: &Databag) -> Result<(), ToolError> {
-        if values.is_empty() {
-            return Ok(());
-        }
-        self.run(&argv::leader_set(values))?;
-        if let Some(cached) = &mut self.cache.borrow_mut().leader {
-            merge(cached, values);
-        }
-        Ok(())
-    }
-
     fn config_get(&self) -> Result<Map<String, Value>, ToolError> {
         if let Some(v) = &self.cache.borrow().config {
             return Ok(v.clone());
@@ -625,10 +598,6 @@ impl HookTools for ProcessHookTools {
 
     fn action_fail(&self, message: &str) -> Result<(), ToolError> {
         self.run(&argv::action_fail(message)).map(drop)
-    }
-
-    fn action_log(&self, message: &str) -> Result<(), ToolError> {
-        self.run(&argv::action_log(message)).map(drop)
     }
 
     fn application_version_set(&self, version: &str) -> Result<(), ToolError> {
@@ -808,7 +777,6 @@ mod tests {
         t.answer("is-leader", "false")
             .answer("config-get", "{}")
             .answer("relation-get", r#"{"a":"1"}"#)
-            .answer("leader-get", r#"{"k":"v"}"#)
             .answer("action-get", r#"{"username":"super"}"#)
             .answer("relation-ids", "[]")
             .answer("relation-list", "null")
@@ -822,7 +790,6 @@ mod tests {
             h.config_get().unwrap();
             h.relation_get("cluster:0", &Bag::Unit("zookeeper/1".into()))
                 .unwrap();
-            h.leader_get().unwrap();
             assert_eq!(h.action_get().unwrap()["username"], "super");
             assert!(h.relation_ids("cluster").unwrap().is_empty());
             assert!(h.relation_list("cluster:0").unwrap().is_empty());
@@ -835,7 +802,6 @@ mod tests {
         for tool in [
             "is-leader",
             "config-get",
-            "leader-get",
             "action-get",
             "relation-ids",
             "relation-list",
@@ -844,7 +810,7 @@ mod tests {
             assert_eq!(calls[tool], 1, "{tool}: {calls:?}");
         }
         assert_eq!(calls["relation-get"], 2);
-        assert_eq!(t.log().len(), 9);
+        assert_eq!(t.log().len(), 8);
     }
 
     #[test]
@@ -899,27 +865,13 @@ mod tests {
     }
 
     #[test]
-    fn leader_set_merges_into_the_cached_leader_data() {
-        let t = Tools::new();
-        t.answer("leader-get", r#"{"a":"1","b":"2"}"#)
-            .tool("leader-set", "");
-        let h = t.hook_tools();
-        h.leader_get().unwrap();
-        h.leader_set(&bag(&[("a", ""), ("c", "3")])).unwrap();
-        assert_eq!(h.leader_get().unwrap(), bag(&[("b", "2"), ("c", "3")]));
-        assert_eq!(h.calls()["leader-get"], 1);
-        assert!(t.log().contains(&"leader-set [a=] [c=3]".to_string()));
-    }
-
-    #[test]
-    fn writes_use_the_argv_ops_uses() {
+    fn writes_run_the_same_argv_as_ops() {
         let t = Tools::new();
         for tool in [
             "status-set",
             "juju-log",
             "action-set",
             "action-fail",
-            "action-log",
             "application-version-set",
             "open-port",
         ] {
@@ -932,7 +884,6 @@ mod tests {
         h.juju_log(LogLevel::Warning, "hello world").unwrap();
         h.action_set(&bag(&[("a.b", "x=y"), ("c", "d")])).unwrap();
         h.action_fail("nope").unwrap();
-        h.action_log("step 1").unwrap();
         h.application_version_set("3.8.4").unwrap();
         h.open_port(2181, "tcp").unwrap();
         assert_eq!(
@@ -943,7 +894,6 @@ mod tests {
                 "juju-log [--log-level] [WARNING] [--] [hello world]",
                 "action-set [a.b=x=y] [c=d]",
                 "action-fail [--] [nope]",
-                "action-log [--] [step 1]",
                 "application-version-set [--] [3.8.4]",
                 "open-port [2181/tcp]",
             ]
@@ -955,7 +905,6 @@ mod tests {
         let t = Tools::new();
         let h = t.hook_tools();
         h.relation_set("cluster:0", false, &Databag::new()).unwrap();
-        h.leader_set(&Databag::new()).unwrap();
         h.action_set(&BTreeMap::new()).unwrap();
         assert!(h.calls().is_empty());
     }
@@ -993,7 +942,7 @@ mod tests {
     #[test]
     fn error_messages_never_show_values_of_writes() {
         let t = Tools::new();
-        for tool in ["relation-set", "leader-set", "action-set"] {
+        for tool in ["relation-set", "action-set"] {
             t.tool(
                 tool,
                 "cat > /dev/null; echo 'ERROR cannot write relation settings' >&2; exit 1",
@@ -1006,7 +955,6 @@ mod tests {
         ]);
         let errors = [
             h.relation_set("cluster:0", true, &secret).unwrap_err(),
-            h.leader_set(&secret).unwrap_err(),
             h.action_set(&secret).unwrap_err(),
         ];
         for e in &errors {

@@ -21,7 +21,7 @@ pub enum WorkloadError {
         code: i32,
         stderr: String,
     },
-    #[error("{action} {path}: {source}")]
+    #[error("cannot {action} {path}")]
     Io {
         action: &'static str,
         path: PathBuf,

@@ -37,14 +37,7 @@ const RECONFIG_IN_PROGRESS: i32 = -14;
 /// leader hand-off takes about a second.
 const MIN_VERIFY_BUDGET: Duration = Duration::from_secs(10);
 
-/// `base64(sha1("super:<password>"))`, the value of
-/// `DigestAuthenticationProvider.superDigest=super:<digest>` in zoo.cfg.
-pub fn super_digest(password: &str) -> String {
-    use base64::Engine as _;
-    use sha1::Digest as _;
-    let hash = sha1::Sha1::digest(format!("super:{password}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(hash)
-}
+pub use super::super_digest;
 
 /// A `super` session to the ensemble. See the module docs.
 pub struct Admin {
@@ -437,13 +430,6 @@ pub fn map_error(e: zkc::Error) -> ZkError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn super_digest_matches_zookeepers_own_tool() {
-        // `java ... DigestAuthenticationProvider super:s3cret-pw` -> super:AbTtmmNePY5gqMKPT1vRnOglhKI=
-        assert_eq!(super_digest("s3cret-pw"), "AbTtmmNePY5gqMKPT1vRnOglhKI=");
-        assert_ne!(super_digest("s3cret-pX"), super_digest("s3cret-pw"));
-    }
 
     #[test]
     fn reconfig_refusals_map_to_their_own_errors() {
