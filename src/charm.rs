@@ -7,7 +7,7 @@ use crate::decide::decide;
 use crate::dispatch::{Action, Event};
 use crate::env::HookEnv;
 use crate::execute::{execute, ExecError, Outcome};
-use crate::hooktools::{Bag, HookTools, LogLevel, ToolError};
+use crate::hooktools::{Bag, HookTools, ToolError};
 use crate::observe::{event_facts, observe, ObserveError};
 use crate::snapshot::{
     SyncRotation, SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY, SYNC_PASSWORD_NEW_KEY, SYNC_ROTATION_KEY,
@@ -48,10 +48,7 @@ pub fn run(
     let event = env.event();
     match &event {
         Event::UnknownHook(name) => {
-            tools.juju_log(
-                LogLevel::Warning,
-                &format!("ignoring unknown hook {name:?}"),
-            )?;
+            log::warn!("ignoring unknown hook {name:?}");
             Ok(())
         }
         Event::UnknownAction(name) => {
@@ -108,7 +105,7 @@ pub fn reconcile(
         if plan.is_idle() {
             break;
         }
-        tools.juju_log(LogLevel::Info, &crate::decide::summary(&plan))?;
+        log::info!("{}", crate::decide::summary(&plan));
         if plan.workload.contains(&crate::decide::WorkloadOp::Restart) {
             // A restart takes seconds: show it while it happens (status-set is immediate).
             set_status(tools, workload, &statuses.resolve())?;
@@ -226,10 +223,7 @@ fn set_password(
         return Ok(());
     }
     if bag.get(key) == Some(&new) {
-        tools.juju_log(
-            LogLevel::Info,
-            &format!("the new {username} password equals the current one: nothing to do"),
-        )?;
+        log::info!("the new {username} password equals the current one: nothing to do");
     } else if key == SYNC_PASSWORD_KEY {
         // Servers authenticate each other with it: rotate in three rolling phases.
         let values = BTreeMap::from([
@@ -240,20 +234,16 @@ fn set_password(
             ),
         ]);
         tools.relation_set(&rel, true, &values)?;
-        tools.juju_log(
-            LogLevel::Info,
-            "sync password rotation started: every unit restarts three times, one unit at a time",
-        )?;
+        log::info!(
+            "sync password rotation started: every unit restarts three times, one unit at a time"
+        );
     } else {
         tools.relation_set(
             &rel,
             true,
             &BTreeMap::from([(key.to_string(), new.clone())]),
         )?;
-        tools.juju_log(
-            LogLevel::Info,
-            &format!("the {username} password was changed; units restart one at a time"),
-        )?;
+        log::info!("the {username} password was changed; units restart one at a time");
     }
     tools.action_set(&BTreeMap::from([(key.to_string(), new)]))?;
     // Start the roll now (the leader may get no hook for its own app-bag write).

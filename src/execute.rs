@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use crate::decide::{MembershipOp, Plan, WorkloadOp};
-use crate::hooktools::{Databag, HookTools, LogLevel, ToolError};
+use crate::hooktools::{Databag, HookTools, ToolError};
 use crate::observe::{server_health, STARTED_WITH_FILE};
 use crate::render::{dynamic_config, Rendered};
 use crate::snapshot::{Snapshot, SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY};
@@ -73,7 +73,7 @@ pub fn execute(
         write_bag(tools, &upgrade.id, true, &plan.upgrade_app)?;
     }
     if let Some(cause) = &plan.upgrade_failure {
-        tools.juju_log(LogLevel::Error, &format!("upgrade failed: {cause}"))?;
+        log::error!("upgrade failed: {cause}");
         if let Err(e) = write_state(workload, crate::upgrade_flow::FAILURE_FILE, cause) {
             return Ok(Outcome::Stop(Status::blocked(format!(
                 "cannot record the upgrade failure: {e}",
@@ -106,16 +106,13 @@ pub fn execute(
                     tools.relation_set(&upgrade.id, false, &bag)?;
                 }
                 let _ = write_state(workload, crate::upgrade_flow::FAILURE_FILE, &cause);
-                tools.juju_log(LogLevel::Error, &cause)?;
+                log::error!("{cause}");
                 return Ok(Outcome::Stop(Status::blocked(format!(
                     "upgrade failed: {cause}; {}",
                     crate::upgrade_flow::ROLLBACK
                 ))));
             }
-            tools.juju_log(
-                LogLevel::Error,
-                &format!("cannot {what} ZooKeeper: {e}", e = crate::report::chain(&e)),
-            )?;
+            log::error!("cannot {what} ZooKeeper: {}", crate::report::chain(&e));
             return Ok(Outcome::Stop(Status::blocked(format!(
                 "cannot {what} ZooKeeper: {e}",
                 e = crate::report::chain(&e)
@@ -124,7 +121,7 @@ pub fn execute(
     }
 
     if !plan.membership.is_empty() {
-        if let Some(status) = membership(s, &plan.membership, tools)? {
+        if let Some(status) = membership(s, &plan.membership) {
             return Ok(Outcome::Stop(status));
         }
     }
@@ -249,14 +246,8 @@ fn workload_op(
 
 /// Applies membership changes through reconfig as `super`. Returns a status to stop on
 /// when ZooKeeper refused or could not be reached.
-fn membership(
-    s: &Snapshot,
-    ops: &[MembershipOp],
-    tools: &dyn HookTools,
-) -> Result<Option<Status>, ToolError> {
-    let Some(passwords) = s.passwords() else {
-        return Ok(None);
-    };
+fn membership(s: &Snapshot, ops: &[MembershipOp]) -> Option<Status> {
+    let passwords = s.passwords()?;
     let mut hosts: Vec<String> = s
         .ensemble
         .health
@@ -266,26 +257,23 @@ fn membership(
         .collect();
     hosts.sort();
     if hosts.is_empty() {
-        return Ok(Some(Status::waiting(
+        return Some(Status::waiting(
             "no ZooKeeper server answers; cannot change the quorum membership",
-        )));
+        ));
     }
     let version = s.ensemble.config.as_ref().map(|c| c.version);
     let mut admin =
         match zk::admin::Admin::connect(&hosts, &passwords.super_password, RECONFIG_TIMEOUT) {
             Ok(a) => a,
             Err(e) => {
-                tools.juju_log(
-                    LogLevel::Warning,
-                    &format!(
-                        "cannot connect to ZooKeeper for a reconfig: {e}",
-                        e = crate::report::chain(&e)
-                    ),
-                )?;
-                return Ok(Some(Status::waiting(format!(
+                log::warn!(
+                    "cannot connect to ZooKeeper for a reconfig: {}",
+                    crate::report::chain(&e)
+                );
+                return Some(Status::waiting(format!(
                     "cannot connect to ZooKeeper to change the membership: {e}",
                     e = crate::report::chain(&e)
-                ))));
+                )));
             }
         };
     for op in ops {
@@ -301,22 +289,16 @@ fn membership(
         };
         match result {
             Ok(cfg) => {
-                tools.juju_log(
-                    LogLevel::Info,
-                    &format!("reconfig: {what}: voters now {:?}", cfg.voters()),
-                )?;
+                log::info!("reconfig: {what}: voters now {:?}", cfg.voters());
             }
             Err(e) => {
-                tools.juju_log(
-                    LogLevel::Warning,
-                    &format!("reconfig: cannot {what}: {e}", e = crate::report::chain(&e)),
-                )?;
-                return Ok(Some(Status::waiting(format!(
+                log::warn!("reconfig: cannot {what}: {}", crate::report::chain(&e));
+                return Some(Status::waiting(format!(
                     "cannot {what} yet: {e}; will retry",
                     e = crate::report::chain(&e)
-                ))));
+                )));
             }
         }
     }
-    Ok(None)
+    None
 }

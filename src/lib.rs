@@ -19,6 +19,7 @@ pub mod dispatch;
 pub mod env;
 pub mod execute;
 pub mod hooktools;
+pub mod logging;
 pub mod observe;
 pub mod passwords;
 pub mod render;

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use zookeeper_charm::charm;
 use zookeeper_charm::env::HookEnv;
 use zookeeper_charm::hooktools::process::ProcessHookTools;
-use zookeeper_charm::hooktools::{HookTools, LogLevel};
 use zookeeper_charm::workload;
 
 /// Exit code after a panic (a bug in the charm), distinct from a hook that failed.
@@ -22,6 +21,7 @@ fn main() -> ExitCode {
     let lookup = |k: &str| std::env::var(k).ok();
     let env = HookEnv::from_lookup(&lookup, &argv0);
     let tools = ProcessHookTools::new();
+    zookeeper_charm::logging::init(tools.juju_log());
     let workload = workload::from_env(&lookup);
     match charm::run(&env, &tools, workload.as_ref()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -32,8 +32,7 @@ fn main() -> ExitCode {
                 zookeeper_charm::report::chain(&err)
             );
             eprintln!("zookeeper-charm: {message}");
-            // Best effort: if juju-log itself is what failed, stderr above still has it.
-            let _ = tools.juju_log(LogLevel::Error, &message);
+            log::error!("{message}");
             ExitCode::FAILURE
         }
     }
@@ -47,7 +46,7 @@ fn install_panic_hook() {
             "internal error (a bug in the charm, please report it): {info}; the hook failed and Juju will retry it"
         );
         eprintln!("zookeeper-charm: {message}");
-        let _ = ProcessHookTools::new().juju_log(LogLevel::Error, &message);
+        log::error!("{message}");
         std::process::exit(PANIC_EXIT);
     }));
 }

@@ -251,36 +251,54 @@ fn an_unknown_action_fails_with_a_message_naming_it() {
 }
 
 #[test]
-fn a_failing_hook_tool_fails_the_hook_with_its_command_line_and_stderr() {
+fn a_failing_juju_log_does_not_fail_the_hook_and_the_record_goes_to_stderr() {
     let unit = Unit::new();
     unit.fail("juju-log", "ERROR connection to the unit agent lost");
     let out = unit.run(
         &unit.charm_dir().join("dispatch"),
         Some("hooks/no-such-hook"),
     );
-    assert_eq!(out.status.code(), Some(1), "{}", explain(&out, &unit));
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out, &unit));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("juju-log --log-level WARNING")
+        stderr.contains("ignoring unknown hook \"no-such-hook\"")
             && stderr.contains("ERROR connection to the unit agent lost"),
         "{stderr}"
     );
-    // After the failure the binary also tried to log the error at ERROR level.
+    assert_eq!(unit.calls_of("juju-log").len(), 1);
+}
+
+#[test]
+fn a_failing_hook_tool_fails_the_hook_with_its_command_line_and_stderr() {
+    let unit = Unit::new();
+    unit.fail("is-leader", "ERROR connection to the unit agent lost");
+    let out = unit.run(
+        &unit.charm_dir().join("dispatch"),
+        Some("hooks/update-status"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", explain(&out, &unit));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is-leader --format=json")
+            && stderr.contains("ERROR connection to the unit agent lost"),
+        "{stderr}"
+    );
+    // After the failure the binary also logged the error at ERROR level.
     let logs = unit.calls_of("juju-log");
-    assert_eq!(logs.len(), 2, "{}", explain(&out, &unit));
-    assert!(logs[1].starts_with("juju-log [--log-level] [ERROR] [--] ["));
+    assert_eq!(logs.len(), 1, "{}", explain(&out, &unit));
+    assert!(logs[0].starts_with("juju-log [--log-level] [ERROR] [--] [update-status failed: "));
 }
 
 #[test]
 fn missing_hook_tools_fail_the_hook_instead_of_crashing() {
     let unit = Unit::new();
-    std::fs::remove_file(unit.dir.path().join("tools/juju-log")).unwrap();
+    std::fs::remove_file(unit.dir.path().join("tools/is-leader")).unwrap();
     let out = unit.run(
         &unit.charm_dir().join("dispatch"),
-        Some("hooks/no-such-hook"),
+        Some("hooks/update-status"),
     );
     assert_eq!(out.status.code(), Some(1), "{}", explain(&out, &unit));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot run `juju-log"), "{stderr}");
+    assert!(stderr.contains("cannot run `is-leader"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::process::{argv, merge, Invocation};
-use super::{Bag, Databag, HookTools, LogLevel, NetworkInfo, ToolError};
+use super::{Bag, Databag, HookTools, NetworkInfo, ToolError};
 use crate::status::Status;
 
 /// Builds a databag from pairs.
@@ -170,7 +170,6 @@ struct State {
 
     calls: Vec<Call>,
     statuses: Vec<StatusCall>,
-    logs: Vec<(LogLevel, String)>,
     action_results: BTreeMap<String, String>,
     action_failure: Option<String>,
     opened_ports: BTreeSet<String>,
@@ -390,11 +389,6 @@ impl FakeHookTools {
             .map(|s| s.status.clone())
     }
 
-    /// Every `juju-log` line, in order.
-    pub fn logs(&self) -> Vec<(LogLevel, String)> {
-        self.state.borrow().logs.clone()
-    }
-
     /// The action's results so far (`action-set` merges).
     pub fn action_results(&self) -> BTreeMap<String, String> {
         self.state.borrow().action_results.clone()
@@ -547,15 +541,6 @@ impl HookTools for FakeHookTools {
             application,
             status: status.clone(),
         });
-        Ok(())
-    }
-
-    fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError> {
-        self.call(&argv::juju_log(level, message))?;
-        self.state
-            .borrow_mut()
-            .logs
-            .push((level, message.to_string()));
         Ok(())
     }
 
@@ -872,7 +857,6 @@ mod tests {
         assert_eq!(f.config_get().unwrap()["tick-time"], 3000);
         f.relation_set("cluster:0", true, &databag([("k", "v")]))
             .unwrap();
-        f.juju_log(LogLevel::Info, "hello").unwrap();
         f.open_port(2181, "tcp").unwrap();
         f.application_version_set("3.8.4").unwrap();
         let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
@@ -882,13 +866,11 @@ mod tests {
                 "is-leader --format=json",
                 "config-get --format=json",
                 "relation-set -r cluster:0 --app --file -",
-                "juju-log --log-level INFO -- hello",
                 "open-port 2181/tcp",
                 "application-version-set -- 3.8.4",
             ]
         );
         assert_eq!(f.calls()[2].stdin.as_deref(), Some(r#"{"k":"v"}"#));
-        assert_eq!(f.logs(), [(LogLevel::Info, "hello".to_string())]);
         assert_eq!(
             f.opened_ports().into_iter().collect::<Vec<_>>(),
             ["2181/tcp"]

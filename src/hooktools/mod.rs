@@ -54,26 +54,6 @@ impl ToolError {
     }
 }
 
-/// `juju-log` levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Warning,
-    Error,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Debug => "DEBUG",
-            LogLevel::Info => "INFO",
-            LogLevel::Warning => "WARNING",
-            LogLevel::Error => "ERROR",
-        }
-    }
-}
-
 /// Which databag of a relation to read or write.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bag {
@@ -113,8 +93,6 @@ pub trait HookTools {
     fn config_get(&self) -> Result<serde_json::Map<String, serde_json::Value>, ToolError>;
     /// `status-set [--application] <status> -- <message>`.
     fn status_set(&self, status: &Status, application: bool) -> Result<(), ToolError>;
-    /// `juju-log --log-level <L> -- <message>`.
-    fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError>;
     /// `action-get --format=json`.
     fn action_get(&self) -> Result<serde_json::Map<String, serde_json::Value>, ToolError>;
     /// `action-set k=v ...` (keys may be dotted).

@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value};
 
-use super::{Bag, Databag, HookTools, LogLevel, NetworkInfo, ToolError};
+use super::{Bag, Databag, HookTools, NetworkInfo, ToolError};
 use crate::status::Status;
 
 /// Longest stderr kept in an error (a tool that dumps a stack trace should not flood the
@@ -169,12 +169,19 @@ pub(crate) mod argv {
             ],
         )
     }
-    pub fn juju_log(level: LogLevel, message: &str) -> Invocation {
+    pub fn juju_log(level: log::Level, message: &str) -> Invocation {
+        let level = match level {
+            log::Level::Error => "ERROR",
+            log::Level::Warn => "WARNING",
+            log::Level::Info => "INFO",
+            log::Level::Debug => "DEBUG",
+            log::Level::Trace => "TRACE",
+        };
         Invocation::plain(
             "juju-log",
             vec![
                 "--log-level".into(),
-                level.as_str().into(),
+                level.into(),
                 "--".into(),
                 message.to_string(),
             ],
@@ -320,52 +327,15 @@ impl ProcessHookTools {
             .borrow_mut()
             .entry(inv.tool.to_string())
             .or_default() += 1;
-        let program = match &self.tool_dir {
-            Some(dir) => dir.join(inv.tool),
-            None => PathBuf::from(inv.tool),
-        };
-        let mut cmd = Command::new(program);
-        cmd.args(&inv.args)
-            .stdin(if inv.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let spawn_err = |source| ToolError::Spawn {
-            cmd: inv.display.clone(),
-            source,
-        };
-        let mut child = spawn(&mut cmd).map_err(spawn_err)?;
-        if let Some(input) = &inv.stdin {
-            // Take stdin out so it is closed when written; the tool sees EOF.
-            if let Some(mut pipe) = child.stdin.take() {
-                // A tool that exits before reading gives EPIPE; its exit status says more.
-                let _ = pipe.write_all(input.as_bytes());
-            }
+        run_tool(self.tool_dir.as_deref(), inv)
+    }
+
+    /// Where the charm's log records go: `juju-log`, from the same tools directory. It
+    /// holds no cache, so the `log` backend can keep it for the whole process.
+    pub fn juju_log(&self) -> JujuLog {
+        JujuLog {
+            tool_dir: self.tool_dir.clone(),
         }
-        let out = child.wait_with_output().map_err(spawn_err)?;
-        if !out.status.success() {
-            let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            if stderr.len() > MAX_STDERR {
-                let mut cut = MAX_STDERR;
-                while !stderr.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                stderr.truncate(cut);
-                stderr.push_str(" [...]");
-            }
-            return Err(ToolError::Failed {
-                cmd: inv.display.clone(),
-                code: out.status.code().unwrap_or(-1),
-                stderr,
-            });
-        }
-        String::from_utf8(out.stdout).map_err(|_| ToolError::Output {
-            cmd: inv.display.clone(),
-            detail: "stdout is not UTF-8".into(),
-        })
     }
 
     /// Runs a `--format=json` tool and parses its stdout.
@@ -379,6 +349,72 @@ impl ProcessHookTools {
             cmd: inv.display.clone(),
             detail: format!("not JSON ({e})"),
         })
+    }
+}
+
+/// Runs one tool (from `tool_dir`, else `PATH`) and returns its stdout.
+fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<String, ToolError> {
+    let program = match tool_dir {
+        Some(dir) => dir.join(inv.tool),
+        None => PathBuf::from(inv.tool),
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(&inv.args)
+        .stdin(if inv.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let spawn_err = |source| ToolError::Spawn {
+        cmd: inv.display.clone(),
+        source,
+    };
+    let mut child = spawn(&mut cmd).map_err(spawn_err)?;
+    if let Some(input) = &inv.stdin {
+        // Take stdin out so it is closed when written; the tool sees EOF.
+        if let Some(mut pipe) = child.stdin.take() {
+            // A tool that exits before reading gives EPIPE; its exit status says more.
+            let _ = pipe.write_all(input.as_bytes());
+        }
+    }
+    let out = child.wait_with_output().map_err(spawn_err)?;
+    if !out.status.success() {
+        let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if stderr.len() > MAX_STDERR {
+            let mut cut = MAX_STDERR;
+            while !stderr.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            stderr.truncate(cut);
+            stderr.push_str(" [...]");
+        }
+        return Err(ToolError::Failed {
+            cmd: inv.display.clone(),
+            code: out.status.code().unwrap_or(-1),
+            stderr,
+        });
+    }
+    String::from_utf8(out.stdout).map_err(|_| ToolError::Output {
+        cmd: inv.display.clone(),
+        detail: "stdout is not UTF-8".into(),
+    })
+}
+
+/// `juju-log`, as the `log` backend's sink (see [`crate::logging`]).
+#[derive(Debug, Clone)]
+pub struct JujuLog {
+    tool_dir: Option<PathBuf>,
+}
+
+impl JujuLog {
+    /// `juju-log --log-level <level> -- <message>`.
+    ///
+    /// # Errors
+    /// When the tool cannot run or fails.
+    pub fn write(&self, level: log::Level, message: &str) -> Result<(), ToolError> {
+        run_tool(self.tool_dir.as_deref(), &argv::juju_log(level, message)).map(drop)
     }
 }
 
@@ -573,10 +609,6 @@ impl HookTools for ProcessHookTools {
 
     fn status_set(&self, status: &Status, application: bool) -> Result<(), ToolError> {
         self.run(&argv::status_set(status, application)).map(drop)
-    }
-
-    fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError> {
-        self.run(&argv::juju_log(level, message)).map(drop)
     }
 
     fn action_get(&self) -> Result<Map<String, Value>, ToolError> {
@@ -881,7 +913,7 @@ mod tests {
         h.status_set(&Status::blocked("-starts with a dash"), false)
             .unwrap();
         h.status_set(&Status::active(""), true).unwrap();
-        h.juju_log(LogLevel::Warning, "hello world").unwrap();
+        h.juju_log().write(log::Level::Warn, "hello world").unwrap();
         h.action_set(&bag(&[("a.b", "x=y"), ("c", "d")])).unwrap();
         h.action_fail("nope").unwrap();
         h.application_version_set("3.8.4").unwrap();
