@@ -1,20 +1,22 @@
 //! One hook or action, end to end: snapshot -> decide -> execute, repeated until the plan
 //! is idle, then one status computed from the whole picture.
+//!
+//! [`run`] takes its four boundaries as traits: Juju ([`HookTools`]), the workload
+//! ([`Workload`]), the ZooKeeper ensemble ([`Ensemble`]) and the hook's environment
+//! ([`HookEnv`]), so a whole hook can run in-process against in-memory ones.
 
-use std::collections::BTreeMap;
-
+use crate::actions::{self, ActionCmd, ActionOutcome};
 use crate::decide::decide;
-use crate::dispatch::{Action, Event};
+use crate::dispatch::{Action, Event, EventFacts};
 use crate::env::HookEnv;
 use crate::execute::{execute, ExecError, Outcome};
-use crate::hooktools::{Bag, HookTools, ToolError};
-use crate::observe::{event_facts, observe, ObserveError};
-use crate::snapshot::{
-    SyncRotation, SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY, SYNC_PASSWORD_NEW_KEY, SYNC_ROTATION_KEY,
-};
-use crate::status::Status;
-use crate::status::StatusCollector;
+use crate::hooktools::{HookTools, ToolError};
+use crate::local_state;
+use crate::observe::{observe, ObserveError};
+use crate::plan::WorkloadOp;
+use crate::status::{Status, StatusCollector};
 use crate::workload::{Workload, WorkloadError};
+use crate::zk::ensemble::Ensemble;
 
 /// Rounds of observe -> decide -> execute one hook may run. Each round moves one step
 /// (e.g. start, then record `started`, then add to the quorum); the bound only guards
@@ -35,7 +37,8 @@ pub enum CharmError {
     Execute(#[from] ExecError),
 }
 
-/// Runs the hook or action named by `env` against Juju (`tools`) and the workload.
+/// Runs the hook or action named by `env` against Juju (`tools`), the workload and the
+/// ensemble.
 ///
 /// # Errors
 /// Only real faults (a hook tool or the workload failing in a way the charm cannot turn into
@@ -44,8 +47,10 @@ pub fn run(
     env: &HookEnv,
     tools: &dyn HookTools,
     workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
 ) -> Result<(), CharmError> {
-    let event = env.event();
+    let event = Event::from_env(env);
+    let facts = EventFacts::now(&event, env);
     match &event {
         Event::UnknownHook(name) => {
             log::warn!("ignoring unknown hook {name:?}");
@@ -57,23 +62,15 @@ pub fn run(
             ))?;
             Ok(())
         }
-        Event::Action(action) => run_action(*action, env, &event, tools, workload),
+        Event::Action(action) => run_action(*action, env, &facts, tools, workload, ensemble),
         _ => {
-            if event == Event::UpgradeCharm {
+            if facts.charm_refreshed {
                 // New charm code runs now; its workload is rolled out unit by unit.
-                crate::execute::write_state(
-                    workload,
-                    crate::upgrade_flow::PENDING_FILE,
-                    "pending",
-                )?;
+                local_state::mark_upgrade_pending(workload)?;
             }
-            let status = reconcile(env, &event, tools, workload)?;
+            let status = reconcile(env, &facts, tools, workload, ensemble)?;
             set_status(tools, workload, &status)?;
-            if matches!(
-                event,
-                Event::Install | Event::Start | Event::UpgradeCharm | Event::ConfigChanged
-            ) {
-                // The workload version `juju status` shows; refreshed only where it can change.
+            if facts.report_version {
                 if let Ok(Some(version)) = workload.version() {
                     tools.application_version_set(&version)?;
                 }
@@ -89,15 +86,15 @@ pub fn run(
 /// See [`run`].
 pub fn reconcile(
     env: &HookEnv,
-    event: &Event,
+    facts: &EventFacts,
     tools: &dyn HookTools,
     workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
 ) -> Result<Status, CharmError> {
-    let facts = event_facts(env, event);
     let mut statuses = StatusCollector::new();
     for _ in 0..MAX_ROUNDS {
-        let snapshot = observe(env, event, &facts, tools, workload)?;
-        let plan = decide(&snapshot);
+        let snapshot = observe(env, facts, tools, workload, ensemble)?;
+        let plan = decide(&snapshot, workload.paths());
         statuses = StatusCollector::new();
         for s in &plan.statuses {
             statuses.add(s.clone());
@@ -105,12 +102,12 @@ pub fn reconcile(
         if plan.is_idle() {
             break;
         }
-        log::info!("{}", crate::decide::summary(&plan));
-        if plan.workload.contains(&crate::decide::WorkloadOp::Restart) {
+        log::info!("{}", plan.summary(&snapshot));
+        if plan.workload.contains(&WorkloadOp::Restart) {
             // A restart takes seconds: show it while it happens (status-set is immediate).
             set_status(tools, workload, &statuses.resolve())?;
         }
-        match execute(&snapshot, &plan, tools, workload)? {
+        match execute(&snapshot, &plan, tools, workload, ensemble)? {
             Outcome::Done => {}
             Outcome::Stop(status) => {
                 statuses.add(status);
@@ -121,155 +118,61 @@ pub fn reconcile(
     Ok(statuses.resolve())
 }
 
-/// The cluster relation id and its app bag.
-type AppBag = (String, BTreeMap<String, String>);
-
-fn cluster_app_bag(env: &HookEnv, tools: &dyn HookTools) -> Result<Option<AppBag>, ToolError> {
-    let Some(id) = tools.relation_ids("cluster")?.into_iter().next() else {
-        return Ok(None);
-    };
-    let bag = tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?;
-    Ok(Some((id, bag)))
-}
-
+/// Runs one action: parse its parameters, observe what it needs, run it, carry out its
+/// writes, and set its results (or fail it).
 fn run_action(
     action: Action,
     env: &HookEnv,
-    event: &Event,
+    facts: &EventFacts,
     tools: &dyn HookTools,
     workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
 ) -> Result<(), CharmError> {
-    match action {
-        Action::GetSuperPassword | Action::GetSyncPassword => {
-            let key = if action == Action::GetSuperPassword {
-                SUPER_PASSWORD_KEY
-            } else {
-                SYNC_PASSWORD_KEY
-            };
-            let value = cluster_app_bag(env, tools)?
-                .and_then(|(_, bag)| bag.get(key).cloned())
-                .filter(|v| !v.is_empty());
-            match value {
-                Some(pw) => tools.action_set(&BTreeMap::from([(key.to_string(), pw)]))?,
-                None => tools.action_fail(
-                    "the password is not set yet: the leader generates it once the cluster peer relation exists",
-                )?,
-            }
-            Ok(())
-        }
-        Action::SetPassword => set_password(env, event, tools, workload),
-        Action::PreUpgradeCheck | Action::ResumeUpgrade => {
-            crate::upgrade_flow::run_action(action, env, event, tools, workload)
-        }
-    }
-}
-
-fn set_password(
-    env: &HookEnv,
-    event: &Event,
-    tools: &dyn HookTools,
-    workload: &dyn Workload,
-) -> Result<(), CharmError> {
-    if !tools.is_leader()? {
-        tools.action_fail("set-password must run on the leader unit: `juju run zookeeper/leader set-password ...`")?;
-        return Ok(());
-    }
-    let params = tools.action_get()?;
-    let username = params
-        .get("username")
-        .and_then(|v| v.as_str())
-        .unwrap_or("super");
-    let key = match username {
-        "super" => SUPER_PASSWORD_KEY,
-        "sync" => SYNC_PASSWORD_KEY,
-        other => {
-            tools.action_fail(&format!(
-                "set-password changes only the charm's internal users `super` and `sync`, not {other:?}"
-            ))?;
-            return Ok(());
-        }
-    };
-    let Some((rel, bag)) = cluster_app_bag(env, tools)? else {
-        tools.action_fail(
-            "the cluster peer relation does not exist yet; try again once the units are deployed",
-        )?;
-        return Ok(());
-    };
-    if let Some(stack) = upgrade_stack(env, tools)? {
-        tools.action_fail(&format!(
-            "cannot change a password while an upgrade is prepared or running (upgrade-stack {stack}); finish or roll back the upgrade first"
-        ))?;
-        return Ok(());
-    }
-    let new = match params
-        .get("password")
-        .and_then(|v| v.as_str())
-        .filter(|p| !p.is_empty())
-    {
-        Some(p) if crate::passwords::acceptable(p) => p.to_string(),
-        Some(_) => {
-            tools.action_fail(
-                "the password must be 1 to 256 printable ASCII characters without spaces or quotes",
-            )?;
-            return Ok(());
-        }
-        None => crate::passwords::generate().map_err(ExecError::Random)?,
-    };
-    let rotating = bag.get(SYNC_ROTATION_KEY).is_some_and(|v| !v.is_empty());
-    if key == SYNC_PASSWORD_KEY && rotating {
-        tools.action_fail(
-            "a sync password rotation is already in progress; wait until every unit is active",
-        )?;
-        return Ok(());
-    }
-    if bag.get(key) == Some(&new) {
-        log::info!("the new {username} password equals the current one: nothing to do");
-    } else if key == SYNC_PASSWORD_KEY {
-        // Servers authenticate each other with it: rotate in three rolling phases.
-        let values = BTreeMap::from([
-            (SYNC_PASSWORD_NEW_KEY.to_string(), new.clone()),
-            (
-                SYNC_ROTATION_KEY.to_string(),
-                SyncRotation::Relax.as_str().to_string(),
-            ),
-        ]);
-        tools.relation_set(&rel, true, &values)?;
-        log::info!(
-            "sync password rotation started: every unit restarts three times, one unit at a time"
-        );
+    let params = if ActionCmd::takes_params(action) {
+        tools.action_get()?
     } else {
-        tools.relation_set(
-            &rel,
-            true,
-            &BTreeMap::from([(key.to_string(), new.clone())]),
-        )?;
-        log::info!("the {username} password was changed; units restart one at a time");
+        serde_json::Map::new()
+    };
+    let cmd = match ActionCmd::parse(action, params) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            tools.action_fail(&crate::report::chain(&e))?;
+            return Ok(());
+        }
+    };
+    // The password readers need only the cluster app bag: no snapshot, two tool calls.
+    if let ActionCmd::GetPassword(user) = cmd {
+        let app = crate::observe::cluster_app(env, tools)?;
+        return finish_action(actions::get_password::run(user, app.as_ref()), tools);
     }
-    tools.action_set(&BTreeMap::from([(key.to_string(), new)]))?;
-    // Start the roll now (the leader may get no hook for its own app-bag write).
-    let status = reconcile(env, event, tools, workload)?;
-    set_status(tools, workload, &status)?;
+    let snapshot = observe(env, facts, tools, workload, ensemble)?;
+    let outcome = cmd
+        .run(&snapshot)
+        .map_err(|e| CharmError::Execute(e.into()))?;
+    if outcome.result.is_ok() && !outcome.plan.is_idle() {
+        if let Outcome::Stop(status) = execute(&snapshot, &outcome.plan, tools, workload, ensemble)?
+        {
+            tools.action_fail(&status.message)?;
+            return Ok(());
+        }
+    }
+    let then_reconcile = outcome.then_reconcile && outcome.result.is_ok();
+    finish_action(outcome, tools)?;
+    if then_reconcile {
+        let status = reconcile(env, facts, tools, workload, ensemble)?;
+        set_status(tools, workload, &status)?;
+    }
     Ok(())
 }
 
-/// The upgrade stack, when an upgrade is prepared or running.
-fn upgrade_stack(env: &HookEnv, tools: &dyn HookTools) -> Result<Option<String>, ToolError> {
-    let Some(id) = tools.relation_ids("upgrade")?.into_iter().next() else {
-        return Ok(None);
-    };
-    let bag = tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?;
-    Ok(bag
-        .get("upgrade-stack")
-        .filter(|s| {
-            serde_json::from_str::<Vec<u32>>(s)
-                .map(|v| !v.is_empty())
-                .unwrap_or(false)
-        })
-        .cloned())
+/// Sets the action's results, or fails it.
+fn finish_action(outcome: ActionOutcome, tools: &dyn HookTools) -> Result<(), CharmError> {
+    match outcome.result {
+        Ok(results) => tools.action_set(&results)?,
+        Err(message) => tools.action_fail(&message)?,
+    }
+    Ok(())
 }
-
-/// File in the charm's private state: the last status this unit set.
-const STATUS_FILE: &str = "status";
 
 /// Sets the unit status, skipping the `status-set` call when the status is the one this
 /// unit set last (a steady hook then changes nothing in Juju).
@@ -281,13 +184,10 @@ pub fn set_status(
     workload: &dyn Workload,
     status: &Status,
 ) -> Result<(), ToolError> {
-    let path = workload.paths().charm_state_dir.join(STATUS_FILE);
-    let text = format!("{}\n{}", status.kind, status.message);
-    if workload.read_file(&path).ok().flatten().as_deref() == Some(text.as_str()) {
+    if local_state::is_last_status(workload, status) {
         return Ok(());
     }
     tools.status_set(status, false)?;
-    // Best effort: without the record the next hook just sets the status again.
-    let _ = workload.write_file(&path, text.as_bytes(), 0o600);
+    local_state::record_status(workload, status);
     Ok(())
 }

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::env::{unit_number, HookEnv};
+
 /// The peer and provided endpoints declared in `metadata.yaml`.
 pub const ENDPOINTS: [&str; 4] = ["cluster", "upgrade", "restart", "zookeeper"];
 /// The storage declared in `metadata.yaml`.
@@ -184,6 +186,11 @@ impl Event {
         }
     }
 
+    /// The event `env` names.
+    pub fn from_env(env: &HookEnv) -> Event {
+        Event::from_dispatch(env.dispatch_path.as_deref(), &env.argv0)
+    }
+
     /// True for actions (known or not).
     pub fn is_action(&self) -> bool {
         matches!(self, Event::Action(_) | Event::UnknownAction(_))
@@ -217,5 +224,129 @@ impl fmt::Display for Event {
             Event::UnknownHook(n) => write!(f, "unknown hook {n}"),
             Event::UnknownAction(n) => write!(f, "unknown action {n}"),
         }
+    }
+}
+
+/// What the reconcile needs to know about the event. Everything event-specific is decided
+/// here; elsewhere the hook name only triggers the reconcile (and is logged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFacts {
+    /// The unit leaving (`JUJU_DEPARTING_UNIT` in a `-relation-departed`), by id.
+    pub departing: Option<u32>,
+    /// This unit is going away (`stop`/`remove`, or it is the departing unit).
+    pub dying: bool,
+    /// This hook is `stop` or `remove`: the server must stop.
+    pub stopping: bool,
+    /// This hook is `upgrade-charm`: new charm code runs now, and its workload is rolled
+    /// out unit by unit.
+    pub charm_refreshed: bool,
+    /// Juju may have changed this unit's address: ask `network-get` instead of reusing the
+    /// published one.
+    pub refresh_address: bool,
+    /// The other units' upgrade bags are needed even when no upgrade is prepared
+    /// (`pre-upgrade-check` checks that every unit is idle).
+    pub read_upgrade_bags: bool,
+    /// The workload version may have changed: set the application version `juju status`
+    /// shows.
+    pub report_version: bool,
+    /// Wall-clock time as text sortable in time order (orders restart-lock requests).
+    pub now: String,
+}
+
+impl EventFacts {
+    /// The facts of `event` in `env`, at `now_micros` (microseconds since the epoch).
+    pub fn new(event: &Event, env: &HookEnv, now_micros: u128) -> EventFacts {
+        let departing = match event {
+            Event::Relation {
+                kind: RelationHook::Departed,
+                ..
+            } => env.departing_unit.as_deref().and_then(unit_number),
+            _ => None,
+        };
+        let stopping = matches!(event, Event::Stop | Event::Remove);
+        let own = unit_number(&env.unit_name);
+        EventFacts {
+            departing,
+            dying: stopping || (departing.is_some() && departing == own),
+            stopping,
+            charm_refreshed: *event == Event::UpgradeCharm,
+            refresh_address: matches!(
+                event,
+                Event::Install
+                    | Event::Start
+                    | Event::ConfigChanged
+                    | Event::UpgradeCharm
+                    | Event::LeaderElected
+            ),
+            read_upgrade_bags: *event == Event::Action(Action::PreUpgradeCheck),
+            report_version: matches!(
+                event,
+                Event::Install | Event::Start | Event::UpgradeCharm | Event::ConfigChanged
+            ),
+            // Fixed width so that text order is time order.
+            now: format!("{now_micros:020}"),
+        }
+    }
+
+    /// The facts of `event` in `env`, now.
+    pub fn now(event: &Event, env: &HookEnv) -> EventFacts {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or(0);
+        EventFacts::new(event, env, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(unit: &str, departing: Option<&str>) -> HookEnv {
+        HookEnv {
+            unit_name: unit.into(),
+            departing_unit: departing.map(str::to_string),
+            ..HookEnv::default()
+        }
+    }
+
+    #[test]
+    fn the_departing_unit_is_dying_and_the_others_see_it_depart() {
+        let departed = Event::Relation {
+            endpoint: "cluster",
+            kind: RelationHook::Departed,
+        };
+        let me = EventFacts::new(&departed, &env("zookeeper/2", Some("zookeeper/2")), 1);
+        assert_eq!(
+            (me.departing, me.dying, me.stopping),
+            (Some(2), true, false)
+        );
+        let other = EventFacts::new(&departed, &env("zookeeper/0", Some("zookeeper/2")), 1);
+        assert_eq!((other.departing, other.dying), (Some(2), false));
+        let stop = EventFacts::new(&Event::Stop, &env("zookeeper/0", None), 1);
+        assert!(stop.dying && stop.stopping);
+    }
+
+    #[test]
+    fn only_the_events_that_can_change_them_refresh_the_address_and_the_version() {
+        let e = env("zookeeper/0", None);
+        let facts = |ev: Event| EventFacts::new(&ev, &e, 1);
+        assert!(facts(Event::ConfigChanged).refresh_address);
+        assert!(facts(Event::LeaderElected).refresh_address);
+        assert!(!facts(Event::UpdateStatus).refresh_address);
+        assert!(facts(Event::UpgradeCharm).report_version);
+        assert!(!facts(Event::LeaderElected).report_version);
+        assert!(facts(Event::UpgradeCharm).charm_refreshed);
+        assert!(facts(Event::Action(Action::PreUpgradeCheck)).read_upgrade_bags);
+        assert!(!facts(Event::Action(Action::ResumeUpgrade)).read_upgrade_bags);
+    }
+
+    #[test]
+    fn request_times_sort_as_text_in_time_order() {
+        let e = env("zookeeper/0", None);
+        let a = EventFacts::new(&Event::UpdateStatus, &e, 99).now;
+        let b = EventFacts::new(&Event::UpdateStatus, &e, 100).now;
+        assert!(a < b, "{a} {b}");
+        assert_eq!(b.len(), 20);
     }
 }

@@ -1,9 +1,7 @@
 //! The hook's environment, read once into a plain struct.
 //!
 //! Juju starts the hook process with a fresh environment (no HOME or USER); these are the
-//! variables the charm uses. See `../shared/reference/juju-hook-contract.md` §1.
-
-use crate::dispatch::Event;
+//! variables the charm uses (see Juju's "hook execution environment" in its documentation).
 
 /// What Juju told this process about the hook or action it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -40,11 +38,6 @@ impl HookEnv {
             charm_dir: non_empty("JUJU_CHARM_DIR"),
             juju_version: non_empty("JUJU_VERSION"),
         }
-    }
-
-    /// The event this process runs.
-    pub fn event(&self) -> Event {
-        Event::from_dispatch(self.dispatch_path.as_deref(), &self.argv0)
     }
 
     /// The application name (`zookeeper` of `zookeeper/2`).

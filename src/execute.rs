@@ -1,25 +1,27 @@
 //! Carries out a [`Plan`]: relation writes, workload operations, membership changes.
 //!
 //! Guarantees: relation writes go through the hook tools (so Juju commits them only if the
-//! hook succeeds); files are written before the server (re)starts; the fingerprint of what a
-//! server was started with is recorded right after it starts; after a failed reconfig the
-//! next round re-reads the live config (a reconfig can succeed behind a ConnectionLoss).
+//! hook succeeds), and only the values that change are written; files are written before
+//! the server (re)starts; the fingerprint of what a server was started with is recorded
+//! right after it starts; what to do when an upgrade fails comes from the plan; after a
+//! failed reconfig the next round re-reads the live config (a reconfig can succeed behind a
+//! ConnectionLoss).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::decide::{MembershipOp, Plan, WorkloadOp};
 use crate::hooktools::{Databag, HookTools, ToolError};
-use crate::observe::{server_health, STARTED_WITH_FILE};
+use crate::local_state;
+use crate::plan::{Plan, UpgradeFailed, WorkloadOp};
 use crate::render::{dynamic_config, Rendered};
-use crate::snapshot::{Snapshot, SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY};
+use crate::report::chain;
+use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::workload::{Workload, WorkloadError};
-use crate::zk::{self, ServerSpec};
+use crate::zk::ensemble::{Ensemble, MembershipOp};
+use crate::zk::ServerSpec;
 
 /// How long a started server may take to serve and sync before the hook moves on.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(40);
-/// Timeout of a reconfig session.
-pub const RECONFIG_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A fault that fails the hook.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,16 @@ pub enum ExecError {
     Tool(#[from] ToolError),
     #[error(transparent)]
     Random(#[from] crate::passwords::RandomError),
+}
+
+/// Why a workload operation failed.
+#[derive(Debug, thiserror::Error)]
+enum OpError {
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    /// A plan with a start but no files (a bug in the charm).
+    #[error("nothing was rendered to start with")]
+    NothingRendered,
 }
 
 /// How a round ended.
@@ -42,93 +54,92 @@ pub enum Outcome {
 /// Executes `plan`, decided from `s`.
 ///
 /// # Errors
-/// Only when a hook tool fails: workload and ZooKeeper trouble becomes [`Outcome::Stop`].
+/// Only when a hook tool fails (or no password can be generated): workload and ZooKeeper
+/// trouble becomes [`Outcome::Stop`].
 pub fn execute(
     s: &Snapshot,
     plan: &Plan,
     tools: &dyn HookTools,
     workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
 ) -> Result<Outcome, ExecError> {
     if plan.generate_passwords {
         if let Some(cluster) = &s.cluster {
-            let mut bag = Databag::new();
-            for key in [SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY] {
-                if cluster.app_value(key).is_none() {
-                    bag.insert(key.into(), crate::passwords::generate()?);
-                }
-            }
-            tools.relation_set(&cluster.id, true, &bag)?;
+            let patch = crate::passwords::first_passwords(&cluster.app)?;
+            write(tools, &cluster.id, true, &patch.to_bag())?;
         }
     }
-    if let Some(cluster) = &s.cluster {
-        write_bag(tools, &cluster.id, false, &plan.cluster_unit)?;
-        write_bag(tools, &cluster.id, true, &plan.cluster_app)?;
-    }
-    if let Some(restart) = &s.restart {
-        write_bag(tools, &restart.id, false, &plan.restart_unit)?;
-        write_bag(tools, &restart.id, true, &plan.restart_app)?;
-    }
-    if let Some(upgrade) = &s.upgrade {
-        write_bag(tools, &upgrade.id, false, &plan.upgrade_unit)?;
-        write_bag(tools, &upgrade.id, true, &plan.upgrade_app)?;
+    for (id, writes) in [
+        (s.cluster.as_ref().map(|r| &r.id), plan.cluster_writes(s)),
+        (s.restart.as_ref().map(|r| &r.id), plan.restart_writes(s)),
+        (s.upgrade.as_ref().map(|r| &r.id), plan.upgrade_writes(s)),
+    ] {
+        if let Some(id) = id {
+            write(tools, id, false, &writes.unit)?;
+            write(tools, id, true, &writes.app)?;
+        }
     }
     if let Some(cause) = &plan.upgrade_failure {
         log::error!("upgrade failed: {cause}");
-        if let Err(e) = write_state(workload, crate::upgrade_flow::FAILURE_FILE, cause) {
+        if let Err(e) = local_state::record_upgrade_failure(workload, cause) {
             return Ok(Outcome::Stop(Status::blocked(format!(
-                "cannot record the upgrade failure: {e}",
-                e = crate::report::chain(&e)
+                "cannot record the upgrade failure: {}",
+                chain(&e)
             ))));
         }
     }
 
     for op in &plan.workload {
-        if let Err(e) = workload_op(s, plan.rendered.as_ref(), op, workload) {
-            let what = match op {
-                WorkloadOp::Install => "install",
-                WorkloadOp::Start { .. } => "start",
-                WorkloadOp::Restart => "restart",
-                WorkloadOp::Upgrade => "upgrade",
-                WorkloadOp::Stop => "stop",
-            };
-            if *op == WorkloadOp::Upgrade {
-                // Keep serving with what is installed, and stop the rollout here.
-                let _ = workload.start();
-                let cause = format!(
-                    "cannot upgrade ZooKeeper: {e}",
-                    e = crate::report::chain(&e)
-                );
-                if let Some(upgrade) = &s.upgrade {
-                    let bag = Databag::from([(
-                        crate::upgrade_flow::STATE_KEY.to_string(),
-                        "failed".to_string(),
-                    )]);
-                    tools.relation_set(&upgrade.id, false, &bag)?;
-                }
-                let _ = write_state(workload, crate::upgrade_flow::FAILURE_FILE, &cause);
-                log::error!("{cause}");
-                return Ok(Outcome::Stop(Status::blocked(format!(
-                    "upgrade failed: {cause}; {}",
-                    crate::upgrade_flow::ROLLBACK
-                ))));
-            }
-            log::error!("cannot {what} ZooKeeper: {}", crate::report::chain(&e));
-            return Ok(Outcome::Stop(Status::blocked(format!(
-                "cannot {what} ZooKeeper: {e}",
-                e = crate::report::chain(&e)
-            ))));
+        let Err(e) = workload_op(s, plan.rendered.as_ref(), op, workload, ensemble) else {
+            continue;
+        };
+        if let WorkloadOp::Upgrade { if_it_fails } = op {
+            return upgrade_failed(s, if_it_fails, &e, tools, workload);
         }
+        let what = op.verb();
+        log::error!("cannot {what} ZooKeeper: {}", chain(&e));
+        return Ok(Outcome::Stop(Status::blocked(format!(
+            "cannot {what} ZooKeeper: {}",
+            chain(&e)
+        ))));
     }
 
     if !plan.membership.is_empty() {
-        if let Some(status) = membership(s, &plan.membership) {
+        if let Some(status) = membership(s, &plan.membership, ensemble) {
             return Ok(Outcome::Stop(status));
         }
     }
     Ok(Outcome::Done)
 }
 
-fn write_bag(
+/// This unit's upgrade failed: keep serving with what is installed, tell the other units
+/// (the plan's write), record why, and stop the rollout here.
+fn upgrade_failed(
+    s: &Snapshot,
+    if_it_fails: &UpgradeFailed,
+    e: &OpError,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+) -> Result<Outcome, ExecError> {
+    let _ = workload.start();
+    let cause = format!("cannot upgrade ZooKeeper: {}", chain(e));
+    if let Some(upgrade) = &s.upgrade {
+        write(
+            tools,
+            &upgrade.id,
+            false,
+            &if_it_fails.upgrade_unit.to_bag(),
+        )?;
+    }
+    let _ = local_state::record_upgrade_failure(workload, &cause);
+    log::error!("{cause}");
+    Ok(Outcome::Stop(Status::blocked(format!(
+        "upgrade failed: {cause}; {}",
+        if_it_fails.roll_back
+    ))))
+}
+
+fn write(
     tools: &dyn HookTools,
     relation_id: &str,
     app: bool,
@@ -172,28 +183,18 @@ fn write_files(
     workload.set_jvm_flags(&r.jvm_flags)
 }
 
-fn record_started_with(r: &Rendered, workload: &dyn Workload) -> Result<(), WorkloadError> {
-    write_state(workload, STARTED_WITH_FILE, &r.fingerprint())
-}
-
-/// Writes a file of the charm's private state (an empty value clears it).
-pub fn write_state(workload: &dyn Workload, name: &str, value: &str) -> Result<(), WorkloadError> {
-    let path = workload.paths().charm_state_dir.join(name);
-    workload.write_file(&path, format!("{value}\n").as_bytes(), 0o600)
-}
-
-/// Polls this unit's server until it serves and is synced, up to `timeout`.
-pub fn wait_synced(host: &str, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if server_health(host).synced() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(200));
+/// Records what the server was just started with, then waits until it is synced.
+fn started(
+    s: &Snapshot,
+    r: &Rendered,
+    workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
+) -> Result<(), WorkloadError> {
+    local_state::record_started_with(workload, &r.fingerprint())?;
+    if let Some(addr) = s.address {
+        ensemble.wait_synced(&addr.to_string(), SYNC_TIMEOUT);
     }
+    Ok(())
 }
 
 fn workload_op(
@@ -201,52 +202,40 @@ fn workload_op(
     rendered: Option<&Rendered>,
     op: &WorkloadOp,
     workload: &dyn Workload,
-) -> Result<(), WorkloadError> {
-    let need =
-        || rendered.ok_or_else(|| WorkloadError::Other("nothing rendered to start with".into()));
+    ensemble: &dyn Ensemble,
+) -> Result<(), OpError> {
+    let need = || rendered.ok_or(OpError::NothingRendered);
     match op {
-        WorkloadOp::Install => workload.install(),
-        WorkloadOp::Stop => workload.stop(),
+        WorkloadOp::Install => Ok(workload.install()?),
+        WorkloadOp::Stop => Ok(workload.stop()?),
         WorkloadOp::Start { initial_members } => {
             let r = need()?;
             write_files(s, r, initial_members.as_deref(), workload)?;
             workload.start()?;
-            record_started_with(r, workload)?;
-            if let Some(addr) = &s.address {
-                wait_synced(addr, SYNC_TIMEOUT);
-            }
-            Ok(())
+            Ok(started(s, r, workload, ensemble)?)
         }
-        WorkloadOp::Upgrade => {
+        WorkloadOp::Upgrade { .. } => {
             let r = need()?;
             workload.stop()?;
             workload.refresh()?;
             write_files(s, r, None, workload)?;
             workload.start()?;
-            record_started_with(r, workload)?;
-            if let Some(addr) = &s.address {
-                wait_synced(addr, SYNC_TIMEOUT);
-            }
-            write_state(workload, crate::upgrade_flow::PENDING_FILE, "")?;
-            Ok(())
+            started(s, r, workload, ensemble)?;
+            Ok(local_state::clear_upgrade_pending(workload)?)
         }
         WorkloadOp::Restart => {
             let r = need()?;
             write_files(s, r, None, workload)?;
             workload.stop()?;
             workload.start()?;
-            record_started_with(r, workload)?;
-            if let Some(addr) = &s.address {
-                wait_synced(addr, SYNC_TIMEOUT);
-            }
-            Ok(())
+            Ok(started(s, r, workload, ensemble)?)
         }
     }
 }
 
 /// Applies membership changes through reconfig as `super`. Returns a status to stop on
 /// when ZooKeeper refused or could not be reached.
-fn membership(s: &Snapshot, ops: &[MembershipOp]) -> Option<Status> {
+fn membership(s: &Snapshot, ops: &[MembershipOp], ensemble: &dyn Ensemble) -> Option<Status> {
     let passwords = s.passwords()?;
     let mut hosts: Vec<String> = s
         .ensemble
@@ -254,6 +243,7 @@ fn membership(s: &Snapshot, ops: &[MembershipOp]) -> Option<Status> {
         .iter()
         .filter(|(_, h)| h.serving)
         .filter_map(|(id, _)| s.unit_address(*id))
+        .map(|a| a.to_string())
         .collect();
     hosts.sort();
     if hosts.is_empty() {
@@ -262,40 +252,28 @@ fn membership(s: &Snapshot, ops: &[MembershipOp]) -> Option<Status> {
         ));
     }
     let version = s.ensemble.config.as_ref().map(|c| c.version);
-    let mut admin =
-        match zk::admin::Admin::connect(&hosts, &passwords.super_password, RECONFIG_TIMEOUT) {
-            Ok(a) => a,
-            Err(e) => {
-                log::warn!(
-                    "cannot connect to ZooKeeper for a reconfig: {}",
-                    crate::report::chain(&e)
-                );
-                return Some(Status::waiting(format!(
-                    "cannot connect to ZooKeeper to change the membership: {e}",
-                    e = crate::report::chain(&e)
-                )));
-            }
-        };
+    let mut session = match ensemble.reconfig_session(&hosts, &passwords.super_password) {
+        Ok(session) => session,
+        Err(e) => {
+            log::warn!("cannot connect to ZooKeeper for a reconfig: {}", chain(&e));
+            return Some(Status::waiting(format!(
+                "cannot connect to ZooKeeper to change the membership: {}",
+                chain(&e)
+            )));
+        }
+    };
     for op in ops {
-        let (what, result) = match op {
-            MembershipOp::Add(spec) => (
-                format!("add server {} ({})", spec.id, spec.host),
-                admin.add_member(spec, version),
-            ),
-            MembershipOp::Remove { server_id } => (
-                format!("remove server {server_id}"),
-                admin.remove_member(*server_id, version),
-            ),
+        let what = match op {
+            MembershipOp::Add(spec) => format!("add server {} ({})", spec.id, spec.host),
+            MembershipOp::Remove { server_id } => format!("remove server {server_id}"),
         };
-        match result {
-            Ok(cfg) => {
-                log::info!("reconfig: {what}: voters now {:?}", cfg.voters());
-            }
+        match session.apply(op, version) {
+            Ok(cfg) => log::info!("reconfig: {what}: voters now {:?}", cfg.voters()),
             Err(e) => {
-                log::warn!("reconfig: cannot {what}: {}", crate::report::chain(&e));
+                log::warn!("reconfig: cannot {what}: {}", chain(&e));
                 return Some(Status::waiting(format!(
-                    "cannot {what} yet: {e}; will retry",
-                    e = crate::report::chain(&e)
+                    "cannot {what} yet: {}; will retry",
+                    chain(&e)
                 )));
             }
         }

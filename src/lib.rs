@@ -12,6 +12,7 @@
 //! Each hook reads a typed snapshot of the world, decides a plan with pure code, executes
 //! it, then computes the unit status once from the whole picture.
 
+pub mod actions;
 pub mod charm;
 pub mod config;
 pub mod decide;
@@ -19,14 +20,17 @@ pub mod dispatch;
 pub mod env;
 pub mod execute;
 pub mod hooktools;
+pub mod local_state;
 pub mod logging;
 pub mod observe;
 pub mod passwords;
+pub mod peers;
+pub mod plan;
+pub mod quorum;
 pub mod render;
 pub mod report;
 pub mod snapshot;
 pub mod status;
 pub mod upgrade;
-pub mod upgrade_flow;
 pub mod workload;
 pub mod zk;

@@ -23,12 +23,13 @@ fn main() -> ExitCode {
     let tools = ProcessHookTools::new();
     zookeeper_charm::logging::init(tools.juju_log());
     let workload = workload::from_env(&lookup);
-    match charm::run(&env, &tools, workload.as_ref()) {
+    let ensemble = zookeeper_charm::zk::ensemble::ZkEnsemble::default();
+    match charm::run(&env, &tools, workload.as_ref(), &ensemble) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let message = format!(
                 "{} failed: {}",
-                env.event(),
+                zookeeper_charm::dispatch::Event::from_env(&env),
                 zookeeper_charm::report::chain(&err)
             );
             eprintln!("zookeeper-charm: {message}");

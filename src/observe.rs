@@ -1,26 +1,26 @@
 //! Builds the [`Snapshot`] a hook decides from: Juju's view through the hook tools (cached
-//! for the hook), the workload's facts, and — only where a decision needs it — the live
-//! ensemble through 4-letter words.
+//! for the hook), the workload's facts and the charm's private state, and — only where a
+//! decision needs it — the live ensemble.
+//!
+//! Every bag is parsed here, once, into its relation's types ([`crate::peers`]). What is
+//! read depends only on the [`EventFacts`] and on what the bags say, never on the hook's
+//! name.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::time::Duration;
+use std::net::IpAddr;
 
 use crate::config::CharmConfig;
-use crate::dispatch::{Action, Event, RelationHook};
+use crate::dispatch::EventFacts;
 use crate::env::{unit_number, HookEnv};
 use crate::hooktools::{Bag, HookTools, ToolError};
-use crate::snapshot::{
-    EnsembleView, EventFacts, PeerRelation, ServerHealth, Snapshot, WorkloadFacts,
-};
+use crate::local_state::{self, LocalState};
+use crate::peers::{cluster, restart, upgrade, RawRelation};
+use crate::snapshot::{EnsembleView, Snapshot, WorkloadFacts};
+use crate::upgrade::facts::UpgradeFacts;
 use crate::workload::{Workload, WorkloadError};
-use crate::zk;
-
-/// File in the charm's private state: the fingerprint the running server was started with.
-pub const STARTED_WITH_FILE: &str = "started-with";
-
-/// Timeout of one 4-letter-word exchange.
-pub const FOUR_LETTER_TIMEOUT: Duration = Duration::from_millis(1500);
+use crate::zk::ensemble::Ensemble;
+use crate::zk::Role;
 
 /// Errors while observing: the hook tools or the workload failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,27 +33,42 @@ pub enum ObserveError {
     UnitName(String),
 }
 
-/// The event-specific facts of this hook.
-pub fn event_facts(env: &HookEnv, event: &Event) -> EventFacts {
-    let departing = match event {
-        Event::Relation {
-            kind: RelationHook::Departed,
-            ..
-        } => env.departing_unit.as_deref().and_then(unit_number),
-        _ => None,
-    };
-    let stopping = matches!(event, Event::Stop | Event::Remove);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros())
-        .unwrap_or(0);
-    EventFacts {
-        departing,
-        dying: stopping || (departing.is_some() && departing == env.unit_id()),
-        stopping,
-        upgrade_charm: matches!(event, Event::UpgradeCharm),
-        // Fixed width so that text order is time order.
-        now: format!("{now:020}"),
+/// Peer relation ids: remembered across hooks in the charm's state (a peer relation lives
+/// as long as the application, so its id never changes once Juju created it, and steady
+/// hooks need not ask `relation-ids` again).
+struct PeerIds {
+    known: RefCell<BTreeMap<String, String>>,
+    learnt: RefCell<bool>,
+}
+
+impl PeerIds {
+    fn new(known: BTreeMap<String, String>) -> PeerIds {
+        PeerIds {
+            known: RefCell::new(known),
+            learnt: RefCell::new(false),
+        }
+    }
+
+    /// The relation id of `endpoint`, from memory or `relation-ids`.
+    fn get(&self, tools: &dyn HookTools, endpoint: &str) -> Result<Option<String>, ToolError> {
+        if let Some(id) = self.known.borrow().get(endpoint) {
+            return Ok(Some(id.clone()));
+        }
+        let id = tools.relation_ids(endpoint)?.into_iter().next();
+        if let Some(id) = &id {
+            self.known
+                .borrow_mut()
+                .insert(endpoint.to_string(), id.clone());
+            *self.learnt.borrow_mut() = true;
+        }
+        Ok(id)
+    }
+
+    /// Remembers newly learnt ids.
+    fn save(&self, workload: &dyn Workload) {
+        if *self.learnt.borrow() {
+            local_state::save_peer_ids(workload, &self.known.borrow());
+        }
     }
 }
 
@@ -66,7 +81,7 @@ fn read_peer(
     env: &HookEnv,
     unit_id: u32,
     all_units: bool,
-) -> Result<Option<PeerRelation>, ToolError> {
+) -> Result<Option<RawRelation>, ToolError> {
     let Some(id) = ids.get(tools, endpoint)? else {
         return Ok(None);
     };
@@ -75,19 +90,19 @@ fn read_peer(
         unit_id,
         tools.relation_get(&id, &Bag::Unit(env.unit_name.clone()))?,
     );
+    let mut rel = RawRelation {
+        app: tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?,
+        id,
+        units,
+    };
     if all_units {
-        for name in tools.relation_list(&id)? {
-            if let Some(n) = unit_number(&name) {
-                units.insert(n, tools.relation_get(&id, &Bag::Unit(name))?);
-            }
-        }
+        add_other_units(tools, &mut rel)?;
     }
-    let app = tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?;
-    Ok(Some(PeerRelation { id, app, units }))
+    Ok(Some(rel))
 }
 
 /// Adds the other units' bags to a relation read with only this unit's bag.
-fn add_other_units(tools: &dyn HookTools, rel: &mut PeerRelation) -> Result<(), ToolError> {
+fn add_other_units(tools: &dyn HookTools, rel: &mut RawRelation) -> Result<(), ToolError> {
     for name in tools.relation_list(&rel.id)? {
         if let Some(n) = unit_number(&name) {
             if let std::collections::btree_map::Entry::Vacant(e) = rel.units.entry(n) {
@@ -98,72 +113,12 @@ fn add_other_units(tools: &dyn HookTools, rel: &mut PeerRelation) -> Result<(), 
     Ok(())
 }
 
-/// File in the charm's private state: the peer relations' ids (`cluster:0`, ...).
-pub const PEER_IDS_FILE: &str = "peer-relation-ids";
-
-/// Peer relation ids, remembered across hooks: a peer relation lives as long as the
-/// application, so its id never changes once Juju created it, and steady hooks need not
-/// ask `relation-ids` again.
-#[derive(Debug)]
-pub struct PeerIds {
-    known: std::cell::RefCell<BTreeMap<String, String>>,
-    dirty: std::cell::Cell<bool>,
+/// The three peer relations, parsed.
+struct Peers {
+    cluster: Option<cluster::Cluster>,
+    restart: Option<restart::Restart>,
+    upgrade: Option<upgrade::Upgrade>,
 }
-
-impl PeerIds {
-    /// Loads the remembered ids.
-    pub fn load(workload: &dyn Workload) -> PeerIds {
-        let path = workload.paths().charm_state_dir.join(PEER_IDS_FILE);
-        let known = workload
-            .read_file(&path)
-            .ok()
-            .flatten()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        PeerIds {
-            known: std::cell::RefCell::new(known),
-            dirty: std::cell::Cell::new(false),
-        }
-    }
-
-    /// The relation id of `endpoint`, from memory or `relation-ids`.
-    pub fn get(&self, tools: &dyn HookTools, endpoint: &str) -> Result<Option<String>, ToolError> {
-        if let Some(id) = self.known.borrow().get(endpoint) {
-            return Ok(Some(id.clone()));
-        }
-        let id = tools.relation_ids(endpoint)?.into_iter().next();
-        if let Some(id) = &id {
-            self.known
-                .borrow_mut()
-                .insert(endpoint.to_string(), id.clone());
-            self.dirty.set(true);
-        }
-        Ok(id)
-    }
-
-    /// Remembers newly learnt ids (best effort: without them the next hook asks again).
-    pub fn save(&self, workload: &dyn Workload) {
-        if self.dirty.get() {
-            let path = workload.paths().charm_state_dir.join(PEER_IDS_FILE);
-            if let Ok(text) = serde_json::to_string(&*self.known.borrow()) {
-                let _ = workload.write_file(&path, text.as_bytes(), 0o600);
-            }
-        }
-    }
-
-    /// Forgets every remembered id (after Juju said a relation is not found).
-    pub fn forget(workload: &dyn Workload) {
-        let path = workload.paths().charm_state_dir.join(PEER_IDS_FILE);
-        let _ = workload.write_file(&path, b"{}", 0o600);
-    }
-}
-
-/// The three peer relations: cluster, restart, upgrade.
-type Peers = (
-    Option<PeerRelation>,
-    Option<PeerRelation>,
-    Option<PeerRelation>,
-);
 
 /// Reads the peer relations. A started non-leader needs the other units' cluster bags only
 /// to join, to leave, or during an upgrade; in steady state its own bag and the app bag are
@@ -176,20 +131,22 @@ fn read_peers(
     env: &HookEnv,
     unit_id: u32,
     leader: bool,
-    checking_upgrade: bool,
     facts: &EventFacts,
 ) -> Result<Peers, ToolError> {
-    let restart = read_peer(tools, ids, "restart", env, unit_id, leader)?;
-    let mut upgrade = read_peer(tools, ids, "upgrade", env, unit_id, false)?;
-    let upgrading = upgrade
+    let app = env.app_name();
+    let restart = read_peer(tools, ids, "restart", env, unit_id, leader)?
+        .map(|raw| restart::parse(raw, unit_id, app));
+    let mut upgrade_raw = read_peer(tools, ids, "upgrade", env, unit_id, false)?;
+    let upgrading = upgrade_raw
         .as_ref()
-        .is_some_and(|u| u.app_value("upgrade-stack").is_some_and(|s| s != "[]"));
-    if let Some(up) = &mut upgrade {
-        if upgrading || (leader && checking_upgrade) {
-            add_other_units(tools, up)?;
+        .is_some_and(|raw| upgrade::App::from_bag(&raw.app).stack.is_active());
+    if let Some(raw) = &mut upgrade_raw {
+        if upgrading || (leader && facts.read_upgrade_bags) {
+            add_other_units(tools, raw)?;
         }
     }
-    let mut cluster = read_peer(
+    let upgrade = upgrade_raw.map(|raw| upgrade::parse(raw, unit_id));
+    let mut cluster_raw = read_peer(
         tools,
         ids,
         "cluster",
@@ -197,48 +154,40 @@ fn read_peers(
         unit_id,
         leader || facts.dying || upgrading,
     )?;
-    if let Some(c) = &mut cluster {
-        let own_started = c.unit_value(unit_id, "state") == Some("started");
+    if let Some(raw) = &mut cluster_raw {
+        let own_started = raw
+            .units
+            .get(&unit_id)
+            .is_some_and(|b| cluster::Unit::from_bag(b).started);
         if !leader && !own_started && !facts.dying && !upgrading {
-            add_other_units(tools, c)?;
+            add_other_units(tools, raw)?;
         }
     }
-    Ok((cluster, restart, upgrade))
+    let cluster = cluster_raw.map(|raw| cluster::parse(raw, unit_id));
+    Ok(Peers {
+        cluster,
+        restart,
+        upgrade,
+    })
 }
 
-/// This unit's address on the `cluster` binding (network-get), `unit-get` as a fallback.
-fn address(tools: &dyn HookTools) -> Option<String> {
+/// This unit's address on the `cluster` binding (network-get), `unit-get` as a fallback;
+/// the first one that is an IP address.
+fn address(tools: &dyn HookTools) -> Option<IpAddr> {
     if let Ok(info) = tools.network_get("cluster") {
         if let Some(a) = info
             .ingress_addresses
-            .first()
-            .or(info.bind_addresses.first())
+            .iter()
+            .chain(&info.bind_addresses)
+            .find_map(|a| a.parse().ok())
         {
-            return Some(a.clone());
+            return Some(a);
         }
     }
     tools
         .unit_get("private-address")
         .ok()
-        .filter(|a| !a.is_empty())
-}
-
-/// One server's health from `mntr` (and the error text when it does not serve).
-pub fn server_health(host: &str) -> ServerHealth {
-    match zk::four::mntr_within(host, FOUR_LETTER_TIMEOUT) {
-        Ok(m) => ServerHealth {
-            serving: true,
-            state: Some(m.server_state.clone()),
-            peer_state: m.peer_state.clone(),
-            pending_syncs: m.pending_syncs,
-            error: None,
-        },
-        Err(e) => ServerHealth {
-            serving: false,
-            error: Some(crate::report::chain(&e)),
-            ..ServerHealth::default()
-        },
-    }
+        .and_then(|a| a.parse().ok())
 }
 
 /// Reads everything [`crate::decide::decide`] needs.
@@ -247,10 +196,10 @@ pub fn server_health(host: &str) -> ServerHealth {
 /// When a hook tool or the workload fails outright.
 pub fn observe(
     env: &HookEnv,
-    event: &Event,
     facts: &EventFacts,
     tools: &dyn HookTools,
     workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
 ) -> Result<Snapshot, ObserveError> {
     let unit_id = env
         .unit_id()
@@ -258,91 +207,62 @@ pub fn observe(
     let leader = tools.is_leader()?;
     let config = CharmConfig::from_juju(&tools.config_get()?);
 
-    let ids = PeerIds::load(workload);
-    // Of the actions, only pre-upgrade-check looks at the other units' upgrade states.
-    let checking_upgrade = matches!(event, Event::Action(Action::PreUpgradeCheck));
-    let peers = read_peers(tools, &ids, env, unit_id, leader, checking_upgrade, facts);
+    let local = LocalState::load(workload)?;
+    let ids = PeerIds::new(local.peer_ids.clone());
+    let peers = read_peers(tools, &ids, env, unit_id, leader, facts);
     if let Err(e) = &peers {
         if e.is_relation_not_found() {
-            PeerIds::forget(workload);
+            local_state::forget_peer_ids(workload);
         }
     }
-    let (cluster, restart, upgrade) = peers?;
+    let Peers {
+        cluster,
+        restart,
+        upgrade,
+    } = peers?;
     ids.save(workload);
 
     // The published address is reused except where Juju may have changed it.
     let published = cluster
         .as_ref()
-        .and_then(|c| c.unit_value(unit_id, "ip"))
-        .filter(|a| !a.is_empty());
-    let refresh_address = matches!(
-        event,
-        Event::Install
-            | Event::Start
-            | Event::ConfigChanged
-            | Event::UpgradeCharm
-            | Event::LeaderElected
-    );
+        .and_then(|c| c.unit(unit_id))
+        .and_then(|u| u.ip);
     let address = match published {
-        Some(a) if !refresh_address => Some(a.to_string()),
+        Some(a) if !facts.refresh_address => Some(a),
         _ => address(tools),
     };
 
-    let paths = workload.paths().clone();
     let installed = workload.version()?.is_some();
     let running = installed && workload.is_running()?;
-    let started_with = workload
-        .read_file(&paths.charm_state_dir.join(STARTED_WITH_FILE))?
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
     let dynamic_config_file = workload
-        .read_file(&paths.zoo_cfg())?
+        .read_file(&workload.paths().zoo_cfg())?
         .as_deref()
         .and_then(crate::render::dynamic_config_file);
     let health = match (&address, running) {
-        (Some(a), true) => Some(server_health(a)),
+        (Some(a), true) => Some(ensemble.health(&a.to_string())),
         _ => None,
     };
-    let workload_facts = WorkloadFacts {
-        installed,
-        running,
-        health,
-        started_with,
-        dynamic_config_file,
-        version: None,
-    };
-
-    let read_state = |name: &str| -> Result<Option<String>, WorkloadError> {
-        Ok(workload
-            .read_file(&paths.charm_state_dir.join(name))?
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty()))
-    };
-    let compiled_dependencies = crate::upgrade_flow::compiled_dependencies();
-    let stored = upgrade
-        .as_ref()
-        .and_then(|u| u.app_value(crate::upgrade_flow::DEPENDENCIES_KEY))
-        .map(str::to_string);
-    let upgrade_facts = crate::upgrade_flow::UpgradeFacts {
-        pending: read_state(crate::upgrade_flow::PENDING_FILE)?.is_some(),
-        failure: read_state(crate::upgrade_flow::FAILURE_FILE)?,
-        compatible: crate::upgrade_flow::compatible(stored.as_deref()),
-        compiled_dependencies,
-    };
+    let upgrade_facts =
+        UpgradeFacts::for_stored(upgrade.as_ref().and_then(|u| u.app.dependencies.as_deref()));
 
     let mut snap = Snapshot {
         unit_id,
         unit_name: env.unit_name.clone(),
         app_name: env.app_name().to_string(),
         leader,
-        paths,
         config,
         address,
         cluster,
         restart,
         upgrade,
         planned: None,
-        workload: workload_facts,
+        workload: WorkloadFacts {
+            installed,
+            running,
+            health,
+            dynamic_config_file,
+        },
+        local,
         ensemble: EnsembleView::default(),
         event: facts.clone(),
         upgrade_facts,
@@ -366,14 +286,14 @@ pub fn observe(
 
     let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
     if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
-        snap.ensemble = ensemble_view(&snap);
+        snap.ensemble = ensemble_view(&snap, ensemble);
     }
     Ok(snap)
 }
 
 /// Asks every started unit's server (and this one, when running) for its health, and a
 /// serving one — the quorum leader first — for the membership.
-pub fn ensemble_view(s: &Snapshot) -> EnsembleView {
+fn ensemble_view(s: &Snapshot, ensemble: &dyn Ensemble) -> EnsembleView {
     let mut ids: BTreeSet<u32> = s
         .cluster
         .as_ref()
@@ -400,11 +320,11 @@ pub fn ensemble_view(s: &Snapshot) -> EnsembleView {
             (Some(h), _) => {
                 health.insert(id, h);
             }
-            (None, Some(addr)) => ask.push((id, addr)),
+            (None, Some(addr)) => ask.push((id, addr.to_string())),
             (None, None) => {}
         }
     }
-    health.extend(healths(ask));
+    health.extend(ensemble.health_of_all(&ask));
     let mut order: Vec<u32> = health
         .iter()
         .filter(|(_, h)| h.serving)
@@ -414,7 +334,7 @@ pub fn ensemble_view(s: &Snapshot) -> EnsembleView {
     let config = order
         .iter()
         .filter_map(|id| s.unit_address(*id))
-        .find_map(|addr| zk::four::conf_within(&addr, FOUR_LETTER_TIMEOUT).ok());
+        .find_map(|addr| ensemble.members(&addr.to_string()).ok());
     // Voters this unit does not see in the relation (it is leaving, so every other unit
     // departs from its view; or they left): ask them at the address the ensemble has, so
     // that a leaving unit can tell whether the rest keep a majority without it.
@@ -422,43 +342,27 @@ pub fn ensemble_view(s: &Snapshot) -> EnsembleView {
         let unseen: Vec<(u32, String)> = cfg
             .members
             .values()
-            .filter(|spec| spec.role == zk::Role::Participant)
+            .filter(|spec| spec.role == Role::Participant)
             .filter_map(|spec| Some((spec.id.checked_sub(1)?, spec.host.clone())))
             .filter(|(id, _)| !health.contains_key(id))
             .collect();
-        health.extend(healths(unseen));
+        health.extend(ensemble.health_of_all(&unseen));
     }
     EnsembleView { config, health }
 }
 
-/// The health of several servers, asked at the same time (one thread each), so that a
-/// hook waits for the slowest server rather than for the sum of them.
-fn healths(servers: Vec<(u32, String)>) -> BTreeMap<u32, ServerHealth> {
-    if servers.len() <= 1 {
-        return servers
-            .into_iter()
-            .map(|(id, addr)| (id, server_health(&addr)))
-            .collect();
-    }
-    std::thread::scope(|scope| {
-        let asks: Vec<_> = servers
-            .iter()
-            .map(|(id, addr)| (*id, scope.spawn(move || server_health(addr))))
-            .collect();
-        asks.into_iter()
-            .map(|(id, ask)| {
-                let h = ask.join().unwrap_or_else(|_| ServerHealth {
-                    serving: false,
-                    error: Some("the health query panicked".into()),
-                    ..ServerHealth::default()
-                });
-                (id, h)
-            })
-            .collect()
-    })
-}
-
-/// Where the started-with fingerprint lives.
-pub fn started_with_path(workload: &dyn Workload) -> PathBuf {
-    workload.paths().charm_state_dir.join(STARTED_WITH_FILE)
+/// The `cluster` app bag alone (for the actions that need only the passwords): two tool
+/// calls, no workload and no ensemble.
+///
+/// # Errors
+/// When a hook tool fails.
+pub fn cluster_app(
+    env: &HookEnv,
+    tools: &dyn HookTools,
+) -> Result<Option<cluster::App>, ToolError> {
+    let Some(id) = tools.relation_ids("cluster")?.into_iter().next() else {
+        return Ok(None);
+    };
+    let bag = tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?;
+    Ok(Some(cluster::App::from_bag(&bag)))
 }

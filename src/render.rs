@@ -11,29 +11,12 @@ use std::path::Path;
 use sha1::{Digest, Sha1};
 
 use crate::config::CharmConfig;
+use crate::passwords::Passwords;
 use crate::workload::Paths;
 use crate::zk::{super_digest, ServerSpec};
 
 /// The 4-letter words the charm uses (and nothing else).
 pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
-
-/// The internal users' passwords, as the servers use them now.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Passwords {
-    pub super_password: String,
-    /// The quorum user (name, password) this server logs in with to its peers: `sync` and
-    /// the `sync` password (see [`crate::snapshot::SyncRotation`] for the other name).
-    pub sync_login: (String, String),
-    /// The quorum users (name, password) this server accepts: the login user, plus the
-    /// other one in the middle of a `sync` password rotation.
-    pub sync_accepted: Vec<(String, String)>,
-}
-
-impl std::fmt::Debug for Passwords {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Passwords(<redacted>)")
-    }
-}
 
 /// Everything rendered for one unit.
 #[derive(Clone, PartialEq, Eq)]
@@ -174,16 +157,9 @@ pub fn dynamic_config(members: &[ServerSpec]) -> String {
 mod tests {
     use super::*;
     use crate::zk::Role;
-    use std::path::PathBuf;
 
     fn paths() -> Paths {
-        Paths {
-            conf_dir: PathBuf::from("/z/conf"),
-            data_dir: PathBuf::from("/z/data"),
-            data_log_dir: PathBuf::from("/z/data-log"),
-            log_dir: PathBuf::from("/z/log"),
-            charm_state_dir: PathBuf::from("/z/charm-state"),
-        }
+        Paths::under(Path::new("/z"))
     }
 
     fn pw(s: &str, y: &str) -> Passwords {

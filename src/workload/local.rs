@@ -66,13 +66,7 @@ impl LocalWorkload {
         };
         let classpath =
             non_empty("ZK_CHARM_ZK_CLASSPATH").unwrap_or_else(|| DEFAULT_CLASSPATH.to_string());
-        let paths = Paths {
-            conf_dir: root.join("conf"),
-            data_dir: root.join("data"),
-            data_log_dir: root.join("data-log"),
-            log_dir: root.join("log"),
-            charm_state_dir: root.join("charm-state"),
-        };
+        let paths = Paths::under(&root);
         LocalWorkload {
             root,
             paths,

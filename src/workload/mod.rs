@@ -50,6 +50,18 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// A layout with every directory under `root` (`conf`, `data`, `data-log`, `log`,
+    /// `charm-state`), as the local backend lays it out.
+    pub fn under(root: &Path) -> Paths {
+        Paths {
+            conf_dir: root.join("conf"),
+            data_dir: root.join("data"),
+            data_log_dir: root.join("data-log"),
+            log_dir: root.join("log"),
+            charm_state_dir: root.join("charm-state"),
+        }
+    }
+
     pub fn zoo_cfg(&self) -> PathBuf {
         self.conf_dir.join("zoo.cfg")
     }

@@ -1,0 +1,249 @@
+//! The pure decision: `decide(&Snapshot, &Paths) -> Plan`.
+//!
+//! No I/O happens here. The hook runner executes the plan, observes the world again and
+//! decides again, until a plan has nothing left to do; the statuses of the last plan are
+//! the unit's status. So every rule below is written as "given what is true now, what is
+//! the next safe step", never as "after event X do Y".
+//!
+//! Safety rules (Charmed ZooKeeper's start and membership bugs are not repeated):
+//! - exactly one unit ever bootstraps a new ensemble alone: the one the Juju leader names
+//!   in the app bag (`starting`), and only while no member is recorded as added and no
+//!   server is reachable;
+//! - any other unit starts with the live voting members plus itself, never alone;
+//! - one unit is in transition at a time: joining (`starting`), restarting (holding the
+//!   restart lock), or upgrading; the leader starts nothing new while another is;
+//! - a member is removed (by the leader, or by the departing unit itself) only when the
+//!   remaining voters keep a serving majority, and the last voter is never removed.
+//!
+//! - this module: the order of the parts, this unit's own server ([`lifecycle`]) and
+//!   leaving;
+//! - [`restart_lock`]: both sides of the rolling-restart lock;
+//! - [`membership`]: the leader's start order, quorum membership and `sync` rotation;
+//! - [`crate::upgrade::decide`]: the upgrade.
+
+mod membership;
+mod restart_lock;
+
+use crate::plan::{Plan, WorkloadOp};
+use crate::render::Rendered;
+use crate::snapshot::Snapshot;
+use crate::status::Status;
+use crate::upgrade::decide::Gate;
+use crate::workload::Paths;
+use crate::zk::ensemble::MembershipOp;
+use crate::zk::{Role, ServerSpec};
+
+/// The next safe step. See the module docs. `paths` is where the workload keeps its files
+/// (they appear in the rendered files).
+pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
+    let mut plan = Plan::default();
+    decide_into(s, paths, &mut plan);
+    plan.drop_unchanged(s);
+    plan
+}
+
+fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
+    if s.event.dying {
+        leave(s, plan);
+        return;
+    }
+
+    if !s.workload.installed {
+        plan.workload.push(WorkloadOp::Install);
+        plan.statuses
+            .push(Status::maintenance("installing ZooKeeper"));
+        return;
+    }
+
+    let config = match &s.config {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            plan.statuses
+                .push(Status::blocked(format!("{e}; fix it with `juju config`")));
+            return;
+        }
+    };
+
+    if s.cluster.is_none() {
+        plan.statuses
+            .push(Status::waiting("waiting for the cluster peer relation"));
+        return;
+    }
+
+    let Some(passwords) = s.passwords() else {
+        if s.leader {
+            plan.generate_passwords = true;
+        }
+        plan.statuses.push(Status::waiting(
+            "waiting for the leader to generate the internal passwords",
+        ));
+        return;
+    };
+
+    // Written only when it changed, like every patch (see `Plan::drop_unchanged`).
+    plan.cluster_unit.ip = s.address;
+
+    let rendered = Rendered::new(&config, paths, s.unit_id, &passwords);
+    let fingerprint = rendered.fingerprint();
+    plan.rendered = Some(rendered);
+    let inputs = shared_inputs(&config, &passwords);
+
+    let gate = crate::upgrade::decide::decide_upgrade(s, plan);
+    lifecycle(s, &fingerprint, &inputs, gate, plan);
+    if s.leader {
+        let lock_busy = restart_lock::leader_side(s, &inputs, plan);
+        membership::leader_side(s, lock_busy, plan);
+    }
+}
+
+/// A digest of what every unit's server reads only at start, whatever the unit: the files
+/// rendered for one fixed unit and layout. It changes exactly when a restart-relevant
+/// option or an internal password (or the sync-rotation phase) changes.
+pub(crate) fn shared_inputs(
+    config: &crate::config::CharmConfig,
+    passwords: &crate::passwords::Passwords,
+) -> String {
+    let fixed = Paths {
+        conf_dir: "/".into(),
+        data_dir: "/".into(),
+        data_log_dir: "/".into(),
+        log_dir: "/".into(),
+        charm_state_dir: "/".into(),
+    };
+    Rendered::new(config, &fixed, 0, passwords).fingerprint()
+}
+
+/// This unit is leaving: step out of the voting members while that is safe, and stop the
+/// server in `stop`/`remove`.
+fn leave(s: &Snapshot, plan: &mut Plan) {
+    let voters = s.ensemble.voter_units();
+    if s.workload.running
+        && voters.contains(&s.unit_id)
+        && crate::quorum::keeps_majority_without(&voters, s.unit_id, |v| s.ensemble.serves(v))
+    {
+        plan.membership.push(MembershipOp::Remove {
+            server_id: s.unit_id + 1,
+        });
+    }
+    if s.event.stopping && s.workload.running {
+        plan.workload.push(WorkloadOp::Stop);
+    }
+    plan.statuses.push(Status::maintenance(
+        "leaving the ensemble: this unit is being removed",
+    ));
+}
+
+/// This unit's own server: first start in its turn, recovery start, restart under the lock,
+/// and its status.
+fn lifecycle(s: &Snapshot, fingerprint: &str, inputs: &str, gate: Gate, plan: &mut Plan) {
+    let me = s.unit_id;
+    let health = s.workload.health.clone().unwrap_or_default();
+
+    if !s.started(me) {
+        match s.starting() {
+            Some(n) if n == me => first_start(s, &health, plan),
+            Some(n) => plan.statuses.push(Status::waiting(format!(
+                "waiting for unit {n} to join the quorum"
+            ))),
+            None => plan.statuses.push(Status::waiting(
+                "waiting for the leader to schedule this unit's start",
+            )),
+        }
+        return;
+    }
+
+    if !s.workload.running {
+        plan.workload.push(WorkloadOp::Start {
+            initial_members: None,
+        });
+        plan.statuses.push(Status::maintenance(
+            "starting ZooKeeper (it was not running)",
+        ));
+        return;
+    }
+
+    if gate == Gate::Proceed {
+        restart_lock::unit_side(s, &health, fingerprint, inputs, plan);
+    }
+
+    // Tell the leader which sync-rotation phase this server runs with, once it does.
+    if s.local.started_with.as_deref() == Some(fingerprint) && health.synced() {
+        plan.cluster_unit.sync_phase = Some(s.sync_rotation());
+    }
+
+    let voters = s.ensemble.voter_units();
+    if health.serving {
+        let role = health.state.clone().unwrap_or_else(|| "serving".into());
+        if s.ensemble.config.is_some() && !voters.contains(&me) {
+            plan.statuses.push(Status::waiting(format!(
+                "{role}, waiting to be added to the quorum"
+            )));
+        } else {
+            plan.statuses.push(Status::active(role));
+        }
+    } else {
+        let why = health.error.clone().unwrap_or_else(|| "no reply".into());
+        plan.statuses.push(Status::blocked(format!(
+            "ZooKeeper is running but not serving ({why}): it has no quorum; check the other units"
+        )));
+    }
+}
+
+/// This unit's turn to start for the first time: join the live voters, or bootstrap alone
+/// when nobody was ever added and no server answers; once running and synced, record
+/// `started`.
+fn first_start(s: &Snapshot, health: &crate::zk::ensemble::ServerHealth, plan: &mut Plan) {
+    let me = s.unit_id;
+    if s.workload.running {
+        if health.synced() {
+            plan.cluster_unit.started = true;
+            plan.statuses.push(Status::waiting(
+                "started, waiting to be added to the quorum",
+            ));
+        } else {
+            plan.statuses
+                .push(Status::waiting("starting: syncing with the ensemble"));
+        }
+        return;
+    }
+    let Some(own) = s.server_spec(me) else {
+        plan.statuses.push(Status::waiting(
+            "waiting for this unit's address on the cluster binding",
+        ));
+        return;
+    };
+    let members = match &s.ensemble.config {
+        // Join the quorum as it is now: its voters plus this unit.
+        Some(cfg) => {
+            let mut m: Vec<ServerSpec> = cfg
+                .members
+                .values()
+                .filter(|m| m.id != own.id && m.role == Role::Participant)
+                .cloned()
+                .collect();
+            if m.is_empty() {
+                plan.statuses
+                    .push(Status::waiting("waiting for the ensemble's voting members"));
+                return;
+            }
+            m.push(own);
+            m
+        }
+        // Bootstrap: nobody was ever added and no server answers.
+        None if s.recorded_voters().is_empty() => vec![own],
+        None => {
+            plan.statuses.push(Status::waiting(
+                "waiting to reach the ensemble's voting members before starting",
+            ));
+            return;
+        }
+    };
+    plan.workload.push(WorkloadOp::Start {
+        initial_members: Some(members),
+    });
+    plan.statuses
+        .push(Status::maintenance("starting ZooKeeper"));
+}
+
+#[cfg(test)]
+mod tests;

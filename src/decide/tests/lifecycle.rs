@@ -1,0 +1,175 @@
+//! This unit's own server: passwords, first start, bootstrap, status, leaving.
+
+use super::*;
+
+#[test]
+fn leader_without_passwords_generates_them_once_and_waits() {
+    let plan = World::unit(0, &[0, 1]).no_passwords().leader().plan();
+    assert!(plan.generate_passwords);
+    assert_eq!(status(&plan).kind, StatusKind::Waiting);
+    assert!(plan.workload.is_empty());
+}
+
+#[test]
+fn non_leader_without_passwords_waits_and_generates_nothing() {
+    let plan = World::unit(1, &[0, 1]).no_passwords().plan();
+    assert!(!plan.generate_passwords);
+    assert_eq!(
+        status(&plan),
+        Status::waiting("waiting for the leader to generate the internal passwords")
+    );
+}
+
+#[test]
+fn the_named_unit_bootstraps_alone_when_nobody_was_ever_added() {
+    let plan = World::unit(0, &[0, 1, 2]).app("starting", "0").plan();
+    let own = ServerSpec {
+        id: 1,
+        host: addr(0),
+        role: Role::Participant,
+    };
+    assert_eq!(
+        plan.workload,
+        vec![WorkloadOp::Start {
+            initial_members: Some(vec![own])
+        }]
+    );
+}
+
+#[test]
+fn a_unit_waiting_its_turn_names_the_unit_it_waits_for() {
+    let plan = World::unit(2, &[0, 1, 2])
+        .app("starting", "1")
+        .started(&[0])
+        .added(&[0])
+        .plan();
+    assert!(plan.workload.is_empty());
+    assert_eq!(
+        status(&plan),
+        Status::waiting("waiting for unit 1 to join the quorum")
+    );
+}
+
+#[test]
+fn a_joiner_never_starts_alone_when_a_quorum_exists_but_does_not_answer() {
+    // Unit 2's turn, units 0 and 1 are added, but no server answered this hook.
+    let plan = World::unit(2, &[0, 1, 2])
+        .app("starting", "2")
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .plan();
+    assert!(plan.workload.is_empty(), "{:?}", plan.workload);
+    assert_eq!(status(&plan).kind, StatusKind::Waiting);
+}
+
+#[test]
+fn a_joiner_starts_with_the_live_voters_and_itself() {
+    let plan = World::unit(2, &[0, 1, 2])
+        .app("starting", "2")
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .ensemble(&[0, 1], &[(0, leading()), (1, following())])
+        .plan();
+    let ids: Vec<u32> = match &plan.workload[..] {
+        [WorkloadOp::Start {
+            initial_members: Some(m),
+        }] => m.iter().map(|s| s.id).collect(),
+        other => panic!("expected a first start, got {other:?}"),
+    };
+    assert_eq!(ids, vec![1, 2, 3]);
+}
+
+#[test]
+fn a_started_joiner_records_started_only_once_synced() {
+    let w = World::unit(1, &[0, 1])
+        .app("starting", "1")
+        .started(&[0])
+        .added(&[0]);
+    let syncing = ServerHealth {
+        serving: false,
+        ..Default::default()
+    };
+    let plan = w.clone().running(syncing).plan();
+    assert!(!plan.cluster_unit.started);
+    let plan = w.running(following()).plan();
+    assert!(plan.cluster_unit.started);
+}
+
+#[test]
+fn a_departing_voter_steps_out_of_the_quorum_itself_then_stops() {
+    let mut w = healthy3(2);
+    w.s.event.departing = Some(2);
+    w.s.event.dying = true;
+    let plan = w.plan();
+    assert_eq!(plan.membership, vec![MembershipOp::Remove { server_id: 3 }]);
+    assert!(
+        plan.workload.is_empty(),
+        "it stops in the stop hook, not while departing"
+    );
+    w.s.event.stopping = true;
+    assert_eq!(w.plan().workload, vec![WorkloadOp::Stop]);
+}
+
+#[test]
+fn a_departing_voter_stays_when_the_rest_would_lose_their_majority() {
+    let mut w = healthy3(2).ensemble(&[0, 1, 2], &[(0, leading()), (1, down()), (2, following())]);
+    w.s.event.departing = Some(2);
+    w.s.event.dying = true;
+    assert!(
+        w.plan().membership.is_empty(),
+        "0 and 1 remain, only 0 serves"
+    );
+}
+
+#[test]
+fn steady_state_does_nothing_and_reports_the_role() {
+    let plan = healthy3(1).plan();
+    assert!(plan.is_idle(), "{plan:?}");
+    assert_eq!(status(&plan), Status::active("follower"));
+    let plan = healthy3(0).leader().plan();
+    assert!(plan.is_idle(), "{plan:?}");
+    assert_eq!(status(&plan), Status::active("leader"));
+}
+
+#[test]
+fn a_server_without_quorum_is_blocked_with_the_reason() {
+    let plan = healthy3(1).running(down()).plan();
+    let st = status(&plan);
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(st.message.contains("not serving"), "{}", st.message);
+}
+
+#[test]
+fn invalid_config_blocks_and_names_the_option() {
+    let mut w = healthy3(1);
+    w.s.config = CharmConfig::from_juju(serde_json::json!({"tick-time": 0}).as_object().unwrap());
+    let plan = w.plan();
+    assert!(plan.workload.is_empty());
+    let st = status(&plan);
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(st.message.contains("tick-time"), "{}", st.message);
+}
+
+#[test]
+fn a_stopped_member_is_started_again_with_its_own_config() {
+    let mut w = healthy3(1);
+    w.s.workload.running = false;
+    w.s.workload.health = None;
+    assert_eq!(
+        w.plan().workload,
+        vec![WorkloadOp::Start {
+            initial_members: None
+        }]
+    );
+}
+
+#[test]
+fn a_changed_address_is_published_and_an_unchanged_one_is_not_rewritten() {
+    let mut w = healthy3(1);
+    assert_eq!(w.plan().cluster_unit, cluster::UnitPatch::default());
+    w.s.address = Some("127.0.0.99".parse().unwrap());
+    assert_eq!(
+        w.plan().cluster_unit.ip,
+        Some("127.0.0.99".parse().unwrap())
+    );
+}

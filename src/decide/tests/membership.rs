@@ -1,0 +1,201 @@
+//! The leader's start order, adds and removals.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::peers::cluster::Recorded;
+
+#[test]
+fn leader_names_the_lowest_unit_to_bootstrap_a_new_ensemble() {
+    let plan = World::unit(2, &[0, 1, 2]).leader().plan();
+    assert_eq!(plan.cluster_app.starting, Some(Some(0)));
+}
+
+#[test]
+fn leader_waits_for_every_planned_unit_before_bootstrapping() {
+    let mut w = World::unit(2, &[1, 2]).leader();
+    w.s.planned = Some(BTreeSet::from([0, 1, 2]));
+    assert_eq!(
+        w.plan().cluster_app.starting,
+        None,
+        "unit 0 is planned but not related yet"
+    );
+}
+
+#[test]
+fn leader_adds_a_synced_joiner_through_reconfig() {
+    let plan = World::unit(0, &[0, 1, 2])
+        .leader()
+        .app("starting", "1")
+        .started(&[0, 1])
+        .added(&[0])
+        .running(leading())
+        .ensemble(&[0], &[(0, leading()), (1, following())])
+        .plan();
+    assert_eq!(
+        plan.membership,
+        vec![MembershipOp::Add(ServerSpec {
+            id: 2,
+            host: addr(1),
+            role: Role::Participant
+        })]
+    );
+}
+
+#[test]
+fn leader_does_not_add_a_joiner_that_is_not_synced() {
+    let plan = World::unit(0, &[0, 1])
+        .leader()
+        .app("starting", "1")
+        .started(&[0, 1])
+        .added(&[0])
+        .running(leading())
+        .ensemble(&[0], &[(0, leading()), (1, down())])
+        .plan();
+    assert!(plan.membership.is_empty());
+}
+
+#[test]
+fn leader_records_an_added_joiner_and_ends_its_turn() {
+    let plan = World::unit(0, &[0, 1, 2])
+        .leader()
+        .app("starting", "1")
+        .started(&[0, 1])
+        .added(&[0])
+        .running(leading())
+        .ensemble(&[0, 1], &[(0, leading()), (1, following())])
+        .plan();
+    assert_eq!(plan.cluster_app.recorded.get(&1), Some(&Recorded::Added));
+    assert_eq!(plan.cluster_app.starting, Some(None));
+}
+
+#[test]
+fn leader_schedules_the_next_unit_by_numeric_id() {
+    // Units 2 and 10 wait; 2 < 10 as numbers (as text "10" < "2").
+    let plan = World::unit(0, &[0, 1, 2, 10])
+        .leader()
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .running(leading())
+        .ensemble(&[0, 1], &[(0, leading()), (1, following())])
+        .plan();
+    assert_eq!(plan.cluster_app.starting, Some(Some(2)));
+}
+
+#[test]
+fn leader_removes_a_departing_voter_when_the_rest_keep_a_majority() {
+    let mut w = healthy3(0).leader();
+    w.s.event.departing = Some(2);
+    assert_eq!(
+        w.plan().membership,
+        vec![MembershipOp::Remove { server_id: 3 }]
+    );
+}
+
+#[test]
+fn leader_never_removes_a_voter_when_the_rest_would_lose_quorum() {
+    let mut w = World::unit(0, &[0, 1, 2])
+        .leader()
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(&[0, 1, 2], &[(0, leading()), (1, down()), (2, following())]);
+    w.s.event.departing = Some(2);
+    assert!(
+        w.plan().membership.is_empty(),
+        "0 and 1 remain, only 0 serves: 1 of 2 is no majority"
+    );
+}
+
+#[test]
+fn a_leader_that_sees_no_peers_removes_nobody() {
+    // juju LP#2053055: leader-elected with an empty peer list.
+    let w = World::unit(0, &[0])
+        .leader()
+        .started(&[0])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(&[0, 1, 2], &[(0, leading())]);
+    assert!(w.plan().membership.is_empty());
+}
+
+#[test]
+fn a_leader_that_sees_no_peers_still_removes_the_unit_it_was_told_departs() {
+    let mut w = World::unit(0, &[0])
+        .leader()
+        .started(&[0])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(
+            &[0, 1, 2],
+            &[(0, leading()), (1, following()), (2, following())],
+        );
+    w.s.event.departing = Some(2);
+    assert_eq!(
+        w.plan().membership,
+        vec![MembershipOp::Remove { server_id: 3 }]
+    );
+}
+
+#[test]
+fn leader_lets_a_planned_lower_unit_join_before_a_higher_one() {
+    // Unit 3 is planned but not related yet; unit 4 is: 4 must wait, since ZooKeeper cannot
+    // add server 4 once server 5 votes.
+    let mut w = World::unit(0, &[0, 1, 2, 4])
+        .leader()
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(
+            &[0, 1, 2],
+            &[(0, leading()), (1, following()), (2, following())],
+        );
+    w.s.planned = Some(BTreeSet::from([0, 1, 2, 3, 4]));
+    assert_eq!(w.plan().cluster_app.starting, None);
+    w.s.planned = Some(BTreeSet::from([0, 1, 2, 4]));
+    assert_eq!(w.plan().cluster_app.starting, Some(Some(4)));
+}
+
+#[test]
+fn a_unit_whose_published_address_is_not_an_ip_address_is_not_scheduled() {
+    // A comma would smuggle a second server into a reconfig's joining list.
+    let w = healthy3(0).leader().cluster_unit(
+        2,
+        "ip",
+        "127.0.0.13:2888:3888:participant;127.0.0.13:2181,server.9=6.6.6.6",
+    );
+    let mut w = World {
+        cluster: {
+            let mut c = w.cluster.clone();
+            c.units
+                .insert(3, BTreeMap::from([("ip".into(), "not-an-ip".into())]));
+            c
+        },
+        ..w
+    };
+    w.restart.units.insert(3, BTreeMap::new());
+    let s = w.snapshot();
+    assert_eq!(s.unit_address(2), None);
+    assert_eq!(s.server_spec(3), None);
+    assert_eq!(
+        w.plan().cluster_app.starting,
+        None,
+        "unit 3 has no usable address"
+    );
+}
+
+#[test]
+fn the_leader_records_voters_it_sees_and_members_that_left() {
+    let w = World::unit(0, &[0, 1])
+        .leader()
+        .started(&[0, 1])
+        .added(&[0, 2])
+        .running(leading())
+        .ensemble(&[0, 1], &[(0, leading()), (1, following())])
+        .up_to_date(&[0, 1]);
+    let plan = w.plan();
+    assert_eq!(
+        plan.cluster_app.recorded,
+        BTreeMap::from([(1, Recorded::Added), (2, Recorded::Removed)])
+    );
+}

@@ -1,0 +1,261 @@
+//! Given/when/then tests of the pure decision, on snapshots built from raw bags (so the
+//! bags go through the same parsers as in a hook).
+//!
+//! - [`lifecycle`]: passwords, first start, bootstrap, status, leaving;
+//! - [`membership`]: the leader's start order, adds and removals;
+//! - [`restart_lock`]: both sides of the restart lock;
+//! - [`sync_rotation`]: the `sync` password rotation;
+//! - [`upgrade`]: the upgrade guards the lib lacks, and the unreadable stack.
+
+mod lifecycle;
+mod membership;
+mod restart_lock;
+mod sync_rotation;
+mod upgrade;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::config::CharmConfig;
+use crate::dispatch::EventFacts;
+use crate::peers::{cluster, restart, RawRelation};
+use crate::snapshot::{EnsembleView, WorkloadFacts};
+use crate::status::StatusKind;
+use crate::zk::ensemble::ServerHealth;
+use crate::zk::EnsembleConfig;
+
+fn addr(id: u32) -> String {
+    format!("127.0.0.{}", 11 + id)
+}
+
+fn paths() -> Paths {
+    Paths::under(Path::new("/z"))
+}
+
+fn following() -> ServerHealth {
+    ServerHealth {
+        serving: true,
+        state: Some("follower".into()),
+        peer_state: Some("following - broadcast".into()),
+        ..Default::default()
+    }
+}
+
+fn leading() -> ServerHealth {
+    ServerHealth {
+        serving: true,
+        state: Some("leader".into()),
+        peer_state: Some("leading - broadcast".into()),
+        pending_syncs: Some(0),
+        ..Default::default()
+    }
+}
+
+fn down() -> ServerHealth {
+    ServerHealth {
+        serving: false,
+        error: Some("connection refused".into()),
+        ..Default::default()
+    }
+}
+
+/// A snapshot builder: unit `me` of an app whose peers are `units`. The relations are kept
+/// as raw bags and parsed when the snapshot is taken.
+#[derive(Clone)]
+struct World {
+    /// Everything but the relations.
+    s: Snapshot,
+    cluster: RawRelation,
+    restart: RawRelation,
+    upgrade: Option<RawRelation>,
+}
+
+impl World {
+    fn unit(me: u32, units: &[u32]) -> World {
+        let mut cluster = RawRelation {
+            id: "cluster:0".into(),
+            ..Default::default()
+        };
+        let mut restart = RawRelation {
+            id: "restart:1".into(),
+            ..Default::default()
+        };
+        for u in units {
+            cluster
+                .units
+                .insert(*u, BTreeMap::from([("ip".to_string(), addr(*u))]));
+            restart.units.insert(*u, BTreeMap::new());
+        }
+        cluster.app.insert("super-password".into(), "S".repeat(32));
+        cluster.app.insert("sync-password".into(), "Y".repeat(32));
+        World {
+            s: Snapshot {
+                unit_id: me,
+                unit_name: format!("zookeeper/{me}"),
+                app_name: "zookeeper".into(),
+                leader: false,
+                config: Ok(CharmConfig::default()),
+                address: Some(addr(me).parse().unwrap()),
+                cluster: None,
+                restart: None,
+                upgrade: None,
+                planned: None,
+                workload: WorkloadFacts {
+                    installed: true,
+                    ..Default::default()
+                },
+                local: Default::default(),
+                ensemble: EnsembleView::default(),
+                event: EventFacts {
+                    now: "00000000000000000100".into(),
+                    ..Default::default()
+                },
+                upgrade_facts: Default::default(),
+            },
+            cluster,
+            restart,
+            upgrade: None,
+        }
+    }
+    /// The snapshot a hook would take.
+    fn snapshot(&self) -> Snapshot {
+        let me = self.s.unit_id;
+        let mut s = self.s.clone();
+        s.cluster = Some(cluster::parse(self.cluster.clone(), me));
+        s.restart = Some(restart::parse(self.restart.clone(), me, &s.app_name));
+        s.upgrade = self
+            .upgrade
+            .clone()
+            .map(|raw| crate::peers::upgrade::parse(raw, me));
+        s
+    }
+    fn passwords(&self) -> crate::passwords::Passwords {
+        self.snapshot().passwords().unwrap()
+    }
+    fn leader(mut self) -> Self {
+        self.s.leader = true;
+        self
+    }
+    fn app(mut self, k: &str, v: &str) -> Self {
+        self.cluster.app.insert(k.into(), v.into());
+        self
+    }
+    fn cluster_unit(mut self, id: u32, k: &str, v: &str) -> Self {
+        self.cluster
+            .units
+            .get_mut(&id)
+            .unwrap()
+            .insert(k.into(), v.into());
+        self
+    }
+    fn no_passwords(mut self) -> Self {
+        self.cluster.app.remove("super-password");
+        self.cluster.app.remove("sync-password");
+        self
+    }
+    fn started(mut self, ids: &[u32]) -> Self {
+        for id in ids {
+            self = self.cluster_unit(*id, "state", "started");
+        }
+        self
+    }
+    fn added(mut self, ids: &[u32]) -> Self {
+        for id in ids {
+            self = self.app(&id.to_string(), "added");
+        }
+        self
+    }
+    /// This unit's server runs with the current files and has `health`.
+    fn running(mut self, health: ServerHealth) -> Self {
+        let fp = self.current_fingerprint();
+        self.s.workload.running = true;
+        self.s.workload.health = Some(health);
+        self.s.local.started_with = Some(fp);
+        self
+    }
+    fn current_fingerprint(&self) -> String {
+        Rendered::new(
+            self.s.config.as_ref().unwrap(),
+            &paths(),
+            self.s.unit_id,
+            &self.passwords(),
+        )
+        .fingerprint()
+    }
+    /// The live ensemble: `voters` as participants, and each unit's health.
+    fn ensemble(mut self, voters: &[u32], health: &[(u32, ServerHealth)]) -> Self {
+        let mut cfg = EnsembleConfig {
+            version: 0x1_0000_0003,
+            ..Default::default()
+        };
+        for v in voters {
+            cfg.members.insert(
+                v + 1,
+                ServerSpec {
+                    id: v + 1,
+                    host: addr(*v),
+                    role: Role::Participant,
+                },
+            );
+        }
+        self.s.ensemble = EnsembleView {
+            config: Some(cfg),
+            health: health.iter().cloned().collect(),
+        };
+        self
+    }
+    fn restart_unit(mut self, id: u32, k: &str, v: &str) -> Self {
+        self.restart
+            .units
+            .get_mut(&id)
+            .unwrap()
+            .insert(k.into(), v.into());
+        self
+    }
+    /// Units `ids` report that their servers run with the current app-wide inputs.
+    fn up_to_date(mut self, ids: &[u32]) -> Self {
+        let inputs = shared_inputs(self.s.config.as_ref().unwrap(), &self.passwords());
+        for id in ids {
+            self = self.restart_unit(*id, "inputs", &inputs);
+        }
+        self
+    }
+    fn restart_app(mut self, k: &str, v: &str) -> Self {
+        self.restart.app.insert(k.into(), v.into());
+        self
+    }
+    /// The config changed to one that needs a restart.
+    fn new_tick_time(mut self) -> Self {
+        self.s.config = Ok(CharmConfig {
+            tick_time: 3000,
+            ..CharmConfig::default()
+        });
+        self
+    }
+    fn plan(&self) -> Plan {
+        decide(&self.snapshot(), &paths())
+    }
+}
+
+fn status(plan: &Plan) -> Status {
+    let mut c = crate::status::StatusCollector::new();
+    for s in &plan.statuses {
+        c.add(s.clone());
+    }
+    c.resolve()
+}
+
+/// A fully formed, healthy 3-unit ensemble seen from unit `me`, unit 0 leading.
+fn healthy3(me: u32) -> World {
+    let h = if me == 0 { leading() } else { following() };
+    World::unit(me, &[0, 1, 2])
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(h)
+        .ensemble(
+            &[0, 1, 2],
+            &[(0, leading()), (1, following()), (2, following())],
+        )
+        .up_to_date(&[0, 1, 2])
+}

@@ -1,0 +1,253 @@
+//! Upgrade guards the upgrade lib lacks, and an unreadable stack.
+
+use super::*;
+use crate::peers::upgrade::UpgradeState;
+
+/// `w` with an upgrade relation: `stack` (raw), and each unit's upgrade state.
+fn with_stack(mut w: World, stack: &str, states: &[(u32, &str)]) -> World {
+    let mut up = RawRelation {
+        id: "upgrade:2".into(),
+        ..Default::default()
+    };
+    up.app.insert("upgrade-stack".into(), stack.into());
+    up.app.insert(
+        "dependencies".into(),
+        crate::upgrade::deps::charm_dependencies().to_json(),
+    );
+    for (id, st) in states {
+        up.units
+            .insert(*id, BTreeMap::from([("state".to_string(), st.to_string())]));
+    }
+    w.upgrade = Some(up);
+    w.s.upgrade_facts.compiled_dependencies = crate::upgrade::deps::charm_dependencies().to_json();
+    w
+}
+
+/// `w` with an upgrade relation: `stack`, and each unit's upgrade state.
+fn with_upgrade(w: World, stack: &[u32], states: &[(u32, &str)]) -> World {
+    with_stack(w, &serde_json::to_string(stack).unwrap(), states)
+}
+
+fn upgrades(plan: &Plan) -> bool {
+    plan.workload
+        .iter()
+        .any(|op| matches!(op, WorkloadOp::Upgrade { .. }))
+}
+
+#[test]
+fn a_single_unit_upgrades_itself_once_refreshed() {
+    let mut w = with_upgrade(
+        World::unit(0, &[0])
+            .leader()
+            .started(&[0])
+            .added(&[0])
+            .running(leading())
+            .ensemble(&[0], &[(0, leading())]),
+        &[0],
+        &[(0, "ready")],
+    );
+    w.s.local.upgrade_pending = true;
+    let plan = w.plan();
+    match &plan.workload[..] {
+        [WorkloadOp::Upgrade { if_it_fails }] => {
+            assert_eq!(if_it_fails.upgrade_unit.state, Some(UpgradeState::Failed));
+            assert!(
+                if_it_fails.roll_back.contains("juju refresh zookeeper"),
+                "{}",
+                if_it_fails.roll_back
+            );
+        }
+        other => panic!("expected an upgrade, got {other:?}"),
+    }
+    assert_eq!(plan.upgrade_unit.state, Some(UpgradeState::Upgrading));
+}
+
+#[test]
+fn any_leader_pops_a_completed_top_so_a_leader_change_does_not_stall_the_stack() {
+    // Unit 1 (top) completed while another unit led; the new leader pops it in any hook.
+    let w = with_upgrade(
+        healthy3(2).leader(),
+        &[0, 2, 1],
+        &[(0, "ready"), (1, "completed"), (2, "ready")],
+    );
+    assert_eq!(w.plan().upgrade_app.stack, Some(vec![0, 2]));
+}
+
+#[test]
+fn a_unit_added_mid_upgrade_counts_as_upgraded() {
+    let w = with_upgrade(
+        World::unit(3, &[0, 1, 2, 3]),
+        &[0, 2, 1],
+        &[(0, "ready"), (1, "ready"), (2, "ready")],
+    );
+    assert_eq!(w.plan().upgrade_unit.state, Some(UpgradeState::Completed));
+}
+
+#[test]
+fn the_leader_drops_a_removed_unit_from_the_stack() {
+    // Unit 1 left mid-upgrade: it is no longer a peer.
+    let w = with_upgrade(
+        World::unit(0, &[0, 2])
+            .leader()
+            .started(&[0, 2])
+            .added(&[0, 2])
+            .running(leading())
+            .ensemble(&[0, 2], &[(0, leading()), (2, following())]),
+        &[0, 2, 1],
+        &[(0, "ready"), (2, "ready")],
+    );
+    assert_eq!(w.plan().upgrade_app.stack, Some(vec![0, 2]));
+}
+
+#[test]
+fn nobody_upgrades_while_another_unit_is_still_idle() {
+    let mut w = with_upgrade(
+        healthy3(1),
+        &[0, 2, 1],
+        &[(0, "idle"), (1, "ready"), (2, "ready")],
+    );
+    w.s.local.upgrade_pending = true;
+    let plan = w.plan();
+    assert!(!upgrades(&plan), "{:?}", plan.workload);
+}
+
+/// Unit 0 of `units` just upgraded (state `upgrading`, top of the stack) and does not serve;
+/// the other units' servers are as `others` says; no server answered `conf`.
+fn upgraded_not_serving(units: &[u32], others: &[(u32, ServerHealth)]) -> World {
+    let mut health = vec![(0, down())];
+    health.extend(others.iter().cloned());
+    let mut w = with_upgrade(
+        World::unit(0, units)
+            .started(units)
+            .added(units)
+            .running(down())
+            .ensemble(units, &health),
+        &[1, 0],
+        &[(0, "upgrading"), (1, "ready")],
+    );
+    w.s.ensemble.config = None;
+    w
+}
+
+#[test]
+fn an_upgraded_server_that_cannot_make_a_majority_waits_instead_of_failing() {
+    // Two voters, the other one's server is down (killed): no version could rejoin.
+    let plan = upgraded_not_serving(&[0, 1], &[(1, down())]).plan();
+    assert!(plan.upgrade_failure.is_none(), "{:?}", plan.upgrade_failure);
+    assert_eq!(plan.upgrade_unit.state, None, "{:?}", plan.upgrade_unit);
+    assert!(
+        plan.statuses.contains(&Status::waiting(
+            "upgraded, waiting for a quorum to rejoin: zookeeper/1 not serving"
+        )),
+        "{:?}",
+        plan.statuses
+    );
+    // What the unit shows: no quorum (outranks the waiting), not a failed upgrade.
+    assert!(
+        !status(&plan).message.contains("upgrade failed"),
+        "{:?}",
+        status(&plan)
+    );
+    // Three voters, both others down: still out of this unit's hands.
+    let plan = upgraded_not_serving(&[0, 1, 2], &[(1, down()), (2, down())]).plan();
+    assert!(plan.upgrade_failure.is_none());
+}
+
+#[test]
+fn an_upgraded_server_that_could_make_a_majority_and_does_not_rejoin_fails() {
+    // The other voter serves: the new version is what keeps this server out.
+    let plan = upgraded_not_serving(&[0, 1], &[(1, following())]).plan();
+    assert_eq!(plan.upgrade_unit.state, Some(UpgradeState::Failed));
+    assert!(plan.upgrade_failure.is_some());
+    // Three voters, one other down, one serving: a majority with this one is possible.
+    let plan = upgraded_not_serving(&[0, 1, 2], &[(1, down()), (2, leading())]).plan();
+    assert_eq!(plan.upgrade_unit.state, Some(UpgradeState::Failed));
+}
+
+#[test]
+fn an_upgraded_server_that_rejoined_completes() {
+    let mut w = upgraded_not_serving(&[0, 1], &[(1, leading())]);
+    w.s.workload.health = Some(following());
+    let plan = w.plan();
+    assert_eq!(plan.upgrade_unit.state, Some(UpgradeState::Completed));
+}
+
+#[test]
+fn an_unreadable_stack_is_an_upgrade_in_an_unknown_state_that_holds_restarts() {
+    // A restart is needed, but the stack cannot be read: the unit must not take the lock
+    // as if no upgrade ran, and says why it waits.
+    let w = with_stack(
+        healthy3(1).new_tick_time(),
+        "[1, 2",
+        &[(0, "idle"), (1, "idle"), (2, "idle")],
+    );
+    assert!(w.snapshot().upgrade_in_progress());
+    let plan = w.plan();
+    assert!(plan.restart_unit.is_empty(), "{:?}", plan.restart_unit);
+    assert!(plan.workload.is_empty());
+    let st = status(&plan);
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(st.message.contains("unknown state"), "{}", st.message);
+    assert!(
+        st.message
+            .contains("juju run zookeeper/leader pre-upgrade-check"),
+        "{}",
+        st.message
+    );
+}
+
+#[test]
+fn the_leader_grants_and_schedules_nothing_while_the_stack_is_unreadable() {
+    let w = with_stack(
+        World::unit(0, &[0, 1, 2, 3])
+            .leader()
+            .started(&[0, 1, 2])
+            .added(&[0, 1, 2])
+            .running(leading())
+            .ensemble(
+                &[0, 1, 2],
+                &[(0, leading()), (1, following()), (2, following())],
+            )
+            .up_to_date(&[0, 1, 2])
+            .restart_unit(1, "state", "acquire"),
+        "garbage",
+        &[(0, "idle"), (1, "idle"), (2, "idle")],
+    );
+    let plan = w.plan();
+    assert!(plan.restart_app.is_empty(), "{:?}", plan.restart_app);
+    assert_eq!(plan.cluster_app.starting, None, "unit 3 must not start now");
+    // An empty stack is no upgrade: the same world grants and schedules.
+    let w = World { upgrade: None, ..w };
+    let plan = w.plan();
+    assert!(!plan.restart_app.is_empty());
+}
+
+#[test]
+fn a_refresh_without_pre_upgrade_check_is_blocked_with_what_to_run() {
+    let mut w = with_upgrade(healthy3(1), &[], &[(0, "idle"), (1, "idle"), (2, "idle")]);
+    w.s.local.upgrade_pending = true;
+    let st = status(&w.plan());
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(
+        st.message
+            .contains("run `juju run zookeeper/leader pre-upgrade-check` to roll it out"),
+        "{}",
+        st.message
+    );
+}
+
+#[test]
+fn messages_name_the_application_as_deployed() {
+    let mut w = with_upgrade(
+        healthy3(1),
+        &[0, 2, 1],
+        &[(0, "ready"), (1, "idle"), (2, "ready")],
+    );
+    w.s.app_name = "zk".into();
+    w.s.unit_name = "zk/1".into();
+    let st = status(&w.plan());
+    assert_eq!(
+        st,
+        Status::waiting("upgrade prepared: run `juju refresh zk` to start it")
+    );
+}

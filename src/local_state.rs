@@ -1,0 +1,150 @@
+//! The charm's private state on the unit: small files under the workload's
+//! `charm_state_dir` (mode 0600, written atomically by the workload). This module is the
+//! only one that knows their names and formats; they stay as earlier revisions wrote them,
+//! so that a refreshed charm reads what the old one left.
+//!
+//! - `status`: the status this unit set last (`<kind>\n<message>`), so that a hook that
+//!   ends with the same status skips `status-set`;
+//! - `started-with`: the fingerprint of the files the running server was (re)started with;
+//! - `peer-relation-ids`: the peer relations' ids (a JSON map), which never change once
+//!   Juju created them, so steady hooks need not ask `relation-ids`;
+//! - `upgrade-pending`: this unit runs refreshed charm code whose workload is not rolled
+//!   out yet (`pending`; an empty file is no marker);
+//! - `upgrade-failure`: why this unit's upgrade failed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::status::Status;
+use crate::workload::{Workload, WorkloadError};
+
+const STATUS: &str = "status";
+const STARTED_WITH: &str = "started-with";
+const PEER_IDS: &str = "peer-relation-ids";
+const UPGRADE_PENDING: &str = "upgrade-pending";
+const UPGRADE_FAILURE: &str = "upgrade-failure";
+const PENDING: &str = "pending";
+
+/// What the state files say, read once per round by `observe`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalState {
+    /// Fingerprint of the rendered files the running server was (re)started with.
+    pub started_with: Option<String>,
+    /// Peer relation ids by endpoint (`cluster` -> `cluster:0`).
+    pub peer_ids: BTreeMap<String, String>,
+    /// Refreshed charm code runs here; the workload is not rolled out yet.
+    pub upgrade_pending: bool,
+    /// Why this unit's upgrade failed, if it did.
+    pub upgrade_failure: Option<String>,
+}
+
+fn path(workload: &dyn Workload, name: &str) -> PathBuf {
+    workload.paths().charm_state_dir.join(name)
+}
+
+/// A one-line value; an empty file is no value.
+fn read_value(workload: &dyn Workload, name: &str) -> Result<Option<String>, WorkloadError> {
+    Ok(workload
+        .read_file(&path(workload, name))?
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+/// Writes a one-line value (an empty one clears it).
+fn write_value(workload: &dyn Workload, name: &str, value: &str) -> Result<(), WorkloadError> {
+    workload.write_file(
+        &path(workload, name),
+        format!("{value}\n").as_bytes(),
+        0o600,
+    )
+}
+
+impl LocalState {
+    /// Reads the state files. The peer ids are a cache: an unreadable file is no cache.
+    ///
+    /// # Errors
+    /// When a state file cannot be read.
+    pub fn load(workload: &dyn Workload) -> Result<LocalState, WorkloadError> {
+        let peer_ids = workload
+            .read_file(&path(workload, PEER_IDS))
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        Ok(LocalState {
+            started_with: read_value(workload, STARTED_WITH)?,
+            peer_ids,
+            upgrade_pending: read_value(workload, UPGRADE_PENDING)?.is_some(),
+            upgrade_failure: read_value(workload, UPGRADE_FAILURE)?,
+        })
+    }
+}
+
+/// Whether `status` is the one this unit set last.
+pub fn is_last_status(workload: &dyn Workload, status: &Status) -> bool {
+    workload
+        .read_file(&path(workload, STATUS))
+        .ok()
+        .flatten()
+        .is_some_and(|t| t == status_text(status))
+}
+
+fn status_text(status: &Status) -> String {
+    format!("{}\n{}", status.kind, status.message)
+}
+
+/// Records the status this unit set (best effort: without it the next hook sets it again).
+pub fn record_status(workload: &dyn Workload, status: &Status) {
+    let _ = workload.write_file(
+        &path(workload, STATUS),
+        status_text(status).as_bytes(),
+        0o600,
+    );
+}
+
+/// Records what the server was just (re)started with.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn record_started_with(
+    workload: &dyn Workload,
+    fingerprint: &str,
+) -> Result<(), WorkloadError> {
+    write_value(workload, STARTED_WITH, fingerprint)
+}
+
+/// Marks that refreshed charm code runs here (`upgrade-charm`).
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn mark_upgrade_pending(workload: &dyn Workload) -> Result<(), WorkloadError> {
+    write_value(workload, UPGRADE_PENDING, PENDING)
+}
+
+/// Clears the marker once the workload is rolled out.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn clear_upgrade_pending(workload: &dyn Workload) -> Result<(), WorkloadError> {
+    write_value(workload, UPGRADE_PENDING, "")
+}
+
+/// Records why this unit's upgrade failed.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn record_upgrade_failure(workload: &dyn Workload, cause: &str) -> Result<(), WorkloadError> {
+    write_value(workload, UPGRADE_FAILURE, cause)
+}
+
+/// Remembers the peer relation ids (best effort: without them the next hook asks again).
+pub fn save_peer_ids(workload: &dyn Workload, ids: &BTreeMap<String, String>) {
+    if let Ok(text) = serde_json::to_string(ids) {
+        let _ = workload.write_file(&path(workload, PEER_IDS), text.as_bytes(), 0o600);
+    }
+}
+
+/// Forgets every remembered id (after Juju said a relation is not found).
+pub fn forget_peer_ids(workload: &dyn Workload) {
+    let _ = workload.write_file(&path(workload, PEER_IDS), b"{}", 0o600);
+}

@@ -1,0 +1,526 @@
+//! The `cluster` peer relation: each unit's address and whether it started ZooKeeper; the
+//! leader's choice of the unit that starts next, its record of the voting members, and the
+//! internal users' passwords.
+//!
+//! Unit bag (each unit writes its own): `ip` (its address on the `cluster` binding), `state`
+//! (`started` once it launched ZooKeeper; never cleared), `sync-phase` (the `sync` password
+//! rotation phase its running server uses). Juju adds `private-address`.
+//!
+//! App bag (the leader writes): `starting` (a unit id), `"<unit id>"` = `added`/`removed`
+//! (the voting members the leader recorded, as Charmed ZooKeeper keeps them),
+//! `super-password`, `sync-password`, and for a `sync` rotation `sync-password-new`,
+//! `sync-rotation` and `sync-user`. Keys this charm does not know are left alone.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::{field, parse_unit_id, put, text};
+use crate::hooktools::Databag;
+
+const IP: &str = "ip";
+const PRIVATE_ADDRESS: &str = "private-address";
+const STATE: &str = "state";
+const STARTED: &str = "started";
+const SYNC_PHASE: &str = "sync-phase";
+
+const STARTING: &str = "starting";
+const ADDED: &str = "added";
+const REMOVED: &str = "removed";
+const SUPER_PASSWORD: &str = "super-password";
+const SYNC_PASSWORD: &str = "sync-password";
+const SYNC_PASSWORD_NEW: &str = "sync-password-new";
+const SYNC_ROTATION: &str = "sync-rotation";
+const SYNC_USER: &str = "sync-user";
+
+/// The cluster relation as this unit sees it.
+pub type Cluster = super::Relation<App, Unit>;
+
+/// Parses the raw relation; `own` is this unit's id.
+pub fn parse(raw: super::RawRelation, own: u32) -> Cluster {
+    Cluster::parse(raw, own, App::from_bag, Unit::from_bag)
+}
+
+/// The phases of a `sync` password rotation.
+///
+/// A rotation takes three rolling restarts, because servers authenticate each other on
+/// every quorum connection, and a learner whose login fails never connects (even to a
+/// server that does not require authentication; one that does not authenticate at all is
+/// refused by every server that does). So authentication stays required, and the new
+/// password comes in under the other quorum user name: first every server also accepts the
+/// other user with the new password (`Relax`), then every server logs in as that user
+/// (`Switch`), then every server accepts only that user (`Enforce`). At any moment two
+/// servers in adjacent phases can connect both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SyncRotation {
+    Relax,
+    Switch,
+    Enforce,
+}
+
+impl SyncRotation {
+    fn parse(s: &str) -> Option<SyncRotation> {
+        match s {
+            "relax" => Some(SyncRotation::Relax),
+            "switch" => Some(SyncRotation::Switch),
+            "enforce" => Some(SyncRotation::Enforce),
+            _ => None,
+        }
+    }
+
+    /// The wire value (`relax`, `switch`, `enforce`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncRotation::Relax => "relax",
+            SyncRotation::Switch => "switch",
+            SyncRotation::Enforce => "enforce",
+        }
+    }
+
+    /// The phase after this one; `None` when the rotation is complete.
+    pub fn next(self) -> Option<SyncRotation> {
+        match self {
+            SyncRotation::Relax => Some(SyncRotation::Switch),
+            SyncRotation::Switch => Some(SyncRotation::Enforce),
+            SyncRotation::Enforce => None,
+        }
+    }
+}
+
+/// The two quorum user names a `sync` rotation alternates between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum SyncUser {
+    /// `sync`, the name Charmed ZooKeeper uses (and the one before any rotation).
+    #[default]
+    Sync,
+    /// `sync2`.
+    Sync2,
+}
+
+impl SyncUser {
+    /// The user name in the JAAS file.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncUser::Sync => "sync",
+            SyncUser::Sync2 => "sync2",
+        }
+    }
+
+    /// The name a rotation brings in.
+    pub fn other(self) -> SyncUser {
+        match self {
+            SyncUser::Sync => SyncUser::Sync2,
+            SyncUser::Sync2 => SyncUser::Sync,
+        }
+    }
+
+    /// `sync2` is the second user; anything else (absent included) is the first.
+    fn parse(s: &str) -> SyncUser {
+        if s == SyncUser::Sync2.name() {
+            SyncUser::Sync2
+        } else {
+            SyncUser::Sync
+        }
+    }
+}
+
+/// One unit's bag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unit {
+    /// The address the unit published; `None` if absent or not an IP address.
+    pub ip: Option<IpAddr>,
+    /// Juju's `private-address`; `None` if absent or not an IP address.
+    pub private_address: Option<IpAddr>,
+    /// `state=started`: the unit launched ZooKeeper. Any other value reads as not started.
+    pub started: bool,
+    /// The rotation phase the unit's running server uses; an unknown phase reads as none.
+    pub sync_phase: Option<SyncRotation>,
+}
+
+fn ip(bag: &Databag, key: &str) -> Option<IpAddr> {
+    bag.get(key).and_then(|v| v.parse().ok())
+}
+
+impl Unit {
+    pub fn from_bag(bag: &Databag) -> Unit {
+        Unit {
+            ip: ip(bag, IP),
+            private_address: ip(bag, PRIVATE_ADDRESS),
+            started: bag.get(STATE).map(String::as_str) == Some(STARTED),
+            sync_phase: bag.get(SYNC_PHASE).and_then(|v| SyncRotation::parse(v)),
+        }
+    }
+
+    pub fn to_bag(&self) -> Databag {
+        let mut bag = Databag::new();
+        if let Some(a) = self.ip {
+            bag.insert(IP.into(), a.to_string());
+        }
+        if let Some(a) = self.private_address {
+            bag.insert(PRIVATE_ADDRESS.into(), a.to_string());
+        }
+        if self.started {
+            bag.insert(STATE.into(), STARTED.into());
+        }
+        if let Some(p) = self.sync_phase {
+            bag.insert(SYNC_PHASE.into(), p.as_str().into());
+        }
+        bag
+    }
+
+    /// The unit's address: what it published, else Juju's `private-address`.
+    pub fn address(&self) -> Option<IpAddr> {
+        self.ip.or(self.private_address)
+    }
+}
+
+/// The leader's record of one unit in the voting membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// `added`: the unit's server is a voter.
+    Added,
+    /// `removed`: it was, and its unit left.
+    Removed,
+    /// A value this charm does not write; it does not count as added.
+    Unknown(String),
+}
+
+impl Recorded {
+    fn parse(s: &str) -> Recorded {
+        match s {
+            ADDED => Recorded::Added,
+            REMOVED => Recorded::Removed,
+            other => Recorded::Unknown(other.to_string()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Recorded::Added => ADDED,
+            Recorded::Removed => REMOVED,
+            Recorded::Unknown(v) => v,
+        }
+    }
+}
+
+/// The application bag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct App {
+    /// The unit the leader lets start now; `None` if absent or not a unit id (the leader
+    /// then names the next unit over it).
+    pub starting: Option<u32>,
+    /// The leader's membership records, by unit id (keys that are not unit ids are not
+    /// records).
+    pub recorded: BTreeMap<u32, Recorded>,
+    pub super_password: Option<String>,
+    pub sync_password: Option<String>,
+    /// The `sync` password a rotation brings in.
+    pub sync_password_new: Option<String>,
+    /// The phase of the rotation; an unknown value reads as none.
+    pub sync_rotation: Option<SyncRotation>,
+    /// The quorum user the servers log in as outside a rotation.
+    pub sync_user: SyncUser,
+}
+
+impl App {
+    pub fn from_bag(bag: &Databag) -> App {
+        App {
+            starting: bag.get(STARTING).and_then(|v| parse_unit_id(v)),
+            recorded: bag
+                .iter()
+                .filter_map(|(k, v)| Some((parse_unit_id(k)?, Recorded::parse(v))))
+                .collect(),
+            super_password: text(bag, SUPER_PASSWORD),
+            sync_password: text(bag, SYNC_PASSWORD),
+            sync_password_new: text(bag, SYNC_PASSWORD_NEW),
+            sync_rotation: bag.get(SYNC_ROTATION).and_then(|v| SyncRotation::parse(v)),
+            sync_user: bag
+                .get(SYNC_USER)
+                .map(|v| SyncUser::parse(v))
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn to_bag(&self) -> Databag {
+        let mut bag = Databag::new();
+        if let Some(n) = self.starting {
+            bag.insert(STARTING.into(), n.to_string());
+        }
+        for (id, r) in &self.recorded {
+            bag.insert(id.to_string(), r.as_str().to_string());
+        }
+        for (key, value) in [
+            (SUPER_PASSWORD, &self.super_password),
+            (SYNC_PASSWORD, &self.sync_password),
+            (SYNC_PASSWORD_NEW, &self.sync_password_new),
+        ] {
+            if let Some(v) = value {
+                bag.insert(key.into(), v.clone());
+            }
+        }
+        if let Some(p) = self.sync_rotation {
+            bag.insert(SYNC_ROTATION.into(), p.as_str().into());
+        }
+        if self.sync_user != SyncUser::default() {
+            bag.insert(SYNC_USER.into(), self.sync_user.name().into());
+        }
+        bag
+    }
+
+    /// Unit ids recorded as voting members.
+    pub fn recorded_voters(&self) -> std::collections::BTreeSet<u32> {
+        self.recorded
+            .iter()
+            .filter(|(_, r)| **r == Recorded::Added)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+/// What a plan writes to this unit's bag. `None` leaves a key alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitPatch {
+    pub ip: Option<IpAddr>,
+    /// Record `state=started`.
+    pub started: bool,
+    /// `Some(None)` deletes the key (no rotation in the running server).
+    pub sync_phase: Option<Option<SyncRotation>>,
+}
+
+impl UnitPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == UnitPatch::default()
+    }
+
+    pub fn to_bag(&self) -> Databag {
+        let mut bag = Databag::new();
+        if let Some(a) = self.ip {
+            bag.insert(IP.into(), a.to_string());
+        }
+        if self.started {
+            bag.insert(STATE.into(), STARTED.into());
+        }
+        if let Some(p) = self.sync_phase {
+            put(&mut bag, SYNC_PHASE, p.map(SyncRotation::as_str));
+        }
+        bag
+    }
+
+    pub fn from_bag(bag: &Databag) -> UnitPatch {
+        UnitPatch {
+            ip: ip(bag, IP),
+            started: bag.get(STATE).map(String::as_str) == Some(STARTED),
+            sync_phase: field(bag, SYNC_PHASE, SyncRotation::parse),
+        }
+    }
+}
+
+/// What a plan writes to the app bag (the leader only). `None` leaves a key alone;
+/// `Some(None)` deletes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppPatch {
+    pub starting: Option<Option<u32>>,
+    pub recorded: BTreeMap<u32, Recorded>,
+    pub super_password: Option<String>,
+    pub sync_password: Option<String>,
+    pub sync_password_new: Option<Option<String>>,
+    pub sync_rotation: Option<Option<SyncRotation>>,
+    pub sync_user: Option<SyncUser>,
+}
+
+impl AppPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == AppPatch::default()
+    }
+
+    /// Adds `other`'s writes to this patch (`other` wins where both write a key).
+    pub fn merge(&mut self, other: AppPatch) {
+        self.starting = other.starting.or(self.starting);
+        self.recorded.extend(other.recorded);
+        self.super_password = other.super_password.or(self.super_password.take());
+        self.sync_password = other.sync_password.or(self.sync_password.take());
+        self.sync_password_new = other.sync_password_new.or(self.sync_password_new.take());
+        self.sync_rotation = other.sync_rotation.or(self.sync_rotation);
+        self.sync_user = other.sync_user.or(self.sync_user);
+    }
+
+    pub fn to_bag(&self) -> Databag {
+        let mut bag = Databag::new();
+        if let Some(n) = self.starting {
+            put(&mut bag, STARTING, n.map(|n| n.to_string()).as_deref());
+        }
+        for (id, r) in &self.recorded {
+            bag.insert(id.to_string(), r.as_str().to_string());
+        }
+        if let Some(p) = &self.super_password {
+            bag.insert(SUPER_PASSWORD.into(), p.clone());
+        }
+        if let Some(p) = &self.sync_password {
+            bag.insert(SYNC_PASSWORD.into(), p.clone());
+        }
+        if let Some(p) = &self.sync_password_new {
+            put(&mut bag, SYNC_PASSWORD_NEW, p.as_deref());
+        }
+        if let Some(p) = self.sync_rotation {
+            put(&mut bag, SYNC_ROTATION, p.map(SyncRotation::as_str));
+        }
+        if let Some(u) = self.sync_user {
+            bag.insert(SYNC_USER.into(), u.name().into());
+        }
+        bag
+    }
+
+    pub fn from_bag(bag: &Databag) -> AppPatch {
+        AppPatch {
+            starting: field(bag, STARTING, parse_unit_id),
+            recorded: bag
+                .iter()
+                .filter_map(|(k, v)| Some((parse_unit_id(k)?, Recorded::parse(v))))
+                .collect(),
+            super_password: text(bag, SUPER_PASSWORD),
+            sync_password: text(bag, SYNC_PASSWORD),
+            sync_password_new: field(bag, SYNC_PASSWORD_NEW, |v| Some(v.to_string())),
+            sync_rotation: field(bag, SYNC_ROTATION, SyncRotation::parse),
+            sync_user: bag.get(SYNC_USER).map(|v| SyncUser::parse(v)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bag(pairs: &[(&str, &str)]) -> Databag {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_unit_bag_reads_back_what_it_was_written_from() {
+        let units = [
+            Unit::default(),
+            Unit {
+                ip: Some("127.0.0.11".parse().unwrap()),
+                private_address: Some("::1".parse().unwrap()),
+                started: true,
+                sync_phase: Some(SyncRotation::Switch),
+            },
+        ];
+        for u in units {
+            assert_eq!(Unit::from_bag(&u.to_bag()), u);
+        }
+    }
+
+    #[test]
+    fn an_app_bag_reads_back_what_it_was_written_from() {
+        let app = App {
+            starting: Some(3),
+            recorded: BTreeMap::from([
+                (0, Recorded::Added),
+                (1, Recorded::Removed),
+                (2, Recorded::Unknown("maybe".into())),
+            ]),
+            super_password: Some("S".into()),
+            sync_password: Some("Y".into()),
+            sync_password_new: Some("N".into()),
+            sync_rotation: Some(SyncRotation::Enforce),
+            sync_user: SyncUser::Sync2,
+        };
+        assert_eq!(App::from_bag(&app.to_bag()), app);
+        assert_eq!(App::from_bag(&App::default().to_bag()), App::default());
+    }
+
+    #[test]
+    fn patches_read_back_what_they_were_written_from() {
+        let unit = UnitPatch {
+            ip: Some("127.0.0.2".parse().unwrap()),
+            started: true,
+            sync_phase: Some(None),
+        };
+        assert_eq!(UnitPatch::from_bag(&unit.to_bag()), unit);
+        let app = AppPatch {
+            starting: Some(None),
+            recorded: BTreeMap::from([(4, Recorded::Added)]),
+            super_password: Some("S".into()),
+            sync_password: Some("Y".into()),
+            sync_password_new: Some(None),
+            sync_rotation: Some(Some(SyncRotation::Relax)),
+            sync_user: Some(SyncUser::Sync),
+        };
+        assert_eq!(AppPatch::from_bag(&app.to_bag()), app);
+        assert_eq!(
+            AppPatch::from_bag(&AppPatch::default().to_bag()),
+            AppPatch::default()
+        );
+    }
+
+    #[test]
+    fn the_wire_format_is_charmed_zookeepers() {
+        let app = AppPatch {
+            starting: Some(Some(2)),
+            recorded: BTreeMap::from([(0, Recorded::Added), (7, Recorded::Removed)]),
+            sync_password_new: Some(None),
+            sync_rotation: Some(Some(SyncRotation::Relax)),
+            ..AppPatch::default()
+        };
+        assert_eq!(
+            app.to_bag(),
+            bag(&[
+                ("starting", "2"),
+                ("0", "added"),
+                ("7", "removed"),
+                ("sync-password-new", ""),
+                ("sync-rotation", "relax"),
+            ])
+        );
+        let unit = UnitPatch {
+            ip: Some("127.0.0.5".parse().unwrap()),
+            started: true,
+            sync_phase: Some(Some(SyncRotation::Switch)),
+        };
+        assert_eq!(
+            unit.to_bag(),
+            bag(&[
+                ("ip", "127.0.0.5"),
+                ("state", "started"),
+                ("sync-phase", "switch")
+            ])
+        );
+    }
+
+    #[test]
+    fn addresses_that_are_not_ip_addresses_are_dropped() {
+        let u = Unit::from_bag(&bag(&[
+            (
+                "ip",
+                "127.0.0.9:2888:3888:participant;127.0.0.9:2181,server.9=6.6.6.6",
+            ),
+            ("private-address", "10.0.0.7"),
+        ]));
+        assert_eq!(u.ip, None);
+        assert_eq!(u.address(), Some("10.0.0.7".parse().unwrap()));
+        let u = Unit::from_bag(&bag(&[
+            ("ip", "127.0.0.1\nserver.2=x"),
+            ("private-address", "host"),
+        ]));
+        assert_eq!(u.address(), None);
+    }
+
+    #[test]
+    fn unreadable_app_values_read_as_absent_and_other_keys_are_not_records() {
+        let app = App::from_bag(&bag(&[
+            ("starting", "1; rm -rf /"),
+            ("99999999999999999999", "added"),
+            ("+1", "added"),
+            ("2", "added"),
+            ("quorum", "default - non-ssl"),
+            ("sync-rotation", "sideways"),
+            ("sync-user", "root"),
+        ]));
+        assert_eq!(app.starting, None);
+        assert_eq!(app.recorded, BTreeMap::from([(2, Recorded::Added)]));
+        assert_eq!(app.sync_rotation, None);
+        assert_eq!(app.sync_user, SyncUser::Sync);
+    }
+}

@@ -1,0 +1,224 @@
+//! The plan one reconcile round carries out: typed relation writes, workload operations,
+//! membership changes, and candidate statuses. [`crate::decide`] builds it from a snapshot
+//! without doing anything; [`crate::execute`] carries it out.
+//!
+//! Relation writes are the peer modules' patches ([`crate::peers`]), serialised by those
+//! modules and compared with the bags as read, so that an unchanged value is never
+//! written again. A plan with nothing to do [`Plan::is_idle`]; the hook then stops and sets
+//! the last plan's status.
+
+use crate::peers::{cluster, restart, upgrade};
+use crate::render::Rendered;
+use crate::snapshot::Snapshot;
+use crate::status::Status;
+use crate::zk::ensemble::MembershipOp;
+use crate::zk::ServerSpec;
+
+/// Something to do to the workload, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadOp {
+    Install,
+    /// Write the rendered files and start the server. `initial_members` is the dynamic
+    /// config of a first start; `None` keeps the dynamic config ZooKeeper maintains.
+    Start {
+        initial_members: Option<Vec<ServerSpec>>,
+    },
+    /// Write the rendered files and restart (holding the restart lock).
+    Restart,
+    /// This unit's turn in an upgrade: stop, install the pinned workload, write the files,
+    /// start, wait until synced.
+    Upgrade {
+        if_it_fails: UpgradeFailed,
+    },
+    Stop,
+}
+
+impl WorkloadOp {
+    /// The verb, for messages (`cannot restart ZooKeeper`).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            WorkloadOp::Install => "install",
+            WorkloadOp::Start { .. } => "start",
+            WorkloadOp::Restart => "restart",
+            WorkloadOp::Upgrade { .. } => "upgrade",
+            WorkloadOp::Stop => "stop",
+        }
+    }
+}
+
+/// What to do when this unit's upgrade fails, decided with the upgrade: the write that
+/// tells the other units, and how the operator rolls back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeFailed {
+    pub upgrade_unit: upgrade::UnitPatch,
+    /// What the operator runs to roll back (`roll back: run ...`).
+    pub roll_back: String,
+}
+
+/// What one round of a hook does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Plan {
+    /// Generate and share the internal passwords (leader, once).
+    pub generate_passwords: bool,
+    pub cluster_unit: cluster::UnitPatch,
+    pub cluster_app: cluster::AppPatch,
+    pub restart_unit: restart::UnitPatch,
+    pub restart_app: restart::AppPatch,
+    pub upgrade_unit: upgrade::UnitPatch,
+    pub upgrade_app: upgrade::AppPatch,
+    /// Record this unit's upgrade as failed, with the cause.
+    pub upgrade_failure: Option<String>,
+    pub workload: Vec<WorkloadOp>,
+    pub membership: Vec<MembershipOp>,
+    /// The rendered files, when a workload op writes them.
+    pub rendered: Option<Rendered>,
+    /// Candidate statuses; the highest wins at the end of the hook.
+    pub statuses: Vec<Status>,
+}
+
+/// One relation's writes, as key/value pairs, after comparing with the bags as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Writes {
+    pub unit: crate::hooktools::Databag,
+    pub app: crate::hooktools::Databag,
+}
+
+impl Plan {
+    /// True when executing this plan would change nothing.
+    pub fn is_idle(&self) -> bool {
+        !self.generate_passwords
+            && self.cluster_unit.is_empty()
+            && self.cluster_app.is_empty()
+            && self.restart_unit.is_empty()
+            && self.restart_app.is_empty()
+            && self.upgrade_unit.is_empty()
+            && self.upgrade_app.is_empty()
+            && self.upgrade_failure.is_none()
+            && self.workload.is_empty()
+            && self.membership.is_empty()
+    }
+
+    /// The cluster writes that change something in `s`.
+    pub fn cluster_writes(&self, s: &Snapshot) -> Writes {
+        match &s.cluster {
+            Some(c) => Writes {
+                unit: crate::peers::changes(self.cluster_unit.to_bag(), &c.raw_own),
+                app: crate::peers::changes(self.cluster_app.to_bag(), &c.raw_app),
+            },
+            None => Writes::default(),
+        }
+    }
+
+    /// The restart-lock writes that change something in `s`.
+    pub fn restart_writes(&self, s: &Snapshot) -> Writes {
+        match &s.restart {
+            Some(r) => Writes {
+                unit: crate::peers::changes(self.restart_unit.to_bag(), &r.raw_own),
+                app: crate::peers::changes(self.restart_app.to_bag(&s.app_name), &r.raw_app),
+            },
+            None => Writes::default(),
+        }
+    }
+
+    /// The upgrade writes that change something in `s`.
+    pub fn upgrade_writes(&self, s: &Snapshot) -> Writes {
+        match &s.upgrade {
+            Some(u) => Writes {
+                unit: crate::peers::changes(self.upgrade_unit.to_bag(), &u.raw_own),
+                app: crate::peers::changes(self.upgrade_app.to_bag(), &u.raw_app),
+            },
+            None => Writes::default(),
+        }
+    }
+
+    /// Drops the patches that would write nothing new into `s`, so that [`Plan::is_idle`]
+    /// holds exactly when executing would change nothing.
+    pub fn drop_unchanged(&mut self, s: &Snapshot) {
+        let cluster = self.cluster_writes(s);
+        if cluster.unit.is_empty() {
+            self.cluster_unit = cluster::UnitPatch::default();
+        }
+        if cluster.app.is_empty() {
+            self.cluster_app = cluster::AppPatch::default();
+        }
+        let restart = self.restart_writes(s);
+        if restart.unit.is_empty() {
+            self.restart_unit = restart::UnitPatch::default();
+        }
+        if restart.app.is_empty() {
+            self.restart_app = restart::AppPatch::default();
+        }
+        let upgrade = self.upgrade_writes(s);
+        if upgrade.unit.is_empty() {
+            self.upgrade_unit = upgrade::UnitPatch::default();
+        }
+        if upgrade.app.is_empty() {
+            self.upgrade_app = upgrade::AppPatch::default();
+        }
+    }
+
+    /// A one-line account of what the plan does in `s`, for the unit log. Values of keys
+    /// that hold secrets are not shown.
+    pub fn summary(&self, s: &Snapshot) -> String {
+        let bag = |name: &str, b: &crate::hooktools::Databag| -> Option<String> {
+            if b.is_empty() {
+                return None;
+            }
+            let items: Vec<String> = b
+                .iter()
+                .map(|(k, v)| {
+                    if k.contains("password") {
+                        format!("{k}=<redacted>")
+                    } else {
+                        format!("{k}={v:?}")
+                    }
+                })
+                .collect();
+            Some(format!("{name} {{{}}}", items.join(", ")))
+        };
+        let (c, r, u) = (
+            self.cluster_writes(s),
+            self.restart_writes(s),
+            self.upgrade_writes(s),
+        );
+        let mut parts: Vec<String> = [
+            bag("cluster unit", &c.unit),
+            bag("cluster app", &c.app),
+            bag("restart unit", &r.unit),
+            bag("restart app", &r.app),
+            bag("upgrade unit", &u.unit),
+            bag("upgrade app", &u.app),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if self.generate_passwords {
+            parts.push("generate the internal passwords".into());
+        }
+        for op in &self.workload {
+            parts.push(match op {
+                WorkloadOp::Start {
+                    initial_members: Some(m),
+                } => format!(
+                    "first start with servers {:?}",
+                    m.iter().map(|s| s.id).collect::<Vec<_>>()
+                ),
+                WorkloadOp::Start {
+                    initial_members: None,
+                } => "start".into(),
+                other => other.verb().into(),
+            });
+        }
+        for op in &self.membership {
+            parts.push(match op {
+                MembershipOp::Add(spec) => format!("reconfig add {}", spec.line()),
+                MembershipOp::Remove { server_id } => format!("reconfig remove server {server_id}"),
+            });
+        }
+        if self.upgrade_failure.is_some() {
+            parts.push("record the upgrade failure".into());
+        }
+        format!("plan: {}", parts.join("; "))
+    }
+}

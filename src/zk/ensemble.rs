@@ -1,0 +1,201 @@
+//! The ZooKeeper ensemble as the charm sees it, behind a trait: each server's health, the
+//! membership, waiting for a server to sync, and reconfig as `super`.
+//!
+//! [`ZkEnsemble`] is the real one (4-letter words and a `zookeeper-client` session). The
+//! charm's hook runner ([`crate::charm::run`]) takes any [`Ensemble`], so a whole hook can
+//! run in-process against an in-memory one that scripts the servers' answers and records
+//! the reconfigs. A fake must answer as ZooKeeper does: a server that does not serve gives
+//! a [`ServerHealth`] with `serving: false` and the reason in `error`, `members` fails for a
+//! server that does not serve, and a reconfig session applies one change at a time and
+//! returns the committed config.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::admin::Admin;
+use super::{four, EnsembleConfig, ServerSpec, ZkError};
+
+/// What one ZooKeeper server says about itself (`mntr`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerHealth {
+    /// Whether it answered and serves requests (it is part of a working quorum).
+    pub serving: bool,
+    /// `zk_server_state`: `leader`, `follower`, `observer`, `standalone`.
+    pub state: Option<String>,
+    /// `zk_peer_state`, e.g. `following - broadcast`.
+    pub peer_state: Option<String>,
+    /// `zk_pending_syncs` (leader only).
+    pub pending_syncs: Option<u64>,
+    /// What went wrong when it did not answer (for status messages).
+    pub error: Option<String>,
+}
+
+impl ServerHealth {
+    /// Serving and in the broadcast phase (synced with the leader, or leading).
+    pub fn synced(&self) -> bool {
+        self.serving
+            && self
+                .peer_state
+                .as_deref()
+                .is_some_and(|p| p.contains("broadcast"))
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.serving && self.state.as_deref() == Some("leader")
+    }
+
+    /// The health an `mntr` answer (or its failure) tells.
+    pub fn from_mntr(reply: Result<four::Mntr, ZkError>) -> ServerHealth {
+        match reply {
+            Ok(m) => ServerHealth {
+                serving: true,
+                state: Some(m.server_state),
+                peer_state: m.peer_state,
+                pending_syncs: m.pending_syncs,
+                error: None,
+            },
+            Err(e) => ServerHealth {
+                serving: false,
+                error: Some(crate::report::chain(&e)),
+                ..ServerHealth::default()
+            },
+        }
+    }
+}
+
+/// A change to the voting membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembershipOp {
+    /// Add (or re-add) a server as a participant.
+    Add(ServerSpec),
+    /// Remove a server by id.
+    Remove { server_id: u32 },
+}
+
+/// The ensemble boundary. `host` is a server's address (client port 2181).
+pub trait Ensemble {
+    /// One server's health; never fails: a server that does not answer is not serving.
+    fn health(&self, host: &str) -> ServerHealth;
+
+    /// Several servers' health, by key. The real ensemble asks them at the same time.
+    fn health_of_all(&self, hosts: &[(u32, String)]) -> BTreeMap<u32, ServerHealth> {
+        hosts
+            .iter()
+            .map(|(id, host)| (*id, self.health(host)))
+            .collect()
+    }
+
+    /// The membership as `host` sees it (the 4lw `conf`).
+    fn members(&self, host: &str) -> Result<EnsembleConfig, ZkError>;
+
+    /// Waits until `host` serves and is synced, up to `timeout`; whether it is.
+    fn wait_synced(&self, host: &str, timeout: Duration) -> bool;
+
+    /// Opens a reconfig session as `super` to any of `hosts`.
+    fn reconfig_session<'a>(
+        &'a self,
+        hosts: &[String],
+        super_password: &str,
+    ) -> Result<Box<dyn Reconfig + 'a>, ZkError>;
+}
+
+/// A `super` session that changes the membership.
+pub trait Reconfig {
+    /// Applies one change, conditional on the config version when given; returns the
+    /// committed config.
+    fn apply(
+        &mut self,
+        op: &MembershipOp,
+        expected_version: Option<u64>,
+    ) -> Result<EnsembleConfig, ZkError>;
+}
+
+impl Reconfig for Admin {
+    fn apply(
+        &mut self,
+        op: &MembershipOp,
+        expected_version: Option<u64>,
+    ) -> Result<EnsembleConfig, ZkError> {
+        match op {
+            MembershipOp::Add(spec) => self.add_member(spec, expected_version),
+            MembershipOp::Remove { server_id } => self.remove_member(*server_id, expected_version),
+        }
+    }
+}
+
+/// The real ensemble: 4-letter words over TCP, reconfig through [`Admin`].
+#[derive(Debug, Clone)]
+pub struct ZkEnsemble {
+    /// Timeout of one 4-letter-word exchange.
+    pub four_letter_timeout: Duration,
+    /// Timeout of a reconfig session's connect and each call.
+    pub reconfig_timeout: Duration,
+}
+
+impl Default for ZkEnsemble {
+    fn default() -> Self {
+        ZkEnsemble {
+            four_letter_timeout: Duration::from_millis(1500),
+            reconfig_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Ensemble for ZkEnsemble {
+    fn health(&self, host: &str) -> ServerHealth {
+        ServerHealth::from_mntr(four::mntr_within(host, self.four_letter_timeout))
+    }
+
+    /// One thread per server, so that a hook waits for the slowest server rather than for
+    /// the sum of them.
+    fn health_of_all(&self, hosts: &[(u32, String)]) -> BTreeMap<u32, ServerHealth> {
+        if hosts.len() <= 1 {
+            return hosts
+                .iter()
+                .map(|(id, host)| (*id, self.health(host)))
+                .collect();
+        }
+        std::thread::scope(|scope| {
+            let asks: Vec<_> = hosts
+                .iter()
+                .map(|(id, host)| (*id, scope.spawn(move || self.health(host))))
+                .collect();
+            asks.into_iter()
+                .map(|(id, ask)| {
+                    let h = ask.join().unwrap_or_else(|_| ServerHealth {
+                        serving: false,
+                        error: Some("the health query panicked".into()),
+                        ..ServerHealth::default()
+                    });
+                    (id, h)
+                })
+                .collect()
+        })
+    }
+
+    fn members(&self, host: &str) -> Result<EnsembleConfig, ZkError> {
+        four::conf_within(host, self.four_letter_timeout)
+    }
+
+    fn wait_synced(&self, host: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.health(host).synced() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn reconfig_session<'a>(
+        &'a self,
+        hosts: &[String],
+        super_password: &str,
+    ) -> Result<Box<dyn Reconfig + 'a>, ZkError> {
+        let admin = Admin::connect(hosts, super_password, self.reconfig_timeout)?;
+        Ok(Box::new(admin))
+    }
+}
