@@ -9,7 +9,7 @@ use crate::actions::{self, ActionCmd, ActionOutcome};
 use crate::decide::decide;
 use crate::dispatch::{Action, Event, EventFacts};
 use crate::env::HookEnv;
-use crate::execute::{execute, ExecError, Outcome};
+use crate::execute::{execute, ExecError, RoundEnd};
 use crate::hooktools::{HookTools, ToolError};
 use crate::local_state;
 use crate::observe::{observe, ObserveError};
@@ -108,8 +108,8 @@ pub fn reconcile(
             set_status(tools, workload, &statuses.resolve())?;
         }
         match execute(&snapshot, &plan, tools, workload, ensemble)? {
-            Outcome::Done => {}
-            Outcome::Stop(status) => {
+            RoundEnd::Done => {}
+            RoundEnd::Stop(status) => {
                 statuses.add(status);
                 break;
             }
@@ -150,7 +150,8 @@ fn run_action(
         .run(&snapshot)
         .map_err(|e| CharmError::Execute(e.into()))?;
     if outcome.result.is_ok() && !outcome.plan.is_idle() {
-        if let Outcome::Stop(status) = execute(&snapshot, &outcome.plan, tools, workload, ensemble)?
+        if let RoundEnd::Stop(status) =
+            execute(&snapshot, &outcome.plan, tools, workload, ensemble)?
         {
             tools.action_fail(&status.message)?;
             return Ok(());

@@ -143,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn valid_values_are_taken() {
+    fn every_option_in_range_is_taken_as_given() {
         let c = parse(
             json!({"init-limit": 10, "sync-limit": 5, "tick-time": 3000, "log-level": "WARNING"}),
         )

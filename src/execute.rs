@@ -44,7 +44,7 @@ enum OpError {
 
 /// How a round ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum RoundEnd {
     /// Everything in the plan was done.
     Done,
     /// Something recoverable went wrong; stop this hook's rounds and report this status.
@@ -55,14 +55,14 @@ pub enum Outcome {
 ///
 /// # Errors
 /// Only when a hook tool fails (or no password can be generated): workload and ZooKeeper
-/// trouble becomes [`Outcome::Stop`].
+/// trouble becomes [`RoundEnd::Stop`].
 pub fn execute(
     s: &Snapshot,
     plan: &Plan,
     tools: &dyn HookTools,
     workload: &dyn Workload,
     ensemble: &dyn Ensemble,
-) -> Result<Outcome, ExecError> {
+) -> Result<RoundEnd, ExecError> {
     if plan.generate_passwords {
         if let Some(cluster) = &s.cluster {
             let patch = crate::passwords::first_passwords(&cluster.app)?;
@@ -82,7 +82,7 @@ pub fn execute(
     if let Some(cause) = &plan.upgrade_failure {
         log::error!("upgrade failed: {cause}");
         if let Err(e) = local_state::record_upgrade_failure(workload, cause) {
-            return Ok(Outcome::Stop(Status::blocked(format!(
+            return Ok(RoundEnd::Stop(Status::blocked(format!(
                 "cannot record the upgrade failure: {}",
                 chain(&e)
             ))));
@@ -98,7 +98,7 @@ pub fn execute(
         }
         let what = op.verb();
         log::error!("cannot {what} ZooKeeper: {}", chain(&e));
-        return Ok(Outcome::Stop(Status::blocked(format!(
+        return Ok(RoundEnd::Stop(Status::blocked(format!(
             "cannot {what} ZooKeeper: {}",
             chain(&e)
         ))));
@@ -106,10 +106,10 @@ pub fn execute(
 
     if !plan.membership.is_empty() {
         if let Some(status) = membership(s, &plan.membership, ensemble) {
-            return Ok(Outcome::Stop(status));
+            return Ok(RoundEnd::Stop(status));
         }
     }
-    Ok(Outcome::Done)
+    Ok(RoundEnd::Done)
 }
 
 /// This unit's upgrade failed: keep serving with what is installed, tell the other units
@@ -120,7 +120,7 @@ fn upgrade_failed(
     e: &OpError,
     tools: &dyn HookTools,
     workload: &dyn Workload,
-) -> Result<Outcome, ExecError> {
+) -> Result<RoundEnd, ExecError> {
     let _ = workload.start();
     let cause = format!("cannot upgrade ZooKeeper: {}", chain(e));
     if let Some(upgrade) = &s.upgrade {
@@ -133,7 +133,7 @@ fn upgrade_failed(
     }
     let _ = local_state::record_upgrade_failure(workload, &cause);
     log::error!("{cause}");
-    Ok(Outcome::Stop(Status::blocked(format!(
+    Ok(RoundEnd::Stop(Status::blocked(format!(
         "upgrade failed: {cause}; {}",
         if_it_fails.roll_back
     ))))

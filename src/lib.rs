@@ -2,15 +2,36 @@
 //!
 //! # Layout
 //!
-//! - [`dispatch`] and [`env`]: which hook or action runs, from Juju's environment.
-//! - [`hooktools`]: the one boundary to Juju (hook-tool subprocesses, and an in-memory fake).
-//! - [`workload`]: the one boundary to ZooKeeper's service and files (snap, or local process).
-//! - [`zk`]: the one ZooKeeper client (4-letter words, dynamic reconfig as `super`).
-//! - [`config`]: charm config validated into a struct.
-//! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end.
+//! Boundaries (traits, each with a real implementation):
+//! - [`hooktools`]: Juju's hook tools (subprocesses, and an in-memory fake);
+//! - [`workload`]: ZooKeeper's service and files (the snap, or a local process);
+//! - [`zk`]: the ZooKeeper ensemble (4-letter words, reconfig as `super`, the
+//!   [`zk::ensemble::Ensemble`] trait);
+//! - [`env`](mod@env): the hook's environment variables.
+//!
+//! One hook, in the order it runs:
+//! - [`dispatch`]: which hook or action runs, and the [`dispatch::EventFacts`] it implies;
+//! - [`charm`]: the reconcile loop (observe, decide, execute until idle; one status);
+//! - `observe`: builds the [`snapshot::Snapshot`] through the boundaries;
+//! - [`decide`]: the pure decision, a [`plan::Plan`] (with `quorum` for majorities and
+//!   `upgrade::decide` for upgrades);
+//! - `execute`: carries a plan out;
+//! - [`actions`]: one module per action, returning results and a plan fragment.
+//!
+//! Data and rules:
+//! - [`peers`]: the peer relations' bags as types, and the typed writes;
+//! - [`config`]: charm config validated into a struct;
+//! - [`passwords`]: the internal passwords and the `sync` rotation;
+//! - [`render`]: `zoo.cfg`, the dynamic config, JAAS, `myid`, and their fingerprint;
+//! - [`local_state`]: the charm's private state files on the unit;
+//! - [`upgrade`]: the upgrade decision and checks, PEP 440 versions and the dependency
+//!   model;
+//! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end;
+//! - `logging` and `report`: `log` records to `juju-log`; error chains as text.
 //!
 //! Each hook reads a typed snapshot of the world, decides a plan with pure code, executes
-//! it, then computes the unit status once from the whole picture.
+//! it, then computes the unit status once from the whole picture. The module graph has no
+//! cycle (`tests/module_graph.rs`).
 
 pub mod actions;
 pub mod charm;
@@ -18,15 +39,17 @@ pub mod config;
 pub mod decide;
 pub mod dispatch;
 pub mod env;
-pub mod execute;
+pub(crate) mod execute;
+#[cfg(test)]
+mod fixtures;
 pub mod hooktools;
 pub mod local_state;
 pub mod logging;
-pub mod observe;
+pub(crate) mod observe;
 pub mod passwords;
 pub mod peers;
 pub mod plan;
-pub mod quorum;
+pub(crate) mod quorum;
 pub mod render;
 pub mod report;
 pub mod snapshot;

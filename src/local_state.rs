@@ -148,3 +148,71 @@ pub fn save_peer_ids(workload: &dyn Workload, ids: &BTreeMap<String, String>) {
 pub fn forget_peer_ids(workload: &dyn Workload) {
     let _ = workload.write_file(&path(workload, PEER_IDS), b"{}", 0o600);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::local::LocalWorkload;
+
+    #[test]
+    fn what_one_hook_records_the_next_one_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LocalWorkload::new(dir.path().to_path_buf());
+        assert_eq!(LocalState::load(&w).unwrap(), LocalState::default());
+
+        record_started_with(&w, "abc123").unwrap();
+        mark_upgrade_pending(&w).unwrap();
+        record_upgrade_failure(&w, "cannot upgrade ZooKeeper: refresh failed").unwrap();
+        let ids = BTreeMap::from([("cluster".to_string(), "cluster:0".to_string())]);
+        save_peer_ids(&w, &ids);
+        assert_eq!(
+            LocalState::load(&w).unwrap(),
+            LocalState {
+                started_with: Some("abc123".into()),
+                peer_ids: ids,
+                upgrade_pending: true,
+                upgrade_failure: Some("cannot upgrade ZooKeeper: refresh failed".into()),
+            }
+        );
+
+        clear_upgrade_pending(&w).unwrap();
+        forget_peer_ids(&w);
+        let state = LocalState::load(&w).unwrap();
+        assert!(!state.upgrade_pending);
+        assert!(state.peer_ids.is_empty());
+    }
+
+    #[test]
+    fn the_files_keep_the_format_earlier_revisions_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LocalWorkload::new(dir.path().to_path_buf());
+        let state_dir = w.paths().charm_state_dir.clone();
+        std::fs::create_dir_all(&state_dir).unwrap();
+        // As the previous revision left them.
+        std::fs::write(state_dir.join("started-with"), "f00d\n").unwrap();
+        std::fs::write(state_dir.join("upgrade-pending"), "pending\n").unwrap();
+        std::fs::write(
+            state_dir.join("peer-relation-ids"),
+            r#"{"restart":"restart:1"}"#,
+        )
+        .unwrap();
+        std::fs::write(state_dir.join("status"), "active\nleader").unwrap();
+        let state = LocalState::load(&w).unwrap();
+        assert_eq!(state.started_with.as_deref(), Some("f00d"));
+        assert!(state.upgrade_pending);
+        assert_eq!(state.peer_ids["restart"], "restart:1");
+        assert!(is_last_status(&w, &Status::active("leader")));
+        assert!(!is_last_status(&w, &Status::active("follower")));
+
+        record_status(&w, &Status::waiting("w"));
+        assert_eq!(
+            std::fs::read_to_string(state_dir.join("status")).unwrap(),
+            "waiting\nw"
+        );
+        clear_upgrade_pending(&w).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(state_dir.join("upgrade-pending")).unwrap(),
+            "\n"
+        );
+    }
+}

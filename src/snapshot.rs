@@ -1,6 +1,6 @@
 //! The typed snapshot of the world a hook decides from.
 //!
-//! Built once per reconcile round by [`crate::observe`]; read by the pure
+//! Built once per reconcile round by `crate::observe`; read by the pure
 //! [`crate::decide::decide`]. Nothing here does I/O. The peer relations are parsed into
 //! their types ([`crate::peers`]); the helpers below answer the questions every rule asks
 //! of them.

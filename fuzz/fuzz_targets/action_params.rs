@@ -7,13 +7,14 @@
 //! password cannot break out of the quoted JAAS value it is written into.
 #![no_main]
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
+use zookeeper_charm::actions::set_password::Params;
 use zookeeper_charm::config::CharmConfig;
-use zookeeper_charm::passwords::acceptable;
-use zookeeper_charm::render::{Passwords, Rendered};
+use zookeeper_charm::passwords::{acceptable, Passwords};
+use zookeeper_charm::render::Rendered;
 use zookeeper_charm::workload::Paths;
 
 const OPTIONS: [&str; 4] = ["init-limit", "sync-limit", "tick-time", "log-level"];
@@ -23,13 +24,7 @@ fn check_password(password: &str) {
         return;
     }
     assert!(!password.is_empty() && password.len() <= 256);
-    let paths = Paths {
-        conf_dir: PathBuf::from("/fuzz/conf"),
-        data_dir: PathBuf::from("/fuzz/data"),
-        data_log_dir: PathBuf::from("/fuzz/datalog"),
-        log_dir: PathBuf::from("/fuzz/log"),
-        charm_state_dir: PathBuf::from("/fuzz/state"),
-    };
+    let paths = Paths::under(Path::new("/fuzz"));
     // As in the middle of a `sync` rotation: both quorum users accepted.
     let passwords = Passwords {
         super_password: password.to_string(),
@@ -73,9 +68,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    // set-password: `username` and `password` as the action reads them.
-    let _ = map.get("username").and_then(Value::as_str);
-    if let Some(p) = map.get("password").and_then(Value::as_str) {
-        check_password(p);
+    // set-password: the parameters as the action deserialises them.
+    if let Ok(params) = serde_json::from_value::<Params>(Value::Object(map.clone())) {
+        assert!(map.contains_key("username") || params.username == "super");
+        if let Some(p) = &params.password {
+            check_password(p);
+        }
     }
 });

@@ -2,42 +2,48 @@
 //! written by other units (or by an older charm, or by hand with `juju exec relation-set`),
 //! so the charm must survive any of it.
 //!
-//! The fuzz bytes are decoded (with `arbitrary`) into a whole [`Snapshot`]. The decoding
-//! is shaped so that short inputs mean a healthy, steady cluster (an exhausted input
-//! decodes as zeros, so the first enum variant and `false` are the common case) and the
-//! bytes then bend it: units with the charm's own keys and values (`state`, `ip`,
-//! `starting`, `"<id>": "added"`, restart grants, `upgrade-stack`, ...), plus raw keys and
-//! values anywhere. The live ensemble config is the started units, members built from
-//! bytes, or a `conf` reply parsed from fuzz text, as in a hook.
+//! The fuzz bytes are decoded (with `arbitrary`) into raw bags, which go through the
+//! charm's own parsers (`peers::{cluster, restart, upgrade}::parse`) into a whole
+//! [`Snapshot`], as in a hook. The decoding is shaped so that short inputs mean a healthy,
+//! steady cluster (an exhausted input decodes as zeros, so the first enum variant and
+//! `false` are the common case) and the bytes then bend it: units with the charm's own keys
+//! and values (written with the peer modules' own serialisers: `state`, `ip`, `starting`,
+//! `"<id>": "added"`, restart grants, `upgrade-stack`, ...), plus raw keys and values
+//! anywhere. The live ensemble config is the started units, members built from bytes, or a
+//! `conf` reply parsed from fuzz text, as in a hook.
 //!
-//! Checked: `decide::decide`, the upgrade flow and the snapshot helpers never panic, and
-//! the plan keeps the safety rules of `decide`'s module docs (only the leader writes app
-//! bags, one restart grant and one removal at a time, only voters are removed and never
-//! the last one, only the named unit bootstraps and only when no ensemble exists, a new
-//! start is named only while nobody is starting).
+//! Checked: the parsers, `decide::decide`, the upgrade checks and the snapshot helpers
+//! never panic; the plan keeps the safety rules of `decide`'s module docs (only the leader
+//! writes app bags, one restart grant and one removal at a time, only voters are removed
+//! and never the last one, only the named unit bootstraps and only when no ensemble exists,
+//! a new start is named only while nobody is starting, nothing new starts or restarts while
+//! an upgrade is prepared or its stack is unreadable); and every write reads back as
+//! written.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::Path;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use zookeeper_charm::config::{CharmConfig, ConfigError};
-use zookeeper_charm::decide::{decide, MembershipOp, WorkloadOp};
+use zookeeper_charm::decide::decide;
+use zookeeper_charm::dispatch::EventFacts;
 use zookeeper_charm::env::unit_number;
 use zookeeper_charm::hooktools::{parse_goal_state_units, Databag};
+use zookeeper_charm::local_state::LocalState;
+use zookeeper_charm::peers::cluster::{self, Recorded, SyncRotation, SyncUser};
+use zookeeper_charm::peers::restart::{self, Grant, LockRequest};
+use zookeeper_charm::peers::upgrade::{self, cluster_state, UpgradeState};
+use zookeeper_charm::peers::RawRelation;
+use zookeeper_charm::plan::{Plan, WorkloadOp};
 use zookeeper_charm::render::Rendered;
-use zookeeper_charm::snapshot::{
-    EnsembleView, EventFacts, PeerRelation, ServerHealth, Snapshot, SyncRotation, WorkloadFacts,
-    STARTING_KEY, SUPER_PASSWORD_KEY, SYNC_PASSWORD_KEY, SYNC_PASSWORD_NEW_KEY, SYNC_PHASE_KEY,
-    SYNC_ROTATION_KEY, SYNC_USERS, SYNC_USER_KEY,
-};
-use zookeeper_charm::upgrade_flow::{
-    build_stack, cluster_state, compatible, compiled_dependencies, ensemble_ready, parse_stack,
-    unit_states, UpgradeFacts, DEPENDENCIES_KEY, RANKS, STACK_KEY,
-};
+use zookeeper_charm::snapshot::{EnsembleView, Snapshot, WorkloadFacts};
+use zookeeper_charm::upgrade::check::{build_stack, ensemble_ready, recovery_stack};
+use zookeeper_charm::upgrade::facts::{compatible, compiled_dependencies, UpgradeFacts};
 use zookeeper_charm::workload::Paths;
+use zookeeper_charm::zk::ensemble::{MembershipOp, ServerHealth};
 use zookeeper_charm::zk::{four, EnsembleConfig, Role, ServerSpec};
 
 const APP: &str = "zookeeper";
@@ -150,26 +156,36 @@ struct UnitBag {
 }
 
 impl UnitBag {
-    fn build(&self, id: u32, states: &[&str]) -> Databag {
-        let mut bag = Databag::new();
-        let state = states[usize::from(self.state) % states.len()];
-        if !state.is_empty() {
-            bag.insert("state".into(), state.into());
-        }
+    /// `states` are the relation's own state writes (an empty bag is "no state").
+    fn build(&self, id: u32, states: &[Databag]) -> Databag {
+        let mut bag = states[usize::from(self.state) % states.len()].clone();
         if !self.no_address {
-            bag.insert("ip".into(), address(id));
-            bag.insert("private-address".into(), address(id));
+            let ip = address(id).parse().ok();
+            bag.extend(
+                cluster::Unit {
+                    ip,
+                    private_address: ip,
+                    ..cluster::Unit::default()
+                }
+                .to_bag(),
+            );
         }
-        bag.insert(
-            "requested-at".into(),
-            format!("2024-01-01T00:00:{:02}Z", self.requested_at % 60),
+        bag.extend(
+            restart::UnitPatch {
+                requested_at: Some(Some(format!(
+                    "2024-01-01T00:00:{:02}Z",
+                    self.requested_at % 60
+                ))),
+                ..restart::UnitPatch::default()
+            }
+            .to_bag(),
         );
         put(&mut bag, &self.extra);
         bag
     }
 }
 
-fn units(list: &[(u8, UnitBag)], states: &[&str]) -> BTreeMap<u32, Databag> {
+fn units(list: &[(u8, UnitBag)], states: &[Databag]) -> BTreeMap<u32, Databag> {
     list.iter()
         .map(|(n, b)| (unit(*n), b.build(unit(*n), states)))
         .collect()
@@ -189,7 +205,12 @@ enum Secrets {
     },
 }
 
-const PHASES: [&str; 4] = ["relax", "switch", "enforce", ""];
+const PHASES: [Option<SyncRotation>; 4] = [
+    Some(SyncRotation::Relax),
+    Some(SyncRotation::Switch),
+    Some(SyncRotation::Enforce),
+    None,
+];
 
 #[derive(Arbitrary, Debug)]
 struct Cluster {
@@ -202,54 +223,64 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn build(&self) -> PeerRelation {
-        let mut app = Databag::new();
+    fn build(&self) -> RawRelation {
+        let mut patch = cluster::AppPatch::default();
         for id in &self.added {
-            app.insert(unit(*id).to_string(), "added".into());
+            patch.recorded.insert(unit(*id), Recorded::Added);
         }
         for id in &self.removed {
-            app.insert(unit(*id).to_string(), "removed".into());
+            patch.recorded.insert(unit(*id), Recorded::Removed);
         }
-        if let Some(n) = self.starting {
-            app.insert(STARTING_KEY.into(), unit(n).to_string());
-        }
-        let mut units = units(&self.units, &["started", ""]);
+        patch.starting = self.starting.map(|n| Some(unit(n)));
+        let started = cluster::UnitPatch {
+            started: true,
+            ..cluster::UnitPatch::default()
+        };
+        let mut units = units(&self.units, &[started.to_bag(), Databag::new()]);
+        let shared = cluster::AppPatch {
+            super_password: Some("super-secret".into()),
+            sync_password: Some("sync-secret".into()),
+            ..cluster::AppPatch::default()
+        };
         match &self.secrets {
-            Secrets::Shared => {
-                app.insert(SUPER_PASSWORD_KEY.into(), "super-secret".into());
-                app.insert(SYNC_PASSWORD_KEY.into(), "sync-secret".into());
-            }
+            Secrets::Shared => patch.merge(shared),
             Secrets::Missing => {}
             Secrets::SharedSecondUser => {
-                app.insert(SUPER_PASSWORD_KEY.into(), "super-secret".into());
-                app.insert(SYNC_PASSWORD_KEY.into(), "sync-secret".into());
-                app.insert(SYNC_USER_KEY.into(), SYNC_USERS[1].into());
+                patch.merge(shared);
+                patch.sync_user = Some(SyncUser::Sync2);
             }
             Secrets::Rotating {
                 phase,
                 second_user,
                 unit_phases,
             } => {
-                app.insert(SUPER_PASSWORD_KEY.into(), "super-secret".into());
-                app.insert(SYNC_PASSWORD_KEY.into(), "sync-secret".into());
+                patch.merge(shared);
                 if *second_user {
-                    app.insert(SYNC_USER_KEY.into(), SYNC_USERS[1].into());
+                    patch.sync_user = Some(SyncUser::Sync2);
                 }
-                app.insert(SYNC_PASSWORD_NEW_KEY.into(), "sync-new".into());
-                app.insert(
-                    SYNC_ROTATION_KEY.into(),
-                    PHASES[usize::from(*phase) % PHASES.len()].into(),
-                );
+                patch.sync_password_new = Some(Some("sync-new".into()));
+                patch.sync_rotation = Some(PHASES[usize::from(*phase) % PHASES.len()]);
                 for (n, p) in unit_phases {
                     if let Some(bag) = units.get_mut(&unit(*n)) {
-                        let p = PHASES[usize::from(*p) % PHASES.len()];
-                        bag.insert(SYNC_PHASE_KEY.into(), p.into());
+                        let phase = cluster::UnitPatch {
+                            sync_phase: Some(PHASES[usize::from(*p) % PHASES.len()]),
+                            ..cluster::UnitPatch::default()
+                        };
+                        bag.extend(phase.to_bag());
                     }
                 }
             }
         }
+        let mut app: Databag = patch
+            .to_bag()
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
         put(&mut app, &self.extra);
-        PeerRelation {
+        for bag in units.values_mut() {
+            bag.retain(|_, v| !v.is_empty());
+        }
+        RawRelation {
             id: "cluster:0".into(),
             app,
             units,
@@ -266,17 +297,37 @@ struct Restart {
 }
 
 impl Restart {
-    fn build(&self) -> PeerRelation {
-        let mut app = Databag::new();
-        for (n, idle) in &self.grants {
-            let v = if *idle { "idle" } else { "granted" };
-            app.insert(format!("{APP}/{}", unit(*n)), v.into());
-        }
+    fn build(&self) -> RawRelation {
+        let grants = restart::AppPatch {
+            grants: self
+                .grants
+                .iter()
+                .map(|(n, idle)| {
+                    let g = if *idle { Grant::Idle } else { Grant::Granted };
+                    (unit(*n), Some(g))
+                })
+                .collect(),
+        };
+        let mut app = grants.to_bag(APP);
         put(&mut app, &self.extra);
-        PeerRelation {
+        let request = |r| {
+            restart::UnitPatch {
+                request: Some(Some(r)),
+                ..restart::UnitPatch::default()
+            }
+            .to_bag()
+        };
+        RawRelation {
             id: "restart:1".into(),
             app,
-            units: units(&self.units, &["", "acquire", "release"]),
+            units: units(
+                &self.units,
+                &[
+                    Databag::new(),
+                    request(LockRequest::Acquire),
+                    request(LockRequest::Release),
+                ],
+            ),
         }
     }
 }
@@ -298,24 +349,33 @@ struct Upgrade {
 }
 
 impl Upgrade {
-    fn build(&self) -> PeerRelation {
+    fn build(&self) -> RawRelation {
+        let mut patch = upgrade::AppPatch {
+            stack: self
+                .stack
+                .as_ref()
+                .map(|ids| ids.iter().map(|n| unit(*n)).collect()),
+            dependencies: None,
+        };
         let mut app = Databag::new();
-        if let Some(ids) = &self.stack {
-            app.insert(STACK_KEY.into(), stack(ids));
-        }
         match &self.dependencies {
-            Dependencies::Compiled => {
-                app.insert(DEPENDENCIES_KEY.into(), compiled_dependencies());
-            }
+            Dependencies::Compiled => patch.dependencies = Some(compiled_dependencies()),
             Dependencies::Absent => {}
             Dependencies::Given(t) => {
-                app.insert(DEPENDENCIES_KEY.into(), t.text());
+                app.insert("dependencies".into(), t.text());
             }
         }
+        app.extend(patch.to_bag());
         put(&mut app, &self.extra);
-        let mut states: Vec<&str> = vec!["idle", ""];
-        states.extend(RANKS);
-        PeerRelation {
+        let mut states = vec![
+            upgrade::UnitPatch {
+                state: Some(UpgradeState::Idle),
+            }
+            .to_bag(),
+            Databag::new(),
+        ];
+        states.extend(UpgradeState::ALL.map(|s| upgrade::UnitPatch { state: Some(s) }.to_bag()));
+        RawRelation {
             id: "upgrade:2".into(),
             app,
             units: units(&self.units, &states),
@@ -505,7 +565,6 @@ struct Input {
     planned: Option<Vec<u8>>,
     now: u8,
     failure: Option<String>,
-    version: Option<Text>,
     /// Loose values for the parsers that take one string.
     loose: Vec<Text>,
 }
@@ -530,32 +589,29 @@ fn config(c: &Config) -> Result<CharmConfig, ConfigError> {
 }
 
 fn paths() -> Paths {
-    Paths {
-        conf_dir: PathBuf::from("/fuzz/conf"),
-        data_dir: PathBuf::from("/fuzz/data"),
-        data_log_dir: PathBuf::from("/fuzz/datalog"),
-        log_dir: PathBuf::from("/fuzz/log"),
-        charm_state_dir: PathBuf::from("/fuzz/state"),
-    }
+    Paths::under(Path::new("/fuzz"))
 }
 
 fn snapshot(input: &Input) -> Snapshot {
     let unit_id = unit(input.unit);
     let running = !input.not_running;
-    let upgrade = input.upgrade.as_ref().map(Upgrade::build);
-    let stored = upgrade
+    let upgrade = input
+        .upgrade
         .as_ref()
-        .and_then(|u| u.app.get(DEPENDENCIES_KEY).cloned());
+        .map(|u| upgrade::parse(u.build(), unit_id));
+    let stored = upgrade.as_ref().and_then(|u| u.app.dependencies.clone());
     let mut s = Snapshot {
         unit_id,
         unit_name: format!("{APP}/{unit_id}"),
         app_name: APP.to_string(),
         leader: !input.not_leader,
-        paths: paths(),
         config: config(&input.config),
-        address: (!input.no_address).then(|| address(unit_id)),
-        cluster: (!input.no_cluster).then(|| input.cluster.build()),
-        restart: input.restart.as_ref().map(Restart::build),
+        address: (!input.no_address).then(|| address(unit_id).parse().unwrap()),
+        cluster: (!input.no_cluster).then(|| cluster::parse(input.cluster.build(), unit_id)),
+        restart: input
+            .restart
+            .as_ref()
+            .map(|r| restart::parse(r.build(), unit_id, APP)),
         upgrade,
         planned: input
             .planned
@@ -565,30 +621,33 @@ fn snapshot(input: &Input) -> Snapshot {
             installed: !input.not_installed,
             running,
             health: running.then(|| input.own_health.build(false)),
-            started_with: None,
             dynamic_config_file: None,
-            version: input.version.as_ref().map(Text::text),
+        },
+        local: LocalState {
+            started_with: None,
+            peer_ids: BTreeMap::new(),
+            upgrade_pending: input.upgrade_pending,
+            upgrade_failure: input.failure.clone(),
         },
         ensemble: EnsembleView::default(),
         event: EventFacts {
             departing: input.departing.map(unit),
             dying: input.dying,
             stopping: input.stopping,
-            upgrade_charm: input.upgrade_charm,
+            charm_refreshed: input.upgrade_charm,
             now: format!("2024-01-01T00:00:{:02}Z", input.now % 60),
+            ..EventFacts::default()
         },
         upgrade_facts: UpgradeFacts {
-            pending: input.upgrade_pending,
-            failure: input.failure.clone(),
             compatible: compatible(stored.as_deref()),
             compiled_dependencies: compiled_dependencies(),
         },
     };
-    s.workload.started_with = match &input.started_with {
+    s.local.started_with = match &input.started_with {
         StartedWith::Nothing => None,
         StartedWith::Other(t) => Some(t.text()),
         StartedWith::CurrentFiles => match (&s.config, s.passwords()) {
-            (Ok(c), Some(p)) => Some(Rendered::new(c, &s.paths, unit_id, &p).fingerprint()),
+            (Ok(c), Some(p)) => Some(Rendered::new(c, &paths(), unit_id, &p).fingerprint()),
             _ => None,
         },
     };
@@ -633,30 +692,69 @@ fn snapshot(input: &Input) -> Snapshot {
 
 /// The single-string parsers of databag values.
 fn loose_values(values: &[Text]) {
-    let mut states = BTreeMap::new();
-    for (i, value) in values.iter().enumerate() {
+    let mut units = Vec::new();
+    for value in values {
         let v = value.text();
-        let stack = parse_stack(Some(&v));
-        if serde_json::from_str::<Vec<u32>>(&v).is_err() {
-            assert!(stack.is_empty(), "a malformed stack reads as no stack");
-        }
+        let one = |key: &str| Databag::from([(key.to_string(), v.clone())]);
+        let stack = upgrade::App::from_bag(&one("upgrade-stack")).stack;
+        let empty_list = serde_json::from_str::<Vec<u32>>(&v).is_ok_and(|l| l.is_empty());
+        assert_eq!(
+            stack.is_active(),
+            !(v.is_empty() || empty_list),
+            "only an absent or empty stack reads as no upgrade: {v:?}"
+        );
         if let Some(n) = unit_number(&v) {
             assert_eq!(unit_number(&format!("{APP}/{n}")), Some(n));
         }
-        let _ = SyncRotation::parse(&v);
+        let app = cluster::App::from_bag(&one("sync-rotation"));
+        assert_eq!(cluster::App::from_bag(&app.to_bag()), app);
+        let u = cluster::Unit::from_bag(&one("ip"));
+        if let Some(ip) = u.ip {
+            assert_eq!(v.parse(), Ok(ip), "an address is an IP address");
+        }
+        let _ = restart::Unit::from_bag(&one("state"));
         let _ = compatible(Some(&v));
         if let Ok(json) = serde_json::from_str::<Value>(&v) {
             let _ = parse_goal_state_units(&json);
         }
-        states.insert(i as u32, v);
+        units.push(upgrade::Unit::from_bag(&one("state")));
     }
-    if let Some(state) = cluster_state(&states) {
-        assert!(states.values().any(|v| v == state));
+    if let Some(state) = cluster_state(&units) {
+        assert!(units.iter().any(|u| u.state.known() == Some(state)));
     }
 }
 
+/// Every write reads back as written (the patches' serialisers and parsers agree).
+fn check_round_trip(plan: &Plan) {
+    assert_eq!(
+        cluster::UnitPatch::from_bag(&plan.cluster_unit.to_bag()),
+        plan.cluster_unit
+    );
+    assert_eq!(
+        cluster::AppPatch::from_bag(&plan.cluster_app.to_bag()),
+        plan.cluster_app
+    );
+    assert_eq!(
+        restart::UnitPatch::from_bag(&plan.restart_unit.to_bag()),
+        plan.restart_unit
+    );
+    assert_eq!(
+        restart::AppPatch::from_bag(&plan.restart_app.to_bag(APP), APP),
+        plan.restart_app
+    );
+    assert_eq!(
+        upgrade::UnitPatch::from_bag(&plan.upgrade_unit.to_bag()),
+        plan.upgrade_unit
+    );
+    assert_eq!(
+        upgrade::AppPatch::from_bag(&plan.upgrade_app.to_bag()),
+        plan.upgrade_app
+    );
+}
+
 fn check_plan(s: &Snapshot) {
-    let plan = decide(s);
+    let plan = decide(s, &paths());
+    check_round_trip(&plan);
 
     if !s.leader {
         assert!(
@@ -676,14 +774,11 @@ fn check_plan(s: &Snapshot) {
 
     let new_grants = plan
         .restart_app
+        .grants
         .iter()
-        .filter(|(k, v)| {
-            v.as_str() == "granted"
-                && s.restart
-                    .as_ref()
-                    .and_then(|r| r.app.get(k.as_str()))
-                    .map(String::as_str)
-                    != Some("granted")
+        .filter(|(id, g)| {
+            **g == Some(Grant::Granted)
+                && !s.restart.as_ref().is_some_and(|r| r.app.granted(**id))
         })
         .count();
     assert!(
@@ -728,7 +823,7 @@ fn check_plan(s: &Snapshot) {
             );
             if members.len() == 1 {
                 assert!(
-                    s.ensemble.config.is_none() && s.added().is_empty(),
+                    s.ensemble.config.is_none() && s.recorded_voters().is_empty(),
                     "a unit bootstraps alone only when no ensemble exists: {plan:?}"
                 );
                 assert_eq!(
@@ -740,15 +835,18 @@ fn check_plan(s: &Snapshot) {
         }
     }
 
-    if plan
-        .cluster_app
-        .get(STARTING_KEY)
-        .is_some_and(|v| !v.is_empty())
-    {
+    let names_a_start = matches!(plan.cluster_app.starting, Some(Some(_)));
+    if names_a_start {
         assert_eq!(
             s.starting(),
             None,
             "a start is named only while nobody is starting"
+        );
+    }
+    if s.upgrade_in_progress() {
+        assert!(
+            !names_a_start && new_grants == 0,
+            "nothing new starts or restarts while an upgrade is prepared or unreadable: {plan:?}"
         );
     }
 }
@@ -760,14 +858,13 @@ fuzz_target!(|input: Input| {
 
     // The snapshot's readings of the relation data.
     let _ = s.members();
-    let _ = s.added();
+    let _ = s.recorded_voters();
     let _ = s.starting();
     let _ = s.sync_rotation();
     let _ = s.passwords();
     let _ = s.upgrade_in_progress();
     if let Some(up) = &s.upgrade {
-        let _ = cluster_state(&unit_states(up));
-        let _ = parse_stack(up.app_value(STACK_KEY));
+        let _ = cluster_state(up.units.values());
     }
     for id in s.members() {
         let _ = s.started(id);
@@ -777,6 +874,7 @@ fuzz_target!(|input: Input| {
     let _ = s.ensemble.leader_unit();
     let _ = ensemble_ready(&s);
     let _ = build_stack(&s);
+    let _ = recovery_stack(&s);
 
     check_plan(&s);
 });

@@ -73,3 +73,101 @@ pub fn run(s: &Snapshot) -> ActionOutcome {
     outcome.then_reconcile = true;
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::*;
+
+    fn idle3() -> World {
+        healthy3(0)
+            .leader()
+            .with_upgrade(&[], &[(0, "idle"), (1, "idle"), (2, "idle")])
+    }
+
+    #[test]
+    fn a_healthy_ensemble_gets_a_stack_with_the_quorum_leader_last() {
+        let outcome = run(&idle3().snapshot());
+        assert_eq!(outcome.plan.upgrade_app.stack, Some(vec![0, 2, 1]));
+        assert!(outcome.then_reconcile);
+        let results = outcome.result.unwrap();
+        assert_eq!(results["upgrade-stack"], "[0,2,1]");
+        assert!(results["message"].contains("now run `juju refresh zookeeper`"));
+    }
+
+    #[test]
+    fn only_the_leader_checks_and_only_a_healthy_ensemble_passes() {
+        let mut w = idle3();
+        w.s.leader = false;
+        assert!(run(&w.snapshot())
+            .result
+            .unwrap_err()
+            .contains("must run on the leader"));
+        let w = idle3().ensemble(&[0, 1, 2], &[(0, leading()), (1, following()), (2, down())]);
+        let outcome = run(&w.snapshot());
+        assert_eq!(
+            outcome.result.unwrap_err(),
+            "pre-upgrade check failed, it is not safe to upgrade: unit 2 is not serving requests; fix it before upgrading"
+        );
+        assert!(outcome.plan.is_idle());
+    }
+
+    #[test]
+    fn a_prepared_upgrade_is_not_prepared_again() {
+        let w = healthy3(0)
+            .leader()
+            .with_upgrade(&[0, 2, 1], &[(0, "ready"), (1, "ready"), (2, "ready")]);
+        let outcome = run(&w.snapshot());
+        assert!(outcome
+            .result
+            .unwrap_err()
+            .contains("already prepared or running"));
+        assert!(outcome.plan.is_idle());
+    }
+
+    #[test]
+    fn an_unreadable_stack_is_replaced_only_when_every_unit_is_idle() {
+        let w = healthy3(0)
+            .leader()
+            .with_stack("[0, 2", &[(0, "idle"), (1, "idle"), (2, "idle")]);
+        assert_eq!(
+            run(&w.snapshot()).plan.upgrade_app.stack,
+            Some(vec![0, 2, 1])
+        );
+        let w = healthy3(0)
+            .leader()
+            .with_stack("[0, 2", &[(0, "idle"), (1, "ready"), (2, "idle")]);
+        let outcome = run(&w.snapshot());
+        assert!(
+            outcome
+                .result
+                .unwrap_err()
+                .contains("upgrade-stack unreadable"),
+            "an upgrade in an unknown state is not overwritten"
+        );
+        assert!(outcome.plan.is_idle());
+    }
+
+    #[test]
+    fn after_a_failure_the_failed_unit_rolls_back_first_then_the_upgraded_ones() {
+        // Unit 1 upgraded, unit 2 failed (on top); unit 0 (the quorum leader) waits.
+        let w = healthy3(0)
+            .leader()
+            .with_upgrade(&[0, 2], &[(0, "ready"), (1, "completed"), (2, "failed")]);
+        let outcome = run(&w.snapshot());
+        assert_eq!(outcome.plan.upgrade_app.stack, Some(vec![0, 1, 2]));
+        assert_eq!(
+            outcome.plan.upgrade_unit.state,
+            Some(UpgradeState::Recovery)
+        );
+        assert!(!outcome.then_reconcile);
+        // With an unreadable stack, the failed unit still goes first.
+        let w = healthy3(0)
+            .leader()
+            .with_stack("garbage", &[(0, "ready"), (1, "completed"), (2, "failed")]);
+        assert_eq!(
+            run(&w.snapshot()).plan.upgrade_app.stack,
+            Some(vec![0, 1, 2])
+        );
+    }
+}

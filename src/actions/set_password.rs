@@ -127,3 +127,85 @@ mod tests {
         assert!(serde_json::from_value::<Params>(serde_json::json!({"user": "sync"})).is_err());
     }
 }
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+    use crate::fixtures::*;
+    use crate::peers::cluster::SyncRotation;
+
+    fn params(username: &str, password: Option<&str>) -> Params {
+        Params {
+            username: username.into(),
+            password: password.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_new_super_password_is_written_and_returned() {
+        let w = healthy3(0).leader();
+        let outcome = run(&params("super", Some("Abc-123")), &w.snapshot()).unwrap();
+        assert_eq!(
+            outcome.plan.cluster_app.super_password.as_deref(),
+            Some("Abc-123")
+        );
+        assert_eq!(outcome.result.unwrap()["super-password"], "Abc-123");
+        assert!(outcome.then_reconcile);
+    }
+
+    #[test]
+    fn a_new_sync_password_starts_a_rotation_and_a_running_one_refuses() {
+        let w = healthy3(0).leader();
+        let outcome = run(&params("sync", None), &w.snapshot()).unwrap();
+        let new = outcome.result.unwrap()["sync-password"].clone();
+        assert_eq!(new.len(), crate::passwords::LENGTH);
+        assert_eq!(outcome.plan.cluster_app.sync_password_new, Some(Some(new)));
+        assert_eq!(
+            outcome.plan.cluster_app.sync_rotation,
+            Some(Some(SyncRotation::Relax))
+        );
+        let rotating = w
+            .app("sync-password-new", "N")
+            .app("sync-rotation", "switch");
+        let outcome = run(&params("sync", None), &rotating.snapshot()).unwrap();
+        assert!(outcome.result.unwrap_err().contains("already in progress"));
+    }
+
+    #[test]
+    fn refusals_change_nothing_and_name_the_application() {
+        let mut w = healthy3(1);
+        w.s.app_name = "zk".into();
+        let outcome = run(&params("super", None), &w.snapshot()).unwrap();
+        assert_eq!(
+            outcome.result.unwrap_err(),
+            "set-password must run on the leader unit: `juju run zk/leader set-password ...`"
+        );
+        let w = healthy3(0).leader();
+        for (p, why) in [
+            (params("root", None), "not \"root\""),
+            (params("super", Some("has space")), "without spaces"),
+        ] {
+            let outcome = run(&p, &w.snapshot()).unwrap();
+            assert!(outcome.result.unwrap_err().contains(why));
+            assert!(outcome.plan.is_idle());
+        }
+    }
+
+    #[test]
+    fn no_password_changes_while_an_upgrade_is_prepared_or_its_stack_unreadable() {
+        for stack in ["[0,2,1]", "[0, 2"] {
+            let w = healthy3(0)
+                .leader()
+                .with_stack(stack, &[(0, "idle"), (1, "idle"), (2, "idle")]);
+            let outcome = run(&params("super", Some("Abc")), &w.snapshot()).unwrap();
+            assert!(
+                outcome
+                    .result
+                    .unwrap_err()
+                    .contains("while an upgrade is prepared or running"),
+                "{stack}"
+            );
+            assert!(outcome.plan.is_idle());
+        }
+    }
+}

@@ -15,11 +15,11 @@
 //! - a member is removed (by the leader, or by the departing unit itself) only when the
 //!   remaining voters keep a serving majority, and the last voter is never removed.
 //!
-//! - this module: the order of the parts, this unit's own server ([`lifecycle`]) and
+//! - this module: the order of the parts, this unit's own server (`lifecycle`) and
 //!   leaving;
-//! - [`restart_lock`]: both sides of the rolling-restart lock;
-//! - [`membership`]: the leader's start order, quorum membership and `sync` rotation;
-//! - [`crate::upgrade::decide`]: the upgrade.
+//! - `restart_lock`: both sides of the rolling-restart lock;
+//! - `membership`: the leader's start order, quorum membership and `sync` rotation;
+//! - `crate::upgrade::decide`: the upgrade.
 
 mod membership;
 mod restart_lock;

@@ -1,9 +1,9 @@
 //! [`HookTools`] over the real hook-tool subprocesses.
 //!
 //! Each method runs one tool with an argv vector (never a shell string), in the exact form
-//! ops 3.x uses (see `juju-hook-contract.md` §3): `--format=json` wherever the tool has it,
-//! free text after `--`, and relation data as a JSON map on stdin (`relation-set --file -`),
-//! so values never go through argv quoting.
+//! ops 3.x uses: `--format=json` wherever the tool has it, free text after `--`, and
+//! relation data as a JSON map on stdin (`relation-set --file -`), so values never go
+//! through argv quoting.
 //!
 //! # Caching
 //!

@@ -5,8 +5,6 @@
 //! JSON list of unit ids whose last element upgrades next, and `dependencies`, the JSON
 //! dependency model of the deployed revision.
 
-use std::collections::BTreeMap;
-
 use super::{parse_unit_id, text};
 use crate::hooktools::Databag;
 
@@ -279,11 +277,6 @@ impl AppPatch {
             dependencies: text(bag, DEPENDENCIES),
         }
     }
-}
-
-/// Each unit's state, by unit id.
-pub fn unit_states(units: &BTreeMap<u32, Unit>) -> BTreeMap<u32, UnitState> {
-    units.iter().map(|(id, u)| (*id, u.state.clone())).collect()
 }
 
 #[cfg(test)]

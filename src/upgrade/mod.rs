@@ -1,7 +1,7 @@
 //! In-place upgrades (`pre-upgrade-check`, then `juju refresh`), on the `upgrade` peer
 //! relation ([`crate::peers::upgrade`]) with the data-platform upgrade lib's contract.
 //!
-//! - [`decide`]: the upgrade part of each round's decision (whose turn, when it is done,
+//! - `decide`: the upgrade part of each round's decision (whose turn, when it is done,
 //!   failure and rollback);
 //! - [`check`]: `pre-upgrade-check`'s health check, the upgrade order, the rollback order;
 //! - [`facts`]: whether the deployed revision may be upgraded to this one;
@@ -11,7 +11,7 @@
 //!   language of that model.
 
 pub mod check;
-pub mod decide;
+pub(crate) mod decide;
 pub mod deps;
 pub mod facts;
 pub mod version;

@@ -1161,7 +1161,8 @@ mod tests {
     }
     use Expect::*;
 
-    /// Every verified example and edge rule of libs-algorithms.md §1.2.1 and §1.2.2.
+    /// Every verified example and edge rule of poetry-core's constraint semantics and of the
+    /// data-platform upgrade lib's tests.
     const TABLE: &[(&str, &str, Expect)] = &[
         // caret (§1.2.1: ^3.6 -> >=3.6,<4.0; ^3 -> >=3,<4; ^0.2.3 -> <0.3.0; ^0.0.3 -> <0.0.4;
         // ^0.0 -> <0.1; ^0 -> <1; ^1.2.3.4 -> <2.0.0.0)

@@ -3,29 +3,12 @@
 use super::*;
 use crate::peers::upgrade::UpgradeState;
 
-/// `w` with an upgrade relation: `stack` (raw), and each unit's upgrade state.
-fn with_stack(mut w: World, stack: &str, states: &[(u32, &str)]) -> World {
-    let mut up = RawRelation {
-        id: "upgrade:2".into(),
-        ..Default::default()
-    };
-    up.app.insert("upgrade-stack".into(), stack.into());
-    up.app.insert(
-        "dependencies".into(),
-        crate::upgrade::deps::charm_dependencies().to_json(),
-    );
-    for (id, st) in states {
-        up.units
-            .insert(*id, BTreeMap::from([("state".to_string(), st.to_string())]));
-    }
-    w.upgrade = Some(up);
-    w.s.upgrade_facts.compiled_dependencies = crate::upgrade::deps::charm_dependencies().to_json();
-    w
+fn with_stack(w: World, stack: &str, states: &[(u32, &str)]) -> World {
+    w.with_stack(stack, states)
 }
 
-/// `w` with an upgrade relation: `stack`, and each unit's upgrade state.
 fn with_upgrade(w: World, stack: &[u32], states: &[(u32, &str)]) -> World {
-    with_stack(w, &serde_json::to_string(stack).unwrap(), states)
+    w.with_upgrade(stack, states)
 }
 
 fn upgrades(plan: &Plan) -> bool {
