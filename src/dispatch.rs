@@ -10,7 +10,12 @@ use std::fmt;
 use crate::env::{unit_number, HookEnv};
 
 /// The peer and provided endpoints declared in `metadata.yaml`.
-pub const ENDPOINTS: [&str; 4] = ["cluster", "upgrade", "restart", "zookeeper"];
+pub const ENDPOINTS: [&str; 4] = [
+    crate::peers::cluster::ENDPOINT,
+    crate::peers::upgrade::ENDPOINT,
+    crate::peers::restart::ENDPOINT,
+    "zookeeper",
+];
 /// The storage declared in `metadata.yaml`.
 pub const STORAGES: [&str; 1] = ["data"];
 

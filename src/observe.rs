@@ -134,9 +134,9 @@ fn read_peers(
     facts: &EventFacts,
 ) -> Result<Peers, ToolError> {
     let app = env.app_name();
-    let restart = read_peer(tools, ids, "restart", env, unit_id, leader)?
+    let restart = read_peer(tools, ids, restart::ENDPOINT, env, unit_id, leader)?
         .map(|raw| restart::parse(raw, unit_id, app));
-    let mut upgrade_raw = read_peer(tools, ids, "upgrade", env, unit_id, false)?;
+    let mut upgrade_raw = read_peer(tools, ids, upgrade::ENDPOINT, env, unit_id, false)?;
     let upgrading = upgrade_raw
         .as_ref()
         .is_some_and(|raw| upgrade::App::from_bag(&raw.app).stack.is_active());
@@ -149,7 +149,7 @@ fn read_peers(
     let mut cluster_raw = read_peer(
         tools,
         ids,
-        "cluster",
+        cluster::ENDPOINT,
         env,
         unit_id,
         leader || facts.dying || upgrading,
@@ -174,7 +174,7 @@ fn read_peers(
 /// This unit's address on the `cluster` binding (network-get), `unit-get` as a fallback;
 /// the first one that is an IP address.
 fn address(tools: &dyn HookTools) -> Option<IpAddr> {
-    if let Ok(info) = tools.network_get("cluster") {
+    if let Ok(info) = tools.network_get(cluster::ENDPOINT) {
         if let Some(a) = info
             .ingress_addresses
             .iter()
@@ -360,7 +360,7 @@ pub fn cluster_app(
     env: &HookEnv,
     tools: &dyn HookTools,
 ) -> Result<Option<cluster::App>, ToolError> {
-    let Some(id) = tools.relation_ids("cluster")?.into_iter().next() else {
+    let Some(id) = tools.relation_ids(cluster::ENDPOINT)?.into_iter().next() else {
         return Ok(None);
     };
     let bag = tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?;

@@ -12,7 +12,7 @@ pub enum User {
 }
 
 impl User {
-    /// The result key (the bag's key, as Charmed ZooKeeper's action returns it).
+    /// The result key of the password actions (as Charmed ZooKeeper's actions return it).
     pub fn result_key(self) -> &'static str {
         match self {
             User::Super => "super-password",

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use super::get_password::User;
 use super::ActionOutcome;
 use crate::passwords::{self, RandomError};
 use crate::peers::cluster::AppPatch;
@@ -78,9 +79,9 @@ pub fn run(params: &Params, s: &Snapshot) -> Result<ActionOutcome, RandomError> 
         ));
     }
     let (key, current) = if sync {
-        ("sync-password", &app.sync_password)
+        (User::Sync.result_key(), &app.sync_password)
     } else {
-        ("super-password", &app.super_password)
+        (User::Super.result_key(), &app.super_password)
     };
     let mut outcome = ActionOutcome::results([(key, new.clone())]);
     // Start the roll now (the leader may get no hook for its own app-bag write).

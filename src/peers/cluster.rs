@@ -17,6 +17,9 @@ use std::net::IpAddr;
 use super::{field, parse_unit_id, put, text};
 use crate::hooktools::Databag;
 
+/// The peer endpoint (`metadata.yaml`), also the binding whose address units publish.
+pub const ENDPOINT: &str = "cluster";
+
 const IP: &str = "ip";
 const PRIVATE_ADDRESS: &str = "private-address";
 const STATE: &str = "state";

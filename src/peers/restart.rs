@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use super::{field, parse_unit_name, put, text};
 use crate::hooktools::Databag;
 
+/// The peer endpoint (`metadata.yaml`).
+pub const ENDPOINT: &str = "restart";
+
 const STATE: &str = "state";
 const ACQUIRE: &str = "acquire";
 const RELEASE: &str = "release";

@@ -8,6 +8,9 @@
 use super::{parse_unit_id, text};
 use crate::hooktools::Databag;
 
+/// The peer endpoint (`metadata.yaml`).
+pub const ENDPOINT: &str = "upgrade";
+
 const STATE: &str = "state";
 const STACK: &str = "upgrade-stack";
 const DEPENDENCIES: &str = "dependencies";
