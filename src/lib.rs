@@ -15,6 +15,7 @@
 pub mod build_info;
 pub mod charm;
 pub mod config;
+pub mod cos;
 pub mod decide;
 pub mod dispatch;
 pub mod env;
