@@ -36,6 +36,7 @@
 pub mod actions;
 pub mod charm;
 pub mod config;
+pub mod cos;
 pub mod decide;
 pub mod dispatch;
 pub mod env;
