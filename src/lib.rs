@@ -8,6 +8,8 @@
 //! - [`zk`]: the one ZooKeeper client (4-letter words, dynamic reconfig as `super`).
 //! - [`config`]: charm config validated into a struct.
 //! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end.
+//! - [`tls`]: keys, CSRs, the `certificates` relation, ZooKeeper's TLS files and the
+//!   plaintext/TLS switch, as pure code.
 //!
 //! Each hook reads a typed snapshot of the world, decides a plan with pure code, executes
 //! it, then computes the unit status once from the whole picture.
@@ -25,6 +27,7 @@ pub mod passwords;
 pub mod render;
 pub mod snapshot;
 pub mod status;
+pub mod tls;
 pub mod upgrade;
 pub mod upgrade_flow;
 pub mod workload;

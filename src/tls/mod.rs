@@ -1,0 +1,13 @@
+//! TLS for clients and for the quorum (issue 16), as pure code: the unit's key and CSR,
+//! the `certificates` relation (tls-certificates interface v3/v4), the PEM files ZooKeeper
+//! reads and their `zoo.cfg` keys, and the three-step switch between plaintext and TLS.
+//!
+//! Nothing here does I/O except key generation (the OS CSPRNG). The module depends on no
+//! other module of the charm.
+
+pub mod csr;
+pub mod key;
+mod pem;
+
+pub use csr::{Csr, CsrError, CsrSubject};
+pub use key::{KeyError, PrivateKey};
