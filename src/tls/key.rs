@@ -201,16 +201,19 @@ pub(crate) mod tests {
     use std::sync::OnceLock;
     use std::time::Instant;
 
-    /// One generated key shared by the tests of the `tls` module (generation takes a while).
-    pub(crate) fn shared_key() -> &'static PrivateKey {
-        static KEY: OnceLock<PrivateKey> = OnceLock::new();
-        KEY.get_or_init(|| PrivateKey::generate().expect("generate a key"))
+    /// Generated keys shared by the tests of the `tls` module (generation takes a while):
+    /// `test_key(0)` is the unit's key in most tests, the others are other units' or CAs'.
+    pub(crate) fn test_key(i: usize) -> &'static PrivateKey {
+        static KEYS: [OnceLock<PrivateKey>; 5] = [const { OnceLock::new() }; 5];
+        KEYS[i].get_or_init(|| PrivateKey::generate().expect("generate a key"))
     }
 
-    /// A second, different key.
+    pub(crate) fn shared_key() -> &'static PrivateKey {
+        test_key(0)
+    }
+
     pub(crate) fn other_key() -> &'static PrivateKey {
-        static KEY: OnceLock<PrivateKey> = OnceLock::new();
-        KEY.get_or_init(|| PrivateKey::generate().expect("generate a key"))
+        test_key(1)
     }
 
     fn pkcs1_pem(key: &PrivateKey) -> String {

@@ -5,9 +5,15 @@
 //! Nothing here does I/O except key generation (the OS CSPRNG). The module depends on no
 //! other module of the charm.
 
+pub mod cert;
 pub mod csr;
 pub mod key;
 mod pem;
+pub mod relation;
+#[cfg(test)]
+mod testca;
 
+pub use cert::{CertError, Certificate, Fingerprint};
 pub use csr::{Csr, CsrError, CsrSubject};
 pub use key::{KeyError, PrivateKey};
+pub use relation::{Answer, Bundle, BundleError, Issued, ProviderBag, Requests};
