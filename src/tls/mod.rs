@@ -7,6 +7,7 @@
 
 pub mod cert;
 pub mod csr;
+pub mod files;
 pub mod key;
 mod pem;
 pub mod relation;
@@ -15,5 +16,6 @@ mod testca;
 
 pub use cert::{CertError, Certificate, Fingerprint};
 pub use csr::{Csr, CsrError, CsrSubject};
+pub use files::{keystore_pem, truststore_pem, zoo_cfg_tls, QuorumTls};
 pub use key::{KeyError, PrivateKey};
 pub use relation::{Answer, Bundle, BundleError, Issued, ProviderBag, Requests};
