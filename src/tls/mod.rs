@@ -11,6 +11,7 @@ pub mod files;
 pub mod key;
 mod pem;
 pub mod relation;
+pub mod switch;
 #[cfg(test)]
 mod testca;
 
@@ -19,3 +20,7 @@ pub use csr::{Csr, CsrError, CsrSubject};
 pub use files::{keystore_pem, truststore_pem, zoo_cfg_tls, QuorumTls};
 pub use key::{KeyError, PrivateKey};
 pub use relation::{Answer, Bundle, BundleError, Issued, ProviderBag, Requests};
+pub use switch::{
+    client_tls, leader_step, unit_plan, AppTls, ClientTls, LeaderStep, QuorumSetting, Running,
+    UnitPlan, UnitReport, Waiting,
+};
