@@ -142,6 +142,11 @@ pub struct NoCertificateForQuorum;
 /// TLS keys are present (`secureClientPort` 2182 served) and the quorum stores are set;
 /// without, there are no `ssl.*` keys and nothing about 2182.
 ///
+/// `secure_client_address` binds 2182 to one address (`secureClientPortAddress`); `None`
+/// binds every interface, as the Python charm. The local model, with several servers on
+/// one machine, must give each server's own loopback address or the second server cannot
+/// bind 2182.
+///
 /// `client.certReload` is read by 3.9 only; on 3.8 it becomes an unused
 /// `zookeeper.client.certReload` system property (harmless). Keys false are left out.
 ///
@@ -151,6 +156,7 @@ pub fn zoo_cfg_tls(
     quorum: QuorumTls,
     certificate_installed: bool,
     conf_dir: &Path,
+    secure_client_address: Option<&str>,
 ) -> Result<Vec<(&'static str, String)>, NoCertificateForQuorum> {
     if quorum.ssl_quorum() && !certificate_installed {
         return Err(NoCertificateForQuorum);
@@ -159,8 +165,11 @@ pub fn zoo_cfg_tls(
     if certificate_installed {
         let keystore = conf_dir.join(KEYSTORE_FILE).display().to_string();
         let truststore = conf_dir.join(TRUSTSTORE_FILE).display().to_string();
+        lines.push(("secureClientPort", SECURE_CLIENT_PORT.to_string()));
+        if let Some(address) = secure_client_address {
+            lines.push(("secureClientPortAddress", address.to_string()));
+        }
         lines.extend([
-            ("secureClientPort", SECURE_CLIENT_PORT.to_string()),
             ("serverCnxnFactory", NETTY_FACTORY.to_string()),
             ("ssl.keyStore.location", keystore.clone()),
             ("ssl.keyStore.type", "PEM".to_string()),
@@ -304,20 +313,20 @@ mod tests {
     #[test]
     fn zoo_cfg_gets_client_tls_keys_with_a_certificate_and_the_quorum_flags_of_its_mode() {
         let conf = Path::new("/var/snap/charmed-zookeeper/current/etc/zookeeper");
-        let plain = zoo_cfg_tls(QuorumTls::Plaintext, false, conf).unwrap();
+        let plain = zoo_cfg_tls(QuorumTls::Plaintext, false, conf, None).unwrap();
         assert!(plain.is_empty());
-        let unified = zoo_cfg_tls(QuorumTls::Unified, false, conf).unwrap();
+        let unified = zoo_cfg_tls(QuorumTls::Unified, false, conf, None).unwrap();
         assert_eq!(unified, [("portUnification", "true".to_string())]);
         assert_eq!(
-            zoo_cfg_tls(QuorumTls::SslOnly, false, conf),
+            zoo_cfg_tls(QuorumTls::SslOnly, false, conf, None),
             Err(NoCertificateForQuorum)
         );
         assert_eq!(
-            zoo_cfg_tls(QuorumTls::UnifiedSsl, false, conf),
+            zoo_cfg_tls(QuorumTls::UnifiedSsl, false, conf, None),
             Err(NoCertificateForQuorum)
         );
 
-        let full = zoo_cfg_tls(QuorumTls::UnifiedSsl, true, conf).unwrap();
+        let full = zoo_cfg_tls(QuorumTls::UnifiedSsl, true, conf, None).unwrap();
         let text: String = full.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         let ks = "/var/snap/charmed-zookeeper/current/etc/zookeeper/keystore.pem";
         let ts = "/var/snap/charmed-zookeeper/current/etc/zookeeper/truststore.pem";
@@ -346,10 +355,15 @@ mod tests {
             );
         }
         assert!(!text.contains("password"), "{text}");
-        let ssl_only = zoo_cfg_tls(QuorumTls::SslOnly, true, conf).unwrap();
+        assert!(!text.contains("secureClientPortAddress"), "{text}");
+        let ssl_only = zoo_cfg_tls(QuorumTls::SslOnly, true, conf, Some("10.1.2.3")).unwrap();
         assert_eq!(ssl_only.last().unwrap(), &("sslQuorum", "true".to_string()));
+        assert_eq!(
+            ssl_only[1],
+            ("secureClientPortAddress", "10.1.2.3".to_string())
+        );
         assert!(!ssl_only.iter().any(|(k, _)| *k == "portUnification"));
-        let plain_with_cert = zoo_cfg_tls(QuorumTls::Plaintext, true, conf).unwrap();
+        let plain_with_cert = zoo_cfg_tls(QuorumTls::Plaintext, true, conf, None).unwrap();
         assert!(plain_with_cert
             .iter()
             .any(|(k, _)| *k == "secureClientPort"));
