@@ -263,7 +263,7 @@ impl Cluster {
         node.workload
             .write_file(
                 &conf.join(KEYSTORE_FILE),
-                &keystore_pem(&node.key, &bundle).unwrap(),
+                keystore_pem(&node.key, &bundle).unwrap().as_bytes(),
                 0o600,
             )
             .unwrap();

@@ -19,9 +19,7 @@
 
 use std::path::Path;
 
-use zeroize::Zeroizing;
-
-use super::key::{KeyError, PrivateKey};
+use super::key::{KeyError, PrivateKey, SecretBytes};
 use super::relation::Bundle;
 
 /// The key store: this unit's key and certificate chain.
@@ -42,12 +40,11 @@ pub const ENABLED_PROTOCOLS: &str = "TLSv1.3,TLSv1.2";
 ///
 /// # Errors
 /// When the key cannot be encoded (it can for any valid key).
-pub fn keystore_pem(key: &PrivateKey, bundle: &Bundle) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let mut out = Zeroizing::new(Vec::new());
-    out.extend_from_slice(key.to_pkcs8_pem()?.as_bytes());
+pub fn keystore_pem(key: &PrivateKey, bundle: &Bundle) -> Result<SecretBytes, KeyError> {
+    let mut out = key.to_pkcs8_pem()?;
     for cert in std::iter::once(bundle.leaf()).chain(bundle.rest()) {
-        out.extend_from_slice(cert.pem().as_bytes());
-        out.push(b'\n');
+        out.extend(cert.pem().as_bytes());
+        out.extend(b"\n");
     }
     Ok(out)
 }
@@ -240,10 +237,11 @@ mod tests {
         let b = bundle(&mid.pem(), &[&root.pem(), &mid.pem()], &mid);
         let ks = keystore_pem(shared_key(), &b).unwrap();
         assert_eq!(
-            labels(&ks),
+            labels(ks.as_bytes()),
             ["PRIVATE KEY", "CERTIFICATE", "CERTIFICATE", "CERTIFICATE"]
         );
-        let text = String::from_utf8(ks.to_vec()).unwrap();
+        let text = ks.as_str().unwrap().to_string();
+        assert!(!format!("{ks:?}").contains("PRIVATE"));
         let leaf_at = text.find(b.leaf().pem()).unwrap();
         let mid_at = text.find(&mid.pem()).unwrap();
         let root_at = text.find(&root.pem()).unwrap();
@@ -261,7 +259,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ks_path = dir.path().join(KEYSTORE_FILE);
         let ts_path = dir.path().join(TRUSTSTORE_FILE);
-        std::fs::write(&ks_path, &ks[..]).unwrap();
+        std::fs::write(&ks_path, ks.as_bytes()).unwrap();
         std::fs::write(&ts_path, &ts.pem).unwrap();
         let leaf_key = openssl(&["x509", "-noout", "-pubkey"], text.as_bytes());
         let key = openssl(&["pkey", "-pubout"], text.as_bytes());

@@ -52,6 +52,36 @@ pub enum KeyError {
     Encode,
 }
 
+/// Secret bytes (a PEM private key, or a key store holding one): zeroed on drop, and
+/// `Debug` shows only the length. Read them with [`SecretBytes::as_bytes`] to write a file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub(super) fn new(bytes: Vec<u8>) -> SecretBytes {
+        SecretBytes(Zeroizing::new(bytes))
+    }
+
+    pub(super) fn extend(&mut self, more: &[u8]) {
+        self.0.extend_from_slice(more);
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes as text (PEM is ASCII); `None` if they are not UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes({} bytes, redacted)", self.0.len())
+    }
+}
+
 /// An RSA private key. Its `Debug` shows the size only; the secret is zeroed on drop.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PrivateKey {
@@ -166,14 +196,17 @@ impl PrivateKey {
     }
 
     /// The key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), LF line endings, ending in a
-    /// newline: the form ZooKeeper reads, and the form to store.
+    /// newline: the form ZooKeeper reads, and the form to store (read it back with
+    /// [`PrivateKey::from_pem`]).
     ///
     /// # Errors
     /// [`KeyError::Encode`] if encoding fails (it does not for a valid key).
-    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        self.inner
+    pub fn to_pkcs8_pem(&self) -> Result<SecretBytes, KeyError> {
+        let pem = self
+            .inner
             .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|_| KeyError::Encode)
+            .map_err(|_| KeyError::Encode)?;
+        Ok(SecretBytes::new(pem.as_bytes().to_vec()))
     }
 
     /// The public key as DER `SubjectPublicKeyInfo`, to compare with the key in a CSR or a
@@ -236,14 +269,11 @@ pub(crate) mod tests {
         let key = PrivateKey::generate().unwrap();
         eprintln!("one RSA 2048 key generation took {:?}", start.elapsed());
         assert_eq!(key.bits(), 2048);
-        let pem = key.to_pkcs8_pem().unwrap();
-        assert!(
-            pem.starts_with("-----BEGIN PRIVATE KEY-----\n"),
-            "{}",
-            &pem[..30]
-        );
+        let secret = key.to_pkcs8_pem().unwrap();
+        let pem = secret.as_str().unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
         assert!(pem.ends_with("-----END PRIVATE KEY-----\n"));
-        assert_eq!(PrivateKey::from_pem(&pem).unwrap(), key);
+        assert_eq!(PrivateKey::from_pem(pem).unwrap(), key);
         assert_ne!(&key, other_key());
     }
 
@@ -255,7 +285,10 @@ pub(crate) mod tests {
         let read = PrivateKey::from_action_value(&pkcs1).unwrap();
         assert_eq!(&read, key);
         let out = read.to_pkcs8_pem().unwrap();
-        assert!(out.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(out
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----\n"));
         // openssl agrees that the output is an unencrypted PKCS#8 RSA key.
         let text = openssl(&["pkey", "-noout", "-text"], out.as_bytes());
         assert!(text.contains("Private-Key: (2048 bit"), "{text}");
@@ -264,7 +297,7 @@ pub(crate) mod tests {
     #[test]
     fn a_pkcs8_key_is_accepted_as_pem_or_as_base64_of_pem_with_surrounding_space() {
         let key = shared_key();
-        let pkcs8 = key.to_pkcs8_pem().unwrap().to_string();
+        let pkcs8 = key.to_pkcs8_pem().unwrap().as_str().unwrap().to_string();
         assert_eq!(&PrivateKey::from_action_value(&pkcs8).unwrap(), key);
         let crlf = pkcs8.replace('\n', "\r\n");
         assert_eq!(&PrivateKey::from_action_value(&crlf).unwrap(), key);
@@ -287,7 +320,7 @@ pub(crate) mod tests {
     #[test]
     fn garbage_and_other_pem_blocks_are_refused_with_errors_that_quote_nothing() {
         let key = shared_key();
-        let pkcs8 = key.to_pkcs8_pem().unwrap().to_string();
+        let pkcs8 = key.to_pkcs8_pem().unwrap().as_str().unwrap().to_string();
         let secret_lines = body_lines(&pkcs8);
 
         // One byte changed in the middle of the base64 body.
@@ -422,10 +455,11 @@ pub(crate) mod tests {
     #[test]
     fn the_debug_form_of_a_key_shows_no_key_material() {
         let key = shared_key();
-        let shown = format!("{key:?} {:?}", Some(key.clone()));
-        assert!(shown.contains("RSA 2048 bits, redacted"), "{shown}");
         let pem = key.to_pkcs8_pem().unwrap();
-        for line in body_lines(&pem) {
+        let shown = format!("{key:?} {:?} {pem:?}", Some(key.clone()));
+        assert!(shown.contains("RSA 2048 bits, redacted"), "{shown}");
+        assert!(shown.contains("bytes, redacted"), "{shown}");
+        for line in body_lines(pem.as_str().unwrap()) {
             assert!(!shown.contains(line.as_str()));
         }
     }
