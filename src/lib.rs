@@ -27,6 +27,10 @@
 //! - [`upgrade`]: the upgrade decision and checks, PEP 440 versions and the dependency
 //!   model;
 //! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end;
+//! - [`cos`]: the `cos-agent` relation's config (alert rules, dashboard, scrape jobs) and
+//!   the metrics exporters' settings, as pure code (not wired into the hooks yet);
+//! - [`tls`]: keys, CSRs, the `certificates` relation, ZooKeeper's TLS files and the
+//!   plaintext/TLS switch, as pure code (not wired into the hooks yet);
 //! - `logging` and `report`: `log` records to `juju-log`; error chains as text.
 //!
 //! Each hook reads a typed snapshot of the world, decides a plan with pure code, executes
@@ -55,6 +59,7 @@ pub mod render;
 pub mod report;
 pub mod snapshot;
 pub mod status;
+pub mod tls;
 pub mod upgrade;
 pub mod workload;
 pub mod zk;
