@@ -25,6 +25,12 @@ pub enum SimError {
     /// The charm (zip or directory) is missing something Juju needs, or cannot be unpacked.
     #[error("charm {path}: {detail}")]
     Charm { path: PathBuf, detail: String },
+    /// `metadata.yaml`, `config.yaml` or `actions.yaml` is missing or not what Juju accepts.
+    #[error(transparent)]
+    CharmFile(#[from] charm_files::FileError),
+    /// A config value does not fit its option's type.
+    #[error(transparent)]
+    ConfigValue(#[from] charm_files::ConfigValueError),
     /// The request does not make sense for this model (unknown unit, bad config value, ...).
     #[error("{0}")]
     Invalid(String),

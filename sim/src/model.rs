@@ -719,7 +719,7 @@ impl Model {
             if v.is_empty() {
                 st.config.remove(*k);
             } else {
-                let value = charm::parse_config_value(opt.kind, k, v)?;
+                let value = opt.kind.parse_value(k, v)?;
                 st.config.insert(k.to_string(), value);
             }
         }
@@ -1874,12 +1874,12 @@ fn json_type_ok(ty: &str, v: &Value) -> bool {
 /// Checks params against the action's schema (type, enum, required, additionalProperties),
 /// then inserts defaults, as Juju does before queueing.
 fn validate_params(
-    spec: &crate::charm::ActionSpec,
+    spec: &charm_files::ActionSpec,
     mut params: serde_json::Map<String, Value>,
 ) -> Result<serde_json::Map<String, Value>, String> {
     for (k, v) in &params {
         let Some(schema) = spec.params.get(k) else {
-            if spec.additional_properties {
+            if spec.additional_properties.unwrap_or(false) {
                 continue;
             }
             return Err(format!("(root) : additional property {k:?} is not allowed"));
@@ -1924,7 +1924,7 @@ fn validate_params(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charm::ActionSpec;
+    use charm_files::ActionSpec;
 
     fn spec() -> ActionSpec {
         let params = json!({
@@ -1932,10 +1932,9 @@ mod tests {
             "password": {"type": "string"},
         });
         ActionSpec {
-            description: String::new(),
             params: params.as_object().unwrap().clone(),
-            required: vec![],
-            additional_properties: false,
+            additional_properties: Some(false),
+            ..ActionSpec::default()
         }
     }
 

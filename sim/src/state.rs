@@ -60,15 +60,29 @@ impl Default for Switches {
     }
 }
 
-/// The charm revision currently deployed to the application.
+/// The charm currently deployed to the application.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CharmRecord {
+    /// The model's own count of deployed charms: 0 for the first, one more per refresh (as
+    /// Juju numbers local charms). It names `<model>/charms/<n>` and tells a unit whose
+    /// charm dir is out of date.
     pub revision: u64,
     /// Where it was deployed from (the `.charm` zip or directory).
     pub source: PathBuf,
     /// Its unpacked copy, `<model>/charms/<revision>`.
     pub dir: PathBuf,
     pub meta: Charm,
+}
+
+impl CharmRecord {
+    /// The revision `juju status` shows: the one the charm was packed as (its `version`
+    /// file, see [`charm_files::PackedVersion`]), else the model's own count.
+    pub fn shown_revision(&self) -> u64 {
+        self.meta
+            .packed
+            .as_ref()
+            .map_or(self.revision, |p| p.revision)
+    }
 }
 
 /// A status and message as `juju status` shows them.

@@ -18,13 +18,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use zk_sim::state::{HookKind, HookSpec};
 use zk_sim::{Measured, Model, ModelOptions, SettleLimits};
 
-use crate::pack::{pack, rfc3339, PackOptions};
+use crate::pack::{pack, PackOptions};
 use crate::workspace_root;
 
 pub const USAGE: &str = "\
@@ -400,12 +400,7 @@ pub fn machine() -> Vec<(String, String)> {
 }
 
 pub fn now_utc() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let t = rfc3339(secs);
-    format!("{} {} UTC", &t[..10], &t[11..19])
+    format!("{} UTC", charm_files::UtcTime::now())
 }
 
 fn git_commit() -> String {

@@ -290,7 +290,10 @@ fn cmd_config(argv: &[String]) -> Result<()> {
             if let Some(d) = &opt.default {
                 e.insert("default".into(), d.clone());
             }
-            e.insert("description".into(), json!(opt.description.trim_end()));
+            e.insert(
+                "description".into(),
+                json!(opt.description.as_deref().unwrap_or_default().trim_end()),
+            );
             e.insert(
                 "source".into(),
                 json!(if st.config.contains_key(k) {
@@ -306,7 +309,7 @@ fn cmd_config(argv: &[String]) -> Result<()> {
             settings.insert(k.clone(), Value::Object(e));
         }
         let out = json!({"application": st.app, "charm": st.app, "settings": settings});
-        print!("{}", serde_yaml::to_string(&out)?);
+        print!("{}", serde_yaml_ng::to_string(&out)?);
         return Ok(());
     }
     let pairs: Vec<(String, String)> = a.positional.iter().map(|s| kv(s)).collect::<Result<_>>()?;
@@ -350,7 +353,7 @@ fn cmd_run(argv: &[String]) -> Result<()> {
             shown.insert("stdout".into(), json!(r.stdout));
         }
         if !shown.is_empty() {
-            print!("{}", serde_yaml::to_string(&Value::Object(shown))?);
+            print!("{}", serde_yaml_ng::to_string(&Value::Object(shown))?);
         }
     }
     let failed = !r.completed();
@@ -374,7 +377,8 @@ fn cmd_refresh(argv: &[String]) -> Result<()> {
         .map(PathBuf::from)
         .ok_or_else(|| anyhow!("refresh needs --path CHARM"))?;
     let mut m = open(&a)?;
-    let rev = m.refresh(&path)?;
+    m.refresh(&path)?;
+    let rev = m.state()?.charm.shown_revision();
     println!("refreshing to revision {rev} from {}", path.display());
     settle(&mut m, &a, "refresh")
 }
@@ -443,7 +447,7 @@ fn cmd_status(argv: &[String]) -> Result<()> {
         let out = json!({
             "model": {"name": st.model_name, "uuid": st.model_uuid, "version": zk_sim::JUJU_VERSION, "seed": st.seed, "dir": m.dir()},
             "application": {"name": st.app, "status": app_status, "message": app_message, "version": version,
-                            "charm-rev": st.charm.revision, "scale": units.len(), "leader": st.leader},
+                            "charm-rev": st.charm.shown_revision(), "scale": units.len(), "leader": st.leader},
             "units": units,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -481,7 +485,7 @@ fn cmd_status(argv: &[String]) -> Result<()> {
             app_status,
             units.len().to_string(),
             st.app.clone(),
-            st.charm.revision.to_string(),
+            st.charm.shown_revision().to_string(),
             app_message,
         ],
     ]);
@@ -571,7 +575,7 @@ fn cmd_show_unit(argv: &[String]) -> Result<()> {
     if a.value("format") == Some("json") {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!("{}", serde_yaml::to_string(&out)?);
+        print!("{}", serde_yaml_ng::to_string(&out)?);
     }
     Ok(())
 }

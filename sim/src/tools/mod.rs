@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::charm::{yaml_scalar_string, yaml_to_json};
 use crate::state::{Bag, Context, Guard, ModelState, StatusRecord, Store, Unit};
 use crate::{logs, util};
 use args::{boolean, value, Args, Flag};
@@ -256,17 +255,31 @@ fn split_kv(arg: &str) -> Option<(String, String)> {
 /// Parses a settings map as `relation-set --file` and `state-set --file` accept it: JSON or
 /// YAML, values stringified, null meaning "delete" (empty string).
 fn parse_settings(text: &str) -> Result<Bag, ToolFail> {
-    let v: serde_yaml::Value = serde_yaml::from_str(text)
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
         .map_err(|e| ToolFail::runtime(format!("cannot parse settings: {e}")))?;
     match v {
-        serde_yaml::Value::Null => Ok(Bag::new()),
-        serde_yaml::Value::Mapping(m) => Ok(m
+        serde_yaml_ng::Value::Null => Ok(Bag::new()),
+        serde_yaml_ng::Value::Mapping(m) => Ok(m
             .iter()
             .map(|(k, v)| (yaml_scalar_string(k), yaml_scalar_string(v)))
             .collect()),
         _ => Err(ToolFail::runtime(
             "cannot parse settings: expected a map of keys to values",
         )),
+    }
+}
+
+/// A YAML scalar as text (`true`, `5`, `abc`); `~` is the empty string.
+fn yaml_scalar_string(v: &serde_yaml_ng::Value) -> String {
+    match v {
+        serde_yaml_ng::Value::Null => String::new(),
+        serde_yaml_ng::Value::Bool(b) => b.to_string(),
+        serde_yaml_ng::Value::Number(n) => n.to_string(),
+        serde_yaml_ng::Value::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
     }
 }
 
@@ -1193,9 +1206,7 @@ pub fn typed_params(
         let value = if string_args {
             Value::String(v.clone())
         } else {
-            serde_yaml::from_str::<serde_yaml::Value>(v)
-                .map(|y| yaml_to_json(&y))
-                .unwrap_or_else(|_| Value::String(v.clone()))
+            serde_yaml_ng::from_str::<Value>(v).unwrap_or_else(|_| Value::String(v.clone()))
         };
         let parts: Vec<&str> = k.split('.').collect();
         let mut cur = &mut out;
