@@ -11,25 +11,27 @@
 //! * "refusing": `ZK_CHARM_VERSION=9.0.0`, `ZK_CHARM_UPGRADE_SUPPORTED=>=9`.
 //!
 //! While a rollout runs, a background thread samples every unit's ZooKeeper process (pid
-//! from `<workload>/zookeeper.pid` and its start time from `/proc`) every 100 ms, and
-//! another writes a znode every 50 ms; the assertions are on what they saw.
+//! from `<workload>/zookeeper.pid` and its start time from `/proc`) and whether it serves
+//! every 100 ms (`testkit::watch`, which also checks that at most one server is out of
+//! service through the charm), and another writes a znode every 50 ms; the assertions are
+//! on what they saw.
 //!
 //! `ZK_TEST_SEEDS=1,2` overrides the event-order seed of each scenario.
 
-mod simkit;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use simkit::{charm_dir_with, limits, test_charm, Cluster};
-use zk_sim::SettleLimits;
-use zookeeper_charm::zk::admin::Admin;
-use zookeeper_charm::zk::ZkError;
+use testkit::build::{charm_dir, CargoBuild};
+use testkit::server::signal_server;
+use testkit::watch::ProcessWatch;
+use testkit::writes::{lost, read_children, WriteReport, Writer};
+use testkit::{live_server, seeds, test_charm, Cluster, ServerProcess};
+
+/// How often the process watch samples, and the writer writes.
+const SAMPLE: Duration = Duration::from_millis(100);
+const WRITE_EVERY: Duration = Duration::from_millis(50);
 
 // --- charm revisions built for these tests ---------------------------------------------------
 
@@ -48,48 +50,21 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the charm binary with `vars` set at build time and returns a copy of it named
-/// after `name` (kept across runs; cargo rebuilds only what changed).
-fn build_charm_binary(name: &str, vars: &[(&str, &str)]) -> PathBuf {
+/// Builds the charm binary as `build` says, in its own target dir (so the main build lock
+/// and artifacts are left alone), and returns a copy of it named after `name` (kept across
+/// runs; cargo rebuilds only what changed).
+fn build_charm_binary(name: &str, build: CargoBuild) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = target_dir().join("upgrade-revisions");
     let started = Instant::now();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "--bin",
-        "zookeeper-charm",
-        "--message-format=json",
-        "--manifest-path",
-    ])
-    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-    .arg("--target-dir")
-    .arg(&dir);
-    for var in [
-        "ZK_CHARM_REVISION",
-        "ZK_CHARM_VERSION",
-        "ZK_CHARM_UPGRADE_SUPPORTED",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(vars.iter().copied());
-    let out = cmd.output().expect("run cargo build");
-    assert!(
-        out.status.success(),
-        "building the {name} revision failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The binary's path, as cargo reports it (it depends on the profile and any --target).
-    let built = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "zookeeper-charm")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported the zookeeper-charm executable");
+    let built = build
+        .target_dir(&dir)
+        .run()
+        .unwrap_or_else(|e| panic!("building the {name} revision failed: {e}"));
     let copy = dir.join(format!("zookeeper-charm-{name}"));
     std::fs::copy(&built, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", built.display()));
     eprintln!(
-        "built the {name} revision ({vars:?}) in {:.1}s",
+        "built the {name} revision in {:.1}s",
         started.elapsed().as_secs_f64()
     );
     copy
@@ -100,7 +75,7 @@ fn new_revision_binary() -> &'static Path {
     NEW_REVISION.get_or_init(|| {
         build_charm_binary(
             "new",
-            &[("ZK_CHARM_REVISION", "2"), ("ZK_CHARM_VERSION", "0.2.0")],
+            CargoBuild::charm().charm_vars(Some("2"), Some("0.2.0"), None),
         )
     })
 }
@@ -110,328 +85,38 @@ fn refusing_revision_binary() -> &'static Path {
     REFUSING_REVISION.get_or_init(|| {
         build_charm_binary(
             "refusing",
-            &[
-                ("ZK_CHARM_REVISION", "3"),
-                ("ZK_CHARM_VERSION", "9.0.0"),
-                ("ZK_CHARM_UPGRADE_SUPPORTED", ">=9"),
-            ],
+            CargoBuild::charm().charm_vars(Some("3"), Some("9.0.0"), Some(">=9")),
         )
     })
 }
 
-// --- ZooKeeper process sampling -----------------------------------------------------------------
-
-/// A running server's identity: pid and start time (clock ticks since boot), so that a
-/// restart is seen even if the pid were reused.
-type ProcId = (i32, u64);
-
-/// The live ZooKeeper process of a unit, from its pidfile and `/proc`.
-fn zk_process(workload_root: &Path) -> Option<ProcId> {
-    let pid: i32 = std::fs::read_to_string(workload_root.join("zookeeper.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces):
-    // state is field 3, starttime field 22.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-        return None;
-    }
-    let start: u64 = fields.get(19)?.parse().ok()?;
-    Some((pid, start))
+/// A charm directory around `binary`.
+fn charm_dir_with(binary: &Path, into: &Path) -> PathBuf {
+    charm_dir(binary, into).expect("a charm directory")
 }
 
-/// Every unit's process, by unit number.
-fn processes(roots: &BTreeMap<u32, PathBuf>) -> BTreeMap<u32, Option<ProcId>> {
-    roots.iter().map(|(u, r)| (*u, zk_process(r))).collect()
+// --- observing the rollout -----------------------------------------------------------------------
+
+/// Every unit's live server, by unit number.
+fn servers(c: &Cluster) -> BTreeMap<u32, Option<ServerProcess>> {
+    c.addresses()
+        .into_keys()
+        .map(|u| (u, live_server(&c.workload_root(u))))
+        .collect()
 }
 
-struct Sample {
-    at: Duration,
-    procs: BTreeMap<u32, Option<ProcId>>,
+/// Starts writing `<parent>/w<n>` as `super` every 50 ms.
+fn start_writer(c: &Cluster, parent: &str) -> Writer {
+    let hosts: Vec<String> = c.addresses().into_values().collect();
+    Writer::start(hosts, parent, &c.super_password(), WRITE_EVERY)
 }
-
-/// Samples every unit's ZooKeeper process every 100 ms until stopped.
-struct ProcWatch {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<Vec<Sample>>>,
-}
-
-impl ProcWatch {
-    fn start(c: &Cluster) -> ProcWatch {
-        let roots: BTreeMap<u32, PathBuf> = c
-            .addresses()
-            .keys()
-            .map(|u| {
-                (
-                    *u,
-                    c.model.workload_root(&format!("zookeeper/{u}")).unwrap(),
-                )
-            })
-            .collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let t0 = Instant::now();
-            let mut samples = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
-                samples.push(Sample {
-                    at: t0.elapsed(),
-                    procs: processes(&roots),
-                });
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            samples.push(Sample {
-                at: t0.elapsed(),
-                procs: processes(&roots),
-            });
-            samples
-        });
-        ProcWatch {
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    fn finish(mut self) -> Restarts {
-        self.stop.store(true, Ordering::Relaxed);
-        let samples = self
-            .handle
-            .take()
-            .expect("finished once")
-            .join()
-            .expect("sampler thread");
-        Restarts::from_samples(&samples)
-    }
-}
-
-impl Drop for ProcWatch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// One unit's server replaced by another: the old one was last seen at `last_old`, the
-/// new one first seen at `first_new` (the unit was down in between).
-#[derive(Debug, Clone)]
-struct Restart {
-    unit: u32,
-    last_old: Duration,
-    first_new: Duration,
-}
-
-/// What the sampler saw.
-#[derive(Debug)]
-struct Restarts {
-    samples: usize,
-    /// The most units without a live server in one sample.
-    max_down: usize,
-    /// A sample where that many were down, for the failure message.
-    max_down_at: Option<(Duration, Vec<u32>)>,
-    /// Every replacement, ordered by when the old server was last seen.
-    restarts: Vec<Restart>,
-}
-
-impl Restarts {
-    fn from_samples(samples: &[Sample]) -> Restarts {
-        let mut max_down = 0;
-        let mut max_down_at = None;
-        let mut restarts = Vec::new();
-        // Per unit: the current server identity and when it was last seen.
-        let mut current: BTreeMap<u32, (ProcId, Duration)> = BTreeMap::new();
-        for s in samples {
-            let down: Vec<u32> = s
-                .procs
-                .iter()
-                .filter(|(_, p)| p.is_none())
-                .map(|(u, _)| *u)
-                .collect();
-            if down.len() > max_down {
-                max_down = down.len();
-                max_down_at = Some((s.at, down.clone()));
-            }
-            for (unit, p) in &s.procs {
-                let Some(p) = p else { continue };
-                match current.get(unit) {
-                    Some((old, last)) if old != p => restarts.push(Restart {
-                        unit: *unit,
-                        last_old: *last,
-                        first_new: s.at,
-                    }),
-                    _ => {}
-                }
-                current.insert(*unit, (*p, s.at));
-            }
-        }
-        restarts.sort_by_key(|r| r.last_old);
-        Restarts {
-            samples: samples.len(),
-            max_down,
-            max_down_at,
-            restarts,
-        }
-    }
-
-    fn order(&self) -> Vec<u32> {
-        self.restarts.iter().map(|r| r.unit).collect()
-    }
-
-    /// No two replacements overlap: each unit's new server was up before the next unit's
-    /// old server was last seen.
-    fn assert_one_at_a_time(&self, what: &str) {
-        assert!(
-            self.max_down <= 1,
-            "{what}: {} units down at once: {:?}",
-            self.max_down,
-            self.max_down_at
-        );
-        for pair in self.restarts.windows(2) {
-            assert!(
-                pair[0].first_new <= pair[1].last_old,
-                "{what}: unit {} went down before unit {} was back: {:?}",
-                pair[1].unit,
-                pair[0].unit,
-                self.restarts
-            );
-        }
-    }
-
-    fn summary(&self) -> String {
-        let mut s = format!("{} samples, max down {}", self.samples, self.max_down);
-        for r in &self.restarts {
-            s += &format!(
-                "; unit {} down {:.1}s..{:.1}s",
-                r.unit,
-                r.last_old.as_secs_f64(),
-                r.first_new.as_secs_f64()
-            );
-        }
-        s
-    }
-}
-
-// --- a client writing all along ------------------------------------------------------------------
-
-struct WriterReport {
-    /// Znodes whose create was acknowledged (or found existing on a retry).
-    acked: Vec<String>,
-    /// Connection losses (each followed by a reconnect and a retry of the same znode).
-    losses: usize,
-    /// The longest time between two acknowledged writes.
-    longest_gap: Duration,
-}
-
-/// Creates `/charm-test/<prefix>-<n>` every 50 ms until stopped.
-struct Writer {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<WriterReport>>,
-}
-
-impl Writer {
-    fn start(c: &Cluster, prefix: &str) -> Writer {
-        c.write_znode(&format!("{prefix}-start"));
-        let hosts: Vec<String> = c.addresses().into_values().collect();
-        let password = c.super_password();
-        let prefix = prefix.to_string();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let connect = || loop {
-                match Admin::connect(&hosts, &password, Duration::from_secs(4)) {
-                    Ok(a) => return Some(a),
-                    Err(_) if flag.load(Ordering::Relaxed) => return None,
-                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
-                }
-            };
-            let mut report = WriterReport {
-                acked: Vec::new(),
-                losses: 0,
-                longest_gap: Duration::ZERO,
-            };
-            let mut last_ack = Instant::now();
-            let mut client = connect();
-            let mut n = 0u32;
-            'writes: while !flag.load(Ordering::Relaxed) {
-                let name = format!("{prefix}-{n:05}");
-                let path = format!("/charm-test/{name}");
-                let mut retried = false;
-                loop {
-                    let Some(c) = client.as_mut() else {
-                        break 'writes;
-                    };
-                    match c.create(&path, name.as_bytes()) {
-                        Ok(()) => break,
-                        // Our own earlier attempt went through before the connection dropped.
-                        Err(ZkError::Client(m)) if retried && m.contains("exists") => break,
-                        Err(ZkError::ConnectionLoss(_)) => {
-                            report.losses += 1;
-                            retried = true;
-                            client = connect();
-                        }
-                        Err(e) => panic!("writer: create {path}: {e}"),
-                    }
-                }
-                report.longest_gap = report.longest_gap.max(last_ack.elapsed());
-                last_ack = Instant::now();
-                report.acked.push(name);
-                n += 1;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            report
-        });
-        Writer {
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    fn finish(mut self) -> WriterReport {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle
-            .take()
-            .expect("finished once")
-            .join()
-            .expect("writer thread")
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-// --- model helpers -------------------------------------------------------------------------------
 
 fn seed(default: u64) -> u64 {
-    std::env::var("ZK_TEST_SEEDS")
-        .ok()
-        .and_then(|s| s.split(',').next()?.trim().parse().ok())
-        .unwrap_or(default)
+    seeds(&[default])[0]
 }
 
 fn unit(n: u32) -> String {
     format!("zookeeper/{n}")
-}
-
-/// Settles until quiet, whatever the statuses (an upgrade in progress or stopped is not
-/// `active`).
-fn settle_quiet(c: &mut Cluster, what: &str) {
-    let quiet = SettleLimits {
-        until_active: false,
-        ..limits()
-    };
-    match c.model.settle(quiet) {
-        Ok(report) => eprintln!("seed {}: {what}: {report}", c.seed),
-        Err(e) => panic!(
-            "seed {}: {what}: settle failed: {e}\n{}",
-            c.seed,
-            c.describe()
-        ),
-    }
 }
 
 fn deploy(charm: &Path, n: u32, seed: u64) -> Cluster {
@@ -502,10 +187,8 @@ fn recorded_charm_version(c: &Cluster) -> String {
 /// then lets the charm start it again. Returns the new quorum leader.
 fn move_zk_leadership(c: &mut Cluster) -> u32 {
     let old = zk_leader(c);
-    let root = c.model.workload_root(&unit(old)).unwrap();
-    let (pid, _) = zk_process(&root).expect("the quorum leader's server runs");
-    // SAFETY: a plain kill(2) of a ZooKeeper this test's model started, by its pid.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    signal_server(&c.workload_root(old), libc::SIGTERM, Duration::ZERO)
+        .expect("the quorum leader's server runs");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let leaders = c.zk_leaders();
@@ -574,7 +257,7 @@ fn pre_upgrade_check(c: &mut Cluster) -> Vec<u32> {
         r.message,
         c.describe()
     );
-    settle_quiet(c, "after pre-upgrade-check");
+    c.settle_quiet("after pre-upgrade-check");
     let stack = upgrade_stack(c);
     let units: BTreeSet<u32> = c.addresses().into_keys().collect();
     assert_eq!(
@@ -600,9 +283,11 @@ fn pre_upgrade_check(c: &mut Cluster) -> Vec<u32> {
     stack
 }
 
-fn assert_no_write_lost(c: &Cluster, report: &WriterReport, what: &str) {
-    let have = c.znodes();
-    let lost: Vec<&String> = report.acked.iter().filter(|w| !have.contains(*w)).collect();
+fn assert_no_write_lost(c: &Cluster, report: &WriteReport, parent: &str, what: &str) {
+    let hosts: Vec<String> = c.addresses().into_values().collect();
+    let have = read_children(&hosts, &c.super_password(), parent, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{what}: reading {parent} back: {e}\n{}", c.describe()));
+    let lost = lost(&report.acked, &have);
     assert!(
         lost.is_empty(),
         "{what}: {} acknowledged writes lost: {lost:?}",
@@ -615,7 +300,7 @@ fn assert_no_write_lost(c: &Cluster, report: &WriterReport, what: &str) {
 /// pre-upgrade-check, refresh to the new revision, and everything the rollout must keep.
 fn rollout(n: u32, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let old = test_charm(&dir.path().join("old"));
+    let old = test_charm!(&dir.path().join("old"));
     let mut c = deploy(&old, n, seed);
     assert_eq!(recorded_charm_version(&c), "0.1.0");
     let zk = zk_leader_in_the_middle(&mut c);
@@ -631,9 +316,10 @@ fn rollout(n: u32, seed: u64) {
     );
     assert_eq!(stack[0], zk);
 
-    let watch = ProcWatch::start(&c);
-    let writer = Writer::start(&c, &format!("rollout{n}"));
-    let before = processes(&roots(&c));
+    let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
+    let parent = format!("/rollout{n}");
+    let writer = start_writer(&c, &parent);
+    let before = servers(&c);
     let t = Instant::now();
     c.model.refresh(&new).unwrap();
     c.settle(&format!("refresh {n} units"));
@@ -647,27 +333,27 @@ fn rollout(n: u32, seed: u64) {
         rollout_time.as_secs_f64(),
         seen.summary(),
         writes.acked.len(),
-        writes.losses,
-        writes.longest_gap.as_secs_f64()
+        writes.failures,
+        writes.max_gap.as_secs_f64()
     );
 
     // One restart per unit, in the stack's order (last element first), never overlapping,
     // and the ZooKeeper leader's unit last.
     let expected: Vec<u32> = stack.iter().rev().copied().collect();
     assert_eq!(
-        seen.order(),
+        seen.restart_order(),
         expected,
         "restart order (from the processes) follows the stack: {}",
         seen.summary()
     );
-    assert_eq!(seen.order().last(), Some(&zk));
-    seen.assert_one_at_a_time(&format!("{n} units"));
+    assert_eq!(seen.restart_order().last(), Some(&zk));
+    seen.assert_one_down_at_a_time(&format!("{n} units"));
     assert_eq!(
         upgrade_plans(&c),
         expected,
         "the `upgrade` workload op ran once per unit, in stack order"
     );
-    let after = processes(&roots(&c));
+    let after = servers(&c);
     for (u, p) in &after {
         assert!(p.is_some(), "unit {u} runs ZooKeeper after the upgrade");
         assert_ne!(p, &before[u], "unit {u} runs a new server process");
@@ -691,15 +377,8 @@ fn rollout(n: u32, seed: u64) {
         "the writer made progress: {} writes",
         writes.acked.len()
     );
-    assert_no_write_lost(&c, &writes, &format!("{n} units"));
+    assert_no_write_lost(&c, &writes, &parent, &format!("{n} units"));
     c.model.destroy().unwrap();
-}
-
-fn roots(c: &Cluster) -> BTreeMap<u32, PathBuf> {
-    c.addresses()
-        .keys()
-        .map(|u| (*u, c.model.workload_root(&unit(*u)).unwrap()))
-        .collect()
 }
 
 #[test]
@@ -715,7 +394,7 @@ fn five_units_upgrade_one_at_a_time_with_the_zookeeper_leader_last_and_lose_no_w
 #[test]
 fn pre_upgrade_check_fails_on_a_non_leader_and_on_an_unhealthy_ensemble_saying_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
-    let charm = test_charm(&dir.path().join("charm"));
+    let charm = test_charm!(&dir.path().join("charm"));
     let mut c = deploy(&charm, 3, seed(13));
     let leader = juju_leader(&c);
 
@@ -731,15 +410,14 @@ fn pre_upgrade_check_fails_on_a_non_leader_and_on_an_unhealthy_ensemble_saying_w
     // One server killed outright just before the check (a follower, so the quorum stays).
     let zk = zk_leader(&c);
     let victim = (0..3).find(|u| *u != zk).unwrap();
-    let root = c.model.workload_root(&unit(victim)).unwrap();
-    let (pid, _) = zk_process(&root).expect("the victim's server runs");
-    // SAFETY: a plain kill(2) of a ZooKeeper this test's model started, by its pid.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-    let gone = Instant::now() + Duration::from_secs(10);
-    while zk_process(&root).is_some() {
-        assert!(Instant::now() < gone, "pid {pid} survived SIGKILL");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let root = c.workload_root(victim);
+    let killed = signal_server(&root, libc::SIGKILL, Duration::from_secs(10))
+        .expect("the victim's server runs");
+    assert!(
+        live_server(&root).is_none(),
+        "pid {} survived SIGKILL",
+        killed.pid
+    );
     let r = c
         .model
         .run_action(&leader, "pre-upgrade-check", &[])
@@ -762,7 +440,7 @@ fn pre_upgrade_check_fails_on_a_non_leader_and_on_an_unhealthy_ensemble_saying_w
 
     // The charm restarts the server; then the check passes.
     c.settle("the killed server restarted");
-    assert!(zk_process(&root).is_some());
+    assert!(live_server(&root).is_some());
     pre_upgrade_check(&mut c);
     c.model.destroy().unwrap();
 }
@@ -782,7 +460,7 @@ fn the_rollback_completes_when_the_failed_unit_is_the_juju_leader() {
 
 fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let old = test_charm(&dir.path().join("old"));
+    let old = test_charm!(&dir.path().join("old"));
     let mut c = deploy(&old, 3, seed);
     let new = charm_dir_with(new_revision_binary(), &dir.path().join("new"));
     if juju_leader_fails {
@@ -790,7 +468,7 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         let zk = zk_leader(&c);
         let first = (0..3).find(|u| *u != zk).unwrap();
         c.model.set_leader(&unit(first)).unwrap();
-        settle_quiet(&mut c, "Juju leadership moved");
+        c.settle_quiet("Juju leadership moved");
     }
     let stack = pre_upgrade_check(&mut c);
     let first = *stack.last().unwrap();
@@ -799,21 +477,14 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         juju_leader_fails,
         "{stack:?}"
     );
-    std::fs::write(
-        c.model
-            .workload_root(&unit(first))
-            .unwrap()
-            .join("fail-next-refresh"),
-        "",
-    )
-    .unwrap();
+    std::fs::write(c.workload_root(first).join("fail-next-refresh"), "").unwrap();
 
-    let watch = ProcWatch::start(&c);
-    let writer = Writer::start(&c, "failure");
-    let before = processes(&roots(&c));
+    let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
+    let writer = start_writer(&c, "/failure");
+    let before = servers(&c);
     let t = Instant::now();
     c.model.refresh(&new).unwrap();
-    settle_quiet(&mut c, "refresh with a failing unit");
+    c.settle_quiet("refresh with a failing unit");
     let failed_time = t.elapsed();
     let seen = watch.finish();
     eprintln!(
@@ -845,7 +516,7 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         Some(&first),
         "the failed unit stays on top"
     );
-    let after = processes(&roots(&c));
+    let after = servers(&c);
     for (u, p) in &after {
         assert!(p.is_some(), "unit {u} serves with the old ZooKeeper");
         if *u != first {
@@ -856,7 +527,7 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         }
     }
     assert!(
-        seen.order().iter().all(|u| *u == first),
+        seen.restart_order().iter().all(|u| *u == first),
         "only the failed unit restarted: {}",
         seen.summary()
     );
@@ -882,9 +553,9 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         "the failed unit rolls back first"
     );
     assert_eq!(repaired.len(), 3, "{repaired:?}");
-    settle_quiet(&mut c, "recovery");
+    c.settle_quiet("recovery");
 
-    let watch = ProcWatch::start(&c);
+    let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
     let t = Instant::now();
     c.model.refresh(&old).unwrap();
     c.settle("rollback refresh");
@@ -897,11 +568,11 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         rollback_time.as_secs_f64(),
         seen.summary(),
         writes.acked.len(),
-        writes.losses,
-        writes.longest_gap.as_secs_f64()
+        writes.failures,
+        writes.max_gap.as_secs_f64()
     );
-    seen.assert_one_at_a_time("rollback");
-    assert_eq!(seen.order().first(), Some(&first));
+    seen.assert_one_down_at_a_time("rollback");
+    assert_eq!(seen.restart_order().first(), Some(&first));
     assert!(c.all_active(), "{}", c.describe());
     assert!(upgrade_stack(&c).is_empty());
     assert!(
@@ -910,31 +581,31 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         upgrade_states(&c)
     );
     assert_eq!(recorded_charm_version(&c), "0.1.0");
-    assert_no_write_lost(&c, &writes, "failure and rollback");
+    assert_no_write_lost(&c, &writes, "/failure", "failure and rollback");
     c.model.destroy().unwrap();
 }
 
 #[test]
 fn a_revision_that_refuses_the_deployed_version_is_refused_before_anything_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let old = test_charm(&dir.path().join("old"));
+    let old = test_charm!(&dir.path().join("old"));
     let mut c = deploy(&old, 3, seed(15));
     let refusing = charm_dir_with(refusing_revision_binary(), &dir.path().join("refusing"));
     pre_upgrade_check(&mut c);
 
-    let watch = ProcWatch::start(&c);
-    let before = processes(&roots(&c));
+    let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
+    let before = servers(&c);
     c.model.refresh(&refusing).unwrap();
-    settle_quiet(&mut c, "refresh to a refusing revision");
+    c.settle_quiet("refresh to a refusing revision");
     let seen = watch.finish();
 
     assert!(
-        seen.restarts.is_empty(),
+        seen.restarts().is_empty(),
         "nothing restarted: {}",
         seen.summary()
     );
-    assert_eq!(seen.max_down, 0, "{}", seen.summary());
-    assert_eq!(processes(&roots(&c)), before);
+    assert!(!seen.any_unit_seen_down(), "{}", seen.summary());
+    assert_eq!(servers(&c), before);
     assert!(upgrade_plans(&c).is_empty());
     let status = c.status();
     let blocked: Vec<_> = status.iter().filter(|u| u.workload == "blocked").collect();
@@ -973,8 +644,8 @@ fn a_revision_that_refuses_the_deployed_version_is_refused_before_anything_resta
         r.message,
         c.describe()
     );
-    settle_quiet(&mut c, "recovery");
-    let watch = ProcWatch::start(&c);
+    c.settle_quiet("recovery");
+    let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
     let t = Instant::now();
     c.model.refresh(&old).unwrap();
     c.settle("rollback from the refused revision");
@@ -984,7 +655,7 @@ fn a_revision_that_refuses_the_deployed_version_is_refused_before_anything_resta
         t.elapsed().as_secs_f64(),
         seen.summary()
     );
-    seen.assert_one_at_a_time("rollback from the refused revision");
+    seen.assert_one_down_at_a_time("rollback from the refused revision");
     assert!(upgrade_stack(&c).is_empty());
     assert!(
         upgrade_states(&c).values().all(|s| s == "idle"),

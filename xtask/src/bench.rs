@@ -15,17 +15,18 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use testkit::model::{all_active, create_model, describe_units, drain, jvm_settle_limits};
+use testkit::{live_server, require_zookeeper, workspace_root, ServerProcess};
 use zk_sim::state::{HookKind, HookSpec};
-use zk_sim::{Measured, Model, ModelOptions, SettleLimits};
+use zk_sim::{Measured, Model, ModelOptions, SettleReport};
 
-use crate::pack::{pack, PackOptions};
-use crate::workspace_root;
+use crate::artifacts::{self, Artifacts};
 
 pub const USAGE: &str = "\
   bench [--iterations N] [--units 3,7] [--convergence] [--write] [--seed S]
@@ -109,224 +110,23 @@ pub fn parse(args: &[String]) -> Result<BenchOptions> {
     Ok(o)
 }
 
-// --- shared with `chaos` ---------------------------------------------------------------------
-
-/// Fails with the fix when Java or Debian's ZooKeeper jars are missing.
-pub fn require_zookeeper() -> Result<()> {
-    let jar = Path::new("/usr/share/java/zookeeper.jar");
-    let java = Path::new("/usr/bin/java").exists() || std::env::var_os("ZK_CHARM_JAVA").is_some();
-    if !jar.exists() || !java {
-        bail!(
-            "this task runs real ZooKeeper servers: install them with \
-             `apt-get install -y libzookeeper-java default-jre-headless` (or `cargo xtask demo` as root)"
-        );
-    }
-    Ok(())
-}
-
-/// `cargo build [--release] -p <package> --bin <bin>`, returning the executable.
-pub fn cargo_bin(package: &str, bin: &str, release: bool) -> Result<PathBuf> {
-    cargo_bin_with(package, bin, release, &[])
-}
-
-/// [`cargo_bin`] with build-time variables: `(name, Some(value))` sets one, `(name, None)`
-/// removes it from cargo's environment.
-fn cargo_bin_with(
-    package: &str,
-    bin: &str,
-    release: bool,
-    vars: &[(&str, Option<&str>)],
-) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .arg("--message-format=json-render-diagnostics")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if release {
-        cmd.arg("--release");
-    }
-    for (name, value) in vars {
-        match value {
-            Some(v) => cmd.env(name, v),
-            None => cmd.env_remove(name),
-        };
-    }
-    let out = cmd
-        .output()
-        .with_context(|| format!("running {cargo} build"))?;
-    if !out.status.success() {
-        bail!(
-            "cargo build -p {package} --bin {bin} failed ({})",
-            out.status
-        );
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .with_context(|| format!("cargo did not report the {bin} executable"))
-}
-
-/// The packed charms the tasks use: revision 1 and a revision-2 build of the same code (for
-/// refreshes), and the release `sim-jujuc` hook tools.
-#[derive(Debug, Clone)]
-pub struct Artifacts {
-    /// Every `.charm` of revision 1 (one per base).
-    pub charms: Vec<PathBuf>,
-    pub rev1: PathBuf,
-    pub rev2: PathBuf,
-    pub jujuc: PathBuf,
-}
-
-/// Packs revision 1 into `target/xtask/rev1` and revision 2 into `target/xtask/rev2`. The
-/// revision-2 binary is built in its own target dir (`target/xtask/rev2-target`), so that the
-/// two builds do not keep replacing each other's artifact.
-pub fn artifacts() -> Result<Artifacts> {
-    let root = workspace_root();
-    let base = root.join("target").join("xtask");
-    eprintln!(
-        "xtask: packing revision 2 (its own target dir: the first time builds every dependency)"
-    );
-    let rev2_target = base.join("rev2-target");
-    let old_target = std::env::var_os("CARGO_TARGET_DIR");
-    // Single-threaded here; the variable only reaches the cargo child that pack spawns.
-    std::env::set_var("CARGO_TARGET_DIR", &rev2_target);
-    let rev2 = pack(&PackOptions {
-        out_dir: base.join("rev2"),
-        revision: Some("2".into()),
-        bases: vec!["22.04".into()],
-    });
-    match old_target {
-        Some(v) => std::env::set_var("CARGO_TARGET_DIR", v),
-        None => std::env::remove_var("CARGO_TARGET_DIR"),
-    }
-    let rev2 = rev2?.into_iter().next().context("pack wrote no charm")?;
-    eprintln!("xtask: packing revision 1");
-    let charms = pack(&PackOptions {
-        out_dir: base.join("rev1"),
-        revision: None,
-        bases: Vec::new(),
-    })?;
-    let rev1 = charms
-        .iter()
-        .find(|p| p.to_string_lossy().contains("22.04"))
-        .or(charms.first())
-        .cloned()
-        .context("pack wrote no charm")?;
-    let jujuc = cargo_bin("zk-sim", "sim-jujuc", true)?;
-    Ok(Artifacts {
-        charms,
-        rev1,
-        rev2,
-        jujuc,
-    })
-}
-
-/// The same two revisions as [`artifacts`], as debug builds in charm directories (what Juju
-/// unpacks: `dispatch` and the metadata files) under `target/xtask/debug`. A debug build
-/// reuses what `cargo test` built and keeps overflow checks and debug assertions on, so it
-/// suits the chaos runner in CI; the bench always measures the release charm.
-pub fn debug_artifacts() -> Result<Artifacts> {
-    let root = workspace_root();
-    let base = root.join("target").join("xtask").join("debug");
-    let mut dirs = Vec::new();
-    // Revision 2 first, then 1, so that the plain debug binary is revision 1 again after.
-    for (name, revision) in [("rev2", Some("2")), ("rev1", None)] {
-        eprintln!("xtask: building the debug charm, {name}");
-        let exe = cargo_bin_with(
-            "zookeeper-charm",
-            "zookeeper-charm",
-            false,
-            &[
-                ("ZK_CHARM_VERSION", None),
-                ("ZK_CHARM_UPGRADE_SUPPORTED", None),
-                ("ZK_CHARM_REVISION", revision),
-            ],
-        )?;
-        let dir = base.join(name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        // Copy to a new file: a running hook of an earlier model may still map the old one.
-        let dispatch = dir.join("dispatch");
-        let _ = std::fs::remove_file(&dispatch);
-        std::fs::copy(&exe, &dispatch).with_context(|| format!("copying {}", exe.display()))?;
-        for f in ["metadata.yaml", "config.yaml", "actions.yaml"] {
-            std::fs::copy(root.join(f), dir.join(f)).with_context(|| format!("copying {f}"))?;
-        }
-        dirs.push(dir);
-    }
-    let rev1 = dirs.pop().context("no rev1")?;
-    let rev2 = dirs.pop().context("no rev2")?;
-    let jujuc = cargo_bin("zk-sim", "sim-jujuc", false)?;
-    Ok(Artifacts {
-        charms: vec![rev1.clone()],
-        rev1,
-        rev2,
-        jujuc,
-    })
-}
-
-/// A model in its own loopback block under `dir`, using the release hook tools.
-pub fn create_model(dir: &Path, charm: &Path, jujuc: &Path, seed: u64) -> Result<Model> {
+/// A model of the charm under test in `dir`, with the release hook tools.
+fn new_model(dir: &Path, art: &Artifacts, seed: u64) -> Result<Model> {
     let opts = ModelOptions {
-        isolated_addresses: true,
-        jujuc: Some(jujuc.to_path_buf()),
+        jujuc: Some(art.jujuc.clone()),
         ..ModelOptions::default()
     };
-    Model::create_with(dir, charm, seed, opts).map_err(|e| anyhow::anyhow!("{e}"))
+    create_model(dir, &art.rev1, seed, opts)
+        .with_context(|| format!("creating a model in {}", dir.display()))
 }
 
-/// Settle limits for hooks that start real JVMs (as the integration tests use).
-pub fn limits() -> SettleLimits {
-    SettleLimits {
-        timeout: Duration::from_secs(300),
-        tick_interval: Duration::from_millis(300),
-        retry_delay: Duration::from_millis(300),
-        until_active: true,
-        ..SettleLimits::default()
-    }
+/// Settles with the limits for JVMs; a failure says what the units were doing.
+fn settle(m: &mut Model, what: &str) -> Result<SettleReport> {
+    let r = m.settle(jvm_settle_limits());
+    r.with_context(|| format!("{what}: the units:\n{}", describe_units(m)))
 }
 
-/// Every unit active (and none in error).
-pub fn all_active(m: &Model) -> Result<bool> {
-    Ok(m.status()
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .iter()
-        .all(|u| u.workload == "active" && u.error.is_none()))
-}
-
-/// One line per unit: name, leader mark, status and message.
-pub fn describe(m: &Model) -> String {
-    let mut out = String::new();
-    for u in m.status_with_roles().unwrap_or_default() {
-        let _ = writeln!(
-            out,
-            "  {}{} {} {:?} role={}",
-            u.unit,
-            if u.leader { "*" } else { "" },
-            u.workload,
-            u.message,
-            u.role.as_deref().unwrap_or("-")
-        );
-    }
-    out
-}
-
-/// Runs whatever is queued (no ticks, no retries); returns how many hooks ran and the
-/// failed ones.
-pub fn drain(m: &mut Model) -> Result<(usize, Vec<String>)> {
-    let mut n = 0;
-    let mut failed = Vec::new();
-    while let Some(r) = m.step().map_err(|e| anyhow::anyhow!("{e}"))? {
-        n += 1;
-        if !r.succeeded() {
-            failed.push(r.to_string());
-        }
-    }
-    Ok((n, failed))
-}
+// --- report facts ----------------------------------------------------------------------------
 
 /// Machine facts for the report.
 pub fn machine() -> Vec<(String, String)> {
@@ -663,7 +463,7 @@ fn md_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// The unit names of a model, leader first, then the lowest-numbered other unit.
 fn leader_and_other(m: &Model) -> Result<(String, String)> {
-    let st = m.status().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let st = m.status()?;
     let leader = st
         .iter()
         .find(|u| u.leader)
@@ -678,7 +478,7 @@ fn leader_and_other(m: &Model) -> Result<(String, String)> {
 }
 
 fn relation_id(m: &Model, endpoint: &str) -> Result<u32> {
-    let st = m.state().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let st = m.state()?;
     st.relations
         .values()
         .find(|r| r.endpoint == endpoint)
@@ -694,16 +494,14 @@ fn measure_once(m: &mut Model, target: Target, unit: &str, other: &str) -> Resul
             m.run_hook_measured(unit, HookSpec::relation(kind, ep, id, Some(other)))
         }
         Target::Action(a) => {
-            let (result, measured) = m
-                .run_action_measured(unit, a, serde_json::Map::new())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (result, measured) = m.run_action_measured(unit, a, serde_json::Map::new())?;
             if !result.completed() {
                 bail!("action {a} failed: {}", result.message);
             }
             return Ok(measured);
         }
     };
-    let r = r.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = r?;
     if !r.record.succeeded() {
         bail!("{}", r.record);
     }
@@ -754,28 +552,20 @@ fn hook_costs(
     baseline: &mut Baseline,
 ) -> Result<Vec<Row>> {
     require_zookeeper()?;
-    let mut m = create_model(
-        &tmp.join(format!("hooks-{n}")),
-        &art.rev1,
-        &art.jujuc,
-        opts.seed,
-    )?;
+    let mut m = new_model(&tmp.join(format!("hooks-{n}")), art, opts.seed)?;
     eprintln!("xtask: bench: deploying {n} units");
-    m.deploy(n).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let report = m
-        .settle(limits())
-        .map_err(|e| anyhow::anyhow!("deploy {n}: {e}\n{}", describe(&m)))?;
+    m.deploy(n)?;
+    let report = settle(&mut m, &format!("deploy {n}"))?;
     if !all_active(&m)? {
         bail!(
             "deploy {n}: settled ({report}) but not all active:\n{}",
-            describe(&m)
+            describe_units(&m)
         );
     }
     eprintln!("xtask: bench: {n} units active ({report})");
     let (leader, other) = leader_and_other(&m)?;
     let address = m
-        .status()
-        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .status()?
         .into_iter()
         .find(|u| u.unit == other)
         .map(|u| u.address)
@@ -880,7 +670,7 @@ fn hook_costs(
         );
         rows.push(row);
     }
-    m.destroy().map_err(|e| anyhow::anyhow!("{e}"))?;
+    m.destroy()?;
     Ok(rows)
 }
 
@@ -950,8 +740,8 @@ fn settle_until(
     m: &mut Model,
     tick_unit: &str,
     goal: impl Fn(&Model) -> bool + 'static,
-) -> Result<(Progress, zk_sim::SettleReport)> {
-    let observer = Model::open(m.dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
+) -> Result<(Progress, SettleReport)> {
+    let observer = Model::open(m.dir())?;
     let progress = Rc::new(RefCell::new(Progress::default()));
     let p = progress.clone();
     let start = Instant::now();
@@ -969,9 +759,9 @@ fn settle_until(
             p.reached = Some((p.hooks, p.update_status, p.ticks, start.elapsed()));
         }
     });
-    let report = m.settle(limits());
+    let report = settle(m, "settle");
     m.on_hook(|_| {});
-    let report = report.map_err(|e| anyhow::anyhow!("{e}\n{}", describe(m)))?;
+    let report = report?;
     let progress = Rc::try_unwrap(progress)
         .map(RefCell::into_inner)
         .unwrap_or_default();
@@ -982,7 +772,7 @@ fn converged(
     what: &str,
     n: u32,
     p: &Progress,
-    r: &zk_sim::SettleReport,
+    r: &SettleReport,
     note: String,
 ) -> Result<Converged> {
     let Some((hooks, update_status, ticks, wall)) = p.reached else {
@@ -1002,18 +792,12 @@ fn converged(
     })
 }
 
-/// The live ZooKeeper pid of each unit (from its pidfile).
-fn zk_pids(m: &Model) -> BTreeMap<String, i32> {
+/// The live ZooKeeper server of each unit.
+fn zk_servers(m: &Model) -> BTreeMap<String, ServerProcess> {
     let mut out = BTreeMap::new();
     for u in m.status().unwrap_or_default() {
-        let pid = m
-            .workload_root(&u.unit)
-            .ok()
-            .and_then(|r| std::fs::read_to_string(r.join("zookeeper.pid")).ok())
-            .and_then(|t| t.trim().parse::<i32>().ok())
-            .filter(|p| zk_sim::process::alive(*p));
-        if let Some(pid) = pid {
-            out.insert(u.unit, pid);
+        if let Some(p) = m.workload_root(&u.unit).ok().and_then(|r| live_server(&r)) {
+            out.insert(u.unit, p);
         }
     }
     out
@@ -1046,36 +830,23 @@ fn upgrade_done(m: &Model) -> bool {
 }
 
 fn deploy_convergence(art: &Artifacts, n: u32, seed: u64, tmp: &Path) -> Result<Converged> {
-    let mut m = create_model(
-        &tmp.join(format!("deploy-{n}")),
-        &art.rev1,
-        &art.jujuc,
-        seed,
-    )?;
+    let mut m = new_model(&tmp.join(format!("deploy-{n}")), art, seed)?;
     eprintln!("xtask: bench: deploy -n {n} until all active");
-    m.deploy(n).map_err(|e| anyhow::anyhow!("{e}"))?;
+    m.deploy(n)?;
     let (p, r) = settle_until(&mut m, "zookeeper/0", |o| all_active(o).unwrap_or(false))?;
     let c = converged("deploy -> all active", n, &p, &r, String::new())?;
-    m.destroy().map_err(|e| anyhow::anyhow!("{e}"))?;
+    m.destroy()?;
     Ok(c)
 }
 
 fn upgrade_convergence(art: &Artifacts, n: u32, seed: u64, tmp: &Path) -> Result<Converged> {
-    let mut m = create_model(
-        &tmp.join(format!("upgrade-{n}")),
-        &art.rev1,
-        &art.jujuc,
-        seed,
-    )?;
+    let mut m = new_model(&tmp.join(format!("upgrade-{n}")), art, seed)?;
     eprintln!("xtask: bench: deploy -n {n}, pre-upgrade-check, refresh until the upgrade is done");
-    m.deploy(n).map_err(|e| anyhow::anyhow!("{e}"))?;
-    m.settle(limits())
-        .map_err(|e| anyhow::anyhow!("deploy {n}: {e}\n{}", describe(&m)))?;
+    m.deploy(n)?;
+    settle(&mut m, &format!("deploy {n}"))?;
     let (leader, _) = leader_and_other(&m)?;
-    let before = zk_pids(&m);
-    let check = m
-        .run_action(&leader, "pre-upgrade-check", &[])
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let before = zk_servers(&m);
+    let check = m.run_action(&leader, "pre-upgrade-check", &[])?;
     if !check.completed() {
         bail!("pre-upgrade-check failed: {}", check.message);
     }
@@ -1083,9 +854,9 @@ fn upgrade_convergence(art: &Artifacts, n: u32, seed: u64, tmp: &Path) -> Result
     if !failed.is_empty() {
         bail!("after pre-upgrade-check: {}", failed.join("; "));
     }
-    m.refresh(&art.rev2).map_err(|e| anyhow::anyhow!("{e}"))?;
+    m.refresh(&art.rev2)?;
     let (p, r) = settle_until(&mut m, &leader, upgrade_done)?;
-    let after = zk_pids(&m);
+    let after = zk_servers(&m);
     let restarted = before
         .iter()
         .filter(|(u, pid)| after.get(*u).is_some_and(|a| a != *pid))
@@ -1099,7 +870,7 @@ fn upgrade_convergence(art: &Artifacts, n: u32, seed: u64, tmp: &Path) -> Result
         "{prepare_hooks} hooks after pre-upgrade-check before refresh; {restarted} servers restarted"
     );
     let c = converged("refresh -> upgrade done", n, &p, &r, note)?;
-    m.destroy().map_err(|e| anyhow::anyhow!("{e}"))?;
+    m.destroy()?;
     Ok(c)
 }
 
@@ -1108,7 +879,7 @@ fn upgrade_convergence(art: &Artifacts, n: u32, seed: u64, tmp: &Path) -> Result
 pub fn bench(opts: &BenchOptions) -> Result<()> {
     require_zookeeper()?;
     let started = Instant::now();
-    let art = artifacts()?;
+    let art = artifacts::packed()?;
     let sizes: Vec<(String, u64)> = art
         .charms
         .iter()
@@ -1178,7 +949,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         println!();
         println!(
             "convergence (update-status ticks every {} ms):",
-            limits().tick_interval.as_millis()
+            jvm_settle_limits().tick_interval.as_millis()
         );
         let cells: Vec<Vec<String>> = conv.iter().map(Converged::cells).collect();
         print!("{}", text_table(&CONVERGENCE_HEADERS, &cells));
@@ -1505,7 +1276,7 @@ fn report(
              so it is the figure to read for a real deployment's convergence time. `to quiet` \
              runs on until a whole round changes nothing.\n",
             opts.seed,
-            limits().tick_interval.as_millis()
+            jvm_settle_limits().tick_interval.as_millis()
         );
         let cells: Vec<Vec<String>> = conv.iter().map(Converged::cells).collect();
         s.push_str(&md_table(&CONVERGENCE_HEADERS, &cells));

@@ -48,6 +48,7 @@ pub fn demo(opts: &DemoOptions) -> Result<()> {
         out_dir: root.clone(),
         revision: None,
         bases: vec!["22.04".into()],
+        target_dir: None,
     })?;
     let charm = charms.first().context("pack wrote no charm")?;
     let units = opts.units.to_string();

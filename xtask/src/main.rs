@@ -7,6 +7,7 @@
 //! - `bench`: hook cost and convergence figures on the local model (see [`bench`]).
 //! - `chaos`: seeded random scenarios on the local model, checking safety invariants.
 
+mod artifacts;
 mod bench;
 mod chaos;
 mod demo;
@@ -68,11 +69,7 @@ fn run(args: Vec<String>) -> Result<()> {
     }
 }
 
-/// The workspace root (the parent of `xtask/`).
-pub fn workspace_root() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map(PathBuf::from).unwrap_or(here)
-}
+pub use testkit::workspace_root;
 
 fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'a String> {
     it.next()
@@ -86,6 +83,7 @@ fn parse_pack(args: &[String]) -> Result<pack::PackOptions> {
             .ok()
             .filter(|r| !r.is_empty()),
         bases: Vec::new(),
+        target_dir: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {

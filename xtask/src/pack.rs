@@ -22,9 +22,10 @@
 use anyhow::{bail, Context, Result};
 use charm_files::timestamp::now_secs;
 use charm_files::{CharmFile, Metadata, PackedVersion, UtcTime};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use testkit::build::{CargoBuild, REVISION_VAR};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
@@ -59,6 +60,8 @@ pub struct PackOptions {
     pub revision: Option<String>,
     /// Bases to pack (`22.04`, `ubuntu@24.04`, ...); empty means all of [`BASES`].
     pub bases: Vec<String>,
+    /// Cargo's `--target-dir` for the build; `None` is the workspace's.
+    pub target_dir: Option<PathBuf>,
 }
 
 /// Builds and writes the charms; returns their paths.
@@ -70,11 +73,14 @@ pub fn pack(opts: &PackOptions) -> Result<Vec<PathBuf>> {
 
     // Without an explicit revision the variable is left unset, so that the binary is the
     // same artifact a plain `cargo build --release` makes (Cargo rebuilds when it changes).
-    let revision_text = revision.to_string();
-    let binary = build_release(
-        &root,
-        opts.revision.as_ref().map(|_| revision_text.as_str()),
-    )?;
+    let revision_text = opts.revision.as_ref().map(|_| revision.to_string());
+    let mut build = CargoBuild::charm()
+        .release(true)
+        .var(REVISION_VAR, revision_text.as_deref());
+    if let Some(dir) = &opts.target_dir {
+        build = build.target_dir(dir);
+    }
+    let binary = build.run()?;
     let dispatch =
         std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
     let needed = max_glibc(&dispatch);
@@ -175,49 +181,6 @@ fn juju_arch(rust_arch: &str) -> Result<&'static str> {
         "x86_64" => Ok("amd64"),
         other => bail!("the charm is published for amd64 only; this host is {other}"),
     }
-}
-
-/// `cargo build --release -p zookeeper-charm`, returning the binary's path as Cargo reports
-/// it (so `CARGO_TARGET_DIR` and friends are honoured).
-fn build_release(root: &Path, revision: Option<&str>) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    match revision {
-        Some(rev) => cmd.env("ZK_CHARM_REVISION", rev),
-        None => cmd.env_remove("ZK_CHARM_REVISION"),
-    };
-    let mut child = cmd
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "zookeeper-charm",
-            "--bin",
-            "zookeeper-charm",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {cargo} build"))?;
-    let mut executable = None;
-    let stdout = child.stdout.take().context("cargo stdout")?;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "zookeeper-charm" {
-            if let Some(exe) = msg["executable"].as_str() {
-                executable = Some(PathBuf::from(exe));
-            }
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!("cargo build --release -p zookeeper-charm failed ({status})");
-    }
-    executable.context("cargo did not report the zookeeper-charm executable")
 }
 
 /// The newest `GLIBC_x.y` symbol version the binary names (its dynamic string table lists
