@@ -39,7 +39,7 @@ mod util;
 
 pub use error::SimError;
 pub use model::{
-    locate_jujuc, zk_role, ActionResult, HookRecord, Measured, Model, ModelOptions, Outcome,
+    locate_jujuc, zk_role, ActionResult, HookRecord, Measured, Model, ModelOptions, RunOutcome,
     SettleLimits, SettleReport, ToolRun, UnitStatus, Usage, JUJU_VERSION,
 };
 pub use state::{Bag, Switches};
