@@ -35,6 +35,7 @@ use testkit::watch::{sample, serving};
 use testkit::writes::{read_children, write_once};
 use testkit::{live_server, require_zookeeper};
 use zk_sim::rng::SplitMix64;
+use zk_sim::tools::ToolName;
 use zk_sim::{Model, ModelOptions, Switches};
 use zookeeper_charm::zk::four;
 
@@ -54,14 +55,14 @@ pub const USAGE: &str = "\
 ";
 
 /// The tools the charm calls in most hooks: the ones a failure is injected into.
-const TOOLS: [&str; 7] = [
-    "relation-get",
-    "relation-set",
-    "relation-list",
-    "status-set",
-    "config-get",
-    "is-leader",
-    "network-get",
+const TOOLS: [ToolName; 7] = [
+    ToolName::RelationGet,
+    ToolName::RelationSet,
+    ToolName::RelationList,
+    ToolName::StatusSet,
+    ToolName::ConfigGet,
+    ToolName::IsLeader,
+    ToolName::NetworkGet,
 ];
 
 /// Options that restart every unit when changed, and values to pick from.
@@ -84,7 +85,7 @@ pub enum Event {
     Kill(u32),
     FailTool {
         unit: u32,
-        tool: String,
+        tool: ToolName,
         times: u32,
     },
     Config {
@@ -167,10 +168,8 @@ impl std::str::FromStr for Event {
             }
             Some("fail-tool") => {
                 arity(4)?;
-                let tool = words[2].to_string();
-                if !zk_sim::tools::TOOL_NAMES.contains(&tool.as_str()) {
-                    bail!("{text:?}: unknown hook tool {tool:?}");
-                }
+                let tool = ToolName::from_name(words[2])
+                    .with_context(|| format!("{text:?}: unknown hook tool {:?}", words[2]))?;
                 Event::FailTool {
                     unit: num(1)?,
                     tool,
@@ -257,7 +256,7 @@ fn random_event(rng: &mut SplitMix64, allow_upgrade: bool) -> Event {
             45..=59 => Event::Kill(pick(rng, 5)),
             60..=72 => Event::FailTool {
                 unit: pick(rng, 5),
-                tool: TOOLS[rng.below(TOOLS.len())].to_string(),
+                tool: TOOLS[rng.below(TOOLS.len())],
                 times: 1 + pick(rng, 3),
             },
             73..=84 => {
@@ -520,7 +519,7 @@ impl Run<'_> {
             }
             Event::FailTool { unit, tool, times } => {
                 if let Some(u) = self.pick(*unit) {
-                    let r = self.m.inject_tool_failures(&u, tool, *times);
+                    let r = self.m.inject_tool_failures(&u, tool.as_str(), *times);
                     self.sim("inject-failure", r)?;
                     self.note(format!("{tool} fails {times}x on {u}"));
                 }
@@ -947,7 +946,7 @@ mod tests {
                 after: 4,
                 interrupt: Some(Box::new(Event::FailTool {
                     unit: 2,
-                    tool: "relation-set".into(),
+                    tool: ToolName::RelationSet,
                     times: 1
                 }))
             }

@@ -693,7 +693,7 @@ fn main() -> ExitCode {
     let base = std::path::Path::new(&argv0)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned());
-    if base.is_some_and(|b| zk_sim::tools::TOOL_NAMES.contains(&b.as_str())) {
+    if base.is_some_and(|b| zk_sim::tools::ToolName::from_name(&b).is_some()) {
         let env = |k: &str| std::env::var(k).ok();
         let code = zk_sim::tools::main_with(
             &argv0,

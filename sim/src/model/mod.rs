@@ -23,7 +23,7 @@ use crate::charm::{self, Charm};
 use crate::process;
 use crate::rng::mix;
 use crate::state::{Bag, CharmRecord, Guard, ModelState, Relation, StatusRecord, Store, Switches};
-use crate::tools::TOOL_NAMES;
+use crate::tools::ToolName;
 use crate::SimError;
 
 mod actions;
@@ -188,7 +188,7 @@ impl Model {
         fs::copy(&jujuc, &tool_bin).map_err(SimError::io("copy", &jujuc))?;
         fs::set_permissions(&tool_bin, fs::Permissions::from_mode(0o755))
             .map_err(SimError::io("chmod", &tool_bin))?;
-        for name in TOOL_NAMES {
+        for name in ToolName::ALL.map(ToolName::as_str) {
             let link = tools_dir.join(name);
             symlink("sim-jujuc", &link).map_err(SimError::io("create symlink", &link))?;
         }

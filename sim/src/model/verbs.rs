@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{absolute, make_dir, Model};
 use crate::charm::{self, Charm};
 use crate::state::{CharmRecord, Guard, HookKind, HookSpec, Life, StatusRecord, ToolFailure, Unit};
-use crate::tools::TOOL_NAMES;
+use crate::tools::ToolName;
 use crate::SimError;
 
 impl Model {
@@ -214,7 +214,7 @@ impl Model {
         tool: &str,
         times: u32,
     ) -> Result<(), SimError> {
-        if !TOOL_NAMES.contains(&tool) {
+        if ToolName::from_name(tool).is_none() {
             return Err(SimError::Invalid(format!("unknown hook tool {tool:?}")));
         }
         let mut g = self.lock()?;
