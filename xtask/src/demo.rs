@@ -13,9 +13,12 @@ use anyhow::{bail, Context, Result};
 use crate::pack::{pack, PackOptions};
 use crate::workspace_root;
 
-/// What `cargo xtask demo` was asked for.
-#[derive(Debug, Clone)]
+/// Install missing host packages (as root; otherwise print the command), pack, then deploy
+/// units on the local model with zk-sim and show their status.
+#[derive(Debug, Clone, clap::Args)]
 pub struct DemoOptions {
+    /// How many units
+    #[arg(short = 'n', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub units: u32,
 }
 
@@ -79,7 +82,7 @@ fn ensure_host_packages() -> Result<()> {
             missing.join(", ")
         );
     }
-    eprintln!("xtask: installing {}", missing.join(", "));
+    log::info!("installing {}", missing.join(", "));
     run(Command::new("apt-get").arg("update"))?;
     run(Command::new("apt-get")
         .args(["install", "-y"])

@@ -52,7 +52,37 @@ const STATIC_FILES: [&str; 6] = [
     "icon.svg",
 ];
 
-/// What `cargo xtask pack` was asked for.
+/// `cargo xtask pack`'s command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PackArgs {
+    /// Where the .charm files go (default: the repository root)
+    #[arg(long = "out", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// The charm revision baked into the binary (default: $ZK_CHARM_REVISION, else 1)
+    #[arg(long, value_name = "N")]
+    pub revision: Option<String>,
+    /// Pack only this base (repeatable; default: every base)
+    #[arg(long = "base", value_name = "22.04|24.04")]
+    pub bases: Vec<String>,
+    /// Accepted so that `pack --release` reads well: the build is always a release build
+    #[arg(long, hide = true)]
+    pub release: bool,
+}
+
+impl PackArgs {
+    pub fn options(self) -> PackOptions {
+        PackOptions {
+            out_dir: self.out_dir.unwrap_or_else(workspace_root),
+            revision: self
+                .revision
+                .or_else(|| std::env::var(REVISION_VAR).ok().filter(|r| !r.is_empty())),
+            bases: self.bases,
+            target_dir: None,
+        }
+    }
+}
+
+/// What to pack.
 #[derive(Debug, Clone)]
 pub struct PackOptions {
     pub out_dir: PathBuf,

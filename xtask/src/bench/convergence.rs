@@ -174,7 +174,7 @@ pub(super) fn deploy_convergence(
     tmp: &Path,
 ) -> Result<Converged> {
     let mut m = new_model(&tmp.join(format!("deploy-{n}")), art, seed)?;
-    eprintln!("xtask: bench: deploy -n {n} until all active");
+    log::info!("deploy -n {n} until all active");
     m.deploy(n)?;
     let (p, r) = settle_until(&mut m, "zookeeper/0", |o| all_active(o).unwrap_or(false))?;
     let c = converged("deploy -> all active", n, &p, &r, String::new())?;
@@ -189,7 +189,7 @@ pub(super) fn upgrade_convergence(
     tmp: &Path,
 ) -> Result<Converged> {
     let mut m = new_model(&tmp.join(format!("upgrade-{n}")), art, seed)?;
-    eprintln!("xtask: bench: deploy -n {n}, pre-upgrade-check, refresh until the upgrade is done");
+    log::info!("deploy -n {n}, pre-upgrade-check, refresh until the upgrade is done");
     m.deploy(n)?;
     settle(&mut m, &format!("deploy {n}"))?;
     let (leader, _) = leader_and_other(&m)?;

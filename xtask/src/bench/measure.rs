@@ -236,7 +236,7 @@ pub(super) fn hook_costs(
 ) -> Result<Vec<Row>> {
     require_zookeeper()?;
     let mut m = new_model(&tmp.join(format!("hooks-{n}")), art, opts.seed)?;
-    eprintln!("xtask: bench: deploying {n} units");
+    log::info!("deploying {n} units");
     m.deploy(n)?;
     let report = settle(&mut m, &format!("deploy {n}"))?;
     if !all_active(&m)? {
@@ -245,7 +245,7 @@ pub(super) fn hook_costs(
             describe_units(&m)
         );
     }
-    eprintln!("xtask: bench: {n} units active ({report})");
+    log::info!("{n} units active ({report})");
     let (leader, other) = leader_and_other(&m)?;
     let address = m
         .status()?
@@ -338,8 +338,8 @@ pub(super) fn hook_costs(
         if let Some(mid) = by_calls.get(by_calls.len() / 2) {
             row.by_tool = mid.tool_calls.clone();
         }
-        eprintln!(
-            "xtask: bench: {n} units: {} on {}: median {} p95 {}, {} tool calls{}",
+        log::info!(
+            "{n} units: {} on {}: median {} p95 {}, {} tool calls{}",
             row.what,
             row.role,
             ms(row.median_wall()),

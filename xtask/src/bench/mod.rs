@@ -23,7 +23,7 @@ mod report;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use testkit::model::{create_model, describe_units, jvm_settle_limits};
 use testkit::{require_zookeeper, workspace_root};
 use zk_sim::{Model, ModelOptions, SettleReport};
@@ -33,86 +33,54 @@ use convergence::{deploy_convergence, upgrade_convergence, Converged, CONVERGENC
 use measure::{hook_costs, spawn_cost, Baseline, Row, HEADERS, WARM_UP};
 use report::{growth, report, text_table, verdicts, where_the_time_goes};
 
-pub const USAGE: &str = "\
-  bench [--iterations N] [--units 3,7] [--convergence] [--write] [--seed S]
-        Hook cost of the release charm on the local model with real ZooKeeper: every hook
-        and read-only action N times (default 30) on the leader and a non-leader of a
-        3- and a 7-unit model; median/p95 wall time, CPU, peak RSS, hook-tool calls by tool;
-        the packed charm size. --convergence adds hooks and time from deploy to all active
-        (3, 5, 7 units) and from refresh to upgrade done (3, 5 units). --write runs
-        everything and writes BENCHMARKS.md.
-";
-
-/// What `cargo xtask bench` was asked for.
-#[derive(Debug, Clone)]
+/// Hook cost of the release charm on the local model with real ZooKeeper: every hook and
+/// read-only action N times on the leader and a non-leader of each model size; median/p95
+/// wall time, CPU, peak RSS, hook-tool calls by tool; the packed charm size.
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
+    /// Runs of each hook and action per unit, after 2 warm-up runs
+    #[arg(short = 'n', long, default_value_t = 30, value_parser = positive)]
     pub iterations: usize,
+    /// Model sizes for the hook cost (2 to 20 units each)
+    #[arg(
+        long = "units",
+        value_name = "N,N..",
+        value_delimiter = ',',
+        default_values_t = [3, 7],
+        value_parser = unit_count
+    )]
     pub sizes: Vec<u32>,
+    /// Also hooks and time from deploy to all active (3, 5, 7 units) and from refresh to
+    /// the upgrade done (3, 5 units)
+    #[arg(long)]
     pub convergence: bool,
+    /// Run everything (convergence too) and write BENCHMARKS.md
+    #[arg(long)]
     pub write: bool,
+    /// The scheduler's seed
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 
-/// `cargo xtask bench ...`.
-pub fn main(args: &[String]) -> Result<()> {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("usage: cargo xtask bench [options]\n\n{USAGE}");
-        return Ok(());
+impl BenchOptions {
+    /// `--convergence`, or `--write`, which runs everything.
+    pub fn runs_convergence(&self) -> bool {
+        self.convergence || self.write
     }
-    bench(&parse(args)?)
 }
 
-pub fn parse(args: &[String]) -> Result<BenchOptions> {
-    let mut o = BenchOptions {
-        iterations: 30,
-        sizes: vec![3, 7],
-        convergence: false,
-        write: false,
-        seed: 1,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .with_context(|| format!("{a} needs a value\n\n{USAGE}"))
-        };
-        match a.as_str() {
-            "--iterations" | "-n" => {
-                let v = value()?;
-                o.iterations = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .with_context(|| format!("--iterations: {v:?} is not a positive number"))?;
-            }
-            "--units" => {
-                let v = value()?;
-                o.sizes = v
-                    .split(',')
-                    .map(|s| {
-                        s.trim()
-                            .parse::<u32>()
-                            .ok()
-                            .filter(|n| (2..=20).contains(n))
-                    })
-                    .collect::<Option<Vec<_>>>()
-                    .with_context(|| format!("--units: {v:?} is not a list like 3,7 (2..20)"))?;
-            }
-            "--seed" => {
-                let v = value()?;
-                o.seed = v
-                    .parse()
-                    .with_context(|| format!("--seed: {v:?} is not a number"))?;
-            }
-            "--convergence" => o.convergence = true,
-            "--write" => {
-                o.write = true;
-                o.convergence = true;
-            }
-            other => bail!("unknown option {other:?} for bench\n\n{USAGE}"),
-        }
+fn positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a positive number")),
     }
-    Ok(o)
+}
+
+fn unit_count(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (2..=20).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number of units from 2 to 20")),
+    }
 }
 
 /// A model of the charm under test in `dir`, with the release hook tools.
@@ -177,7 +145,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
         rows.extend(hook_costs(&art, n, opts, tmp.path(), &mut baseline)?);
     }
     let mut conv = Vec::new();
-    if opts.convergence {
+    if opts.runs_convergence() {
         for n in [3, 5, 7] {
             conv.push(deploy_convergence(&art, n, opts.seed, tmp.path())?);
         }
@@ -242,12 +210,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn options_parse_and_write_implies_convergence() {
-        let o = parse(&["--write".into(), "--units".into(), "3,5".into()]).unwrap();
-        assert!(o.write && o.convergence);
+    fn write_implies_convergence_and_unit_counts_are_checked() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            o: BenchOptions,
+        }
+        let parse = |args: &[&str]| Cli::try_parse_from([&["bench"], args].concat()).map(|c| c.o);
+        let o = parse(&["--write", "--units", "3, 5"]).unwrap();
+        assert!(o.write && o.runs_convergence());
         assert_eq!(o.sizes, [3, 5]);
-        assert!(parse(&["--units".into(), "1".into()]).is_err());
-        assert!(parse(&["--iterations".into(), "0".into()]).is_err());
-        assert!(parse(&["--bogus".into()]).is_err());
+        let o = parse(&[]).unwrap();
+        assert_eq!(
+            (o.iterations, o.sizes.as_slice(), o.seed),
+            (30, &[3, 7][..], 1)
+        );
+        assert!(!o.runs_convergence());
+        assert!(parse(&["--units", "1"]).is_err());
+        assert!(parse(&["--iterations", "0"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
     }
 }

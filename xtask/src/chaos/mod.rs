@@ -36,7 +36,7 @@ mod watch;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use testkit::require_zookeeper;
 
 use crate::artifacts;
@@ -44,86 +44,52 @@ use run::run_scenario;
 use scenario::{generate, Scenario};
 use shrink::shrink;
 
-pub const USAGE: &str = "\
-  chaos --seeds N [--start S] [--seed-list A,B,..] [--steps K] [--shrink-secs T]
-        [--debug] [--replay \"EVENTS\"]
-        Random scenarios on the local model with real ZooKeeper: seeds S..S+N (default
-        S = 1) or the seeds listed, K events each (default 8). After every hook: at most
-        one unit restarting, no quorum lost through a charm action. After every step: all active and serving,
-        voters = units, no acknowledged write lost. A failure prints the seed and the
-        shortest event list that reproduces it (shrinking for at most T s, default 600).
-        --debug runs debug builds of the charm (quicker to build; overflow checks on)
-        instead of the packed release charm. --replay runs one given list with seed S, e.g.
-        --replay \"deploy 3; kill 1; upgrade 2 [leader 0]\".
-";
-
-#[derive(Debug, Clone)]
+/// Random scenarios on the local model with real ZooKeeper: seeds S..S+N or the seeds
+/// listed. After every hook: at most one unit restarting, no quorum lost through a charm
+/// action. After every step: all active and serving, voters = units, no acknowledged write
+/// lost. A failure prints the seed and the shortest event list that reproduces it.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ChaosOptions {
+    /// How many seeds, from --start
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub seeds: u64,
+    /// The first seed
+    #[arg(long, default_value_t = 1, value_name = "S")]
     pub start: u64,
+    /// These seeds instead of S..S+N
+    #[arg(long = "seed-list", value_name = "A,B,..")]
+    pub list: Option<SeedList>,
+    /// Events per scenario
+    #[arg(long, default_value_t = 8, value_name = "K")]
     pub steps: usize,
+    /// Shrink a failing scenario for at most T seconds
+    #[arg(long, default_value_t = 600, value_name = "T")]
     pub shrink_secs: u64,
-    pub replay: Option<Scenario>,
-    /// `--seed-list`: these seeds instead of `start..start + seeds`.
-    pub list: Option<Vec<u64>>,
-    /// `--debug`: debug builds of the charm instead of the packed release charm.
+    /// Debug builds of the charm (quicker to build; overflow checks on) instead of the
+    /// packed release charm
+    #[arg(long)]
     pub debug: bool,
+    /// Run this one event list with seed S, e.g. "deploy 3; kill 1; upgrade 2 [leader 0]"
+    #[arg(long, value_name = "EVENTS")]
+    pub replay: Option<Scenario>,
 }
 
-pub fn parse(args: &[String]) -> Result<ChaosOptions> {
-    let mut o = ChaosOptions {
-        seeds: 1,
-        start: 1,
-        steps: 8,
-        shrink_secs: 600,
-        replay: None,
-        list: None,
-        debug: false,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .with_context(|| format!("{a} needs a value\n\n{USAGE}"))
-        };
-        let mut number = |what: &str| -> Result<u64> {
-            let v = value()?;
-            v.parse()
-                .with_context(|| format!("{what}: {v:?} is not a number"))
-        };
-        match a.as_str() {
-            "--seeds" => o.seeds = number("--seeds")?.max(1),
-            "--start" => o.start = number("--start")?,
-            "--steps" => o.steps = number("--steps")? as usize,
-            "--shrink-secs" => o.shrink_secs = number("--shrink-secs")?,
-            "--replay" => o.replay = Some(value()?.parse()?),
-            "--debug" => o.debug = true,
-            "--seed-list" => {
-                let v = value()?;
-                o.list = Some(
-                    v.split(',')
-                        .map(|s| s.trim().parse::<u64>())
-                        .collect::<Result<Vec<_>, _>>()
-                        .ok()
-                        .filter(|l| !l.is_empty())
-                        .with_context(|| {
-                            format!("--seed-list: {v:?} is not a list of seeds like 4,5,8")
-                        })?,
-                );
-            }
-            other => bail!("unknown option {other:?} for chaos\n\n{USAGE}"),
-        }
-    }
-    Ok(o)
-}
+/// `--seed-list 4,5,8`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedList(pub Vec<u64>);
 
-/// `cargo xtask chaos ...`.
-pub fn main(args: &[String]) -> Result<()> {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("usage: cargo xtask chaos [options]\n\n{USAGE}");
-        return Ok(());
+impl std::str::FromStr for SeedList {
+    type Err = String;
+
+    fn from_str(v: &str) -> Result<Self, String> {
+        v.split(',')
+            .map(|s| s.trim().parse::<u64>())
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+            .filter(|l| !l.is_empty())
+            .map(SeedList)
+            .ok_or_else(|| format!("{v:?} is not a list of seeds like 4,5,8"))
     }
-    chaos(&parse(args)?)
 }
 
 pub fn chaos(o: &ChaosOptions) -> Result<()> {
@@ -136,16 +102,16 @@ pub fn chaos(o: &ChaosOptions) -> Result<()> {
     let started = Instant::now();
     let seeds: Vec<u64> = if o.replay.is_some() {
         vec![o.start]
-    } else if let Some(list) = &o.list {
+    } else if let Some(SeedList(list)) = &o.list {
         list.clone()
     } else {
-        (o.start..o.start + o.seeds).collect()
+        (o.start..o.start + o.seeds.max(1)).collect()
     };
     let mut failed = Vec::new();
     let (mut hooks, mut writes) = (0usize, 0usize);
     for &seed in &seeds {
         let sc = o.replay.clone().unwrap_or_else(|| generate(seed, o.steps));
-        eprintln!("chaos: seed {seed}: {sc}");
+        log::info!("seed {seed}: {sc}");
         let t = Instant::now();
         match run_scenario(&art, seed, &sc, true) {
             Ok(ran) => {
@@ -163,10 +129,7 @@ pub fn chaos(o: &ChaosOptions) -> Result<()> {
                 println!("seed {seed}: FAILED at {f}");
                 println!("seed {seed}: events: {sc}");
                 let (min, min_failure, complete) = if o.shrink_secs > 0 && f.step > 0 {
-                    eprintln!(
-                        "chaos: seed {seed}: shrinking for at most {} s",
-                        o.shrink_secs
-                    );
+                    log::info!("seed {seed}: shrinking for at most {} s", o.shrink_secs);
                     shrink(&art, seed, &sc, &f, Duration::from_secs(o.shrink_secs))
                 } else {
                     let mut min = sc.clone();
@@ -213,24 +176,25 @@ mod tests {
     use scenario::Event;
 
     #[test]
-    fn options_parse() {
-        let o = parse(&["--seeds".into(), "3".into(), "--steps".into(), "2".into()]).unwrap();
-        assert_eq!((o.seeds, o.start, o.steps), (3, 1, 2));
-        let o = parse(&[
-            "--replay".into(),
-            "deploy 2; kill 0".into(),
-            "--start".into(),
-            "9".into(),
-        ])
-        .unwrap();
+    fn chaos_options_take_a_replay_and_seed_lists_and_refuse_bad_ones() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            o: ChaosOptions,
+        }
+        let parse = |args: &[&str]| Cli::try_parse_from([&["chaos"], args].concat()).map(|c| c.o);
+        let o = parse(&["--seeds", "3", "--steps", "2"]).unwrap();
+        assert_eq!((o.seeds, o.start, o.steps, o.shrink_secs), (3, 1, 2, 600));
+        let o = parse(&["--replay", "deploy 2; kill 0", "--start", "9"]).unwrap();
         assert_eq!(o.replay.unwrap().events, [Event::Kill(0)]);
-        assert!(parse(&["--seeds".into()]).is_err());
-        let o = parse(&["--seed-list".into(), "4, 5,8".into()]).unwrap();
-        assert_eq!(o.list, Some(vec![4, 5, 8]));
+        assert!(parse(&["--seeds"]).is_err());
+        let o = parse(&["--seed-list", "4, 5,8"]).unwrap();
+        assert_eq!(o.list, Some(SeedList(vec![4, 5, 8])));
         assert!(!o.debug);
-        assert!(parse(&["--debug".into()]).unwrap().debug);
-        assert!(parse(&["--seed-list".into(), "4,x".into()]).is_err());
-        assert!(parse(&["--seed-list".into(), "".into()]).is_err());
-        assert!(parse(&["--replay".into(), "kill 0".into()]).is_err());
+        assert!(parse(&["--debug"]).unwrap().debug);
+        assert!(parse(&["--seed-list", "4,x"]).is_err());
+        assert!(parse(&["--seed-list", ""]).is_err());
+        assert!(parse(&["--replay", "kill 0"]).is_err());
     }
 }

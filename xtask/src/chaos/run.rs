@@ -103,7 +103,7 @@ impl Run<'_> {
 
     fn note(&self, text: String) {
         if self.log {
-            eprintln!("chaos:   {text}");
+            log::info!("  {text}");
         }
     }
 
@@ -351,7 +351,7 @@ impl Run<'_> {
     fn step_through(&mut self, i: usize, ev: &Event) -> Result<(), Failure> {
         self.step = i + 1;
         if self.log {
-            eprintln!("chaos: seed {} step {}: {ev}", self.seed, self.step);
+            log::info!("seed {} step {}: {ev}", self.seed, self.step);
         }
         self.apply(ev)?;
         self.tracker.borrow_mut().sample();
@@ -404,7 +404,7 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
         _dir: dir,
     };
     if log {
-        eprintln!("chaos: seed {seed}: deploy {}", sc.units);
+        log::info!("seed {seed}: deploy {}", sc.units);
     }
     let r = run.m.deploy(sc.units);
     run.sim("deploy", r)?;

@@ -29,26 +29,20 @@ pub(super) fn shrink(
         }
         let mut candidate = best.clone();
         let removed = candidate.events.remove(i);
-        eprintln!(
-            "chaos: shrink: without step {} ({removed}): {candidate}",
-            i + 1
-        );
+        log::info!("shrink: without step {} ({removed}): {candidate}", i + 1);
         match run_scenario(art, seed, &candidate, false) {
             Err(f) if f.kind == first.kind => {
-                eprintln!("chaos: shrink:   still fails ({})", f.kind);
+                log::info!("shrink:   still fails ({})", f.kind);
                 best_failure = f.clone();
                 best = candidate;
                 best.events.truncate(f.step);
             }
             Err(f) => {
-                eprintln!(
-                    "chaos: shrink:   fails differently ({}), keeping the step",
-                    f.kind
-                );
+                log::info!("shrink:   fails differently ({}), keeping the step", f.kind);
                 i += 1;
             }
             Ok(_) => {
-                eprintln!("chaos: shrink:   passes, keeping the step");
+                log::info!("shrink:   passes, keeping the step");
                 i += 1;
             }
         }
