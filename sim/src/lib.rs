@@ -37,7 +37,7 @@ pub mod state;
 pub mod tools;
 mod util;
 
-pub use error::SimError;
+pub use error::{Chain, SimError};
 pub use model::{
     locate_jujuc, zk_role, ActionResult, HookRecord, Measured, Model, ModelOptions, RunOutcome,
     SettleLimits, SettleReport, ToolRun, UnitStatus, Usage, JUJU_VERSION,

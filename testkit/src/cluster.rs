@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use zk_sim::{Model, ModelOptions, SettleLimits, UnitStatus};
+use zk_sim::{Chain, Model, ModelOptions, SettleLimits, UnitStatus};
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::four;
 
@@ -35,7 +35,7 @@ impl Cluster {
             seed,
             ModelOptions::default(),
         )
-        .unwrap_or_else(|e| panic!("seed {seed}: cannot create the model: {e}"));
+        .unwrap_or_else(|e| panic!("seed {seed}: cannot create the model: {}", Chain(&e)));
         Cluster { model, dir, seed }
     }
 
@@ -51,8 +51,9 @@ impl Cluster {
                 self.describe()
             ),
             Err(e) => panic!(
-                "seed {}: {what}: settle failed: {e}\n{}",
+                "seed {}: {what}: settle failed: {}\n{}",
                 self.seed,
+                Chain(&e),
                 self.describe()
             ),
         }
@@ -68,8 +69,9 @@ impl Cluster {
         match self.model.settle(quiet) {
             Ok(report) => eprintln!("seed {}: {what}: {report}", self.seed),
             Err(e) => panic!(
-                "seed {}: {what}: settle failed: {e}\n{}",
+                "seed {}: {what}: settle failed: {}\n{}",
                 self.seed,
+                Chain(&e),
                 self.describe()
             ),
         }

@@ -18,7 +18,7 @@ impl Model {
     ) -> Result<u64, SimError> {
         let mut g = self.lock()?;
         if !g.st.units.contains_key(unit) {
-            return Err(SimError::Invalid(format!("unit {unit:?} not found")));
+            return Err(SimError::not_found("unit", unit));
         }
         let spec =
             g.st.charm
@@ -26,13 +26,12 @@ impl Model {
                 .actions
                 .get(action)
                 .ok_or_else(|| {
-                    SimError::Invalid(format!(
+                    SimError::Refused(format!(
                         "invalid action {action:?}: not defined on unit {unit:?}"
                     ))
                 })?
                 .clone();
-        let params = validate_params(&spec, params)
-            .map_err(|e| SimError::Invalid(format!("validation failed: {e}")))?;
+        let params = validate_params(&spec, params).map_err(SimError::ActionParams)?;
         let id = g.st.next_action;
         g.st.next_action += 1;
         g.st.actions.insert(
@@ -92,7 +91,7 @@ impl Model {
                 return Ok(r);
             }
             if self.step_inner()?.is_none() {
-                return Err(SimError::Invalid(format!("action {id} was not run")));
+                return Err(SimError::Refused(format!("action {id} was not run")));
             }
         }
     }
@@ -103,7 +102,7 @@ impl Model {
         let rec =
             g.st.actions
                 .get(&id)
-                .ok_or_else(|| SimError::Invalid(format!("no action {id}")))?;
+                .ok_or_else(|| SimError::not_found("action", id))?;
         let status = match rec.status {
             ActionStatus::Completed => "completed",
             ActionStatus::Failed => "failed",

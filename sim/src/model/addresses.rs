@@ -25,7 +25,7 @@ pub(super) fn reserve_address_block() -> Result<(String, fs::File), SimError> {
             return Ok((format!("127.0.{k}."), file));
         }
     }
-    Err(SimError::Invalid(
+    Err(SimError::Setup(
         "no free 127.0.<k>. address block (254 models in use?)".into(),
     ))
 }

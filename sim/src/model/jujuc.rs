@@ -16,7 +16,7 @@ pub fn locate_jujuc() -> Result<PathBuf, SimError> {
         if p.is_file() {
             return Ok(p);
         }
-        return Err(SimError::Invalid(format!(
+        return Err(SimError::Setup(format!(
             "SIM_JUJUC={} is not a file",
             p.display()
         )));
@@ -38,7 +38,7 @@ pub fn locate_jujuc() -> Result<PathBuf, SimError> {
             return Ok(p);
         }
     }
-    Err(SimError::Invalid(format!(
+    Err(SimError::Setup(format!(
         "cannot find the sim-jujuc hook-tool binary near {}; build it with `cargo build -p zk-sim` \
          or set SIM_JUJUC=/path/to/sim-jujuc",
         exe.display()

@@ -84,12 +84,12 @@ impl Model {
         let _runner = self.runner()?;
         let g = self.lock()?;
         match g.st.units.get(unit) {
-            None => return Err(SimError::Invalid(format!("unit {unit:?} not found"))),
+            None => return Err(SimError::not_found("unit", unit)),
             Some(u) if u.life != Life::Alive => {
-                return Err(SimError::Invalid(format!("unit {unit:?} is dying")))
+                return Err(SimError::Refused(format!("unit {unit:?} is dying")))
             }
             Some(u) if u.error.is_some() => {
-                return Err(SimError::Invalid(format!("unit {unit:?} is in error")))
+                return Err(SimError::Refused(format!("unit {unit:?} is in error")))
             }
             Some(_) => {}
         }
@@ -113,7 +113,7 @@ impl Model {
         let measured = self.measured(|m| m.execute(g, unit, Work::Action(id)))?;
         let result = self
             .action_result(id)?
-            .ok_or_else(|| SimError::Invalid(format!("action {id} did not finish")))?;
+            .ok_or_else(|| SimError::Refused(format!("action {id} did not finish")))?;
         Ok((result, measured))
     }
 

@@ -161,7 +161,7 @@ impl Model {
         let charm_path = absolute(charm_path.as_ref())?;
         let store = Store::new(&dir);
         if store.exists() {
-            return Err(SimError::Invalid(format!(
+            return Err(SimError::Refused(format!(
                 "a model already exists in {} (destroy it first)",
                 dir.display()
             )));
@@ -173,7 +173,7 @@ impl Model {
             (opts.address_prefix.clone(), None)
         };
         if !is_loopback_prefix(&address_prefix) {
-            return Err(SimError::Invalid(format!(
+            return Err(SimError::Refused(format!(
                 "address prefix {address_prefix:?} is not a loopback prefix like \"127.0.3.\""
             )));
         }
@@ -259,7 +259,7 @@ impl Model {
         let dir = absolute(dir.as_ref())?;
         let store = Store::new(&dir);
         if !store.exists() {
-            return Err(SimError::Invalid(format!("no model in {}", dir.display())));
+            return Err(SimError::NoModel(dir.clone()));
         }
         Ok(Model {
             store,

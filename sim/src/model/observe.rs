@@ -130,7 +130,7 @@ impl Model {
         st.relations
             .values()
             .find(|r| r.endpoint == endpoint)
-            .ok_or_else(|| SimError::Invalid(format!("no relation on endpoint {endpoint:?}")))
+            .ok_or_else(|| SimError::not_found("relation on endpoint", endpoint))
     }
 
     /// Committed unit bags of the relation on `endpoint`, by unit (units that left keep
@@ -166,7 +166,7 @@ impl Model {
                 if d.is_dir() {
                     Ok(d)
                 } else {
-                    Err(SimError::Invalid(format!("unit {unit:?} not found")))
+                    Err(SimError::not_found("unit", unit))
                 }
             }
         }

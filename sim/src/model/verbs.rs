@@ -19,7 +19,7 @@ impl Model {
     pub fn deploy(&mut self, n: u32) -> Result<Vec<String>, SimError> {
         let mut g = self.lock()?;
         if g.st.next_unit > 0 {
-            return Err(SimError::Invalid(
+            return Err(SimError::Refused(
                 "the application is already deployed; use add-unit".into(),
             ));
         }
@@ -35,7 +35,7 @@ impl Model {
     pub fn add_unit(&mut self) -> Result<String, SimError> {
         let mut g = self.lock()?;
         if g.st.next_unit == 0 {
-            return Err(SimError::Invalid(
+            return Err(SimError::Refused(
                 "nothing deployed yet; deploy first".into(),
             ));
         }
@@ -48,7 +48,7 @@ impl Model {
         let st = &mut g.st;
         let n = st.next_unit;
         if n > 243 {
-            return Err(SimError::Invalid(format!(
+            return Err(SimError::Refused(format!(
                 "out of loopback addresses ({p}11-{p}254)",
                 p = st.address_prefix
             )));
@@ -93,7 +93,7 @@ impl Model {
     pub fn remove_unit(&mut self, unit: &str) -> Result<(), SimError> {
         let mut g = self.lock()?;
         match g.st.units.get(unit) {
-            None => return Err(SimError::Invalid(format!("unit {unit:?} not found"))),
+            None => return Err(SimError::not_found("unit", unit)),
             Some(u) if u.life == Life::Dying => return Ok(()),
             Some(_) => {}
         }
@@ -113,7 +113,7 @@ impl Model {
                 .meta
                 .options
                 .get(*k)
-                .ok_or_else(|| SimError::Invalid(format!("unknown option {k:?}")))?;
+                .ok_or_else(|| SimError::not_found("option", k))?;
             if v.is_empty() {
                 st.config.remove(*k);
             } else {
@@ -153,7 +153,7 @@ impl Model {
         let meta = Charm::load(&dest)?;
         if meta.name != g.st.app {
             let _ = fs::remove_dir_all(&dest);
-            return Err(SimError::Invalid(format!(
+            return Err(SimError::Refused(format!(
                 "cannot refresh {} to a charm named {:?}",
                 g.st.app, meta.name
             )));
@@ -187,7 +187,7 @@ impl Model {
     pub fn set_leader(&mut self, unit: &str) -> Result<(), SimError> {
         let mut g = self.lock()?;
         if !g.st.is_alive(unit) {
-            return Err(SimError::Invalid(format!(
+            return Err(SimError::Refused(format!(
                 "unit {unit:?} not found or dying"
             )));
         }
@@ -215,11 +215,11 @@ impl Model {
         times: u32,
     ) -> Result<(), SimError> {
         if ToolName::from_name(tool).is_none() {
-            return Err(SimError::Invalid(format!("unknown hook tool {tool:?}")));
+            return Err(SimError::not_found("hook tool", tool));
         }
         let mut g = self.lock()?;
         if !g.st.units.contains_key(unit) {
-            return Err(SimError::Invalid(format!("unit {unit:?} not found")));
+            return Err(SimError::not_found("unit", unit));
         }
         g.st.tool_failures.push(ToolFailure {
             unit: unit.to_string(),

@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::logs;
 use crate::state::{Bag, Context, Guard, ModelState, Store, Unit};
+use crate::{logs, Chain};
 use args::{boolean, value, Flag};
 use format::{render, Format};
 
@@ -260,7 +260,7 @@ fn run(
     let store = Store::new(&dir);
     let mut guard = store
         .lock()
-        .map_err(|e| ToolFail::runtime(format!("cannot open the model: {e}")))?;
+        .map_err(|e| ToolFail::runtime(format!("cannot open the model: {}", Chain(&e))))?;
     if !guard.st.contexts.contains_key(&ctx_id) {
         return Err(ToolFail::runtime(format!(
             "bad request: unknown context {ctx_id:?}"
@@ -279,7 +279,7 @@ fn run(
     if tool.dirty {
         guard
             .save()
-            .map_err(|e| ToolFail::runtime(format!("cannot save the model: {e}")))?;
+            .map_err(|e| ToolFail::runtime(format!("cannot save the model: {}", Chain(&e))))?;
     }
     result
 }

@@ -14,7 +14,7 @@ use testkit::server::signal_server;
 use testkit::watch::serving;
 use testkit::writes::{read_children, write_once};
 use zk_sim::rng::SplitMix64;
-use zk_sim::{Model, ModelOptions, Switches};
+use zk_sim::{Chain, Model, ModelOptions, Switches};
 use zookeeper_charm::zk::four;
 
 use super::scenario::{Event, Scenario, MAX_UNITS};
@@ -73,7 +73,7 @@ impl Run<'_> {
     }
 
     fn sim<T>(&self, what: &str, r: Result<T, zk_sim::SimError>) -> Result<T, Failure> {
-        r.map_err(|e| self.err("sim", format!("{what}: {e}")))
+        r.map_err(|e| self.err("sim", format!("{what}: {}", Chain(&e))))
     }
 
     fn alive(&self) -> Vec<String> {
@@ -242,7 +242,7 @@ impl Run<'_> {
         self.checkpoint()?;
         match r {
             Ok(_) => Ok(()),
-            Err(e) => Err(self.err("settle", format!("did not settle: {e}"))),
+            Err(e) => Err(self.err("settle", format!("did not settle: {}", Chain(&e)))),
         }
     }
 
@@ -366,7 +366,7 @@ impl Run<'_> {
 
 /// Runs one scenario on a fresh model; `log` prints each step.
 pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Result<Ran, Failure> {
-    let setup = |e: &dyn fmt::Display| fail(0, "setup", e.to_string());
+    let setup = |e: &(dyn std::error::Error + 'static)| fail(0, "setup", Chain(e).to_string());
     let dir = tempfile::Builder::new()
         .prefix("xtask-chaos-")
         .tempdir()
