@@ -42,4 +42,4 @@ pub use model::{
     locate_jujuc, zk_role, ActionResult, HookRecord, Measured, Model, ModelOptions, RunOutcome,
     SettleLimits, SettleReport, ToolRun, UnitStatus, Usage, JUJU_VERSION,
 };
-pub use state::{Bag, Switches};
+pub use state::{Databag, Switches};

@@ -2,7 +2,7 @@
 //! bags) and the changes they fan out, and a unit's removal.
 
 use crate::rng::SplitMix64;
-use crate::state::{Bag, Context, ModelState};
+use crate::state::{Context, Databag, ModelState};
 
 /// The unit is gone after its `remove` hook: it leaves the model (its relation bags stay
 /// readable), and if it led, another unit is elected.
@@ -42,7 +42,7 @@ pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
             "cannot write relation settings: {unit} is not the leader"
         ));
     }
-    let apply = |bag: &mut Bag, changes: &Bag| -> bool {
+    let apply = |bag: &mut Databag, changes: &Databag| -> bool {
         let before = bag.clone();
         for (k, v) in changes {
             if v.is_empty() {

@@ -22,7 +22,9 @@ use std::time::Duration;
 use crate::charm::{self, Charm};
 use crate::process;
 use crate::rng::mix;
-use crate::state::{Bag, CharmRecord, Guard, ModelState, Relation, StatusRecord, Store, Switches};
+use crate::state::{
+    CharmRecord, Databag, Guard, ModelState, Relation, StatusRecord, Store, Switches,
+};
 use crate::tools::ToolName;
 use crate::SimError;
 
@@ -214,7 +216,7 @@ impl Model {
             units: BTreeMap::new(),
             removed_units: Vec::new(),
             leader: None,
-            leader_settings: Bag::new(),
+            leader_settings: Databag::new(),
             relations: BTreeMap::new(),
             next_relation: 0,
             contexts: BTreeMap::new(),
@@ -236,7 +238,7 @@ impl Model {
                     id,
                     endpoint: ep.clone(),
                     peer: true,
-                    app_bag: Bag::new(),
+                    app_bag: Databag::new(),
                     app_version: 0,
                     units: BTreeMap::new(),
                 },

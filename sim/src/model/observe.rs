@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::records::{HookRecord, UnitStatus};
 use super::Model;
-use crate::state::{Bag, Life, ModelState, Relation};
+use crate::state::{Databag, Life, ModelState, Relation};
 use crate::{fourlw, logs, SimError};
 
 /// Asks a unit's ZooKeeper for its role (`srvr` on `<address>:2181`, 1 s timeout).
@@ -135,7 +135,7 @@ impl Model {
 
     /// Committed unit bags of the relation on `endpoint`, by unit (units that left keep
     /// their last bag, as Juju keeps it readable).
-    pub fn unit_databags(&self, endpoint: &str) -> Result<BTreeMap<String, Bag>, SimError> {
+    pub fn unit_databags(&self, endpoint: &str) -> Result<BTreeMap<String, Databag>, SimError> {
         let g = self.lock()?;
         let r = Self::relation_by_endpoint(&g.st, endpoint)?;
         Ok(r.units
@@ -145,13 +145,13 @@ impl Model {
     }
 
     /// The committed application bag of the relation on `endpoint`.
-    pub fn app_databag(&self, endpoint: &str) -> Result<Bag, SimError> {
+    pub fn app_databag(&self, endpoint: &str) -> Result<Databag, SimError> {
         let g = self.lock()?;
         Ok(Self::relation_by_endpoint(&g.st, endpoint)?.app_bag.clone())
     }
 
     /// Leader settings (`leader-set`).
-    pub fn leader_settings(&self) -> Result<Bag, SimError> {
+    pub fn leader_settings(&self) -> Result<Databag, SimError> {
         Ok(self.lock()?.st.leader_settings)
     }
 

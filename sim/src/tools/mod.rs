@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::state::{Bag, Context, Guard, ModelState, Store, Unit};
+use crate::state::{Context, Databag, Guard, ModelState, Store, Unit};
 use crate::{logs, Chain};
 use args::{boolean, value, Flag};
 use format::{render, Format};
@@ -322,7 +322,7 @@ fn note_call(env: &dyn Fn(&str) -> Option<String>, name: &str, wall: std::time::
 }
 
 /// Applies `changes` ("" deletes) onto `base`.
-fn overlay(mut base: Bag, changes: Option<&Bag>) -> Bag {
+fn overlay(mut base: Databag, changes: Option<&Databag>) -> Databag {
     for (k, v) in changes.into_iter().flatten() {
         if v.is_empty() {
             base.remove(k);
@@ -333,7 +333,7 @@ fn overlay(mut base: Bag, changes: Option<&Bag>) -> Bag {
     base
 }
 
-fn bag_value(b: &Bag) -> Value {
+fn bag_value(b: &Databag) -> Value {
     Value::Object(
         b.iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::args::{self, value};
 use super::format::Format;
 use super::{bag_value, overlay, Out, Tool, ToolFail, APP, FORMAT, RELATION};
-use crate::state::{Bag, ModelState};
+use crate::state::{Databag, ModelState};
 
 /// Which bag of a relation a read is for.
 enum BagRef {
@@ -69,7 +69,7 @@ impl Tool<'_> {
         Ok(Out::value(f, &json!(members)))
     }
 
-    fn snapshot(&mut self, key: String, committed: impl FnOnce(&ModelState) -> Bag) -> Bag {
+    fn snapshot(&mut self, key: String, committed: impl FnOnce(&ModelState) -> Databag) -> Databag {
         if let Some(b) = self.ctx().snapshots.get(&key) {
             return b.clone();
         }
@@ -78,7 +78,7 @@ impl Tool<'_> {
         b
     }
 
-    fn read_bag(&mut self, id: u32, which: &BagRef) -> Result<Bag, ToolFail> {
+    fn read_bag(&mut self, id: u32, which: &BagRef) -> Result<Databag, ToolFail> {
         let me = self.unit_name();
         let rel_key = self.rel_key(id);
         match which {

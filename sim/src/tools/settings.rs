@@ -3,7 +3,7 @@
 
 use super::args::Args;
 use super::{Tool, ToolFail};
-use crate::state::Bag;
+use crate::state::Databag;
 
 pub(super) fn split_kv(arg: &str) -> Option<(String, String)> {
     match arg.split_once('=') {
@@ -14,11 +14,11 @@ pub(super) fn split_kv(arg: &str) -> Option<(String, String)> {
 
 /// Parses a settings map as `relation-set --file` and `state-set --file` accept it: JSON or
 /// YAML, values stringified, null meaning "delete" (empty string).
-fn parse_settings(text: &str) -> Result<Bag, ToolFail> {
+fn parse_settings(text: &str) -> Result<Databag, ToolFail> {
     let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
         .map_err(|e| ToolFail::runtime(format!("cannot parse settings: {e}")))?;
     match v {
-        serde_yaml_ng::Value::Null => Ok(Bag::new()),
+        serde_yaml_ng::Value::Null => Ok(Databag::new()),
         serde_yaml_ng::Value::Mapping(m) => Ok(m
             .iter()
             .map(|(k, v)| (yaml_scalar_string(k), yaml_scalar_string(v)))
@@ -59,8 +59,8 @@ impl Tool<'_> {
 
     /// `key=value` arguments, after those of `--file` (a path, or `-` for stdin) when
     /// `file` is set.
-    pub(super) fn kv_args(&mut self, a: &Args, file: bool) -> Result<Bag, ToolFail> {
-        let mut kv = Bag::new();
+    pub(super) fn kv_args(&mut self, a: &Args, file: bool) -> Result<Databag, ToolFail> {
+        let mut kv = Databag::new();
         if file {
             if let Some(path) = a.value("file").map(str::to_string) {
                 let text = self.read_file_arg(&path)?;

@@ -6,10 +6,10 @@ use serde_json::Value;
 use super::args::{self, boolean, value};
 use super::format::Format;
 use super::{bag_value, Out, Tool, ToolFail, FORMAT};
-use crate::state::Bag;
+use crate::state::Databag;
 
 impl Tool<'_> {
-    fn state_view(&self) -> Bag {
+    fn state_view(&self) -> Databag {
         let mut s = self.unit().state.clone();
         for (k, v) in &self.ctx().pending.state {
             match v {

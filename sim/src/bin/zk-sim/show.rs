@@ -127,7 +127,7 @@ pub fn unit(m: &Model, unit: &str, format: Option<Format>) -> Result<()> {
         .get(unit)
         .ok_or_else(|| anyhow!("unit {unit:?} not found"))?;
     let bag =
-        |b: &zk_sim::Bag| Value::Object(b.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+        |b: &zk_sim::Databag| Value::Object(b.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
     let mut rels = Vec::new();
     for r in st.relations.values() {
         let Some(scope) = u.scope.get(&r.id) else {
