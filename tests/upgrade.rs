@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use testkit::build::{charm_dir, CargoBuild};
 use testkit::server::signal_server;
-use testkit::watch::ProcessWatch;
+use testkit::watch::{ProcessWatch, Watched};
 use testkit::writes::{lost, read_children, WriteReport, Writer};
 use testkit::{live_server, seeds, test_charm, Cluster, ServerProcess};
 
@@ -109,6 +109,34 @@ fn servers(c: &Cluster) -> BTreeMap<u32, Option<ServerProcess>> {
 fn start_writer(c: &Cluster, parent: &str) -> Writer {
     let hosts: Vec<String> = c.addresses().into_values().collect();
     Writer::start(hosts, parent, &c.super_password(), WRITE_EVERY)
+}
+
+/// Refreshes to `charm` and settles until every unit is active while `watch` and `writer`
+/// run, then stops both (the writer half a second later, to see the end state) and says
+/// what they saw.
+fn refresh_watched(
+    c: &mut Cluster,
+    charm: &Path,
+    what: &str,
+    watch: ProcessWatch,
+    writer: Writer,
+) -> (Watched, WriteReport) {
+    let t = Instant::now();
+    c.model.refresh(charm).unwrap();
+    c.settle(what);
+    let took = t.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let writes = writer.finish();
+    let seen = watch.finish();
+    eprintln!(
+        "{what}: {:.1}s; {}; {} writes acknowledged, {} connection losses, longest gap {:.1}s",
+        took.as_secs_f64(),
+        seen.summary(),
+        writes.acked.len(),
+        writes.failures,
+        writes.max_gap.as_secs_f64()
+    );
+    (seen, writes)
 }
 
 fn seed(default: u64) -> u64 {
@@ -283,6 +311,21 @@ fn pre_upgrade_check(c: &mut Cluster) -> Vec<u32> {
     stack
 }
 
+/// `pre-upgrade-check` on the Juju leader after a failed or refused upgrade: it must pass
+/// (recovery) so that the refresh back can start.
+fn recovery_check(c: &mut Cluster) {
+    let r = c
+        .model
+        .run_action(&juju_leader(c), "pre-upgrade-check", &[])
+        .unwrap();
+    assert!(
+        r.completed(),
+        "recovery check: {}\n{}",
+        r.message,
+        c.describe()
+    );
+}
+
 fn assert_no_write_lost(c: &Cluster, report: &WriteReport, parent: &str, what: &str) {
     let hosts: Vec<String> = c.addresses().into_values().collect();
     let have = read_children(&hosts, &c.super_password(), parent, Duration::from_secs(10))
@@ -320,22 +363,8 @@ fn rollout(n: u32, seed: u64) {
     let parent = format!("/rollout{n}");
     let writer = start_writer(&c, &parent);
     let before = servers(&c);
-    let t = Instant::now();
-    c.model.refresh(&new).unwrap();
-    c.settle(&format!("refresh {n} units"));
-    let rollout_time = t.elapsed();
-    // Let the writer see the end state for a moment.
-    std::thread::sleep(Duration::from_millis(500));
-    let writes = writer.finish();
-    let seen = watch.finish();
-    eprintln!(
-        "{n} units: rollout {:.1}s; {}; {} writes acknowledged, {} connection losses, longest gap {:.1}s",
-        rollout_time.as_secs_f64(),
-        seen.summary(),
-        writes.acked.len(),
-        writes.failures,
-        writes.max_gap.as_secs_f64()
-    );
+    let (seen, writes) =
+        refresh_watched(&mut c, &new, &format!("refresh {n} units"), watch, writer);
 
     // One restart per unit, in the stack's order (last element first), never overlapping,
     // and the ZooKeeper leader's unit last.
@@ -535,17 +564,7 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
     assert_eq!(recorded_charm_version(&c), "0.1.0", "the old model is kept");
 
     // Rollback: pre-upgrade-check again (recovery), then refresh to the original charm.
-    let leader = juju_leader(&c);
-    let r = c
-        .model
-        .run_action(&leader, "pre-upgrade-check", &[])
-        .unwrap();
-    assert!(
-        r.completed(),
-        "recovery check: {}\n{}",
-        r.message,
-        c.describe()
-    );
+    recovery_check(&mut c);
     let repaired = upgrade_stack(&c);
     assert_eq!(
         repaired.last(),
@@ -556,21 +575,7 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
     c.settle_quiet("recovery");
 
     let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
-    let t = Instant::now();
-    c.model.refresh(&old).unwrap();
-    c.settle("rollback refresh");
-    let rollback_time = t.elapsed();
-    std::thread::sleep(Duration::from_millis(500));
-    let writes = writer.finish();
-    let seen = watch.finish();
-    eprintln!(
-        "rollback {:.1}s; {}; {} writes, {} losses, longest gap {:.1}s",
-        rollback_time.as_secs_f64(),
-        seen.summary(),
-        writes.acked.len(),
-        writes.failures,
-        writes.max_gap.as_secs_f64()
-    );
+    let (seen, writes) = refresh_watched(&mut c, &old, "rollback refresh", watch, writer);
     seen.assert_one_down_at_a_time("rollback");
     assert_eq!(seen.restart_order().first(), Some(&first));
     assert!(c.all_active(), "{}", c.describe());
@@ -633,17 +638,7 @@ fn a_revision_that_refuses_the_deployed_version_is_refused_before_anything_resta
     );
 
     // The refused refresh rolls back like a failed one: recovery, then the original charm.
-    let leader = juju_leader(&c);
-    let r = c
-        .model
-        .run_action(&leader, "pre-upgrade-check", &[])
-        .unwrap();
-    assert!(
-        r.completed(),
-        "recovery check: {}\n{}",
-        r.message,
-        c.describe()
-    );
+    recovery_check(&mut c);
     c.settle_quiet("recovery");
     let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
     let t = Instant::now();

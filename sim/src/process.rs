@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -58,32 +58,70 @@ pub(crate) fn read_and_remove(path: &Path) -> String {
     String::from_utf8_lossy(&s).into_owned()
 }
 
-/// Runs `program` with exactly `env`, cwd `cwd`, stdin from /dev/null, stdout and stderr
-/// into files under `scratch` (not pipes: a daemon the hook starts may keep them open), in its
-/// own process group so a timeout can kill everything it started.
-pub fn run(
-    program: &Path,
-    cwd: &Path,
-    env: &[(String, String)],
-    scratch: &Path,
-    timeout: Duration,
-) -> io::Result<Finished> {
-    let out_path = scratch.join(".hook-stdout");
-    let err_path = scratch.join(".hook-stderr");
+/// One hook or action process to run.
+#[derive(Debug, Clone, Copy)]
+pub struct HookProcess<'a> {
+    pub program: &'a Path,
+    pub cwd: &'a Path,
+    /// Exactly the environment it gets.
+    pub env: &'a [(String, String)],
+    /// Where its output files go (`.hook-stdout`, `.hook-stderr`).
+    pub scratch: &'a Path,
+    /// Killed with its process group after this long.
+    pub timeout: Duration,
+}
+
+impl<'a> HookProcess<'a> {
+    /// A process run in `dir`, with its output files there too (tests).
+    #[cfg(test)]
+    pub(crate) fn in_dir(
+        program: &'a Path,
+        dir: &'a Path,
+        env: &'a [(String, String)],
+        timeout: Duration,
+    ) -> Self {
+        HookProcess {
+            program,
+            cwd: dir,
+            env,
+            scratch: dir,
+            timeout,
+        }
+    }
+
+    /// The files its stdout and stderr go to.
+    pub(crate) fn output_paths(&self) -> (PathBuf, PathBuf) {
+        (
+            self.scratch.join(".hook-stdout"),
+            self.scratch.join(".hook-stderr"),
+        )
+    }
+
+    /// The command, without its output files: exact environment, cwd, empty stdin, its own
+    /// process group.
+    pub(crate) fn command(&self) -> Command {
+        let mut cmd = Command::new(self.program);
+        cmd.current_dir(self.cwd)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .process_group(0);
+        cmd
+    }
+}
+
+/// Runs a hook process with stdout and stderr into files under its scratch dir (not pipes:
+/// a daemon the hook starts may keep them open), in its own process group so a timeout can
+/// kill everything it started.
+pub fn run(p: &HookProcess) -> io::Result<Finished> {
+    let (out_path, err_path) = p.output_paths();
+    let timeout = p.timeout;
     let start = Instant::now();
     let mut attempts = 0;
     let mut child = loop {
         let out = fresh_file(&out_path)?;
         let err = fresh_file(&err_path)?;
-        let mut cmd = Command::new(program);
-        cmd.current_dir(cwd)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0);
-        match cmd.spawn() {
+        match p.command().stdout(out).stderr(err).spawn() {
             Ok(c) => break c,
             // A freshly written script can be briefly "busy" while another thread of this
             // process forks with it open for writing; that clears within milliseconds.
@@ -191,26 +229,24 @@ mod tests {
             ("PATH".to_string(), "/usr/bin:/bin".to_string()),
             ("X".to_string(), "1".to_string()),
         ];
-        let f = run(
+        let f = run(&HookProcess::in_dir(
             Path::new("/bin/sh"),
             dir.path(),
             &env,
-            dir.path(),
             Duration::from_secs(10),
-        );
+        ));
         // /bin/sh with no script reads stdin, which is /dev/null: exits 0 at once.
         let f = f.unwrap();
         assert!(f.success());
         let script = dir.path().join("s");
         fs::write(&script, "#!/bin/sh\nenv | sort\necho oops >&2\nexit 3\n").unwrap();
         fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let f = run(
+        let f = run(&HookProcess::in_dir(
             &script,
             dir.path(),
             &env,
-            dir.path(),
             Duration::from_secs(10),
-        )
+        ))
         .unwrap();
         assert_eq!(f.code, Some(3));
         assert!(f.stdout.contains("X=1"), "{}", f.stdout);
@@ -230,13 +266,12 @@ mod tests {
         .unwrap();
         fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let f = run(
+        let f = run(&HookProcess::in_dir(
             &script,
             dir.path(),
             &env,
-            dir.path(),
             Duration::from_millis(300),
-        )
+        ))
         .unwrap();
         assert!(f.timed_out);
         assert!(!f.success());

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`background`]: a thread that runs until stopped and hands back its result.
 //! - [`host`]: [`require_zookeeper`], failing with the apt command when Java or the jars
 //!   are missing.
 //! - [`build`]: building the charm binary with build-time variables, and a charm directory
@@ -19,6 +20,7 @@
 //! - [`cluster`]: [`Cluster`], a model with real ZooKeeper for tests (panics on failure).
 //! - [`ensemble`]: [`Ensemble`], servers started directly with the local workload, no model.
 
+pub mod background;
 pub mod build;
 pub mod cluster;
 pub mod ensemble;

@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use zk_sim::state::Life;
 use zk_sim::Model;
 use zookeeper_charm::zk::four;
 
+use crate::background::Background;
 use crate::invariants::{ServingInvariants, UnitSample, Violation};
 use crate::model::unit_number;
 use crate::server::{live_server, ServerProcess};
@@ -90,10 +90,7 @@ pub struct Restart {
 }
 
 /// Samples every unit's server and workload status every `period` in a background thread.
-pub struct ProcessWatch {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<Watched>>,
-}
+pub struct ProcessWatch(Background<Watched>);
 
 /// What a [`ProcessWatch`] saw.
 #[derive(Debug, Default)]
@@ -108,35 +105,14 @@ impl ProcessWatch {
     /// Starts watching the model in `model_dir` (through a handle of its own).
     pub fn start(model_dir: &Path, period: Duration) -> ProcessWatch {
         let model_dir = model_dir.to_path_buf();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("process-watch".into())
-            .spawn(move || watch(model_dir, period, flag))
-            .expect("spawn the process watch");
-        ProcessWatch {
-            stop,
-            handle: Some(handle),
-        }
+        ProcessWatch(Background::spawn("process-watch", move |stop| {
+            watch(model_dir, period, stop)
+        }))
     }
 
     /// Stops sampling (after one last round) and returns what it saw.
-    pub fn finish(mut self) -> Watched {
-        self.stop.store(true, Ordering::Relaxed);
-        let handle = self.handle.take().expect("finished once");
-        match handle.join() {
-            Ok(w) => w,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-}
-
-impl Drop for ProcessWatch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+    pub fn finish(self) -> Watched {
+        self.0.finish()
     }
 }
 

@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::ZkError;
+
+use crate::background::Background;
 
 /// What a [`Writer`] got done.
 #[derive(Debug, Default)]
@@ -28,10 +29,7 @@ pub struct WriteReport {
 /// Writes `<parent>/<prefix><n>` every `period` in a background thread, through one client
 /// session to all of `hosts`, retrying each create until it is acknowledged. Any error but
 /// a lost connection fails the writer (and [`Writer::finish`] panics with it).
-pub struct Writer {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<WriteReport>>,
-}
+pub struct Writer(Background<WriteReport>);
 
 impl Writer {
     /// Creates `parent` and starts writing under it as `super` with `password`.
@@ -43,36 +41,15 @@ impl Writer {
             Err(e) if is_node_exists(&e) => {}
             Err(e) => panic!("cannot create {parent}: {e}"),
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
         let (parent, password) = (parent.to_string(), password.to_string());
-        let handle = std::thread::Builder::new()
-            .name("writer".into())
-            .spawn(move || write_loop(admin, hosts, parent, password, period, flag))
-            .expect("spawn the writer");
-        Writer {
-            stop,
-            handle: Some(handle),
-        }
+        Writer(Background::spawn("writer", move |stop| {
+            write_loop(admin, hosts, parent, password, period, stop)
+        }))
     }
 
     /// Stops writing (a create still unacknowledged is abandoned) and reports.
-    pub fn finish(mut self) -> WriteReport {
-        self.stop.store(true, Ordering::Relaxed);
-        let handle = self.handle.take().expect("finished once");
-        match handle.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+    pub fn finish(self) -> WriteReport {
+        self.0.finish()
     }
 }
 

@@ -10,16 +10,13 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::{ActionResult, HookRecord, Model, Work};
-use crate::process::{self, Finished};
+use crate::process::{self, Finished, HookProcess};
 use crate::state::{HookSpec, Life};
 use crate::tools::TOOL_CALL_LOG;
 use crate::SimError;
@@ -156,18 +153,11 @@ impl Model {
     }
 
     /// The hook runner: [`process::run`], or [`run_measured`] while measuring.
-    pub(super) fn run_process(
-        &mut self,
-        program: &Path,
-        cwd: &Path,
-        env: &[(String, String)],
-        scratch: &Path,
-        timeout: Duration,
-    ) -> io::Result<Finished> {
+    pub(super) fn run_process(&mut self, p: &HookProcess) -> io::Result<Finished> {
         if !self.measuring {
-            return process::run(program, cwd, env, scratch, timeout);
+            return process::run(p);
         }
-        let (finished, usage) = run_measured(program, cwd, env, scratch, timeout)?;
+        let (finished, usage) = run_measured(p)?;
         self.last_usage = Some(usage);
         Ok(finished)
     }
@@ -224,27 +214,13 @@ fn timeval(t: libc::timeval) -> Duration {
 
 /// [`process::run`] with a blocking `wait4(2)`: the same environment, cwd, stdin, output
 /// files and process group, plus the child's resource use.
-pub fn run_measured(
-    program: &Path,
-    cwd: &Path,
-    env: &[(String, String)],
-    scratch: &Path,
-    timeout: Duration,
-) -> io::Result<(Finished, Usage)> {
-    let out_path = scratch.join(".hook-stdout");
-    let err_path = scratch.join(".hook-stderr");
+pub fn run_measured(p: &HookProcess) -> io::Result<(Finished, Usage)> {
+    let (out_path, err_path) = p.output_paths();
+    let timeout = p.timeout;
     let out = process::fresh_file(&out_path)?;
     let err = process::fresh_file(&err_path)?;
     let start = Instant::now();
-    let child = Command::new(program)
-        .current_dir(cwd)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0)
-        .spawn()?;
+    let child = p.command().stdout(out).stderr(err).spawn()?;
     let pid = child.id() as i32;
     assert!(pid > 1, "child pid {pid}");
     let (done, wait) = mpsc::channel::<()>();
@@ -319,7 +295,7 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn script(dir: &Path, body: &str) -> std::path::PathBuf {
+    fn script(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
         let p = dir.join("s");
         fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
@@ -331,8 +307,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = script(dir.path(), "echo out; echo err >&2; sleep 0.2; exit 4");
         let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) =
-            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_secs(10)).unwrap();
+        let (f, u) = run_measured(&HookProcess::in_dir(
+            &s,
+            dir.path(),
+            &env,
+            Duration::from_secs(10),
+        ))
+        .unwrap();
         assert_eq!(f.code, Some(4));
         assert_eq!(f.stdout, "out\n");
         assert_eq!(f.stderr, "err\n");
@@ -356,8 +337,13 @@ mod tests {
             "sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'",
         );
         let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) =
-            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_secs(30)).unwrap();
+        let (f, u) = run_measured(&HookProcess::in_dir(
+            &s,
+            dir.path(),
+            &env,
+            Duration::from_secs(30),
+        ))
+        .unwrap();
         assert_eq!(f.code, Some(0));
         let own = u.own_cpu.expect("schedstat is available on Linux");
         let all = u.user + u.system;
@@ -374,8 +360,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = script(dir.path(), "sleep 30");
         let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) =
-            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_millis(300)).unwrap();
+        let (f, u) = run_measured(&HookProcess::in_dir(
+            &s,
+            dir.path(),
+            &env,
+            Duration::from_millis(300),
+        ))
+        .unwrap();
         assert!(f.timed_out);
         assert_eq!(f.signal, Some(libc::SIGKILL));
         assert!(u.wall < Duration::from_secs(10), "{u:?}");

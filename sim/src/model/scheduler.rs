@@ -18,11 +18,11 @@ use super::env::{find_handler, hook_env};
 use super::records::{HookRecord, RunOutcome};
 use super::{Model, STOP_GRACE};
 use crate::charm;
-use crate::process::{self, Finished};
+use crate::process::{self, Finished, HookProcess};
 use crate::rng::{mix, SplitMix64};
 use crate::state::{
     ActionStatus, Context, FailedHook, Guard, HookKind, HookSpec, ModelState, Pending, RunnerLock,
-    StatusRecord,
+    StatusRecord, Unit,
 };
 use crate::{logs, SimError};
 
@@ -114,20 +114,12 @@ impl Model {
     pub(super) fn step_inner(&mut self) -> Result<Option<HookRecord>, SimError> {
         let mut g = self.lock()?;
         let st = &mut g.st;
-        let candidates: Vec<String> = st
-            .units_by_number()
-            .into_iter()
-            .filter(|n| {
-                let u = &st.units[n];
-                !u.actions.is_empty() || (u.error.is_none() && !u.queue.is_empty())
-            })
-            .collect();
-        if candidates.is_empty() {
+        let picked = pick_unit(st, |u| {
+            !u.actions.is_empty() || (u.error.is_none() && !u.queue.is_empty())
+        });
+        let Some(unit) = picked else {
             return Ok(None);
-        }
-        let mut rng = SplitMix64::new(st.rng);
-        let unit = candidates[rng.below(candidates.len())].clone();
-        st.rng = rng.state;
+        };
         let u = st.units.get_mut(&unit).expect("unit exists");
         let work = match u.actions.pop_front() {
             Some(id) => Work::Action(id),
@@ -142,22 +134,10 @@ impl Model {
         let mut g = self.lock()?;
         let st = &mut g.st;
         let max = st.switches.hook_retries;
-        let candidates: Vec<String> = st
-            .units_by_number()
-            .into_iter()
-            .filter(|n| {
-                st.units[n]
-                    .error
-                    .as_ref()
-                    .is_some_and(|e| e.failures <= max)
-            })
-            .collect();
-        if candidates.is_empty() {
+        let picked = pick_unit(st, |u| u.error.as_ref().is_some_and(|e| e.failures <= max));
+        let Some(unit) = picked else {
             return Ok(None);
-        }
-        let mut rng = SplitMix64::new(st.rng);
-        let unit = candidates[rng.below(candidates.len())].clone();
-        st.rng = rng.state;
+        };
         let err = st.units[&unit].error.clone().expect("in error");
         self.execute(g, &unit, Work::Hook(err.hook, err.failures + 1))
             .map(Some)
@@ -174,7 +154,13 @@ impl Model {
         let started = Instant::now();
         let ended: Ended = match &run.program {
             Ok(Some(p)) => self
-                .run_process(p, &run.charm_dir, &run.env, &run.scratch, run.timeout)
+                .run_process(&HookProcess {
+                    program: p,
+                    cwd: &run.charm_dir,
+                    env: &run.env,
+                    scratch: &run.scratch,
+                    timeout: run.timeout,
+                })
                 .map(Some)
                 .map_err(|e| format!("cannot start {}: {e}", p.display())),
             Ok(None) => Ok(None),
@@ -321,6 +307,22 @@ impl Model {
         g.save()?;
         Ok((record, to_stop))
     }
+}
+
+/// One unit among those `eligible`, in unit-number order, picked by the seeded PRNG.
+fn pick_unit(st: &mut ModelState, eligible: impl Fn(&Unit) -> bool) -> Option<String> {
+    let candidates: Vec<String> = st
+        .units_by_number()
+        .into_iter()
+        .filter(|n| eligible(&st.units[n]))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let mut rng = SplitMix64::new(st.rng);
+    let unit = candidates[rng.below(candidates.len())].clone();
+    st.rng = rng.state;
+    Some(unit)
 }
 
 /// The uniter's bookkeeping before a hook runs: relation membership, the statuses Juju

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::args;
 use super::format::Format;
-use super::{bag_value, overlay, Out, Tool, ToolFail, FORMAT};
+use super::{key_or_all, overlay, Out, Tool, ToolFail, FORMAT};
 
 impl Tool<'_> {
     pub(super) fn is_leader_tool(&mut self, argv: &[String]) -> Result<Out, ToolFail> {
@@ -33,14 +33,7 @@ impl Tool<'_> {
                 s
             }
         };
-        let v = match key {
-            Some(k) => settings
-                .get(&k)
-                .map(|v| Value::String(v.clone()))
-                .unwrap_or(Value::Null),
-            None => bag_value(&settings),
-        };
-        Ok(Out::value(f, &v))
+        Ok(Out::value(f, &key_or_all(&settings, key.as_deref())))
     }
 
     pub(super) fn leader_set(&mut self, argv: &[String]) -> Result<Out, ToolFail> {

@@ -341,6 +341,14 @@ fn bag_value(b: &Databag) -> Value {
     )
 }
 
+/// One key of a bag (`null` when absent), or the whole bag when no key is asked for.
+fn key_or_all(b: &Databag, key: Option<&str>) -> Value {
+    match key {
+        Some(k) => b.get(k).map_or(Value::Null, |v| Value::String(v.clone())),
+        None => bag_value(b),
+    }
+}
+
 /// One tool call's view of the model: the locked state and its hook context.
 struct Tool<'a> {
     g: &'a mut Guard,

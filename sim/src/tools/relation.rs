@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::args::{self, value};
 use super::format::Format;
-use super::{bag_value, overlay, Out, Tool, ToolFail, APP, FORMAT, RELATION};
+use super::{key_or_all, overlay, Out, Tool, ToolFail, APP, FORMAT, RELATION};
 use crate::state::{Databag, ModelState};
 
 /// Which bag of a relation a read is for.
@@ -178,14 +178,7 @@ impl Tool<'_> {
             None => return Err(ToolFail::usage("no unit or application specified")),
         };
         let bag = self.read_bag(id, &which)?;
-        let v = match key {
-            Some(k) => bag
-                .get(&k)
-                .map(|v| Value::String(v.clone()))
-                .unwrap_or(Value::Null),
-            None => bag_value(&bag),
-        };
-        Ok(Out::value(f, &v))
+        Ok(Out::value(f, &key_or_all(&bag, key.as_deref())))
     }
 
     pub(super) fn relation_set(&mut self, argv: &[String]) -> Result<Out, ToolFail> {

@@ -167,15 +167,21 @@ pub(super) fn upgrade_done(m: &Model) -> bool {
     stack_empty && idle && no_pending
 }
 
+/// A new model in `dir` with `n` units queued.
+fn deployed(dir: &Path, art: &Artifacts, n: u32, seed: u64) -> Result<Model> {
+    let mut m = new_model(dir, art, seed)?;
+    m.deploy(n)?;
+    Ok(m)
+}
+
 pub(super) fn deploy_convergence(
     art: &Artifacts,
     n: u32,
     seed: u64,
     tmp: &Path,
 ) -> Result<Converged> {
-    let mut m = new_model(&tmp.join(format!("deploy-{n}")), art, seed)?;
     log::info!("deploy -n {n} until all active");
-    m.deploy(n)?;
+    let mut m = deployed(&tmp.join(format!("deploy-{n}")), art, n, seed)?;
     let (p, r) = settle_until(&mut m, "zookeeper/0", |o| all_active(o).unwrap_or(false))?;
     let c = converged("deploy -> all active", n, &p, &r, String::new())?;
     m.destroy()?;
@@ -188,9 +194,8 @@ pub(super) fn upgrade_convergence(
     seed: u64,
     tmp: &Path,
 ) -> Result<Converged> {
-    let mut m = new_model(&tmp.join(format!("upgrade-{n}")), art, seed)?;
     log::info!("deploy -n {n}, pre-upgrade-check, refresh until the upgrade is done");
-    m.deploy(n)?;
+    let mut m = deployed(&tmp.join(format!("upgrade-{n}")), art, n, seed)?;
     settle(&mut m, &format!("deploy {n}"))?;
     let (leader, _) = leader_and_other(&m)?;
     let before = zk_servers(&m);

@@ -109,6 +109,14 @@ impl Row {
             .collect::<Vec<_>>()
             .join(", ")
     }
+    /// The table rows of the model with `units` units.
+    pub(super) fn table(rows: &[Row], units: u32) -> Vec<Vec<String>> {
+        rows.iter()
+            .filter(|r| r.units == units)
+            .map(Row::cells)
+            .collect()
+    }
+
     pub(super) fn cells(&self) -> Vec<String> {
         let mut notes = Vec::new();
         if self.follow_ups > 0 {

@@ -158,11 +158,7 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
     // Text output.
     println!();
     for &n in &opts.sizes {
-        let cells: Vec<Vec<String>> = rows
-            .iter()
-            .filter(|r| r.units == n)
-            .map(Row::cells)
-            .collect();
+        let cells = Row::table(&rows, n);
         println!(
             "hook cost, {n} units, {} runs each after {WARM_UP} warm-up runs:",
             opts.iterations

@@ -270,11 +270,7 @@ pub(super) fn report(
          figures below. The `zookeeper` client relation has no data of its own yet.\n"
     );
     for &n in &opts.sizes {
-        let cells: Vec<Vec<String>> = rows
-            .iter()
-            .filter(|r| r.units == n)
-            .map(Row::cells)
-            .collect();
+        let cells = Row::table(rows, n);
         let _ = writeln!(s, "### {n} units\n");
         s.push_str(&md_table(&HEADERS, &cells));
         s.push('\n');

@@ -9,7 +9,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use testkit::live_server;
-use testkit::model::{create_model, describe_units, drain, jvm_settle_limits, super_password};
+use testkit::model::{
+    addresses, create_model, describe_units, drain, jvm_settle_limits, super_password,
+};
 use testkit::server::signal_server;
 use testkit::watch::serving;
 use testkit::writes::{read_children, write_once};
@@ -205,13 +207,11 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The live units' addresses.
     fn hosts(&self) -> Vec<String> {
-        self.m
-            .status()
+        addresses(&self.m)
             .unwrap_or_default()
-            .into_iter()
-            .filter(|u| u.life == "alive")
-            .map(|u| u.address)
+            .into_values()
             .collect()
     }
 
