@@ -108,7 +108,7 @@ pub struct UnitStatus {
     pub error: Option<String>,
     /// Hooks still queued on the unit.
     pub queued: usize,
-    /// ZooKeeper's `Mode:` from `srvr` (only filled by [`Model::status_with_roles`]).
+    /// ZooKeeper's `Mode:` from `srvr` (only filled by [`Model::status_with_roles`](super::Model::status_with_roles)).
     pub role: Option<String>,
 }
 
