@@ -326,6 +326,17 @@ fn recovery_check(c: &mut Cluster) {
     );
 }
 
+/// The upgrade is over: no stack, every unit idle, and `charm_version` recorded.
+fn assert_no_upgrade_left(c: &Cluster, charm_version: &str) {
+    assert!(upgrade_stack(c).is_empty(), "{:?}", upgrade_stack(c));
+    let states = upgrade_states(c);
+    assert!(
+        states.values().all(|s| s == "idle"),
+        "every unit idle after the upgrade: {states:?}"
+    );
+    assert_eq!(recorded_charm_version(c), charm_version);
+}
+
 fn assert_no_write_lost(c: &Cluster, report: &WriteReport, parent: &str, what: &str) {
     let hosts: Vec<String> = c.addresses().into_values().collect();
     let have = read_children(&hosts, &c.super_password(), parent, Duration::from_secs(10))
@@ -389,14 +400,8 @@ fn rollout(n: u32, seed: u64) {
     }
 
     // Finished: every unit idle and active, the stack empty, the new model recorded.
-    assert!(upgrade_stack(&c).is_empty(), "{:?}", upgrade_stack(&c));
-    let states = upgrade_states(&c);
-    assert!(
-        states.values().all(|s| s == "idle"),
-        "every unit idle after the upgrade: {states:?}"
-    );
+    assert_no_upgrade_left(&c, "0.2.0");
     assert!(c.all_active(), "{}", c.describe());
-    assert_eq!(recorded_charm_version(&c), "0.2.0");
     assert_eq!(c.voters().len(), n as usize, "{}", c.describe());
     zk_leader(&c);
 
@@ -579,13 +584,7 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
     seen.assert_one_down_at_a_time("rollback");
     assert_eq!(seen.restart_order().first(), Some(&first));
     assert!(c.all_active(), "{}", c.describe());
-    assert!(upgrade_stack(&c).is_empty());
-    assert!(
-        upgrade_states(&c).values().all(|s| s == "idle"),
-        "{:?}",
-        upgrade_states(&c)
-    );
-    assert_eq!(recorded_charm_version(&c), "0.1.0");
+    assert_no_upgrade_left(&c, "0.1.0");
     assert_no_write_lost(&c, &writes, "/failure", "failure and rollback");
     c.model.destroy().unwrap();
 }
@@ -651,12 +650,6 @@ fn a_revision_that_refuses_the_deployed_version_is_refused_before_anything_resta
         seen.summary()
     );
     seen.assert_one_down_at_a_time("rollback from the refused revision");
-    assert!(upgrade_stack(&c).is_empty());
-    assert!(
-        upgrade_states(&c).values().all(|s| s == "idle"),
-        "{:?}",
-        upgrade_states(&c)
-    );
-    assert_eq!(recorded_charm_version(&c), "0.1.0");
+    assert_no_upgrade_left(&c, "0.1.0");
     c.model.destroy().unwrap();
 }

@@ -60,12 +60,16 @@ mod tests {
 
     #[test]
     fn juju_key_parts_follow_the_action_name_rule() {
-        assert!(is_juju_key_part("a"));
-        assert!(is_juju_key_part("return-code"));
-        assert!(!is_juju_key_part("Foo"));
-        assert!(!is_juju_key_part("-a"));
-        assert!(!is_juju_key_part("a-"));
-        assert!(!is_juju_key_part(""));
-        assert!(!is_juju_key_part("a_b"));
+        for (part, ok) in [
+            ("a", true),
+            ("return-code", true),
+            ("Foo", false),
+            ("-a", false),
+            ("a-", false),
+            ("", false),
+            ("a_b", false),
+        ] {
+            assert_eq!(is_juju_key_part(part), ok, "{part:?}");
+        }
     }
 }

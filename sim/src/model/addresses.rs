@@ -36,11 +36,15 @@ mod tests {
 
     #[test]
     fn address_prefixes_must_be_three_loopback_octets_and_a_dot() {
-        assert!(is_loopback_prefix("127.0.0."));
-        assert!(is_loopback_prefix("127.0.3."));
-        assert!(!is_loopback_prefix("10.0.0."));
-        assert!(!is_loopback_prefix("127.0.0"));
-        assert!(!is_loopback_prefix("127.0.300."));
+        for (prefix, ok) in [
+            ("127.0.0.", true),
+            ("127.0.3.", true),
+            ("10.0.0.", false),
+            ("127.0.0", false),
+            ("127.0.300.", false),
+        ] {
+            assert_eq!(is_loopback_prefix(prefix), ok, "{prefix}");
+        }
     }
 
     #[test]

@@ -217,10 +217,8 @@ fn timeval(t: libc::timeval) -> Duration {
 pub fn run_measured(p: &HookProcess) -> io::Result<(Finished, Usage)> {
     let (out_path, err_path) = p.output_paths();
     let timeout = p.timeout;
-    let out = process::fresh_file(&out_path)?;
-    let err = process::fresh_file(&err_path)?;
     let start = Instant::now();
-    let child = p.command().stdout(out).stderr(err).spawn()?;
+    let child = p.spawn()?;
     let pid = child.id() as i32;
     assert!(pid > 1, "child pid {pid}");
     let (done, wait) = mpsc::channel::<()>();
@@ -293,27 +291,12 @@ pub fn run_measured(p: &HookProcess) -> io::Result<(Finished, Usage)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn script(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
-        let p = dir.join("s");
-        fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
+    use crate::process::TestHook;
 
     #[test]
     fn a_measured_run_reports_exit_output_wall_time_and_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = script(dir.path(), "echo out; echo err >&2; sleep 0.2; exit 4");
-        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) = run_measured(&HookProcess::in_dir(
-            &s,
-            dir.path(),
-            &env,
-            Duration::from_secs(10),
-        ))
-        .unwrap();
+        let hook = TestHook::new("echo out; echo err >&2; sleep 0.2; exit 4");
+        let (f, u) = run_measured(&hook.process(Duration::from_secs(10))).unwrap();
         assert_eq!(f.code, Some(4));
         assert_eq!(f.stdout, "out\n");
         assert_eq!(f.stderr, "err\n");
@@ -330,20 +313,9 @@ mod tests {
 
     #[test]
     fn own_cpu_counts_the_process_and_not_its_children() {
-        let dir = tempfile::tempdir().unwrap();
         // The shell itself only waits; its child burns CPU.
-        let s = script(
-            dir.path(),
-            "sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'",
-        );
-        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) = run_measured(&HookProcess::in_dir(
-            &s,
-            dir.path(),
-            &env,
-            Duration::from_secs(30),
-        ))
-        .unwrap();
+        let hook = TestHook::new("sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'");
+        let (f, u) = run_measured(&hook.process(Duration::from_secs(30))).unwrap();
         assert_eq!(f.code, Some(0));
         let own = u.own_cpu.expect("schedstat is available on Linux");
         let all = u.user + u.system;
@@ -357,16 +329,8 @@ mod tests {
 
     #[test]
     fn a_measured_run_past_its_timeout_is_killed() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = script(dir.path(), "sleep 30");
-        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) = run_measured(&HookProcess::in_dir(
-            &s,
-            dir.path(),
-            &env,
-            Duration::from_millis(300),
-        ))
-        .unwrap();
+        let hook = TestHook::new("sleep 30");
+        let (f, u) = run_measured(&hook.process(Duration::from_millis(300))).unwrap();
         assert!(f.timed_out);
         assert_eq!(f.signal, Some(libc::SIGKILL));
         assert!(u.wall < Duration::from_secs(10), "{u:?}");

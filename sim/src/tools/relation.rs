@@ -217,10 +217,14 @@ mod tests {
 
     #[test]
     fn unit_names_need_an_application_and_a_number() {
-        assert!(valid_unit_name("zookeeper/0"));
-        assert!(valid_unit_name("zk-2/10"));
-        assert!(!valid_unit_name("zookeeper"));
-        assert!(!valid_unit_name("zookeeper/x"));
-        assert!(!valid_unit_name("Zoo/1"));
+        for (name, ok) in [
+            ("zookeeper/0", true),
+            ("zk-2/10", true),
+            ("zookeeper", false),
+            ("zookeeper/x", false),
+            ("Zoo/1", false),
+        ] {
+            assert_eq!(valid_unit_name(name), ok, "{name}");
+        }
     }
 }
