@@ -64,7 +64,7 @@ fn run(out_dir: &Path) -> Result<(), String> {
     let mut code = String::from("&[\n");
     for path in &rules {
         let text = read(path)?;
-        let file: RuleFile = serde_yaml::from_str(&text)
+        let file: RuleFile = serde_yaml_ng::from_str(&text)
             .map_err(|e| format!("{}: not a rule file of alerting rules: {e}", path.display()))?;
         for group in &file.groups {
             check_group(group).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -41,7 +41,7 @@ fn rule_files_without_annotations(dir: &Path) -> Vec<PathBuf> {
         .iter()
         .map(|path| {
             let text = std::fs::read_to_string(path).expect("rule file");
-            let mut file: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+            let mut file: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("YAML");
             for group in file["groups"].as_sequence_mut().expect("groups") {
                 for rule in group["rules"].as_sequence_mut().expect("rules") {
                     rule.as_mapping_mut()
@@ -50,7 +50,7 @@ fn rule_files_without_annotations(dir: &Path) -> Vec<PathBuf> {
                 }
             }
             let out = dir.join(path.file_name().expect("file name"));
-            std::fs::write(&out, serde_yaml::to_string(&file).expect("YAML")).expect("write");
+            std::fs::write(&out, serde_yaml_ng::to_string(&file).expect("YAML")).expect("write");
             out
         })
         .collect()

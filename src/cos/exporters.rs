@@ -175,8 +175,8 @@ mod tests {
 
     #[test]
     fn the_exporter_config_exports_no_zookeeper_mbean_and_names_only_keys_the_exporter_knows() {
-        let config: serde_yaml::Mapping =
-            serde_yaml::from_str(JMX_EXPORTER_CONFIG).expect("valid YAML");
+        let config: serde_yaml_ng::Mapping =
+            serde_yaml_ng::from_str(JMX_EXPORTER_CONFIG).expect("valid YAML");
         let known = [
             "lowercaseOutputName",
             "lowercaseOutputLabelNames",

@@ -59,7 +59,7 @@ mod tests {
 
     fn rule_file() -> File {
         let text = include_str!("../../cos/prometheus_alert_rules/zookeeper.rules.yaml");
-        serde_yaml::from_str(text).expect("the rule file is YAML of alerting rules")
+        serde_yaml_ng::from_str(text).expect("the rule file is YAML of alerting rules")
     }
 
     #[test]
