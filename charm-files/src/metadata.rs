@@ -22,6 +22,10 @@ pub struct Metadata {
     pub source: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub website: Vec<String>,
+    /// A subordinate charm: its units live beside a principal unit, one per principal
+    /// unit it is related to over a container-scoped relation.
+    #[serde(default)]
+    pub subordinate: bool,
     #[serde(default)]
     pub peers: Ordered<Endpoint>,
     #[serde(default)]

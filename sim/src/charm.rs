@@ -16,14 +16,55 @@ use serde_json::Value;
 
 use crate::SimError;
 
+/// The role of a relation endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Peer,
+    Provides,
+    Requires,
+}
+
+impl Role {
+    /// What Juju calls the role (`peer`, `provider`, `requirer`).
+    pub fn juju_name(self) -> &'static str {
+        match self {
+            Role::Peer => "peer",
+            Role::Provides => "provider",
+            Role::Requires => "requirer",
+        }
+    }
+}
+
+/// One relation endpoint of a charm, as `metadata.yaml` declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointSpec {
+    pub name: String,
+    pub role: Role,
+    pub interface: String,
+    /// `limit:`: how many relations the endpoint may have at once (Juju 3 enforces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `scope: container`.
+    #[serde(default)]
+    pub container: bool,
+}
+
 /// The parts of a charm the model needs, read once when the charm is deployed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Charm {
     pub name: String,
+    /// `subordinate: true` in `metadata.yaml`.
+    #[serde(default)]
+    pub subordinate: bool,
     /// Peer endpoints, in `metadata.yaml` order.
     pub peers: Vec<String>,
     pub provides: Vec<String>,
     pub requires: Vec<String>,
+    /// Every relation endpoint with its role, interface, limit and scope: peers, then
+    /// provides, then requires, each in file order.
+    #[serde(default)]
+    pub endpoints: Vec<EndpointSpec>,
     pub extra_bindings: Vec<String>,
     /// Config options, their defaults typed (see [`ConfigYaml`]).
     pub options: BTreeMap<String, ConfigOption>,
@@ -51,16 +92,39 @@ impl Charm {
         let meta = Metadata::load(dir)?;
         let config = ConfigYaml::load_if_present(dir)?.unwrap_or_default();
         let actions = ActionsYaml::load_if_present(dir)?.unwrap_or_default();
+        let mut endpoints = Vec::new();
+        for (role, list) in [
+            (Role::Peer, &meta.peers),
+            (Role::Provides, &meta.provides),
+            (Role::Requires, &meta.requires),
+        ] {
+            for (name, ep) in list.iter() {
+                endpoints.push(EndpointSpec {
+                    name: name.to_string(),
+                    role,
+                    interface: ep.interface.clone(),
+                    limit: ep.limit,
+                    container: ep.scope.as_deref() == Some("container"),
+                });
+            }
+        }
         Ok(Charm {
             name: meta.name.clone(),
+            subordinate: meta.subordinate,
             peers: names(&meta.peers),
             provides: names(&meta.provides),
             requires: names(&meta.requires),
+            endpoints,
             extra_bindings: names(&meta.extra_bindings),
             options: config.options,
             actions: actions.0,
             packed: PackedVersion::load(dir),
         })
+    }
+
+    /// The relation endpoint of that name.
+    pub fn endpoint(&self, name: &str) -> Option<&EndpointSpec> {
+        self.endpoints.iter().find(|e| e.name == name)
     }
 
     /// Every binding name `network-get` knows.
@@ -91,6 +155,132 @@ impl Charm {
             }
         }
         out
+    }
+}
+
+/// A built-in scripted stub: a charm of `metadata.yaml` alone, so that Juju skips every
+/// hook (a missing hook counts as success); a test acts for its units instead, through
+/// [`crate::Model::exec`] and the stub helpers (setting bags, reading secrets, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StubSpec {
+    pub subordinate: bool,
+    pub endpoints: Vec<EndpointSpec>,
+}
+
+impl StubSpec {
+    pub fn new() -> Self {
+        StubSpec::default()
+    }
+
+    fn with(mut self, role: Role, name: &str, interface: &str) -> Self {
+        self.endpoints.push(EndpointSpec {
+            name: name.to_string(),
+            role,
+            interface: interface.to_string(),
+            limit: None,
+            container: false,
+        });
+        self
+    }
+
+    /// A `provides` endpoint.
+    pub fn provides(self, name: &str, interface: &str) -> Self {
+        self.with(Role::Provides, name, interface)
+    }
+
+    /// A `requires` endpoint.
+    pub fn requires(self, name: &str, interface: &str) -> Self {
+        self.with(Role::Requires, name, interface)
+    }
+
+    /// A peer endpoint.
+    pub fn peer(self, name: &str, interface: &str) -> Self {
+        self.with(Role::Peer, name, interface)
+    }
+
+    /// A subordinate stub whose `requires` endpoint `name` is container-scoped.
+    pub fn subordinate_to(mut self, name: &str, interface: &str) -> Self {
+        self.subordinate = true;
+        self.endpoints.push(EndpointSpec {
+            name: name.to_string(),
+            role: Role::Requires,
+            interface: interface.to_string(),
+            limit: None,
+            container: true,
+        });
+        self
+    }
+
+    /// The last endpoint added gets `limit: n`.
+    pub fn limit(mut self, n: u32) -> Self {
+        if let Some(e) = self.endpoints.last_mut() {
+            e.limit = Some(n);
+        }
+        self
+    }
+
+    /// Parses `name:interface[:limit]` (the CLI's `--provides`/`--requires`/`--peer`).
+    pub fn endpoint_arg(role: Role, arg: &str) -> Result<EndpointSpec, String> {
+        let mut parts = arg.split(':');
+        let (Some(name), Some(interface)) = (parts.next(), parts.next()) else {
+            return Err(format!("expected ENDPOINT:INTERFACE[:LIMIT], got {arg:?}"));
+        };
+        let limit = match parts.next() {
+            None => None,
+            Some(l) => Some(
+                l.parse::<u32>()
+                    .map_err(|_| format!("limit {l:?} in {arg:?} is not a number"))?,
+            ),
+        };
+        if name.is_empty() || interface.is_empty() || parts.next().is_some() {
+            return Err(format!("expected ENDPOINT:INTERFACE[:LIMIT], got {arg:?}"));
+        }
+        Ok(EndpointSpec {
+            name: name.to_string(),
+            role,
+            interface: interface.to_string(),
+            limit,
+            container: false,
+        })
+    }
+
+    /// The stub's `metadata.yaml` for a charm named `name`.
+    pub fn metadata_yaml(&self, name: &str) -> String {
+        let mut out = format!(
+            "name: {name}\nsummary: zk-sim scripted stub\ndescription: a charm without hooks; tests act for its units\n"
+        );
+        if self.subordinate {
+            out += "subordinate: true\n";
+        }
+        for (role, key) in [
+            (Role::Peer, "peers"),
+            (Role::Provides, "provides"),
+            (Role::Requires, "requires"),
+        ] {
+            let eps: Vec<&EndpointSpec> =
+                self.endpoints.iter().filter(|e| e.role == role).collect();
+            if eps.is_empty() {
+                continue;
+            }
+            out += &format!("{key}:\n");
+            for e in eps {
+                out += &format!("  {}:\n    interface: {}\n", e.name, e.interface);
+                if let Some(l) = e.limit {
+                    out += &format!("    limit: {l}\n");
+                }
+                if e.container {
+                    out += "    scope: container\n";
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes the stub charm (its `metadata.yaml`) into `dir` (created).
+    pub fn write(&self, name: &str, dir: &Path) -> Result<(), SimError> {
+        fs::create_dir_all(dir).map_err(SimError::io("create", dir))?;
+        let path = dir.join("metadata.yaml");
+        fs::write(&path, self.metadata_yaml(name)).map_err(SimError::io("write", &path))
     }
 }
 
@@ -276,6 +466,31 @@ pub fn deploy_to_unit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stub_charm_declares_its_endpoints_with_limits_and_container_scope() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = StubSpec::new()
+            .provides("db", "pgsql")
+            .limit(1)
+            .peer("peers", "stub-peers")
+            .subordinate_to("juju-info", "juju-info");
+        spec.write("cos", tmp.path()).unwrap();
+        let c = Charm::load(tmp.path()).unwrap();
+        assert!(c.subordinate);
+        assert_eq!(c.peers, ["peers"]);
+        let db = c.endpoint("db").unwrap();
+        assert_eq!((db.role, db.limit), (Role::Provides, Some(1)));
+        let info = c.endpoint("juju-info").unwrap();
+        assert!(info.container && info.role == Role::Requires);
+        assert_eq!(
+            StubSpec::endpoint_arg(Role::Requires, "zk:zookeeper:2")
+                .unwrap()
+                .limit,
+            Some(2)
+        );
+        assert!(StubSpec::endpoint_arg(Role::Requires, "zk").is_err());
+    }
 
     #[test]
     fn symlinks_may_point_within_the_charm_but_not_out_of_it() {

@@ -1,7 +1,8 @@
-//! A local Juju model that runs a real machine charm the way Juju would, without a
-//! controller: one application, N units on loopback addresses, fake hook tools with the real
-//! tools' flags and outputs, Juju's commit/retry/scheduling rules, and a seeded scheduler so
-//! any run replays exactly.
+//! A local Juju model that runs real machine charms the way Juju would, without a
+//! controller: several applications (charms, or scripted stubs a test acts for), their
+//! units on loopback addresses, relations between them, Juju secrets, fake hook tools with the
+//! real tools' flags and outputs, Juju's commit/retry/scheduling rules, and a seeded
+//! scheduler so any run replays exactly.
 //!
 //! # Layout
 //!
@@ -9,6 +10,7 @@
 //!   file per concern under `model/`.
 //! - [`sched`]: Juju's rules for which hook a change queues on which unit.
 //! - [`state`]: the model on disk (`model.json` under an exclusive `flock`).
+//! - [`secrets`]: Juju secrets (owners, labels, revisions, grants, consumers) and their hooks.
 //! - [`tools`]: the fake hook tools (the `sim-jujuc` multi-call binary), one file per family.
 //! - [`charm`]: what the model keeps of a charm (its YAML files are read by `charm-files`),
 //!   unpacking `.charm` zips.
@@ -36,13 +38,16 @@ pub mod model;
 pub mod process;
 pub mod rng;
 pub mod sched;
+pub mod secrets;
 pub mod state;
 pub mod tools;
-mod util;
+pub mod util;
 
+pub use charm::StubSpec;
 pub use error::{Chain, SimError};
 pub use model::{
-    locate_jujuc, zk_role, ActionResult, HookRecord, Measured, Model, ModelOptions, RunOutcome,
-    SettleLimits, SettleReport, ToolRun, UnitStatus, Usage, JUJU_VERSION,
+    locate_jujuc, zk_role, ActionResult, AppStatus, ExecResult, HookRecord, Measured, Model,
+    ModelOptions, RelationStatus, RunOutcome, SecretView, SettleLimits, SettleReport, ToolRun,
+    UnitStatus, Usage, JUJU_VERSION,
 };
 pub use state::{Databag, Switches};

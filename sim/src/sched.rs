@@ -1,8 +1,8 @@
-//! Juju's scheduling rules, as operations on [`ModelState`]: what a deploy, a committed
-//! relation write, a `leader-set`, a leader change or a removal queues on which unit.
-//! Used by the runner and by the hook tools (`leader-set` queues from inside a hook).
+//! Juju's scheduling rules, as operations on [`ModelState`]: what a deploy, an integration,
+//! a committed relation write, a `leader-set`, a leader change or a removal queues on which
+//! unit. Used by the runner and by the hook tools (`leader-set` queues from inside a hook).
 
-use crate::state::{HookKind, HookSpec, Life, ModelState, Unit, UnitRelation};
+use crate::state::{HookKind, HookSpec, Life, ModelState, Relation, Unit, UnitRelation};
 
 /// Juju's `relation-list` / member order: plain text order of the unit names.
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -11,9 +11,23 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 impl ModelState {
-    /// Unit names ordered by unit number (the scheduler's candidate order).
+    /// Unit names in the scheduler's candidate order: by application (in deploy order), then
+    /// by unit number.
     pub fn units_by_number(&self) -> Vec<String> {
+        let order = |app: &str| {
+            self.app_order
+                .iter()
+                .position(|a| a == app)
+                .unwrap_or(usize::MAX)
+        };
         let mut v: Vec<&Unit> = self.units.values().collect();
+        v.sort_by_key(|u| (order(&u.app), u.number));
+        v.into_iter().map(|u| u.name.clone()).collect()
+    }
+
+    /// The units of one application, by number (alive or dying).
+    pub fn app_units(&self, app: &str) -> Vec<String> {
+        let mut v: Vec<&Unit> = self.units.values().filter(|u| u.app == app).collect();
         v.sort_by_key(|u| u.number);
         v.into_iter().map(|u| u.name.clone()).collect()
     }
@@ -30,13 +44,39 @@ impl ModelState {
     }
 
     /// Queues a hook at the end of the unit's queue. A coalescing hook (a `-changed`,
-    /// `config-changed`, `update-status`) identical to one still pending is dropped: the pending
-    /// one will read the latest data anyway. Returns whether it was queued.
+    /// `config-changed`, `update-status`, `secret-changed`) identical to one still pending
+    /// is dropped: the pending one will read the latest data anyway. A `-created`,
+    /// `-departed`, `-broken` or `secret-remove` already queued for the same relation and
+    /// remote unit (or secret revision) is not queued twice. Returns whether it was queued.
     pub fn enqueue(&mut self, unit: &str, hook: HookSpec) -> bool {
         let Some(u) = self.units.get_mut(unit) else {
             return false;
         };
         if hook.coalesces() && u.queue.contains(&hook) {
+            return false;
+        }
+        let once = matches!(
+            hook.kind,
+            HookKind::RelationCreated
+                | HookKind::RelationDeparted
+                | HookKind::RelationBroken
+                | HookKind::SecretRemove
+        );
+        // Outside peer relations a unit departs once whoever is said to be departing
+        // (a subordinate goes with its principal: both removals name the same departure).
+        let cross_app = hook
+            .relation_id
+            .and_then(|id| self.relations.get(&id))
+            .is_some_and(|r| !r.peer());
+        let duplicate = u.queue.iter().any(|h| {
+            h.same_event(&hook)
+                || (cross_app
+                    && h.kind == HookKind::RelationDeparted
+                    && hook.kind == HookKind::RelationDeparted
+                    && h.relation_id == hook.relation_id
+                    && h.remote_unit == hook.remote_unit)
+        });
+        if once && duplicate {
             return false;
         }
         if hook.kind != HookKind::UpdateStatus {
@@ -46,27 +86,71 @@ impl ModelState {
         true
     }
 
-    /// Peer relation ids, in creation order.
-    pub fn peer_relations(&self) -> Vec<u32> {
+    /// Alive relations of an application, by id (peer relations first: they are created
+    /// with the application).
+    pub fn app_relations(&self, app: &str) -> Vec<u32> {
         self.relations
             .values()
-            .filter(|r| r.peer)
+            .filter(|r| r.alive() && r.involves(app))
             .map(|r| r.id)
             .collect()
     }
 
-    /// The hooks a new unit starts with: install, `-relation-created` per peer relation,
-    /// leader-elected (leader) or leader-settings-changed, config-changed, start.
+    /// Whether `unit` takes part in relation `rel`: its application is an end, and in a
+    /// container-scoped relation a subordinate unit only joins the one its principal's
+    /// application is in.
+    pub(crate) fn can_enter(&self, unit: &str, rel: &Relation) -> bool {
+        let Some(u) = self.units.get(unit) else {
+            return false;
+        };
+        if !rel.alive() || !rel.involves(&u.app) {
+            return false;
+        }
+        if !rel.container || rel.peer() {
+            return true;
+        }
+        match &u.principal {
+            None => true,
+            Some(p) => self
+                .units
+                .get(p)
+                .is_some_and(|p| rel.remote_app(&u.app) == p.app),
+        }
+    }
+
+    /// Whether units `a` and `b` are on opposite sides of `rel` (or peers in a peer
+    /// relation) and, in a container-scoped relation, on the same machine.
+    fn related(&self, rel: &Relation, a: &str, b: &str) -> bool {
+        let (Some(ua), Some(ub)) = (self.units.get(a), self.units.get(b)) else {
+            return false;
+        };
+        if a == b {
+            return false;
+        }
+        let sides = if rel.peer() {
+            ua.app == ub.app
+        } else {
+            ua.app != ub.app && rel.involves(&ua.app) && rel.involves(&ub.app)
+        };
+        sides && (!rel.container || ua.machine == ub.machine)
+    }
+
+    /// The hooks a new unit starts with: install, `-relation-created` per relation of its
+    /// application, leader-elected (leader) or leader-settings-changed, config-changed, start.
     pub fn queue_new_unit(&mut self, unit: &str) {
         self.enqueue(unit, HookSpec::plain(HookKind::Install));
-        for id in self.peer_relations() {
-            let ep = self.relations[&id].endpoint.clone();
+        let app = self.units[unit].app.clone();
+        for id in self.app_relations(&app) {
+            if !self.can_enter(unit, &self.relations[&id]) {
+                continue;
+            }
+            let ep = self.relations[&id].endpoint_of(&app);
             self.enqueue(
                 unit,
                 HookSpec::relation(HookKind::RelationCreated, &ep, id, None),
             );
         }
-        if self.leader.as_deref() == Some(unit) {
+        if self.is_leader(unit) {
             self.enqueue(unit, HookSpec::plain(HookKind::LeaderElected));
         } else {
             self.enqueue(unit, HookSpec::plain(HookKind::LeaderSettingsChanged));
@@ -75,66 +159,83 @@ impl ModelState {
         self.enqueue(unit, HookSpec::plain(HookKind::Start));
     }
 
-    /// The unit enters the scope of every peer relation (Juju does this right after
-    /// `install`): its bag is seeded with its addresses, and it and every other unit in scope
-    /// get `-joined` then `-changed` for each other. A unit entering after the leader wrote the
-    /// app bag also gets an app-level `-changed`.
+    /// After `install`, the unit enters the scope of every relation of its application
+    /// that existed when it was created (Juju does this when the uniter syncs scopes).
     pub fn enter_scope(&mut self, unit: &str) {
         if !self.is_alive(unit) {
             return;
         }
-        let addr = self.units[unit].address.clone();
-        for id in self.peer_relations() {
-            if self.units[unit].scope.contains_key(&id) {
+        let app = self.units[unit].app.clone();
+        for id in self.app_relations(&app) {
+            let u = &self.units[unit];
+            if u.scope.contains_key(&id) || u.awaiting_created.contains(&id) {
                 continue;
             }
-            let rel = self.relations.get_mut(&id).expect("relation exists");
-            let ep = rel.endpoint.clone();
-            let entry = rel.units.entry(unit.to_string()).or_default();
-            for (k, v) in [
-                ("private-address", addr.clone()),
-                ("ingress-address", addr.clone()),
-                ("egress-subnets", format!("{addr}/32")),
-            ] {
-                entry.bag.insert(k.to_string(), v);
+            if self.can_enter(unit, &self.relations[&id]) {
+                self.enter_relation_scope(unit, id);
             }
-            entry.version += 1;
-            let app_written = rel.app_version > 0;
-            self.units
-                .get_mut(unit)
-                .expect("unit exists")
-                .scope
-                .insert(id, UnitRelation::default());
-            if app_written {
-                self.enqueue(
-                    unit,
-                    HookSpec::relation(HookKind::RelationChanged, &ep, id, None),
-                );
-            }
-            let others = sorted(
-                self.alive_others(unit)
-                    .into_iter()
-                    .filter(|o| self.units[o].scope.contains_key(&id))
-                    .collect(),
+        }
+    }
+
+    /// The unit enters one relation's scope: its bag is seeded with its addresses, and it and
+    /// every related unit in scope get `-joined` then `-changed` for each other. A unit
+    /// entering after the other side's application bag was written (its own application's,
+    /// in a peer relation) also gets an app-level `-changed`.
+    pub fn enter_relation_scope(&mut self, unit: &str, id: u32) {
+        if !self.is_alive(unit) || self.units[unit].scope.contains_key(&id) {
+            return;
+        }
+        let addr = self.units[unit].address.clone();
+        let app = self.units[unit].app.clone();
+        let rel = self.relations.get_mut(&id).expect("relation exists");
+        let ep = rel.endpoint_of(&app);
+        let remote_app = rel.remote_app(&app);
+        let entry = rel.units.entry(unit.to_string()).or_default();
+        for (k, v) in [
+            ("private-address", addr.clone()),
+            ("ingress-address", addr.clone()),
+            ("egress-subnets", format!("{addr}/32")),
+        ] {
+            entry.bag.insert(k.to_string(), v);
+        }
+        entry.version += 1;
+        let app_written = rel.app_bags.get(&remote_app).is_some_and(|b| b.version > 0);
+        self.units
+            .get_mut(unit)
+            .expect("unit exists")
+            .scope
+            .insert(id, UnitRelation::default());
+        if app_written {
+            self.enqueue(
+                unit,
+                HookSpec::relation(HookKind::RelationChanged, &ep, id, None),
             );
-            for o in others {
-                self.enqueue(
-                    unit,
-                    HookSpec::relation(HookKind::RelationJoined, &ep, id, Some(&o)),
-                );
-                self.enqueue(
-                    unit,
-                    HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(&o)),
-                );
-                self.enqueue(
-                    &o,
-                    HookSpec::relation(HookKind::RelationJoined, &ep, id, Some(unit)),
-                );
-                self.enqueue(
-                    &o,
-                    HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(unit)),
-                );
-            }
+        }
+        let rel = &self.relations[&id];
+        let others = sorted(
+            self.alive_others(unit)
+                .into_iter()
+                .filter(|o| self.units[o].scope.contains_key(&id) && self.related(rel, unit, o))
+                .collect(),
+        );
+        for o in others {
+            let o_ep = self.relations[&id].endpoint_of(&self.units[&o].app);
+            self.enqueue(
+                unit,
+                HookSpec::relation(HookKind::RelationJoined, &ep, id, Some(&o)),
+            );
+            self.enqueue(
+                unit,
+                HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(&o)),
+            );
+            self.enqueue(
+                &o,
+                HookSpec::relation(HookKind::RelationJoined, &o_ep, id, Some(unit)),
+            );
+            self.enqueue(
+                &o,
+                HookSpec::relation(HookKind::RelationChanged, &o_ep, id, Some(unit)),
+            );
         }
     }
 
@@ -142,13 +243,19 @@ impl ModelState {
     /// `-relation-changed` (remote unit = writer) on every other live unit that has the writer
     /// as a member. The writer itself gets nothing.
     pub fn fan_out_unit_change(&mut self, writer: &str, id: u32) {
-        let ep = self.relations[&id].endpoint.clone();
+        let Some(rel) = self.relations.get(&id) else {
+            return;
+        };
+        if !rel.alive() {
+            return;
+        }
         for v in self.alive_others(writer) {
             let member = self.units[&v]
                 .scope
                 .get(&id)
                 .is_some_and(|s| s.members.contains(writer));
             if member {
+                let ep = self.relations[&id].endpoint_of(&self.units[&v].app);
                 self.enqueue(
                     &v,
                     HookSpec::relation(HookKind::RelationChanged, &ep, id, Some(writer)),
@@ -157,19 +264,29 @@ impl ModelState {
         }
     }
 
-    /// After the leader committed a change to the app bag of peer relation `id`: an app-level
-    /// `-relation-changed` on every other unit in scope, and on the leader itself when
+    /// After the leader committed a change to its application's bag in relation `id`: an
+    /// app-level `-relation-changed` on every unit of the other application in scope; in a
+    /// peer relation on every other unit in scope, and on the leader itself when
     /// [`crate::Switches::leader_sees_own_app_change`] is on.
     pub fn fan_out_app_change(&mut self, writer: &str, id: u32) {
-        let ep = self.relations[&id].endpoint.clone();
+        let Some(rel) = self.relations.get(&id) else {
+            return;
+        };
+        if !rel.alive() {
+            return;
+        }
+        let peer = rel.peer();
+        let app = self.units[writer].app.clone();
         let own = self.switches.leader_sees_own_app_change;
         for v in self.units_by_number() {
             if !self.is_alive(&v) || !self.units[&v].scope.contains_key(&id) {
                 continue;
             }
-            if v == writer && !own {
+            let same_app = self.units[&v].app == app;
+            if peer != same_app || (v == writer && !own) {
                 continue;
             }
+            let ep = self.relations[&id].endpoint_of(&self.units[&v].app);
             self.enqueue(
                 &v,
                 HookSpec::relation(HookKind::RelationChanged, &ep, id, None),
@@ -177,32 +294,46 @@ impl ModelState {
         }
     }
 
-    /// `leader-settings-changed` on every live non-leader.
-    pub fn fan_out_leader_settings(&mut self) {
-        let leader = self.leader.clone();
-        for v in self.units_by_number() {
-            if self.is_alive(&v) && Some(&v) != leader.as_ref() {
+    /// `leader-settings-changed` on every live non-leader of `app`.
+    pub fn fan_out_leader_settings(&mut self, app: &str) {
+        for v in self.app_units(app) {
+            if self.is_alive(&v) && !self.is_leader(&v) {
                 self.enqueue(&v, HookSpec::plain(HookKind::LeaderSettingsChanged));
             }
         }
     }
 
-    /// Makes `unit` the leader: `leader-elected` there, `leader-settings-changed` elsewhere.
+    /// Makes `unit` its application's leader: `leader-elected` there,
+    /// `leader-settings-changed` on the others.
     pub fn elect(&mut self, unit: &str) {
-        self.leader = Some(unit.to_string());
+        let app = self.units[unit].app.clone();
+        self.applications
+            .get_mut(&app)
+            .expect("application exists")
+            .leader = Some(unit.to_string());
         self.enqueue(unit, HookSpec::plain(HookKind::LeaderElected));
-        self.fan_out_leader_settings();
+        self.fan_out_leader_settings(&app);
     }
 
     /// `juju remove-unit`: the unit becomes dying. Queued `-joined`/`-changed` between it and
-    /// the others are dropped (they would never run in Juju once it left scope); it gets
-    /// `-departed` for each of its members (departing unit = itself), then `stop` and
-    /// `remove`; every remaining member gets `-departed` (remote = departing = the unit).
+    /// the others are dropped (they would never run in Juju once it left scope); it gets,
+    /// relation by relation, `-departed` for each of its members (departing unit = itself)
+    /// and `-broken` for a non-peer relation; then `stop` and `remove`. Every remaining
+    /// member gets `-departed` (remote = departing = the unit). Its subordinates go first.
     pub fn begin_removal(&mut self, unit: &str) {
+        let subordinates: Vec<String> = self
+            .units_by_number()
+            .into_iter()
+            .filter(|s| self.units[s].principal.as_deref() == Some(unit) && self.is_alive(s))
+            .collect();
+        for s in subordinates {
+            self.begin_removal(&s);
+        }
         let u = self.units.get_mut(unit).expect("unit exists");
         u.life = Life::Dying;
         u.queue
             .retain(|h| !matches!(h.kind, HookKind::RelationJoined | HookKind::RelationChanged));
+        let app = u.app.clone();
         let scope: Vec<(u32, Vec<String>)> = u
             .scope
             .iter()
@@ -219,23 +350,31 @@ impl ModelState {
             });
         }
         for (id, members) in &scope {
-            let ep = self.relations[id].endpoint.clone();
+            let rel = &self.relations[id];
+            let ep = rel.endpoint_of(&app);
+            let peer = rel.peer();
             for m in sorted(members.clone()) {
                 let mut h = HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(&m));
                 h.departing_unit = Some(unit.to_string());
                 self.enqueue(unit, h);
             }
+            if !peer {
+                self.enqueue(
+                    unit,
+                    HookSpec::relation(HookKind::RelationBroken, &ep, *id, None),
+                );
+            }
         }
         self.enqueue(unit, HookSpec::plain(HookKind::Stop));
         self.enqueue(unit, HookSpec::plain(HookKind::Remove));
         for (id, _) in &scope {
-            let ep = self.relations[id].endpoint.clone();
             for v in self.alive_others(unit) {
                 let member = self.units[&v]
                     .scope
                     .get(id)
                     .is_some_and(|s| s.members.contains(unit));
                 if member {
+                    let ep = self.relations[id].endpoint_of(&self.units[&v].app);
                     let mut h =
                         HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(unit));
                     h.departing_unit = Some(unit.to_string());
@@ -243,5 +382,136 @@ impl ModelState {
                 }
             }
         }
+        let subordinates: Vec<String> = self
+            .units_by_number()
+            .into_iter()
+            .filter(|s| self.units[s].principal.as_deref() == Some(unit) && self.is_alive(s))
+            .collect();
+        for s in subordinates {
+            self.begin_removal(&s);
+        }
+    }
+
+    /// `juju remove-relation`: the relation becomes dying. Its queued `-created`, `-joined`
+    /// and `-changed` hooks are dropped; every unit in its scope gets `-departed` for each
+    /// member (departing unit = that member), then `-broken`. Subordinate units that were
+    /// attached through it (a container-scoped relation) are removed.
+    pub fn begin_relation_removal(&mut self, id: u32) {
+        let rel = self.relations.get_mut(&id).expect("relation exists");
+        rel.life = Life::Dying;
+        let rel = rel.clone();
+        // Subordinates attached through it go first: their removal departs every relation.
+        if rel.container && !rel.peer() {
+            let attached: Vec<String> = self
+                .units_by_number()
+                .into_iter()
+                .filter(|s| {
+                    let u = &self.units[s];
+                    u.life == Life::Alive
+                        && rel.involves(&u.app)
+                        && u.principal.as_ref().is_some_and(|p| {
+                            self.units
+                                .get(p)
+                                .is_some_and(|p| rel.remote_app(&u.app) == p.app)
+                        })
+                })
+                .collect();
+            for s in attached {
+                self.begin_removal(&s);
+            }
+        }
+        for name in self.units_by_number() {
+            let u = self.units.get_mut(&name).expect("unit exists");
+            u.queue.retain(|h| {
+                !(h.relation_id == Some(id)
+                    && matches!(
+                        h.kind,
+                        HookKind::RelationCreated
+                            | HookKind::RelationJoined
+                            | HookKind::RelationChanged
+                    ))
+            });
+            u.awaiting_created.remove(&id);
+            // A dying unit already has its -departed and -broken queued.
+            if u.life == Life::Dying {
+                continue;
+            }
+            let Some(scope) = u.scope.get(&id) else {
+                continue;
+            };
+            let members = sorted(scope.members.iter().cloned().collect());
+            let ep = rel.endpoint_of(&u.app);
+            for m in members {
+                let mut h = HookSpec::relation(HookKind::RelationDeparted, &ep, id, Some(&m));
+                h.departing_unit = Some(m.clone());
+                self.enqueue(&name, h);
+            }
+            self.enqueue(
+                &name,
+                HookSpec::relation(HookKind::RelationBroken, &ep, id, None),
+            );
+        }
+        self.reap_relations();
+    }
+
+    /// Removes dying relations no unit is in scope of any more (every unit ran its
+    /// `-relation-broken`), and the secret grants scoped to them.
+    pub fn reap_relations(&mut self) {
+        let gone: Vec<u32> = self
+            .relations
+            .values()
+            .filter(|r| r.life == Life::Dying)
+            .filter(|r| !self.units.values().any(|u| u.scope.contains_key(&r.id)))
+            .map(|r| r.id)
+            .collect();
+        for id in gone {
+            self.relations.remove(&id);
+            for u in self.units.values_mut() {
+                u.queue.retain(|h| h.relation_id != Some(id));
+            }
+            self.drop_relation_grants(id);
+        }
+    }
+
+    /// Principal units in scope of a container-scoped relation with a subordinate
+    /// application that have no unit of it yet: (subordinate application, principal unit).
+    /// Juju creates that subordinate unit when the principal enters the scope.
+    pub fn missing_subordinates(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for rel in self.relations.values() {
+            if !rel.alive() || !rel.container || rel.peer() {
+                continue;
+            }
+            for end in &rel.ends {
+                let Some(sub_app) = self.applications.get(&end.app) else {
+                    continue;
+                };
+                if !sub_app.subordinate() {
+                    continue;
+                }
+                let principal_app = rel.remote_app(&end.app);
+                if self
+                    .applications
+                    .get(&principal_app)
+                    .is_none_or(|a| a.subordinate())
+                {
+                    continue;
+                }
+                for p in self.app_units(&principal_app) {
+                    let pu = &self.units[&p];
+                    if pu.life != Life::Alive || !pu.scope.contains_key(&rel.id) {
+                        continue;
+                    }
+                    let has = self
+                        .units
+                        .values()
+                        .any(|s| s.app == end.app && s.principal.as_deref() == Some(p.as_str()));
+                    if !has && !out.contains(&(end.app.clone(), p.clone())) {
+                        out.push((end.app.clone(), p.clone()));
+                    }
+                }
+            }
+        }
+        out
     }
 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::charm::Charm;
+use crate::charm::{Charm, Role};
+use crate::secrets::{PendingSecrets, Secret};
 use crate::util;
 use crate::SimError;
 
@@ -40,6 +41,12 @@ pub struct Switches {
     pub opened_ports_include_pending: bool,
     /// Queue `start` after `config-changed` on `refresh`. Default off (the uniter does not).
     pub start_after_refresh: bool,
+    /// An owner's `secret-get` refuses a URI and a label together (`either URI or label
+    /// should be used for getting an owned secret but not both`) and `--refresh` (`secret
+    /// owner cannot use --refresh`), as Juju up to 3.1.6 did; charms must work with both.
+    /// Off: Juju 3.6, where the pair updates the owner label and `--refresh` is accepted.
+    /// Default on, so that a charm relying on the newer behaviour is caught.
+    pub strict_secret_owner_reads: bool,
     /// How many times a failed hook is retried before `settle` reports the unit stuck.
     pub hook_retries: u32,
     /// Seconds before a hook or action process is killed and treated as failed.
@@ -54,6 +61,7 @@ impl Default for Switches {
             seeded_election: false,
             opened_ports_include_pending: false,
             start_after_refresh: false,
+            strict_secret_owner_reads: true,
             hook_retries: 5,
             hook_timeout_secs: 120,
         }
@@ -121,6 +129,8 @@ pub enum HookKind {
     RelationChanged,
     RelationDeparted,
     RelationBroken,
+    SecretChanged,
+    SecretRemove,
 }
 
 impl HookKind {
@@ -140,7 +150,13 @@ impl HookKind {
             HookKind::RelationChanged => "relation-changed",
             HookKind::RelationDeparted => "relation-departed",
             HookKind::RelationBroken => "relation-broken",
+            HookKind::SecretChanged => "secret-changed",
+            HookKind::SecretRemove => "secret-remove",
         }
+    }
+
+    pub fn is_secret(self) -> bool {
+        matches!(self, HookKind::SecretChanged | HookKind::SecretRemove)
     }
 
     pub fn is_relation(self) -> bool {
@@ -171,11 +187,17 @@ pub struct HookSpec {
     /// `JUJU_DEPARTING_UNIT`, for `-departed` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departing_unit: Option<String>,
+    /// The secret id of a `secret-changed` or `secret-remove` hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// `JUJU_SECRET_REVISION`, for `secret-remove`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_revision: Option<u32>,
 }
 
 impl HookSpec {
     pub fn plain(kind: HookKind) -> Self {
-        debug_assert!(!kind.is_relation());
+        debug_assert!(!kind.is_relation() && !kind.is_secret());
         HookSpec {
             kind,
             name: kind.plain_name().to_string(),
@@ -183,6 +205,23 @@ impl HookSpec {
             endpoint: None,
             remote_unit: None,
             departing_unit: None,
+            secret: None,
+            secret_revision: None,
+        }
+    }
+
+    /// `secret-changed` or `secret-remove` (with the obsolete revision) for secret `id`.
+    pub fn secret(kind: HookKind, id: &str, revision: Option<u32>) -> Self {
+        debug_assert!(kind.is_secret());
+        HookSpec {
+            kind,
+            name: kind.plain_name().to_string(),
+            relation_id: None,
+            endpoint: None,
+            remote_unit: None,
+            departing_unit: None,
+            secret: Some(id.to_string()),
+            secret_revision: revision,
         }
     }
 
@@ -199,6 +238,8 @@ impl HookSpec {
             endpoint: Some(endpoint.to_string()),
             remote_unit: remote_unit.map(str::to_string),
             departing_unit: None,
+            secret: None,
+            secret_revision: None,
         }
     }
 
@@ -210,7 +251,18 @@ impl HookSpec {
                 | HookKind::LeaderSettingsChanged
                 | HookKind::ConfigChanged
                 | HookKind::UpdateStatus
+                | HookKind::SecretChanged
         )
+    }
+
+    /// The same event: same kind, relation, remote and departing unit, secret revision.
+    pub fn same_event(&self, other: &HookSpec) -> bool {
+        self.kind == other.kind
+            && self.relation_id == other.relation_id
+            && self.remote_unit == other.remote_unit
+            && self.departing_unit == other.departing_unit
+            && self.secret == other.secret
+            && self.secret_revision == other.secret_revision
     }
 }
 
@@ -241,11 +293,18 @@ pub enum Life {
     Dying,
 }
 
-/// One unit of the application.
+/// One unit of an application.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unit {
     pub name: String,
+    /// Its application.
+    pub app: String,
     pub number: u32,
+    /// The machine it runs on (a subordinate shares its principal's); the address follows it.
+    pub machine: u32,
+    /// A subordinate unit's principal unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     pub address: String,
     /// `<model>/units/<app>-<n>`.
     pub dir: PathBuf,
@@ -259,8 +318,16 @@ pub struct Unit {
     pub status_set: bool,
     /// The hook or action running now, for `status`.
     pub executing: Option<String>,
-    /// Relations this unit has entered (`relation-ids` shows these).
+    /// Relations this unit has entered (`relation-ids` shows these). A relation stays here
+    /// until the unit ran its `-relation-broken`.
     pub scope: BTreeMap<u32, UnitRelation>,
+    /// True once `install` succeeded (the unit then enters relation scopes).
+    #[serde(default)]
+    pub installed: bool,
+    /// Relations integrated after the unit was created: it enters their scope once it ran
+    /// their `-relation-created`.
+    #[serde(default)]
+    pub awaiting_created: BTreeSet<u32>,
     /// `state-set` store.
     pub state: BTreeMap<String, String>,
     /// Opened ports (`2181/tcp`).
@@ -286,21 +353,94 @@ pub struct UnitBag {
     pub version: u64,
 }
 
-/// A relation (here: the peer relations of the one application).
+/// The committed side of an application's bag in one relation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppBag {
+    pub bag: Databag,
+    pub version: u64,
+}
+
+/// One side of a relation: an application's endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationEnd {
+    pub app: String,
+    pub endpoint: String,
+    pub role: Role,
+    pub interface: String,
+}
+
+/// A relation: a peer relation of one application (one end), or a relation between two
+/// applications (two ends, the requirer first, as Juju orders its relation keys).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Relation {
     pub id: u32,
-    pub endpoint: String,
-    pub peer: bool,
-    pub app_bag: Databag,
-    pub app_version: u64,
+    pub ends: Vec<RelationEnd>,
+    /// Container-scoped (a subordinate relation): units see only the units on their machine.
+    #[serde(default)]
+    pub container: bool,
+    /// Dying after `remove-relation`, until every unit ran `-relation-broken`.
+    pub life: Life,
+    /// Application bags, by application.
+    pub app_bags: BTreeMap<String, AppBag>,
     /// Unit bags, kept after a unit leaves (remaining units may still read them).
     pub units: BTreeMap<String, UnitBag>,
 }
 
 impl Relation {
+    pub fn peer(&self) -> bool {
+        self.ends.len() == 1
+    }
+
+    pub fn alive(&self) -> bool {
+        self.life == Life::Alive
+    }
+
+    pub fn involves(&self, app: &str) -> bool {
+        self.ends.iter().any(|e| e.app == app)
+    }
+
+    /// `app`'s end.
+    pub fn end_of(&self, app: &str) -> Option<&RelationEnd> {
+        self.ends.iter().find(|e| e.app == app)
+    }
+
+    /// `app`'s endpoint name in this relation.
+    pub fn endpoint_of(&self, app: &str) -> String {
+        self.end_of(app)
+            .map(|e| e.endpoint.clone())
+            .unwrap_or_default()
+    }
+
+    /// The other application (the same one for a peer relation).
+    pub fn remote_app(&self, app: &str) -> String {
+        self.ends
+            .iter()
+            .find(|e| e.app != app)
+            .or(self.ends.first())
+            .map(|e| e.app.clone())
+            .unwrap_or_default()
+    }
+
+    /// `JUJU_RELATION_ID` as `app`'s units see it: `<endpoint>:<id>`.
+    pub fn rel_ref(&self, app: &str) -> String {
+        format!("{}:{}", self.endpoint_of(app), self.id)
+    }
+
+    /// Juju's relation key: `zookeeper:cluster`, or `kafka:zookeeper zookeeper:zookeeper`.
     pub fn key(&self) -> String {
-        format!("{}:{}", self.endpoint, self.id)
+        self.ends
+            .iter()
+            .map(|e| format!("{}:{}", e.app, e.endpoint))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The committed application bag of `app`.
+    pub fn app_bag(&self, app: &str) -> Databag {
+        self.app_bags
+            .get(app)
+            .map(|b| b.bag.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -315,6 +455,9 @@ pub struct Pending {
     pub state: BTreeMap<String, Option<String>>,
     /// Port operations in call order: (open?, port).
     pub ports: Vec<(bool, String)>,
+    /// Secret creates, updates, removals, grants and revokes.
+    #[serde(default, skip_serializing_if = "PendingSecrets::is_empty")]
+    pub secrets: PendingSecrets,
 }
 
 /// A live hook or action context: what the hook tools of one process talk to.
@@ -367,40 +510,86 @@ pub struct ToolFailure {
     pub remaining: u32,
 }
 
+/// One application of the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Application {
+    pub name: String,
+    pub charm: CharmRecord,
+    /// Options set by the user (the rest take their defaults).
+    pub config: BTreeMap<String, Value>,
+    pub next_unit: u32,
+    pub leader: Option<String>,
+    pub leader_settings: Databag,
+    pub status: StatusRecord,
+    /// `application-version-set`.
+    pub version: String,
+    /// A built-in scripted stub (see [`crate::charm::StubSpec`]).
+    #[serde(default)]
+    pub stub: bool,
+}
+
+impl Application {
+    pub fn subordinate(&self) -> bool {
+        self.charm.meta.subordinate
+    }
+}
+
 /// The whole model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelState {
     pub model_name: String,
     pub model_uuid: String,
-    pub app: String,
     pub seed: u64,
     /// The scheduler's PRNG state.
     pub rng: u64,
-    pub charm: CharmRecord,
-    /// Options set by the user (the rest take their defaults).
-    pub config: BTreeMap<String, Value>,
+    /// Applications by name.
+    pub applications: BTreeMap<String, Application>,
+    /// Application names in deploy order; the first is the model's default application.
+    pub app_order: Vec<String>,
     pub switches: Switches,
-    /// Unit `n` gets the address `<address_prefix><11 + n>` (default `127.0.0.`).
+    /// Machine `m` gets the address `<address_prefix><11 + m>` (default `127.0.0.`).
     #[serde(default = "default_address_prefix")]
     pub address_prefix: String,
-    pub next_unit: u32,
+    pub next_machine: u32,
     pub units: BTreeMap<String, Unit>,
     pub removed_units: Vec<String>,
-    pub leader: Option<String>,
-    pub leader_settings: Databag,
     pub relations: BTreeMap<u32, Relation>,
     pub next_relation: u32,
+    /// Juju secrets by id.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Secret>,
+    /// Secret ids handed out so far.
+    #[serde(default)]
+    pub next_secret: u64,
     pub contexts: BTreeMap<String, Context>,
     pub next_context: u64,
     pub actions: BTreeMap<u64, ActionRecord>,
     pub next_action: u64,
-    pub app_status: StatusRecord,
-    pub app_version: String,
     pub tool_failures: Vec<ToolFailure>,
     /// Hooks run so far (hook-log sequence numbers).
     pub hook_seq: u64,
     /// Hooks queued so far, not counting `update-status` (settle watches it).
     pub enqueued: u64,
+}
+
+impl ModelState {
+    /// The model's default application: the first one deployed.
+    pub fn default_app(&self) -> Option<&str> {
+        self.app_order.first().map(String::as_str)
+    }
+
+    /// The application of a unit of the model.
+    pub fn app_of(&self, unit: &str) -> &Application {
+        &self.applications[&self.units[unit].app]
+    }
+
+    /// Whether `unit` leads its application.
+    pub fn is_leader(&self, unit: &str) -> bool {
+        self.units
+            .get(unit)
+            .and_then(|u| self.applications.get(&u.app))
+            .is_some_and(|a| a.leader.as_deref() == Some(unit))
+    }
 }
 
 /// A model directory and its lock.

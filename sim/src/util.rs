@@ -14,6 +14,26 @@ pub fn utc_string(secs: u64) -> String {
     charm_files::UtcTime::from_epoch(secs).juju()
 }
 
+/// `2025-05-01T10:00:00Z` (RFC 3339, as Go's encoders print UTC times).
+pub fn rfc3339(secs: u64) -> String {
+    utc_string(secs).replacen(' ', "T", 1)
+}
+
+/// `01 May 2025 10:00:00Z`, the form of `since` in `juju status`.
+pub fn status_time(secs: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = charm_files::UtcTime::from_epoch(secs);
+    format!(
+        "{:02} {} {:04} {}Z",
+        t.day,
+        MONTHS[(t.month as usize).saturating_sub(1) % 12],
+        t.year,
+        t.clock()
+    )
+}
+
 /// `HH:MM:SS` of now, for debug-log lines.
 pub fn clock() -> String {
     charm_files::UtcTime::now().clock()
@@ -57,6 +77,12 @@ pub fn is_juju_key_part(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_print_as_go_and_juju_status_print_them() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(status_time(1_746_093_600), "01 May 2025 10:00:00Z");
+    }
 
     #[test]
     fn juju_key_parts_follow_the_action_name_rule() {

@@ -158,8 +158,9 @@ fi
     assert_eq!(trace.matches("tiny/0 hooks/install").count(), 2, "{trace}");
     let o = zk_sim(&dir, &["status", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["units"][0]["agent"], "idle");
-    assert_eq!(v["units"][0]["workload"], "unknown");
+    let unit = &v["applications"]["tiny"]["units"]["tiny/0"];
+    assert_eq!(unit["juju-status"]["current"], "idle");
+    assert_eq!(unit["workload-status"]["current"], "unknown");
 }
 
 #[test]
@@ -171,7 +172,7 @@ fn status_shows_the_revision_the_charm_was_packed_with() {
         let o = zk_sim(dir, &["status", "--format", "json"]);
         assert!(o.status.success(), "{}", text(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["application"]["charm-rev"].clone()
+        v["applications"]["tiny"]["charm-rev"].clone()
     };
     // A charm directory without a `version` file: the model's own count, from 0.
     let o = zk_sim(&dir, &["deploy", "--path", charm_path, "--tick", "0"]);
@@ -182,7 +183,7 @@ fn status_shows_the_revision_the_charm_was_packed_with() {
     let o = zk_sim(&dir, &["refresh", "--path", charm_path, "--tick", "0"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("refreshing to revision 7"),
+        text(&o).contains("refreshing tiny to revision 7"),
         "{}",
         text(&o)
     );

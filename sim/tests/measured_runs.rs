@@ -80,14 +80,7 @@ if [ "$H" = cluster-relation-changed ]; then echo "$JUJU_REMOTE_UNIT" > "$CTL/re
     assert_eq!(r.tool_calls.get("action-get"), Some(&1));
     assert_eq!(r.tool_calls.get("action-set"), Some(&1));
 
-    let rel = m
-        .state()
-        .unwrap()
-        .relations
-        .values()
-        .find(|r| r.endpoint == "cluster")
-        .unwrap()
-        .id;
+    let rel = m.relation_id("tiny", "cluster").unwrap();
     let spec = HookSpec::relation(HookKind::RelationChanged, "cluster", rel, Some("tiny/1"));
     let r = m.run_hook_measured("tiny/0", spec).unwrap();
     assert_eq!(r.record.remote_unit.as_deref(), Some("tiny/1"));

@@ -156,7 +156,7 @@ fi
         }
         let store = zk_sim::state::Store::new(&dir);
         let mut g = store.lock().unwrap();
-        g.st.leader = Some("tiny/1".into());
+        g.st.applications.get_mut("tiny").unwrap().leader = Some("tiny/1".into());
         g.save().unwrap();
         drop(g);
         std::fs::write(ctl.join("go"), "").unwrap();

@@ -178,6 +178,7 @@ if [ "$H" = cluster-relation-departed ]; then env | sort > "$CTL/env-departed"; 
             "JUJU_HOOK_NAME",
             "JUJU_MODEL_NAME",
             "JUJU_MODEL_UUID",
+            "JUJU_PRINCIPAL_UNIT",
             "JUJU_UNIT_NAME",
             "JUJU_VERSION",
             "LANG",

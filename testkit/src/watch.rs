@@ -40,9 +40,14 @@ pub fn sample(model: &Model) -> (BTreeMap<String, UnitSample>, Option<BTreeSet<S
     let Ok(st) = model.state() else {
         return (BTreeMap::new(), None);
     };
+    let app = st.default_app().unwrap_or_default().to_string();
     let mut samples = BTreeMap::new();
     let mut conf_from = None;
-    for u in st.units.values().filter(|u| u.life == Life::Alive) {
+    for u in st
+        .units
+        .values()
+        .filter(|u| u.life == Life::Alive && u.app == app)
+    {
         let root = u.workload_root();
         let server = live_server(&root);
         // Serving counts for this process only if it is still the live one after the probe.
@@ -57,7 +62,7 @@ pub fn sample(model: &Model) -> (BTreeMap<String, UnitSample>, Option<BTreeSet<S
         .map(|cfg| {
             cfg.voters()
                 .into_iter()
-                .map(|id| format!("{}/{}", st.app, id.saturating_sub(1)))
+                .map(|id| format!("{}/{}", app, id.saturating_sub(1)))
                 .collect()
         });
     (samples, voters)

@@ -21,7 +21,8 @@ impl Model {
             return Err(SimError::not_found("unit", unit));
         }
         let spec =
-            g.st.charm
+            g.st.app_of(unit)
+                .charm
                 .meta
                 .actions
                 .get(action)

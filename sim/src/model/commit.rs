@@ -1,19 +1,24 @@
 //! What a hook's exit makes permanent: its buffered writes (leadership re-checked for app
-//! bags) and the changes they fan out, and a unit's removal.
+//! bags and application secrets) and the changes they fan out, and a unit's removal.
 
 use crate::rng::SplitMix64;
 use crate::state::{Context, Databag, ModelState};
 
 /// The unit is gone after its `remove` hook: it leaves the model (its relation bags stay
-/// readable), and if it led, another unit is elected.
+/// readable), its unit secrets and consumer records go, and if it led its application,
+/// another unit is elected.
 pub(super) fn finish_removal(st: &mut ModelState, unit: &str) {
+    let app = st.units[unit].app.clone();
     st.units.remove(unit);
     st.removed_units.push(unit.to_string());
     st.tool_failures.retain(|f| f.unit != unit);
-    if st.leader.as_deref() == Some(unit) {
-        st.leader = None;
+    st.forget_unit_secrets(unit);
+    st.reap_relations();
+    let a = st.applications.get_mut(&app).expect("application exists");
+    if a.leader.as_deref() == Some(unit) {
+        a.leader = None;
         let alive: Vec<String> = st
-            .units_by_number()
+            .app_units(&app)
             .into_iter()
             .filter(|u| st.is_alive(u))
             .collect();
@@ -32,16 +37,18 @@ pub(super) fn finish_removal(st: &mut ModelState, unit: &str) {
     }
 }
 
-/// Applies a context's buffered writes (hook exited 0). App-bag writes re-check leadership.
+/// Applies a context's buffered writes (hook exited 0). App-bag writes and application
+/// secret writes re-check leadership.
 pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
     let unit = &ctx.unit;
     let p = &ctx.pending;
     let wrote_app = p.app_bags.values().any(|b| !b.is_empty());
-    if wrote_app && st.leader.as_deref() != Some(unit.as_str()) {
+    if wrote_app && !st.is_leader(unit) {
         return Err(format!(
             "cannot write relation settings: {unit} is not the leader"
         ));
     }
+    st.commit_secrets(unit, &p.secrets)?;
     let apply = |bag: &mut Databag, changes: &Databag| -> bool {
         let before = bag.clone();
         for (k, v) in changes {
@@ -53,6 +60,11 @@ pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
         }
         *bag != before
     };
+    let app = st
+        .units
+        .get(unit)
+        .map(|u| u.app.clone())
+        .unwrap_or_default();
     let mut unit_changed = Vec::new();
     for (id, changes) in &p.unit_bags {
         if let Some(rel) = st.relations.get_mut(id) {
@@ -66,8 +78,9 @@ pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
     let mut app_changed = Vec::new();
     for (id, changes) in &p.app_bags {
         if let Some(rel) = st.relations.get_mut(id) {
-            if apply(&mut rel.app_bag, changes) {
-                rel.app_version += 1;
+            let entry = rel.app_bags.entry(app.clone()).or_default();
+            if apply(&mut entry.bag, changes) {
+                entry.version += 1;
                 app_changed.push(*id);
             }
         }

@@ -79,7 +79,16 @@ pub(super) fn hook_env(
     set("CHARM_DIR", charm_dir);
     set("JUJU_VERSION", JUJU_VERSION.to_string());
     set("JUJU_CONTEXT_ID", ctx_id.to_string());
+    set(
+        "JUJU_PRINCIPAL_UNIT",
+        u.principal.clone().unwrap_or_default(),
+    );
     if let Some(h) = hook.filter(|h| h.kind.is_relation()) {
+        let remote_app = h
+            .relation_id
+            .and_then(|id| st.relations.get(&id))
+            .map(|r| r.remote_app(&u.app))
+            .unwrap_or_else(|| u.app.clone());
         set("JUJU_RELATION", h.endpoint.clone().unwrap_or_default());
         set(
             "JUJU_RELATION_ID",
@@ -89,13 +98,27 @@ pub(super) fn hook_env(
                 h.relation_id.unwrap_or_default()
             ),
         );
-        set("JUJU_REMOTE_APP", st.app.clone());
+        set("JUJU_REMOTE_APP", remote_app);
         set(
             "JUJU_REMOTE_UNIT",
             h.remote_unit.clone().unwrap_or_default(),
         );
         if let Some(d) = &h.departing_unit {
             set("JUJU_DEPARTING_UNIT", d.clone());
+        }
+    }
+    if let Some((h, id)) = hook.and_then(|h| h.secret.as_ref().map(|id| (h, id))) {
+        // The label this unit knows the secret by: its consumer label, or the owner's.
+        let label = st.secrets.get(id).and_then(|s| {
+            s.consumers
+                .get(unit)
+                .and_then(|c| c.label.clone())
+                .or_else(|| s.owned_by(unit, &u.app).then(|| s.label.clone()).flatten())
+        });
+        set("JUJU_SECRET_ID", format!("secret:{id}"));
+        set("JUJU_SECRET_LABEL", label.unwrap_or_default());
+        if let Some(r) = h.secret_revision {
+            set("JUJU_SECRET_REVISION", r.to_string());
         }
     }
     set(

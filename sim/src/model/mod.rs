@@ -1,14 +1,18 @@
-//! The model: create/open, Juju's verbs (deploy, add-unit, remove-unit, config, run, refresh,
-//! leader), the scheduler that runs queued hooks one at a time in a seeded order, and `settle`.
+//! The model: create/open, Juju's verbs (deploy, add-unit, remove-unit, integrate,
+//! remove-relation, config, run, exec, refresh, leader), the scheduler that runs queued hooks
+//! one at a time in a seeded order, and `settle`.
 //!
 //! # Layout
 //!
 //! - `mod.rs`: [`Model`] (create, open, destroy), [`ModelOptions`].
-//! - `verbs.rs`: Juju's verbs; `actions.rs`: queueing actions, checking their params.
+//! - `verbs.rs`: Juju's verbs on applications and units; `relations.rs`: integrate and
+//!   remove-relation; `actions.rs`: queueing actions, checking their params; `exec.rs`:
+//!   `juju exec` and the helpers a test uses to act for a scripted stub.
 //! - `scheduler.rs`: which unit runs next, and one hook or action run, start to record.
 //! - `env.rs`: the handler a run executes and its environment; `commit.rs`: what a hook's
 //!   exit makes permanent.
-//! - `settle.rs`: [`Model::settle`] and its bounds; `observe.rs`: statuses, logs, databags.
+//! - `settle.rs`: [`Model::settle`] and its bounds; `observe.rs`: statuses, logs, databags,
+//!   secrets.
 //! - `records.rs`: what runs report; `measure.rs`: measured runs for benchmarks.
 //! - `addresses.rs`: unit address blocks; `jujuc.rs`: finding the hook-tool binary.
 
@@ -19,12 +23,9 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::charm::{self, Charm};
 use crate::process;
 use crate::rng::mix;
-use crate::state::{
-    CharmRecord, Databag, Guard, ModelState, Relation, StatusRecord, Store, Switches,
-};
+use crate::state::{Guard, ModelState, Store, Switches};
 use crate::tools::ToolName;
 use crate::SimError;
 
@@ -32,17 +33,21 @@ mod actions;
 mod addresses;
 mod commit;
 mod env;
+mod exec;
 mod jujuc;
 mod measure;
 mod observe;
 mod records;
+mod relations;
 mod scheduler;
 mod settle;
 mod verbs;
 
+pub use exec::ExecResult;
 pub use jujuc::locate_jujuc;
 pub use measure::{run_measured, Measured, ToolRun, Usage};
 pub use observe::zk_role;
+pub use observe::{AppStatus, RelationStatus, SecretView};
 pub use records::{ActionResult, HookRecord, RunOutcome, UnitStatus};
 pub use settle::{SettleLimits, SettleReport};
 
@@ -89,7 +94,7 @@ impl Default for ModelOptions {
 /// Called after every hook or action run.
 type HookCallback = Box<dyn FnMut(&HookRecord)>;
 
-/// A local Juju model with one application.
+/// A local Juju model: applications, their units and relations, secrets.
 pub struct Model {
     store: Store,
     /// The lock on this model's address block (see [`ModelOptions::isolated_addresses`]).
@@ -141,8 +146,9 @@ fn uuid_from(seed: u64) -> String {
 }
 
 impl Model {
-    /// Creates a model in `dir` (must not hold one yet) for the charm at `charm` (a `.charm`
-    /// zip or a charm directory), with the scheduler seeded by `seed`. The returned value
+    /// Creates a model in `dir` (must not hold one yet) with one application, named after
+    /// the charm at `charm` (a `.charm` zip or a charm directory) and without units yet
+    /// ([`Model::deploy`] adds them), and the scheduler seeded by `seed`. The returned value
     /// destroys the model (stopping its ZooKeeper processes) when dropped; see
     /// [`Model::set_destroy_on_drop`].
     pub fn create(
@@ -153,14 +159,26 @@ impl Model {
         Self::create_with(dir, charm, seed, ModelOptions::default())
     }
 
+    /// [`Model::create`] with options.
     pub fn create_with(
         dir: impl AsRef<Path>,
         charm_path: impl AsRef<Path>,
         seed: u64,
         opts: ModelOptions,
     ) -> Result<Model, SimError> {
+        let mut m = Self::create_empty(dir, seed, opts)?;
+        m.add_application(charm_path.as_ref(), None)?;
+        Ok(m)
+    }
+
+    /// Creates a model without applications; [`Model::deploy_app`] and
+    /// [`Model::deploy_stub`] add them.
+    pub fn create_empty(
+        dir: impl AsRef<Path>,
+        seed: u64,
+        opts: ModelOptions,
+    ) -> Result<Model, SimError> {
         let dir = absolute(dir.as_ref())?;
-        let charm_path = absolute(charm_path.as_ref())?;
         let store = Store::new(&dir);
         if store.exists() {
             return Err(SimError::Refused(format!(
@@ -194,56 +212,30 @@ impl Model {
             let link = tools_dir.join(name);
             symlink("sim-jujuc", &link).map_err(SimError::io("create symlink", &link))?;
         }
-        let charm_dir = dir.join("charms").join("0");
-        charm::unpack(&charm_path, &charm_dir)?;
-        let meta = Charm::load(&charm_dir)?;
-        let mut st = ModelState {
+        let st = ModelState {
             model_name: opts.model_name,
             model_uuid: uuid_from(seed),
-            app: meta.name.clone(),
             seed,
             rng: seed,
-            charm: CharmRecord {
-                revision: 0,
-                source: charm_path,
-                dir: charm_dir,
-                meta: meta.clone(),
-            },
-            config: BTreeMap::new(),
+            applications: BTreeMap::new(),
+            app_order: Vec::new(),
             switches: opts.switches,
             address_prefix,
-            next_unit: 0,
+            next_machine: 0,
             units: BTreeMap::new(),
             removed_units: Vec::new(),
-            leader: None,
-            leader_settings: Databag::new(),
             relations: BTreeMap::new(),
             next_relation: 0,
+            secrets: BTreeMap::new(),
+            next_secret: 0,
             contexts: BTreeMap::new(),
             next_context: 0,
             actions: BTreeMap::new(),
             next_action: 1,
-            app_status: StatusRecord::new("unknown", ""),
-            app_version: String::new(),
             tool_failures: Vec::new(),
             hook_seq: 0,
             enqueued: 0,
         };
-        for ep in &meta.peers {
-            let id = st.next_relation;
-            st.next_relation += 1;
-            st.relations.insert(
-                id,
-                Relation {
-                    id,
-                    endpoint: ep.clone(),
-                    peer: true,
-                    app_bag: Databag::new(),
-                    app_version: 0,
-                    units: BTreeMap::new(),
-                },
-            );
-        }
         store.init(st)?;
         Ok(Model {
             store,
@@ -298,8 +290,13 @@ impl Model {
         Ok(self.lock()?.st)
     }
 
+    /// The model's default application: the first one deployed.
     pub fn app_name(&self) -> Result<String, SimError> {
-        Ok(self.lock()?.st.app)
+        self.lock()?
+            .st
+            .default_app()
+            .map(str::to_string)
+            .ok_or_else(|| SimError::Refused("no application deployed yet".into()))
     }
 
     pub fn switches(&self) -> Result<Switches, SimError> {

@@ -95,9 +95,19 @@ impl fmt::Display for HookRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitStatus {
     pub unit: String,
+    /// Its application.
+    pub app: String,
+    /// Its machine (a subordinate shares its principal's).
+    pub machine: u32,
+    /// A subordinate's principal unit.
+    pub principal: Option<String>,
+    /// Opened ports (`2181/tcp`).
+    pub ports: Vec<String>,
     /// Workload status (`active`, `waiting`, ..., or `error` while a hook failed).
     pub workload: String,
     pub message: String,
+    /// When the workload status was last set (seconds since the epoch).
+    pub since: u64,
     /// Agent status: `idle`, `executing` or `error`.
     pub agent: String,
     pub leader: bool,

@@ -275,6 +275,11 @@ impl Model {
             Some(h) => after_hook(st, &run.unit, h, run.attempt, outcome, &reason),
             None => Vec::new(),
         };
+        // Principals that entered a container-scoped relation get their subordinate unit.
+        for (app, principal) in g.st.missing_subordinates() {
+            self.new_unit(&mut g, &app, Some(&principal))?;
+        }
+        let st = &mut g.st;
         if let Some(id) = run.action {
             after_action(st, &run.unit, id, &ended, outcome, &reason);
         }
@@ -328,7 +333,9 @@ fn pick_unit(st: &mut ModelState, eligible: impl Fn(&Unit) -> bool) -> Option<St
 /// The uniter's bookkeeping before a hook runs: relation membership, the statuses Juju
 /// sets itself, the new charm on `upgrade-charm`. Returns why the hook is skipped, if it is.
 fn before_hook(st: &mut ModelState, unit: &str, h: &HookSpec) -> Result<Option<String>, SimError> {
-    let is_leader = st.leader.as_deref() == Some(unit);
+    let is_leader = st.is_leader(unit);
+    let app = st.units[unit].app.clone();
+    let charm = st.applications[&app].charm.clone();
     let u = st.units.get_mut(unit).expect("unit exists");
     match h.kind {
         HookKind::RelationJoined | HookKind::RelationChanged | HookKind::RelationDeparted => {
@@ -357,10 +364,10 @@ fn before_hook(st: &mut ModelState, unit: &str, h: &HookSpec) -> Result<Option<S
         HookKind::LeaderElected if !is_leader => {
             return Ok(Some("leadership lost before the hook ran".into()));
         }
-        HookKind::UpgradeCharm if u.charm_revision != st.charm.revision => {
-            let files = charm::deploy_to_unit(&st.charm.dir, &u.charm_dir(), &u.charm_files)?;
+        HookKind::UpgradeCharm if u.charm_revision != charm.revision => {
+            let files = charm::deploy_to_unit(&charm.dir, &u.charm_dir(), &u.charm_files)?;
             u.charm_files = files;
-            u.charm_revision = st.charm.revision;
+            u.charm_revision = charm.revision;
         }
         _ => {}
     }
@@ -384,9 +391,10 @@ fn outcome(run: &Run, ended: &Ended) -> (RunOutcome, Option<String>, Option<i32>
     }
 }
 
-/// The uniter's bookkeeping after a hook: the unit enters scope after `install`, leaves
-/// the model after `remove` (its ZooKeeper root is returned, to be stopped), or stays in
-/// error until a retry succeeds.
+/// The uniter's bookkeeping after a hook: the unit enters scope after `install` (or after
+/// the `-relation-created` of a relation integrated later), leaves a relation after its
+/// `-relation-broken`, leaves the model after `remove` (its ZooKeeper root is returned, to be
+/// stopped), or stays in error until a retry succeeds.
 fn after_hook(
     st: &mut ModelState,
     unit: &str,
@@ -408,7 +416,20 @@ fn after_hook(
     }
     u.error = None;
     match h.kind {
-        HookKind::Install => st.enter_scope(unit),
+        HookKind::Install => {
+            u.installed = true;
+            st.enter_scope(unit);
+        }
+        HookKind::RelationCreated => {
+            let id = h.relation_id.expect("relation hook");
+            if u.awaiting_created.remove(&id) && u.installed {
+                st.enter_relation_scope(unit, id);
+            }
+        }
+        HookKind::RelationBroken => {
+            u.scope.remove(&h.relation_id.expect("relation hook"));
+            st.reap_relations();
+        }
         HookKind::Start if !u.status_set => u.workload = StatusRecord::new("unknown", ""),
         HookKind::Remove => {
             to_stop.push(u.workload_root());

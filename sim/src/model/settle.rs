@@ -84,7 +84,7 @@ impl fmt::Display for SettleReport {
 struct TickSnapshot {
     enqueued: u64,
     units: Vec<(String, String, String)>,
-    app: (String, String),
+    apps: Vec<(String, String, String)>,
 }
 
 impl Model {
@@ -222,13 +222,21 @@ impl Model {
                     )
                 })
                 .collect();
+        let apps =
+            g.st.applications
+                .values()
+                .map(|a| {
+                    (
+                        a.name.clone(),
+                        a.status.status.clone(),
+                        a.status.message.clone(),
+                    )
+                })
+                .collect();
         Ok(TickSnapshot {
             enqueued: g.st.enqueued,
             units,
-            app: (
-                g.st.app_status.status.clone(),
-                g.st.app_status.message.clone(),
-            ),
+            apps,
         })
     }
 

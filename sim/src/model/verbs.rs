@@ -1,5 +1,5 @@
-//! Juju's verbs on the model: deploy, add-unit, remove-unit, config, refresh, leader, and
-//! the sim's own fault injection.
+//! Juju's verbs on applications and units: deploy, add-unit, remove-unit, config, refresh,
+//! leader, and the sim's own fault injection.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -8,64 +8,246 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{absolute, make_dir, Model};
-use crate::charm::{self, Charm};
-use crate::state::{CharmRecord, Guard, HookKind, HookSpec, Life, StatusRecord, ToolFailure, Unit};
+use crate::charm::{self, Charm, Role, StubSpec};
+use crate::state::{
+    AppBag, Application, CharmRecord, Guard, HookKind, HookSpec, Life, Relation, RelationEnd,
+    StatusRecord, ToolFailure, Unit,
+};
 use crate::tools::ToolName;
 use crate::SimError;
 
+/// Where an application's charm comes from.
+enum CharmSource<'a> {
+    Path(&'a Path),
+    Stub(&'a StubSpec),
+}
+
+/// Juju's application name rule: lowercase letters, digits and single hyphens, starting
+/// with a letter, no hyphen before a digit-only part or at the end.
+pub(super) fn valid_app_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && part.bytes().any(|c| c.is_ascii_lowercase())
+        })
+        && name.as_bytes()[0].is_ascii_lowercase()
+}
+
 impl Model {
-    /// `juju deploy -n N`: creates N units and queues their start-up hooks. The first unit
-    /// is the leader.
+    /// `juju deploy -n N` of the model's default application (created with the model):
+    /// creates N units and queues their start-up hooks. The first unit is the leader.
     pub fn deploy(&mut self, n: u32) -> Result<Vec<String>, SimError> {
         let mut g = self.lock()?;
-        if g.st.next_unit > 0 {
+        let app =
+            g.st.default_app()
+                .ok_or_else(|| SimError::Refused("no application in the model".into()))?
+                .to_string();
+        if g.st.applications[&app].next_unit > 0 {
             return Err(SimError::Refused(
                 "the application is already deployed; use add-unit".into(),
             ));
         }
-        let mut names = Vec::new();
-        for _ in 0..n {
-            names.push(self.new_unit(&mut g)?);
-        }
+        let names = self.new_units(&mut g, &app, n)?;
         g.save()?;
         Ok(names)
     }
 
-    /// `juju add-unit`: one more unit; the others will see it join once it is installed.
-    pub fn add_unit(&mut self) -> Result<String, SimError> {
+    /// `juju deploy <charm> [app] -n N`: a new application from a `.charm` zip or a charm
+    /// directory, named `app` (default: the charm's name), with N units. A subordinate
+    /// charm takes no units: they come with its relations to principals.
+    pub fn deploy_app(
+        &mut self,
+        charm: impl AsRef<Path>,
+        app: Option<&str>,
+        n: u32,
+    ) -> Result<Vec<String>, SimError> {
+        let name = self.add_application(charm.as_ref(), app)?;
         let mut g = self.lock()?;
-        if g.st.next_unit == 0 {
-            return Err(SimError::Refused(
-                "nothing deployed yet; deploy first".into(),
-            ));
-        }
-        let name = self.new_unit(&mut g)?;
+        let names = self.new_units(&mut g, &name, n)?;
+        g.save()?;
+        Ok(names)
+    }
+
+    /// Deploys a built-in scripted stub named `app` with N units (see [`StubSpec`]).
+    pub fn deploy_stub(
+        &mut self,
+        app: &str,
+        spec: &StubSpec,
+        n: u32,
+    ) -> Result<Vec<String>, SimError> {
+        let mut g = self.lock()?;
+        self.add_app(&mut g, app, CharmSource::Stub(spec))?;
+        let names = self.new_units(&mut g, app, n)?;
+        g.save()?;
+        Ok(names)
+    }
+
+    /// Adds an application without units; returns its name.
+    pub(super) fn add_application(
+        &mut self,
+        charm: &Path,
+        app: Option<&str>,
+    ) -> Result<String, SimError> {
+        let charm = absolute(charm)?;
+        let mut g = self.lock()?;
+        let name = match app {
+            Some(a) => a.to_string(),
+            None => {
+                // The charm's own name, read before unpacking it for good.
+                let tmp = self.dir().join("charms").join(".incoming");
+                let _ = fs::remove_dir_all(&tmp);
+                charm::unpack(&charm, &tmp)?;
+                let meta = Charm::load(&tmp);
+                let _ = fs::remove_dir_all(&tmp);
+                meta?.name
+            }
+        };
+        self.add_app(&mut g, &name, CharmSource::Path(&charm))?;
         g.save()?;
         Ok(name)
     }
 
-    fn new_unit(&self, g: &mut Guard) -> Result<String, SimError> {
-        let st = &mut g.st;
-        let n = st.next_unit;
-        if n > 243 {
+    fn add_app(&self, g: &mut Guard, name: &str, source: CharmSource) -> Result<(), SimError> {
+        if !valid_app_name(name) {
             return Err(SimError::Refused(format!(
-                "out of loopback addresses ({p}11-{p}254)",
-                p = st.address_prefix
+                "invalid application name {name:?}"
             )));
         }
-        let name = format!("{}/{n}", st.app);
-        let dir = self.dir().join("units").join(format!("{}-{n}", st.app));
+        if g.st.applications.contains_key(name) {
+            return Err(SimError::Refused(format!(
+                "cannot add application {name:?}: application already exists"
+            )));
+        }
+        let dest = self.dir().join("charms").join(name).join("0");
+        let _ = fs::remove_dir_all(&dest);
+        let (source_path, stub) = match source {
+            CharmSource::Path(p) => {
+                charm::unpack(p, &dest)?;
+                (p.to_path_buf(), false)
+            }
+            CharmSource::Stub(spec) => {
+                spec.write(name, &dest)?;
+                (dest.clone(), true)
+            }
+        };
+        let meta = Charm::load(&dest)?;
+        let st = &mut g.st;
+        for ep in meta.endpoints.iter().filter(|e| e.role == Role::Peer) {
+            let id = st.next_relation;
+            st.next_relation += 1;
+            st.relations.insert(
+                id,
+                Relation {
+                    id,
+                    ends: vec![RelationEnd {
+                        app: name.to_string(),
+                        endpoint: ep.name.clone(),
+                        role: Role::Peer,
+                        interface: ep.interface.clone(),
+                    }],
+                    container: false,
+                    life: Life::Alive,
+                    app_bags: [(name.to_string(), AppBag::default())].into(),
+                    units: BTreeMap::new(),
+                },
+            );
+        }
+        st.applications.insert(
+            name.to_string(),
+            Application {
+                name: name.to_string(),
+                charm: CharmRecord {
+                    revision: 0,
+                    source: source_path,
+                    dir: dest,
+                    meta,
+                },
+                config: BTreeMap::new(),
+                next_unit: 0,
+                leader: None,
+                leader_settings: Default::default(),
+                status: StatusRecord::new("unknown", ""),
+                version: String::new(),
+                stub,
+            },
+        );
+        st.app_order.push(name.to_string());
+        Ok(())
+    }
+
+    fn new_units(&self, g: &mut Guard, app: &str, n: u32) -> Result<Vec<String>, SimError> {
+        if n > 0 && g.st.applications[app].subordinate() {
+            return Err(SimError::Refused(format!(
+                "{app} is a subordinate application: its units come with its relations to principals"
+            )));
+        }
+        (0..n).map(|_| self.new_unit(g, app, None)).collect()
+    }
+
+    /// `juju add-unit` of the default application: one more unit; the others will see it
+    /// join once it is installed.
+    pub fn add_unit(&mut self) -> Result<String, SimError> {
+        let app = self.app_name()?;
+        Ok(self.add_units(&app, 1)?.remove(0))
+    }
+
+    /// `juju add-unit <app> -n N`.
+    pub fn add_units(&mut self, app: &str, n: u32) -> Result<Vec<String>, SimError> {
+        let mut g = self.lock()?;
+        if !g.st.applications.contains_key(app) {
+            return Err(SimError::not_found("application", app));
+        }
+        let names = self.new_units(&mut g, app, n)?;
+        g.save()?;
+        Ok(names)
+    }
+
+    /// A new unit of `app` on a new machine, or beside `principal` for a subordinate.
+    pub(super) fn new_unit(
+        &self,
+        g: &mut Guard,
+        app: &str,
+        principal: Option<&str>,
+    ) -> Result<String, SimError> {
+        let st = &mut g.st;
+        let machine = match principal {
+            Some(p) => st.units[p].machine,
+            None => {
+                if st.next_machine > 243 {
+                    return Err(SimError::Refused(format!(
+                        "out of loopback addresses ({p}11-{p}254)",
+                        p = st.address_prefix
+                    )));
+                }
+                st.next_machine += 1;
+                st.next_machine - 1
+            }
+        };
+        let a = st.applications.get_mut(app).expect("application exists");
+        let n = a.next_unit;
+        let name = format!("{app}/{n}");
+        let dir = self.dir().join("units").join(format!("{app}-{n}"));
         make_dir(&dir, 0o700)?;
         make_dir(&dir.join("workload"), 0o700)?;
-        let charm_dir = dir.join("charm");
-        let files = charm::deploy_to_unit(&st.charm.dir, &charm_dir, &[])?;
-        st.next_unit += 1;
+        let files = charm::deploy_to_unit(&a.charm.dir, &dir.join("charm"), &[])?;
+        a.next_unit += 1;
+        let charm_revision = a.charm.revision;
+        if a.leader.is_none() {
+            a.leader = Some(name.clone());
+        }
+        let address = format!("{}{}", st.address_prefix, 11 + machine);
         st.units.insert(
             name.clone(),
             Unit {
                 name: name.clone(),
+                app: app.to_string(),
                 number: n,
-                address: format!("{}{}", st.address_prefix, 11 + n),
+                machine,
+                principal: principal.map(str::to_string),
+                address,
                 dir,
                 life: Life::Alive,
                 queue: Default::default(),
@@ -75,56 +257,71 @@ impl Model {
                 status_set: false,
                 executing: None,
                 scope: BTreeMap::new(),
+                installed: false,
+                awaiting_created: Default::default(),
                 state: BTreeMap::new(),
                 ports: Default::default(),
-                charm_revision: st.charm.revision,
+                charm_revision,
                 charm_files: files,
             },
         );
-        if st.leader.is_none() {
-            st.leader = Some(name.clone());
-        }
         st.queue_new_unit(&name);
         Ok(name)
     }
 
-    /// `juju remove-unit`: the unit departs its relations, stops and is removed; if it led,
-    /// another unit is elected once it is gone.
+    /// `juju remove-unit`: the unit departs its relations, stops and is removed (its
+    /// subordinates with it); if it led, another unit is elected once it is gone.
     pub fn remove_unit(&mut self, unit: &str) -> Result<(), SimError> {
         let mut g = self.lock()?;
         match g.st.units.get(unit) {
             None => return Err(SimError::not_found("unit", unit)),
             Some(u) if u.life == Life::Dying => return Ok(()),
+            Some(u) if u.principal.is_some() => {
+                return Err(SimError::Refused(format!(
+                    "{unit} is a subordinate unit: remove its relation or its principal instead"
+                )))
+            }
             Some(_) => {}
         }
         g.st.begin_removal(unit);
         g.save()
     }
 
-    /// `juju config k=v ...` (`k=` resets to the default). Queues `config-changed` on every
-    /// unit when the effective config changed; returns whether it did.
+    /// `juju config k=v ...` of the default application (`k=` resets to the default).
+    /// Queues `config-changed` on every unit when the effective config changed; returns
+    /// whether it did.
     pub fn set_config(&mut self, pairs: &[(&str, &str)]) -> Result<bool, SimError> {
+        let app = self.app_name()?;
+        self.set_app_config(&app, pairs)
+    }
+
+    /// `juju config <app> k=v ...`.
+    pub fn set_app_config(&mut self, app: &str, pairs: &[(&str, &str)]) -> Result<bool, SimError> {
         let mut g = self.lock()?;
         let st = &mut g.st;
-        let before = st.charm.meta.effective_config(&st.config, true);
+        let a = st
+            .applications
+            .get_mut(app)
+            .ok_or_else(|| SimError::not_found("application", app))?;
+        let before = a.charm.meta.effective_config(&a.config, true);
         for (k, v) in pairs {
-            let opt = st
+            let opt = a
                 .charm
                 .meta
                 .options
                 .get(*k)
                 .ok_or_else(|| SimError::not_found("option", k))?;
             if v.is_empty() {
-                st.config.remove(*k);
+                a.config.remove(*k);
             } else {
                 let value = opt.kind.parse_value(k, v)?;
-                st.config.insert(k.to_string(), value);
+                a.config.insert(k.to_string(), value);
             }
         }
-        let after = st.charm.meta.effective_config(&st.config, true);
+        let after = a.charm.meta.effective_config(&a.config, true);
         let changed = before != after;
         if changed {
-            for u in st.units_by_number() {
+            for u in st.app_units(app) {
                 if st.is_alive(&u) {
                     st.enqueue(&u, HookSpec::plain(HookKind::ConfigChanged));
                 }
@@ -134,38 +331,69 @@ impl Model {
         Ok(changed)
     }
 
-    /// The effective config (set values, else defaults; null for options without either).
+    /// The default application's effective config (set values, else defaults; null for
+    /// options without either).
     pub fn config(&self) -> Result<serde_json::Map<String, Value>, SimError> {
-        let g = self.lock()?;
-        Ok(g.st.charm.meta.effective_config(&g.st.config, true))
+        let app = self.app_name()?;
+        self.app_config(&app)
     }
 
-    /// `juju refresh --path`: a new charm revision; each unit swaps its charm dir when it
-    /// reaches `upgrade-charm`, then runs `config-changed` (non-leaders also
-    /// `leader-settings-changed`). Returns the new revision.
+    /// An application's effective config.
+    pub fn app_config(&self, app: &str) -> Result<serde_json::Map<String, Value>, SimError> {
+        let g = self.lock()?;
+        let a =
+            g.st.applications
+                .get(app)
+                .ok_or_else(|| SimError::not_found("application", app))?;
+        Ok(a.charm.meta.effective_config(&a.config, true))
+    }
+
+    /// `juju refresh --path` of the default application.
     pub fn refresh(&mut self, charm_path: impl AsRef<Path>) -> Result<u64, SimError> {
+        let app = self.app_name()?;
+        self.refresh_app(&app, charm_path)
+    }
+
+    /// `juju refresh <app> --path`: a new charm revision; each unit swaps its charm dir when
+    /// it reaches `upgrade-charm`, then runs `config-changed` (non-leaders also
+    /// `leader-settings-changed`). Returns the new revision.
+    pub fn refresh_app(
+        &mut self,
+        app: &str,
+        charm_path: impl AsRef<Path>,
+    ) -> Result<u64, SimError> {
         let charm_path = absolute(charm_path.as_ref())?;
         let mut g = self.lock()?;
-        let rev = g.st.charm.revision + 1;
-        let dest = self.dir().join("charms").join(rev.to_string());
+        let a =
+            g.st.applications
+                .get(app)
+                .ok_or_else(|| SimError::not_found("application", app))?;
+        if a.stub {
+            return Err(SimError::Refused(format!(
+                "{app} is a stub; it has no charm to refresh"
+            )));
+        }
+        let rev = a.charm.revision + 1;
+        let old_name = a.charm.meta.name.clone();
+        let dest = self.dir().join("charms").join(app).join(rev.to_string());
         let _ = fs::remove_dir_all(&dest);
         charm::unpack(&charm_path, &dest)?;
         let meta = Charm::load(&dest)?;
-        if meta.name != g.st.app {
+        if meta.name != old_name {
             let _ = fs::remove_dir_all(&dest);
             return Err(SimError::Refused(format!(
-                "cannot refresh {} to a charm named {:?}",
-                g.st.app, meta.name
+                "cannot refresh {app} to a charm named {:?}",
+                meta.name
             )));
         }
         let st = &mut g.st;
-        st.charm = CharmRecord {
+        st.applications.get_mut(app).expect("exists").charm = CharmRecord {
             revision: rev,
             source: charm_path,
             dir: dest,
             meta,
         };
-        for u in st.units_by_number() {
+        for u in st.app_units(app) {
             if !st.is_alive(&u) {
                 continue;
             }
@@ -174,7 +402,7 @@ impl Model {
             if st.switches.start_after_refresh {
                 st.enqueue(&u, HookSpec::plain(HookKind::Start));
             }
-            if st.leader.as_deref() != Some(u.as_str()) {
+            if !st.is_leader(&u) {
                 st.enqueue(&u, HookSpec::plain(HookKind::LeaderSettingsChanged));
             }
         }
@@ -182,8 +410,9 @@ impl Model {
         Ok(rev)
     }
 
-    /// Moves leadership to `unit` (`leader-elected` there, `leader-settings-changed` on the
-    /// others; the old leader gets no "deposed" hook, as in Juju).
+    /// Moves leadership of the unit's application to `unit` (`leader-elected` there,
+    /// `leader-settings-changed` on the others; the old leader gets no "deposed" hook, as in
+    /// Juju).
     pub fn set_leader(&mut self, unit: &str) -> Result<(), SimError> {
         let mut g = self.lock()?;
         if !g.st.is_alive(unit) {
@@ -191,15 +420,28 @@ impl Model {
                 "unit {unit:?} not found or dying"
             )));
         }
-        if g.st.leader.as_deref() == Some(unit) {
+        if g.st.is_leader(unit) {
             return Ok(());
         }
         g.st.elect(unit);
         g.save()
     }
 
+    /// The default application's leader.
     pub fn leader(&self) -> Result<Option<String>, SimError> {
-        Ok(self.lock()?.st.leader)
+        let app = self.app_name()?;
+        self.app_leader(&app)
+    }
+
+    /// An application's leader.
+    pub fn app_leader(&self, app: &str) -> Result<Option<String>, SimError> {
+        let g = self.lock()?;
+        Ok(g.st
+            .applications
+            .get(app)
+            .ok_or_else(|| SimError::not_found("application", app))?
+            .leader
+            .clone())
     }
 
     /// Makes the hook tool `tool` fail (exit 1) the next time `unit` calls it.
@@ -227,5 +469,27 @@ impl Model {
             remaining: times,
         });
         g.save()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn application_names_follow_jujus_rule() {
+        for (n, ok) in [
+            ("zookeeper", true),
+            ("kafka-2", false),
+            ("my-app", true),
+            ("app1", true),
+            ("1app", false),
+            ("App", false),
+            ("a--b", false),
+            ("a-", false),
+            ("", false),
+        ] {
+            assert_eq!(valid_app_name(n), ok, "{n}");
+        }
     }
 }

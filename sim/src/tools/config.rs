@@ -20,11 +20,8 @@ impl Tool<'_> {
         let cfg = match &self.ctx().config {
             Some(c) => c.clone(),
             None => {
-                let c = self
-                    .st()
-                    .charm
-                    .meta
-                    .effective_config(&self.st().config, true);
+                let app = self.app();
+                let c = app.charm.meta.effective_config(&app.config, true);
                 self.ctx_mut().config = Some(c.clone());
                 c
             }

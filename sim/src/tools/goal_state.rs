@@ -22,24 +22,31 @@ impl Tool<'_> {
             };
             json!({"status": status, "since": util::utc_string(u.workload.since)})
         };
+        let app = self.app_name();
         let units: serde_json::Map<String, Value> = st
             .units
             .values()
+            .filter(|u| u.app == app)
             .map(|u| (u.name.clone(), entry(u)))
             .collect();
         let mut relations = serde_json::Map::new();
-        for r in st.relations.values() {
-            let mut m = serde_json::Map::new();
+        for r in st.relations.values().filter(|r| r.involves(&app)) {
+            let remote = r.remote_app(&app);
+            let since = st.applications.get(&remote).map_or(0, |a| a.status.since);
+            let m = relations
+                .entry(r.endpoint_of(&app))
+                .or_insert_with(|| Value::Object(serde_json::Map::new()))
+                .as_object_mut()
+                .expect("an object");
             m.insert(
-                st.app.clone(),
-                json!({"status": "joined", "since": util::utc_string(st.app_status.since)}),
+                remote.clone(),
+                json!({"status": "joined", "since": util::utc_string(since)}),
             );
-            for u in st.units.values() {
+            for u in st.units.values().filter(|u| u.app == remote) {
                 if u.name != self.ctx().unit {
                     m.insert(u.name.clone(), entry(u));
                 }
             }
-            relations.insert(r.endpoint.clone(), Value::Object(m));
         }
         Ok(Out::value(
             f,

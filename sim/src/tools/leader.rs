@@ -28,7 +28,7 @@ impl Tool<'_> {
         let settings = match &self.ctx().leader_settings {
             Some(s) => s.clone(),
             None => {
-                let s = self.st().leader_settings.clone();
+                let s = self.app().leader_settings.clone();
                 self.ctx_mut().leader_settings = Some(s.clone());
                 s
             }
@@ -44,12 +44,19 @@ impl Tool<'_> {
                 "cannot write leadership settings: cannot write settings: not the leader",
             ));
         }
-        let before = self.st().leader_settings.clone();
+        let app = self.app_name();
+        let before = self.app().leader_settings.clone();
         let after = overlay(before.clone(), Some(&kv));
         if after != before {
-            self.g.st.leader_settings = after;
-            self.g.st.fan_out_leader_settings();
+            self.g
+                .st
+                .applications
+                .get_mut(&app)
+                .expect("app exists")
+                .leader_settings = after;
+            self.g.st.fan_out_leader_settings(&app);
         }
+        self.dirty = true;
         // Re-read after our own write.
         self.ctx_mut().leader_settings = None;
         Ok(Out::default())

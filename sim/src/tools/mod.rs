@@ -9,7 +9,8 @@
 //!
 //! - `mod.rs`: [`ToolName`], [`main_with`] (one invocation), the shared `Tool` context.
 //! - One file per family: `relation.rs`, `leader.rs`, `config.rs`, `status.rs` (status,
-//!   logs, version), `action.rs`, `network.rs`, `ports.rs`, `state.rs`, `goal_state.rs`.
+//!   logs, version), `action.rs`, `network.rs`, `ports.rs`, `state.rs`, `goal_state.rs`,
+//!   `secret.rs` (the `secret-*` tools).
 //! - `args.rs`: Juju's gnuflag parsing; `format.rs`: juju/cmd's output formats.
 
 mod action;
@@ -21,6 +22,7 @@ mod leader;
 mod network;
 mod ports;
 mod relation;
+mod secret;
 mod settings;
 mod state;
 mod status;
@@ -30,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::state::{Context, Databag, Guard, ModelState, Store, Unit};
+use crate::state::{Application, Context, Databag, Guard, ModelState, Store, Unit};
 use crate::{logs, Chain};
 use args::{boolean, value, Flag};
 use format::{render, Format};
@@ -58,7 +60,16 @@ pub enum ToolName {
     RelationGet,
     RelationIds,
     RelationList,
+    RelationModelGet,
     RelationSet,
+    SecretAdd,
+    SecretGet,
+    SecretGrant,
+    SecretIds,
+    SecretInfoGet,
+    SecretRemove,
+    SecretRevoke,
+    SecretSet,
     StateDelete,
     StateGet,
     StateSet,
@@ -69,7 +80,7 @@ pub enum ToolName {
 
 impl ToolName {
     /// Every tool, in name order.
-    pub const ALL: [ToolName; 25] = [
+    pub const ALL: [ToolName; 34] = [
         ToolName::ActionFail,
         ToolName::ActionGet,
         ToolName::ActionLog,
@@ -88,7 +99,16 @@ impl ToolName {
         ToolName::RelationGet,
         ToolName::RelationIds,
         ToolName::RelationList,
+        ToolName::RelationModelGet,
         ToolName::RelationSet,
+        ToolName::SecretAdd,
+        ToolName::SecretGet,
+        ToolName::SecretGrant,
+        ToolName::SecretIds,
+        ToolName::SecretInfoGet,
+        ToolName::SecretRemove,
+        ToolName::SecretRevoke,
+        ToolName::SecretSet,
         ToolName::StateDelete,
         ToolName::StateGet,
         ToolName::StateSet,
@@ -118,7 +138,16 @@ impl ToolName {
             ToolName::RelationGet => "relation-get",
             ToolName::RelationIds => "relation-ids",
             ToolName::RelationList => "relation-list",
+            ToolName::RelationModelGet => "relation-model-get",
             ToolName::RelationSet => "relation-set",
+            ToolName::SecretAdd => "secret-add",
+            ToolName::SecretGet => "secret-get",
+            ToolName::SecretGrant => "secret-grant",
+            ToolName::SecretIds => "secret-ids",
+            ToolName::SecretInfoGet => "secret-info-get",
+            ToolName::SecretRemove => "secret-remove",
+            ToolName::SecretRevoke => "secret-revoke",
+            ToolName::SecretSet => "secret-set",
             ToolName::StateDelete => "state-delete",
             ToolName::StateGet => "state-get",
             ToolName::StateSet => "state-set",
@@ -384,8 +413,17 @@ impl Tool<'_> {
         &self.g.st.units[&self.ctx().unit]
     }
 
+    /// The unit's application.
+    fn app(&self) -> &Application {
+        self.st().app_of(&self.ctx().unit)
+    }
+
+    fn app_name(&self) -> String {
+        self.unit().app.clone()
+    }
+
     fn is_leader(&self) -> bool {
-        self.st().leader.as_deref() == Some(self.ctx().unit.as_str())
+        self.st().is_leader(&self.ctx().unit)
     }
 
     fn injected_failure(&mut self, tool: ToolName) -> Option<ToolFail> {
@@ -424,7 +462,16 @@ impl Tool<'_> {
             ToolName::RelationGet => self.relation_get(argv),
             ToolName::RelationIds => self.relation_ids(argv),
             ToolName::RelationList => self.relation_list(argv),
+            ToolName::RelationModelGet => self.relation_model_get(argv),
             ToolName::RelationSet => self.relation_set(argv),
+            ToolName::SecretAdd => self.secret_add(argv),
+            ToolName::SecretGet => self.secret_get(argv),
+            ToolName::SecretGrant => self.secret_grant(argv),
+            ToolName::SecretIds => self.secret_ids(argv),
+            ToolName::SecretInfoGet => self.secret_info_get(argv),
+            ToolName::SecretRemove => self.secret_remove(argv),
+            ToolName::SecretRevoke => self.secret_revoke(argv),
+            ToolName::SecretSet => self.secret_set(argv),
             ToolName::StateDelete => self.state_delete(argv),
             ToolName::StateGet => self.state_get(argv),
             ToolName::StateSet => self.state_set(argv),
@@ -462,8 +509,9 @@ impl Tool<'_> {
         }
     }
 
+    /// `<endpoint>:<id>` as this unit knows relation `id`.
     fn rel_key(&self, id: u32) -> String {
-        self.st().relations[&id].key()
+        self.st().relations[&id].rel_ref(&self.unit().app)
     }
 
     fn action_id(&self) -> Result<u64, ToolFail> {

@@ -33,7 +33,7 @@ impl Tool<'_> {
             return Err(ToolFail::usage("no arguments specified"));
         };
         a.no_more(1)?;
-        if !self.st().charm.meta.bindings().any(|b| *b == binding) {
+        if !self.app().charm.meta.bindings().any(|b| *b == binding) {
             return Err(ToolFail::runtime(format!(
                 "no network config found for binding {binding:?}"
             )));

@@ -1,6 +1,9 @@
-//! Relation data: `relation-ids`, `relation-list`, `relation-get`, `relation-set`. Reads
-//! snapshot each bag on first read in a context (a member's bag through the uniter's cache
-//! when the switch is on); writes are buffered in the context until the hook exits 0.
+//! Relation data: `relation-ids`, `relation-list`, `relation-get`, `relation-set`,
+//! `relation-model-get`. Reads snapshot each bag on first read in a context (a member's bag
+//! through the uniter's cache when the switch is on); writes are buffered in the context
+//! until the hook exits 0. Who may read and write which bag follows Juju: a unit writes its
+//! own unit bag; only the leader writes its application's bag, and outside a peer relation
+//! only the leader may read it; everyone reads the other side's bags.
 
 use serde_json::{json, Value};
 
@@ -16,7 +19,7 @@ enum BagRef {
 }
 
 /// `zookeeper/3` -> valid; `zookeeper`, `x/y` -> not a unit name.
-fn valid_unit_name(s: &str) -> bool {
+pub(super) fn valid_unit_name(s: &str) -> bool {
     let Some((app, n)) = s.split_once('/') else {
         return false;
     };
@@ -44,13 +47,14 @@ impl Tool<'_> {
                 .and_then(|h| h.endpoint.clone())
                 .ok_or_else(|| ToolFail::usage("no endpoint name specified"))?,
         };
+        let app = self.app_name();
         let mut ids: Vec<String> = self
             .unit()
             .scope
             .keys()
             .filter_map(|id| self.st().relations.get(id))
-            .filter(|r| r.endpoint == name)
-            .map(|r| r.key())
+            .filter(|r| r.endpoint_of(&app) == name)
+            .map(|r| r.rel_ref(&app))
             .collect();
         ids.sort();
         Ok(Out::value(f, &json!(ids)))
@@ -62,7 +66,8 @@ impl Tool<'_> {
         let id = self.relation(a.value("r"))?;
         a.no_more(0)?;
         if a.flag("app") {
-            return Ok(Out::value(f, &Value::String(self.st().app.clone())));
+            let remote = self.st().relations[&id].remote_app(&self.app_name());
+            return Ok(Out::value(f, &Value::String(remote)));
         }
         // BTreeSet iteration is text order, as Juju sorts (zookeeper/10 < zookeeper/2).
         let members: Vec<String> = self.unit().scope[&id].members.iter().cloned().collect();
@@ -120,18 +125,25 @@ impl Tool<'_> {
                 Ok(self.snapshot(format!("{id}/{u}"), |_| committed))
             }
             BagRef::App(app) => {
-                if *app != self.st().app {
+                if !self.st().relations[&id].involves(app) {
                     return Err(ToolFail::runtime(format!(
                         "application {app:?} is not part of relation {rel_key:?}"
                     )));
                 }
-                let peer = self.st().relations[&id].peer;
-                if !peer && !self.is_leader() {
+                let app = app.clone();
+                let own = app == self.app_name();
+                let peer = self.st().relations[&id].peer();
+                if own && !peer && !self.is_leader() {
                     return Err(ToolFail::runtime("permission denied"));
                 }
-                let base =
-                    self.snapshot(format!("{id}/app"), |st| st.relations[&id].app_bag.clone());
-                Ok(overlay(base, self.ctx().pending.app_bags.get(&id)))
+                let base = self.snapshot(format!("{id}/app/{app}"), |st| {
+                    st.relations[&id].app_bag(&app)
+                });
+                if own {
+                    Ok(overlay(base, self.ctx().pending.app_bags.get(&id)))
+                } else {
+                    Ok(base)
+                }
             }
         }
     }
@@ -174,11 +186,34 @@ impl Tool<'_> {
                     )));
                 }
             }
-            None if app_flag || in_relation_hook => BagRef::App(self.st().app.clone()),
+            // JUJU_REMOTE_APP of the hook's relation.
+            None if in_relation_hook => {
+                let hook_rel = self
+                    .ctx()
+                    .hook
+                    .as_ref()
+                    .and_then(|h| h.relation_id)
+                    .unwrap_or(id);
+                let remote = self
+                    .st()
+                    .relations
+                    .get(&hook_rel)
+                    .map(|r| r.remote_app(&self.app_name()))
+                    .unwrap_or_default();
+                BagRef::App(remote)
+            }
             None => return Err(ToolFail::usage("no unit or application specified")),
         };
         let bag = self.read_bag(id, &which)?;
         Ok(Out::value(f, &key_or_all(&bag, key.as_deref())))
+    }
+
+    pub(super) fn relation_model_get(&mut self, argv: &[String]) -> Result<Out, ToolFail> {
+        let a = args::parse(argv, &[FORMAT, RELATION])?;
+        let f = Format::parse(a.value("format"))?;
+        self.relation(a.value("r"))?;
+        a.no_more(0)?;
+        Ok(Out::value(f, &json!({"uuid": self.st().model_uuid})))
     }
 
     pub(super) fn relation_set(&mut self, argv: &[String]) -> Result<Out, ToolFail> {

@@ -25,7 +25,13 @@ impl Tool<'_> {
             if !self.is_leader() {
                 return Err(ToolFail::runtime("this unit is not the leader"));
             }
-            self.g.st.app_status = rec;
+            let app = self.app_name();
+            self.g
+                .st
+                .applications
+                .get_mut(&app)
+                .expect("app exists")
+                .status = rec;
         } else {
             let me = self.unit_name();
             let u = self.g.st.units.get_mut(&me).expect("unit exists");
@@ -55,11 +61,13 @@ impl Tool<'_> {
                     "finding application status: this unit is not the leader",
                 ));
             }
-            let mut app = detail(&self.st().app_status);
+            let name = self.app_name();
+            let mut app = detail(&self.app().status);
             let units: serde_json::Map<String, Value> = self
                 .st()
                 .units
                 .values()
+                .filter(|u| u.app == name)
                 .map(|u| (u.name.clone(), detail(&u.workload)))
                 .collect();
             app["units"] = Value::Object(units);
@@ -105,7 +113,13 @@ impl Tool<'_> {
             return Err(ToolFail::usage("no version specified"));
         };
         a.no_more(1)?;
-        self.g.st.app_version = v.clone();
+        let app = self.app_name();
+        self.g
+            .st
+            .applications
+            .get_mut(&app)
+            .expect("app exists")
+            .version = v.clone();
         self.dirty = true;
         Ok(Out::default())
     }

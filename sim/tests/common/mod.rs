@@ -90,3 +90,28 @@ pub fn order(log: &[HookRecord]) -> Vec<(String, String, Option<String>)> {
         .map(|r| (r.unit.clone(), r.hook.clone(), r.remote_unit.clone()))
         .collect()
 }
+
+/// A provider charm: a peer relation, `db` (interface `pgsql`) and `cos` (`cos_agent`) to
+/// provide, and the test config and actions.
+pub const PROVIDER: &str = "name: prov\nsummary: p\ndescription: p\npeers:\n  cluster:\n    interface: prov-peers\nprovides:\n  db:\n    interface: pgsql\n  cos:\n    interface: cos_agent\n";
+
+/// Every hook of `u` as `hook` or `hook remote-unit`, in run order (no update-status).
+pub fn hooks_of(log: &[HookRecord], unit: &str) -> Vec<String> {
+    log.iter()
+        .filter(|r| r.unit == unit && r.hook != "update-status")
+        .map(|r| match &r.remote_unit {
+            Some(x) => format!("{} {x}", r.hook),
+            None => r.hook.clone(),
+        })
+        .collect()
+}
+
+/// The records after hook-log sequence number `seq`.
+pub fn after(log: &[HookRecord], seq: u64) -> Vec<HookRecord> {
+    log.iter().filter(|r| r.seq > seq).cloned().collect()
+}
+
+/// The last hook-log sequence number so far.
+pub fn mark(m: &Model) -> u64 {
+    m.hook_log().unwrap().last().map_or(0, |r| r.seq)
+}

@@ -164,11 +164,8 @@ pub(super) const HEADERS: [&str; 13] = [
 ];
 
 pub(super) fn relation_id(m: &Model, endpoint: &str) -> Result<u32> {
-    let st = m.state()?;
-    st.relations
-        .values()
-        .find(|r| r.endpoint == endpoint)
-        .map(|r| r.id)
+    let app = m.app_name()?;
+    m.relation_id(&app, endpoint)
         .with_context(|| format!("no {endpoint} relation"))
 }
 

@@ -14,8 +14,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Parser;
 use serde_json::{json, Value};
+use zk_sim::charm::Role;
 use zk_sim::tools::ToolName;
-use zk_sim::{HookRecord, Model, ModelOptions, SimError};
+use zk_sim::{HookRecord, Model, ModelOptions, SettleReport, SimError, StubSpec};
 
 use cli::{Cli, DeployArgs, Format, LimitArgs, RunArgs, SettleArgs, Verb};
 
@@ -37,6 +38,25 @@ fn refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Where a verb's result goes: a line of text, or one JSON document, on stdout.
+#[derive(Debug, Clone, Copy)]
+struct Out {
+    json: bool,
+}
+
+impl Out {
+    /// Prints `text` (a line) or `doc` (JSON), as the format asks.
+    fn result(&self, text: &str, doc: Value) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            writeln!(out, "{}", serde_json::to_string(&doc)?)?;
+        } else if !text.is_empty() {
+            writeln!(out, "{text}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Opens the model; every hook run is logged (failed ones at info, the rest at debug).
 fn open(dir: &Path) -> Result<Model> {
     let mut m = Model::open(dir).context("no model here; run `zk-sim deploy` first")?;
@@ -50,23 +70,34 @@ fn open(dir: &Path) -> Result<Model> {
     Ok(m)
 }
 
-/// Settles unless --no-settle, printing the progress line.
-fn settle(m: &mut Model, a: &SettleArgs, what: &str) -> Result<()> {
+fn report_json(r: &SettleReport) -> Value {
+    json!({
+        "hooks": r.hooks,
+        "retries": r.retries,
+        "update-status-rounds": r.update_status_rounds,
+        "elapsed-seconds": r.elapsed.as_secs_f64(),
+        "units-in-error": r.units_in_error,
+    })
+}
+
+/// Settles unless --no-settle, with the progress line on stderr; the report as JSON (null
+/// when not settled).
+fn settle(m: &mut Model, a: &SettleArgs, what: &str) -> Result<Value> {
     if a.no_settle {
-        println!("{what}: queued, not settled (--no-settle); `zk-sim settle` runs the hooks");
-        return Ok(());
+        eprintln!("{what}: queued, not settled (--no-settle); `zk-sim settle` runs the hooks");
+        return Ok(Value::Null);
     }
     settle_now(m, &a.limits, &format!("{what}: "))
 }
 
-fn settle_now(m: &mut Model, limits: &LimitArgs, prefix: &str) -> Result<()> {
+fn settle_now(m: &mut Model, limits: &LimitArgs, prefix: &str) -> Result<Value> {
     match m.settle(limits.limits()) {
         Ok(report) => {
-            println!("{prefix}settled: {report}");
-            Ok(())
+            eprintln!("{prefix}settled: {report}");
+            Ok(report_json(&report))
         }
         Err(SimError::Unsettled { reason, report }) => {
-            println!("{prefix}NOT settled: {report}");
+            eprintln!("{prefix}NOT settled: {report}");
             bail!("{reason}")
         }
         Err(e) => Err(e.into()),
@@ -81,18 +112,48 @@ fn find_charm() -> Result<PathBuf> {
     found.sort();
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => bail!(
-            "no --path given and no *.charm in the current directory (run `cargo xtask pack`)"
-        ),
-        _ => bail!("no --path given and several *.charm here: {found:?}"),
+        0 => {
+            bail!("no charm given and no *.charm in the current directory (run `cargo xtask pack`)")
+        }
+        _ => bail!("no charm given and several *.charm here: {found:?}"),
     }
 }
 
-fn deploy(dir: &Path, args: &DeployArgs) -> Result<()> {
-    let path = match &args.path {
-        Some(p) => p.clone(),
-        None => find_charm()?,
+/// The stub `deploy stub APP --provides ... --requires ...` describes.
+fn stub_spec(args: &DeployArgs) -> Result<StubSpec> {
+    let mut spec = StubSpec::new();
+    for (role, list) in [
+        (Role::Peer, &args.peer),
+        (Role::Provides, &args.provides),
+        (Role::Requires, &args.requires),
+    ] {
+        for e in list {
+            spec.endpoints
+                .push(StubSpec::endpoint_arg(role, e).map_err(|e| anyhow!(e))?);
+        }
+    }
+    if let Some(e) = &args.subordinate_to {
+        let mut ep = StubSpec::endpoint_arg(Role::Requires, e).map_err(|e| anyhow!(e))?;
+        ep.container = true;
+        spec.endpoints.push(ep);
+        spec.subordinate = true;
+    }
+    Ok(spec)
+}
+
+fn deploy(dir: &Path, args: &DeployArgs, out: Out) -> Result<()> {
+    // `stub` (no slash, as juju tells local charms by `./`) is the built-in scripted stub.
+    let stub = args.charm.as_deref() == Some("stub");
+    let path = match (&args.path, &args.charm) {
+        _ if stub => None,
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(c)) => Some(PathBuf::from(c)),
+        (None, None) => Some(find_charm()?),
     };
+    if !stub && (!args.provides.is_empty() || !args.requires.is_empty() || !args.peer.is_empty()) {
+        bail!("--provides, --requires and --peer describe a stub: deploy `stub APP`");
+    }
+    let created = !zk_sim::state::Store::new(dir).exists();
     let seed: u64 = match args.seed {
         Some(s) => s,
         None => {
@@ -100,34 +161,102 @@ fn deploy(dir: &Path, args: &DeployArgs) -> Result<()> {
             zk_sim::rng::mix(t.as_nanos() as u64 ^ u64::from(std::process::id())) % 1_000_000
         }
     };
-    // This binary also serves the hook tools (see `main`), so the model needs nothing else.
-    let mut opts = ModelOptions {
-        jujuc: Some(std::env::current_exe().context("finding the zk-sim executable")?),
-        ..ModelOptions::default()
+    let mut m = if created {
+        // This binary also serves the hook tools (see `main`), so the model needs nothing else.
+        let mut opts = ModelOptions {
+            jujuc: Some(std::env::current_exe().context("finding the zk-sim executable")?),
+            ..ModelOptions::default()
+        };
+        if let Some(p) = &args.address_prefix {
+            opts.address_prefix = p.clone();
+        }
+        let mut m = Model::create_empty(dir, seed, opts)?;
+        // The CLI model lives on after this process.
+        m.set_destroy_on_drop(false);
+        m
+    } else {
+        if args.seed.is_some() || args.address_prefix.is_some() {
+            bail!("--seed and --address-prefix only apply to the deploy that creates the model");
+        }
+        open(dir)?
     };
-    if let Some(p) = &args.address_prefix {
-        opts.address_prefix = p.clone();
-    }
-    let mut m = Model::create_with(dir, &path, seed, opts)?;
-    // The CLI model lives on after this process.
-    m.set_destroy_on_drop(false);
-    let pairs = kvs(&args.config)?;
-    if !pairs.is_empty() {
-        m.set_config(&refs(&pairs))?;
-    }
-    let units = m.deploy(args.n)?;
+    let result: Result<(String, Vec<String>)> = match &path {
+        None => {
+            let app = args.app.as_deref().ok_or_else(|| {
+                anyhow!("deploy stub needs an application name: `deploy stub APP`")
+            })?;
+            let spec = stub_spec(args)?;
+            let n = if spec.subordinate { 0 } else { args.n };
+            m.deploy_stub(app, &spec, n)
+                .map(|u| (app.to_string(), u))
+                .map_err(Into::into)
+        }
+        Some(path) => deploy_app_with_config(&mut m, path, args),
+    };
+    let (app, units) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if created {
+                let _ = m.destroy();
+            }
+            return Err(e);
+        }
+    };
     warn_taken_addresses(&m, &units)?;
-    println!(
-        "deployed {} ({} unit{}) from {} in {}; seed {seed} (replay with --seed {seed})",
-        m.app_name()?,
+    let seed = m.state()?.seed;
+    eprintln!(
+        "deployed {app} ({} unit{}){} in {}; seed {seed} (replay with --seed {seed})",
         units.len(),
         if units.len() == 1 { "" } else { "s" },
-        path.display(),
+        if stub {
+            " as a scripted stub".to_string()
+        } else {
+            format!(" from {}", path_shown(args))
+        },
         dir.display()
     );
     drop(m);
     let mut m = open(dir)?;
-    settle(&mut m, &args.settle, "deploy")
+    let report = settle(&mut m, &args.settle, "deploy")?;
+    out.result(
+        "",
+        json!({"application": app, "units": units, "seed": seed, "model": dir, "settle": report}),
+    )
+}
+
+fn path_shown(args: &DeployArgs) -> String {
+    args.path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .or_else(|| args.charm.clone())
+        .unwrap_or_else(|| "the *.charm here".into())
+}
+
+/// Adds the application, configures it, then adds its units (a subordinate takes none), so
+/// that the config applies before the first hook.
+fn deploy_app_with_config(
+    m: &mut Model,
+    path: &Path,
+    args: &DeployArgs,
+) -> Result<(String, Vec<String>)> {
+    let pairs = kvs(&args.config)?;
+    m.deploy_app(path, args.app.as_deref(), 0)?;
+    let st = m.state()?;
+    let app = st.app_order.last().cloned().expect("just added");
+    if !pairs.is_empty() {
+        m.set_app_config(&app, &refs(&pairs))?;
+    }
+    let n = if st.applications[&app].subordinate() {
+        0
+    } else {
+        args.n
+    };
+    let units = if n > 0 {
+        m.add_units(&app, n)?
+    } else {
+        Vec::new()
+    };
+    Ok((app, units))
 }
 
 /// Warns when something already answers on a new unit's ZooKeeper port (another model on
@@ -148,34 +277,48 @@ fn warn_taken_addresses(m: &Model, units: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn config(dir: &Path, args: &[String], settle_args: &SettleArgs) -> Result<()> {
+fn config(dir: &Path, args: &[String], settle_args: &SettleArgs, out: Out) -> Result<()> {
     let mut m = open(dir)?;
-    if args.is_empty() || (args.len() == 1 && !args[0].contains('=')) {
-        return show::config(&m, args.first().map(String::as_str));
+    let st = m.state()?;
+    let (app, rest) = match args.first() {
+        Some(a) if st.applications.contains_key(a) => (a.clone(), &args[1..]),
+        _ => (m.app_name()?, args),
+    };
+    if rest.is_empty() || (rest.len() == 1 && !rest[0].contains('=')) {
+        return show::config(&m, &app, rest.first().map(String::as_str), out.json);
     }
-    let pairs = kvs(args)?;
-    if m.set_config(&refs(&pairs))? {
-        settle(&mut m, settle_args, "config")
+    let pairs = kvs(rest)?;
+    if m.set_app_config(&app, &refs(&pairs))? {
+        let report = settle(&mut m, settle_args, "config")?;
+        out.result(
+            "",
+            json!({"application": app, "changed": true, "settle": report}),
+        )
     } else {
-        println!("config: unchanged, no config-changed queued");
-        Ok(())
+        eprintln!("config: unchanged, no config-changed queued");
+        out.result(
+            "",
+            json!({"application": app, "changed": false, "settle": null}),
+        )
     }
 }
 
-fn run(dir: &Path, args: &RunArgs) -> Result<()> {
+fn run(dir: &Path, args: &RunArgs, out: Out) -> Result<()> {
     let pairs = kvs(&args.params)?;
     let params = zk_sim::tools::typed_params(&pairs, args.string_args);
     let mut m = open(dir)?;
     let r = m.run_action_with(&args.unit, &args.action, params)?;
-    if args.format == Some(Format::Json) {
-        let out = json!({ r.unit.clone(): {
-            "id": r.id.to_string(),
-            "unit": r.unit,
-            "status": r.status,
-            "message": r.message,
-            "results": r.juju_results(),
-        }});
-        println!("{}", serde_json::to_string(&out)?);
+    if out.json {
+        out.result(
+            "",
+            json!({ r.unit.clone(): {
+                "id": r.id.to_string(),
+                "unit": r.unit,
+                "status": r.status,
+                "message": r.message,
+                "results": r.juju_results(),
+            }}),
+        )?;
     } else {
         let mut shown = r.results.clone();
         if !r.stdout.is_empty() {
@@ -199,95 +342,231 @@ fn run(dir: &Path, args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn destroy(dir: &Path) -> Result<()> {
+fn exec(dir: &Path, unit: &str, command: &[String], out: Out) -> Result<ExitCode> {
+    let mut m = open(dir)?;
+    let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+    let r = m.exec(unit, &argv)?;
+    let code = r.code.unwrap_or(1);
+    if out.json {
+        let mut results = json!({"return-code": code});
+        if !r.stdout.is_empty() {
+            results["stdout"] = json!(r.stdout);
+        }
+        if !r.stderr.is_empty() {
+            results["stderr"] = json!(r.stderr);
+        }
+        out.result(
+            "",
+            json!({ unit: {
+                "unit": unit,
+                "status": if r.success() { "completed" } else { "failed" },
+                "message": r.reason.clone().unwrap_or_default(),
+                "results": results,
+            }}),
+        )?;
+    } else {
+        print!("{}", r.stdout);
+        eprint!("{}", r.stderr);
+    }
+    if r.code == Some(0) && !r.committed {
+        eprintln!(
+            "ERROR the command's writes were refused: {}",
+            r.reason.unwrap_or_default()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+fn stub_set(
+    dir: &Path,
+    target: &str,
+    relation: Option<u32>,
+    pairs: &[String],
+    settle_args: &SettleArgs,
+    out: Out,
+) -> Result<()> {
+    let (who, endpoint) = target
+        .split_once(':')
+        .ok_or_else(|| anyhow!("expected APP:ENDPOINT or APP/N:ENDPOINT, got {target:?}"))?;
+    let mut m = open(dir)?;
+    let app = who.split('/').next().unwrap_or(who);
+    let id = match relation {
+        Some(id) => id,
+        None => m.relation_id(app, endpoint)?,
+    };
+    let (unit, app_bag) = if who.contains('/') {
+        (who.to_string(), false)
+    } else {
+        let leader = m
+            .app_leader(app)?
+            .ok_or_else(|| anyhow!("{app} has no leader (no units?)"))?;
+        (leader, true)
+    };
+    let pairs = kvs(pairs)?;
+    m.set_relation_data(&unit, id, app_bag, &refs(&pairs))?;
+    eprintln!(
+        "stub-set: {} bag of {unit} in relation {id}",
+        if app_bag { "application" } else { "unit" }
+    );
+    let report = settle(&mut m, settle_args, "stub-set")?;
+    out.result(
+        "",
+        json!({"relation-id": id, "unit": unit, "application-bag": app_bag, "settle": report}),
+    )
+}
+
+fn destroy(dir: &Path, out: Out) -> Result<()> {
     let mut m =
         Model::open(dir).with_context(|| format!("nothing to destroy in {}", dir.display()))?;
     let pids = m.destroy()?;
-    println!(
-        "destroyed the model in {}; stopped {} ZooKeeper process(es){}",
-        dir.display(),
-        pids.len(),
-        if pids.is_empty() {
-            String::new()
-        } else {
-            format!(" (pids {pids:?})")
-        }
-    );
-    Ok(())
+    out.result(
+        &format!(
+            "destroyed the model in {}; stopped {} ZooKeeper process(es){}",
+            dir.display(),
+            pids.len(),
+            if pids.is_empty() {
+                String::new()
+            } else {
+                format!(" (pids {pids:?})")
+            }
+        ),
+        json!({"destroyed": dir, "stopped-pids": pids}),
+    )
 }
 
-fn dispatch(cli: Cli) -> Result<()> {
+fn dispatch(cli: Cli) -> Result<ExitCode> {
     let dir = cli.model_dir.as_path();
+    let out = Out {
+        json: cli.format == Some(Format::Json),
+    };
     match cli.verb {
-        Verb::Deploy(args) => deploy(dir, &args),
-        Verb::AddUnit { n, settle: s } => {
+        Verb::Deploy(args) => deploy(dir, &args, out)?,
+        Verb::AddUnit { app, n, settle: s } => {
             let mut m = open(dir)?;
-            let mut names = Vec::new();
-            for _ in 0..n {
-                names.push(m.add_unit()?);
-            }
+            let app = match app {
+                Some(a) => a,
+                None => m.app_name()?,
+            };
+            let names = m.add_units(&app, n)?;
             warn_taken_addresses(&m, &names)?;
-            println!("added {}", names.join(", "));
-            settle(&mut m, &s, "add-unit")
+            eprintln!("added {}", names.join(", "));
+            let report = settle(&mut m, &s, "add-unit")?;
+            out.result("", json!({"units": names, "settle": report}))?;
         }
         Verb::RemoveUnit { units, settle: s } => {
             let mut m = open(dir)?;
             for u in &units {
                 m.remove_unit(u)?;
             }
-            println!("removing {}", units.join(", "));
-            settle(&mut m, &s, "remove-unit")
+            eprintln!("removing {}", units.join(", "));
+            let report = settle(&mut m, &s, "remove-unit")?;
+            out.result("", json!({"removing": units, "settle": report}))?;
         }
-        Verb::Config { args, settle: s } => config(dir, &args, &s),
-        Verb::Run(args) => run(dir, &args),
-        Verb::Refresh { path, settle: s } => {
+        Verb::Integrate { a, b, settle: s } => {
             let mut m = open(dir)?;
-            m.refresh(&path)?;
-            let rev = m.state()?.charm.shown_revision();
-            println!("refreshing to revision {rev} from {}", path.display());
-            settle(&mut m, &s, "refresh")
+            let id = m.integrate(&a, &b)?;
+            let key = m
+                .relations()?
+                .into_iter()
+                .find(|r| r.id == id)
+                .map(|r| r.key)
+                .unwrap_or_default();
+            eprintln!("integrated {key} (relation {id})");
+            let report = settle(&mut m, &s, "integrate")?;
+            out.result("", json!({"relation-id": id, "key": key, "settle": report}))?;
+        }
+        Verb::RemoveRelation { a, b, settle: s } => {
+            let mut m = open(dir)?;
+            let id = m.remove_relation(&a, b.as_deref())?;
+            eprintln!("removing relation {id}");
+            let report = settle(&mut m, &s, "remove-relation")?;
+            out.result("", json!({"relation-id": id, "settle": report}))?;
+        }
+        Verb::Config { args, settle: s } => config(dir, &args, &s, out)?,
+        Verb::Run(args) => run(dir, &args, out)?,
+        Verb::Exec { unit, command } => return exec(dir, &unit, &command, out),
+        Verb::StubSet {
+            target,
+            relation,
+            pairs,
+            settle: s,
+        } => stub_set(dir, &target, relation, &pairs, &s, out)?,
+        Verb::Refresh {
+            app,
+            path,
+            settle: s,
+        } => {
+            let mut m = open(dir)?;
+            let app = match app {
+                Some(a) => a,
+                None => m.app_name()?,
+            };
+            m.refresh_app(&app, &path)?;
+            let rev = m.state()?.applications[&app].charm.shown_revision();
+            eprintln!("refreshing {app} to revision {rev} from {}", path.display());
+            let report = settle(&mut m, &s, "refresh")?;
+            out.result(
+                "",
+                json!({"application": app, "revision": rev, "settle": report}),
+            )?;
         }
         Verb::Leader { unit, settle: s } => {
             let mut m = open(dir)?;
             m.set_leader(&unit)?;
-            println!("{unit} is the leader");
-            settle(&mut m, &s, "leader")
+            eprintln!("{unit} is the leader");
+            let report = settle(&mut m, &s, "leader")?;
+            out.result("", json!({"leader": unit, "settle": report}))?;
         }
-        Verb::Settle { limits } => settle_now(&mut open(dir)?, &limits, ""),
-        Verb::Status { format } => show::status(&open(dir)?, format),
-        Verb::ShowUnit { unit, format } => show::unit(&open(dir)?, &unit, format),
+        Verb::Settle { limits } => {
+            let report = settle_now(&mut open(dir)?, &limits, "")?;
+            out.result("", report)?;
+        }
+        Verb::Status { relations: _ } => show::status(&open(dir)?, out.json)?,
+        Verb::ShowUnit { unit } => show::unit(&open(dir)?, &unit, out.json)?,
+        Verb::ShowSecret { secret, reveal } => {
+            show::secret(&open(dir)?, &secret, reveal, out.json)?
+        }
+        Verb::Secrets => show::secrets(&open(dir)?, out.json)?,
         Verb::DebugLog { unit, lines } => {
             let m = open(dir)?;
-            let mut out = std::io::stdout().lock();
-            for l in m.debug_log(unit.as_deref(), lines)? {
-                writeln!(out, "{l}")?;
-            }
-            Ok(())
-        }
-        Verb::HookLog { unit, format } => {
-            let m = open(dir)?;
-            let mut out = std::io::stdout().lock();
-            for r in m
-                .hook_log()?
-                .iter()
-                .filter(|r| unit.as_deref().is_none_or(|u| r.unit == u))
-            {
-                if format == Some(Format::Json) {
-                    writeln!(out, "{}", serde_json::to_string(r)?)?;
-                } else {
-                    writeln!(out, "{:>5} {r}", r.seq)?;
+            let lines = m.debug_log(unit.as_deref(), lines)?;
+            if out.json {
+                out.result("", json!(lines))?;
+            } else {
+                let mut o = std::io::stdout().lock();
+                for l in lines {
+                    writeln!(o, "{l}")?;
                 }
             }
-            Ok(())
+        }
+        Verb::HookLog { unit } => {
+            let m = open(dir)?;
+            let records: Vec<HookRecord> = m
+                .hook_log()?
+                .into_iter()
+                .filter(|r| unit.as_deref().is_none_or(|u| r.unit == u))
+                .collect();
+            if out.json {
+                out.result("", serde_json::to_value(&records)?)?;
+            } else {
+                let mut o = std::io::stdout().lock();
+                for r in &records {
+                    writeln!(o, "{:>5} {r}", r.seq)?;
+                }
+            }
         }
         Verb::InjectFailure { unit, tool, times } => {
             let mut m = open(dir)?;
             m.inject_tool_failures(&unit, &tool, times)?;
-            println!("{tool} will fail the next {times} time(s) {unit} calls it");
-            Ok(())
+            out.result(
+                &format!("{tool} will fail the next {times} time(s) {unit} calls it"),
+                json!({"unit": unit, "tool": tool, "times": times}),
+            )?;
         }
-        Verb::Destroy => destroy(dir),
+        Verb::Destroy => destroy(dir, out)?,
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Progress and diagnostics on stderr: failed hooks by default, every hook with `-v`
@@ -325,7 +604,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match dispatch(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("ERROR {e:#}");
             ExitCode::FAILURE
