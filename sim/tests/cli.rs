@@ -198,3 +198,198 @@ fn status_shows_the_revision_the_charm_was_packed_with() {
     let o = zk_sim(&dir, &["destroy"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+fn json_out(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", text(o));
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", text(o)))
+}
+
+#[test]
+fn several_applications_relations_stubs_and_secrets_through_the_cli_with_json_alone_on_stdout() {
+    let c = common::charm_with(common::PROVIDER, "");
+    let dir = c.tmp.path().join("cli-model");
+    let charm_path = c.charm.to_str().unwrap();
+    let z = |args: &[&str]| {
+        let mut a = vec!["--format", "json"];
+        a.extend_from_slice(args);
+        zk_sim(&dir, &a)
+    };
+    let v = json_out(&z(&[
+        "deploy",
+        charm_path,
+        "db-server",
+        "-n",
+        "2",
+        "--seed",
+        "3",
+        "--tick",
+        "0",
+    ]));
+    assert_eq!(v["application"], "db-server");
+    assert_eq!(
+        v["units"],
+        serde_json::json!(["db-server/0", "db-server/1"])
+    );
+    assert_eq!(v["seed"], 3);
+    assert!(v["settle"]["hooks"].as_u64().unwrap() > 10);
+    let v = json_out(&z(&[
+        "deploy",
+        "stub",
+        "client",
+        "--requires",
+        "db:pgsql",
+        "--tick",
+        "0",
+    ]));
+    assert_eq!(v["units"], serde_json::json!(["client/0"]));
+    let v = json_out(&z(&[
+        "deploy",
+        "stub",
+        "agent",
+        "--subordinate-to",
+        "cos:cos_agent",
+        "--tick",
+        "0",
+    ]));
+    assert_eq!(v["units"], serde_json::json!([]));
+    let v = json_out(&z(&["integrate", "db-server", "client", "--tick", "0"]));
+    let rel = v["relation-id"].as_u64().unwrap();
+    assert_eq!(v["key"], "client:db db-server:db");
+    json_out(&z(&["integrate", "db-server:cos", "agent", "--tick", "0"]));
+    let v = json_out(&z(&[
+        "stub-set",
+        "client:db",
+        "database=/myapp",
+        "--tick",
+        "0",
+    ]));
+    assert_eq!(v["unit"], "client/0");
+    // The provider's leader publishes a secret for the client, as a test would script it.
+    let o = zk_sim(
+        &dir,
+        &[
+            "exec",
+            "--unit",
+            "db-server/0",
+            "--",
+            "secret-add",
+            "--label",
+            "db-user",
+            "password=s3cret",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let uri = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let o = zk_sim(
+        &dir,
+        &[
+            "exec",
+            "-u",
+            "db-server/0",
+            "--",
+            "secret-grant",
+            "-r",
+            &rel.to_string(),
+            &uri,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json_out(&z(&[
+        "exec",
+        "--unit",
+        "client/0",
+        "--",
+        "secret-get",
+        &uri,
+    ]));
+    assert_eq!(v["client/0"]["results"]["return-code"], 0);
+    assert_eq!(v["client/0"]["results"]["stdout"], "password: s3cret\n");
+    // A failing command exits with its code.
+    let o = zk_sim(
+        &dir,
+        &["exec", "--unit", "client/0", "--", "is-leader", "--bogus"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    let v = json_out(&z(&["show-secret", "db-user"]));
+    let id = uri.rsplit('/').next().unwrap();
+    assert_eq!(v[id]["owner"], "db-server");
+    assert!(v[id].get("content").is_none(), "{v}");
+    let v = json_out(&z(&["show-secret", &uri, "--reveal"]));
+    assert_eq!(v[id]["content"]["password"], "s3cret");
+    let o = zk_sim(&dir, &["show-secret", "db-user"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("s3cret"));
+
+    // juju status --format json's shape.
+    let v = json_out(&z(&["status"]));
+    let apps = &v["applications"];
+    let server = &apps["db-server"];
+    assert_eq!(server["charm"], "prov");
+    assert_eq!(server["application-status"]["current"], "unknown");
+    let u0 = &server["units"]["db-server/0"];
+    assert_eq!(u0["leader"], true);
+    assert_eq!(u0["workload-status"]["current"], "unknown");
+    assert_eq!(u0["juju-status"]["current"], "idle");
+    assert_eq!(u0["public-address"], "127.0.0.11");
+    let subs = u0["subordinates"].as_object().expect("subordinates");
+    assert_eq!(subs.len(), 1);
+    let (sub, subv) = subs.iter().next().unwrap();
+    assert!(sub.starts_with("agent/"));
+    assert_eq!(subv["public-address"], "127.0.0.11");
+    assert_eq!(
+        server["relations"]["db"],
+        serde_json::json!([{"related-application": "client", "interface": "pgsql", "scope": "global"}])
+    );
+    assert_eq!(
+        server["relations"]["cos"][0]["scope"], "container",
+        "{server}"
+    );
+    assert_eq!(
+        server["relations"]["cluster"][0]["related-application"],
+        "db-server"
+    );
+    assert_eq!(
+        apps["agent"]["subordinate-to"],
+        serde_json::json!(["db-server"])
+    );
+    assert!(apps["agent"].get("units").is_none());
+    assert_eq!(apps["client"]["units"]["client/0"]["leader"], true);
+    // The table shows applications, units with subordinates under them, and relations.
+    let o = zk_sim(&dir, &["status"]);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(t.contains("\n  agent/"), "{t}");
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("db-server:db ") && l.contains("client:db")),
+        "{t}"
+    );
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("client ") && l.contains("(stub)")),
+        "{t}"
+    );
+
+    let v = json_out(&z(&[
+        "remove-relation",
+        "db-server",
+        "client",
+        "--tick",
+        "0",
+    ]));
+    assert_eq!(v["relation-id"], rel);
+    let v = json_out(&z(&["hook-log"]));
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["hook"] == "db-relation-broken"));
+    let v = json_out(&z(&["secrets"]));
+    assert!(v[id]["revision"] == 1, "{v}");
+    let v = json_out(&z(&["run", "db-server/0", "do", "--tick", "0"]));
+    assert_eq!(v["db-server/0"]["status"], "completed");
+    let v = json_out(&z(&["settle", "--tick", "0"]));
+    assert!(v["hooks"].is_number());
+    let v = json_out(&z(&["destroy"]));
+    assert!(v["stopped-pids"].is_array());
+}
