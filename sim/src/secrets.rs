@@ -497,9 +497,6 @@ impl ModelState {
                 }
             }
         }
-        for id in &access_changed {
-            self.drop_consumers_without_access(id);
-        }
         for id in &new_revision {
             self.queue_secret_changed(id);
         }
@@ -535,7 +532,13 @@ impl ModelState {
         let Some(s) = self.secrets.get(id) else {
             return;
         };
-        let tracked: BTreeSet<u32> = s.consumers.values().map(|c| c.revision).collect();
+        // Only consumers that can still read the secret keep a revision alive.
+        let tracked: BTreeSet<u32> = s
+            .consumers
+            .iter()
+            .filter(|(u, _)| self.can_read(s, u))
+            .map(|(_, c)| c.revision)
+            .collect();
         let obsolete: Vec<u32> = s
             .revisions
             .keys()
@@ -561,26 +564,18 @@ impl ModelState {
         }
     }
 
-    /// Forgets the consumers of a secret that can no longer read it (a grant revoked or
-    /// dropped with its relation); the revisions they tracked may become obsolete.
-    pub fn drop_consumers_without_access(&mut self, id: &str) {
-        let units = self.units.clone();
-        let Some(s) = self.secrets.get_mut(id) else {
-            return;
-        };
-        let grants = s.grants.clone();
-        let owner = s.owner.clone();
-        s.consumers.retain(|u, _| {
-            let app = units.get(u).map(|x| x.app.as_str()).unwrap_or_default();
-            (match &owner {
-                SecretOwner::Application(a) => a == app,
-                SecretOwner::Unit(o) => o == u,
-            }) || grants.iter().any(|g| g.subject.covers(u))
-        });
+    /// Whether `unit` may read the secret: one of its owners, or through a grant.
+    pub fn can_read(&self, s: &Secret, unit: &str) -> bool {
+        let app = self
+            .units
+            .get(unit)
+            .map(|u| u.app.as_str())
+            .unwrap_or_default();
+        s.owned_by(unit, app) || s.granted_to(unit)
     }
 
-    /// Drops every grant scoped to relation `id` (it is gone), and the consumers that lose
-    /// access with them.
+    /// Drops every grant scoped to relation `id` (it is gone); the revisions only the
+    /// consumers that lost access tracked become obsolete.
     pub fn drop_relation_grants(&mut self, relation: u32) {
         let affected: Vec<String> = self
             .secrets
@@ -592,7 +587,6 @@ impl ModelState {
             if let Some(s) = self.secrets.get_mut(&id) {
                 s.grants.retain(|g| g.relation != relation);
             }
-            self.drop_consumers_without_access(&id);
             self.check_obsolete(&id);
         }
     }

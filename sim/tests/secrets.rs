@@ -341,7 +341,9 @@ fn grants_are_scoped_to_their_relation_and_dropped_with_it() {
         (Some(1), "ERROR permission denied\n")
     );
     let v = m.show_secret(&uri, false).unwrap();
-    assert!(v.grants.is_empty() && v.consumers.is_empty(), "{v:?}");
+    assert!(v.grants.is_empty(), "{v:?}");
+    // The consumer keeps its label (its reads now fail as "permission denied").
+    assert!(v.consumers.contains_key("client/0"), "{v:?}");
     let info = m
         .exec_ok("prov/0", &["secret-info-get", "--format=json", &uri])
         .unwrap();

@@ -491,7 +491,7 @@ impl Tool<'_> {
                         "invalid value {v:?} for option -r: invalid relation id"
                     ))
                 })?;
-                if self.unit().scope.contains_key(&id) && self.st().relations.contains_key(&id) {
+                if self.known_relations().contains(&id) && self.st().relations.contains_key(&id) {
                     Ok(id)
                 } else {
                     Err(ToolFail::usage(format!(
@@ -504,9 +504,22 @@ impl Tool<'_> {
                 .hook
                 .as_ref()
                 .and_then(|h| h.relation_id)
-                .filter(|id| self.unit().scope.contains_key(id))
+                .filter(|id| self.known_relations().contains(id))
                 .ok_or_else(|| ToolFail::usage("no relation id specified")),
         }
+    }
+
+    /// The relations this unit's tools see: those it is in the scope of (until it ran their
+    /// `-relation-broken`), and those established whose `-relation-created` it has yet to run
+    /// (Juju lets that hook use the relation before the unit enters its scope).
+    fn known_relations(&self) -> std::collections::BTreeSet<u32> {
+        let u = self.unit();
+        u.scope
+            .keys()
+            .chain(&u.awaiting_created)
+            .copied()
+            .filter(|id| self.st().relations.contains_key(id))
+            .collect()
     }
 
     /// `<endpoint>:<id>` as this unit knows relation `id`.

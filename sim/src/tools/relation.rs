@@ -49,10 +49,9 @@ impl Tool<'_> {
         };
         let app = self.app_name();
         let mut ids: Vec<String> = self
-            .unit()
-            .scope
-            .keys()
-            .filter_map(|id| self.st().relations.get(id))
+            .known_relations()
+            .into_iter()
+            .filter_map(|id| self.st().relations.get(&id))
             .filter(|r| r.endpoint_of(&app) == name)
             .map(|r| r.rel_ref(&app))
             .collect();
@@ -70,7 +69,12 @@ impl Tool<'_> {
             return Ok(Out::value(f, &Value::String(remote)));
         }
         // BTreeSet iteration is text order, as Juju sorts (zookeeper/10 < zookeeper/2).
-        let members: Vec<String> = self.unit().scope[&id].members.iter().cloned().collect();
+        let members: Vec<String> = self
+            .unit()
+            .scope
+            .get(&id)
+            .map(|s| s.members.iter().cloned().collect())
+            .unwrap_or_default();
         Ok(Out::value(f, &json!(members)))
     }
 
@@ -108,7 +112,11 @@ impl Tool<'_> {
                             "cannot read settings for unit {u:?} in relation {rel_key:?}: settings not found"
                         ))
                     })?;
-                let member = self.unit().scope[&id].members.contains(u);
+                let member = self
+                    .unit()
+                    .scope
+                    .get(&id)
+                    .is_some_and(|s| s.members.contains(u));
                 if member && self.st().switches.stale_member_cache {
                     if let Some(cached) = self.unit().scope[&id].member_cache.get(u) {
                         return Ok(cached.clone());

@@ -6,6 +6,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+pub mod ops;
+
 use zk_sim::{HookRecord, Model, ModelOptions, Switches};
 
 pub const METADATA: &str = "name: tiny\nsummary: test charm\ndescription: test charm\npeers:\n  cluster:\n    interface: cluster\n";
