@@ -13,7 +13,7 @@
 //! - [`secrets`]: Juju secrets (owners, labels, revisions, grants, consumers) and their hooks.
 //! - [`tools`]: the fake hook tools (the `sim-jujuc` multi-call binary), one file per family.
 //! - [`charm`]: what the model keeps of a charm (its YAML files are read by `charm-files`),
-//!   unpacking `.charm` zips.
+//!   unpacking `.charm` zips, the scripted stub ([`StubSpec`]).
 //! - [`logs`]: the debug-log and the hook log; [`rng`]: the seeded PRNG.
 //! - [`process`]: running hook processes, stopping workload processes by pid.
 //! - [`fourlw`]: ZooKeeper's `srvr` query for the status table.
@@ -25,7 +25,7 @@
 //! <model>/hooks.jsonl      one record per hook/action run
 //! <model>/debug-log        juju-log lines and hook output, per unit
 //! <model>/tools/           sim-jujuc and a symlink per hook tool (first on the hook PATH)
-//! <model>/charms/<n>/      each deployed charm (n = the model's count), unpacked
+//! <model>/charms/<app>/<n>/  each charm deployed to an application (n = its count), unpacked
 //! <model>/units/<app>-<n>/charm      the unit's charm dir (JUJU_CHARM_DIR, hook cwd)
 //! <model>/units/<app>-<n>/workload   ZK_CHARM_LOCAL_ROOT for the charm's local backend
 //! ```
