@@ -462,8 +462,13 @@ impl ModelState {
             }
         }
         for (id, grants) in &p.grants {
+            // A grant dies with its relation; one made for a relation gone since is void.
+            let live: Vec<&Grant> = grants
+                .iter()
+                .filter(|g| self.relations.contains_key(&g.relation))
+                .collect();
             if let Some(s) = self.secrets.get_mut(id) {
-                for g in grants {
+                for g in live {
                     if !s.grants.contains(g) {
                         s.grants.push(g.clone());
                     }
