@@ -39,7 +39,13 @@ if [ "$A" = do ] && [ "$U" = tiny/0 ]; then
   t status-set bogus
   t status-set
   t status-set --application=True active -- all good
+  t status-set --application=True active -- "all good"
   t status-get --format=json --application=true
+  t status-get --format=json --include-data --application=true
+  t status-get --application
+  t status-get --format=json
+  t status-get
+  t action-fail one two
   t juju-log
   t config-get --format=json tick-time
   t config-get --all tick-time
@@ -93,8 +99,14 @@ fi
         r#"0|"v"|"#,
         r#"2||ERROR invalid status "bogus", expected one of [maintenance blocked waiting active]"#,
         "2||ERROR invalid args, require <status> [message]",
+        r#"2||ERROR unrecognized args: ["good"]"#,
         "0||",
+        r#"0|{"application-status":{"status":"active","units":{"tiny/0":{"status":"unknown"},"tiny/1":{"status":"unknown"}}}}|"#,
         r#"0|{"application-status":{"message":"all good","status":"active","status-data":{},"units":{"tiny/0":{"message":"","status":"unknown","status-data":{}},"tiny/1":{"message":"","status":"unknown","status-data":{}}}}}|"#,
+        "0|active|",
+        r#"0|{"status":"unknown"}|"#,
+        "0|unknown|",
+        r#"2||ERROR unrecognized args: ["two"]"#,
         "2||ERROR no message specified",
         "0|2000|",
         r#"2||ERROR cannot use argument --all together with key "tick-time""#,
@@ -414,4 +426,26 @@ fn a_missing_hook_is_skipped_as_success_and_a_missing_action_fails() {
     let r = m.run_action("tiny/0", "do", &[]).unwrap();
     assert_eq!(r.status, "failed");
     assert_eq!(r.message, "action not implemented on unit \"tiny/0\"");
+}
+
+#[test]
+fn goal_state_leaves_out_peer_relations_and_shows_a_unit_in_hook_error_as_error() {
+    let c = charm(
+        r#"
+if [ "$H" = start ] && [ "$U" = tiny/1 ]; then exit 1; fi
+if [ "$A" = do ]; then goal-state --format=json > "$CTL/goal"; fi
+"#,
+    );
+    let mut m = model(&c, 36);
+    m.deploy(2).unwrap();
+    while m.step().unwrap().is_some() {}
+    assert_eq!(
+        m.status().unwrap()[1].error.as_deref(),
+        Some("hook failed: \"start\"")
+    );
+    assert!(m.run_action("tiny/0", "do", &[]).unwrap().completed());
+    let goal: serde_json::Value = serde_json::from_str(&read(&c.ctl.join("goal"))).unwrap();
+    assert_eq!(goal["units"]["tiny/1"]["status"], "error", "{goal}");
+    assert_eq!(goal["units"]["tiny/0"]["status"], "unknown", "{goal}");
+    assert_eq!(goal["relations"], serde_json::json!({}), "{goal}");
 }

@@ -88,7 +88,9 @@ impl Tool<'_> {
     pub(super) fn action_fail(&mut self, argv: &[String]) -> Result<Out, ToolFail> {
         let a = args::parse(argv, &[])?;
         let id = self.action_id()?;
-        let mut msg = a.positional.join(" ");
+        // One optional message, as jujuc's action-fail: extra arguments are a usage error.
+        a.no_more(1)?;
+        let mut msg = a.positional.first().cloned().unwrap_or_default();
         if msg.is_empty() {
             msg = "action failed without reason given, check action for errors".to_string();
         }
