@@ -47,7 +47,9 @@ impl ModelState {
     /// `config-changed`, `update-status`, `secret-changed`) identical to one still pending
     /// is dropped: the pending one will read the latest data anyway. A `-created`,
     /// `-departed`, `-broken` or `secret-remove` already queued for the same relation and
-    /// remote unit (or secret revision) is not queued twice. Returns whether it was queued.
+    /// remote unit (or secret revision) is not queued twice: Juju departs each member once,
+    /// whoever's removal said so (its departing unit is decided when the hook runs). Returns
+    /// whether it was queued.
     pub fn enqueue(&mut self, unit: &str, hook: HookSpec) -> bool {
         let Some(u) = self.units.get_mut(unit) else {
             return false;
@@ -62,21 +64,7 @@ impl ModelState {
                 | HookKind::RelationBroken
                 | HookKind::SecretRemove
         );
-        // Outside peer relations a unit departs once whoever is said to be departing
-        // (a subordinate goes with its principal: both removals name the same departure).
-        let cross_app = hook
-            .relation_id
-            .and_then(|id| self.relations.get(&id))
-            .is_some_and(|r| !r.peer());
-        let duplicate = u.queue.iter().any(|h| {
-            h.same_event(&hook)
-                || (cross_app
-                    && h.kind == HookKind::RelationDeparted
-                    && hook.kind == HookKind::RelationDeparted
-                    && h.relation_id == hook.relation_id
-                    && h.remote_unit == hook.remote_unit)
-        });
-        if once && duplicate {
+        if once && u.queue.iter().any(|h| h.same_event(&hook)) {
             return false;
         }
         if hook.kind != HookKind::UpdateStatus {
@@ -84,6 +72,50 @@ impl ModelState {
         }
         u.queue.push_back(hook);
         true
+    }
+
+    /// The departing unit of a `-departed` hook about to run on `unit`: the unit itself when
+    /// it is dying, else the remote unit (Juju's relation resolver decides it when it
+    /// generates the hook, from the local unit's life).
+    pub fn departing_unit(&self, unit: &str, hook: &HookSpec) -> Option<String> {
+        if hook.kind != HookKind::RelationDeparted {
+            return None;
+        }
+        if self.units.get(unit).is_some_and(|u| u.life == Life::Dying) {
+            Some(unit.to_string())
+        } else {
+            hook.remote_unit.clone()
+        }
+    }
+
+    /// Whether a queued hook still has a reason to run when its turn comes: a `-departed`
+    /// only for a unit that is still a member (Juju departs each member once, from the
+    /// unit's own record of its members).
+    pub fn still_due(&self, unit: &str, hook: &HookSpec) -> bool {
+        if hook.kind != HookKind::RelationDeparted {
+            return true;
+        }
+        let (Some(id), Some(remote)) = (hook.relation_id, &hook.remote_unit) else {
+            return true;
+        };
+        self.units
+            .get(unit)
+            .and_then(|u| u.scope.get(&id))
+            .is_some_and(|s| s.members.contains(remote))
+    }
+
+    /// Drops, from the front of every unit's queue, hooks that have no reason to run any
+    /// more ([`ModelState::still_due`]).
+    pub fn drop_stale_hooks(&mut self) {
+        for name in self.units_by_number() {
+            while let Some(h) = self.units[&name].queue.front() {
+                if self.still_due(&name, h) {
+                    break;
+                }
+                let u = self.units.get_mut(&name).expect("unit exists");
+                u.queue.pop_front();
+            }
+        }
     }
 
     /// Alive relations of an application, by id (peer relations first: they are created
@@ -317,9 +349,11 @@ impl ModelState {
 
     /// `juju remove-unit`: the unit becomes dying. Queued `-joined`/`-changed` between it and
     /// the others are dropped (they would never run in Juju once it left scope); it gets,
-    /// relation by relation, `-departed` for each of its members (departing unit = itself)
-    /// and `-broken` for a non-peer relation; then `stop` and `remove`. Every remaining
-    /// member gets `-departed` (remote = departing = the unit). Its subordinates go first.
+    /// relation by relation, `-departed` for each of its members and `-broken` for a non-peer
+    /// relation; then `stop` and `remove`. Every remaining member gets `-departed` (remote =
+    /// the unit). A member departs once however many removals name it; the departing unit
+    /// is decided when the hook runs ([`ModelState::departing_unit`]). Its subordinates go
+    /// first.
     pub fn begin_removal(&mut self, unit: &str) {
         let subordinates: Vec<String> = self
             .units_by_number()
@@ -354,9 +388,10 @@ impl ModelState {
             let ep = rel.endpoint_of(&app);
             let peer = rel.peer();
             for m in sorted(members.clone()) {
-                let mut h = HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(&m));
-                h.departing_unit = Some(unit.to_string());
-                self.enqueue(unit, h);
+                self.enqueue(
+                    unit,
+                    HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(&m)),
+                );
             }
             if !peer {
                 self.enqueue(
@@ -375,10 +410,10 @@ impl ModelState {
                     .is_some_and(|s| s.members.contains(unit));
                 if member {
                     let ep = self.relations[id].endpoint_of(&self.units[&v].app);
-                    let mut h =
-                        HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(unit));
-                    h.departing_unit = Some(unit.to_string());
-                    self.enqueue(&v, h);
+                    self.enqueue(
+                        &v,
+                        HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(unit)),
+                    );
                 }
             }
         }
@@ -394,7 +429,7 @@ impl ModelState {
 
     /// `juju remove-relation`: the relation becomes dying. Its queued `-created`, `-joined`
     /// and `-changed` hooks are dropped; every unit in its scope gets `-departed` for each
-    /// member (departing unit = that member), then `-broken`. Subordinate units that were
+    /// member (departing unit = that member, unless the unit is dying), then `-broken`. Subordinate units that were
     /// attached through it (a container-scoped relation) are removed.
     pub fn begin_relation_removal(&mut self, id: u32) {
         let rel = self.relations.get_mut(&id).expect("relation exists");
@@ -442,9 +477,10 @@ impl ModelState {
             let members = sorted(scope.members.iter().cloned().collect());
             let ep = rel.endpoint_of(&u.app);
             for m in members {
-                let mut h = HookSpec::relation(HookKind::RelationDeparted, &ep, id, Some(&m));
-                h.departing_unit = Some(m.clone());
-                self.enqueue(&name, h);
+                self.enqueue(
+                    &name,
+                    HookSpec::relation(HookKind::RelationDeparted, &ep, id, Some(&m)),
+                );
             }
             self.enqueue(
                 &name,

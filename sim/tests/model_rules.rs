@@ -605,3 +605,56 @@ fi
         }
     }
 }
+
+#[test]
+fn overlapping_removals_depart_each_member_once_with_the_departing_unit_decided_when_it_runs() {
+    let c = charm("");
+    for seed in [19, 20, 21] {
+        let mut m = model(&c, seed);
+        m.deploy(4).unwrap();
+        m.settle(SettleLimits::fast()).unwrap();
+        let mark = m.hook_log().unwrap().last().unwrap().seq;
+        m.remove_unit("tiny/2").unwrap();
+        m.remove_unit("tiny/1").unwrap();
+        m.settle(SettleLimits::fast()).unwrap();
+        let log = m.hook_log().unwrap();
+        let departed: Vec<&HookRecord> = after(&log, mark)
+            .into_iter()
+            .filter(|r| r.hook == "cluster-relation-departed")
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &departed {
+            let remote = r.remote_unit.clone().unwrap();
+            assert!(
+                seen.insert((r.unit.clone(), remote.clone())),
+                "seed {seed}: {} departed {remote} twice",
+                r.unit
+            );
+            let dying = r.unit == "tiny/1" || r.unit == "tiny/2";
+            let expected = if dying { &r.unit } else { &remote };
+            assert_eq!(
+                r.env.get("JUJU_DEPARTING_UNIT"),
+                Some(expected),
+                "seed {seed}: {r}"
+            );
+        }
+        // Every unit departed every member it had: the survivors each of the two leavers,
+        // each leaver the three others.
+        let expected: std::collections::BTreeSet<(String, String)> = [
+            ("tiny/0", "tiny/1"),
+            ("tiny/0", "tiny/2"),
+            ("tiny/3", "tiny/1"),
+            ("tiny/3", "tiny/2"),
+            ("tiny/1", "tiny/0"),
+            ("tiny/1", "tiny/2"),
+            ("tiny/1", "tiny/3"),
+            ("tiny/2", "tiny/0"),
+            ("tiny/2", "tiny/1"),
+            ("tiny/2", "tiny/3"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(seen, expected, "seed {seed}");
+    }
+}

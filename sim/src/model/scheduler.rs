@@ -114,6 +114,7 @@ impl Model {
     pub(super) fn step_inner(&mut self) -> Result<Option<HookRecord>, SimError> {
         let mut g = self.lock()?;
         let st = &mut g.st;
+        st.drop_stale_hooks();
         let picked = pick_unit(st, |u| {
             !u.actions.is_empty() || (u.error.is_none() && !u.queue.is_empty())
         });
@@ -184,7 +185,10 @@ impl Model {
         st.hook_seq += 1;
         let seq = st.hook_seq;
         let (name, hook, action, attempt) = match work {
-            Work::Hook(h, attempt) => (h.name.clone(), Some(h), None, attempt),
+            Work::Hook(mut h, attempt) => {
+                h.departing_unit = st.departing_unit(unit, &h);
+                (h.name.clone(), Some(h), None, attempt)
+            }
             Work::Action(id) => (st.actions[&id].name.clone(), None, Some(id), 1),
         };
         let ctx_id = format!(
