@@ -326,6 +326,54 @@ impl ModelState {
         }
     }
 
+    /// A new charm revision for `unit` (`juju refresh`): `upgrade-charm` goes ahead of every
+    /// queued hook except install, `-relation-created` and the leadership hooks (the
+    /// uniter's resolver ranks the upgrade before config and relation changes), followed at
+    /// once by `config-changed` on the new code (the upgrade's commit queues it), `start`
+    /// with [`crate::Switches::start_after_refresh`], and `leader-settings-changed` on a
+    /// non-leader (its uniter restarted). A queued `config-changed` is folded into the new
+    /// one, which reads the latest config anyway.
+    pub fn queue_refresh(&mut self, unit: &str) {
+        let leader = self.is_leader(unit);
+        let start = self.switches.start_after_refresh;
+        let Some(u) = self.units.get_mut(unit) else {
+            return;
+        };
+        let early = |h: &HookSpec| {
+            matches!(
+                h.kind,
+                HookKind::Install
+                    | HookKind::RelationCreated
+                    | HookKind::LeaderElected
+                    | HookKind::LeaderSettingsChanged
+            )
+        };
+        let queue: Vec<HookSpec> = u.queue.drain(..).collect();
+        let split = queue.iter().position(|h| !early(h)).unwrap_or(queue.len());
+        let (head, tail) = queue.split_at(split);
+        let mut refresh = vec![
+            HookSpec::plain(HookKind::UpgradeCharm),
+            HookSpec::plain(HookKind::ConfigChanged),
+        ];
+        if start {
+            refresh.push(HookSpec::plain(HookKind::Start));
+        }
+        if !leader {
+            refresh.push(HookSpec::plain(HookKind::LeaderSettingsChanged));
+        }
+        let superseded = |h: &HookSpec| {
+            matches!(h.kind, HookKind::UpgradeCharm | HookKind::ConfigChanged)
+                || (!leader && h.kind == HookKind::LeaderSettingsChanged)
+        };
+        self.enqueued += refresh.len() as u64;
+        u.queue = head
+            .iter()
+            .cloned()
+            .chain(refresh)
+            .chain(tail.iter().filter(|h| !superseded(h)).cloned())
+            .collect();
+    }
+
     /// `leader-settings-changed` on every live non-leader of `app`.
     pub fn fan_out_leader_settings(&mut self, app: &str) {
         for v in self.app_units(app) {

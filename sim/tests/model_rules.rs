@@ -658,3 +658,42 @@ fn overlapping_removals_depart_each_member_once_with_the_departing_unit_decided_
         assert_eq!(seen, expected, "seed {seed}");
     }
 }
+
+#[test]
+fn a_config_change_pending_at_refresh_runs_on_the_new_revision_right_after_upgrade_charm() {
+    let c = charm(
+        r#"if [ "$H" = config-changed ]; then echo "$U v1 $(config-get tick-time)" >> "$CTL/cfg"; fi"#,
+    );
+    let v2 = charm(&format!(
+        r#"if [ "$H" = config-changed ]; then echo "$U v2 $(config-get tick-time)" >> '{}/cfg'; fi"#,
+        c.ctl.display()
+    ));
+    let mut m = model(&c, 22);
+    m.deploy(2).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let mark = common::mark(&m);
+    let _ = std::fs::remove_file(c.ctl.join("cfg"));
+    assert!(m.set_config(&[("tick-time", "3000")]).unwrap());
+    m.refresh(&v2.charm).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let log = m.hook_log().unwrap();
+    let leader = m.leader().unwrap().unwrap();
+    for u in ["tiny/0", "tiny/1"] {
+        let hooks: Vec<String> = after(&log, mark)
+            .iter()
+            .filter(|r| r.unit == u && r.hook != "update-status")
+            .map(|r| r.hook.clone())
+            .collect();
+        let mut expected = vec!["upgrade-charm", "config-changed"];
+        if u != leader {
+            expected.push("leader-settings-changed");
+        }
+        assert_eq!(hooks, expected, "{u}");
+    }
+    let mut lines: Vec<String> = read(&c.ctl.join("cfg"))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["tiny/0 v2 3000", "tiny/1 v2 3000"]);
+}

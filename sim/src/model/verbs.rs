@@ -354,9 +354,10 @@ impl Model {
         self.refresh_app(&app, charm_path)
     }
 
-    /// `juju refresh <app> --path`: a new charm revision; each unit swaps its charm dir when
-    /// it reaches `upgrade-charm`, then runs `config-changed` (non-leaders also
-    /// `leader-settings-changed`). Returns the new revision.
+    /// `juju refresh <app> --path`: a new charm revision; each unit runs `upgrade-charm`
+    /// before its pending config and relation hooks (swapping its charm dir then), then
+    /// `config-changed` on the new code (non-leaders also `leader-settings-changed`).
+    /// Returns the new revision.
     pub fn refresh_app(
         &mut self,
         app: &str,
@@ -394,16 +395,8 @@ impl Model {
             meta,
         };
         for u in st.app_units(app) {
-            if !st.is_alive(&u) {
-                continue;
-            }
-            st.enqueue(&u, HookSpec::plain(HookKind::UpgradeCharm));
-            st.enqueue(&u, HookSpec::plain(HookKind::ConfigChanged));
-            if st.switches.start_after_refresh {
-                st.enqueue(&u, HookSpec::plain(HookKind::Start));
-            }
-            if !st.is_leader(&u) {
-                st.enqueue(&u, HookSpec::plain(HookKind::LeaderSettingsChanged));
+            if st.is_alive(&u) {
+                st.queue_refresh(&u);
             }
         }
         g.save()?;
