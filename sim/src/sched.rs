@@ -2,6 +2,7 @@
 //! a committed relation write, a `leader-set`, a leader change or a removal queues on which
 //! unit. Used by the runner and by the hook tools (`leader-set` queues from inside a hook).
 
+use crate::rng::SplitMix64;
 use crate::state::{HookKind, HookSpec, Life, ModelState, Relation, Unit, UnitRelation};
 
 /// Juju's `relation-list` / member order: plain text order of the unit names.
@@ -102,6 +103,61 @@ impl ModelState {
             .get(unit)
             .and_then(|u| u.scope.get(&id))
             .is_some_and(|s| s.members.contains(remote))
+    }
+
+    /// Takes the next hook off `unit`'s queue. With
+    /// [`crate::Switches::shuffle_relation_order`], when the queue starts with relation
+    /// hooks of several relations, which relation goes next is drawn with the PRNG (its
+    /// first queued hook runs); per relation the queued order is kept, and a `-changed`
+    /// queued after a `-joined` for the same remote unit moves up to run right after it.
+    pub fn take_next_hook(&mut self, unit: &str) -> Option<HookSpec> {
+        let shuffle = self.switches.shuffle_relation_order;
+        let u = self.units.get_mut(unit)?;
+        if let Some((id, remote)) = u.changed_follows.take() {
+            let front_is_it = u.queue.front().is_some_and(|h| {
+                h.kind == HookKind::RelationChanged
+                    && h.relation_id == Some(id)
+                    && h.remote_unit.as_deref() == Some(remote.as_str())
+            });
+            if front_is_it {
+                return u.queue.pop_front();
+            }
+        }
+        let u = self.units.get(unit)?;
+        let block = u.queue.iter().take_while(|h| h.kind.is_relation()).count();
+        let mut ids: Vec<u32> = Vec::new();
+        for h in u.queue.iter().take(block) {
+            let id = h.relation_id.unwrap_or(u32::MAX);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let index = if shuffle && ids.len() > 1 {
+            let mut rng = SplitMix64::new(self.rng);
+            let id = ids[rng.below(ids.len())];
+            self.rng = rng.state;
+            u.queue
+                .iter()
+                .position(|h| h.relation_id.unwrap_or(u32::MAX) == id)
+                .expect("a hook of that relation")
+        } else {
+            0
+        };
+        let u = self.units.get_mut(unit).expect("unit exists");
+        let hook = u.queue.remove(index)?;
+        if hook.kind == HookKind::RelationJoined {
+            let follows = u.queue.iter().position(|h| {
+                h.kind == HookKind::RelationChanged
+                    && h.relation_id == hook.relation_id
+                    && h.remote_unit == hook.remote_unit
+            });
+            if let Some(i) = follows {
+                let changed = u.queue.remove(i).expect("in range");
+                u.changed_follows = changed.relation_id.zip(changed.remote_unit.clone());
+                u.queue.push_front(changed);
+            }
+        }
+        Some(hook)
     }
 
     /// Drops, from the front of every unit's queue, hooks that have no reason to run any
@@ -381,6 +437,86 @@ impl ModelState {
                 self.enqueue(&v, HookSpec::plain(HookKind::LeaderSettingsChanged));
             }
         }
+    }
+
+    /// The leader of `app` left: a new one is elected when the lease lapses, a random time
+    /// between half of [`crate::Switches::lease_secs`] and all of it from now (model time).
+    pub fn schedule_election(&mut self, app: &str) {
+        let lease_ms = self.switches.lease_secs * 1000;
+        let delay = if lease_ms == 0 {
+            0
+        } else {
+            let mut rng = SplitMix64::new(self.rng);
+            let d = lease_ms / 2 + rng.below((lease_ms / 2 + 1) as usize) as u64;
+            self.rng = rng.state;
+            d
+        };
+        let due = self.now_ms() + delay;
+        self.elections.insert(app.to_string(), due);
+    }
+
+    /// When (model clock) the next pending election is due.
+    pub fn next_election_due(&self) -> Option<u64> {
+        self.elections.values().min().copied()
+    }
+
+    /// Holds the elections whose lease lapsed: a live unit of the application leads (drawn
+    /// with the PRNG under [`crate::Switches::seeded_leadership`], else the lowest). An
+    /// application without live units keeps no pending election: its next unit leads.
+    /// Returns whether any was held.
+    pub fn hold_due_elections(&mut self) -> bool {
+        let now = self.now_ms();
+        let due: Vec<String> = self
+            .elections
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(app, _)| app.clone())
+            .collect();
+        for app in &due {
+            self.elections.remove(app);
+            if let Some(next) = self.pick_leader(app) {
+                self.elect(&next);
+            }
+        }
+        !due.is_empty()
+    }
+
+    /// A live unit of `app` to lead it.
+    fn pick_leader(&mut self, app: &str) -> Option<String> {
+        let alive: Vec<String> = self
+            .app_units(app)
+            .into_iter()
+            .filter(|u| self.is_alive(u))
+            .collect();
+        if alive.is_empty() {
+            return None;
+        }
+        let i = if self.switches.seeded_leadership {
+            let mut rng = SplitMix64::new(self.rng);
+            let i = rng.below(alive.len());
+            self.rng = rng.state;
+            i
+        } else {
+            0
+        };
+        Some(alive[i].clone())
+    }
+
+    /// The first leader of an application among its first units (`candidates`, by number):
+    /// drawn with the PRNG under [`crate::Switches::seeded_leadership`], else the first.
+    pub fn first_leader(&mut self, candidates: &[String]) -> Option<String> {
+        if candidates.is_empty() {
+            return None;
+        }
+        let i = if self.switches.seeded_leadership {
+            let mut rng = SplitMix64::new(self.rng);
+            let i = rng.below(candidates.len());
+            self.rng = rng.state;
+            i
+        } else {
+            0
+        };
+        Some(candidates[i].clone())
     }
 
     /// Makes `unit` its application's leader: `leader-elected` there,

@@ -374,29 +374,68 @@ fi
 }
 
 #[test]
-fn a_hung_hook_is_killed_at_the_timeout_and_retried() {
+fn a_slow_hook_is_reported_and_never_killed_and_one_running_when_settle_gives_up_runs_again() {
     let c = charm(
         r#"
-if [ "$H" = start ] && [ ! -e "$CTL/hung" ]; then touch "$CTL/hung"; sleep 30; fi
+if [ "$H" = start ] && [ "$U" = tiny/0 ]; then sleep 1.5; fi
+if [ "$H" = start ] && [ "$U" = tiny/1 ] && [ ! -e "$CTL/hung" ]; then touch "$CTL/hung"; sleep 30; fi
 "#,
     );
     let switches = Switches {
-        hook_timeout_secs: 1,
+        slow_hook_secs: 1,
         ..Switches::default()
     };
     let mut m = model_with(&c, 35, switches);
-    m.deploy(1).unwrap();
+    m.deploy(2).unwrap();
+    let limits = SettleLimits {
+        timeout: Duration::from_secs(4),
+        parallel: 2,
+        ..SettleLimits::fast()
+    };
     let started = Instant::now();
+    let err = m.settle(limits.clone()).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let zk_sim::SimError::Unsettled { report, .. } = err else {
+        panic!("{err}");
+    };
+    // The slow hook ran to its end and is reported; the hung one was interrupted (as by an
+    // agent shutdown), and the next settle runs it again.
+    assert!(
+        report
+            .slow
+            .iter()
+            .any(|h| h.starts_with("tiny/0 start: ok")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .failed
+            .iter()
+            .any(|h| h.starts_with("tiny/1 start: INTERRUPTED")),
+        "{report:?}"
+    );
+    let debug = m.debug_log(Some("tiny/1"), None).unwrap().join("\n");
+    assert!(debug.contains("start has run for over 1s"), "{debug}");
     m.settle(SettleLimits::fast()).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10));
-    let starts: Vec<(u32, RunOutcome)> = m
+    let starts: Vec<(String, u32, RunOutcome)> = m
         .hook_log()
         .unwrap()
         .iter()
         .filter(|r| r.hook == "start")
-        .map(|r| (r.attempt, r.outcome))
+        .map(|r| (r.unit.clone(), r.attempt, r.outcome))
         .collect();
-    assert_eq!(starts, [(1, RunOutcome::TimedOut), (2, RunOutcome::Ok)]);
+    assert_eq!(
+        starts
+            .iter()
+            .filter(|s| s.0 == "tiny/1")
+            .cloned()
+            .collect::<Vec<_>>(),
+        [
+            ("tiny/1".to_string(), 1, RunOutcome::Interrupted),
+            ("tiny/1".to_string(), 1, RunOutcome::Ok)
+        ]
+    );
+    assert!(starts.contains(&("tiny/0".to_string(), 1, RunOutcome::Ok)));
 }
 
 #[test]

@@ -13,7 +13,7 @@ pub fn jvm_settle_limits() -> SettleLimits {
     SettleLimits {
         timeout: Duration::from_secs(300),
         tick_interval: Duration::from_millis(300),
-        retry_delay: Duration::from_millis(300),
+        time_scale: 0.06,
         until_active: true,
         ..SettleLimits::default()
     }

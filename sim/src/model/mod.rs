@@ -14,6 +14,7 @@
 //! - `settle.rs`: [`Model::settle`] and its bounds; `observe.rs`: statuses, logs, databags,
 //!   secrets.
 //! - `records.rs`: what runs report; `measure.rs`: measured runs for benchmarks.
+//! - `pause.rs`: pause points, to hold a unit at a hook-tool call.
 //! - `addresses.rs`: unit address blocks; `jujuc.rs`: finding the hook-tool binary.
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ mod exec;
 mod jujuc;
 mod measure;
 mod observe;
+mod pause;
 mod records;
 mod relations;
 mod scheduler;
@@ -49,7 +51,7 @@ pub use measure::{run_measured, Measured, ToolRun, Usage};
 pub use observe::zk_role;
 pub use observe::{AppStatus, RelationStatus, SecretView};
 pub use records::{ActionResult, HookRecord, RunOutcome, UnitStatus};
-pub use settle::{SettleLimits, SettleReport};
+pub use settle::{parallel_for_seed, SettleLimits, SettleReport, UPDATE_STATUS_INTERVAL};
 
 use addresses::{is_loopback_prefix, reserve_address_block};
 use scheduler::Work;
@@ -235,6 +237,10 @@ impl Model {
             tool_failures: Vec::new(),
             hook_seq: 0,
             enqueued: 0,
+            clock_skip_ms: 0,
+            elections: BTreeMap::new(),
+            pauses: Vec::new(),
+            next_pause: 0,
         };
         store.init(st)?;
         Ok(Model {

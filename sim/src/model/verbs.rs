@@ -38,7 +38,8 @@ pub(super) fn valid_app_name(name: &str) -> bool {
 
 impl Model {
     /// `juju deploy -n N` of the model's default application (created with the model):
-    /// creates N units and queues their start-up hooks. The first unit is the leader.
+    /// creates N units and queues their start-up hooks. One of them leads (see
+    /// [`crate::Switches::seeded_leadership`]).
     pub fn deploy(&mut self, n: u32) -> Result<Vec<String>, SimError> {
         let mut g = self.lock()?;
         let app =
@@ -178,13 +179,19 @@ impl Model {
         Ok(())
     }
 
+    /// N new units of `app`, their start-up hooks queued. An application without a leader
+    /// (and no election pending) gets one among them (see [`ModelState::first_leader`]).
     fn new_units(&self, g: &mut Guard, app: &str, n: u32) -> Result<Vec<String>, SimError> {
         if n > 0 && g.st.applications[app].subordinate() {
             return Err(SimError::Refused(format!(
                 "{app} is a subordinate application: its units come with its relations to principals"
             )));
         }
-        (0..n).map(|_| self.new_unit(g, app, None)).collect()
+        let names = (0..n)
+            .map(|_| self.create_unit(g, app, None))
+            .collect::<Result<Vec<String>, SimError>>()?;
+        self.start_units(g, app, &names);
+        Ok(names)
     }
 
     /// `juju add-unit` of the default application: one more unit; the others will see it
@@ -205,8 +212,38 @@ impl Model {
         Ok(names)
     }
 
-    /// A new unit of `app` on a new machine, or beside `principal` for a subordinate.
+    /// A new unit of `app` on a new machine, or beside `principal` for a subordinate, its
+    /// start-up hooks queued.
     pub(super) fn new_unit(
+        &self,
+        g: &mut Guard,
+        app: &str,
+        principal: Option<&str>,
+    ) -> Result<String, SimError> {
+        let name = self.create_unit(g, app, principal)?;
+        self.start_units(g, app, std::slice::from_ref(&name));
+        Ok(name)
+    }
+
+    /// Leadership for an application that has none (and no election pending), then the
+    /// start-up hooks of its new units.
+    fn start_units(&self, g: &mut Guard, app: &str, names: &[String]) {
+        let st = &mut g.st;
+        if st.applications[app].leader.is_none() && !st.elections.contains_key(app) {
+            let leader = st.first_leader(names);
+            st.applications
+                .get_mut(app)
+                .expect("application exists")
+                .leader = leader;
+        }
+        for name in names {
+            st.queue_new_unit(name);
+        }
+    }
+
+    /// A unit of `app` on a new machine, or beside `principal` for a subordinate; nothing
+    /// queued yet.
+    fn create_unit(
         &self,
         g: &mut Guard,
         app: &str,
@@ -235,9 +272,6 @@ impl Model {
         let files = charm::deploy_to_unit(&a.charm.dir, &dir.join("charm"), &[])?;
         a.next_unit += 1;
         let charm_revision = a.charm.revision;
-        if a.leader.is_none() {
-            a.leader = Some(name.clone());
-        }
         let address = format!("{}{}", st.address_prefix, 11 + machine);
         st.units.insert(
             name.clone(),
@@ -251,6 +285,7 @@ impl Model {
                 dir,
                 life: Life::Alive,
                 queue: Default::default(),
+                changed_follows: None,
                 actions: Default::default(),
                 error: None,
                 workload: StatusRecord::new("waiting", "waiting for machine"),
@@ -265,7 +300,6 @@ impl Model {
                 charm_files: files,
             },
         );
-        st.queue_new_unit(&name);
         Ok(name)
     }
 

@@ -375,7 +375,7 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
     let opts = ModelOptions {
         jujuc: Some(art.jujuc.clone()),
         switches: Switches {
-            seeded_election: rng.below(2) == 0,
+            seeded_leadership: rng.below(2) == 0,
             ..Switches::default()
         },
         ..ModelOptions::default()
