@@ -210,3 +210,44 @@ fi
     assert!(per.values().all(|n| *n == 1), "{per:?}");
     assert_eq!(per.len(), 3 * 2 + 2 * 4, "{per:?}");
 }
+
+#[test]
+fn one_units_update_status_timer_can_fire_while_another_unit_is_in_a_hook() {
+    let c = charm(
+        r#"
+if [ "$A" = do ]; then juju-log "holding"; fi
+if [ "$H" = update-status ]; then echo "$U" >> "$CTL/ticks"; fi
+"#,
+    );
+    let mut m = model(&c, 45);
+    m.deploy(2).unwrap();
+    m.settle(parallel(2)).unwrap();
+    let _ = std::fs::remove_file(c.ctl.join("ticks"));
+    // tiny/0 is held in an action; tiny/1's timer fires meanwhile.
+    let id = m
+        .pause_at_matching("tiny/0", "juju-log", 1, "holding")
+        .unwrap();
+    m.enqueue_action("tiny/0", "do", Default::default())
+        .unwrap();
+    let dir = m.dir().to_path_buf();
+    let ctl = c.ctl.clone();
+    let other = std::thread::spawn(move || {
+        let mut h = Model::open(&dir).unwrap();
+        assert!(h.wait_paused(id, Duration::from_secs(20)).unwrap());
+        assert!(h.queue_update_status("tiny/1").unwrap());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !read(&ctl.join("ticks")).contains("tiny/1") {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.release(id).unwrap();
+    });
+    let limits = SettleLimits {
+        tick_interval: Duration::from_millis(1),
+        ..parallel(2)
+    };
+    m.settle(limits).unwrap();
+    other.join().unwrap();
+    let ticks = read(&c.ctl.join("ticks"));
+    assert!(ticks.starts_with("tiny/1\n"), "{ticks}");
+}

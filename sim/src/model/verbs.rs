@@ -471,6 +471,24 @@ impl Model {
             .clone())
     }
 
+    /// `unit`'s update-status timer fires now: on Juju every unit has its own 5-minute timer,
+    /// so update-status may run while other units are in the middle of anything (settle
+    /// only ticks once the whole model is quiet). Returns whether it was queued (not for a
+    /// dying unit, or one in error).
+    pub fn queue_update_status(&mut self, unit: &str) -> Result<bool, SimError> {
+        let mut g = self.lock()?;
+        let u =
+            g.st.units
+                .get(unit)
+                .ok_or_else(|| SimError::not_found("unit", unit))?;
+        if u.life != Life::Alive || u.error.is_some() {
+            return Ok(false);
+        }
+        let queued = g.st.enqueue(unit, HookSpec::plain(HookKind::UpdateStatus));
+        g.save()?;
+        Ok(queued)
+    }
+
     /// Makes the hook tool `tool` fail (exit 1) the next time `unit` calls it.
     pub fn inject_tool_failure(&mut self, unit: &str, tool: &str) -> Result<(), SimError> {
         self.inject_tool_failures(unit, tool, 1)
