@@ -268,13 +268,24 @@ pub fn observe(
         upgrade_facts,
     };
 
+    let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
+    if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
+        snap.ensemble = ensemble_view(&snap, ensemble);
+    }
+
     // Before the first start, the leader must know every unit Juju plans, so that the
     // lowest one bootstraps even if it has not joined the relation yet.
     // Later, ZooKeeper can add a joiner only if its server id is above every voter's (a
     // voter with a higher id cannot call back a server it does not know), so the leader
     // also waits for lower planned units before it lets a higher one start.
+    // And a member outside the voters may be leaving: it steps out of the quorum in its
+    // own hooks, possibly before its `-departed` reaches the leader, and only goal-state
+    // (`dying`) tells the leader not to start or add it again.
     let someone_waits = snap.members().iter().any(|id| !snap.started(*id));
-    if leader && someone_waits && snap.cluster.is_some() {
+    let voters = snap.ensemble.voter_units();
+    let someone_outside =
+        snap.ensemble.config.is_some() && snap.members().iter().any(|id| !voters.contains(id));
+    if leader && (someone_waits || someone_outside) && snap.cluster.is_some() {
         snap.planned = tools.goal_state_units().ok().map(|units| {
             units
                 .iter()
@@ -282,11 +293,6 @@ pub fn observe(
                 .filter_map(|(name, _)| unit_number(name))
                 .collect()
         });
-    }
-
-    let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
-    if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
-        snap.ensemble = ensemble_view(&snap, ensemble);
     }
     Ok(snap)
 }

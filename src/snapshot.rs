@@ -93,6 +93,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether Juju's goal state, when read, leaves unit `id` out: it is being removed.
+    pub fn leaving(&self, id: u32) -> bool {
+        self.planned.as_ref().is_some_and(|p| !p.contains(&id))
+    }
+
     /// The `sync` rotation in progress, if any.
     pub fn sync_rotation(&self) -> Option<SyncRotation> {
         crate::passwords::rotation(&self.cluster.as_ref()?.app)
