@@ -6,15 +6,22 @@
 //! The restarts are observed from the ZooKeeper processes themselves (pid and start time
 //! from `/proc`, sampled every 100 ms, plus `srvr`), never from the charm's logs.
 //!
+//! The model runs several units' hooks at once and draws the Juju leader from the seed; every
+//! settle must be healthy (no failed hook, no retry, nothing that waited for update-status).
+//! One roll runs with the leader getting no hook for its own app-bag writes, and one forces
+//! the leader to read the ensemble while another unit's server restarts.
+//!
 //! `ZK_TEST_SEEDS=1,2` overrides the event-order seeds.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use testkit::model::unit_number;
-use testkit::watch::{processes, statuses, ProcessWatch, Restart, Watched};
+use testkit::watch::{processes, serving, statuses, ProcessWatch, Restart, Watched};
 use testkit::writes::{lost, read_children, WriteReport, Writer};
 use testkit::{seeds, test_charm, Cluster};
+use zk_sim::state::PauseState;
+use zk_sim::{Model, Switches};
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::ZkError;
 
@@ -366,5 +373,127 @@ fn on_five_units_a_super_password_change_restarts_one_unit_at_a_time_and_only_th
     let charm = test_charm!(&dir.path().join("charm"));
     for seed in seeds(&[5]) {
         five_units(&charm, seed);
+    }
+}
+
+/// A config change rolls through three units; `switches` says how the model behaves.
+fn config_roll(charm: &std::path::Path, seed: u64, switches: Switches) {
+    let mut c = Cluster::create_with(charm, seed, switches);
+    c.model.deploy(3).unwrap();
+    c.settle("deploy 3");
+    let super_pw = c.super_password();
+    let (watched, report) = roll(&mut c, "tick-time 2000 -> 3000", "/tick", &super_pw, |c| {
+        assert!(c.model.set_config(&[("tick-time", "3000")]).unwrap());
+    });
+    assert_rolled(&c, &watched, 1, "tick-time 2000 -> 3000");
+    assert_writes_kept(&c, &report, "/tick", &super_pw);
+    c.model.destroy().unwrap();
+}
+
+#[test]
+fn a_roll_completes_one_unit_at_a_time_when_the_leader_gets_no_hook_for_its_own_app_bag_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm!(&dir.path().join("charm"));
+    let switches = Switches {
+        leader_sees_own_app_change: false,
+        ..Switches::default()
+    };
+    for seed in seeds(&[6]) {
+        config_roll(&charm, seed, switches.clone());
+    }
+}
+
+/// Holds the first non-leader that is about to restart, fires the Juju leader's
+/// update-status timer, lets the restart go, and lets the leader's hook go on only once the
+/// restarting server is out of service. Returns when (since `t0`) the leader was let go and
+/// which unit was restarting.
+fn leader_reads_mid_restart(
+    model_dir: std::path::PathBuf,
+    leader: u32,
+    held: Vec<(u32, u64, String)>,
+    t0: Instant,
+) -> (Duration, u32) {
+    let h = Model::open(&model_dir).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (x, pause, address) = loop {
+        let hit = held
+            .iter()
+            .find(|(_, p, _)| h.pause_point(*p).unwrap().state == PauseState::Holding);
+        if let Some(hit) = hit {
+            break hit.clone();
+        }
+        assert!(Instant::now() < deadline, "no unit came to restart");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut h = h;
+    let on_leader = h.pause_at(&unit(leader), "is-leader", 1).unwrap();
+    assert!(h.queue_update_status(&unit(leader)).unwrap());
+    h.release(pause).unwrap();
+    assert!(
+        h.wait_paused(on_leader, Duration::from_secs(60)).unwrap(),
+        "the leader ran no hook"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while serving(&address) {
+        assert!(
+            Instant::now() < deadline,
+            "unit {x}'s server never went down"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let at = t0.elapsed();
+    h.release(on_leader).unwrap();
+    for (_, p, _) in &held {
+        h.release(*p).unwrap();
+    }
+    (at, x)
+}
+
+#[test]
+fn the_leader_reading_the_ensemble_while_a_server_restarts_grants_no_second_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm!(&dir.path().join("charm"));
+    for seed in seeds(&[4]) {
+        let mut c = Cluster::create(&charm, seed);
+        c.parallel = 3;
+        c.model.deploy(3).unwrap();
+        c.settle("deploy 3");
+        let leader = juju_leader(&c);
+        let addresses = c.addresses();
+        let held: Vec<(u32, u64, String)> = (0..3)
+            .filter(|u| *u != leader)
+            .map(|u| {
+                let p = c
+                    .model
+                    .pause_at_matching(&unit(u), "status-set", 1, "restarting")
+                    .unwrap();
+                (u, p, addresses[&u].clone())
+            })
+            .collect();
+        let super_pw = c.super_password();
+        let model_dir = c.model.dir().to_path_buf();
+        let t0 = Instant::now();
+        let mut orchestrator = None;
+        let (watched, report) = roll(&mut c, "tick-time 2000 -> 2200", "/mid", &super_pw, |c| {
+            assert!(c.model.set_config(&[("tick-time", "2200")]).unwrap());
+            orchestrator = Some(std::thread::spawn(move || {
+                leader_reads_mid_restart(model_dir, leader, held, t0)
+            }));
+        });
+        let (let_go, x) = orchestrator.unwrap().join().unwrap();
+        // The leader went on once unit x stopped serving and before its new server served
+        // (from the process watch).
+        let restart = watched
+            .restarts()
+            .into_iter()
+            .find(|r| r.unit == x)
+            .expect("unit x restarted");
+        assert!(
+            restart.up_at.is_some_and(|up| let_go < up),
+            "seed {seed}: the leader went on at {let_go:?}, unit {x} was out {restart:?}"
+        );
+        assert_rolled(&c, &watched, 1, "tick-time 2000 -> 2200");
+        assert_writes_kept(&c, &report, "/mid", &super_pw);
+        c.model.destroy().unwrap();
     }
 }

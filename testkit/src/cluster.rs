@@ -5,76 +5,114 @@
 //! binaries running at the same time never share a ZooKeeper address. The model is
 //! destroyed (its ZooKeeper processes killed by pid) when the [`Cluster`] is dropped, also
 //! when the test panics.
+//!
+//! Settles run up to [`Cluster::parallel`] units' hooks at once (chosen by the seed), with
+//! the model's leadership and relation order drawn by the seed, and each settle must be
+//! healthy: no failed hook, no retry, no hook over 60 s, no progress that waited for an
+//! update-status round (see [`model::check_settle`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use zk_sim::{Chain, Model, ModelOptions, SettleLimits, UnitStatus};
+use zk_sim::{Chain, Model, ModelOptions, SettleReport, Switches, UnitStatus};
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::four;
 
 use crate::host::assert_zookeeper;
-use crate::model;
+use crate::model::{self, Allow};
 
 /// A model and the directory it lives in.
 pub struct Cluster {
     pub model: Model,
     pub dir: tempfile::TempDir,
     pub seed: u64,
+    /// How many units' hooks a settle runs at once ([`zk_sim::parallel_for_seed`]).
+    pub parallel: usize,
 }
 
 impl Cluster {
-    /// Creates a model for `charm` in its own loopback block.
+    /// Creates a model for `charm` in its own loopback block, with the model's default
+    /// switches.
     pub fn create(charm: &Path, seed: u64) -> Cluster {
-        assert_zookeeper();
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let model = model::create_model(
-            &dir.path().join("model"),
-            charm,
-            seed,
-            ModelOptions::default(),
-        )
-        .unwrap_or_else(|e| panic!("seed {seed}: cannot create the model: {}", Chain(&e)));
-        Cluster { model, dir, seed }
+        Self::create_with(charm, seed, Switches::default())
     }
 
-    /// Settles until every unit is active, or panics with the status and the log tail.
-    pub fn settle(&mut self, what: &str) {
-        match self.model.settle(model::jvm_settle_limits()) {
-            Ok(report) if self.all_active() => {
-                eprintln!("seed {}: {what}: {report}", self.seed);
-            }
-            Ok(report) => panic!(
+    /// [`Cluster::create`] with these switches.
+    pub fn create_with(charm: &Path, seed: u64, switches: Switches) -> Cluster {
+        assert_zookeeper();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let opts = ModelOptions {
+            switches,
+            ..ModelOptions::default()
+        };
+        let model = model::create_model(&dir.path().join("model"), charm, seed, opts)
+            .unwrap_or_else(|e| panic!("seed {seed}: cannot create the model: {}", Chain(&e)));
+        Cluster {
+            model,
+            dir,
+            seed,
+            parallel: zk_sim::parallel_for_seed(seed),
+        }
+    }
+
+    /// Settles until every unit is active, or panics with the status and the log tail; the
+    /// settle must be healthy.
+    pub fn settle(&mut self, what: &str) -> SettleReport {
+        let report = self.settle_allowing(what, true, Allow::default());
+        if !self.all_active() {
+            panic!(
                 "seed {}: {what}: settled ({report}) but not all active:\n{}",
                 self.seed,
                 self.describe()
-            ),
-            Err(e) => panic!(
-                "seed {}: {what}: settle failed: {}\n{}",
-                self.seed,
-                Chain(&e),
-                self.describe()
-            ),
+            );
         }
+        report
     }
 
     /// Settles until the model is quiet, whatever the statuses (an upgrade in progress or
-    /// stopped is not `active`).
-    pub fn settle_quiet(&mut self, what: &str) {
-        let quiet = SettleLimits {
-            until_active: false,
+    /// stopped is not `active`); the settle must be healthy.
+    pub fn settle_quiet(&mut self, what: &str) -> SettleReport {
+        self.settle_allowing(what, false, Allow::default())
+    }
+
+    /// Settles (until every unit is active, or only until quiet) and checks the report,
+    /// allowing what `allow` says.
+    pub fn settle_allowing(
+        &mut self,
+        what: &str,
+        until_active: bool,
+        allow: Allow,
+    ) -> SettleReport {
+        let limits = zk_sim::SettleLimits {
+            until_active,
+            parallel: self.parallel,
             ..model::jvm_settle_limits()
         };
-        match self.model.settle(quiet) {
-            Ok(report) => eprintln!("seed {}: {what}: {report}", self.seed),
+        let report = match self.model.settle(limits) {
+            Ok(report) => report,
             Err(e) => panic!(
                 "seed {}: {what}: settle failed: {}\n{}",
                 self.seed,
                 Chain(&e),
                 self.describe()
             ),
+        };
+        eprintln!("seed {}: {what}: {report}", self.seed);
+        for s in &report.status_by_tick {
+            eprintln!(
+                "seed {}: {what}: status changed by update-status: {s}",
+                self.seed
+            );
         }
+        if let Err(problems) = model::check_settle(&report, allow) {
+            panic!(
+                "seed {}: {what}: not a healthy settle ({report}):\n  {problems}\n{}",
+                self.seed,
+                self.describe()
+            );
+        }
+        report
     }
 
     pub fn status(&self) -> Vec<UnitStatus> {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use zk_sim::{Model, ModelOptions, SettleLimits, SimError};
+use zk_sim::{Model, ModelOptions, SettleLimits, SettleReport, SimError};
 
 /// Settle limits for a model whose hooks start real JVMs: a JVM takes seconds to start
 /// and elect, so update-status ticks are paced in real time, until every unit is active.
@@ -16,6 +16,43 @@ pub fn jvm_settle_limits() -> SettleLimits {
         time_scale: 0.06,
         until_active: true,
         ..SettleLimits::default()
+    }
+}
+
+/// What a settle may show besides a healthy run (see [`check_settle`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// Failed hooks and their retries (a step that injects a hook-tool failure).
+    pub failures: bool,
+    /// Hooks that ran only after an update-status round (a step that kills a server from
+    /// outside: only update-status notices that on Juju too).
+    pub tick_progress: bool,
+}
+
+/// A settle of a healthy scenario: no failed hook, no retry, no hook over 60 s, and no
+/// progress that waited for an update-status round (5 minutes each on Juju), unless
+/// `allow`ed. Returns what went wrong.
+pub fn check_settle(report: &SettleReport, allow: Allow) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if !allow.failures {
+        if report.retries > 0 {
+            problems.push(format!("{} retries", report.retries));
+        }
+        problems.extend(report.failed.iter().map(|f| format!("failed: {f}")));
+    }
+    if !allow.tick_progress {
+        problems.extend(
+            report
+                .after_tick
+                .iter()
+                .map(|h| format!("waited for an update-status round: {h}")),
+        );
+    }
+    problems.extend(report.slow.iter().map(|h| format!("over 60 s: {h}")));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n  "))
     }
 }
 
