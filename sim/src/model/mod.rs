@@ -1,6 +1,6 @@
 //! The model: create/open, Juju's verbs (deploy, add-unit, remove-unit, integrate,
 //! remove-relation, config, run, exec, refresh, leader), the scheduler that runs queued hooks
-//! one at a time in a seeded order, and `settle`.
+//! in a seeded order (one hook per unit at a time, up to K units at once), and `settle`.
 //!
 //! # Layout
 //!
