@@ -171,6 +171,12 @@ fn lifecycle(s: &Snapshot, fingerprint: &str, inputs: &str, gate: Gate, plan: &m
         plan.cluster_unit.sync_phase = Some(s.sync_rotation());
     }
 
+    // Restarting now: the old server's health (say, not serving while the ensemble elects
+    // after another unit's restart) says nothing about the new one; the status is
+    // "restarting".
+    if plan.workload.contains(&WorkloadOp::Restart) {
+        return;
+    }
     let voters = s.ensemble.voter_units();
     if health.serving {
         let role = health.state.clone().unwrap_or_else(|| "serving".into());

@@ -172,3 +172,21 @@ fn leader_grants_no_restart_while_a_unit_is_joining() {
         .plan();
     assert!(plan.restart_app.is_empty());
 }
+
+#[test]
+fn a_granted_unit_whose_server_is_not_serving_shows_restarting_not_blocked() {
+    // Granted while the ensemble still elects after the previous unit's restart: its own
+    // server does not serve at that moment, and it restarts anyway.
+    let mut w = healthy3(1)
+        .restart_unit(1, "state", "acquire")
+        .restart_app("zookeeper/1", "granted")
+        .new_tick_time();
+    w.s.workload.health = Some(down());
+    let plan = w.plan();
+    assert_eq!(plan.workload, vec![WorkloadOp::Restart]);
+    assert_eq!(status(&plan), Status::maintenance("restarting"));
+    // Not granted: a server that does not serve is still reported.
+    let mut w = healthy3(1).new_tick_time();
+    w.s.workload.health = Some(down());
+    assert!(status(&w.plan()).message.contains("not serving"));
+}
