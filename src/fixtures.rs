@@ -231,17 +231,14 @@ impl World {
             ..Default::default()
         };
         up.app.insert("upgrade-stack".into(), stack.into());
-        up.app.insert(
-            "dependencies".into(),
-            crate::upgrade::deps::charm_dependencies().to_json(),
-        );
+        up.app
+            .insert("dependencies".into(), crate::deps::compiled_dependencies());
         for (id, st) in states {
             up.units
                 .insert(*id, BTreeMap::from([("state".to_string(), st.to_string())]));
         }
         self.upgrade = Some(up);
-        self.s.upgrade_facts.compiled_dependencies =
-            crate::upgrade::deps::charm_dependencies().to_json();
+        self.s.upgrade_facts.compiled_dependencies = crate::deps::compiled_dependencies();
         self
     }
     /// With an upgrade relation: `stack`, and each unit's upgrade state.

@@ -24,8 +24,8 @@
 //! - [`passwords`]: the internal passwords and the `sync` rotation;
 //! - [`render`]: `zoo.cfg`, the dynamic config, JAAS, `myid`, and their fingerprint;
 //! - [`local_state`]: the charm's private state files on the unit;
-//! - [`upgrade`]: the upgrade decision and checks, PEP 440 versions and the dependency
-//!   model;
+//! - [`upgrade`]: the upgrade decision and `pre-upgrade-check`'s checks;
+//! - [`deps`]: the upgrade lib's dependency model and its PEP 440 versions;
 //! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end;
 //! - `logging` and `report`: `log` records to `juju-log`; error chains as text.
 //!
@@ -37,6 +37,7 @@ pub mod actions;
 pub mod charm;
 pub mod config;
 pub mod decide;
+pub mod deps;
 pub mod dispatch;
 pub mod env;
 pub(crate) mod execute;

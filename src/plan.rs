@@ -1,6 +1,6 @@
 //! The plan one reconcile round carries out: typed relation writes, workload operations,
-//! membership changes, and candidate statuses. `crate::decide` builds it from a snapshot
-//! without doing anything; `crate::execute` carries it out.
+//! membership changes, and candidate statuses. The pure decision builds it from a snapshot
+//! without doing anything; the executor carries it out.
 //!
 //! Relation writes are the peer modules' patches ([`crate::peers`]), serialised by those
 //! modules and compared with the bags as read, so that an unchanged value is never

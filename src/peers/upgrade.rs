@@ -200,7 +200,7 @@ impl Stack {
 pub struct App {
     pub stack: Stack,
     /// The stored dependency model, as JSON text: it is compared verbatim with this
-    /// charm's, and parsed only by the compatibility check (`upgrade::deps`).
+    /// charm's, and parsed only by the compatibility check (`deps`).
     pub dependencies: Option<String>,
 }
 

@@ -2,7 +2,7 @@
 //! membership, waiting for a server to sync, and reconfig as `super`.
 //!
 //! [`ZkEnsemble`] is the real one (4-letter words and a `zookeeper-client` session). The
-//! charm's hook runner ([`crate::charm::run`]) takes any [`Ensemble`], so a whole hook can
+//! charm's hook runner takes any [`Ensemble`], so a whole hook can
 //! run in-process against an in-memory one that scripts the servers' answers and records
 //! the reconfigs. A fake must answer as ZooKeeper does: a server that does not serve gives
 //! a [`ServerHealth`] with `serving: false` and the reason in `error`, `members` fails for a
