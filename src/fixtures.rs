@@ -25,30 +25,15 @@ pub(crate) fn paths() -> Paths {
 }
 
 pub(crate) fn following() -> ServerHealth {
-    ServerHealth {
-        serving: true,
-        state: Some("follower".into()),
-        peer_state: Some("following - broadcast".into()),
-        ..Default::default()
-    }
+    ServerHealth::following()
 }
 
 pub(crate) fn leading() -> ServerHealth {
-    ServerHealth {
-        serving: true,
-        state: Some("leader".into()),
-        peer_state: Some("leading - broadcast".into()),
-        pending_syncs: Some(0),
-        ..Default::default()
-    }
+    ServerHealth::leading()
 }
 
 pub(crate) fn down() -> ServerHealth {
-    ServerHealth {
-        serving: false,
-        error: Some("connection refused".into()),
-        ..Default::default()
-    }
+    ServerHealth::down("connection refused")
 }
 
 /// A snapshot builder: unit `me` of an app whose peers are `units`. The relations are kept

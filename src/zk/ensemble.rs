@@ -44,6 +44,46 @@ impl ServerHealth {
         self.serving && self.state.as_deref() == Some("leader")
     }
 
+    /// The quorum leader, in the broadcast phase, with nothing to sync (as `mntr` tells it).
+    pub fn leading() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("leader".into()),
+            peer_state: Some("leading - broadcast".into()),
+            pending_syncs: Some(0),
+            error: None,
+        }
+    }
+
+    /// A follower in the broadcast phase (synced with the leader).
+    pub fn following() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("follower".into()),
+            peer_state: Some("following - broadcast".into()),
+            ..ServerHealth::default()
+        }
+    }
+
+    /// A follower that serves but still syncs with the leader.
+    pub fn syncing() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("follower".into()),
+            peer_state: Some("following - synchronization".into()),
+            ..ServerHealth::default()
+        }
+    }
+
+    /// A server that does not answer, and why.
+    pub fn down(why: impl Into<String>) -> ServerHealth {
+        ServerHealth {
+            serving: false,
+            error: Some(why.into()),
+            ..ServerHealth::default()
+        }
+    }
+
     /// The health an `mntr` answer (or its failure) tells.
     pub fn from_mntr(reply: Result<four::Mntr, ZkError>) -> ServerHealth {
         match reply {
