@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::CharmConfig;
-use crate::decide::{decide, shared_inputs};
+use crate::decide::decide;
 use crate::dispatch::EventFacts;
 use crate::peers::{cluster, restart, RawRelation};
 use crate::plan::Plan;
-use crate::render::Rendered;
+use crate::render::{shared_inputs, Rendered};
 use crate::snapshot::{EnsembleView, Snapshot, WorkloadFacts};
 use crate::status::{Status, StatusCollector};
 use crate::workload::Paths;

@@ -283,16 +283,13 @@ impl FakeHookTools {
     }
 
     /// Sets what `goal-state` reports (unit name -> status).
-    pub fn goal_units<I: IntoIterator<Item = (&'static str, &'static str)>>(
-        self,
-        units: I,
-    ) -> Self {
-        self.state.borrow_mut().goal_units = Some(
-            units
-                .into_iter()
-                .map(|(u, s)| (u.to_string(), s.to_string()))
-                .collect(),
-        );
+    pub fn goal_units<I, K, V>(self, units: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.state.borrow_mut().goal_units = Some(databag(units));
         self
     }
 

@@ -157,6 +157,12 @@ impl MemWorkload {
 
     // ---- what happened ------------------------------------------------------------------
 
+    /// Forgets the changes recorded so far (a test that set up the world through the
+    /// trait records only what the code under test does next).
+    pub fn clear_calls(&self) {
+        self.state.borrow_mut().calls.clear();
+    }
+
     /// Every change, in order.
     pub fn calls(&self) -> Vec<WorkloadCall> {
         self.state.borrow().calls.clone()
