@@ -222,3 +222,112 @@ impl Plan {
         format!("plan: {}", parts.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_with_anything_to_do_is_not_idle() {
+        assert!(Plan::default().is_idle());
+        let ip = Some("127.0.0.11".parse().unwrap());
+        let busy: [(&str, Plan); 11] = [
+            (
+                "passwords",
+                Plan {
+                    generate_passwords: true,
+                    ..Plan::default()
+                },
+            ),
+            (
+                "cluster unit",
+                Plan {
+                    cluster_unit: cluster::UnitPatch {
+                        ip,
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "cluster app",
+                Plan {
+                    cluster_app: cluster::AppPatch {
+                        starting: Some(None),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "restart unit",
+                Plan {
+                    restart_unit: restart::UnitPatch {
+                        inputs: Some("f".into()),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "restart app",
+                Plan {
+                    restart_app: restart::AppPatch {
+                        grants: [(1, None)].into(),
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade unit",
+                Plan {
+                    upgrade_unit: upgrade::UnitPatch {
+                        state: Some(upgrade::UpgradeState::Ready),
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade app",
+                Plan {
+                    upgrade_app: upgrade::AppPatch {
+                        stack: Some(vec![]),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade failure",
+                Plan {
+                    upgrade_failure: Some("x".into()),
+                    ..Plan::default()
+                },
+            ),
+            (
+                "workload",
+                Plan {
+                    workload: vec![WorkloadOp::Stop],
+                    ..Plan::default()
+                },
+            ),
+            (
+                "membership",
+                Plan {
+                    membership: vec![MembershipOp::Remove { server_id: 2 }],
+                    ..Plan::default()
+                },
+            ),
+            (
+                "statuses only",
+                Plan {
+                    statuses: vec![Status::active("")],
+                    ..Plan::default()
+                },
+            ),
+        ];
+        for (what, plan) in busy {
+            assert_eq!(plan.is_idle(), what == "statuses only", "{what}");
+        }
+    }
+}
