@@ -320,3 +320,35 @@ fn a_synced_joiner_waits_while_the_quorum_leader_still_has_syncs_pending() {
     );
     assert_eq!(joiner(0).len(), 1);
 }
+
+#[test]
+fn a_departed_voter_stays_recorded_as_added_until_it_is_out_of_the_config() {
+    // Unit 2 left, but its server cannot be removed yet (without it, only unit 0 of
+    // {0, 1} serves): it is still a voter, so still recorded as added.
+    let w = World::unit(0, &[0, 1])
+        .leader()
+        .started(&[0, 1])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(&[0, 1, 2], &[(0, leading()), (1, down()), (2, following())])
+        .up_to_date(&[0, 1]);
+    let plan = w.plan();
+    assert!(plan.membership.is_empty(), "{:?}", plan.membership);
+    assert!(
+        plan.cluster_app.recorded.is_empty(),
+        "{:?}",
+        plan.cluster_app
+    );
+    // A member the config does not list (yet) is not recorded as removed either.
+    let w = World::unit(0, &[0, 1, 2])
+        .leader()
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(
+            &[0, 1],
+            &[(0, leading()), (1, following()), (2, following())],
+        )
+        .up_to_date(&[0, 1, 2]);
+    assert_eq!(w.plan().cluster_app.recorded.get(&2), None);
+}
