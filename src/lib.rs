@@ -2,11 +2,13 @@
 //!
 //! # Layout
 //!
-//! Boundaries (traits, each with a real implementation):
-//! - [`hooktools`]: Juju's hook tools (subprocesses, and an in-memory fake);
-//! - [`workload`]: ZooKeeper's service and files (the snap, or a local process);
+//! Boundaries (traits, each with a real implementation and an in-memory one for tests, so
+//! that a whole hook runs in-process: `tests/hooks/`):
+//! - [`hooktools`]: Juju's hook tools (subprocesses; [`hooktools::fake`]);
+//! - [`workload`]: ZooKeeper's service and files (the snap, or a local process;
+//!   [`workload::mem`]);
 //! - [`zk`]: the ZooKeeper ensemble (4-letter words, reconfig as `super`, the
-//!   [`zk::ensemble::Ensemble`] trait);
+//!   [`zk::ensemble::Ensemble`] trait; [`zk::fake`]);
 //! - [`env`](mod@env): the hook's environment variables.
 //!
 //! One hook, in the order it runs:
