@@ -29,6 +29,10 @@
 //! - [`upgrade`]: the upgrade decision and `pre-upgrade-check`'s checks;
 //! - [`deps`]: the upgrade lib's dependency model and its PEP 440 versions;
 //! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end;
+//! - [`cos`]: the `cos-agent` relation's config (alert rules, dashboard, scrape jobs) and
+//!   the metrics exporters' settings, as pure code (not wired into the hooks yet);
+//! - [`tls`]: keys, CSRs, the `certificates` relation, ZooKeeper's TLS files and the
+//!   plaintext/TLS switch, as pure code (not wired into the hooks yet);
 //! - `logging` and `report`: `log` records to `juju-log`; error chains as text.
 //!
 //! Each hook reads a typed snapshot of the world, decides a plan with pure code, executes
@@ -38,6 +42,7 @@
 pub mod actions;
 pub mod charm;
 pub mod config;
+pub mod cos;
 pub mod decide;
 pub mod deps;
 pub mod dispatch;
@@ -57,6 +62,7 @@ pub mod render;
 pub mod report;
 pub mod snapshot;
 pub mod status;
+pub mod tls;
 pub mod upgrade;
 pub mod workload;
 pub mod zk;

@@ -6,11 +6,9 @@
 //! `ZK_TEST_SEEDS=1,2,3` overrides the event-order seeds (default: 20 seeds for the
 //! formation test, one for the scaling scenario).
 
-mod simkit;
-
 use std::collections::BTreeSet;
 
-use simkit::{seeds, test_charm, Cluster};
+use testkit::{seeds, test_charm, Cluster};
 use zk_sim::state::{HookKind, HookSpec};
 
 fn set(ids: &[u32]) -> BTreeSet<u32> {
@@ -130,7 +128,7 @@ fn form_three(charm: &std::path::Path, seed: u64) {
 #[test]
 fn three_units_form_one_quorum_whatever_the_event_order() {
     let dir = tempfile::tempdir().unwrap();
-    let charm = test_charm(&dir.path().join("charm"));
+    let charm = test_charm!(&dir.path().join("charm"));
     let default: Vec<u64> = (1..=20).collect();
     let all = seeds(&default);
     // Two models at a time (each in its own loopback block): the hooks mostly wait on
@@ -151,7 +149,7 @@ fn three_units_form_one_quorum_whatever_the_event_order() {
 #[test]
 fn scaling_up_down_and_back_keeps_quorum_and_every_write() {
     let dir = tempfile::tempdir().unwrap();
-    let charm = test_charm(&dir.path().join("charm"));
+    let charm = test_charm!(&dir.path().join("charm"));
     for seed in seeds(&[7]) {
         let mut c = Cluster::create(&charm, seed);
         let mut written: Vec<String> = Vec::new();

@@ -11,28 +11,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const TOOLS: [&str; 20] = [
-    "is-leader",
-    "config-get",
-    "leader-get",
-    "leader-set",
-    "action-get",
-    "action-set",
-    "action-fail",
-    "action-log",
-    "relation-get",
-    "relation-set",
-    "relation-ids",
-    "relation-list",
-    "network-get",
-    "unit-get",
-    "status-set",
-    "juju-log",
-    "application-version-set",
-    "open-port",
-    "close-port",
-    "goal-state",
-];
+use zk_sim::tools::ToolName;
 
 /// A unit's charm directory, tools directory and call log, all under one temp dir.
 struct Unit {
@@ -78,8 +57,8 @@ exit 0
         let jujuc = root.join("tools/jujuc");
         std::fs::write(&jujuc, script).unwrap();
         std::fs::set_permissions(&jujuc, std::fs::Permissions::from_mode(0o755)).unwrap();
-        for tool in TOOLS {
-            symlink("jujuc", root.join("tools").join(tool)).unwrap();
+        for tool in ToolName::ALL {
+            symlink("jujuc", root.join("tools").join(tool.as_str())).unwrap();
         }
         // The charm directory as Juju unpacks a packed charm: the binary is `dispatch`.
         symlink(

@@ -9,24 +9,28 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use charm_files::{ActionsYaml, CharmFile, ConfigType, ConfigYaml, Metadata};
 use serde_json::{json, Map, Value as Json};
-use serde_yaml::{Mapping, Value};
+use serde_yaml_ng::Value;
 use zookeeper_charm::config::CharmConfig;
 use zookeeper_charm::dispatch::{Action, ENDPOINTS, STORAGES};
 
-fn load(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{name} is not valid YAML: {e}"))
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn load<F: CharmFile>() -> F {
+    F::load(root()).unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+/// `charmcraft.yaml`, which only charmcraft and this test read.
+fn charmcraft_yaml() -> Value {
+    serde_yaml_ng::from_str(&read("charmcraft.yaml"))
+        .unwrap_or_else(|e| panic!("charmcraft.yaml is not valid YAML: {e}"))
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
-}
-
-fn mapping<'a>(v: &'a Value, what: &str) -> &'a Mapping {
-    v.as_mapping()
-        .unwrap_or_else(|| panic!("{what} is not a mapping"))
+    std::fs::read_to_string(root().join(name)).unwrap()
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -37,6 +41,23 @@ fn keys(v: &Value) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A link field of charmcraft.yaml: absent, one URL or a list of them.
+fn urls(v: &Value) -> Vec<String> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(l) => l
+            .iter()
+            .map(|u| u.as_str().expect("a URL").to_string())
+            .collect(),
+        other => panic!("a link is a URL or a list of URLs, not {other:?}"),
+    }
+}
+
+fn names<T>(entries: &charm_files::Ordered<T>) -> BTreeSet<String> {
+    entries.names().map(str::to_string).collect()
 }
 
 /// Juju's and the listing review's rule for action, option and param names.
@@ -50,102 +71,70 @@ fn is_hyphenated_lowercase(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn yaml_to_json(v: &Value) -> Json {
-    serde_json::to_value(v).expect("YAML scalars map to JSON")
-}
-
 #[test]
 fn every_endpoint_of_metadata_yaml_is_dispatched_and_no_other() {
-    let meta = load("metadata.yaml");
-    let mut declared = BTreeSet::new();
-    for section in ["peers", "provides", "requires"] {
-        declared.extend(keys(&meta[section]));
-    }
+    let meta: Metadata = load();
+    let declared: BTreeSet<String> = meta.endpoints().map(|(n, _)| n.to_string()).collect();
     let dispatched: BTreeSet<String> = ENDPOINTS.iter().map(|e| e.to_string()).collect();
     assert_eq!(declared, dispatched);
 }
 
 #[test]
 fn every_storage_of_metadata_yaml_is_dispatched() {
-    let declared = keys(&load("metadata.yaml")["storage"]);
+    let declared = names(&load::<Metadata>().storage);
     let dispatched: BTreeSet<String> = STORAGES.iter().map(|s| s.to_string()).collect();
     assert_eq!(declared, dispatched);
 }
 
 #[test]
 fn every_provides_and_requires_endpoint_says_whether_it_is_optional() {
-    let meta = load("metadata.yaml");
-    for section in ["provides", "requires"] {
-        if let Some(m) = meta[section].as_mapping() {
-            for (name, ep) in m {
-                assert!(
-                    ep["optional"].is_bool(),
-                    "{section}.{name:?} has no boolean `optional:`"
-                );
-                assert!(
-                    ep["interface"].is_string(),
-                    "{section}.{name:?} has no interface"
-                );
-            }
+    // Every endpoint has an `interface:` (the file does not parse without one).
+    let meta: Metadata = load();
+    for (section, endpoints) in [("provides", &meta.provides), ("requires", &meta.requires)] {
+        for (name, ep) in endpoints.iter() {
+            assert!(
+                ep.optional.is_some(),
+                "{section}.{name:?} has no boolean `optional:`"
+            );
         }
-    }
-    for (name, ep) in mapping(&meta["peers"], "peers") {
-        assert!(
-            ep["interface"].is_string(),
-            "peers.{name:?} has no interface"
-        );
     }
 }
 
 #[test]
 fn every_action_is_implemented_closed_to_extra_params_and_described() {
-    let actions = load("actions.yaml");
-    let declared = keys(&actions);
+    let ActionsYaml(actions) = load();
+    let declared: BTreeSet<String> = actions.keys().cloned().collect();
     let implemented: BTreeSet<String> = Action::ALL.iter().map(|a| a.name().to_string()).collect();
     assert_eq!(declared, implemented);
-    for (name, action) in mapping(&actions, "actions.yaml") {
-        let name = name.as_str().unwrap();
+    for (name, action) in &actions {
         assert!(is_hyphenated_lowercase(name), "action name {name:?}");
         assert_eq!(
-            action["additionalProperties"],
-            Value::Bool(false),
+            action.additional_properties,
+            Some(false),
             "{name}: additionalProperties must be false (Juju 3 and 4 default differently)"
         );
-        assert!(
-            action["description"].is_string(),
-            "{name} has no description"
-        );
-        if let Some(params) = action["params"].as_mapping() {
-            for (p, spec) in params {
-                let p = p.as_str().unwrap();
-                assert!(is_hyphenated_lowercase(p), "{name} param {p:?}");
-                assert!(spec["type"].is_string(), "{name}.{p} has no type");
-                assert!(
-                    spec["description"].is_string(),
-                    "{name}.{p} has no description"
-                );
-            }
+        assert!(action.description.is_some(), "{name} has no description");
+        for (p, spec) in &action.params {
+            assert!(is_hyphenated_lowercase(p), "{name} param {p:?}");
+            assert!(spec["type"].is_string(), "{name}.{p} has no type");
+            assert!(
+                spec["description"].is_string(),
+                "{name}.{p} has no description"
+            );
         }
     }
 }
 
 #[test]
 fn config_defaults_are_the_defaults_of_the_code() {
-    let config = load("config.yaml");
-    let options = mapping(&config["options"], "config.yaml options");
+    // Each option has one of Juju's types and a default of that type (the file does not
+    // parse otherwise).
+    let config: ConfigYaml = load();
     let mut defaults = Map::new();
-    for (name, spec) in options {
-        let name = name.as_str().unwrap();
+    for (name, spec) in &config.options {
         assert!(is_hyphenated_lowercase(name), "option name {name:?}");
-        let ty = spec["type"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{name} has no type"));
-        assert!(
-            ["string", "int", "float", "boolean", "secret"].contains(&ty),
-            "{name}: type {ty:?} is not a Juju config type"
-        );
-        assert!(spec["description"].is_string(), "{name} has no description");
-        defaults.insert(name.to_string(), yaml_to_json(&spec["default"]));
+        assert!(spec.description.is_some(), "{name} has no description");
+        defaults.insert(name.clone(), spec.default.clone().unwrap_or(Json::Null));
     }
     // What `config-get` returns on a fresh deployment is exactly these defaults.
     assert_eq!(
@@ -158,15 +147,14 @@ fn config_defaults_are_the_defaults_of_the_code() {
 fn the_code_validates_every_declared_option() {
     // A value of the wrong type for any declared option must be refused, naming the option:
     // an option the code silently ignores would be a config knob that does nothing.
-    let config = load("config.yaml");
-    for (name, spec) in mapping(&config["options"], "config.yaml options") {
-        let name = name.as_str().unwrap();
-        let wrong = match spec["type"].as_str().unwrap() {
-            "string" | "secret" => json!(12345),
+    let config: ConfigYaml = load();
+    for (name, spec) in &config.options {
+        let wrong = match spec.kind {
+            ConfigType::String | ConfigType::Secret => json!(12345),
             _ => json!("not-a-number"),
         };
         let mut map = Map::new();
-        map.insert(name.to_string(), wrong);
+        map.insert(name.clone(), wrong);
         let err = CharmConfig::from_juju(&map)
             .err()
             .unwrap_or_else(|| panic!("option {name} accepted a value of the wrong type"));
@@ -176,8 +164,8 @@ fn the_code_validates_every_declared_option() {
 
 #[test]
 fn charmcraft_yaml_repeats_the_listing_fields_of_metadata_yaml_exactly() {
-    let cc = load("charmcraft.yaml");
-    let meta = load("metadata.yaml");
+    let cc = charmcraft_yaml();
+    let meta: Metadata = load();
     assert_eq!(cc["type"], "charm");
     // charmcraft refuses these in both files; metadata.yaml holds them.
     for key in [
@@ -194,10 +182,19 @@ fn charmcraft_yaml_repeats_the_listing_fields_of_metadata_yaml_exactly() {
             "charmcraft.yaml must not repeat {key:?}"
         );
     }
-    assert_eq!(cc["title"], meta["display-name"]);
-    assert_eq!(cc["links"]["documentation"], meta["docs"]);
-    for key in ["issues", "source", "website"] {
-        assert_eq!(cc["links"][key], meta[key], "links.{key}");
+    assert_eq!(cc["title"].as_str(), meta.display_name.as_deref());
+    let links = &cc["links"];
+    assert_eq!(
+        urls(&links["documentation"]),
+        meta.docs,
+        "links.documentation"
+    );
+    for (key, declared) in [
+        ("issues", &meta.issues),
+        ("source", &meta.source),
+        ("website", &meta.website),
+    ] {
+        assert_eq!(&urls(&links[key]), declared, "links.{key}");
     }
     let platforms = keys(&cc["platforms"]);
     assert_eq!(
@@ -226,17 +223,14 @@ fn charmcraft_yaml_repeats_the_listing_fields_of_metadata_yaml_exactly() {
 #[test]
 fn the_readme_tables_list_every_option_with_its_type_and_default_and_every_action() {
     let readme = read("README.md");
-    let config = load("config.yaml");
-    for (name, spec) in mapping(&config["options"], "config.yaml options") {
-        let name = name.as_str().unwrap();
-        let default = match &spec["default"] {
-            Value::String(s) => s.clone(),
-            other => serde_yaml::to_string(other).unwrap().trim().to_string(),
+    let config: ConfigYaml = load();
+    for (name, spec) in &config.options {
+        let default = match &spec.default {
+            Some(Json::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "null".to_string(),
         };
-        let row = format!(
-            "| `{name}` | {} | `{default}` |",
-            spec["type"].as_str().unwrap()
-        );
+        let row = format!("| `{name}` | {} | `{default}` |", spec.kind.as_str());
         assert!(readme.contains(&row), "README has no row starting {row:?}");
     }
     for action in Action::ALL.map(Action::name) {

@@ -8,16 +8,13 @@
 //!
 //! `ZK_TEST_SEEDS=1,2` overrides the event-order seeds.
 
-mod simkit;
-
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use simkit::restarts::{
-    all_restarts, assert_one_down_at_a_time, processes, statuses, ProcessWatch, Restart, Timeline,
-    WriteReport, Writer,
-};
-use simkit::{seeds, test_charm, Cluster};
+use testkit::model::unit_number;
+use testkit::watch::{processes, statuses, ProcessWatch, Restart, Watched};
+use testkit::writes::{lost, read_children, WriteReport, Writer};
+use testkit::{seeds, test_charm, Cluster};
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::ZkError;
 
@@ -27,12 +24,8 @@ const WRITE_EVERY: Duration = Duration::from_millis(50);
 /// serving" (generous for a loaded CI machine).
 const MAX_WRITE_GAP: Duration = Duration::from_secs(20);
 
-fn unit_number(name: &str) -> u32 {
-    name.rsplit('/').next().unwrap().parse().unwrap()
-}
-
 fn juju_leader(c: &Cluster) -> u32 {
-    unit_number(&c.model.leader().unwrap().expect("a leader"))
+    unit_number(&c.model.leader().unwrap().expect("a leader")).expect("a unit name")
 }
 
 fn unit(id: u32) -> String {
@@ -47,14 +40,15 @@ fn roll(
     parent: &str,
     password: &str,
     change: impl FnOnce(&mut Cluster),
-) -> (BTreeMap<u32, Timeline>, WriteReport) {
+) -> (Watched, WriteReport) {
     let started = Instant::now();
-    let watch = ProcessWatch::start(c, SAMPLE);
-    let writer = Writer::start(c, parent, password, WRITE_EVERY);
+    let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
+    let hosts: Vec<String> = c.addresses().into_values().collect();
+    let writer = Writer::start(hosts, parent, password, WRITE_EVERY);
     change(c);
     c.settle(what);
     let report = writer.finish();
-    let timelines = watch.finish();
+    let watched = watch.finish();
     eprintln!(
         "seed {}: {what}: {:.1}s, {} writes acknowledged, {} failed attempts, longest gap {:.2}s; first errors: {:?}",
         c.seed,
@@ -64,19 +58,15 @@ fn roll(
         report.max_gap.as_secs_f64(),
         report.errors.iter().take(3).collect::<Vec<_>>()
     );
-    (timelines, report)
+    (watched, report)
 }
 
-/// Every unit's server was replaced exactly `rounds` times; the restarts never overlapped;
-/// in each round every unit restarted once and the Juju leader's unit last. Returns the
-/// restarts in order.
-fn assert_rolled(
-    c: &Cluster,
-    timelines: &BTreeMap<u32, Timeline>,
-    rounds: usize,
-    what: &str,
-) -> Vec<Restart> {
+/// Every unit's server was replaced exactly `rounds` times; the restarts never overlapped
+/// and each new server served; in each round every unit restarted once and the Juju
+/// leader's unit last. Returns the restarts in order.
+fn assert_rolled(c: &Cluster, watched: &Watched, rounds: usize, what: &str) -> Vec<Restart> {
     let seed = c.seed;
+    let timelines = &watched.timelines;
     let units: BTreeSet<u32> = c.addresses().into_keys().collect();
     assert_eq!(
         timelines.keys().copied().collect::<BTreeSet<u32>>(),
@@ -100,19 +90,19 @@ fn assert_rolled(
             "seed {seed}, {what}: unit {u} went back to an old server: {procs:?}"
         );
     }
-    let all = all_restarts(timelines);
+    let all = watched.restarts();
     eprintln!("seed {seed}: {what}: restarts (unit: down -> serving)");
     for r in &all {
         eprintln!(
-            "  unit {}: {:.2}s -> {:.2}s (pid {} -> {})",
+            "  unit {}: {:.2}s -> {:?} (pid {} -> {})",
             r.unit,
             r.down_from.as_secs_f64(),
-            r.up_at.as_secs_f64(),
+            r.up_at,
             r.old.pid,
             r.new.pid
         );
     }
-    assert_one_down_at_a_time(&all, &format!("seed {seed}, {what}"));
+    watched.assert_one_down_at_a_time(&format!("seed {seed}, {what}"));
     // The new servers started in the same order (start times from /proc).
     let starts: Vec<u64> = all.iter().map(|r| r.new.start_ticks).collect();
     assert!(
@@ -174,9 +164,8 @@ fn assert_writes_kept(c: &Cluster, report: &WriteReport, parent: &str, password:
         report.errors
     );
     let hosts: Vec<String> = c.addresses().into_values().collect();
-    let mut client = Admin::connect(&hosts, password, Duration::from_secs(10)).unwrap();
-    let have: BTreeSet<String> = client.children(parent).unwrap().into_iter().collect();
-    let lost: Vec<&String> = report.acked.iter().filter(|w| !have.contains(*w)).collect();
+    let have = read_children(&hosts, password, parent, Duration::from_secs(10)).unwrap();
+    let lost = lost(&report.acked, &have);
     assert!(
         lost.is_empty(),
         "seed {}: acknowledged writes lost under {parent}: {lost:?}",
@@ -198,17 +187,13 @@ fn three_units(charm: &std::path::Path, seed: u64) {
     let super_pw = c.super_password();
 
     // 1. A config change that needs a restart rolls through the units.
-    let (timelines, report) = roll(&mut c, "tick-time 2000 -> 2500", "/tick", &super_pw, |c| {
+    let (watched, report) = roll(&mut c, "tick-time 2000 -> 2500", "/tick", &super_pw, |c| {
         assert!(c.model.set_config(&[("tick-time", "2500")]).unwrap());
     });
-    assert_rolled(&c, &timelines, 1, "tick-time 2000 -> 2500");
+    assert_rolled(&c, &watched, 1, "tick-time 2000 -> 2500");
     assert_writes_kept(&c, &report, "/tick", &super_pw);
     for u in 0..3 {
-        let cfg = c
-            .model
-            .workload_root(&unit(u))
-            .unwrap()
-            .join("conf/zoo.cfg");
+        let cfg = c.workload_root(u).join("conf/zoo.cfg");
         let text = std::fs::read_to_string(&cfg).unwrap();
         assert!(
             text.lines().any(|l| l.trim() == "tickTime=2500"),
@@ -245,7 +230,7 @@ fn three_units(charm: &std::path::Path, seed: u64) {
     // 3. A sync password rotation: three rolling phases, each restarting every unit once.
     let old_sync = app_value(&c, "sync-password").expect("a sync password");
     let mut new_sync = String::new();
-    let (timelines, report) = roll(&mut c, "sync password rotation", "/sync", &super_pw, |c| {
+    let (watched, report) = roll(&mut c, "sync password rotation", "/sync", &super_pw, |c| {
         let r = c
             .model
             .run_action(&unit(leader), "set-password", &[("username", "sync")])
@@ -257,7 +242,7 @@ fn three_units(charm: &std::path::Path, seed: u64) {
             .to_string();
     });
     assert_ne!(new_sync, old_sync);
-    assert_rolled(&c, &timelines, 3, "sync password rotation");
+    assert_rolled(&c, &watched, 3, "sync password rotation");
     assert_writes_kept(&c, &report, "/sync", &super_pw);
     let r = c
         .model
@@ -304,7 +289,7 @@ fn three_units(charm: &std::path::Path, seed: u64) {
 fn on_three_units_a_config_change_and_a_sync_rotation_restart_one_unit_at_a_time_and_bad_requests_are_refused(
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let charm = test_charm(&dir.path().join("charm"));
+    let charm = test_charm!(&dir.path().join("charm"));
     for seed in seeds(&[3]) {
         three_units(&charm, seed);
     }
@@ -337,7 +322,7 @@ fn five_units(charm: &std::path::Path, seed: u64) {
     let old = c.super_password();
 
     let mut new = String::new();
-    let (timelines, report) = roll(&mut c, "set-password super", "/super", &old, |c| {
+    let (watched, report) = roll(&mut c, "set-password super", "/super", &old, |c| {
         let r = c
             .model
             .run_action(&unit(leader), "set-password", &[("username", "super")])
@@ -350,7 +335,7 @@ fn five_units(charm: &std::path::Path, seed: u64) {
     });
     assert_ne!(new, old);
     assert_eq!(app_value(&c, "super-password").as_deref(), Some(&*new));
-    assert_rolled(&c, &timelines, 1, "set-password super");
+    assert_rolled(&c, &watched, 1, "set-password super");
     assert_writes_kept(&c, &report, "/super", &new);
 
     // Only the new password can reconfig. The change re-adds a voter with its own spec.
@@ -378,7 +363,7 @@ fn five_units(charm: &std::path::Path, seed: u64) {
 fn on_five_units_a_super_password_change_restarts_one_unit_at_a_time_and_only_the_new_password_reconfigs(
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let charm = test_charm(&dir.path().join("charm"));
+    let charm = test_charm!(&dir.path().join("charm"));
     for seed in seeds(&[5]) {
         five_units(&charm, seed);
     }

@@ -1,12 +1,11 @@
 //! Against REAL ZooKeeper (Debian's 3.8 jars on loopback): 4lw health, dynamic reconfig as
 //! `super`, and the local workload's process handling. Address ranges: 127.0.0.101-103,
-//! .111-114 and .121 (see `support`).
-
-mod support;
+//! .111-114 and .121 (see `testkit::ensemble`).
 
 use std::path::Path;
 use std::time::Duration;
-use support::{Ensemble, SUPER_PASSWORD};
+
+use testkit::ensemble::{Ensemble, SUPER_PASSWORD};
 use zookeeper_charm::workload::Workload;
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::four::{self, Mode};

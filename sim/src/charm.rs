@@ -8,41 +8,15 @@ use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+use charm_files::{
+    ActionSpec, ActionsYaml, CharmFile, ConfigOption, ConfigYaml, Metadata, PackedVersion,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::SimError;
 
-/// Type of a config option (`config.yaml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConfigType {
-    String,
-    Int,
-    Float,
-    Boolean,
-    Secret,
-}
-
-/// One config option.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConfigOption {
-    pub kind: ConfigType,
-    pub default: Option<Value>,
-    pub description: String,
-}
-
-/// One action from `actions.yaml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActionSpec {
-    pub description: String,
-    /// JSON-schema fragments per parameter.
-    pub params: serde_json::Map<String, Value>,
-    pub required: Vec<String>,
-    pub additional_properties: bool,
-}
-
-/// The parts of a charm the model needs.
+/// The parts of a charm the model needs, read once when the charm is deployed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Charm {
     pub name: String,
@@ -51,8 +25,12 @@ pub struct Charm {
     pub provides: Vec<String>,
     pub requires: Vec<String>,
     pub extra_bindings: Vec<String>,
+    /// Config options, their defaults typed (see [`ConfigYaml`]).
     pub options: BTreeMap<String, ConfigOption>,
     pub actions: BTreeMap<String, ActionSpec>,
+    /// What `cargo xtask pack` wrote in the charm's `version` file, if it packed this charm.
+    #[serde(default)]
+    pub packed: Option<PackedVersion>,
 }
 
 fn charm_err(path: &Path, detail: impl Into<String>) -> SimError {
@@ -62,165 +40,26 @@ fn charm_err(path: &Path, detail: impl Into<String>) -> SimError {
     }
 }
 
-fn read_yaml(path: &Path, required: bool) -> Result<Option<serde_yaml::Value>, SimError> {
-    match fs::read_to_string(path) {
-        Ok(text) => serde_yaml::from_str(&text)
-            .map(Some)
-            .map_err(|e| charm_err(path, format!("invalid YAML: {e}"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
-        Err(e) => Err(SimError::io("read", path)(e)),
-    }
-}
-
-/// YAML to JSON (keys become strings).
-pub fn yaml_to_json(v: &serde_yaml::Value) -> Value {
-    match v {
-        serde_yaml::Value::Null => Value::Null,
-        serde_yaml::Value::Bool(b) => Value::Bool(*b),
-        serde_yaml::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map(Value::Number)
-                    .unwrap_or(Value::Null)
-            }
-        }
-        serde_yaml::Value::String(s) => Value::String(s.clone()),
-        serde_yaml::Value::Sequence(s) => Value::Array(s.iter().map(yaml_to_json).collect()),
-        serde_yaml::Value::Mapping(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (yaml_scalar_string(k), yaml_to_json(v)))
-                .collect(),
-        ),
-        serde_yaml::Value::Tagged(t) => yaml_to_json(&t.value),
-    }
-}
-
-/// A YAML scalar as text (`true`, `5`, `abc`); `~` is the empty string.
-pub fn yaml_scalar_string(v: &serde_yaml::Value) -> String {
-    match v {
-        serde_yaml::Value::Null => String::new(),
-        serde_yaml::Value::Bool(b) => b.to_string(),
-        serde_yaml::Value::Number(n) => n.to_string(),
-        serde_yaml::Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim_end()
-            .to_string(),
-    }
-}
-
-fn endpoint_names(meta: &serde_yaml::Value, key: &str) -> Vec<String> {
-    match meta.get(key) {
-        Some(serde_yaml::Value::Mapping(m)) => m.keys().map(yaml_scalar_string).collect(),
-        _ => Vec::new(),
-    }
+fn names<T>(entries: &charm_files::Ordered<T>) -> Vec<String> {
+    entries.names().map(str::to_string).collect()
 }
 
 impl Charm {
-    /// Reads a charm directory. `metadata.yaml` is required, as Juju requires it.
+    /// Reads a charm directory. `metadata.yaml` is required, as Juju requires it;
+    /// `config.yaml` and `actions.yaml` may be missing.
     pub fn load(dir: &Path) -> Result<Charm, SimError> {
-        let meta_path = dir.join("metadata.yaml");
-        let meta = read_yaml(&meta_path, true)?.unwrap_or_default();
-        let name = meta
-            .get("name")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| charm_err(&meta_path, "no `name`"))?
-            .to_string();
-        let mut options = BTreeMap::new();
-        let config_path = dir.join("config.yaml");
-        if let Some(cfg) = read_yaml(&config_path, false)? {
-            if let Some(serde_yaml::Value::Mapping(opts)) = cfg.get("options") {
-                for (k, v) in opts {
-                    let key = yaml_scalar_string(k);
-                    let kind = match v.get("type").and_then(|t| t.as_str()) {
-                        Some("string") => ConfigType::String,
-                        Some("int") => ConfigType::Int,
-                        Some("float") => ConfigType::Float,
-                        Some("boolean") => ConfigType::Boolean,
-                        Some("secret") => ConfigType::Secret,
-                        other => {
-                            return Err(charm_err(
-                                &config_path,
-                                format!("option {key:?} has type {other:?}; expected string, int, float, boolean or secret"),
-                            ))
-                        }
-                    };
-                    let default = match v.get("default") {
-                        None | Some(serde_yaml::Value::Null) => None,
-                        Some(d) => Some(coerce_config(kind, &yaml_to_json(d)).map_err(|e| {
-                            charm_err(&config_path, format!("default of {key:?}: {e}"))
-                        })?),
-                    };
-                    let description = v
-                        .get("description")
-                        .and_then(|d| d.as_str())
-                        .unwrap_or_default()
-                        .to_string();
-                    options.insert(
-                        key,
-                        ConfigOption {
-                            kind,
-                            default,
-                            description,
-                        },
-                    );
-                }
-            }
-        }
-        let mut actions = BTreeMap::new();
-        if let Some(serde_yaml::Value::Mapping(acts)) = read_yaml(&dir.join("actions.yaml"), false)?
-        {
-            for (k, v) in acts {
-                let name = yaml_scalar_string(&k);
-                let v = yaml_to_json(&v);
-                let params = v
-                    .get("params")
-                    .and_then(|p| p.as_object())
-                    .cloned()
-                    .unwrap_or_default();
-                let required = v
-                    .get("required")
-                    .and_then(|r| r.as_array())
-                    .map(|r| {
-                        r.iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let additional_properties = v
-                    .get("additionalProperties")
-                    .and_then(|a| a.as_bool())
-                    .unwrap_or(false);
-                let description = v
-                    .get("description")
-                    .and_then(|d| d.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                actions.insert(
-                    name,
-                    ActionSpec {
-                        description,
-                        params,
-                        required,
-                        additional_properties,
-                    },
-                );
-            }
-        }
-        let extra_bindings = endpoint_names(&meta, "extra-bindings");
+        let meta = Metadata::load(dir)?;
+        let config = ConfigYaml::load_if_present(dir)?.unwrap_or_default();
+        let actions = ActionsYaml::load_if_present(dir)?.unwrap_or_default();
         Ok(Charm {
-            name,
-            peers: endpoint_names(&meta, "peers"),
-            provides: endpoint_names(&meta, "provides"),
-            requires: endpoint_names(&meta, "requires"),
-            extra_bindings,
-            options,
-            actions,
+            name: meta.name.clone(),
+            peers: names(&meta.peers),
+            provides: names(&meta.provides),
+            requires: names(&meta.requires),
+            extra_bindings: names(&meta.extra_bindings),
+            options: config.options,
+            actions: actions.0,
+            packed: PackedVersion::load(dir),
         })
     }
 
@@ -252,49 +91,6 @@ impl Charm {
             }
         }
         out
-    }
-}
-
-/// Checks or converts a value for an option type (numbers from YAML defaults, etc.).
-fn coerce_config(kind: ConfigType, v: &Value) -> Result<Value, String> {
-    match (kind, v) {
-        (ConfigType::String | ConfigType::Secret, Value::String(_)) => Ok(v.clone()),
-        (ConfigType::String | ConfigType::Secret, Value::Number(n)) => {
-            Ok(Value::String(n.to_string()))
-        }
-        (ConfigType::String | ConfigType::Secret, Value::Bool(b)) => {
-            Ok(Value::String(b.to_string()))
-        }
-        (ConfigType::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(v.clone()),
-        (ConfigType::Float, Value::Number(n)) => Ok(Value::from(n.as_f64().unwrap_or(0.0))),
-        (ConfigType::Boolean, Value::Bool(_)) => Ok(v.clone()),
-        _ => Err(format!("{v} is not a valid {kind:?} value").to_lowercase()),
-    }
-}
-
-/// Parses a `juju config k=v` value for an option type.
-pub fn parse_config_value(kind: ConfigType, key: &str, raw: &str) -> Result<Value, SimError> {
-    let bad =
-        |what: &str| SimError::Invalid(format!("option {key:?} expected {what}, got {raw:?}"));
-    match kind {
-        ConfigType::String | ConfigType::Secret => Ok(Value::String(raw.to_string())),
-        ConfigType::Int => raw
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| bad("int")),
-        ConfigType::Float => raw
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .ok_or_else(|| bad("float")),
-        ConfigType::Boolean => match raw.trim() {
-            "true" | "True" | "TRUE" | "yes" | "on" => Ok(Value::Bool(true)),
-            "false" | "False" | "FALSE" | "no" | "off" => Ok(Value::Bool(false)),
-            _ => Err(bad("boolean")),
-        },
     }
 }
 
@@ -490,26 +286,5 @@ mod tests {
             Path::new("../../etc/passwd")
         ));
         assert!(!stays_inside(Path::new(""), Path::new("/usr/bin/sh")));
-    }
-
-    #[test]
-    fn config_values_are_typed_by_the_option_type() {
-        assert_eq!(
-            parse_config_value(ConfigType::Int, "k", "5").unwrap(),
-            Value::from(5)
-        );
-        assert!(parse_config_value(ConfigType::Int, "k", "five").is_err());
-        assert_eq!(
-            parse_config_value(ConfigType::Boolean, "k", "true").unwrap(),
-            Value::Bool(true)
-        );
-        assert_eq!(
-            parse_config_value(ConfigType::Float, "k", "0.5").unwrap(),
-            Value::from(0.5)
-        );
-        assert_eq!(
-            parse_config_value(ConfigType::String, "k", "5").unwrap(),
-            Value::from("5")
-        );
     }
 }

@@ -5,11 +5,14 @@
 //!
 //! # Layout
 //!
-//! - [`model`]: the [`Model`] API (Juju's verbs, the scheduler, `settle`, observation).
+//! - [`model`]: the [`Model`] API (Juju's verbs, the scheduler, `settle`, observation), one
+//!   file per concern under `model/`.
 //! - [`sched`]: Juju's rules for which hook a change queues on which unit.
 //! - [`state`]: the model on disk (`model.json` under an exclusive `flock`).
-//! - [`tools`]: the fake hook tools (the `sim-jujuc` multi-call binary).
-//! - [`charm`]: reading `metadata.yaml`/`config.yaml`/`actions.yaml`, unpacking `.charm` zips.
+//! - [`tools`]: the fake hook tools (the `sim-jujuc` multi-call binary), one file per family.
+//! - [`charm`]: what the model keeps of a charm (its YAML files are read by `charm-files`),
+//!   unpacking `.charm` zips.
+//! - [`logs`]: the debug-log and the hook log; [`rng`]: the seeded PRNG.
 //! - [`process`]: running hook processes, stopping workload processes by pid.
 //! - [`fourlw`]: ZooKeeper's `srvr` query for the status table.
 //!
@@ -20,7 +23,7 @@
 //! <model>/hooks.jsonl      one record per hook/action run
 //! <model>/debug-log        juju-log lines and hook output, per unit
 //! <model>/tools/           sim-jujuc and a symlink per hook tool (first on the hook PATH)
-//! <model>/charms/<rev>/    each deployed charm revision, unpacked
+//! <model>/charms/<n>/      each deployed charm (n = the model's count), unpacked
 //! <model>/units/<app>-<n>/charm      the unit's charm dir (JUJU_CHARM_DIR, hook cwd)
 //! <model>/units/<app>-<n>/workload   ZK_CHARM_LOCAL_ROOT for the charm's local backend
 //! ```
@@ -37,9 +40,9 @@ pub mod state;
 pub mod tools;
 mod util;
 
-pub use error::SimError;
+pub use error::{Chain, SimError};
 pub use model::{
-    locate_jujuc, zk_role, ActionResult, HookRecord, Measured, Model, ModelOptions, Outcome,
+    locate_jujuc, zk_role, ActionResult, HookRecord, Measured, Model, ModelOptions, RunOutcome,
     SettleLimits, SettleReport, ToolRun, UnitStatus, Usage, JUJU_VERSION,
 };
-pub use state::{Bag, Switches};
+pub use state::{Databag, Switches};

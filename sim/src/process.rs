@@ -5,8 +5,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ impl Finished {
     }
 }
 
-pub(crate) fn fresh_file(path: &Path) -> io::Result<File> {
+fn fresh_file(path: &Path) -> io::Result<File> {
     // Unlink first: a process left over from an earlier hook may still hold the old file.
     let _ = fs::remove_file(path);
     OpenOptions::new()
@@ -58,42 +58,67 @@ pub(crate) fn read_and_remove(path: &Path) -> String {
     String::from_utf8_lossy(&s).into_owned()
 }
 
-/// Runs `program` with exactly `env`, cwd `cwd`, stdin from /dev/null, stdout and stderr
-/// into files under `scratch` (not pipes: a daemon the hook starts may keep them open), in its
-/// own process group so a timeout can kill everything it started.
-pub fn run(
-    program: &Path,
-    cwd: &Path,
-    env: &[(String, String)],
-    scratch: &Path,
-    timeout: Duration,
-) -> io::Result<Finished> {
-    let out_path = scratch.join(".hook-stdout");
-    let err_path = scratch.join(".hook-stderr");
-    let start = Instant::now();
-    let mut attempts = 0;
-    let mut child = loop {
-        let out = fresh_file(&out_path)?;
-        let err = fresh_file(&err_path)?;
-        let mut cmd = Command::new(program);
-        cmd.current_dir(cwd)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0);
-        match cmd.spawn() {
-            Ok(c) => break c,
-            // A freshly written script can be briefly "busy" while another thread of this
-            // process forks with it open for writing; that clears within milliseconds.
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempts < 50 => {
-                attempts += 1;
-                sleep(Duration::from_millis(10));
+/// One hook or action process to run.
+#[derive(Debug, Clone, Copy)]
+pub struct HookProcess<'a> {
+    pub program: &'a Path,
+    pub cwd: &'a Path,
+    /// Exactly the environment it gets.
+    pub env: &'a [(String, String)],
+    /// Where its output files go (`.hook-stdout`, `.hook-stderr`).
+    pub scratch: &'a Path,
+    /// Killed with its process group after this long.
+    pub timeout: Duration,
+}
+
+impl HookProcess<'_> {
+    /// The files its stdout and stderr go to.
+    pub(crate) fn output_paths(&self) -> (PathBuf, PathBuf) {
+        (
+            self.scratch.join(".hook-stdout"),
+            self.scratch.join(".hook-stderr"),
+        )
+    }
+
+    /// Starts it: exact environment, cwd, empty stdin, fresh output files, its own process
+    /// group.
+    pub(crate) fn spawn(&self) -> io::Result<Child> {
+        let (out_path, err_path) = self.output_paths();
+        let mut attempts = 0;
+        loop {
+            let out = fresh_file(&out_path)?;
+            let err = fresh_file(&err_path)?;
+            let spawned = Command::new(self.program)
+                .current_dir(self.cwd)
+                .env_clear()
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .process_group(0)
+                .spawn();
+            match spawned {
+                // A freshly written script can be briefly "busy" while another thread of
+                // this process forks with it open for writing; that clears within
+                // milliseconds.
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempts < 50 => {
+                    attempts += 1;
+                    sleep(Duration::from_millis(10));
+                }
+                other => return other,
             }
-            Err(e) => return Err(e),
         }
-    };
+    }
+}
+
+/// Runs a hook process with stdout and stderr into files under its scratch dir (not pipes:
+/// a daemon the hook starts may keep them open), in its own process group so a timeout can
+/// kill everything it started.
+pub fn run(p: &HookProcess) -> io::Result<Finished> {
+    let (out_path, err_path) = p.output_paths();
+    let timeout = p.timeout;
+    let start = Instant::now();
+    let mut child = p.spawn()?;
     // The child leads its own process group (process_group(0)), so -pgid is exactly it and
     // what it started; never signal a group id <= 1 (0 = ours, -1 = everything).
     let pgid = child.id() as i32;
@@ -180,38 +205,54 @@ pub fn stop_zookeeper(root: &Path, grace: Duration) -> Option<i32> {
     Some(pid)
 }
 
+/// A shell script to run as a hook in the tests of the runners.
+#[cfg(test)]
+pub(crate) struct TestHook {
+    pub dir: tempfile::TempDir,
+    pub script: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+#[cfg(test)]
+impl TestHook {
+    /// `<tmp>/s` running `body` under `/bin/sh`, with only `PATH` in its environment.
+    pub fn new(body: &str) -> TestHook {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s");
+        fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+        TestHook { dir, script, env }
+    }
+
+    /// Runs in its temp dir, output files there too.
+    pub fn process(&self, timeout: Duration) -> HookProcess<'_> {
+        HookProcess {
+            program: &self.script,
+            cwd: self.dir.path(),
+            env: &self.env,
+            scratch: self.dir.path(),
+            timeout,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_hook_gets_only_the_given_environment_and_its_output_is_captured() {
-        let dir = tempfile::tempdir().unwrap();
-        let env = vec![
-            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
-            ("X".to_string(), "1".to_string()),
-        ];
-        let f = run(
-            Path::new("/bin/sh"),
-            dir.path(),
-            &env,
-            dir.path(),
-            Duration::from_secs(10),
-        );
+        let mut hook = TestHook::new("env | sort\necho oops >&2\nexit 3");
+        hook.env.push(("X".to_string(), "1".to_string()));
         // /bin/sh with no script reads stdin, which is /dev/null: exits 0 at once.
-        let f = f.unwrap();
-        assert!(f.success());
-        let script = dir.path().join("s");
-        fs::write(&script, "#!/bin/sh\nenv | sort\necho oops >&2\nexit 3\n").unwrap();
-        fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let f = run(
-            &script,
-            dir.path(),
-            &env,
-            dir.path(),
-            Duration::from_secs(10),
-        )
-        .unwrap();
+        let sh = HookProcess {
+            program: Path::new("/bin/sh"),
+            ..hook.process(Duration::from_secs(10))
+        };
+        assert!(run(&sh).unwrap().success());
+        let f = run(&hook.process(Duration::from_secs(10))).unwrap();
         assert_eq!(f.code, Some(3));
         assert!(f.stdout.contains("X=1"), "{}", f.stdout);
         assert!(!f.stdout.contains("HOME="), "{}", f.stdout);
@@ -221,26 +262,11 @@ mod tests {
 
     #[test]
     fn a_hook_that_runs_too_long_is_killed_with_its_process_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("s");
-        fs::write(
-            &script,
-            "#!/bin/sh\nsleep 30 &\necho $! > child.pid\nwait\n",
-        )
-        .unwrap();
-        fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let f = run(
-            &script,
-            dir.path(),
-            &env,
-            dir.path(),
-            Duration::from_millis(300),
-        )
-        .unwrap();
+        let hook = TestHook::new("sleep 30 &\necho $! > child.pid\nwait");
+        let f = run(&hook.process(Duration::from_millis(300))).unwrap();
         assert!(f.timed_out);
         assert!(!f.success());
-        let child: i32 = fs::read_to_string(dir.path().join("child.pid"))
+        let child: i32 = fs::read_to_string(hook.dir.path().join("child.pid"))
             .unwrap()
             .trim()
             .parse()

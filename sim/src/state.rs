@@ -16,7 +16,7 @@ use crate::util;
 use crate::SimError;
 
 /// A relation databag: string keys to string values.
-pub type Bag = BTreeMap<String, String>;
+pub type Databag = BTreeMap<String, String>;
 
 pub const STATE_FILE: &str = "model.json";
 pub const LOCK_FILE: &str = "model.lock";
@@ -60,15 +60,29 @@ impl Default for Switches {
     }
 }
 
-/// The charm revision currently deployed to the application.
+/// The charm currently deployed to the application.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CharmRecord {
+    /// The model's own count of deployed charms: 0 for the first, one more per refresh (as
+    /// Juju numbers local charms). It names `<model>/charms/<n>` and tells a unit whose
+    /// charm dir is out of date.
     pub revision: u64,
     /// Where it was deployed from (the `.charm` zip or directory).
     pub source: PathBuf,
     /// Its unpacked copy, `<model>/charms/<revision>`.
     pub dir: PathBuf,
     pub meta: Charm,
+}
+
+impl CharmRecord {
+    /// The revision `juju status` shows: the one the charm was packed as (its `version`
+    /// file, see [`charm_files::PackedVersion`]), else the model's own count.
+    pub fn shown_revision(&self) -> u64 {
+        self.meta
+            .packed
+            .as_ref()
+            .map_or(self.revision, |p| p.revision)
+    }
 }
 
 /// A status and message as `juju status` shows them.
@@ -217,7 +231,7 @@ pub struct UnitRelation {
     pub members: BTreeSet<String>,
     /// The uniter's cache of member bags (see [`Switches::stale_member_cache`]).
     #[serde(default)]
-    pub member_cache: BTreeMap<String, Bag>,
+    pub member_cache: BTreeMap<String, Databag>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,7 +282,7 @@ impl Unit {
 /// The committed side of a unit's bag in one relation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitBag {
-    pub bag: Bag,
+    pub bag: Databag,
     pub version: u64,
 }
 
@@ -278,7 +292,7 @@ pub struct Relation {
     pub id: u32,
     pub endpoint: String,
     pub peer: bool,
-    pub app_bag: Bag,
+    pub app_bag: Databag,
     pub app_version: u64,
     /// Unit bags, kept after a unit leaves (remaining units may still read them).
     pub units: BTreeMap<String, UnitBag>,
@@ -294,9 +308,9 @@ impl Relation {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Pending {
     /// Per relation id: keys to set on the unit's own bag (`""` deletes).
-    pub unit_bags: BTreeMap<u32, Bag>,
+    pub unit_bags: BTreeMap<u32, Databag>,
     /// Per relation id: keys to set on the app bag (leader only; `""` deletes).
-    pub app_bags: BTreeMap<u32, Bag>,
+    pub app_bags: BTreeMap<u32, Databag>,
     /// `state-set` (Some) and `state-delete` (None), in key order.
     pub state: BTreeMap<String, Option<String>>,
     /// Port operations in call order: (open?, port).
@@ -312,9 +326,9 @@ pub struct Context {
     pub action: Option<u64>,
     pub pending: Pending,
     /// Bags as first read in this context (`<rel>/<unit>` or `<rel>/app`).
-    pub snapshots: BTreeMap<String, Bag>,
+    pub snapshots: BTreeMap<String, Databag>,
     pub config: Option<serde_json::Map<String, Value>>,
-    pub leader_settings: Option<Bag>,
+    pub leader_settings: Option<Databag>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -373,7 +387,7 @@ pub struct ModelState {
     pub units: BTreeMap<String, Unit>,
     pub removed_units: Vec<String>,
     pub leader: Option<String>,
-    pub leader_settings: Bag,
+    pub leader_settings: Databag,
     pub relations: BTreeMap<u32, Relation>,
     pub next_relation: u32,
     pub contexts: BTreeMap<String, Context>,

@@ -161,3 +161,39 @@ fi
     assert_eq!(v["units"][0]["agent"], "idle");
     assert_eq!(v["units"][0]["workload"], "unknown");
 }
+
+#[test]
+fn status_shows_the_revision_the_charm_was_packed_with() {
+    let c = charm("");
+    let dir = c.tmp.path().join("cli-model");
+    let charm_path = c.charm.to_str().unwrap();
+    let rev = |dir: &std::path::Path| -> serde_json::Value {
+        let o = zk_sim(dir, &["status", "--format", "json"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["application"]["charm-rev"].clone()
+    };
+    // A charm directory without a `version` file: the model's own count, from 0.
+    let o = zk_sim(&dir, &["deploy", "--path", charm_path, "--tick", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(rev(&dir), 0);
+    // Packed as revision 7 (`cargo xtask pack --revision 7` writes this file).
+    std::fs::write(c.charm.join("version"), "0.1.0-r7-g0a1b2c3\n").unwrap();
+    let o = zk_sim(&dir, &["refresh", "--path", charm_path, "--tick", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("refreshing to revision 7"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(rev(&dir), 7);
+    let o = zk_sim(&dir, &["status"]);
+    let app_line = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find(|l| l.starts_with("tiny "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(app_line.split_whitespace().any(|w| w == "7"), "{app_line}");
+    let o = zk_sim(&dir, &["destroy"]);
+    assert!(o.status.success(), "{}", text(&o));
+}

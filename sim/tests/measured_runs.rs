@@ -5,7 +5,7 @@ mod common;
 
 use common::{charm, model};
 use zk_sim::state::{HookKind, HookSpec};
-use zk_sim::{Outcome, SettleLimits};
+use zk_sim::{RunOutcome, SettleLimits};
 
 #[test]
 fn a_measured_hook_counts_its_tool_calls_by_tool_and_commits_like_any_hook() {
@@ -28,7 +28,7 @@ fi"#,
     let r = m
         .run_hook_measured("tiny/0", HookSpec::plain(HookKind::UpdateStatus))
         .unwrap();
-    assert_eq!(r.record.outcome, Outcome::Ok, "{:?}", r.record);
+    assert_eq!(r.record.outcome, RunOutcome::Ok, "{:?}", r.record);
     assert_eq!(r.record.hook, "update-status");
     let calls: Vec<(&str, u32)> = r.tool_calls.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{charm, model, model_with, order, read};
-use zk_sim::{HookRecord, Outcome, SettleLimits, Switches};
+use zk_sim::{HookRecord, RunOutcome, SettleLimits, Switches};
 
 fn after(log: &[HookRecord], seq: u64) -> Vec<&HookRecord> {
     log.iter().filter(|r| r.seq > seq).collect()
@@ -35,7 +35,7 @@ fi
     // Run until the failure.
     let failed = loop {
         let r = m.step().unwrap().expect("the failing start should come");
-        if r.outcome == Outcome::Failed {
+        if r.outcome == RunOutcome::Failed {
             break r;
         }
     };
@@ -59,7 +59,7 @@ fi
         .iter()
         .find(|r| r.unit == "tiny/1" && r.hook == "start" && r.attempt == 2)
         .expect("start retried");
-    assert_eq!(retry.outcome, Outcome::Ok);
+    assert_eq!(retry.outcome, RunOutcome::Ok);
     let strip = |r: &HookRecord| {
         let mut e = r.env.clone();
         e.remove("JUJU_CONTEXT_ID");
@@ -487,13 +487,13 @@ fn an_injected_tool_failure_fails_one_hook_which_then_succeeds_on_retry() {
     m.set_config(&[("log-level", "DEBUG")]).unwrap();
     m.settle(SettleLimits::fast()).unwrap();
     let log = m.hook_log().unwrap();
-    let us: Vec<(u32, Outcome)> = log
+    let us: Vec<(u32, RunOutcome)> = log
         .iter()
         .filter(|r| r.hook == "update-status")
         .map(|r| (r.attempt, r.outcome))
         .collect();
-    assert!(us.contains(&(1, Outcome::Failed)), "{us:?}");
-    assert!(us.contains(&(2, Outcome::Ok)), "{us:?}");
+    assert!(us.contains(&(1, RunOutcome::Failed)), "{us:?}");
+    assert!(us.contains(&(2, RunOutcome::Ok)), "{us:?}");
     let debug = m.debug_log(Some("tiny/0"), None).unwrap().join("\n");
     assert!(debug.contains("injected failure of status-set"), "{debug}");
 }

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::{charm, model, model_with, options, read};
-use zk_sim::{Model, Outcome, SettleLimits, Switches};
+use zk_sim::{Model, RunOutcome, SettleLimits, Switches};
 
 const RECORDER: &str = r#"
 t() { rc=0; out=$("$@" 2>"$CTL/e") || rc=$?; printf '%s|%s|%s\n' "$rc" "$out" "$(cat "$CTL/e")" >> "$CTL/tools-$(echo $U | tr / -)"; }
@@ -293,7 +293,7 @@ fn a_charm_zip_is_unpacked_with_its_modes_and_symlinks() {
         .hook_log()
         .unwrap()
         .iter()
-        .all(|r| r.outcome == Outcome::Ok));
+        .all(|r| r.outcome == RunOutcome::Ok));
 
     let bad = tmp.path().join("bad.charm");
     write_zip(&bad, true);
@@ -376,14 +376,14 @@ if [ "$H" = start ] && [ ! -e "$CTL/hung" ]; then touch "$CTL/hung"; sleep 30; f
     let started = Instant::now();
     m.settle(SettleLimits::fast()).unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
-    let starts: Vec<(u32, Outcome)> = m
+    let starts: Vec<(u32, RunOutcome)> = m
         .hook_log()
         .unwrap()
         .iter()
         .filter(|r| r.hook == "start")
         .map(|r| (r.attempt, r.outcome))
         .collect();
-    assert_eq!(starts, [(1, Outcome::TimedOut), (2, Outcome::Ok)]);
+    assert_eq!(starts, [(1, RunOutcome::TimedOut), (2, RunOutcome::Ok)]);
 }
 
 #[test]
@@ -405,9 +405,9 @@ fn a_missing_hook_is_skipped_as_success_and_a_missing_action_fails() {
     m.settle(SettleLimits::fast()).unwrap();
     assert!(tmp.path().join("installed").exists());
     let log = m.hook_log().unwrap();
-    assert_eq!(log[0].outcome, Outcome::Ok);
+    assert_eq!(log[0].outcome, RunOutcome::Ok);
     assert!(
-        log[1..].iter().all(|r| r.outcome == Outcome::Skipped),
+        log[1..].iter().all(|r| r.outcome == RunOutcome::Skipped),
         "{log:?}"
     );
     let r = m.run_action("tiny/0", "do", &[]).unwrap();

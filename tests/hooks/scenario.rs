@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use charm_files::{ActionsYaml, CharmFile, ConfigYaml};
 use serde_json::{Map, Value};
 use zookeeper_charm::charm;
 use zookeeper_charm::config::CharmConfig;
@@ -44,43 +45,31 @@ pub fn unit_name(id: u32) -> String {
     format!("{APP}/{id}")
 }
 
-fn load_yaml(name: &str) -> serde_yaml::Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+fn charm_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// What `config-get --format=json` prints for an application with no option set: every
 /// option of `config.yaml` that has a default.
 pub fn default_config() -> Map<String, Value> {
-    let yaml = load_yaml("config.yaml");
-    yaml["options"]
-        .as_mapping()
+    ConfigYaml::load(charm_dir())
         .unwrap()
-        .iter()
-        .filter_map(|(k, v)| {
-            let default = v.get("default")?;
-            Some((
-                k.as_str().unwrap().to_string(),
-                serde_json::to_value(default).unwrap(),
-            ))
-        })
+        .options
+        .into_iter()
+        .filter_map(|(name, option)| Some((name, option.default?)))
         .collect()
 }
 
 /// `action-get`'s answer: the action's params with `actions.yaml`'s defaults filled in.
 fn action_params(action: &str, given: &Map<String, Value>) -> Map<String, Value> {
-    let yaml = load_yaml("actions.yaml");
-    let mut params: Map<String, Value> = yaml[action]
-        .get("params")
-        .and_then(|p| p.as_mapping())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    Some((
-                        k.as_str()?.to_string(),
-                        serde_json::to_value(v.get("default")?).ok()?,
-                    ))
-                })
+    let actions = ActionsYaml::load(charm_dir()).unwrap();
+    let mut params: Map<String, Value> = actions
+        .0
+        .get(action)
+        .map(|spec| {
+            spec.params
+                .iter()
+                .filter_map(|(k, schema)| Some((k.clone(), schema.get("default")?.clone())))
                 .collect()
         })
         .unwrap_or_default();

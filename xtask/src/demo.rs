@@ -13,9 +13,12 @@ use anyhow::{bail, Context, Result};
 use crate::pack::{pack, PackOptions};
 use crate::workspace_root;
 
-/// What `cargo xtask demo` was asked for.
-#[derive(Debug, Clone)]
+/// Install missing host packages (as root; otherwise print the command), pack, then deploy
+/// units on the local model with zk-sim and show their status.
+#[derive(Debug, Clone, clap::Args)]
 pub struct DemoOptions {
+    /// How many units
+    #[arg(short = 'n', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub units: u32,
 }
 
@@ -48,6 +51,7 @@ pub fn demo(opts: &DemoOptions) -> Result<()> {
         out_dir: root.clone(),
         revision: None,
         bases: vec!["22.04".into()],
+        target_dir: None,
     })?;
     let charm = charms.first().context("pack wrote no charm")?;
     let units = opts.units.to_string();
@@ -78,7 +82,7 @@ fn ensure_host_packages() -> Result<()> {
             missing.join(", ")
         );
     }
-    eprintln!("xtask: installing {}", missing.join(", "));
+    log::info!("installing {}", missing.join(", "));
     run(Command::new("apt-get").arg("update"))?;
     run(Command::new("apt-get")
         .args(["install", "-y"])

@@ -6,40 +6,64 @@
 //!   local model (`zk-sim`), then prints their status.
 //! - `bench`: hook cost and convergence figures on the local model (see [`bench`]).
 //! - `chaos`: seeded random scenarios on the local model, checking safety invariants.
+//!
+//! `artifacts` builds the charms `bench` and `chaos` deploy. Progress goes to stderr
+//! through `log` (`RUST_LOG` filters it; `info` by default); results go to stdout.
 
+mod artifacts;
 mod bench;
 mod chaos;
 mod demo;
 mod pack;
 
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "\
-usage: cargo xtask <task> [options]
+pub use testkit::workspace_root;
 
-tasks:
-  pack [--out DIR] [--revision N] [--base 22.04|24.04]...
-        Build `cargo build --release -p zookeeper-charm` and write
-        zookeeper_ubuntu-<base>-amd64.charm for each base (default: 22.04 and 24.04)
-        into DIR (default: the repository root). --revision N bakes charm revision N
-        into the binary (default: $ZK_CHARM_REVISION, else 1).
-  demo [--units N]
-        Install missing host packages (as root; otherwise print the command), pack,
-        then deploy N units (default 3) on the local model with zk-sim and show status.
-  bench [--iterations N] [--units 3,7] [--convergence] [--write] [--seed S]
-        Hook cost and convergence of the release charm on the local model with real
-        ZooKeeper; --write regenerates BENCHMARKS.md (see `cargo xtask bench --help`).
-  chaos --seeds N [--start S] [--steps K]
-        Seeded random scenarios on the local model with real ZooKeeper, checking the
-        charm's safety invariants (see `cargo xtask chaos --help`).
-  help  Show this text.
-";
+/// Project tasks for the ZooKeeper charm.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Build the release binary and write zookeeper_ubuntu-<base>-amd64.charm for each base
+    Pack(pack::PackArgs),
+    /// Install missing host packages, pack, and deploy units on the local model
+    Demo(demo::DemoOptions),
+    /// Hook cost and convergence of the release charm on the local model with real ZooKeeper
+    ///
+    /// Every hook and read-only action runs N times on the leader and a non-leader of each
+    /// model size: median/p95 wall time, CPU, peak RSS, hook-tool calls by tool; then the
+    /// packed charm's size. --convergence adds hooks and time from deploy to all active and
+    /// from refresh to the upgrade done; --write runs everything and writes BENCHMARKS.md.
+    Bench(bench::BenchOptions),
+    /// Seeded random scenarios on the local model with real ZooKeeper, checking the charm's
+    /// safety invariants
+    ///
+    /// Seeds S..S+N (or the seeds listed), K events each. After every hook: at most one
+    /// unit out of service through the charm, no quorum lost through a charm action. After
+    /// every step: all active and serving, voters = units, no upgrade left half done, no
+    /// acknowledged write lost. A failure prints the seed and the shortest event list that
+    /// reproduces it, as a --replay command.
+    Chaos(chaos::ChaosOptions),
+}
 
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()) {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli.task) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xtask: error: {e:#}");
@@ -48,74 +72,62 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Vec<String>) -> Result<()> {
-    let mut args = args.into_iter();
-    let task = args.next().unwrap_or_else(|| "help".into());
-    let rest: Vec<String> = args.collect();
-    match task.as_str() {
-        "pack" => {
-            let opts = parse_pack(&rest)?;
-            pack::pack(&opts).map(drop)
-        }
-        "demo" => demo::demo(&parse_demo(&rest)?),
-        "bench" => bench::main(&rest),
-        "chaos" => chaos::main(&rest),
-        "help" | "-h" | "--help" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => bail!("unknown task {other:?}\n\n{USAGE}"),
+fn run(task: Task) -> Result<()> {
+    match task {
+        Task::Pack(args) => pack::pack(&args.options()).map(drop),
+        Task::Demo(opts) => demo::demo(&opts),
+        Task::Bench(opts) => bench::bench(&opts),
+        Task::Chaos(opts) => chaos::chaos(&opts),
     }
 }
 
-/// The workspace root (the parent of `xtask/`).
-pub fn workspace_root() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map(PathBuf::from).unwrap_or(here)
-}
-
-fn value<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'a String> {
-    it.next()
-        .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
-}
-
-fn parse_pack(args: &[String]) -> Result<pack::PackOptions> {
-    let mut opts = pack::PackOptions {
-        out_dir: workspace_root(),
-        revision: std::env::var("ZK_CHARM_REVISION")
-            .ok()
-            .filter(|r| !r.is_empty()),
-        bases: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--out" => opts.out_dir = PathBuf::from(value("--out", &mut it)?),
-            "--revision" => opts.revision = Some(value("--revision", &mut it)?.clone()),
-            "--base" => opts.bases.push(value("--base", &mut it)?.clone()),
-            // The build is always --release; accepted so that `pack --release` reads well.
-            "--release" => {}
-            other => bail!("unknown option {other:?} for pack\n\n{USAGE}"),
-        }
-    }
-    Ok(opts)
-}
-
-fn parse_demo(args: &[String]) -> Result<demo::DemoOptions> {
-    let mut opts = demo::DemoOptions { units: 3 };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--units" | "-n" => {
-                let v = value(arg, &mut it)?;
-                opts.units = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .with_context(|| format!("--units: {v:?} is not a positive number"))?;
+/// Progress on stderr as `<task>: <message>` (`xtask::chaos::run` logs as `chaos`).
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(|buf, record| {
+            let target = record.target();
+            let who = target
+                .strip_prefix("xtask::")
+                .map(|rest| rest.split("::").next().unwrap_or(rest))
+                .unwrap_or_else(|| target.split("::").next().unwrap_or(target));
+            match record.level() {
+                log::Level::Error | log::Level::Warn => {
+                    writeln!(buf, "{who}: {}: {}", record.level(), record.args())
+                }
+                _ => writeln!(buf, "{who}: {}", record.args()),
             }
-            other => bail!("unknown option {other:?} for demo\n\n{USAGE}"),
-        }
+        })
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_task_parses_its_documented_flags() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "chaos",
+            "--debug",
+            "--seed-list",
+            "5,8",
+            "--shrink-secs",
+            "120",
+        ])
+        .unwrap();
+        assert!(matches!(cli.task, Task::Chaos(ref o) if o.debug && o.shrink_secs == 120));
+        let cli =
+            Cli::try_parse_from(["xtask", "pack", "--out", "/tmp/x", "--base", "22.04"]).unwrap();
+        let Task::Pack(args) = cli.task else {
+            panic!("not pack")
+        };
+        let opts = args.options();
+        assert_eq!(opts.out_dir, std::path::PathBuf::from("/tmp/x"));
+        assert_eq!(opts.bases, ["22.04"]);
+        assert!(Cli::try_parse_from(["xtask", "demo", "--units", "0"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "frobnicate"]).is_err());
     }
-    Ok(opts)
 }

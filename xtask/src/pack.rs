@@ -19,13 +19,13 @@
 //! `hooks/` is redundant for Juju >= 2.8 (it runs `dispatch` whenever it exists) and is kept
 //! for older agents and for tools that look for hook files; the links add a few bytes each.
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use anyhow::{bail, Context, Result};
+use charm_files::timestamp::now_secs;
+use charm_files::{CharmFile, Metadata, PackedVersion, UtcTime};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use anyhow::{bail, Context, Result};
+use testkit::build::{CargoBuild, REVISION_VAR};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
@@ -42,19 +42,6 @@ pub const MAX_CHARM_BYTES: u64 = 5_000_000;
 /// charmcraft build.
 pub const CHARMCRAFT_LAYOUT_VERSION: &str = "4.5.0";
 
-/// The hooks every charm gets, besides relation and storage hooks.
-const CORE_HOOKS: [&str; 9] = [
-    "install",
-    "start",
-    "stop",
-    "remove",
-    "config-changed",
-    "upgrade-charm",
-    "update-status",
-    "leader-elected",
-    "leader-settings-changed",
-];
-
 /// Files copied into the charm as they are.
 const STATIC_FILES: [&str; 6] = [
     "metadata.yaml",
@@ -65,7 +52,37 @@ const STATIC_FILES: [&str; 6] = [
     "icon.svg",
 ];
 
-/// What `cargo xtask pack` was asked for.
+/// `cargo xtask pack`'s command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PackArgs {
+    /// Where the .charm files go (default: the repository root)
+    #[arg(long = "out", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// The charm revision baked into the binary (default: $ZK_CHARM_REVISION, else 1)
+    #[arg(long, value_name = "N")]
+    pub revision: Option<String>,
+    /// Pack only this base (repeatable; default: every base)
+    #[arg(long = "base", value_name = "22.04|24.04")]
+    pub bases: Vec<String>,
+    /// Accepted so that `pack --release` reads well: the build is always a release build
+    #[arg(long, hide = true)]
+    pub release: bool,
+}
+
+impl PackArgs {
+    pub fn options(self) -> PackOptions {
+        PackOptions {
+            out_dir: self.out_dir.unwrap_or_else(workspace_root),
+            revision: self
+                .revision
+                .or_else(|| std::env::var(REVISION_VAR).ok().filter(|r| !r.is_empty())),
+            bases: self.bases,
+            target_dir: None,
+        }
+    }
+}
+
+/// What to pack.
 #[derive(Debug, Clone)]
 pub struct PackOptions {
     pub out_dir: PathBuf,
@@ -73,6 +90,8 @@ pub struct PackOptions {
     pub revision: Option<String>,
     /// Bases to pack (`22.04`, `ubuntu@24.04`, ...); empty means all of [`BASES`].
     pub bases: Vec<String>,
+    /// Cargo's `--target-dir` for the build; `None` is the workspace's.
+    pub target_dir: Option<PathBuf>,
 }
 
 /// Builds and writes the charms; returns their paths.
@@ -84,7 +103,14 @@ pub fn pack(opts: &PackOptions) -> Result<Vec<PathBuf>> {
 
     // Without an explicit revision the variable is left unset, so that the binary is the
     // same artifact a plain `cargo build --release` makes (Cargo rebuilds when it changes).
-    let binary = build_release(&root, opts.revision.as_ref().map(|_| revision.as_str()))?;
+    let revision_text = opts.revision.as_ref().map(|_| revision.to_string());
+    let mut build = CargoBuild::charm()
+        .release(true)
+        .var(REVISION_VAR, revision_text.as_deref());
+    if let Some(dir) = &opts.target_dir {
+        build = build.target_dir(dir);
+    }
+    let binary = build.run()?;
     let dispatch =
         std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
     let needed = max_glibc(&dispatch);
@@ -102,20 +128,15 @@ pub fn pack(opts: &PackOptions) -> Result<Vec<PathBuf>> {
         }
     }
 
-    let metadata_text =
-        std::fs::read_to_string(root.join("metadata.yaml")).context("reading metadata.yaml")?;
-    let meta = CharmMeta::parse(&metadata_text)?;
+    let meta = Metadata::load(&root)?;
     let mut statics = Vec::new();
     for name in STATIC_FILES {
         let data = std::fs::read(root.join(name))
             .with_context(|| format!("reading {name} (every charm ships it)"))?;
         statics.push((name.to_string(), data));
     }
-    let version = version_string(&root, &revision);
-    let started = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let version = packed_version(&root, revision);
+    let started = now_secs();
     // Reproducible builds: SOURCE_DATE_EPOCH pins every timestamp in the archive.
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
@@ -130,7 +151,7 @@ pub fn pack(opts: &PackOptions) -> Result<Vec<PathBuf>> {
             dispatch: dispatch.clone(),
             hooks: meta.hook_names(),
             statics: statics.clone(),
-            manifest: manifest_yaml(base, arch, &rfc3339(epoch)),
+            manifest: manifest_yaml(base, arch, &UtcTime::from_epoch(epoch).rfc3339_micros()),
             version: format!("{version}\n"),
         };
         let path = opts
@@ -155,10 +176,10 @@ pub fn pack(opts: &PackOptions) -> Result<Vec<PathBuf>> {
 }
 
 /// A positive integer, default 1.
-fn parse_revision(rev: Option<&str>) -> Result<String> {
+fn parse_revision(rev: Option<&str>) -> Result<u64> {
     let rev = rev.unwrap_or("1");
     match rev.parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(n.to_string()),
+        Ok(n) if n >= 1 => Ok(n),
         _ => bail!("the charm revision must be a positive integer, got {rev:?}"),
     }
 }
@@ -192,49 +213,6 @@ fn juju_arch(rust_arch: &str) -> Result<&'static str> {
     }
 }
 
-/// `cargo build --release -p zookeeper-charm`, returning the binary's path as Cargo reports
-/// it (so `CARGO_TARGET_DIR` and friends are honoured).
-fn build_release(root: &Path, revision: Option<&str>) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    match revision {
-        Some(rev) => cmd.env("ZK_CHARM_REVISION", rev),
-        None => cmd.env_remove("ZK_CHARM_REVISION"),
-    };
-    let mut child = cmd
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "zookeeper-charm",
-            "--bin",
-            "zookeeper-charm",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {cargo} build"))?;
-    let mut executable = None;
-    let stdout = child.stdout.take().context("cargo stdout")?;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "zookeeper-charm" {
-            if let Some(exe) = msg["executable"].as_str() {
-                executable = Some(PathBuf::from(exe));
-            }
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!("cargo build --release -p zookeeper-charm failed ({status})");
-    }
-    executable.context("cargo did not report the zookeeper-charm executable")
-}
-
 /// The newest `GLIBC_x.y` symbol version the binary names (its dynamic string table lists
 /// every version it needs), or `None` for a static binary.
 pub fn max_glibc(binary: &[u8]) -> Option<(u32, u32)> {
@@ -262,58 +240,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// What the charm needs from `metadata.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CharmMeta {
-    pub name: String,
-    /// Endpoints of `peers`, `provides` and `requires`.
-    pub endpoints: BTreeSet<String>,
-    pub storages: BTreeSet<String>,
-}
-
-impl CharmMeta {
-    pub fn parse(text: &str) -> Result<CharmMeta> {
-        let doc: serde_yaml::Value = serde_yaml::from_str(text).context("parsing metadata.yaml")?;
-        let name = doc["name"]
-            .as_str()
-            .context("metadata.yaml has no name")?
-            .to_string();
-        let keys = |section: &str| -> BTreeSet<String> {
-            doc[section]
-                .as_mapping()
-                .map(|m| {
-                    m.keys()
-                        .filter_map(|k| k.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut endpoints = keys("peers");
-        endpoints.extend(keys("provides"));
-        endpoints.extend(keys("requires"));
-        Ok(CharmMeta {
-            name,
-            endpoints,
-            storages: keys("storage"),
-        })
-    }
-
-    /// Every hook name Juju may run for this charm.
-    pub fn hook_names(&self) -> Vec<String> {
-        let mut hooks: Vec<String> = CORE_HOOKS.iter().map(|h| h.to_string()).collect();
-        for e in &self.endpoints {
-            for kind in ["created", "joined", "changed", "departed", "broken"] {
-                hooks.push(format!("{e}-relation-{kind}"));
-            }
-        }
-        for s in &self.storages {
-            hooks.push(format!("{s}-storage-attached"));
-            hooks.push(format!("{s}-storage-detaching"));
-        }
-        hooks
-    }
-}
-
 /// `manifest.yaml` as charmcraft 4.5 renders it (same keys, order and quoting).
 pub fn manifest_yaml(base: &str, arch: &str, started_at: &str) -> String {
     format!(
@@ -333,9 +259,14 @@ pub fn manifest_yaml(base: &str, arch: &str, started_at: &str) -> String {
     )
 }
 
-/// `<crate version>-r<revision>[-g<short commit>[-dirty]]`.
-fn version_string(root: &Path, revision: &str) -> String {
-    let mut v = format!("{}-r{revision}", env!("CARGO_PKG_VERSION"));
+/// The crate version, the revision, and the checkout's commit (`version` in the charm).
+fn packed_version(root: &Path, revision: u64) -> PackedVersion {
+    let mut v = PackedVersion {
+        crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        revision,
+        commit: None,
+        dirty: false,
+    };
     let git = |args: &[&str]| {
         Command::new("git")
             .current_dir(root)
@@ -346,37 +277,10 @@ fn version_string(root: &Path, revision: &str) -> String {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    if let Some(commit) = git(&["rev-parse", "--short", "HEAD"]).filter(|c| !c.is_empty()) {
-        v.push_str(&format!("-g{commit}"));
-        if git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty()) {
-            v.push_str("-dirty");
-        }
-    }
+    v.commit = git(&["rev-parse", "--short", "HEAD"]).filter(|c| !c.is_empty());
+    v.dirty = v.commit.is_some()
+        && git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     v
-}
-
-/// Seconds since the epoch as `2026-11-23T08:25:49.000000Z`.
-pub fn rfc3339(epoch: u64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(epoch);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.000000Z")
-}
-
-/// Seconds since the epoch to (year, month, day, hour, minute, second), UTC.
-fn civil(epoch: u64) -> (u64, u64, u64, u64, u64, u64) {
-    let days = epoch / 86_400;
-    let secs = epoch % 86_400;
-    // Days since 0000-03-01, in 400-year eras of 146 097 days (the proleptic Gregorian
-    // calendar repeats every 400 years); years start in March so leap days come last.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// Everything that goes into one `.charm`.
@@ -394,10 +298,16 @@ impl CharmContents {
     /// Writes the zip to `path` (through a temporary file, so a failed pack never leaves a
     /// half-written charm under the final name).
     pub fn write_zip(&self, path: &Path, epoch: u64) -> Result<()> {
-        let (y, m, d, hh, mm, ss) = civil(epoch.max(315_532_800)); // zip dates start in 1980
-        let mtime =
-            DateTime::from_date_and_time(y as u16, m as u8, d as u8, hh as u8, mm as u8, ss as u8)
-                .map_err(|e| anyhow::anyhow!("zip timestamp: {e:?}"))?;
+        let t = UtcTime::from_epoch(epoch.max(315_532_800)); // zip dates start in 1980
+        let mtime = DateTime::from_date_and_time(
+            t.year as u16,
+            t.month as u8,
+            t.day as u8,
+            t.hour as u8,
+            t.minute as u8,
+            t.second as u8,
+        )
+        .with_context(|| format!("{t} is not a zip timestamp"))?;
         let file = |mode: u32| {
             SimpleFileOptions::default()
                 .compression_method(CompressionMethod::Deflated)
@@ -415,7 +325,7 @@ impl CharmContents {
                 zip.start_file(name.as_str(), file(0o644))?;
                 zip.write_all(data)?;
             }
-            zip.start_file("version", file(0o644))?;
+            zip.start_file(PackedVersion::FILE, file(0o644))?;
             zip.write_all(self.version.as_bytes())?;
             zip.start_file("dispatch", file(0o755))?;
             zip.write_all(&self.dispatch)?;
@@ -455,9 +365,8 @@ mod tests {
     const S_IFLNK: u32 = 0o120_000;
     const S_IFREG: u32 = 0o100_000;
 
-    fn repo_meta() -> CharmMeta {
-        CharmMeta::parse(&std::fs::read_to_string(workspace_root().join("metadata.yaml")).unwrap())
-            .unwrap()
+    fn repo_meta() -> Metadata {
+        Metadata::load(&workspace_root()).unwrap()
     }
 
     #[test]
@@ -481,18 +390,9 @@ mod tests {
     }
 
     #[test]
-    fn requires_endpoints_count_too() {
-        let meta = CharmMeta::parse("name: x\nrequires:\n  db:\n    interface: pg\n").unwrap();
-        assert!(meta
-            .hook_names()
-            .contains(&"db-relation-joined".to_string()));
-        assert!(CharmMeta::parse("summary: no name\n").is_err());
-    }
-
-    #[test]
     fn the_manifest_has_the_fields_charmcraft_writes() {
         let text = manifest_yaml("22.04", "amd64", "2026-11-23T08:25:49.000000Z");
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
         assert_eq!(doc["bases"][0]["name"], "ubuntu");
         assert_eq!(
             doc["bases"][0]["channel"], "22.04",
@@ -511,17 +411,9 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates_match_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00.000000Z");
-        assert_eq!(rfc3339(1_795_422_349), "2026-11-23T08:25:49.000000Z");
-        assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59.000000Z");
-    }
-
-    #[test]
     fn revisions_and_bases_are_validated() {
-        assert_eq!(parse_revision(None).unwrap(), "1");
-        assert_eq!(parse_revision(Some("042")).unwrap(), "42");
+        assert_eq!(parse_revision(None).unwrap(), 1);
+        assert_eq!(parse_revision(Some("042")).unwrap(), 42);
         assert!(parse_revision(Some("0")).is_err());
         assert!(parse_revision(Some("2a")).is_err());
         assert_eq!(select_bases(&[]).unwrap().len(), 2);

@@ -10,16 +10,13 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::{ActionResult, HookRecord, Model, Work};
-use crate::process::{self, Finished};
+use crate::process::{self, Finished, HookProcess};
 use crate::state::{HookSpec, Life};
 use crate::tools::TOOL_CALL_LOG;
 use crate::SimError;
@@ -84,12 +81,12 @@ impl Model {
         let _runner = self.runner()?;
         let g = self.lock()?;
         match g.st.units.get(unit) {
-            None => return Err(SimError::Invalid(format!("unit {unit:?} not found"))),
+            None => return Err(SimError::not_found("unit", unit)),
             Some(u) if u.life != Life::Alive => {
-                return Err(SimError::Invalid(format!("unit {unit:?} is dying")))
+                return Err(SimError::Refused(format!("unit {unit:?} is dying")))
             }
             Some(u) if u.error.is_some() => {
-                return Err(SimError::Invalid(format!("unit {unit:?} is in error")))
+                return Err(SimError::Refused(format!("unit {unit:?} is in error")))
             }
             Some(_) => {}
         }
@@ -113,7 +110,7 @@ impl Model {
         let measured = self.measured(|m| m.execute(g, unit, Work::Action(id)))?;
         let result = self
             .action_result(id)?
-            .ok_or_else(|| SimError::Invalid(format!("action {id} did not finish")))?;
+            .ok_or_else(|| SimError::Refused(format!("action {id} did not finish")))?;
         Ok((result, measured))
     }
 
@@ -156,18 +153,11 @@ impl Model {
     }
 
     /// The hook runner: [`process::run`], or [`run_measured`] while measuring.
-    pub(super) fn run_process(
-        &mut self,
-        program: &Path,
-        cwd: &Path,
-        env: &[(String, String)],
-        scratch: &Path,
-        timeout: Duration,
-    ) -> io::Result<Finished> {
+    pub(super) fn run_process(&mut self, p: &HookProcess) -> io::Result<Finished> {
         if !self.measuring {
-            return process::run(program, cwd, env, scratch, timeout);
+            return process::run(p);
         }
-        let (finished, usage) = run_measured(program, cwd, env, scratch, timeout)?;
+        let (finished, usage) = run_measured(p)?;
         self.last_usage = Some(usage);
         Ok(finished)
     }
@@ -224,27 +214,11 @@ fn timeval(t: libc::timeval) -> Duration {
 
 /// [`process::run`] with a blocking `wait4(2)`: the same environment, cwd, stdin, output
 /// files and process group, plus the child's resource use.
-pub fn run_measured(
-    program: &Path,
-    cwd: &Path,
-    env: &[(String, String)],
-    scratch: &Path,
-    timeout: Duration,
-) -> io::Result<(Finished, Usage)> {
-    let out_path = scratch.join(".hook-stdout");
-    let err_path = scratch.join(".hook-stderr");
-    let out = process::fresh_file(&out_path)?;
-    let err = process::fresh_file(&err_path)?;
+pub fn run_measured(p: &HookProcess) -> io::Result<(Finished, Usage)> {
+    let (out_path, err_path) = p.output_paths();
+    let timeout = p.timeout;
     let start = Instant::now();
-    let child = Command::new(program)
-        .current_dir(cwd)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0)
-        .spawn()?;
+    let child = p.spawn()?;
     let pid = child.id() as i32;
     assert!(pid > 1, "child pid {pid}");
     let (done, wait) = mpsc::channel::<()>();
@@ -317,22 +291,12 @@ pub fn run_measured(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn script(dir: &Path, body: &str) -> std::path::PathBuf {
-        let p = dir.join("s");
-        fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
+    use crate::process::TestHook;
 
     #[test]
     fn a_measured_run_reports_exit_output_wall_time_and_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = script(dir.path(), "echo out; echo err >&2; sleep 0.2; exit 4");
-        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) =
-            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_secs(10)).unwrap();
+        let hook = TestHook::new("echo out; echo err >&2; sleep 0.2; exit 4");
+        let (f, u) = run_measured(&hook.process(Duration::from_secs(10))).unwrap();
         assert_eq!(f.code, Some(4));
         assert_eq!(f.stdout, "out\n");
         assert_eq!(f.stderr, "err\n");
@@ -349,15 +313,9 @@ mod tests {
 
     #[test]
     fn own_cpu_counts_the_process_and_not_its_children() {
-        let dir = tempfile::tempdir().unwrap();
         // The shell itself only waits; its child burns CPU.
-        let s = script(
-            dir.path(),
-            "sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'",
-        );
-        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) =
-            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_secs(30)).unwrap();
+        let hook = TestHook::new("sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'");
+        let (f, u) = run_measured(&hook.process(Duration::from_secs(30))).unwrap();
         assert_eq!(f.code, Some(0));
         let own = u.own_cpu.expect("schedstat is available on Linux");
         let all = u.user + u.system;
@@ -371,11 +329,8 @@ mod tests {
 
     #[test]
     fn a_measured_run_past_its_timeout_is_killed() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = script(dir.path(), "sleep 30");
-        let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-        let (f, u) =
-            run_measured(&s, dir.path(), &env, dir.path(), Duration::from_millis(300)).unwrap();
+        let hook = TestHook::new("sleep 30");
+        let (f, u) = run_measured(&hook.process(Duration::from_millis(300))).unwrap();
         assert!(f.timed_out);
         assert_eq!(f.signal, Some(libc::SIGKILL));
         assert!(u.wall < Duration::from_secs(10), "{u:?}");

@@ -35,7 +35,7 @@ pub fn go_json(v: &Value) -> String {
 }
 
 fn yaml(v: &Value) -> String {
-    let s = serde_yaml::to_string(v).unwrap_or_default();
+    let s = serde_yaml_ng::to_string(v).unwrap_or_default();
     if s.ends_with('\n') {
         s
     } else {

@@ -1,24 +1,25 @@
-//! Helpers for tests that run a REAL ZooKeeper ensemble (Debian's jars, one JVM per server,
-//! each on its own loopback address with the standard ports).
+//! [`Ensemble`]: a REAL ZooKeeper ensemble started directly with the charm's local workload
+//! (Debian's jars, one JVM per server, each on its own loopback address with the standard
+//! ports), without a model.
 //!
-//! Use from a test file with `mod support;`. Each test that starts servers must take its own
+//! Each test that starts servers must take its own
 //! address range (`base`): server `id` listens on `127.0.0.<base + id>`. Ranges in use:
 //! `tests/zk_real.rs` takes bases 100, 110 and 120 (127.0.0.101 to .124). Pick another
 //! range for a new test.
 //!
 //! Every server is killed by PID when the [`Ensemble`] is dropped, also when a test panics.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
 use zookeeper_charm::workload::local::LocalWorkload;
 use zookeeper_charm::workload::Workload;
 use zookeeper_charm::zk::admin::{super_digest, Admin};
 use zookeeper_charm::zk::four::{self, Mode};
 use zookeeper_charm::zk::{Role, ServerSpec, ZkError};
+
+use crate::host::assert_zookeeper;
 
 /// The `super` password every test ensemble is configured with.
 pub const SUPER_PASSWORD: &str = "test-super-Zq81mW";
@@ -26,22 +27,6 @@ pub const SUPER_PASSWORD: &str = "test-super-Zq81mW";
 pub const WAIT: Duration = Duration::from_secs(30);
 /// The timeout for 4lw probes while polling.
 const PROBE: Duration = Duration::from_millis(500);
-
-/// Panics with the fix when Java or Debian's ZooKeeper jars are missing, so that tests
-/// never pass silently without ZooKeeper.
-pub fn require_zookeeper() {
-    let probe = LocalWorkload::new(PathBuf::from("/nonexistent"));
-    for jar in probe.classpath().split(':').filter(|j| !j.is_empty()) {
-        assert!(
-            Path::new(jar).exists(),
-            "ZooKeeper jars not found at {jar}; install with: apt-get install -y libzookeeper-java default-jre-headless"
-        );
-    }
-    assert!(
-        probe.java().is_some_and(Path::is_file),
-        "java not found (ZK_CHARM_JAVA, /usr/bin/java, PATH); install with: apt-get install -y libzookeeper-java default-jre-headless"
-    );
-}
 
 /// One server of a test ensemble.
 pub struct Server {
@@ -61,7 +46,7 @@ impl Ensemble {
     /// Starts servers `1..=n` as one ensemble on `127.0.0.<base+1>..=<base+n>` and waits
     /// until all of them serve (one leader, the rest followers).
     pub fn start(n: u32, base: u8) -> Ensemble {
-        require_zookeeper();
+        assert_zookeeper();
         assert!(
             u32::from(base) + n < 255,
             "address range 127.0.0.{base}+{n} overflows"

@@ -1,0 +1,116 @@
+//! A hook's process: the handler the uniter runs and exactly the environment it gets.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::{JUJU_VERSION, SYSTEM_PATH};
+use crate::state::{HookSpec, ModelState};
+use crate::tools::STATE_DIR_ENV;
+
+/// The process to run: `dispatch` if executable, else `hooks/<hook>` / `actions/<action>`;
+/// Ok(None) for a missing hook (skipped as success); Err for a missing action, a charm
+/// without `metadata.yaml`, or a handler that is not executable.
+pub(super) fn find_handler(
+    charm_dir: &Path,
+    hook: Option<&str>,
+    action: Option<&str>,
+    unit: &str,
+) -> Result<Option<PathBuf>, String> {
+    if !charm_dir.join("metadata.yaml").is_file() {
+        return Err("charm missing from disk".into());
+    }
+    let executable = |p: &Path| {
+        fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let dispatch = charm_dir.join("dispatch");
+    if executable(&dispatch) {
+        return Ok(Some(dispatch));
+    }
+    let handler = match (hook, action) {
+        (Some(h), _) => charm_dir.join("hooks").join(h),
+        (None, Some(a)) => charm_dir.join("actions").join(a),
+        (None, None) => return Ok(None),
+    };
+    if executable(&handler) {
+        Ok(Some(handler))
+    } else if handler.exists() {
+        Err(format!("{} is not executable", handler.display()))
+    } else if action.is_some() {
+        Err(format!("action not implemented on unit {unit:?}"))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Exactly the variables the uniter sets (plus the sim's state dir and the local workload
+/// backend's two variables).
+pub(super) fn hook_env(
+    st: &ModelState,
+    model_dir: &Path,
+    unit: &str,
+    ctx_id: &str,
+    hook: Option<&HookSpec>,
+    action: Option<u64>,
+) -> Vec<(String, String)> {
+    let u = &st.units[unit];
+    let charm_dir = u.charm_dir().to_string_lossy().into_owned();
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |k: &str, v: String| env.push((k.to_string(), v));
+    match (hook, action) {
+        (Some(h), _) => {
+            set("JUJU_DISPATCH_PATH", format!("hooks/{}", h.name));
+            set("JUJU_HOOK_NAME", h.name.clone());
+        }
+        (None, Some(id)) => {
+            let a = &st.actions[&id];
+            set("JUJU_DISPATCH_PATH", format!("actions/{}", a.name));
+            set("JUJU_HOOK_NAME", String::new());
+            set("JUJU_ACTION_NAME", a.name.clone());
+            set("JUJU_ACTION_UUID", id.to_string());
+            set("JUJU_ACTION_TAG", format!("action-{id}"));
+        }
+        (None, None) => {}
+    }
+    set("JUJU_UNIT_NAME", unit.to_string());
+    set("JUJU_MODEL_NAME", st.model_name.clone());
+    set("JUJU_MODEL_UUID", st.model_uuid.clone());
+    set("JUJU_CHARM_DIR", charm_dir.clone());
+    set("CHARM_DIR", charm_dir);
+    set("JUJU_VERSION", JUJU_VERSION.to_string());
+    set("JUJU_CONTEXT_ID", ctx_id.to_string());
+    if let Some(h) = hook.filter(|h| h.kind.is_relation()) {
+        set("JUJU_RELATION", h.endpoint.clone().unwrap_or_default());
+        set(
+            "JUJU_RELATION_ID",
+            format!(
+                "{}:{}",
+                h.endpoint.clone().unwrap_or_default(),
+                h.relation_id.unwrap_or_default()
+            ),
+        );
+        set("JUJU_REMOTE_APP", st.app.clone());
+        set(
+            "JUJU_REMOTE_UNIT",
+            h.remote_unit.clone().unwrap_or_default(),
+        );
+        if let Some(d) = &h.departing_unit {
+            set("JUJU_DEPARTING_UNIT", d.clone());
+        }
+    }
+    set(
+        "PATH",
+        format!(
+            "{}:{SYSTEM_PATH}",
+            model_dir.join("tools").to_string_lossy()
+        ),
+    );
+    set("LANG", "C.UTF-8".to_string());
+    set(STATE_DIR_ENV, model_dir.to_string_lossy().into_owned());
+    set("ZK_CHARM_WORKLOAD", "local".to_string());
+    set(
+        "ZK_CHARM_LOCAL_ROOT",
+        u.workload_root().to_string_lossy().into_owned(),
+    );
+    env
+}

@@ -1,0 +1,370 @@
+//! The model: create/open, Juju's verbs (deploy, add-unit, remove-unit, config, run, refresh,
+//! leader), the scheduler that runs queued hooks one at a time in a seeded order, and `settle`.
+//!
+//! # Layout
+//!
+//! - `mod.rs`: [`Model`] (create, open, destroy), [`ModelOptions`].
+//! - `verbs.rs`: Juju's verbs; `actions.rs`: queueing actions, checking their params.
+//! - `scheduler.rs`: which unit runs next, and one hook or action run, start to record.
+//! - `env.rs`: the handler a run executes and its environment; `commit.rs`: what a hook's
+//!   exit makes permanent.
+//! - `settle.rs`: [`Model::settle`] and its bounds; `observe.rs`: statuses, logs, databags.
+//! - `records.rs`: what runs report; `measure.rs`: measured runs for benchmarks.
+//! - `addresses.rs`: unit address blocks; `jujuc.rs`: finding the hook-tool binary.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::charm::{self, Charm};
+use crate::process;
+use crate::rng::mix;
+use crate::state::{
+    CharmRecord, Databag, Guard, ModelState, Relation, StatusRecord, Store, Switches,
+};
+use crate::tools::ToolName;
+use crate::SimError;
+
+mod actions;
+mod addresses;
+mod commit;
+mod env;
+mod jujuc;
+mod measure;
+mod observe;
+mod records;
+mod scheduler;
+mod settle;
+mod verbs;
+
+pub use jujuc::locate_jujuc;
+pub use measure::{run_measured, Measured, ToolRun, Usage};
+pub use observe::zk_role;
+pub use records::{ActionResult, HookRecord, RunOutcome, UnitStatus};
+pub use settle::{SettleLimits, SettleReport};
+
+use addresses::{is_loopback_prefix, reserve_address_block};
+use scheduler::Work;
+
+/// The Juju version hooks are told they run under.
+pub const JUJU_VERSION: &str = "3.6.8";
+/// The hook PATH after the tools dir (as on an Ubuntu machine).
+pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Grace period between SIGTERM and SIGKILL when stopping a unit's ZooKeeper.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Options of [`Model::create_with`].
+#[derive(Debug, Clone)]
+pub struct ModelOptions {
+    /// `JUJU_MODEL_NAME`.
+    pub model_name: String,
+    /// The `sim-jujuc` binary; found beside the running program when None (see
+    /// [`locate_jujuc`]).
+    pub jujuc: Option<PathBuf>,
+    pub switches: Switches,
+    /// Unit `n` listens on `<address_prefix><11 + n>`: three loopback octets and a trailing
+    /// dot, like `127.0.3.`. Default `127.0.0.`.
+    pub address_prefix: String,
+    /// Instead of `address_prefix`, reserve a free prefix `127.0.<k>.` (k = 1..254) with a
+    /// lock file in the temp dir, held for as long as the [`Model`] value lives, so models
+    /// created concurrently (parallel tests) never share ZooKeeper addresses.
+    pub isolated_addresses: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            model_name: "sim".to_string(),
+            jujuc: None,
+            switches: Switches::default(),
+            address_prefix: crate::state::default_address_prefix(),
+            isolated_addresses: false,
+        }
+    }
+}
+
+/// Called after every hook or action run.
+type HookCallback = Box<dyn FnMut(&HookRecord)>;
+
+/// A local Juju model with one application.
+pub struct Model {
+    store: Store,
+    /// The lock on this model's address block (see [`ModelOptions::isolated_addresses`]).
+    _address_block: Option<fs::File>,
+    destroy_on_drop: bool,
+    destroyed: bool,
+    on_hook: Option<HookCallback>,
+    /// Measured runs (see `measure`): use the `wait4` runner and keep its usage.
+    measuring: bool,
+    last_usage: Option<Usage>,
+}
+
+impl fmt::Debug for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Model")
+            .field("dir", &self.store.dir())
+            .finish()
+    }
+}
+
+fn make_dir(path: &Path, mode: u32) -> Result<(), SimError> {
+    fs::create_dir_all(path).map_err(SimError::io("create", path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(SimError::io("chmod", path))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, SimError> {
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()
+            .map_err(SimError::io("find", "the current directory"))?
+            .join(path))
+    }
+}
+
+/// A fake but well-formed, seed-derived model UUID.
+fn uuid_from(seed: u64) -> String {
+    let a = mix(seed ^ 0x5EED);
+    let b = mix(a);
+    let hex = format!("{a:016x}{b:016x}");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+impl Model {
+    /// Creates a model in `dir` (must not hold one yet) for the charm at `charm` (a `.charm`
+    /// zip or a charm directory), with the scheduler seeded by `seed`. The returned value
+    /// destroys the model (stopping its ZooKeeper processes) when dropped; see
+    /// [`Model::set_destroy_on_drop`].
+    pub fn create(
+        dir: impl AsRef<Path>,
+        charm: impl AsRef<Path>,
+        seed: u64,
+    ) -> Result<Model, SimError> {
+        Self::create_with(dir, charm, seed, ModelOptions::default())
+    }
+
+    pub fn create_with(
+        dir: impl AsRef<Path>,
+        charm_path: impl AsRef<Path>,
+        seed: u64,
+        opts: ModelOptions,
+    ) -> Result<Model, SimError> {
+        let dir = absolute(dir.as_ref())?;
+        let charm_path = absolute(charm_path.as_ref())?;
+        let store = Store::new(&dir);
+        if store.exists() {
+            return Err(SimError::Refused(format!(
+                "a model already exists in {} (destroy it first)",
+                dir.display()
+            )));
+        }
+        let (address_prefix, address_block) = if opts.isolated_addresses {
+            let (prefix, lock) = reserve_address_block()?;
+            (prefix, Some(lock))
+        } else {
+            (opts.address_prefix.clone(), None)
+        };
+        if !is_loopback_prefix(&address_prefix) {
+            return Err(SimError::Refused(format!(
+                "address prefix {address_prefix:?} is not a loopback prefix like \"127.0.3.\""
+            )));
+        }
+        let jujuc = match opts.jujuc {
+            Some(p) => p,
+            None => locate_jujuc()?,
+        };
+        make_dir(&dir, 0o700)?;
+        let tools_dir = dir.join("tools");
+        make_dir(&tools_dir, 0o755)?;
+        let tool_bin = tools_dir.join("sim-jujuc");
+        fs::copy(&jujuc, &tool_bin).map_err(SimError::io("copy", &jujuc))?;
+        fs::set_permissions(&tool_bin, fs::Permissions::from_mode(0o755))
+            .map_err(SimError::io("chmod", &tool_bin))?;
+        for name in ToolName::ALL.map(ToolName::as_str) {
+            let link = tools_dir.join(name);
+            symlink("sim-jujuc", &link).map_err(SimError::io("create symlink", &link))?;
+        }
+        let charm_dir = dir.join("charms").join("0");
+        charm::unpack(&charm_path, &charm_dir)?;
+        let meta = Charm::load(&charm_dir)?;
+        let mut st = ModelState {
+            model_name: opts.model_name,
+            model_uuid: uuid_from(seed),
+            app: meta.name.clone(),
+            seed,
+            rng: seed,
+            charm: CharmRecord {
+                revision: 0,
+                source: charm_path,
+                dir: charm_dir,
+                meta: meta.clone(),
+            },
+            config: BTreeMap::new(),
+            switches: opts.switches,
+            address_prefix,
+            next_unit: 0,
+            units: BTreeMap::new(),
+            removed_units: Vec::new(),
+            leader: None,
+            leader_settings: Databag::new(),
+            relations: BTreeMap::new(),
+            next_relation: 0,
+            contexts: BTreeMap::new(),
+            next_context: 0,
+            actions: BTreeMap::new(),
+            next_action: 1,
+            app_status: StatusRecord::new("unknown", ""),
+            app_version: String::new(),
+            tool_failures: Vec::new(),
+            hook_seq: 0,
+            enqueued: 0,
+        };
+        for ep in &meta.peers {
+            let id = st.next_relation;
+            st.next_relation += 1;
+            st.relations.insert(
+                id,
+                Relation {
+                    id,
+                    endpoint: ep.clone(),
+                    peer: true,
+                    app_bag: Databag::new(),
+                    app_version: 0,
+                    units: BTreeMap::new(),
+                },
+            );
+        }
+        store.init(st)?;
+        Ok(Model {
+            store,
+            _address_block: address_block,
+            destroy_on_drop: true,
+            destroyed: false,
+            on_hook: None,
+            measuring: false,
+            last_usage: None,
+        })
+    }
+
+    /// Opens an existing model. Dropping the value leaves the model in place.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Model, SimError> {
+        let dir = absolute(dir.as_ref())?;
+        let store = Store::new(&dir);
+        if !store.exists() {
+            return Err(SimError::NoModel(dir.clone()));
+        }
+        Ok(Model {
+            store,
+            _address_block: None,
+            destroy_on_drop: false,
+            destroyed: false,
+            on_hook: None,
+            measuring: false,
+            last_usage: None,
+        })
+    }
+
+    /// Whether dropping this value destroys the model (true after `create`, false after
+    /// `open`). With `SIM_KEEP=1` in the environment a drop only stops the processes.
+    pub fn set_destroy_on_drop(&mut self, yes: bool) {
+        self.destroy_on_drop = yes;
+    }
+
+    /// Calls `f` after every hook or action run (progress output).
+    pub fn on_hook(&mut self, f: impl FnMut(&HookRecord) + 'static) {
+        self.on_hook = Some(Box::new(f));
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.store.dir()
+    }
+
+    fn lock(&self) -> Result<Guard, SimError> {
+        self.store.lock()
+    }
+
+    /// A copy of the whole model state.
+    pub fn state(&self) -> Result<ModelState, SimError> {
+        Ok(self.lock()?.st)
+    }
+
+    pub fn app_name(&self) -> Result<String, SimError> {
+        Ok(self.lock()?.st.app)
+    }
+
+    pub fn switches(&self) -> Result<Switches, SimError> {
+        Ok(self.lock()?.st.switches)
+    }
+
+    pub fn set_switches(&mut self, switches: Switches) -> Result<(), SimError> {
+        let mut g = self.lock()?;
+        g.st.switches = switches;
+        g.save()
+    }
+
+    /// Stops every ZooKeeper any unit of this model started (by the pid in its workload
+    /// root) and returns their pids. The model stays.
+    pub fn stop_processes(&self) -> Vec<i32> {
+        let units = self.dir().join("units");
+        let mut dirs: Vec<PathBuf> = fs::read_dir(&units)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs.iter()
+            .filter_map(|d| process::stop_zookeeper(&d.join("workload"), STOP_GRACE))
+            .collect()
+    }
+
+    /// `zk-sim destroy`: stops every ZooKeeper the units started, then deletes the model
+    /// directory. Returns the pids it stopped.
+    pub fn destroy(&mut self) -> Result<Vec<i32>, SimError> {
+        let pids = self.stop_processes();
+        let dir = self.dir().to_path_buf();
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(SimError::io("remove", &dir))?;
+        }
+        self.destroyed = true;
+        Ok(pids)
+    }
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        if !self.destroy_on_drop || self.destroyed {
+            return;
+        }
+        if std::env::var_os("SIM_KEEP").is_some_and(|v| !v.is_empty() && v != "0") {
+            self.stop_processes();
+            eprintln!(
+                "zk-sim: SIM_KEEP set, keeping the model in {}",
+                self.dir().display()
+            );
+        } else {
+            let _ = self.destroy();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_uuids_look_like_uuids_and_follow_the_seed() {
+        let u = uuid_from(1);
+        assert_eq!(u.len(), 36);
+        assert_eq!(u.matches('-').count(), 4);
+        assert_eq!(u, uuid_from(1));
+        assert_ne!(u, uuid_from(2));
+    }
+}

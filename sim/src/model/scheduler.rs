@@ -1,0 +1,492 @@
+//! The scheduler: which unit runs next (the seeded PRNG among units with work), and one
+//! hook or action run from start to record, as the uniter does it:
+//!
+//! 1. [`Model::begin_run`]: the uniter's bookkeeping before the hook (relation membership,
+//!    the statuses Juju sets itself, swapping the charm on `upgrade-charm`), the hook's
+//!    context and environment; the model is saved and unlocked.
+//! 2. [`Model::run_process`]: the process runs without the lock (its hook tools need it).
+//! 3. [`Model::finish_run`]: the outcome, the commit of the context's buffered writes, the
+//!    bookkeeping after the hook (scope, errors, removal, action results).
+//! 4. [`log_run`]: the debug-log lines and the hook-log record.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::commit::{commit, finish_removal};
+use super::env::{find_handler, hook_env};
+use super::records::{HookRecord, RunOutcome};
+use super::{Model, STOP_GRACE};
+use crate::charm;
+use crate::process::{self, Finished, HookProcess};
+use crate::rng::{mix, SplitMix64};
+use crate::state::{
+    ActionStatus, Context, FailedHook, Guard, HookKind, HookSpec, ModelState, Pending, RunnerLock,
+    StatusRecord, Unit,
+};
+use crate::{logs, SimError};
+
+/// What the scheduler picked to run next.
+pub(super) enum Work {
+    Action(u64),
+    /// A hook and its attempt (1 for the first run; 2, 3, ... for retries).
+    Hook(HookSpec, u32),
+}
+
+/// One hook or action run, as prepared before its process starts.
+struct Run {
+    unit: String,
+    seq: u64,
+    /// The hook's name, or the action's.
+    name: String,
+    hook: Option<HookSpec>,
+    action: Option<u64>,
+    attempt: u32,
+    ctx_id: String,
+    /// Set when the uniter skips the hook (a `leader-elected` after leadership moved on).
+    skip_reason: Option<String>,
+    /// The handler: `None` for a hook the charm does not have; `Err` when it cannot run.
+    program: Result<Option<PathBuf>, String>,
+    charm_dir: PathBuf,
+    env: Vec<(String, String)>,
+    timeout: Duration,
+    /// Where the process's output files go (the unit's agent directory).
+    scratch: PathBuf,
+}
+
+impl Run {
+    fn what(&self) -> &'static str {
+        if self.hook.is_some() {
+            "hook"
+        } else {
+            "action"
+        }
+    }
+}
+
+/// How a run's process ended: `Ok(None)` when none ran, `Err` when it could not.
+type Ended = Result<Option<Finished>, String>;
+
+impl Model {
+    /// Runs the next scheduled hook or action (a unit picked by the seeded PRNG among units
+    /// with work; per unit, actions first, then its queue in order; units in error run only
+    /// actions). Retries are not run here (see `settle`). None when nothing is runnable.
+    pub fn step(&mut self) -> Result<Option<HookRecord>, SimError> {
+        let _runner = self.runner()?;
+        self.step_inner()
+    }
+
+    /// Takes the runner lock and puts back work a previous runner left half done (it was
+    /// killed while a hook ran): the hook goes back to the front of its unit's queue and an
+    /// action back to pending, as Juju re-queues a hook interrupted by an agent shutdown.
+    pub(super) fn runner(&mut self) -> Result<RunnerLock, SimError> {
+        let lock = self.store.runner_lock()?;
+        let mut g = self.lock()?;
+        if g.st.contexts.is_empty() {
+            return Ok(lock);
+        }
+        let stale: Vec<Context> = std::mem::take(&mut g.st.contexts).into_values().collect();
+        for ctx in stale {
+            let Some(u) = g.st.units.get_mut(&ctx.unit) else {
+                continue;
+            };
+            u.executing = None;
+            match (ctx.hook, ctx.action) {
+                (Some(h), _) => {
+                    let is_retry = u.error.as_ref().is_some_and(|e| e.hook == h);
+                    if !is_retry {
+                        u.queue.push_front(h);
+                    }
+                }
+                (None, Some(id)) => {
+                    u.actions.push_front(id);
+                    if let Some(a) = g.st.actions.get_mut(&id) {
+                        a.status = ActionStatus::Pending;
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        g.save()?;
+        Ok(lock)
+    }
+
+    pub(super) fn step_inner(&mut self) -> Result<Option<HookRecord>, SimError> {
+        let mut g = self.lock()?;
+        let st = &mut g.st;
+        let picked = pick_unit(st, |u| {
+            !u.actions.is_empty() || (u.error.is_none() && !u.queue.is_empty())
+        });
+        let Some(unit) = picked else {
+            return Ok(None);
+        };
+        let u = st.units.get_mut(&unit).expect("unit exists");
+        let work = match u.actions.pop_front() {
+            Some(id) => Work::Action(id),
+            None => Work::Hook(u.queue.pop_front().expect("queue not empty"), 1),
+        };
+        self.execute(g, &unit, work).map(Some)
+    }
+
+    /// Retries one failed hook (unit picked by the PRNG among units in error that have
+    /// retries left).
+    pub(super) fn retry_one(&mut self) -> Result<Option<HookRecord>, SimError> {
+        let mut g = self.lock()?;
+        let st = &mut g.st;
+        let max = st.switches.hook_retries;
+        let picked = pick_unit(st, |u| u.error.as_ref().is_some_and(|e| e.failures <= max));
+        let Some(unit) = picked else {
+            return Ok(None);
+        };
+        let err = st.units[&unit].error.clone().expect("in error");
+        self.execute(g, &unit, Work::Hook(err.hook, err.failures + 1))
+            .map(Some)
+    }
+
+    /// Runs one hook or action on `unit` (`g` holds the model locked).
+    pub(super) fn execute(
+        &mut self,
+        g: Guard,
+        unit: &str,
+        work: Work,
+    ) -> Result<HookRecord, SimError> {
+        let run = self.begin_run(g, unit, work)?;
+        let started = Instant::now();
+        let ended: Ended = match &run.program {
+            Ok(Some(p)) => self
+                .run_process(&HookProcess {
+                    program: p,
+                    cwd: &run.charm_dir,
+                    env: &run.env,
+                    scratch: &run.scratch,
+                    timeout: run.timeout,
+                })
+                .map(Some)
+                .map_err(|e| format!("cannot start {}: {e}", p.display())),
+            Ok(None) => Ok(None),
+            Err(reason) => Err(reason.clone()),
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (record, to_stop) = self.finish_run(run, ended, duration_ms)?;
+        for root in to_stop {
+            process::stop_zookeeper(&root, STOP_GRACE);
+        }
+        if let Some(f) = self.on_hook.as_mut() {
+            f(&record);
+        }
+        Ok(record)
+    }
+
+    /// The uniter's bookkeeping before a run, and its context; saves and unlocks the model.
+    fn begin_run(&mut self, mut g: Guard, unit: &str, work: Work) -> Result<Run, SimError> {
+        let dir = self.dir().to_path_buf();
+        let st = &mut g.st;
+        st.hook_seq += 1;
+        let seq = st.hook_seq;
+        let (name, hook, action, attempt) = match work {
+            Work::Hook(h, attempt) => (h.name.clone(), Some(h), None, attempt),
+            Work::Action(id) => (st.actions[&id].name.clone(), None, Some(id), 1),
+        };
+        let ctx_id = format!(
+            "{unit}-{name}-{}",
+            mix(st.seed ^ seq.wrapping_mul(0x9E37_79B9)) >> 1
+        );
+        let skip_reason = match &hook {
+            Some(h) => before_hook(st, unit, h)?,
+            None => None,
+        };
+        if let Some(id) = action {
+            st.actions.get_mut(&id).expect("action exists").status = ActionStatus::Running;
+        }
+
+        let u = &st.units[unit];
+        let charm_dir = u.charm_dir();
+        let env = hook_env(st, &dir, unit, &ctx_id, hook.as_ref(), action);
+        let program = if skip_reason.is_some() {
+            Ok(None)
+        } else {
+            find_handler(
+                &charm_dir,
+                hook.as_ref().map(|h| h.name.as_str()),
+                action.map(|_| name.as_str()),
+                unit,
+            )
+        };
+        let timeout = Duration::from_secs(st.switches.hook_timeout_secs);
+        let u = st.units.get_mut(unit).expect("unit exists");
+        u.executing = Some(match &hook {
+            Some(h) => format!("running {} hook", h.name),
+            None => format!("running action {name}"),
+        });
+        let scratch = u.dir.clone();
+        st.contexts.insert(
+            ctx_id.clone(),
+            Context {
+                id: ctx_id.clone(),
+                unit: unit.to_string(),
+                hook: hook.clone(),
+                action,
+                pending: Pending::default(),
+                snapshots: BTreeMap::new(),
+                config: None,
+                leader_settings: None,
+            },
+        );
+        g.save()?;
+        Ok(Run {
+            unit: unit.to_string(),
+            seq,
+            name,
+            hook,
+            action,
+            attempt,
+            ctx_id,
+            skip_reason,
+            program,
+            charm_dir,
+            env,
+            timeout,
+            scratch,
+        })
+    }
+
+    /// The outcome and commit of a run, the bookkeeping after it, and its logs. Returns its
+    /// record and the workload roots whose ZooKeeper must now be stopped (removed units).
+    fn finish_run(
+        &mut self,
+        run: Run,
+        ended: Ended,
+        duration_ms: u64,
+    ) -> Result<(HookRecord, Vec<PathBuf>), SimError> {
+        let dir = self.dir().to_path_buf();
+        let mut g = self.lock()?;
+        let st = &mut g.st;
+        let ctx = st.contexts.remove(&run.ctx_id);
+        let (mut outcome, mut reason, exit_code) = outcome(&run, &ended);
+        if outcome == RunOutcome::Ok {
+            if let Some(ctx) = &ctx {
+                if let Err(e) = commit(st, ctx) {
+                    outcome = RunOutcome::CommitFailed;
+                    reason = Some(e);
+                }
+            }
+        }
+        let to_stop = match &run.hook {
+            Some(h) => after_hook(st, &run.unit, h, run.attempt, outcome, &reason),
+            None => Vec::new(),
+        };
+        if let Some(id) = run.action {
+            after_action(st, &run.unit, id, &ended, outcome, &reason);
+        }
+        let record = HookRecord {
+            seq: run.seq,
+            unit: run.unit.clone(),
+            hook: run.name.clone(),
+            kind: run.what().to_string(),
+            relation_id: run.hook.as_ref().and_then(|h| {
+                h.relation_id
+                    .map(|id| format!("{}:{id}", h.endpoint.clone().unwrap_or_default()))
+            }),
+            remote_unit: run.hook.as_ref().and_then(|h| h.remote_unit.clone()),
+            departing_unit: run.hook.as_ref().and_then(|h| h.departing_unit.clone()),
+            action_id: run.action,
+            context_id: run.ctx_id.clone(),
+            attempt: run.attempt,
+            outcome,
+            exit_code,
+            reason,
+            duration_ms,
+            env: run
+                .env
+                .iter()
+                .filter(|(k, _)| k.starts_with("JUJU_"))
+                .cloned()
+                .collect(),
+        };
+        log_run(&dir, &run, &ended, &record)?;
+        g.save()?;
+        Ok((record, to_stop))
+    }
+}
+
+/// One unit among those `eligible`, in unit-number order, picked by the seeded PRNG.
+fn pick_unit(st: &mut ModelState, eligible: impl Fn(&Unit) -> bool) -> Option<String> {
+    let candidates: Vec<String> = st
+        .units_by_number()
+        .into_iter()
+        .filter(|n| eligible(&st.units[n]))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let mut rng = SplitMix64::new(st.rng);
+    let unit = candidates[rng.below(candidates.len())].clone();
+    st.rng = rng.state;
+    Some(unit)
+}
+
+/// The uniter's bookkeeping before a hook runs: relation membership, the statuses Juju
+/// sets itself, the new charm on `upgrade-charm`. Returns why the hook is skipped, if it is.
+fn before_hook(st: &mut ModelState, unit: &str, h: &HookSpec) -> Result<Option<String>, SimError> {
+    let is_leader = st.leader.as_deref() == Some(unit);
+    let u = st.units.get_mut(unit).expect("unit exists");
+    match h.kind {
+        HookKind::RelationJoined | HookKind::RelationChanged | HookKind::RelationDeparted => {
+            if let (Some(id), Some(remote)) = (h.relation_id, &h.remote_unit) {
+                if let Some(s) = u.scope.get_mut(&id) {
+                    s.member_cache.remove(remote);
+                    match h.kind {
+                        HookKind::RelationJoined => {
+                            s.members.insert(remote.clone());
+                        }
+                        HookKind::RelationDeparted => {
+                            s.members.remove(remote);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        HookKind::Install if !u.status_set => {
+            u.workload = StatusRecord::new("maintenance", "installing charm software");
+        }
+        HookKind::Stop => u.workload = StatusRecord::new("maintenance", "stopping charm software"),
+        HookKind::Remove => {
+            u.workload = StatusRecord::new("maintenance", "cleaning up prior to charm deletion")
+        }
+        HookKind::LeaderElected if !is_leader => {
+            return Ok(Some("leadership lost before the hook ran".into()));
+        }
+        HookKind::UpgradeCharm if u.charm_revision != st.charm.revision => {
+            let files = charm::deploy_to_unit(&st.charm.dir, &u.charm_dir(), &u.charm_files)?;
+            u.charm_files = files;
+            u.charm_revision = st.charm.revision;
+        }
+        _ => {}
+    }
+    Ok(None)
+}
+
+/// The outcome of a run before its commit, why it failed, and its exit code.
+fn outcome(run: &Run, ended: &Ended) -> (RunOutcome, Option<String>, Option<i32>) {
+    match ended {
+        Err(r) => (RunOutcome::Failed, Some(r.clone()), None),
+        Ok(None) => (
+            RunOutcome::Skipped,
+            run.skip_reason
+                .clone()
+                .or(Some("no handler in the charm".into())),
+            None,
+        ),
+        Ok(Some(f)) if f.success() => (RunOutcome::Ok, None, f.code),
+        Ok(Some(f)) if f.timed_out => (RunOutcome::TimedOut, Some(f.reason(run.timeout)), f.code),
+        Ok(Some(f)) => (RunOutcome::Failed, Some(f.reason(run.timeout)), f.code),
+    }
+}
+
+/// The uniter's bookkeeping after a hook: the unit enters scope after `install`, leaves
+/// the model after `remove` (its ZooKeeper root is returned, to be stopped), or stays in
+/// error until a retry succeeds.
+fn after_hook(
+    st: &mut ModelState,
+    unit: &str,
+    h: &HookSpec,
+    attempt: u32,
+    outcome: RunOutcome,
+    reason: &Option<String>,
+) -> Vec<PathBuf> {
+    let mut to_stop = Vec::new();
+    let u = st.units.get_mut(unit).expect("unit exists");
+    u.executing = None;
+    if !outcome.succeeded() {
+        u.error = Some(FailedHook {
+            hook: h.clone(),
+            failures: attempt,
+            reason: reason.clone().unwrap_or_default(),
+        });
+        return to_stop;
+    }
+    u.error = None;
+    match h.kind {
+        HookKind::Install => st.enter_scope(unit),
+        HookKind::Start if !u.status_set => u.workload = StatusRecord::new("unknown", ""),
+        HookKind::Remove => {
+            to_stop.push(u.workload_root());
+            finish_removal(st, unit);
+        }
+        _ => {}
+    }
+    to_stop
+}
+
+/// An action's status, message and output once its process ended.
+fn after_action(
+    st: &mut ModelState,
+    unit: &str,
+    id: u64,
+    ended: &Ended,
+    outcome: RunOutcome,
+    reason: &Option<String>,
+) {
+    if let Some(u) = st.units.get_mut(unit) {
+        u.executing = None;
+    }
+    let rec = st.actions.get_mut(&id).expect("action exists");
+    if let Ok(Some(f)) = ended {
+        rec.return_code = f.code;
+        rec.stdout = f.stdout.clone();
+        rec.stderr = f.stderr.clone();
+    }
+    match outcome {
+        RunOutcome::Ok if !rec.failed_by_charm => rec.status = ActionStatus::Completed,
+        RunOutcome::Ok => rec.status = ActionStatus::Failed,
+        _ => {
+            rec.status = ActionStatus::Failed;
+            if !rec.failed_by_charm || outcome == RunOutcome::CommitFailed {
+                rec.message = reason.clone().unwrap_or_default();
+            }
+        }
+    }
+}
+
+/// The debug-log lines of a run (its output, then the uniter's own line) and its record in
+/// the hook log.
+fn log_run(
+    dir: &std::path::Path,
+    run: &Run,
+    ended: &Ended,
+    record: &HookRecord,
+) -> Result<(), SimError> {
+    let (unit, name, what) = (&run.unit, &run.name, run.what());
+    let module = format!("unit.{unit}.{name}");
+    let mut text = String::new();
+    if let Ok(Some(f)) = ended {
+        for l in f.stdout.lines() {
+            text += &logs::line(unit, "DEBUG", &module, l);
+        }
+        for l in f.stderr.lines() {
+            text += &logs::line(unit, "WARNING", &module, l);
+        }
+    }
+    let outcome = record.outcome;
+    text += &if outcome.succeeded() {
+        logs::line(
+            unit,
+            "INFO",
+            "juju.worker.uniter.operation",
+            &format!("ran {name:?} {what} ({outcome:?})"),
+        )
+    } else {
+        logs::line(
+            unit,
+            "ERROR",
+            "juju.worker.uniter.operation",
+            &format!(
+                "{what} {name:?} failed: {}",
+                record.reason.clone().unwrap_or_default()
+            ),
+        )
+    };
+    logs::append(dir, &text)?;
+    logs::append_hook_record(dir, record)
+}

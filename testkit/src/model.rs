@@ -1,0 +1,112 @@
+//! Helpers over a [`zk_sim::Model`] whose hooks start real JVMs.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use zk_sim::{Model, ModelOptions, SettleLimits, SimError};
+
+/// Settle limits for a model whose hooks start real JVMs: a JVM takes seconds to start
+/// and elect, so update-status ticks are paced in real time, until every unit is active.
+pub fn jvm_settle_limits() -> SettleLimits {
+    SettleLimits {
+        timeout: Duration::from_secs(300),
+        tick_interval: Duration::from_millis(300),
+        retry_delay: Duration::from_millis(300),
+        until_active: true,
+        ..SettleLimits::default()
+    }
+}
+
+/// A model for `charm` in `dir`, in a loopback block of its own (`127.0.<k>.`), so that
+/// models running at the same time never share a ZooKeeper address.
+pub fn create_model(
+    dir: &Path,
+    charm: &Path,
+    seed: u64,
+    opts: ModelOptions,
+) -> Result<Model, SimError> {
+    let opts = ModelOptions {
+        isolated_addresses: true,
+        ..opts
+    };
+    Model::create_with(dir, charm, seed, opts)
+}
+
+/// `zookeeper/3` -> 3.
+pub fn unit_number(unit: &str) -> Option<u32> {
+    unit.rsplit_once('/')?.1.parse().ok()
+}
+
+/// Every unit active and none in error.
+pub fn all_active(m: &Model) -> Result<bool, SimError> {
+    Ok(m.status()?
+        .iter()
+        .all(|u| u.workload == "active" && u.error.is_none()))
+}
+
+/// One line per unit (leader marked `*`): workload status, message, address, ZooKeeper
+/// role, hook error; for failure messages.
+pub fn describe_units(m: &Model) -> String {
+    let mut out = String::new();
+    for u in m.status_with_roles().unwrap_or_default() {
+        let _ = write!(
+            out,
+            "  {}{} {} {:?} {} role={}",
+            u.unit,
+            if u.leader { "*" } else { "" },
+            u.workload,
+            u.message,
+            u.address,
+            u.role.as_deref().unwrap_or("-"),
+        );
+        if let Some(e) = &u.error {
+            let _ = write!(out, " error={e:?}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The last `n` `juju-log` lines of the model's debug-log.
+pub fn juju_log_tail(m: &Model, n: usize) -> Vec<String> {
+    let lines: Vec<String> = m
+        .debug_log(None, None)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| l.contains("juju-log"))
+        .collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// The live units' addresses, by unit number.
+pub fn addresses(m: &Model) -> Result<BTreeMap<u32, String>, SimError> {
+    Ok(m.status()?
+        .into_iter()
+        .filter(|u| u.life == "alive")
+        .filter_map(|u| Some((unit_number(&u.unit)?, u.address)))
+        .collect())
+}
+
+/// The `super` password the leader generated, once it did.
+pub fn super_password(m: &Model) -> Option<String> {
+    m.app_databag("cluster")
+        .ok()?
+        .get("super-password")
+        .cloned()
+}
+
+/// Runs whatever is queued (no ticks, no retries); returns how many hooks ran and the
+/// failed ones.
+pub fn drain(m: &mut Model) -> Result<(usize, Vec<String>), SimError> {
+    let mut n = 0;
+    let mut failed = Vec::new();
+    while let Some(r) = m.step()? {
+        n += 1;
+        if !r.succeeded() {
+            failed.push(r.to_string());
+        }
+    }
+    Ok((n, failed))
+}
