@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::CharmConfig;
-use crate::decide::{decide, shared_inputs};
+use crate::decide::decide;
 use crate::dispatch::EventFacts;
 use crate::peers::{cluster, restart, RawRelation};
 use crate::plan::Plan;
-use crate::render::Rendered;
+use crate::render::{shared_inputs, Rendered};
 use crate::snapshot::{EnsembleView, Snapshot, WorkloadFacts};
 use crate::status::{Status, StatusCollector};
 use crate::workload::Paths;
@@ -25,30 +25,15 @@ pub(crate) fn paths() -> Paths {
 }
 
 pub(crate) fn following() -> ServerHealth {
-    ServerHealth {
-        serving: true,
-        state: Some("follower".into()),
-        peer_state: Some("following - broadcast".into()),
-        ..Default::default()
-    }
+    ServerHealth::following()
 }
 
 pub(crate) fn leading() -> ServerHealth {
-    ServerHealth {
-        serving: true,
-        state: Some("leader".into()),
-        peer_state: Some("leading - broadcast".into()),
-        pending_syncs: Some(0),
-        ..Default::default()
-    }
+    ServerHealth::leading()
 }
 
 pub(crate) fn down() -> ServerHealth {
-    ServerHealth {
-        serving: false,
-        error: Some("connection refused".into()),
-        ..Default::default()
-    }
+    ServerHealth::down("connection refused")
 }
 
 /// A snapshot builder: unit `me` of an app whose peers are `units`. The relations are kept
@@ -231,17 +216,14 @@ impl World {
             ..Default::default()
         };
         up.app.insert("upgrade-stack".into(), stack.into());
-        up.app.insert(
-            "dependencies".into(),
-            crate::upgrade::deps::charm_dependencies().to_json(),
-        );
+        up.app
+            .insert("dependencies".into(), crate::deps::compiled_dependencies());
         for (id, st) in states {
             up.units
                 .insert(*id, BTreeMap::from([("state".to_string(), st.to_string())]));
         }
         self.upgrade = Some(up);
-        self.s.upgrade_facts.compiled_dependencies =
-            crate::upgrade::deps::charm_dependencies().to_json();
+        self.s.upgrade_facts.compiled_dependencies = crate::deps::compiled_dependencies();
         self
     }
     /// With an upgrade relation: `stack`, and each unit's upgrade state.

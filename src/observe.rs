@@ -16,8 +16,7 @@ use crate::env::{unit_number, HookEnv};
 use crate::hooktools::{Bag, HookTools, ToolError};
 use crate::local_state::{self, LocalState};
 use crate::peers::{cluster, restart, upgrade, RawRelation};
-use crate::snapshot::{EnsembleView, Snapshot, WorkloadFacts};
-use crate::upgrade::facts::UpgradeFacts;
+use crate::snapshot::{EnsembleView, Snapshot, UpgradeFacts, WorkloadFacts};
 use crate::workload::{Workload, WorkloadError};
 use crate::zk::ensemble::Ensemble;
 use crate::zk::Role;
@@ -190,7 +189,7 @@ fn address(tools: &dyn HookTools) -> Option<IpAddr> {
         .and_then(|a| a.parse().ok())
 }
 
-/// Reads everything [`crate::decide::decide`] needs.
+/// Reads everything the decision needs.
 ///
 /// # Errors
 /// When a hook tool or the workload fails outright.

@@ -1,6 +1,6 @@
 //! The plan one reconcile round carries out: typed relation writes, workload operations,
-//! membership changes, and candidate statuses. `crate::decide` builds it from a snapshot
-//! without doing anything; `crate::execute` carries it out.
+//! membership changes, and candidate statuses. The pure decision builds it from a snapshot
+//! without doing anything; the executor carries it out.
 //!
 //! Relation writes are the peer modules' patches ([`crate::peers`]), serialised by those
 //! modules and compared with the bags as read, so that an unchanged value is never
@@ -220,5 +220,114 @@ impl Plan {
             parts.push("record the upgrade failure".into());
         }
         format!("plan: {}", parts.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_with_anything_to_do_is_not_idle() {
+        assert!(Plan::default().is_idle());
+        let ip = Some("127.0.0.11".parse().unwrap());
+        let busy: [(&str, Plan); 11] = [
+            (
+                "passwords",
+                Plan {
+                    generate_passwords: true,
+                    ..Plan::default()
+                },
+            ),
+            (
+                "cluster unit",
+                Plan {
+                    cluster_unit: cluster::UnitPatch {
+                        ip,
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "cluster app",
+                Plan {
+                    cluster_app: cluster::AppPatch {
+                        starting: Some(None),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "restart unit",
+                Plan {
+                    restart_unit: restart::UnitPatch {
+                        inputs: Some("f".into()),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "restart app",
+                Plan {
+                    restart_app: restart::AppPatch {
+                        grants: [(1, None)].into(),
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade unit",
+                Plan {
+                    upgrade_unit: upgrade::UnitPatch {
+                        state: Some(upgrade::UpgradeState::Ready),
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade app",
+                Plan {
+                    upgrade_app: upgrade::AppPatch {
+                        stack: Some(vec![]),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade failure",
+                Plan {
+                    upgrade_failure: Some("x".into()),
+                    ..Plan::default()
+                },
+            ),
+            (
+                "workload",
+                Plan {
+                    workload: vec![WorkloadOp::Stop],
+                    ..Plan::default()
+                },
+            ),
+            (
+                "membership",
+                Plan {
+                    membership: vec![MembershipOp::Remove { server_id: 2 }],
+                    ..Plan::default()
+                },
+            ),
+            (
+                "statuses only",
+                Plan {
+                    statuses: vec![Status::active("")],
+                    ..Plan::default()
+                },
+            ),
+        ];
+        for (what, plan) in busy {
+            assert_eq!(plan.is_idle(), what == "statuses only", "{what}");
+        }
     }
 }

@@ -137,6 +137,22 @@ impl Rendered {
     }
 }
 
+/// A digest of what every unit's server reads only at start, whatever the unit: the files
+/// rendered for one fixed unit and layout. It changes exactly when a restart-relevant
+/// option or an internal password (or the sync-rotation phase) changes; each unit reports
+/// the one it runs with in its restart bag, and the leader restarts last, once every other
+/// unit reports the current one.
+pub fn shared_inputs(config: &CharmConfig, passwords: &Passwords) -> String {
+    let fixed = Paths {
+        conf_dir: "/".into(),
+        data_dir: "/".into(),
+        data_log_dir: "/".into(),
+        log_dir: "/".into(),
+        charm_state_dir: "/".into(),
+    };
+    Rendered::new(config, &fixed, 0, passwords).fingerprint()
+}
+
 /// The `dynamicConfigFile=` value of an existing `zoo.cfg`, if any. ZooKeeper points it at
 /// `zoo.cfg.dynamic.<version>` after a reconfig; a re-rendered `zoo.cfg` must keep it.
 pub fn dynamic_config_file(zoo_cfg: &str) -> Option<String> {

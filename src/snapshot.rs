@@ -1,21 +1,20 @@
 //! The typed snapshot of the world a hook decides from.
 //!
-//! Built once per reconcile round by `crate::observe`; read by the pure
-//! [`crate::decide::decide`]. Nothing here does I/O. The peer relations are parsed into
-//! their types ([`crate::peers`]); the helpers below answer the questions every rule asks
-//! of them.
+//! Built once per reconcile round by the observer and read by the pure decision. Nothing
+//! here does I/O. The peer relations are parsed into their types ([`crate::peers`]); the
+//! helpers below answer the questions every rule asks of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::config::{CharmConfig, ConfigError};
+use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
 use crate::local_state::LocalState;
 use crate::passwords::Passwords;
 use crate::peers::cluster::{Cluster, SyncRotation};
 use crate::peers::restart::Restart;
 use crate::peers::upgrade::Upgrade;
-use crate::upgrade::facts::UpgradeFacts;
 use crate::zk::ensemble::ServerHealth;
 use crate::zk::{EnsembleConfig, Role, ServerSpec};
 
@@ -66,6 +65,35 @@ pub struct WorkloadFacts {
     pub health: Option<ServerHealth>,
     /// The `dynamicConfigFile` the current `zoo.cfg` points at, if the file exists.
     pub dynamic_config_file: Option<String>,
+}
+
+/// What the upgrade decision needs besides the relation data: whether the deployed
+/// revision (its stored dependency model) may be upgraded to this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeFacts {
+    /// Whether the stored `dependencies` allow upgrading to this charm's model, and why not.
+    pub compatible: Result<(), DepsError>,
+    /// The dependency model compiled into this charm, as JSON.
+    pub compiled_dependencies: String,
+}
+
+impl Default for UpgradeFacts {
+    fn default() -> Self {
+        UpgradeFacts {
+            compatible: Ok(()),
+            compiled_dependencies: String::new(),
+        }
+    }
+}
+
+impl UpgradeFacts {
+    /// The facts for the stored model (absent on a fresh application).
+    pub fn for_stored(stored: Option<&str>) -> UpgradeFacts {
+        UpgradeFacts {
+            compatible: crate::deps::compatible(stored),
+            compiled_dependencies: crate::deps::compiled_dependencies(),
+        }
+    }
 }
 
 /// The world, as one hook sees it.

@@ -1,7 +1,7 @@
 //! The charm's actions, one file each (mini-redis's shape): an [`ActionCmd`] is built from
 //! the action's name and its parameters (deserialised with serde), runs against what it
 //! needs to see, and returns an [`ActionOutcome`]: the results or the failure message, and
-//! a plan fragment of relation writes that `crate::execute` carries out. No action writes
+//! a plan fragment of relation writes that the executor carries out. No action writes
 //! relation data itself.
 
 pub mod get_password;

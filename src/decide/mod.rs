@@ -86,7 +86,7 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
     let rendered = Rendered::new(&config, paths, s.unit_id, &passwords);
     let fingerprint = rendered.fingerprint();
     plan.rendered = Some(rendered);
-    let inputs = shared_inputs(&config, &passwords);
+    let inputs = crate::render::shared_inputs(&config, &passwords);
 
     let gate = crate::upgrade::decide::decide_upgrade(s, plan);
     lifecycle(s, &fingerprint, &inputs, gate, plan);
@@ -94,23 +94,6 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         let lock_busy = restart_lock::leader_side(s, &inputs, plan);
         membership::leader_side(s, lock_busy, plan);
     }
-}
-
-/// A digest of what every unit's server reads only at start, whatever the unit: the files
-/// rendered for one fixed unit and layout. It changes exactly when a restart-relevant
-/// option or an internal password (or the sync-rotation phase) changes.
-pub(crate) fn shared_inputs(
-    config: &crate::config::CharmConfig,
-    passwords: &crate::passwords::Passwords,
-) -> String {
-    let fixed = Paths {
-        conf_dir: "/".into(),
-        data_dir: "/".into(),
-        data_log_dir: "/".into(),
-        log_dir: "/".into(),
-        charm_state_dir: "/".into(),
-    };
-    Rendered::new(config, &fixed, 0, passwords).fingerprint()
 }
 
 /// This unit is leaving: step out of the voting members while that is safe, and stop the

@@ -1,10 +1,13 @@
 //! An in-memory [`HookTools`] for unit tests.
 //!
 //! [`FakeHookTools`] holds the part of a Juju model one hook can see (leadership, config,
-//! relations and their databags, the running action) and records every call in
-//! order, with the exact argv [`super::process::ProcessHookTools`] would run. It copies Juju's
-//! rules and quirks (the hook-tool behaviour of Juju 3.x), so a charm that passes against the fake
-//! does not depend on behaviour Juju lacks:
+//! relations and their databags, the running action) and records, in order and with the
+//! exact argv, every tool [`super::process::ProcessHookTools`] would run: like it, the fake
+//! serves a repeated read from its cache (a read that ran once is not recorded again, and
+//! reads see this hook's writes), and runs nothing for an empty `relation-set` or
+//! `action-set`. So the calls recorded are the hook-tool processes a real hook starts. It
+//! copies Juju's rules and quirks (the hook-tool behaviour of Juju 3.x), so a charm that
+//! passes against the fake does not depend on behaviour Juju lacks:
 //!
 //! - relation values are strings and `""` deletes a key; writes merge, they never replace;
 //! - only the leader writes its app bag (`ERROR cannot write relation settings`) or the
@@ -13,9 +16,15 @@
 //! - an unknown relation id is `relation not found` (exit 2);
 //! - `action-*` tools outside an action fail with `ERROR not running an action`, and
 //!   `action-fail` does not stop anything: the charm must return by itself;
-//! - `action-set` keys follow Juju's naming rule and reserved keys are refused.
+//! - `action-set` parses its `key=value` arguments as Juju does, in order, before it asks
+//!   whether an action runs: each dotted part of a key must be lowercase alphanumerics with
+//!   inner hyphens and must not be a reserved key (`stdout`, `stderr`, ...), else exit 2;
+//! - `network-get` knows only the charm's bindings, once they are declared
+//!   ([`FakeHookTools::bindings`]).
 //!
-//! Any tool can be made to fail with [`FakeHookTools::fail_tool`].
+//! Any tool can be made to fail with [`FakeHookTools::fail_tool`]. The conformance test
+//! (`tests/hook_tools_conformance.rs`) runs the same calls against this fake and against
+//! the local model's tools, so that the two cannot drift apart.
 //!
 //! ```
 //! use zookeeper_charm::hooktools::fake::{FakeHookTools, FakeRelation};
@@ -167,6 +176,10 @@ struct State {
     goal_units: Option<BTreeMap<String, String>>,
     /// Tools made to fail, with the stderr they print.
     failures: BTreeMap<String, String>,
+    /// The charm's bindings (`network-get` knows no other); `None`: every binding.
+    bindings: Option<BTreeSet<String>>,
+    /// Reads that ran (as `tool args...`): a cache hit runs no tool.
+    cached: BTreeSet<String>,
 
     calls: Vec<Call>,
     statuses: Vec<StatusCall>,
@@ -217,13 +230,38 @@ fn failed(inv: &Invocation, code: i32, stderr: &str) -> ToolError {
     }
 }
 
-/// Juju's rule for each dotted part of an `action-set` key.
-fn valid_action_key(key: &str) -> bool {
-    key.split('.').all(|part| {
-        let b = part.as_bytes();
-        let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        !b.is_empty() && ok(&b[0]) && ok(&b[b.len() - 1]) && b.iter().all(|c| ok(c) || *c == b'-')
-    })
+/// Keys `action-set` refuses: Juju keeps them for the action's own output.
+const RESERVED_ACTION_KEYS: [&str; 4] = ["stdout", "stdout-encoding", "stderr", "stderr-encoding"];
+
+/// Juju's rule for each dotted part of an `action-set` key: lowercase alphanumerics, with
+/// hyphens inside.
+fn valid_action_key_part(part: &str) -> bool {
+    let b = part.as_bytes();
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty() && ok(&b[0]) && ok(&b[b.len() - 1]) && b.iter().all(|c| ok(c) || *c == b'-')
+}
+
+/// Parses `action-set`'s arguments as jujuc does (before it looks for an action): each
+/// splits at its first `=`; the dotted parts of its key are checked in order, each for the
+/// naming rule and then for being reserved. Returns the (dotted key, value) pairs, or the
+/// message of the first error.
+fn action_set_pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    args.iter()
+        .map(|arg| {
+            let (key, value) = arg
+                .split_once('=')
+                .ok_or_else(|| format!("argument {arg:?} must be of the form key...=value"))?;
+            for part in key.split('.') {
+                if !valid_action_key_part(part) {
+                    return Err(format!("key {part:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"));
+                }
+                if RESERVED_ACTION_KEYS.contains(&part) {
+                    return Err(format!("cannot set reserved action key {part:?}"));
+                }
+            }
+            Ok((key.to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 /// The in-memory Juju of one unit. See the module docs.
@@ -245,16 +283,13 @@ impl FakeHookTools {
     }
 
     /// Sets what `goal-state` reports (unit name -> status).
-    pub fn goal_units<I: IntoIterator<Item = (&'static str, &'static str)>>(
-        self,
-        units: I,
-    ) -> Self {
-        self.state.borrow_mut().goal_units = Some(
-            units
-                .into_iter()
-                .map(|(u, s)| (u.to_string(), s.to_string()))
-                .collect(),
-        );
+    pub fn goal_units<I, K, V>(self, units: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.state.borrow_mut().goal_units = Some(databag(units));
         self
     }
 
@@ -292,6 +327,14 @@ impl FakeHookTools {
             st.address = Some(address.to_string());
             st.add_address_keys();
         }
+        self
+    }
+
+    /// The charm's bindings (its endpoints and extra bindings, from `metadata.yaml`):
+    /// `network-get` of any other binding fails as in Juju. Without this call every binding
+    /// answers.
+    pub fn bindings<I: IntoIterator<Item = S>, S: Into<String>>(self, bindings: I) -> Self {
+        self.state.borrow_mut().bindings = Some(bindings.into_iter().map(Into::into).collect());
         self
     }
 
@@ -349,12 +392,12 @@ impl FakeHookTools {
 
     // ---- what happened ------------------------------------------------------------------
 
-    /// Every call, in order.
+    /// Every tool run, in order (a read served from the cache is not one).
     pub fn calls(&self) -> Vec<Call> {
         self.state.borrow().calls.clone()
     }
 
-    /// How many times `tool` was called.
+    /// How many times `tool` ran.
     pub fn call_count(&self, tool: &str) -> usize {
         self.state
             .borrow()
@@ -423,6 +466,29 @@ impl FakeHookTools {
         self.state.borrow().app_version.clone()
     }
 
+    /// A read: served from the cache when it ran before in this hook (nothing is recorded and
+    /// nothing fails), else a call. `answer` computes the result from the state now (reads
+    /// see this hook's writes); a successful read is cached.
+    fn read<T>(
+        &self,
+        inv: &Invocation,
+        answer: impl FnOnce(&State) -> Result<T, ToolError>,
+    ) -> Result<T, ToolError> {
+        let key = std::iter::once(inv.tool)
+            .chain(inv.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cached = self.state.borrow().cached.contains(&key);
+        if !cached {
+            self.call(inv)?;
+        }
+        let result = answer(&self.state.borrow());
+        if result.is_ok() {
+            self.state.borrow_mut().cached.insert(key);
+        }
+        result
+    }
+
     /// Records a call and applies failure injection.
     fn call(&self, inv: &Invocation) -> Result<(), ToolError> {
         let mut st = self.state.borrow_mut();
@@ -447,58 +513,58 @@ impl FakeHookTools {
 
 impl HookTools for FakeHookTools {
     fn is_leader(&self) -> Result<bool, ToolError> {
-        self.call(&argv::is_leader())?;
-        Ok(self.state.borrow().leader)
+        self.read(&argv::is_leader(), |st| Ok(st.leader))
     }
 
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<String>, ToolError> {
-        self.call(&argv::relation_ids(endpoint))?;
-        let st = self.state.borrow();
-        // BTreeMap order is string order, as Juju sorts.
-        Ok(st
-            .relations
-            .keys()
-            .filter(|id| id.split_once(':').map(|(e, _)| e) == Some(endpoint))
-            .cloned()
-            .collect())
+        self.read(&argv::relation_ids(endpoint), |st| {
+            // BTreeMap order is string order, as Juju sorts.
+            Ok(st
+                .relations
+                .keys()
+                .filter(|id| id.split_once(':').map(|(e, _)| e) == Some(endpoint))
+                .cloned()
+                .collect())
+        })
     }
 
     fn relation_list(&self, relation_id: &str) -> Result<Vec<String>, ToolError> {
         let inv = argv::relation_list(relation_id);
-        self.call(&inv)?;
-        let st = self.state.borrow();
-        Ok(st
-            .relation(&inv, relation_id)?
-            .members
-            .iter()
-            .cloned()
-            .collect())
+        self.read(&inv, |st| {
+            Ok(st
+                .relation(&inv, relation_id)?
+                .members
+                .iter()
+                .cloned()
+                .collect())
+        })
     }
 
     fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError> {
         let inv = argv::relation_get(relation_id, bag);
-        self.call(&inv)?;
-        let st = self.state.borrow();
-        let rel = st.relation(&inv, relation_id)?;
-        match bag {
-            Bag::Unit(u) => {
-                if *u == st.unit || rel.members.contains(u) || rel.unit_bags.contains_key(u) {
-                    Ok(rel.unit_bags.get(u).cloned().unwrap_or_default())
-                } else {
-                    Err(failed(
-                        &inv,
-                        1,
-                        &format!("ERROR cannot read settings for unit \"{u}\" in relation \"{relation_id}\": unit \"{u}\": settings not found"),
-                    ))
+        self.read(&inv, |st| {
+            let rel = st.relation(&inv, relation_id)?;
+            match bag {
+                Bag::Unit(u) => {
+                    if *u == st.unit || rel.members.contains(u) || rel.unit_bags.contains_key(u)
+                    {
+                        Ok(rel.unit_bags.get(u).cloned().unwrap_or_default())
+                    } else {
+                        Err(failed(
+                            &inv,
+                            1,
+                            &format!("ERROR cannot read settings for unit \"{u}\" in relation \"{relation_id}\": unit \"{u}\": settings not found"),
+                        ))
+                    }
+                }
+                Bag::App(a) => {
+                    if *a == st.app() && !rel.is_peer() && !st.leader {
+                        return Err(failed(&inv, 1, "ERROR permission denied"));
+                    }
+                    Ok(rel.app_bags.get(a).cloned().unwrap_or_default())
                 }
             }
-            Bag::App(a) => {
-                if *a == st.app() && !rel.is_peer() && !st.leader {
-                    return Err(failed(&inv, 1, "ERROR permission denied"));
-                }
-                Ok(rel.app_bags.get(a).cloned().unwrap_or_default())
-            }
-        }
+        })
     }
 
     fn relation_set(
@@ -507,6 +573,9 @@ impl HookTools for FakeHookTools {
         app: bool,
         values: &Databag,
     ) -> Result<(), ToolError> {
+        if values.is_empty() {
+            return Ok(());
+        }
         let inv = argv::relation_set(relation_id, app, values);
         self.call(&inv)?;
         let mut st = self.state.borrow_mut();
@@ -526,8 +595,7 @@ impl HookTools for FakeHookTools {
     }
 
     fn config_get(&self) -> Result<Map<String, Value>, ToolError> {
-        self.call(&argv::config_get())?;
-        Ok(self.state.borrow().config.clone())
+        self.read(&argv::config_get(), |st| Ok(st.config.clone()))
     }
 
     fn status_set(&self, status: &Status, application: bool) -> Result<(), ToolError> {
@@ -546,35 +614,23 @@ impl HookTools for FakeHookTools {
 
     fn action_get(&self) -> Result<Map<String, Value>, ToolError> {
         let inv = argv::action_get();
-        self.call(&inv)?;
-        self.in_action(&inv)?;
-        Ok(self.state.borrow().action.clone().unwrap_or_default())
+        self.read(&inv, |st| match &st.action {
+            Some(params) => Ok(params.clone()),
+            None => Err(failed(&inv, 1, "ERROR not running an action")),
+        })
     }
 
     fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError> {
+        if results.is_empty() {
+            return Ok(());
+        }
         let inv = argv::action_set(results);
         self.call(&inv)?;
+        // jujuc checks its arguments before it looks for the action (usage errors: exit 2).
+        let pairs = action_set_pairs(&inv.args)
+            .map_err(|message| failed(&inv, 2, &format!("ERROR {message}")))?;
         self.in_action(&inv)?;
-        for key in results.keys() {
-            if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&key.as_str()) {
-                return Err(failed(
-                    &inv,
-                    2,
-                    &format!("ERROR cannot set reserved action key \"{key}\""),
-                ));
-            }
-            if !valid_action_key(key) {
-                return Err(failed(
-                    &inv,
-                    2,
-                    &format!("ERROR key \"{key}\" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"),
-                ));
-            }
-        }
-        self.state
-            .borrow_mut()
-            .action_results
-            .extend(results.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.state.borrow_mut().action_results.extend(pairs);
         Ok(())
     }
 
@@ -594,51 +650,55 @@ impl HookTools for FakeHookTools {
 
     fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError> {
         let inv = argv::network_get(binding);
-        self.call(&inv)?;
-        let st = self.state.borrow();
-        if let Some(info) = st.networks.get(binding) {
-            return Ok(info.clone());
-        }
-        match &st.address {
-            Some(a) => Ok(NetworkInfo {
-                bind_addresses: vec![a.clone()],
-                ingress_addresses: vec![a.clone()],
-            }),
-            None => Err(failed(
-                &inv,
-                1,
-                &format!("ERROR no network config found for binding \"{binding}\""),
-            )),
-        }
+        self.read(&inv, |st| {
+            let no_config = || {
+                failed(
+                    &inv,
+                    1,
+                    &format!("ERROR no network config found for binding \"{binding}\""),
+                )
+            };
+            if st.bindings.as_ref().is_some_and(|b| !b.contains(binding)) {
+                return Err(no_config());
+            }
+            if let Some(info) = st.networks.get(binding) {
+                return Ok(info.clone());
+            }
+            match &st.address {
+                Some(a) => Ok(NetworkInfo {
+                    bind_addresses: vec![a.clone()],
+                    ingress_addresses: vec![a.clone()],
+                }),
+                None => Err(no_config()),
+            }
+        })
     }
 
     fn unit_get(&self, key: &str) -> Result<String, ToolError> {
         let inv = argv::unit_get(key);
-        self.call(&inv)?;
-        if key != "private-address" && key != "public-address" {
-            return Err(failed(&inv, 2, &format!("ERROR unknown setting \"{key}\"")));
-        }
-        self.state
-            .borrow()
-            .address
-            .clone()
-            .ok_or_else(|| failed(&inv, 1, &format!("ERROR {key} not set")))
+        self.read(&inv, |st| {
+            if key != "private-address" && key != "public-address" {
+                return Err(failed(&inv, 2, &format!("ERROR unknown setting \"{key}\"")));
+            }
+            st.address
+                .clone()
+                .ok_or_else(|| failed(&inv, 1, &format!("ERROR {key} not set")))
+        })
     }
 
     fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError> {
-        let inv = argv::goal_state();
-        self.call(&inv)?;
-        let st = self.state.borrow();
-        if let Some(units) = &st.goal_units {
-            return Ok(units.clone());
-        }
-        let mut units = BTreeMap::from([(st.unit.clone(), "active".to_string())]);
-        for rel in st.relations.values().filter(|r| r.is_peer()) {
-            for member in &rel.members {
-                units.insert(member.clone(), "active".to_string());
+        self.read(&argv::goal_state(), |st| {
+            if let Some(units) = &st.goal_units {
+                return Ok(units.clone());
             }
-        }
-        Ok(units)
+            let mut units = BTreeMap::from([(st.unit.clone(), "active".to_string())]);
+            for rel in st.relations.values().filter(|r| r.is_peer()) {
+                for member in &rel.members {
+                    units.insert(member.clone(), "active".to_string());
+                }
+            }
+            Ok(units)
+        })
     }
 
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
@@ -835,19 +895,118 @@ mod tests {
     }
 
     #[test]
-    fn action_set_refuses_bad_and_reserved_keys() {
+    fn action_set_checks_each_key_part_in_order_as_jujuc_does() {
         let f = FakeHookTools::new("zookeeper/0").action_params(json!({}));
-        for key in ["Password", "-a", "a-", "a..b", "stdout", "a_b"] {
-            assert!(
-                matches!(
-                    f.action_set(&databag([(key, "x")])),
-                    Err(ToolError::Failed { code: 2, .. })
-                ),
-                "{key} accepted"
-            );
+        let rule = "must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods";
+        // (results, the error jujuc prints): the first bad part of the first bad key (keys
+        // go in text order), the naming rule before the reserved check of each part.
+        let table: [(&[(&str, &str)], String); 9] = [
+            (
+                &[("Password", "x")],
+                format!("ERROR key \"Password\" {rule}"),
+            ),
+            (&[("-a", "x")], format!("ERROR key \"-a\" {rule}")),
+            (&[("a-", "x")], format!("ERROR key \"a-\" {rule}")),
+            (&[("a..b", "x")], format!("ERROR key \"\" {rule}")),
+            (&[("a_b.c", "x")], format!("ERROR key \"a_b\" {rule}")),
+            (
+                &[("stdout", "x")],
+                "ERROR cannot set reserved action key \"stdout\"".into(),
+            ),
+            (
+                &[("a.stderr", "x")],
+                "ERROR cannot set reserved action key \"stderr\"".into(),
+            ),
+            (
+                &[("stdout.X", "x")],
+                "ERROR cannot set reserved action key \"stdout\"".into(),
+            ),
+            (
+                &[("b", "x"), ("a.B", "y"), ("C", "z")],
+                format!("ERROR key \"C\" {rule}"),
+            ),
+        ];
+        for (results, expected) in table {
+            match f.action_set(&databag(results.iter().copied())) {
+                Err(ToolError::Failed {
+                    code: 2, stderr, ..
+                }) => {
+                    assert_eq!(stderr, expected, "{results:?}")
+                }
+                other => panic!("{results:?}: {other:?}"),
+            }
         }
-        assert!(f.action_results().is_empty());
+        assert!(f.action_results().is_empty(), "nothing is set on an error");
         f.action_set(&databag([("a-1.b2", "x")])).unwrap();
+        // The argument splits at its first `=`, as jujuc splits it.
+        f.action_set(&databag([("k=v", "w")])).unwrap();
+        assert_eq!(f.action_results(), databag([("a-1.b2", "x"), ("k", "v=w")]));
+    }
+
+    #[test]
+    fn action_set_outside_an_action_checks_its_keys_first() {
+        let f = FakeHookTools::new("zookeeper/0");
+        let code = |r: Result<(), ToolError>| match r {
+            Err(ToolError::Failed { code, .. }) => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(f.action_set(&databag([("Bad", "x")]))), 2);
+        assert_eq!(code(f.action_set(&databag([("good", "x")]))), 1);
+    }
+
+    #[test]
+    fn empty_writes_run_no_tool() {
+        let f = three_units(true).action_params(json!({}));
+        f.relation_set("cluster:0", false, &Databag::new()).unwrap();
+        f.relation_set("cluster:9", true, &Databag::new()).unwrap();
+        f.action_set(&BTreeMap::new()).unwrap();
+        assert!(f.calls().is_empty(), "{:?}", f.calls());
+    }
+
+    #[test]
+    fn a_repeated_read_is_served_from_the_cache_and_sees_this_hooks_writes() {
+        let f = three_units(true).fail_tool("is-leader");
+        assert!(f.is_leader().is_err());
+        assert!(f.is_leader().is_err(), "a failed read is not cached");
+        let own = unit("zookeeper/0");
+        let before = f.relation_get("cluster:0", &own).unwrap();
+        f.relation_set("cluster:0", false, &databag([("state", "started")]))
+            .unwrap();
+        let after = f.relation_get("cluster:0", &own).unwrap();
+        assert_eq!(after.get("state").map(String::as_str), Some("started"));
+        assert!(!before.contains_key("state"));
+        f.relation_get("cluster:0", &unit("zookeeper/2")).unwrap();
+        f.relation_get("cluster:0", &unit("zookeeper/2")).unwrap();
+        f.config_get().unwrap();
+        f.config_get().unwrap();
+        let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "is-leader --format=json",
+                "is-leader --format=json",
+                "relation-get --format=json -r cluster:0 - zookeeper/0",
+                "relation-set -r cluster:0 --file -",
+                "relation-get --format=json -r cluster:0 - zookeeper/2",
+                "config-get --format=json",
+            ]
+        );
+    }
+
+    #[test]
+    fn network_get_knows_only_the_declared_bindings() {
+        let f = FakeHookTools::new("zookeeper/0")
+            .address("127.0.0.5")
+            .bindings(["cluster", "zookeeper"]);
+        assert_eq!(
+            f.network_get("cluster").unwrap().ingress_addresses,
+            ["127.0.0.5"]
+        );
+        let err = f.network_get("nope").unwrap_err();
+        assert!(
+            matches!(&err, ToolError::Failed { code: 1, stderr, .. } if stderr == "ERROR no network config found for binding \"nope\""),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -402,7 +402,7 @@ fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<Stri
     })
 }
 
-/// `juju-log`, as the `log` backend's sink (see [`crate::logging`]).
+/// `juju-log`, as the sink of the charm's `log` backend.
 #[derive(Debug, Clone)]
 pub struct JujuLog {
     tool_dir: Option<PathBuf>,

@@ -2,7 +2,7 @@
 //! membership, waiting for a server to sync, and reconfig as `super`.
 //!
 //! [`ZkEnsemble`] is the real one (4-letter words and a `zookeeper-client` session). The
-//! charm's hook runner ([`crate::charm::run`]) takes any [`Ensemble`], so a whole hook can
+//! charm's hook runner takes any [`Ensemble`], so a whole hook can
 //! run in-process against an in-memory one that scripts the servers' answers and records
 //! the reconfigs. A fake must answer as ZooKeeper does: a server that does not serve gives
 //! a [`ServerHealth`] with `serving: false` and the reason in `error`, `members` fails for a
@@ -42,6 +42,46 @@ impl ServerHealth {
 
     pub fn is_leader(&self) -> bool {
         self.serving && self.state.as_deref() == Some("leader")
+    }
+
+    /// The quorum leader, in the broadcast phase, with nothing to sync (as `mntr` tells it).
+    pub fn leading() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("leader".into()),
+            peer_state: Some("leading - broadcast".into()),
+            pending_syncs: Some(0),
+            error: None,
+        }
+    }
+
+    /// A follower in the broadcast phase (synced with the leader).
+    pub fn following() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("follower".into()),
+            peer_state: Some("following - broadcast".into()),
+            ..ServerHealth::default()
+        }
+    }
+
+    /// A follower that serves but still syncs with the leader.
+    pub fn syncing() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("follower".into()),
+            peer_state: Some("following - synchronization".into()),
+            ..ServerHealth::default()
+        }
+    }
+
+    /// A server that does not answer, and why.
+    pub fn down(why: impl Into<String>) -> ServerHealth {
+        ServerHealth {
+            serving: false,
+            error: Some(why.into()),
+            ..ServerHealth::default()
+        }
     }
 
     /// The health an `mntr` answer (or its failure) tells.

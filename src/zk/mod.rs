@@ -1,12 +1,14 @@
 //! The one ZooKeeper client module: 4-letter words over plain TCP for health and role
 //! ([`four`]), and dynamic reconfiguration authenticated as `super` ([`admin`]).
 //!
-//! [`ensemble`] puts both behind the [`ensemble::Ensemble`] trait the charm uses.
+//! [`ensemble`] puts both behind the [`ensemble::Ensemble`] trait the charm uses;
+//! [`fake`] is an in-memory one for tests.
 //!
 //! Reconfig and 4lw always use the plaintext client port 2181 of a server's address.
 
 pub mod admin;
 pub mod ensemble;
+pub mod fake;
 pub mod four;
 
 use std::collections::BTreeMap;

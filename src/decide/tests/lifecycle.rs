@@ -173,3 +173,64 @@ fn a_changed_address_is_published_and_an_unchanged_one_is_not_rewritten() {
         Some("127.0.0.99".parse().unwrap())
     );
 }
+
+#[test]
+fn a_joiner_starts_without_observers_and_lists_itself_once() {
+    // The live config has an observer (server 4) and already names this unit's server.
+    let mut w = World::unit(2, &[0, 1, 2])
+        .app("starting", "2")
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .ensemble(&[0, 1, 2], &[(0, leading()), (1, following())]);
+    let cfg = w.s.ensemble.config.as_mut().unwrap();
+    cfg.members.insert(
+        4,
+        ServerSpec {
+            id: 4,
+            host: "127.0.0.99".into(),
+            role: Role::Observer,
+        },
+    );
+    let ids: Vec<u32> = match &w.plan().workload[..] {
+        [WorkloadOp::Start {
+            initial_members: Some(m),
+        }] => m.iter().map(|s| s.id).collect(),
+        other => panic!("expected a first start, got {other:?}"),
+    };
+    assert_eq!(ids, vec![1, 2, 3]);
+}
+
+#[test]
+fn a_unit_reports_its_sync_rotation_phase_only_once_it_runs_the_current_files_synced() {
+    // A rotation in its first phase; the unit's own bag says nothing yet.
+    let rotating = |w: World| {
+        w.app("sync-password-new", &"N".repeat(32))
+            .app("sync-rotation", "relax")
+    };
+    let phase = |w: World| w.plan().cluster_unit.sync_phase;
+    let current = rotating(
+        World::unit(1, &[0, 1, 2])
+            .started(&[0, 1, 2])
+            .added(&[0, 1, 2]),
+    )
+    .running(following())
+    .ensemble(
+        &[0, 1, 2],
+        &[(0, leading()), (1, following()), (2, following())],
+    );
+    assert_eq!(
+        phase(current.clone()),
+        Some(Some(cluster::SyncRotation::Relax))
+    );
+    // Still on the files from before the rotation (not restarted yet): not in the phase.
+    let mut old_files = current.clone();
+    old_files.s.local.started_with = Some("the files before the rotation".into());
+    assert_eq!(phase(old_files), None);
+    // Restarted but not synced yet.
+    let mut syncing = current;
+    syncing.s.workload.health = Some(ServerHealth {
+        peer_state: Some("following - synchronization".into()),
+        ..following()
+    });
+    assert_eq!(phase(syncing), None);
+}
