@@ -314,7 +314,12 @@ impl Bench {
             .unwrap()
             .relations
             .values()
-            .map(|r| (r.endpoint.clone(), r.key()))
+            .filter(|r| r.peer())
+            .map(|r| {
+                let endpoint = r.ends[0].endpoint.clone();
+                let id = format!("{endpoint}:{}", r.id);
+                (endpoint, id)
+            })
             .collect()
     }
 
@@ -418,7 +423,7 @@ impl Bench {
                 (flat, (r.status == "failed").then(|| r.message.clone()))
             }),
             status: (unit_status.workload, unit_status.message),
-            app_version: st.app_version.clone(),
+            app_version: st.applications[&st.units[unit].app].version.clone(),
             ports: st.units[unit].ports.iter().cloned().collect(),
         }
     }
