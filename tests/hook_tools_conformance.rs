@@ -21,9 +21,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zk_sim::state::{HookKind, HookSpec};
 use zk_sim::{Model, ModelOptions, SettleLimits};
-use zookeeper_charm::hooktools::fake::{FakeHookTools, FakeRelation};
+use zookeeper_charm::hooktools::fake::{FakeHookTools, FakeRelation, FakeSecret};
 use zookeeper_charm::hooktools::process::ProcessHookTools;
-use zookeeper_charm::hooktools::{Bag, HookTools, ToolError};
+use zookeeper_charm::hooktools::{
+    Bag, HookTools, SecretContent, SecretGrantee, SecretId, SecretOwner, SecretRead, SecretRef,
+    ToolError,
+};
 use zookeeper_charm::status::{Status, StatusKind};
 
 const APP: &str = "tiny";
@@ -31,6 +34,8 @@ const PEERS: [&str; 3] = ["cluster", "restart", "upgrade"];
 /// Where the runner finds its script and puts its answers (set by `dispatch`).
 const DIR_ENV: &str = "HOOK_TOOLS_CONFORMANCE_DIR";
 const RUNNER: &str = "script_runner_inside_a_hook";
+/// The owner label of the application secret the script adds.
+const SECRET_LABEL: &str = "conf.tiny.app";
 
 /// One hook-tool call through the `HookTools` trait.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +56,60 @@ enum Step {
     UnitGet(String),
     GoalState,
     OpenPort(u16, String),
+    /// content, label, application-owned
+    SecretAdd(BTreeMap<String, String>, Option<String>, bool),
+    SecretGet(Target, Read),
+    SecretSet(Target, BTreeMap<String, String>),
+    SecretInfoGet(Target),
+    SecretIds,
+    SecretGrant(Target, String),
+    SecretRemove(Target),
+}
+
+/// The secret a step is about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Target {
+    /// The one the script added last (an unknown id before any).
+    Last,
+    Id(String),
+    Label(String),
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+enum Read {
+    Tracked,
+    Refresh,
+    Peek,
+}
+
+/// An id no secret has.
+const UNKNOWN_SECRET: &str = "secret:cvvvvvvvvvvvvvvvvvvv";
+
+/// Runs the steps, resolving [`Target::Last`] to what the script added last.
+fn run_steps(tools: &dyn HookTools, steps: &[Step]) -> Vec<Answer> {
+    let mut last: Option<SecretId> = None;
+    steps
+        .iter()
+        .map(|s| run_step(tools, s, &mut last))
+        .collect()
+}
+
+fn target(t: &Target, last: &Option<SecretId>) -> SecretRef {
+    match t {
+        Target::Last => SecretRef::Id(
+            last.clone()
+                .unwrap_or_else(|| SecretId::parse(UNKNOWN_SECRET).unwrap()),
+        ),
+        Target::Id(id) => SecretRef::Id(SecretId::parse(id).unwrap()),
+        Target::Label(l) => SecretRef::Label(l.clone()),
+    }
+}
+
+fn target_id(t: &Target, last: &Option<SecretId>) -> SecretId {
+    match target(t, last) {
+        SecretRef::Id(id) => id,
+        other => panic!("{other:?} is not an id"),
+    }
 }
 
 /// What one call gave: its value as text, or its error.
@@ -90,7 +149,7 @@ fn status(kind: &str, message: &str) -> Status {
     Status::new(kind, message)
 }
 
-fn run_step(tools: &dyn HookTools, step: &Step) -> Answer {
+fn run_step(tools: &dyn HookTools, step: &Step, last: &mut Option<SecretId>) -> Answer {
     match step {
         Step::IsLeader => answer(tools.is_leader()),
         Step::RelationIds(e) => answer(tools.relation_ids(e)),
@@ -110,6 +169,49 @@ fn run_step(tools: &dyn HookTools, step: &Step) -> Answer {
         Step::UnitGet(k) => answer(tools.unit_get(k)),
         Step::GoalState => answer(tools.goal_state_units()),
         Step::OpenPort(port, proto) => answer(tools.open_port(*port, proto)),
+        Step::SecretAdd(content, label, app) => {
+            let owner = if *app {
+                SecretOwner::Application
+            } else {
+                SecretOwner::Unit
+            };
+            let r = tools.secret_add(
+                &SecretContent(content.clone()),
+                label.as_deref(),
+                None,
+                owner,
+            );
+            if let Ok(id) = &r {
+                *last = Some(id.clone());
+            }
+            // Ids differ between the two models: compare what they are, not their value.
+            answer(r.map(|id| SecretId::parse(id.short()).is_some()))
+        }
+        Step::SecretGet(t, read) => {
+            let read = match read {
+                Read::Tracked => SecretRead::Tracked,
+                Read::Refresh => SecretRead::Refresh,
+                Read::Peek => SecretRead::Peek,
+            };
+            answer(tools.secret_get(&target(t, last), read).map(|c| c.0))
+        }
+        Step::SecretSet(t, content) => {
+            answer(tools.secret_set(&target_id(t, last), &SecretContent(content.clone()), None))
+        }
+        Step::SecretInfoGet(t) => answer(
+            tools
+                .secret_info_get(&target(t, last))
+                .map(|i| (i.revision, i.label, i.owner, i.rotation, i.access)),
+        ),
+        Step::SecretIds => answer(tools.secret_ids().map(|ids| ids.len())),
+        Step::SecretGrant(t, relation) => answer(tools.secret_grant(
+            &target_id(t, last),
+            &SecretGrantee {
+                relation_id: relation.clone(),
+                unit: None,
+            },
+        )),
+        Step::SecretRemove(t) => answer(tools.secret_remove(&target_id(t, last), None)),
     }
 }
 
@@ -162,6 +264,35 @@ fn agreed_steps(
         Step::UnitGet("private-address".into()),
         Step::UnitGet("colour".into()),
         Step::GoalState,
+        // Secrets: an application secret (the leader adds it, every unit reads it by its
+        // owner label), a unit secret, the owner's rules, unknown ids and labels.
+        Step::SecretAdd(
+            bag(&[("one-key", "v1"), ("two", "x y")]),
+            Some(SECRET_LABEL.into()),
+            true,
+        ),
+        Step::SecretGet(Target::Label(SECRET_LABEL.into()), Read::Tracked),
+        Step::SecretGet(Target::Label(SECRET_LABEL.into()), Read::Tracked),
+        Step::SecretInfoGet(Target::Label(SECRET_LABEL.into())),
+        Step::SecretSet(Target::Last, bag(&[("one-key", "v2")])),
+        Step::SecretGet(Target::Last, Read::Tracked),
+        Step::SecretGet(Target::Last, Read::Refresh),
+        Step::SecretGet(Target::Label(SECRET_LABEL.into()), Read::Refresh),
+        Step::SecretGet(Target::Label(SECRET_LABEL.into()), Read::Peek),
+        Step::SecretGet(Target::Label("no-such-label".into()), Read::Tracked),
+        Step::SecretGet(Target::Id(UNKNOWN_SECRET.into()), Read::Tracked),
+        Step::SecretInfoGet(Target::Id(UNKNOWN_SECRET.into())),
+        Step::SecretSet(Target::Id(UNKNOWN_SECRET.into()), bag(&[("one-key", "v")])),
+        Step::SecretIds,
+        Step::SecretAdd(bag(&[("Bad_Key", "v")]), None, false),
+        Step::SecretAdd(bag(&[("mine", "u1")]), Some(format!("{me}.own")), false),
+        Step::SecretGet(Target::Label(format!("{me}.own")), Read::Tracked),
+        Step::SecretSet(Target::Last, bag(&[("mine", "u2")])),
+        Step::SecretGet(Target::Last, Read::Tracked),
+        Step::SecretGrant(Target::Last, "cluster:99".into()),
+        Step::SecretRemove(Target::Last),
+        Step::SecretGet(Target::Last, Read::Tracked),
+        Step::SecretIds,
         Step::ActionGet,
         Step::ActionSet(bag(&[("result", "ok"), ("nested.key-1", "x")])),
         Step::ActionSet(BTreeMap::new()),
@@ -226,7 +357,7 @@ fn script_runner_inside_a_hook() {
     let steps: Vec<Step> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("script.json")).unwrap()).unwrap();
     let tools = ProcessHookTools::new();
-    let answers = steps.iter().map(|s| run_step(&tools, s)).collect();
+    let answers = run_steps(&tools, &steps);
     let report = Report {
         answers,
         runs: tools.calls(),
@@ -352,6 +483,26 @@ impl Bench {
             }
             fake = fake.relation(&id, rel);
         }
+        for view in m.secrets().unwrap() {
+            let content = m
+                .show_secret(&view.id, true)
+                .unwrap()
+                .content
+                .unwrap_or_default();
+            let content = SecretContent(content.into_iter().collect());
+            let mut secret = if view.owner_kind == "application" {
+                FakeSecret::of_app(&view.uri, &view.owner, content.clone())
+            } else {
+                FakeSecret::of_unit(&view.uri, &view.owner, content.clone())
+            };
+            for _ in 1..view.revision {
+                secret = secret.revision(content.clone());
+            }
+            if let Some(l) = &view.label {
+                secret = secret.label(l);
+            }
+            fake = fake.secret(secret);
+        }
         if let Some(params) = action_params {
             fake = fake.action_params(params);
         }
@@ -462,6 +613,53 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
     }
 }
 
+/// The answers with each secret URI or id (the models make different ones) replaced by
+/// `<secret N>`, N counting distinct ids in order of appearance.
+fn normalise_ids(answers: Vec<Answer>) -> Vec<Answer> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut fix = |text: &str| -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find("secret:") {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || ":/-".contains(c)))
+                .unwrap_or(tail.len());
+            let short = tail[..end]
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("secret:")
+                .to_string();
+            let n = seen.iter().position(|s| *s == short).unwrap_or_else(|| {
+                seen.push(short.clone());
+                seen.len() - 1
+            });
+            out.push_str(&format!("<secret {n}>"));
+            rest = &tail[end..];
+        }
+        out.push_str(rest);
+        // Bare ids in messages (`secret "<id>" not found`).
+        for (n, short) in seen.iter().enumerate() {
+            out = out.replace(short.as_str(), &format!("<secret {n}>"));
+        }
+        out
+    };
+    answers
+        .into_iter()
+        .map(|a| match a {
+            Answer::Ok(t) => Answer::Ok(fix(&t)),
+            Answer::Failed { cmd, code, stderr } => Answer::Failed {
+                cmd: fix(&cmd),
+                code,
+                stderr: fix(&stderr),
+            },
+            Answer::Other(t) => Answer::Other(fix(&t)),
+        })
+        .collect()
+}
+
 /// Runs `steps` against the fake (built from the model now) and in the model, and returns
 /// the differences, one line each.
 fn differences(
@@ -471,13 +669,14 @@ fn differences(
     steps: &[Step],
 ) -> Vec<String> {
     let fake = bench.fake(unit, action.as_ref().map(with_defaults));
-    let fake_answers: Vec<Answer> = steps.iter().map(|s| run_step(&fake, s)).collect();
+    let fake_answers: Vec<Answer> = normalise_ids(run_steps(&fake, steps));
     let fake_runs: BTreeMap<String, usize> =
         fake.calls().into_iter().fold(BTreeMap::new(), |mut m, c| {
             *m.entry(c.tool).or_default() += 1;
             m
         });
-    let run = bench.run_in_model(unit, action.clone(), steps);
+    let mut run = bench.run_in_model(unit, action.clone(), steps);
+    run.report.answers = normalise_ids(std::mem::take(&mut run.report.answers));
     let context = format!(
         "{unit} in {}",
         if action.is_some() {
@@ -632,9 +831,7 @@ fn the_script_calls_every_hook_tool_the_charm_uses() {
         .relation(&ids["cluster"], FakeRelation::peer())
         .relation(&ids["restart"], FakeRelation::peer())
         .relation(&ids["upgrade"], FakeRelation::peer());
-    for step in agreed_steps("tiny/0", "tiny/1", &ids, true) {
-        run_step(&fake, &step);
-    }
+    run_steps(&fake, &agreed_steps("tiny/0", "tiny/1", &ids, true));
     let ran: std::collections::BTreeSet<String> =
         fake.calls().into_iter().map(|c| c.tool).collect();
     let every: std::collections::BTreeSet<String> = [
@@ -653,6 +850,13 @@ fn the_script_calls_every_hook_tool_the_charm_uses() {
         "unit-get",
         "goal-state",
         "open-port",
+        "secret-add",
+        "secret-get",
+        "secret-set",
+        "secret-info-get",
+        "secret-ids",
+        "secret-grant",
+        "secret-remove",
     ]
     .into_iter()
     .map(String::from)
