@@ -92,9 +92,20 @@ pub fn reconcile(
     ensemble: &dyn Ensemble,
 ) -> Result<Status, CharmError> {
     let mut statuses = StatusCollector::new();
+    // The internal passwords are read only once a round needs them; later rounds of the
+    // hook have them from the hook tools' cache.
+    let mut with_credentials = false;
     for _ in 0..MAX_ROUNDS {
-        let snapshot = observe(env, facts, tools, workload, ensemble)?;
-        let plan = decide(&snapshot, workload.paths());
+        let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
+        if with_credentials {
+            crate::observe::load_credentials(tools, &mut snapshot)?;
+        }
+        let mut plan = decide(&snapshot, workload.paths());
+        if plan.need_credentials && snapshot.credentials.is_none() {
+            with_credentials = true;
+            crate::observe::load_credentials(tools, &mut snapshot)?;
+            plan = decide(&snapshot, workload.paths());
+        }
         statuses = StatusCollector::new();
         for s in &plan.statuses {
             statuses.add(s.clone());
@@ -140,12 +151,19 @@ fn run_action(
             return Ok(());
         }
     };
-    // The password readers need only the cluster app bag: no snapshot, two tool calls.
+    // The password readers need only the cluster app bag and the secret: no snapshot.
     if let ActionCmd::GetPassword(user) = cmd {
-        let app = crate::observe::cluster_app(env, tools)?;
-        return finish_action(actions::get_password::run(user, app.as_ref()), tools);
+        let creds = match crate::observe::cluster_app(env, tools)? {
+            Some(app) => crate::observe::credentials(tools, &app)?,
+            None => None,
+        };
+        let creds = creds.as_ref().map(|c| c.as_ref().map_err(String::as_str));
+        return finish_action(actions::get_password::run(user, creds), tools);
     }
-    let snapshot = observe(env, facts, tools, workload, ensemble)?;
+    let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
+    if matches!(cmd, ActionCmd::SetPassword(_)) {
+        crate::observe::load_credentials(tools, &mut snapshot)?;
+    }
     let outcome = cmd
         .run(&snapshot)
         .map_err(|e| CharmError::Execute(e.into()))?;
@@ -157,13 +175,13 @@ fn run_action(
             return Ok(());
         }
     }
-    let then_reconcile = outcome.then_reconcile && outcome.result.is_ok();
-    finish_action(outcome, tools)?;
-    if then_reconcile {
+    // The results go last: if anything before fails, the hook fails, Juju discards its
+    // writes, and no result (a password that never took effect) was shown.
+    if outcome.then_reconcile && outcome.result.is_ok() {
         let status = reconcile(env, facts, tools, workload, ensemble)?;
         set_status(tools, workload, &status)?;
     }
-    Ok(())
+    finish_action(outcome, tools)
 }
 
 /// Sets the action's results, or fails it.

@@ -7,7 +7,8 @@
 //! - [`hooktools`]: Juju's hook tools (subprocesses; [`hooktools::fake`]);
 //! - [`workload`]: ZooKeeper's service and files (the snap, or a local process;
 //!   [`workload::mem`]);
-//! - [`zk`]: the ZooKeeper ensemble (4-letter words, reconfig as `super`, the
+//! - [`zk`]: the ZooKeeper ensemble (4-letter words, reconfig and ACLs as `super` over
+//!   SASL, the
 //!   [`zk::ensemble::Ensemble`] trait; [`zk::fake`]);
 //! - [`env`](mod@env): the hook's environment variables.
 //!
@@ -23,7 +24,8 @@
 //! Data and rules:
 //! - [`peers`]: the peer relations' bags as types, and the typed writes;
 //! - [`config`]: charm config validated into a struct;
-//! - [`passwords`]: the internal passwords and the `sync` rotation;
+//! - [`passwords`]: the password rule, the internal secret's content, the passwords in
+//!   effect and their placeholder shape, and the `sync` rotation;
 //! - [`render`]: `zoo.cfg`, the dynamic config, JAAS, `myid`, and their fingerprint;
 //! - [`local_state`]: the charm's private state files on the unit;
 //! - [`upgrade`]: the upgrade decision and `pre-upgrade-check`'s checks;

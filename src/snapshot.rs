@@ -11,7 +11,7 @@ use crate::config::{CharmConfig, ConfigError};
 use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
 use crate::local_state::LocalState;
-use crate::passwords::Passwords;
+use crate::passwords::Credentials;
 use crate::peers::cluster::{Cluster, SyncRotation};
 use crate::peers::restart::Restart;
 use crate::peers::upgrade::Upgrade;
@@ -118,6 +118,10 @@ pub struct Snapshot {
     pub event: EventFacts,
     /// Facts of an upgrade beyond the relation data.
     pub upgrade_facts: UpgradeFacts,
+    /// The internal passwords, once read (only in rounds that write files or act as
+    /// `super`): from the internal secret, or from the bag of an earlier revision; `Err`
+    /// says why they cannot be used (no value in it).
+    pub credentials: Option<Result<Credentials, String>>,
 }
 
 impl Snapshot {
@@ -126,10 +130,17 @@ impl Snapshot {
         crate::passwords::rotation(&self.cluster.as_ref()?.app)
     }
 
-    /// The internal passwords as the servers should run with them now, once the leader has
-    /// shared both.
-    pub fn passwords(&self) -> Option<Passwords> {
-        crate::passwords::in_effect(&self.cluster.as_ref()?.app)
+    /// The internal passwords, when they were read and are usable.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()?.as_ref().ok()
+    }
+
+    /// Whether the leader has shared the internal passwords: in the internal secret, or (an
+    /// earlier revision) in the bag.
+    pub fn passwords_shared(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|c| c.app.internal_secret.is_some() || !c.app.legacy.is_empty())
     }
 
     /// Peer unit ids (this unit included) that are not leaving.

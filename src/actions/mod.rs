@@ -70,9 +70,12 @@ impl ActionCmd {
     /// When a password must be generated and the operating system has no random bytes.
     pub fn run(&self, s: &Snapshot) -> Result<ActionOutcome, RandomError> {
         Ok(match self {
-            ActionCmd::GetPassword(user) => {
-                get_password::run(*user, s.cluster.as_ref().map(|c| &c.app))
-            }
+            ActionCmd::GetPassword(user) => get_password::run(
+                *user,
+                s.credentials
+                    .as_ref()
+                    .map(|c| c.as_ref().map_err(String::as_str)),
+            ),
             ActionCmd::SetPassword(params) => set_password::run(params, s)?,
             ActionCmd::PreUpgradeCheck => pre_upgrade_check::run(s),
             ActionCmd::ResumeUpgrade => resume_upgrade::run(s),

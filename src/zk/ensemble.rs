@@ -131,7 +131,7 @@ pub trait Ensemble {
     /// Waits until `host` serves and is synced, up to `timeout`; whether it is.
     fn wait_synced(&self, host: &str, timeout: Duration) -> bool;
 
-    /// Opens a reconfig session as `super` to any of `hosts`.
+    /// Opens a session as `super` (SASL) to any of `hosts`; a wrong password fails here.
     fn reconfig_session<'a>(
         &'a self,
         hosts: &[String],
@@ -139,7 +139,7 @@ pub trait Ensemble {
     ) -> Result<Box<dyn Reconfig + 'a>, ZkError>;
 }
 
-/// A `super` session that changes the membership.
+/// A `super` session that changes the membership and the protected ACLs.
 pub trait Reconfig {
     /// Applies one change, conditional on the config version when given; returns the
     /// committed config.
@@ -148,6 +148,10 @@ pub trait Reconfig {
         op: &MembershipOp,
         expected_version: Option<u64>,
     ) -> Result<EnsembleConfig, ZkError>;
+
+    /// Restricts the ACLs of `/` and `/zookeeper` so that only `super` changes them
+    /// ([`super::admin::protected_acl`]).
+    fn protect_root(&mut self) -> Result<(), ZkError>;
 }
 
 impl Reconfig for Admin {
@@ -160,6 +164,10 @@ impl Reconfig for Admin {
             MembershipOp::Add(spec) => self.add_member(spec, expected_version),
             MembershipOp::Remove { server_id } => self.remove_member(*server_id, expected_version),
         }
+    }
+
+    fn protect_root(&mut self) -> Result<(), ZkError> {
+        Admin::protect_root(self)
     }
 }
 

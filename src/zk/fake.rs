@@ -88,6 +88,10 @@ struct State {
     faults: VecDeque<Fault>,
     asked: Vec<Asked>,
     reconfigs: Vec<Reconfigured>,
+    /// `/` and `/zookeeper` were restricted.
+    root_protected: bool,
+    /// The next `protect_root` fails with this.
+    protect_fault: Option<Fault>,
 }
 
 impl State {
@@ -149,6 +153,17 @@ impl FakeEnsemble {
     pub fn fault(self, fault: Fault) -> Self {
         self.state.borrow_mut().faults.push_back(fault);
         self
+    }
+
+    /// The next `protect_root` fails with `fault`.
+    pub fn protect_fault(self, fault: Fault) -> Self {
+        self.state.borrow_mut().protect_fault = Some(fault);
+        self
+    }
+
+    /// Whether a session restricted the ACLs of `/` and `/zookeeper`.
+    pub fn root_protected(&self) -> bool {
+        self.state.borrow().root_protected
     }
 
     /// Changes a server's health (a server that goes down, or comes up, between calls).
@@ -238,7 +253,7 @@ impl Ensemble for FakeEnsemble {
             .as_deref()
             .is_some_and(|p| p != super_password)
         {
-            return Err(ZkError::NoAuth(format!("{host}: digest of super rejected")));
+            return Err(ZkError::NoAuth(format!("{host}: authentication failed")));
         }
         Ok(Box::new(Session { ensemble: self }))
     }
@@ -269,6 +284,15 @@ impl Reconfig for Session<'_> {
                 .map_err(ToString::to_string),
         });
         result
+    }
+
+    fn protect_root(&mut self) -> Result<(), ZkError> {
+        let mut st = self.ensemble.state.borrow_mut();
+        if let Some(fault) = st.protect_fault.take() {
+            return Err(fault.error());
+        }
+        st.root_protected = true;
+        Ok(())
     }
 }
 

@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 pub const CLIENT_PORT: u16 = 2181;
 /// The quorum port.
 pub const QUORUM_PORT: u16 = 2888;
+/// The user whose SASL identity is ZooKeeper's superuser (`-Dzookeeper.superUser`).
+pub const SUPER_USER: &str = "super";
 /// The leader-election port.
 pub const ELECTION_PORT: u16 = 3888;
 
@@ -49,15 +51,6 @@ pub enum ZkError {
     ConnectionLoss(String),
     #[error("zookeeper client error: {0}")]
     Client(String),
-}
-
-/// `base64(sha1("super:<password>"))`: the digest of the `super` user that
-/// `DigestAuthenticationProvider.superDigest=super:<digest>` in `zoo.cfg` takes.
-pub fn super_digest(password: &str) -> String {
-    use base64::Engine as _;
-    use sha1::Digest as _;
-    let hash = sha1::Sha1::digest(format!("super:{password}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(hash)
 }
 
 /// A server's role in a member line (`...:participant;...`).
@@ -111,17 +104,5 @@ impl EnsembleConfig {
             .filter(|s| s.role == Role::Participant)
             .map(|s| s.id)
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn super_digest_matches_zookeepers_own_tool() {
-        // Value printed by DigestAuthenticationProvider for super:s3cret-pw.
-        assert_eq!(super_digest("s3cret-pw"), "AbTtmmNePY5gqMKPT1vRnOglhKI=");
-        assert_ne!(super_digest("s3cret-pX"), super_digest("s3cret-pw"));
     }
 }

@@ -89,12 +89,19 @@ pub fn addresses(m: &Model) -> Result<BTreeMap<u32, String>, SimError> {
         .collect())
 }
 
+/// The internal secret's content (`juju show-secret cluster.<app>.app --reveal`), once the
+/// leader created it.
+pub fn internal_secret(m: &Model) -> Option<BTreeMap<String, String>> {
+    let app = m.app_name().ok()?;
+    m.show_secret(&format!("cluster.{app}.app"), true)
+        .ok()?
+        .content
+        .map(|c| c.into_iter().collect())
+}
+
 /// The `super` password the leader generated, once it did.
 pub fn super_password(m: &Model) -> Option<String> {
-    m.app_databag("cluster")
-        .ok()?
-        .get("super-password")
-        .cloned()
+    internal_secret(m)?.get("super-password").cloned()
 }
 
 /// Runs whatever is queued (no ticks, no retries); returns how many hooks ran and the

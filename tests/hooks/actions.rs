@@ -12,7 +12,7 @@ use zookeeper_charm::zk::ensemble::ServerHealth;
 use crate::scenario::*;
 
 #[test]
-fn the_password_getters_answer_on_any_unit_with_three_calls_and_nothing_else() {
+fn the_password_getters_answer_on_any_unit_from_the_secret_with_four_calls_and_nothing_else() {
     for (action, key, value) in [
         ("get-super-password", "super-password", "S".repeat(32)),
         ("get-sync-password", "sync-password", "Y".repeat(32)),
@@ -32,6 +32,7 @@ fn the_password_getters_answer_on_any_unit_with_three_calls_and_nothing_else() {
                 [
                     "relation-ids --format=json cluster",
                     "relation-get --format=json -r cluster:0 --app - zookeeper",
+                    &format!("secret-get --format=json {SECRET_URI}"),
                     &format!("action-set {key}={value}"),
                 ]
             );
@@ -63,16 +64,25 @@ fn set_password_on_the_leader_writes_the_new_super_password_and_starts_the_roll(
     let out = Hook::action("set-password")
         .steady(0, 3)
         .leader(true)
-        .params(json!({"password": "Abc-123"}))
+        .params(json!({"password": "Abc-1234"}))
         .run();
     out.ok();
     assert_eq!(
         out.action_results(),
-        [("super-password".to_string(), "Abc-123".to_string())].into(),
+        [("super-password".to_string(), "Abc-1234".to_string())].into(),
         "{}",
         out.describe()
     );
-    assert_eq!(out.cluster_app().super_password.as_deref(), Some("Abc-123"));
+    let creds = out.credentials().unwrap();
+    assert_eq!(creds.super_password.unwrap().as_str(), "Abc-1234");
+    assert_eq!(out.cluster_app().secret_generation, 1);
+    // The results come last: after the secret, the bag and the status.
+    let lines = out.lines();
+    assert!(lines.last().unwrap().starts_with("action-set"), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("secret-set")),
+        "{lines:?}"
+    );
     // The reconcile that follows: the leader's own files changed, it asks for the lock and
     // waits for the others (which run the old password) to restart first.
     assert_eq!(
@@ -91,7 +101,7 @@ fn set_password_on_the_leader_writes_the_new_super_password_and_starts_the_roll(
             .calls()
             .iter()
             .filter(|c| c.tool == "relation-set")
-            .all(|c| !c.args.join(" ").contains("Abc-123")),
+            .all(|c| !c.args.join(" ").contains("Abc-1234")),
         "{:?}",
         out.lines()
     );
@@ -108,9 +118,10 @@ fn set_password_for_sync_generates_a_password_and_starts_a_three_phase_rotation(
     let new = out.action_results()["sync-password"].clone();
     assert_eq!(new.len(), 32, "{}", out.describe());
     let app = out.cluster_app();
-    assert_eq!(app.sync_password_new.as_deref(), Some(new.as_str()));
+    let creds = out.credentials().unwrap();
+    assert_eq!(creds.sync_password_new.unwrap().as_str(), new);
     assert_eq!(app.sync_rotation, Some(SyncRotation::Relax));
-    assert_eq!(app.sync_password.as_deref(), Some("Y".repeat(32).as_str()));
+    assert_eq!(creds.sync_password.unwrap().as_str(), "Y".repeat(32));
 }
 
 #[test]
@@ -131,7 +142,12 @@ fn set_password_refusals_fail_the_action_and_write_nothing() {
         (
             leader(0),
             json!({"password": "has space"}),
-            "the password must be 1 to 256 printable ASCII characters without spaces or quotes",
+            "the password is refused: character 4 is not allowed; a password has only A-Z, a-z, 0-9 and ._~+@%^-; nothing was changed",
+        ),
+        (
+            leader(0),
+            json!({"username": "sync", "password": "pa${user.name}ss"}),
+            "the password is refused: character 3 is not allowed; a password has only A-Z, a-z, 0-9 and ._~+@%^-; nothing was changed",
         ),
         (
             leader(0),
@@ -169,9 +185,12 @@ fn set_password_is_refused_while_a_rotation_or_an_upgrade_runs() {
         .leader(true)
         .params(json!({"username": "sync"}))
         .with(|w| {
+            w.secret
+                .as_mut()
+                .unwrap()
+                .insert("sync-password-new".into(), "N".repeat(32));
             w.cluster_app.extend(
                 cluster::AppPatch {
-                    sync_password_new: Some(Some("N".repeat(32))),
                     sync_rotation: Some(Some(SyncRotation::Switch)),
                     ..Default::default()
                 }
@@ -182,9 +201,10 @@ fn set_password_is_refused_while_a_rotation_or_an_upgrade_runs() {
     out.ok();
     assert_eq!(
         out.action_failure().as_deref(),
-        Some("a sync password rotation is already in progress; wait until every unit is active")
+        Some("a sync password rotation is in its switch phase: servers (some) log in with its new password already, so it can only finish; it does once every unit restarted with it (see `juju status`), then run set-password again")
     );
     assert_eq!(out.ran("relation-set"), 0, "{}", out.describe());
+    assert_eq!(out.ran("secret-set"), 0, "{}", out.describe());
 
     let out = Hook::action("set-password")
         .steady(0, 3)
@@ -361,4 +381,76 @@ fn an_unknown_action_fails_with_one_call() {
         out.lines(),
         ["action-fail -- unknown action \"make-coffee\": this charm has no such action"]
     );
+}
+
+#[test]
+fn the_password_getters_read_an_earlier_revisions_bag_until_the_leader_moved_it() {
+    let out = Hook::action("get-sync-password")
+        .steady(1, 3)
+        .with(|w| {
+            w.secret = None;
+            w.cluster_app.remove("internal_secret");
+            w.cluster_app
+                .insert("sync-password".into(), "legacy-sync-pw".into());
+            w.cluster_app
+                .insert("super-password".into(), "legacy-super-pw".into());
+        })
+        .run();
+    out.ok();
+    assert_eq!(
+        out.action_results(),
+        [("sync-password".to_string(), "legacy-sync-pw".to_string())].into(),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(out.ran("secret-get"), 0);
+}
+
+#[test]
+fn set_password_reports_nothing_when_the_hook_then_fails() {
+    // The reconcile after the change fails (a tool breaks): Juju discards the hook's writes,
+    // and no password was shown.
+    let out = Hook::action("set-password")
+        .steady(0, 3)
+        .leader(true)
+        .params(json!({"password": "Abc-1234"}))
+        .fail_tool("status-set")
+        .run();
+    assert!(out.result.is_err(), "{}", out.describe());
+    assert_eq!(out.ran("action-set"), 0, "{}", out.describe());
+    assert!(out.action_results().is_empty());
+}
+
+#[test]
+fn a_sync_rotation_stuck_in_its_first_phase_is_superseded_by_a_new_set_password() {
+    // The wedge of a bad new password: unit 1 restarted into `relax` and never came back.
+    let out = Hook::action("set-password")
+        .steady(0, 3)
+        .leader(true)
+        .params(json!({"username": "sync", "password": "Fixed-pw-123"}))
+        .with(|w| {
+            w.secret
+                .as_mut()
+                .unwrap()
+                .insert("sync-password-new".into(), "first-new-pw".into());
+            w.cluster_app.extend(
+                cluster::AppPatch {
+                    sync_rotation: Some(Some(SyncRotation::Relax)),
+                    secret_generation: Some(1),
+                    ..Default::default()
+                }
+                .to_bag(),
+            );
+            w.servers
+                .insert(1, ServerHealth::down("connection refused"));
+        })
+        .run();
+    out.ok();
+    assert_eq!(out.action_failure(), None, "{}", out.describe());
+    let creds = out.credentials().unwrap();
+    assert_eq!(creds.sync_password_new.unwrap().as_str(), "Fixed-pw-123");
+    assert_eq!(creds.sync_password.unwrap().as_str(), "Y".repeat(32));
+    let app = out.cluster_app();
+    assert_eq!(app.sync_rotation, Some(SyncRotation::Relax));
+    assert_eq!(app.secret_generation, 2);
 }

@@ -76,7 +76,19 @@ fn start_on_a_new_application_bootstraps_the_lowest_unit_alone_and_names_the_nex
         .run();
     out.ok();
     let app = out.cluster_app();
-    assert!(app.super_password.is_some() && app.sync_password.is_some());
+    // The passwords are in the internal secret, with Charmed ZooKeeper's label; the bag
+    // holds its URI and nothing password-like.
+    let creds = out.credentials().expect("the internal secret");
+    assert!(creds.complete(), "{creds:?}");
+    let secret = out
+        .tools
+        .secret_state(app.internal_secret.as_ref().unwrap().as_str())
+        .unwrap();
+    assert_eq!(secret.owner_label(), Some(SECRET_LABEL));
+    let pw = creds.super_password.as_ref().unwrap().as_str().to_string();
+    let bag = out.app_bag(CLUSTER);
+    assert!(!bag.values().any(|v| v.contains(&pw)), "{bag:?}");
+    assert_eq!(out.ran("secret-add"), 1);
     // It bootstrapped alone with the initial dynamic config of itself.
     assert_eq!(out.lifecycle(), [WorkloadCall::Start], "{}", out.describe());
     let dynamic = out
@@ -105,14 +117,7 @@ fn start_on_a_new_application_bootstraps_the_lowest_unit_alone_and_names_the_nex
 fn start_on_a_new_non_leader_waits_for_its_turn_and_starts_nothing() {
     let out = Hook::start()
         .fresh(1, 3)
-        .with(|w| {
-            w.cluster_app = cluster::AppPatch {
-                super_password: Some("S".repeat(32)),
-                sync_password: Some("Y".repeat(32)),
-                ..Default::default()
-            }
-            .to_bag();
-        })
+        .with(|w| w.share_passwords())
         .run();
     out.ok();
     assert!(out.lifecycle().is_empty(), "{}", out.describe());

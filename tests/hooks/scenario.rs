@@ -18,10 +18,10 @@ use zookeeper_charm::config::CharmConfig;
 use zookeeper_charm::deps;
 use zookeeper_charm::dispatch::ENDPOINTS;
 use zookeeper_charm::env::HookEnv;
-use zookeeper_charm::hooktools::fake::{Call, FakeHookTools, FakeRelation};
-use zookeeper_charm::hooktools::{Bag, Databag};
+use zookeeper_charm::hooktools::fake::{Call, FakeHookTools, FakeRelation, FakeSecret};
+use zookeeper_charm::hooktools::{Bag, Databag, SecretContent};
 use zookeeper_charm::local_state::{self, LocalState};
-use zookeeper_charm::passwords::{self, Passwords};
+use zookeeper_charm::passwords::{self, Credentials, Passwords};
 use zookeeper_charm::peers::upgrade::UpgradeState;
 use zookeeper_charm::peers::{cluster, restart, upgrade};
 use zookeeper_charm::render::{self, Rendered};
@@ -35,6 +35,9 @@ pub const APP: &str = "zookeeper";
 pub const CLUSTER: &str = "cluster:0";
 pub const RESTART: &str = "restart:1";
 pub const UPGRADE: &str = "upgrade:2";
+/// The internal secret's URI, and its label (Charmed ZooKeeper's).
+pub const SECRET_URI: &str = "secret://1e5d7c2a-0000-4000-8000-00000000000a/d3fo2nuve8s5g6ln8t8g";
+pub const SECRET_LABEL: &str = "cluster.zookeeper.app";
 
 /// Unit `id`'s address.
 pub fn addr(id: u32) -> String {
@@ -88,6 +91,8 @@ pub struct World {
     pub related: bool,
     pub config: Map<String, Value>,
     pub cluster_app: Databag,
+    /// The internal secret's content; `None`: no secret.
+    pub secret: Option<Databag>,
     pub cluster_units: BTreeMap<u32, Databag>,
     pub restart_app: Databag,
     pub restart_units: BTreeMap<u32, Databag>,
@@ -131,6 +136,7 @@ impl World {
             related: true,
             config: default_config(),
             cluster_app: Databag::new(),
+            secret: None,
             cluster_units: BTreeMap::new(),
             restart_app: Databag::new(),
             restart_units: BTreeMap::new(),
@@ -176,16 +182,16 @@ impl World {
     pub fn steady(me: u32, units: u32) -> World {
         let mut w = World::new(me, units);
         w.cluster_app = cluster::AppPatch {
-            super_password: Some("S".repeat(32)),
-            sync_password: Some("Y".repeat(32)),
             recorded: w
                 .units
                 .iter()
                 .map(|id| (*id, cluster::Recorded::Added))
                 .collect(),
+            root_acl_restricted: Some(true),
             ..Default::default()
         }
         .to_bag();
+        w.share_passwords();
         w.upgrade_app = upgrade::AppPatch {
             dependencies: Some(deps::compiled_dependencies()),
             ..Default::default()
@@ -219,12 +225,28 @@ impl World {
         w
     }
 
+    /// The leader shared the internal passwords: `super` all `S`, `sync` all `Y`, in the
+    /// internal secret.
+    pub fn share_passwords(&mut self) {
+        self.secret = Some(Databag::from([
+            ("super-password".to_string(), "S".repeat(32)),
+            ("sync-password".to_string(), "Y".repeat(32)),
+        ]));
+        self.cluster_app.extend(
+            cluster::AppPatch {
+                internal_secret: zookeeper_charm::hooktools::SecretId::parse(SECRET_URI),
+                ..Default::default()
+            }
+            .to_bag(),
+        );
+    }
+
     /// The fingerprint and `zoo.cfg` this unit's files have with the world as it is now.
     pub fn rendered_now(&self) -> (String, String) {
         let paths = MemWorkload::new().paths().clone();
         let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords());
         (
-            rendered.fingerprint(),
+            render::fingerprint(&self.config(), &paths, self.me, &self.app()),
             rendered.zoo_cfg(&paths.initial_dynamic()),
         )
     }
@@ -233,14 +255,23 @@ impl World {
         CharmConfig::from_juju(&self.config).unwrap()
     }
 
+    pub fn app(&self) -> cluster::App {
+        cluster::App::from_bag(&self.cluster_app)
+    }
+
+    pub fn credentials(&self) -> Credentials {
+        Credentials::from_content(&SecretContent(self.secret.clone().unwrap_or_default()))
+            .unwrap()
+            .or(&Credentials::from_legacy(&self.app()).unwrap())
+    }
+
     pub fn passwords(&self) -> Passwords {
-        passwords::in_effect(&cluster::App::from_bag(&self.cluster_app))
-            .expect("the passwords are shared")
+        passwords::in_effect(&self.app(), &self.credentials()).expect("the passwords are shared")
     }
 
     /// What every up-to-date unit reports in its restart bag.
     pub fn inputs(&self) -> String {
-        render::shared_inputs(&self.config(), &self.passwords())
+        render::shared_inputs(&self.config(), &self.app())
     }
 
     /// Unit `id` recorded `state=started`.
@@ -306,6 +337,12 @@ impl World {
                 .relation(CLUSTER, peer(&self.cluster_app, &self.cluster_units))
                 .relation(RESTART, peer(&self.restart_app, &self.restart_units))
                 .relation(UPGRADE, peer(&self.upgrade_app, &self.upgrade_units));
+        }
+        if let Some(content) = &self.secret {
+            tools = tools.secret(
+                FakeSecret::of_app(SECRET_URI, APP, SecretContent(content.clone()))
+                    .label(SECRET_LABEL),
+            );
         }
         for tool in &self.failing_tools {
             tools = tools.fail_tool(tool);
@@ -670,6 +707,13 @@ impl Outcome {
     /// The cluster app bag after the hook, parsed.
     pub fn cluster_app(&self) -> cluster::App {
         cluster::App::from_bag(&self.app_bag(CLUSTER))
+    }
+
+    /// The internal secret after the hook (the one the bag names), parsed.
+    pub fn credentials(&self) -> Option<Credentials> {
+        let id = self.cluster_app().internal_secret?;
+        let secret = self.tools.secret_state(id.as_str())?;
+        (!secret.is_removed()).then(|| Credentials::from_content(&secret.current()).unwrap())
     }
 
     /// This unit's upgrade state after the hook.
