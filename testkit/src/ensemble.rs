@@ -4,7 +4,7 @@
 //!
 //! Each test that starts servers must take its own
 //! address range (`base`): server `id` listens on `127.0.0.<base + id>`. Ranges in use:
-//! `tests/zk_real.rs` takes bases 100, 110 and 120 (127.0.0.101 to .124). Pick another
+//! `tests/zk_real.rs` takes bases 100, 110, 120 and 130 (127.0.0.101 to .131). Pick another
 //! range for a new test.
 //!
 //! Every server is killed by PID when the [`Ensemble`] is dropped, also when a test panics.
