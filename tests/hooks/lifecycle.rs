@@ -213,6 +213,7 @@ fn config_changed_with_a_restart_relevant_option_asks_for_the_restart_lock() {
         Some(Status::waiting("waiting for restart lock"))
     );
     assert!(out.writes(CLUSTER, false).is_empty());
+    assert_eq!(out.ran("secret-get"), 0, "no file written, no secret read");
 }
 
 #[test]
@@ -297,6 +298,72 @@ fn a_granted_unit_restarts_with_the_new_files_then_releases_the_lock() {
         .map(|c| c.status.kind)
         .collect();
     assert_eq!(shown, [StatusKind::Maintenance, StatusKind::Active]);
+    // The files need the passwords: one read of the secret, by its URI.
+    assert_eq!(out.ran("secret-get"), 1, "{}", out.describe());
+    let jaas = out.workload.file(&out.workload.paths().jaas()).unwrap();
+    assert!(
+        jaas.contains(&format!("user_super=\"{}\"", "S".repeat(32))),
+        "{jaas}"
+    );
+    // The fingerprint recorded and reported holds no password.
+    assert!(!own.inputs.unwrap().contains("SSSS"));
+    assert_eq!(
+        out.local().started_with.as_deref(),
+        Some(out.world.rendered_now().0.as_str())
+    );
+}
+
+#[test]
+fn upgrade_charm_on_the_leader_moves_an_earlier_revisions_passwords_into_the_secret() {
+    let out = Hook::upgrade_charm()
+        .steady(0, 3)
+        .leader(true)
+        .with(|w| {
+            w.secret = None;
+            w.cluster_app.remove("internal_secret");
+            w.cluster_app
+                .insert("super-password".into(), "S".repeat(32));
+            w.cluster_app.insert("sync-password".into(), "Y".repeat(32));
+        })
+        .run();
+    out.ok();
+    let app = out.cluster_app();
+    assert!(app.legacy.is_empty(), "{}", out.describe());
+    let creds = out.credentials().expect("the secret");
+    assert_eq!(creds.super_password.unwrap().as_str(), "S".repeat(32));
+    assert_eq!(creds.sync_password.unwrap().as_str(), "Y".repeat(32));
+    let secret = out
+        .tools
+        .secret_state(app.internal_secret.unwrap().as_str())
+        .unwrap();
+    assert_eq!(secret.owner_label(), Some(SECRET_LABEL));
+    // The same passwords, the same files: no restart (a refresh rolls out by the upgrade).
+    assert!(out.lifecycle().is_empty(), "{}", out.describe());
+    let bag = out.app_bag(CLUSTER);
+    assert!(
+        !bag.values()
+            .any(|v| v.contains("SSSS") || v.contains("YYYY")),
+        "{bag:?}"
+    );
+}
+
+#[test]
+fn a_leader_with_charmed_zookeepers_secret_keeps_it_and_reads_it_only_to_act_as_super() {
+    // Charmed ZooKeeper's bag: the secret's URI and nothing of this charm's.
+    let out = Hook::update_status()
+        .steady(0, 3)
+        .leader(true)
+        .with(|w| {
+            w.cluster_app.remove("root-acl");
+        })
+        .run();
+    out.ok();
+    assert_eq!(out.ran("secret-add"), 0);
+    assert_eq!(out.ran("secret-set"), 0);
+    // Restricting the root ACL needs super: one read.
+    assert_eq!(out.ran("secret-get"), 1, "{}", out.describe());
+    assert!(out.ensemble.root_protected());
+    assert!(out.cluster_app().root_acl_restricted);
 }
 
 #[test]
