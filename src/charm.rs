@@ -64,6 +64,9 @@ pub fn run(
         }
         Event::Action(action) => run_action(*action, env, &facts, tools, workload, ensemble),
         _ => {
+            if event == Event::SecretRemove {
+                remove_obsolete_revision(env, tools);
+            }
             if facts.charm_refreshed {
                 // New charm code runs now; its workload is rolled out unit by unit.
                 local_state::mark_upgrade_pending(workload)?;
@@ -76,6 +79,25 @@ pub fn run(
                 }
             }
             Ok(())
+        }
+    }
+}
+
+/// `secret-remove`: the owner drops the revision Juju says nobody reads any more (a
+/// rotation leaves one per password change). Best effort: leadership may have moved.
+fn remove_obsolete_revision(env: &HookEnv, tools: &dyn HookTools) {
+    let id = env
+        .secret_id
+        .as_deref()
+        .and_then(crate::hooktools::SecretId::parse);
+    let revision = env.secret_revision.as_deref().and_then(|r| r.parse().ok());
+    if let (Some(id), Some(revision)) = (id, revision) {
+        match tools.secret_remove(&id, Some(revision)) {
+            Ok(()) => log::info!("removed revision {revision} of {id}: nobody reads it"),
+            Err(e) => log::warn!(
+                "cannot remove revision {revision} of {id}: {}",
+                crate::report::chain(&e)
+            ),
         }
     }
 }

@@ -636,7 +636,31 @@ fn storage_attached_before_install_installs_and_detaching_changes_nothing() {
 
 #[test]
 fn an_unknown_hook_is_ignored_without_a_tool_call() {
-    let out = Hook::named("secret-changed").steady(1, 3).run();
+    let out = Hook::named("secret-rotate").steady(1, 3).run();
     out.ok();
     assert_eq!(out.total_calls(), 0, "{}", out.describe());
+}
+
+#[test]
+fn secret_changed_reconciles_like_a_steady_hook_without_reading_the_secret() {
+    let out = Hook::named("secret-changed").steady(1, 3).run();
+    out.ok();
+    assert_eq!(out.total_calls(), 8, "{}", out.describe());
+    assert_eq!(out.ran("secret-get"), 0);
+}
+
+#[test]
+fn secret_remove_on_the_leader_drops_the_obsolete_revision_and_changes_nothing_else() {
+    let out = Hook::secret_remove(2).steady(0, 3).leader(true).run();
+    out.ok();
+    let lines = out.lines();
+    assert!(
+        lines.contains(&format!("secret-remove {SECRET_URI} --revision 2")),
+        "{lines:?}"
+    );
+    assert!(out.lifecycle().is_empty());
+    assert_eq!(out.ran("relation-set"), 0);
+    // A unit that is not the leader (any more) cannot: the hook still succeeds.
+    let out = Hook::secret_remove(2).steady(1, 3).leader(false).run();
+    out.ok();
 }

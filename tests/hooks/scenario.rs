@@ -422,6 +422,8 @@ pub struct Hook {
     remote_unit: Option<String>,
     departing_unit: Option<String>,
     params: Option<Map<String, Value>>,
+    /// `JUJU_SECRET_ID` and `JUJU_SECRET_REVISION`.
+    secret: Option<(String, Option<String>)>,
     pub world: World,
 }
 
@@ -433,6 +435,7 @@ impl Hook {
             remote_unit: None,
             departing_unit: None,
             params: None,
+            secret: None,
             world: World::steady(0, 1),
         }
     }
@@ -480,6 +483,12 @@ impl Hook {
             }
             .to_string(),
         );
+        h
+    }
+    /// `secret-remove` of the internal secret's `revision`.
+    pub fn secret_remove(revision: u32) -> Hook {
+        let mut h = Hook::of("secret-remove");
+        h.secret = Some((SECRET_URI.to_string(), Some(revision.to_string())));
         h
     }
     pub fn storage_attached() -> Hook {
@@ -566,6 +575,8 @@ impl Hook {
             departing_unit: self.departing_unit,
             charm_dir: Some("/var/lib/juju/agents/unit-zookeeper-0/charm".into()),
             juju_version: Some("3.6.4".into()),
+            secret_id: self.secret.as_ref().map(|s| s.0.clone()),
+            secret_revision: self.secret.as_ref().and_then(|s| s.1.clone()),
         };
         let mut tools = world.tools();
         if let (Some(given), Some(action)) =
