@@ -142,14 +142,30 @@ pub struct InvalidStored {
     pub reason: InvalidPassword,
 }
 
-/// The content of the internal secret, parsed: the internal users' passwords, and the
-/// other keys (client users, Charmed ZooKeeper's S3 credentials) kept as they are.
+/// The secret content key of the client user of relation `id` (Charmed ZooKeeper's).
+pub fn client_key(id: u32) -> String {
+    format!("relation-{id}")
+}
+
+/// The relation id of a client user's key (`relation-7` -> 7).
+fn client_id(key: &str) -> Option<u32> {
+    let digits = key.strip_prefix("relation-")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// The content of the internal secret, parsed: the internal users' passwords, the client
+/// users' (`relation-<id>`, one per `zookeeper` relation, as Charmed ZooKeeper keeps them),
+/// and the other keys (Charmed ZooKeeper's S3 credentials) kept as they are.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Credentials {
     pub super_password: Option<Password>,
     pub sync_password: Option<Password>,
     /// The `sync` password a rotation brings in.
     pub sync_password_new: Option<Password>,
+    /// Client users' passwords, by relation id.
+    pub clients: BTreeMap<u32, Password>,
     /// Keys this module does not own, untouched.
     pub others: BTreeMap<String, String>,
 }
@@ -160,6 +176,7 @@ impl std::fmt::Debug for Credentials {
             .field("super", &self.super_password.is_some())
             .field("sync", &self.sync_password.is_some())
             .field("sync_new", &self.sync_password_new.is_some())
+            .field("clients", &self.clients.keys().collect::<Vec<_>>())
             .field("others", &self.others.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -187,10 +204,20 @@ impl Credentials {
         for k in [SUPER_KEY, SYNC_KEY, SYNC_NEW_KEY] {
             others.remove(k);
         }
+        let mut clients = BTreeMap::new();
+        for (key, value) in content.0.iter() {
+            if let Some(id) = client_id(key) {
+                others.remove(key);
+                if let Some(p) = stored(key, Some(value))? {
+                    clients.insert(id, p);
+                }
+            }
+        }
         Ok(Credentials {
             super_password: stored(SUPER_KEY, content.get(SUPER_KEY))?,
             sync_password: stored(SYNC_KEY, content.get(SYNC_KEY))?,
             sync_password_new: stored(SYNC_NEW_KEY, content.get(SYNC_NEW_KEY))?,
+            clients,
             others,
         })
     }
@@ -204,6 +231,7 @@ impl Credentials {
             super_password: stored(SUPER_KEY, app.legacy.super_password.as_deref())?,
             sync_password: stored(SYNC_KEY, app.legacy.sync_password.as_deref())?,
             sync_password_new: stored(SYNC_NEW_KEY, app.legacy.sync_password_new.as_deref())?,
+            clients: BTreeMap::new(),
             others: BTreeMap::new(),
         })
     }
@@ -219,6 +247,9 @@ impl Credentials {
             if let Some(p) = v {
                 out.insert(k.to_string(), p.0.clone());
             }
+        }
+        for (id, p) in &self.clients {
+            out.insert(client_key(*id), p.0.clone());
         }
         SecretContent(out)
     }
@@ -247,6 +278,9 @@ impl Credentials {
         self.super_password = self.super_password.or(other.super_password.clone());
         self.sync_password = self.sync_password.or(other.sync_password.clone());
         self.sync_password_new = self.sync_password_new.or(other.sync_password_new.clone());
+        for (id, p) in &other.clients {
+            self.clients.entry(*id).or_insert_with(|| p.clone());
+        }
         for (k, v) in &other.others {
             self.others.entry(k.clone()).or_insert_with(|| v.clone());
         }
@@ -264,6 +298,9 @@ pub struct Passwords {
     /// The quorum users (name, password) this server accepts: the login user, plus the
     /// other one in the middle of a `sync` password rotation.
     pub sync_accepted: Vec<(String, Password)>,
+    /// The client users (name, password) the servers accept over SASL besides `super`, by
+    /// relation id: `relation-<id>`.
+    pub clients: Vec<(String, Password)>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -311,15 +348,22 @@ fn arrange(
         super_password,
         sync_login: login,
         sync_accepted: accepted,
+        clients: Vec::new(),
     })
 }
 
 /// The passwords the servers should run with now: the users and the rotation phase from the
-/// bag, the values from the secret.
+/// bag, the values from the secret, and every client user the secret holds (which the
+/// `zookeeper` relation adds; a refresh from Charmed ZooKeeper keeps its clients' users).
 ///
 /// # Errors
 /// When the secret lacks one of them.
 pub fn in_effect(app: &App, creds: &Credentials) -> Result<Passwords, NotInEffect> {
+    let clients = creds
+        .clients
+        .iter()
+        .map(|(id, p)| (client_key(*id), p.clone()))
+        .collect();
     arrange(
         app,
         creds
@@ -332,6 +376,7 @@ pub fn in_effect(app: &App, creds: &Credentials) -> Result<Passwords, NotInEffec
             .ok_or(NotInEffect::Missing(SYNC_KEY))?,
         || creds.sync_password_new.clone(),
     )
+    .map(|p| Passwords { clients, ..p })
 }
 
 /// What [`in_effect`] gives with every value replaced by a placeholder named after its user:
@@ -468,9 +513,19 @@ mod tests {
             (SUPER_KEY, "super-Password-1"),
             (SYNC_KEY, "sync-Password-1"),
             ("relation-7", "client-Password"),
+            ("s3-credentials", "{\"bucket\": \"b\"}"),
         ]);
         let creds = Credentials::from_content(&content).unwrap();
         assert!(creds.complete());
+        assert_eq!(creds.clients.keys().collect::<Vec<_>>(), [&7]);
+        let app = App::default();
+        assert_eq!(
+            in_effect(&app, &creds).unwrap().clients,
+            [(
+                "relation-7".to_string(),
+                Password::new("client-Password").unwrap()
+            )]
+        );
         assert_eq!(creds.to_content(), content);
         assert!(!format!("{creds:?}").contains("Password-1"));
         let bad = SecretContent::from_pairs([(SUPER_KEY, "pa${x}ss-word")]);

@@ -99,7 +99,16 @@ impl Rendered {
             .iter()
             .map(|(user, pw)| jaas_user(user, pw))
             .collect();
-        let server_users = jaas_user(SUPER_USER, &passwords.super_password);
+        // The SASL users clients log in as: `super`, then each client user by relation id.
+        let server_users: String =
+            std::iter::once(jaas_user(SUPER_USER, &passwords.super_password))
+                .chain(
+                    passwords
+                        .clients
+                        .iter()
+                        .map(|(user, pw)| jaas_user(user, pw)),
+                )
+                .collect();
         let jaas = format!(
             "QuorumServer {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required{accepted};\n}};\n\
              QuorumLearner {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username={user}\n    password={pw};\n}};\n\
@@ -218,6 +227,7 @@ mod tests {
             super_password: p(s),
             sync_login: sync.clone(),
             sync_accepted: vec![sync],
+            clients: Vec::new(),
         }
     }
 
@@ -252,6 +262,21 @@ mod tests {
         let cfg = r.zoo_cfg(Path::new("/z/conf/zoo.cfg.dynamic.1"));
         assert!(cfg.contains("quorum.auth.learnerRequireSasl=true\n"));
         assert!(cfg.contains("quorum.auth.serverRequireSasl=true\n"));
+    }
+
+    #[test]
+    fn the_server_section_lists_super_then_each_client_user() {
+        let mut pws = pw("super-pw-1", "sync-pw-01");
+        pws.clients = vec![
+            ("relation-3".into(), p("client-3-pw")),
+            ("relation-12".into(), p("client-12-pw")),
+        ];
+        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
+        assert!(
+            r.jaas.ends_with("Server {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_super=\"super-pw-1\"\n    user_relation-3=\"client-3-pw\"\n    user_relation-12=\"client-12-pw\";\n};\n"),
+            "{}",
+            r.jaas
+        );
     }
 
     #[test]

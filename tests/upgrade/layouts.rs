@@ -158,6 +158,10 @@ fn super_digest(password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(hash)
 }
 
+/// A client user Charmed ZooKeeper created for a `zookeeper` relation (Kafka's, say).
+const CLIENT_USER: &str = "relation-7";
+const CLIENT_PASSWORD: &str = "Kafka7ClientPasswordAbcdefghijkl";
+
 /// The JAAS file both charms write, with or without the `Server` section.
 fn jaas(sync: &str, super_pw: Option<&str>) -> String {
     let mut text = format!(
@@ -166,7 +170,7 @@ fn jaas(sync: &str, super_pw: Option<&str>) -> String {
     );
     if let Some(s) = super_pw {
         text.push_str(&format!(
-            "Server {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_super=\"{s}\";\n}};\n"
+            "Server {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_{CLIENT_USER}=\"{CLIENT_PASSWORD}\"\n    user_super=\"{s}\";\n}};\n"
         ));
     }
     text
@@ -222,8 +226,8 @@ fn deployed(seed: u64, charm: &std::path::Path) -> Before {
 }
 
 /// Refreshes to `charm` under the watch and the writer, then checks everything that must
-/// hold after a refresh from another layout.
-fn refresh_and_check(b: Before, charm: &std::path::Path, what: &str) {
+/// hold after a refresh from another layout; returns the cluster for more checks.
+fn refresh_and_check(b: Before, charm: &std::path::Path, what: &str) -> Cluster {
     let Before {
         mut c,
         super_pw,
@@ -303,7 +307,7 @@ fn refresh_and_check(b: Before, charm: &std::path::Path, what: &str) {
     assert_eq!(admin.get_acl("/").unwrap(), protected_acl(), "{what}");
     let mut other = Admin::connect_as(&hosts, writer_auth(), Duration::from_secs(10)).unwrap();
     assert!(other.create("/not-allowed", b"").is_err(), "{what}");
-    c.model.destroy().unwrap();
+    c
 }
 
 #[test]
@@ -387,7 +391,15 @@ fn a_refresh_from_the_plain_bag_layout_of_earlier_revisions_keeps_the_ensemble_a
     assert!(internal_secret(&b.c.model).is_none());
 
     let new = test_charm!(&dir.path().join("refreshed"));
-    refresh_and_check(b, &new, "refresh from the plain-bag layout");
+    let mut c = refresh_and_check(b, &new, "refresh from the plain-bag layout");
+    // Moved, then removed from the bag.
+    let bag = c.model.app_databag("cluster").unwrap();
+    for key in ["super-password", "sync-password", "sync-password-new"] {
+        assert!(!bag.contains_key(key), "{key} left in the bag: {bag:?}");
+    }
+    let view = c.model.show_secret("cluster.zookeeper.app", false).unwrap();
+    assert_eq!(bag["internal_secret"], view.uri);
+    c.model.destroy().unwrap();
 }
 
 #[test]
@@ -398,6 +410,19 @@ fn a_refresh_from_charmed_zookeepers_layout_keeps_its_passwords_voters_and_quoru
     let (super_pw, sync_pw) = (b.super_pw.clone(), b.sync_pw.clone());
     let leader = juju_leader(&b.c);
 
+    // Its secret also holds a client's password (a Kafka related to it).
+    let uri = b.c.model.app_databag("cluster").unwrap()["internal_secret"].clone();
+    exec(
+        &mut b.c,
+        &leader,
+        &[
+            "secret-set",
+            &uri,
+            &format!("super-password={super_pw}"),
+            &format!("sync-password={sync_pw}"),
+            &format!("{CLIENT_USER}={CLIENT_PASSWORD}"),
+        ],
+    );
     // Its peer data: the app bag names the secret (as this charm's does) and the quorum.
     let app = b.c.model.app_databag("cluster").unwrap();
     let mut pairs = deletions(&app, &["internal_secret"]);
@@ -491,11 +516,38 @@ fn a_refresh_from_charmed_zookeepers_layout_keeps_its_passwords_voters_and_quoru
         );
         wipe_state(&b.c, n, &[]);
     }
-    // Its servers take `super` by SASL, and answer no `conf`.
+    // Its servers take `super` and the client by SASL, and answer no `conf`.
     let hosts: Vec<String> = b.c.addresses().into_values().collect();
     assert!(Admin::connect(&hosts, &super_pw, Duration::from_secs(5)).is_ok());
+    assert!(client_session(&hosts).is_ok());
     assert!(zookeeper_charm::zk::four::conf_within(&hosts[0], Duration::from_secs(2)).is_err());
 
     let new = test_charm!(&dir.path().join("refreshed"));
-    refresh_and_check(b, &new, "refresh from Charmed ZooKeeper's layout");
+    let uri_before = uri.clone();
+    let mut c = refresh_and_check(b, &new, "refresh from Charmed ZooKeeper's layout");
+    // The same secret, the client's password kept, and the client still logs in.
+    let bag = c.model.app_databag("cluster").unwrap();
+    assert_eq!(bag["internal_secret"], uri_before);
+    assert_eq!(
+        internal_secret(&c.model).unwrap()[CLIENT_USER],
+        CLIENT_PASSWORD
+    );
+    let hosts: Vec<String> = c.addresses().into_values().collect();
+    for h in &hosts {
+        client_session(std::slice::from_ref(h))
+            .unwrap_or_else(|e| panic!("{CLIENT_USER} on {h} after the refresh: {e}"));
+    }
+    c.model.destroy().unwrap();
+}
+
+/// A SASL session as the client user.
+fn client_session(hosts: &[String]) -> Result<Admin, zookeeper_charm::zk::ZkError> {
+    let auth = Auth::Sasl {
+        user: CLIENT_USER.into(),
+        password: CLIENT_PASSWORD.into(),
+    };
+    Admin::connect_as(hosts, auth, Duration::from_secs(5)).and_then(|mut a| {
+        a.children("/")?;
+        Ok(a)
+    })
 }
