@@ -178,7 +178,7 @@ fn secret_write(
     Ok(())
 }
 
-/// Restricts the ACLs of `/` and `/zookeeper` as `super`, then records it. Returns a status
+/// Restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` as `super`, then records it. Returns a status
 /// to stop on when ZooKeeper refused or could not be reached (the next hook tries again).
 fn protect_root(
     s: &Snapshot,

@@ -174,7 +174,7 @@ fn three_units(charm: &std::path::Path, seed: u64) {
         someone.children("/").is_ok(),
         "an authenticated session reads /"
     );
-    for path in ["/pwned", "/zookeeper/pwned"] {
+    for path in ["/pwned", "/zookeeper/pwned", "/zookeeper/quota/pwned"] {
         let err = someone.create(path, b"x").unwrap_err();
         assert!(matches!(err, ZkError::NoAuth(_)), "create {path}: {err:?}");
     }
@@ -187,6 +187,7 @@ fn three_units(charm: &std::path::Path, seed: u64) {
     let mut admin = c.client();
     assert_eq!(admin.get_acl("/").unwrap(), protected_acl());
     assert_eq!(admin.get_acl("/zookeeper").unwrap(), protected_acl());
+    assert_eq!(admin.get_acl("/zookeeper/quota").unwrap(), protected_acl());
     admin.create("/by-super", b"ok").unwrap();
     assert_eq!(admin.get("/by-super").unwrap(), b"ok");
     for h in &hosts {

@@ -12,7 +12,7 @@
 //! ZooKeeper names it), `secret-generation` (a counter the leader bumps whenever a password
 //! the servers use changes: no password or anything derived from one is in the bag),
 //! `sync-rotation` and `sync-user` for a `sync` rotation, and `root-acl` (`restricted` once
-//! the leader restricted the ACLs of `/` and `/zookeeper`). Earlier revisions of this charm
+//! the leader restricted the ACLs of `/` and ZooKeeper's own znodes). Earlier revisions of this charm
 //! kept `super-password`, `sync-password` and `sync-password-new` here: they are read only
 //! so that the leader can move them into the secret and delete them. Keys this charm does
 //! not know are left alone.

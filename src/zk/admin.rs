@@ -44,8 +44,10 @@ const RECONFIG_IN_PROGRESS: i32 = -14;
 /// leader hand-off takes about a second.
 const MIN_VERIFY_BUDGET: Duration = Duration::from_secs(10);
 
-/// The znodes whose ACL [`Admin::protect_root`] restricts.
-pub const PROTECTED: [&str; 2] = ["/", "/zookeeper"];
+/// The znodes whose ACL [`Admin::protect_root`] restricts: the root, and ZooKeeper's own
+/// `/zookeeper` and `/zookeeper/quota` (where quota definitions go); `/zookeeper/config` is
+/// read-only already.
+pub const PROTECTED: [&str; 3] = ["/", "/zookeeper", "/zookeeper/quota"];
 
 /// Permission bits of an ACL entry (ZooKeeper's: read 1, write 2, create 4, delete 8,
 /// admin 16).
@@ -453,8 +455,8 @@ impl Admin {
         .map_err(|e| in_path(path, e))
     }
 
-    /// Restricts `/` and `/zookeeper` to [`protected_acl`]: readable by any authenticated
-    /// session, changed only by `super`. Idempotent.
+    /// Restricts [`PROTECTED`] to [`protected_acl`]: readable by any authenticated session,
+    /// changed only by `super`. Idempotent.
     pub fn protect_root(&mut self) -> Result<(), ZkError> {
         let acl = protected_acl();
         for path in PROTECTED {
