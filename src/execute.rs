@@ -150,10 +150,15 @@ fn secret_write(
                 Some(id) => {
                     let found =
                         tools.secret_get(&SecretRef::Id(id.clone()), SecretRead::Tracked)?;
-                    let theirs = Credentials::from_content(&found).unwrap_or_default();
-                    let merged = theirs.clone().or(content).completed()?;
-                    if merged != theirs {
-                        tools.secret_set(&id, &merged.to_content(), None)?;
+                    match Credentials::from_content(&found) {
+                        Ok(theirs) => {
+                            let merged = theirs.clone().or(content).completed()?;
+                            if merged != theirs {
+                                tools.secret_set(&id, &merged.to_content(), None)?;
+                            }
+                        }
+                        // Never replaced: the units say what is wrong and stop there.
+                        Err(e) => log::warn!("the secret {id} ({label}) is kept as it is: {e}"),
                     }
                     id
                 }
@@ -178,8 +183,9 @@ fn secret_write(
     Ok(())
 }
 
-/// Restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` as `super`, then records it. Returns a status
-/// to stop on when ZooKeeper refused or could not be reached (the next hook tries again).
+/// Restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` as `super`, then records
+/// it. Returns a status to stop on when ZooKeeper refused or could not be reached (the next
+/// hook tries again).
 fn protect_root(
     s: &Snapshot,
     tools: &dyn HookTools,
@@ -193,7 +199,9 @@ fn protect_root(
         .and_then(|mut session| session.protect_root());
     match result {
         Ok(()) => {
-            log::info!("the ACLs of / and /zookeeper now let only super change them");
+            log::info!(
+                "the ACLs of /, /zookeeper and /zookeeper/quota now let only super change them"
+            );
             if let Some(c) = &s.cluster {
                 let patch = cluster::AppPatch {
                     root_acl_restricted: Some(true),
@@ -206,7 +214,7 @@ fn protect_root(
         Err(e) => {
             log::warn!("cannot restrict the root ACLs: {}", chain(&e));
             Ok(Some(Status::waiting(format!(
-                "cannot restrict the ACLs of / and /zookeeper yet: {}; will retry",
+                "cannot restrict the ACLs of /, /zookeeper and /zookeeper/quota yet: {}; will retry",
                 chain(&e)
             ))))
         }

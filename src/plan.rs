@@ -224,7 +224,7 @@ impl Plan {
             None => {}
         }
         if self.protect_root {
-            parts.push("restrict the ACLs of / and /zookeeper".into());
+            parts.push("restrict the ACLs of /, /zookeeper and /zookeeper/quota".into());
         }
         for op in &self.workload {
             parts.push(match op {

@@ -142,7 +142,8 @@ fn secret_bookkeeping(s: &Snapshot, plan: &mut Plan) {
 }
 
 /// Once the ensemble runs with the current files everywhere and nothing moves, the leader
-/// restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` (once: it records that it did).
+/// restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` (once: it records that it
+/// did).
 fn protect_root(s: &Snapshot, fingerprint: &str, inputs: &str, lock_busy: bool, plan: &mut Plan) {
     let (Some(cluster), Some(restart)) = (&s.cluster, &s.restart) else {
         return;

@@ -149,7 +149,8 @@ pub trait Reconfig {
         expected_version: Option<u64>,
     ) -> Result<EnsembleConfig, ZkError>;
 
-    /// Restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` so that only `super` changes them
+    /// Restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` so that only `super`
+    /// changes them
     /// ([`super::admin::protected_acl`]).
     fn protect_root(&mut self) -> Result<(), ZkError>;
 }
