@@ -64,6 +64,9 @@ pub fn run(
         }
         Event::Action(action) => run_action(*action, env, &facts, tools, workload, ensemble),
         _ => {
+            if event == Event::SecretRemove {
+                remove_obsolete_revision(env, tools);
+            }
             if facts.charm_refreshed {
                 // New charm code runs now; its workload is rolled out unit by unit.
                 local_state::mark_upgrade_pending(workload)?;
@@ -80,6 +83,25 @@ pub fn run(
     }
 }
 
+/// `secret-remove`: the owner drops the revision Juju says nobody reads any more (a
+/// rotation leaves one per password change). Best effort: leadership may have moved.
+fn remove_obsolete_revision(env: &HookEnv, tools: &dyn HookTools) {
+    let id = env
+        .secret_id
+        .as_deref()
+        .and_then(crate::hooktools::SecretId::parse);
+    let revision = env.secret_revision.as_deref().and_then(|r| r.parse().ok());
+    if let (Some(id), Some(revision)) = (id, revision) {
+        match tools.secret_remove(&id, Some(revision)) {
+            Ok(()) => log::info!("removed revision {revision} of {id}: nobody reads it"),
+            Err(e) => log::warn!(
+                "cannot remove revision {revision} of {id}: {}",
+                crate::report::chain(&e)
+            ),
+        }
+    }
+}
+
 /// The reconcile loop. Returns the unit status to set.
 ///
 /// # Errors
@@ -92,9 +114,20 @@ pub fn reconcile(
     ensemble: &dyn Ensemble,
 ) -> Result<Status, CharmError> {
     let mut statuses = StatusCollector::new();
+    // The internal passwords are read only once a round needs them; later rounds of the
+    // hook have them from the hook tools' cache.
+    let mut with_credentials = false;
     for _ in 0..MAX_ROUNDS {
-        let snapshot = observe(env, facts, tools, workload, ensemble)?;
-        let plan = decide(&snapshot, workload.paths());
+        let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
+        if with_credentials {
+            crate::observe::load_credentials(tools, &mut snapshot)?;
+        }
+        let mut plan = decide(&snapshot, workload.paths());
+        if plan.need_credentials && snapshot.credentials.is_none() {
+            with_credentials = true;
+            crate::observe::load_credentials(tools, &mut snapshot)?;
+            plan = decide(&snapshot, workload.paths());
+        }
         statuses = StatusCollector::new();
         for s in &plan.statuses {
             statuses.add(s.clone());
@@ -140,12 +173,19 @@ fn run_action(
             return Ok(());
         }
     };
-    // The password readers need only the cluster app bag: no snapshot, two tool calls.
+    // The password readers need only the cluster app bag and the secret: no snapshot.
     if let ActionCmd::GetPassword(user) = cmd {
-        let app = crate::observe::cluster_app(env, tools)?;
-        return finish_action(actions::get_password::run(user, app.as_ref()), tools);
+        let creds = match crate::observe::cluster_app(env, tools)? {
+            Some(app) => crate::observe::credentials(tools, &app)?,
+            None => None,
+        };
+        let creds = creds.as_ref().map(|c| c.as_ref().map_err(String::as_str));
+        return finish_action(actions::get_password::run(user, creds), tools);
     }
-    let snapshot = observe(env, facts, tools, workload, ensemble)?;
+    let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
+    if matches!(cmd, ActionCmd::SetPassword(_)) {
+        crate::observe::load_credentials(tools, &mut snapshot)?;
+    }
     let outcome = cmd
         .run(&snapshot)
         .map_err(|e| CharmError::Execute(e.into()))?;
@@ -157,13 +197,13 @@ fn run_action(
             return Ok(());
         }
     }
-    let then_reconcile = outcome.then_reconcile && outcome.result.is_ok();
-    finish_action(outcome, tools)?;
-    if then_reconcile {
+    // The results go last: if anything before fails, the hook fails, Juju discards its
+    // writes, and no result (a password that never took effect) was shown.
+    if outcome.then_reconcile && outcome.result.is_ok() {
         let status = reconcile(env, facts, tools, workload, ensemble)?;
         set_status(tools, workload, &status)?;
     }
-    Ok(())
+    finish_action(outcome, tools)
 }
 
 /// Sets the action's results, or fails it.

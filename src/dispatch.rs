@@ -114,6 +114,10 @@ pub enum Event {
         name: &'static str,
         kind: StorageHook,
     },
+    /// `secret-changed`: a secret this unit consumes has a new revision.
+    SecretChanged,
+    /// `secret-remove`: a revision of a secret this unit's application owns is obsolete.
+    SecretRemove,
     Action(Action),
     /// A hook name this charm does not know (logged, exit 0).
     UnknownHook(String),
@@ -134,6 +138,8 @@ impl Event {
             "update-status" => return Event::UpdateStatus,
             "leader-elected" => return Event::LeaderElected,
             "leader-settings-changed" => return Event::LeaderSettingsChanged,
+            "secret-changed" => return Event::SecretChanged,
+            "secret-remove" => return Event::SecretRemove,
             _ => {}
         }
         for endpoint in ENDPOINTS {
@@ -225,6 +231,8 @@ impl fmt::Display for Event {
                 name,
                 kind: StorageHook::Detaching,
             } => write!(f, "{name}-storage-detaching"),
+            Event::SecretChanged => f.write_str("secret-changed"),
+            Event::SecretRemove => f.write_str("secret-remove"),
             Event::Action(a) => write!(f, "action {}", a.name()),
             Event::UnknownHook(n) => write!(f, "unknown hook {n}"),
             Event::UnknownAction(n) => write!(f, "unknown action {n}"),

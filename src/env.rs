@@ -22,6 +22,10 @@ pub struct HookEnv {
     pub charm_dir: Option<String>,
     /// `JUJU_VERSION`.
     pub juju_version: Option<String>,
+    /// `JUJU_SECRET_ID`, in the secret hooks.
+    pub secret_id: Option<String>,
+    /// `JUJU_SECRET_REVISION`, in `secret-remove` and `secret-expired`.
+    pub secret_revision: Option<String>,
 }
 
 impl HookEnv {
@@ -37,6 +41,8 @@ impl HookEnv {
             departing_unit: non_empty("JUJU_DEPARTING_UNIT"),
             charm_dir: non_empty("JUJU_CHARM_DIR"),
             juju_version: non_empty("JUJU_VERSION"),
+            secret_id: non_empty("JUJU_SECRET_ID"),
+            secret_revision: non_empty("JUJU_SECRET_REVISION"),
         }
     }
 

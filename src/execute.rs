@@ -9,9 +9,11 @@
 
 use std::time::Duration;
 
-use crate::hooktools::{Databag, HookTools, ToolError};
+use crate::hooktools::{Databag, HookTools, SecretOwner, SecretRead, SecretRef, ToolError};
 use crate::local_state;
-use crate::plan::{Plan, UpgradeFailed, WorkloadOp};
+use crate::passwords::Credentials;
+use crate::peers::cluster;
+use crate::plan::{Plan, SecretWrite, UpgradeFailed, WorkloadOp};
 use crate::render::{dynamic_config, Rendered};
 use crate::report::chain;
 use crate::snapshot::Snapshot;
@@ -63,11 +65,8 @@ pub fn execute(
     workload: &dyn Workload,
     ensemble: &dyn Ensemble,
 ) -> Result<RoundEnd, ExecError> {
-    if plan.generate_passwords {
-        if let Some(cluster) = &s.cluster {
-            let patch = crate::passwords::first_passwords(&cluster.app)?;
-            write(tools, &cluster.id, true, &patch.to_bag())?;
-        }
+    if let (Some(op), Some(c)) = (&plan.secret, &s.cluster) {
+        secret_write(s, op, &c.id, tools)?;
     }
     for (id, writes) in [
         (s.cluster.as_ref().map(|r| &r.id), plan.cluster_writes(s)),
@@ -89,8 +88,9 @@ pub fn execute(
         }
     }
 
+    let files = plan.rendered.as_ref().zip(plan.fingerprint.as_deref());
     for op in &plan.workload {
-        let Err(e) = workload_op(s, plan.rendered.as_ref(), op, workload, ensemble) else {
+        let Err(e) = workload_op(s, files, op, workload, ensemble) else {
             continue;
         };
         if let WorkloadOp::Upgrade { if_it_fails } = op {
@@ -109,7 +109,130 @@ pub fn execute(
             return Ok(RoundEnd::Stop(status));
         }
     }
+    if plan.protect_root {
+        if let Some(status) = protect_root(s, tools, ensemble)? {
+            return Ok(RoundEnd::Stop(status));
+        }
+    }
     Ok(RoundEnd::Done)
+}
+
+/// The label of the internal secret: Charmed ZooKeeper's, `cluster.<app>.app`.
+pub fn internal_secret_label(app: &str) -> String {
+    format!("{}.{app}.app", cluster::ENDPOINT)
+}
+
+/// Creates (or takes over, by its label) or updates the internal secret. A new secret's URI
+/// goes in the app bag; the content is the whole content (`secret-set` replaces it), and is
+/// not written when it did not change.
+fn secret_write(
+    s: &Snapshot,
+    op: &SecretWrite,
+    relation_id: &str,
+    tools: &dyn HookTools,
+) -> Result<(), ExecError> {
+    match op {
+        SecretWrite::Update { id, content } => {
+            if s.credentials() != Some(content) {
+                tools.secret_set(id, &content.to_content(), None)?;
+            }
+        }
+        SecretWrite::Create { content } => {
+            let label = internal_secret_label(&s.app_name);
+            let existing = match tools.secret_info_get(&SecretRef::Label(label.clone())) {
+                Ok(info) => crate::hooktools::SecretId::parse(&info.id),
+                Err(e) if e.is_secret_not_found() => None,
+                Err(e) => return Err(e.into()),
+            };
+            let id = match existing {
+                // A secret with the label and no URI in the bag (written by hand, or by a
+                // charm that did not record it): keep its passwords.
+                Some(id) => {
+                    let found =
+                        tools.secret_get(&SecretRef::Id(id.clone()), SecretRead::Tracked)?;
+                    match Credentials::from_content(&found) {
+                        Ok(theirs) => {
+                            let merged = theirs.clone().or(content).completed()?;
+                            if merged != theirs {
+                                tools.secret_set(&id, &merged.to_content(), None)?;
+                            }
+                        }
+                        // Never replaced: the units say what is wrong and stop there.
+                        Err(e) => log::warn!("the secret {id} ({label}) is kept as it is: {e}"),
+                    }
+                    id
+                }
+                None => {
+                    let content = content.clone().completed()?;
+                    tools.secret_add(
+                        &content.to_content(),
+                        Some(&label),
+                        Some("ZooKeeper's internal users (super, sync)"),
+                        SecretOwner::Application,
+                    )?
+                }
+            };
+            log::info!("the internal passwords are in the Juju secret {id} ({label})");
+            let patch = cluster::AppPatch {
+                internal_secret: Some(id),
+                ..cluster::AppPatch::default()
+            };
+            write(tools, relation_id, true, &patch.to_bag())?;
+        }
+    }
+    Ok(())
+}
+
+/// Restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` as `super`, then records
+/// it. Returns a status to stop on when ZooKeeper refused or could not be reached (the next
+/// hook tries again).
+fn protect_root(
+    s: &Snapshot,
+    tools: &dyn HookTools,
+    ensemble: &dyn Ensemble,
+) -> Result<Option<Status>, ExecError> {
+    let Some(super_password) = s.credentials().and_then(|c| c.super_password.clone()) else {
+        return Ok(None);
+    };
+    let result = ensemble
+        .reconfig_session(&serving_hosts(s), super_password.as_str())
+        .and_then(|mut session| session.protect_root());
+    match result {
+        Ok(()) => {
+            log::info!(
+                "the ACLs of /, /zookeeper and /zookeeper/quota now let only super change them"
+            );
+            if let Some(c) = &s.cluster {
+                let patch = cluster::AppPatch {
+                    root_acl_restricted: Some(true),
+                    ..cluster::AppPatch::default()
+                };
+                write(tools, &c.id, true, &patch.to_bag())?;
+            }
+            Ok(None)
+        }
+        Err(e) => {
+            log::warn!("cannot restrict the root ACLs: {}", chain(&e));
+            Ok(Some(Status::waiting(format!(
+                "cannot restrict the ACLs of /, /zookeeper and /zookeeper/quota yet: {}; will retry",
+                chain(&e)
+            ))))
+        }
+    }
+}
+
+/// The addresses of the servers that serve, sorted.
+fn serving_hosts(s: &Snapshot) -> Vec<String> {
+    let mut hosts: Vec<String> = s
+        .ensemble
+        .health
+        .iter()
+        .filter(|(_, h)| h.serving)
+        .filter_map(|(id, _)| s.unit_address(*id))
+        .map(|a| a.to_string())
+        .collect();
+    hosts.sort();
+    hosts
 }
 
 /// This unit's upgrade failed: keep serving with what is installed, tell the other units
@@ -178,7 +301,13 @@ fn write_files(
     };
     workload.write_file(&p.myid(), r.myid.as_bytes(), 0o640)?;
     workload.write_file(&p.jaas(), r.jaas.as_bytes(), 0o600)?;
-    workload.write_file(&p.client_jaas(), r.client_jaas.as_bytes(), 0o600)?;
+    // Earlier revisions wrote the super password there; nothing reads it.
+    if workload
+        .read_file(&p.client_jaas())?
+        .is_some_and(|t| !t.is_empty())
+    {
+        workload.write_file(&p.client_jaas(), b"", 0o600)?;
+    }
     workload.write_file(&p.zoo_cfg(), r.zoo_cfg(&dynamic).as_bytes(), 0o600)?;
     workload.set_jvm_flags(&r.jvm_flags)
 }
@@ -186,11 +315,11 @@ fn write_files(
 /// Records what the server was just started with, then waits until it is synced.
 fn started(
     s: &Snapshot,
-    r: &Rendered,
+    fingerprint: &str,
     workload: &dyn Workload,
     ensemble: &dyn Ensemble,
 ) -> Result<(), WorkloadError> {
-    local_state::record_started_with(workload, &r.fingerprint())?;
+    local_state::record_started_with(workload, fingerprint)?;
     if let Some(addr) = s.address {
         ensemble.wait_synced(&addr.to_string(), SYNC_TIMEOUT);
     }
@@ -199,36 +328,36 @@ fn started(
 
 fn workload_op(
     s: &Snapshot,
-    rendered: Option<&Rendered>,
+    files: Option<(&Rendered, &str)>,
     op: &WorkloadOp,
     workload: &dyn Workload,
     ensemble: &dyn Ensemble,
 ) -> Result<(), OpError> {
-    let need = || rendered.ok_or(OpError::NothingRendered);
+    let need = || files.ok_or(OpError::NothingRendered);
     match op {
         WorkloadOp::Install => Ok(workload.install()?),
         WorkloadOp::Stop => Ok(workload.stop()?),
         WorkloadOp::Start { initial_members } => {
-            let r = need()?;
+            let (r, f) = need()?;
             write_files(s, r, initial_members.as_deref(), workload)?;
             workload.start()?;
-            Ok(started(s, r, workload, ensemble)?)
+            Ok(started(s, f, workload, ensemble)?)
         }
         WorkloadOp::Upgrade { .. } => {
-            let r = need()?;
+            let (r, f) = need()?;
             workload.stop()?;
             workload.refresh()?;
             write_files(s, r, None, workload)?;
             workload.start()?;
-            started(s, r, workload, ensemble)?;
+            started(s, f, workload, ensemble)?;
             Ok(local_state::clear_upgrade_pending(workload)?)
         }
         WorkloadOp::Restart => {
-            let r = need()?;
+            let (r, f) = need()?;
             write_files(s, r, None, workload)?;
             workload.stop()?;
             workload.start()?;
-            Ok(started(s, r, workload, ensemble)?)
+            Ok(started(s, f, workload, ensemble)?)
         }
     }
 }
@@ -236,23 +365,15 @@ fn workload_op(
 /// Applies membership changes through reconfig as `super`. Returns a status to stop on
 /// when ZooKeeper refused or could not be reached.
 fn membership(s: &Snapshot, ops: &[MembershipOp], ensemble: &dyn Ensemble) -> Option<Status> {
-    let passwords = s.passwords()?;
-    let mut hosts: Vec<String> = s
-        .ensemble
-        .health
-        .iter()
-        .filter(|(_, h)| h.serving)
-        .filter_map(|(id, _)| s.unit_address(*id))
-        .map(|a| a.to_string())
-        .collect();
-    hosts.sort();
+    let super_password = s.credentials()?.super_password.clone()?;
+    let hosts = serving_hosts(s);
     if hosts.is_empty() {
         return Some(Status::waiting(
             "no ZooKeeper server answers; cannot change the quorum membership",
         ));
     }
     let version = s.ensemble.config.as_ref().map(|c| c.version);
-    let mut session = match ensemble.reconfig_session(&hosts, &passwords.super_password) {
+    let mut session = match ensemble.reconfig_session(&hosts, super_password.as_str()) {
         Ok(session) => session,
         Err(e) => {
             log::warn!("cannot connect to ZooKeeper for a reconfig: {}", chain(&e));

@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::CharmConfig;
-use crate::decide::{decide, shared_inputs};
+use crate::decide::decide;
 use crate::dispatch::EventFacts;
+use crate::hooktools::SecretContent;
+use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, RawRelation};
 use crate::plan::Plan;
-use crate::render::Rendered;
+use crate::render::shared_inputs;
 use crate::snapshot::{EnsembleView, Snapshot, WorkloadFacts};
 use crate::status::{Status, StatusCollector};
 use crate::workload::Paths;
@@ -25,30 +27,15 @@ pub(crate) fn paths() -> Paths {
 }
 
 pub(crate) fn following() -> ServerHealth {
-    ServerHealth {
-        serving: true,
-        state: Some("follower".into()),
-        peer_state: Some("following - broadcast".into()),
-        ..Default::default()
-    }
+    ServerHealth::following()
 }
 
 pub(crate) fn leading() -> ServerHealth {
-    ServerHealth {
-        serving: true,
-        state: Some("leader".into()),
-        peer_state: Some("leading - broadcast".into()),
-        pending_syncs: Some(0),
-        ..Default::default()
-    }
+    ServerHealth::leading()
 }
 
 pub(crate) fn down() -> ServerHealth {
-    ServerHealth {
-        serving: false,
-        error: Some("connection refused".into()),
-        ..Default::default()
-    }
+    ServerHealth::down("connection refused")
 }
 
 /// A snapshot builder: unit `me` of an app whose peers are `units`. The relations are kept
@@ -60,7 +47,14 @@ pub(crate) struct World {
     pub cluster: RawRelation,
     pub restart: RawRelation,
     pub upgrade: Option<RawRelation>,
+    /// The internal secret's content.
+    pub secret: BTreeMap<String, String>,
+    /// The hook has read the internal passwords (a round that needs them).
+    pub loaded: bool,
 }
+
+/// The internal secret's URI in the fixtures.
+pub(crate) const SECRET_URI: &str = "secret://u/d3fo2nuve8s5g6ln8t8g";
 
 impl World {
     pub(crate) fn unit(me: u32, units: &[u32]) -> World {
@@ -78,8 +72,13 @@ impl World {
                 .insert(*u, BTreeMap::from([("ip".to_string(), addr(*u))]));
             restart.units.insert(*u, BTreeMap::new());
         }
-        cluster.app.insert("super-password".into(), "S".repeat(32));
-        cluster.app.insert("sync-password".into(), "Y".repeat(32));
+        cluster
+            .app
+            .insert("internal_secret".into(), SECRET_URI.into());
+        let secret = BTreeMap::from([
+            ("super-password".to_string(), "S".repeat(32)),
+            ("sync-password".to_string(), "Y".repeat(32)),
+        ]);
         World {
             s: Snapshot {
                 unit_id: me,
@@ -103,10 +102,13 @@ impl World {
                     ..Default::default()
                 },
                 upgrade_facts: Default::default(),
+                credentials: None,
             },
             cluster,
             restart,
             upgrade: None,
+            secret,
+            loaded: true,
         }
     }
     /// The snapshot a hook would take.
@@ -119,10 +121,43 @@ impl World {
             .upgrade
             .clone()
             .map(|raw| crate::peers::upgrade::parse(raw, me));
+        if self.loaded {
+            let app = &s.cluster.as_ref().unwrap().app;
+            s.credentials = if app.internal_secret.is_some() {
+                Some(
+                    Credentials::from_content(&SecretContent(self.secret.clone()))
+                        .map(|c| c.or(&Credentials::from_legacy(app).unwrap()))
+                        .map_err(|e| e.to_string()),
+                )
+            } else if !app.legacy.is_empty() {
+                Some(Credentials::from_legacy(app).map_err(|e| e.to_string()))
+            } else {
+                None
+            };
+        }
         s
     }
     pub(crate) fn passwords(&self) -> crate::passwords::Passwords {
-        self.snapshot().passwords().unwrap()
+        let s = self.snapshot();
+        crate::passwords::in_effect(
+            &s.cluster.as_ref().unwrap().app,
+            s.credentials().expect("the passwords"),
+        )
+        .unwrap()
+    }
+    /// The cluster app bag, parsed.
+    pub(crate) fn cluster_app(&self) -> cluster::App {
+        cluster::App::from_bag(&self.cluster.app)
+    }
+    /// A key of the internal secret's content.
+    pub(crate) fn secret(mut self, k: &str, v: &str) -> Self {
+        self.secret.insert(k.into(), v.into());
+        self
+    }
+    /// The hook has not read the internal passwords yet.
+    pub(crate) fn not_loaded(mut self) -> Self {
+        self.loaded = false;
+        self
     }
     pub(crate) fn leader(mut self) -> Self {
         self.s.leader = true;
@@ -141,8 +176,8 @@ impl World {
         self
     }
     pub(crate) fn no_passwords(mut self) -> Self {
-        self.cluster.app.remove("super-password");
-        self.cluster.app.remove("sync-password");
+        self.cluster.app.remove("internal_secret");
+        self.secret.clear();
         self
     }
     pub(crate) fn started(mut self, ids: &[u32]) -> Self {
@@ -166,13 +201,12 @@ impl World {
         self
     }
     pub(crate) fn current_fingerprint(&self) -> String {
-        Rendered::new(
+        crate::render::fingerprint(
             self.s.config.as_ref().unwrap(),
             &paths(),
             self.s.unit_id,
-            &self.passwords(),
+            &self.cluster_app(),
         )
-        .fingerprint()
     }
     /// The live ensemble: `voters` as participants, and each unit's health.
     pub(crate) fn ensemble(mut self, voters: &[u32], health: &[(u32, ServerHealth)]) -> Self {
@@ -206,7 +240,7 @@ impl World {
     }
     /// Units `ids` report that their servers run with the current app-wide inputs.
     pub(crate) fn up_to_date(mut self, ids: &[u32]) -> Self {
-        let inputs = shared_inputs(self.s.config.as_ref().unwrap(), &self.passwords());
+        let inputs = shared_inputs(self.s.config.as_ref().unwrap(), &self.cluster_app());
         for id in ids {
             self = self.restart_unit(*id, "inputs", &inputs);
         }
@@ -231,17 +265,14 @@ impl World {
             ..Default::default()
         };
         up.app.insert("upgrade-stack".into(), stack.into());
-        up.app.insert(
-            "dependencies".into(),
-            crate::upgrade::deps::charm_dependencies().to_json(),
-        );
+        up.app
+            .insert("dependencies".into(), crate::deps::compiled_dependencies());
         for (id, st) in states {
             up.units
                 .insert(*id, BTreeMap::from([("state".to_string(), st.to_string())]));
         }
         self.upgrade = Some(up);
-        self.s.upgrade_facts.compiled_dependencies =
-            crate::upgrade::deps::charm_dependencies().to_json();
+        self.s.upgrade_facts.compiled_dependencies = crate::deps::compiled_dependencies();
         self
     }
     /// With an upgrade relation: `stack`, and each unit's upgrade state.
@@ -273,4 +304,5 @@ pub(crate) fn healthy3(me: u32) -> World {
             &[(0, leading()), (1, following()), (2, following())],
         )
         .up_to_date(&[0, 1, 2])
+        .app("root-acl", "restricted")
 }

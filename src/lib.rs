@@ -2,11 +2,14 @@
 //!
 //! # Layout
 //!
-//! Boundaries (traits, each with a real implementation):
-//! - [`hooktools`]: Juju's hook tools (subprocesses, and an in-memory fake);
-//! - [`workload`]: ZooKeeper's service and files (the snap, or a local process);
-//! - [`zk`]: the ZooKeeper ensemble (4-letter words, reconfig as `super`, the
-//!   [`zk::ensemble::Ensemble`] trait);
+//! Boundaries (traits, each with a real implementation and an in-memory one for tests, so
+//! that a whole hook runs in-process: `tests/hooks/`):
+//! - [`hooktools`]: Juju's hook tools (subprocesses; [`hooktools::fake`]);
+//! - [`workload`]: ZooKeeper's service and files (the snap, or a local process;
+//!   [`workload::mem`]);
+//! - [`zk`]: the ZooKeeper ensemble (4-letter words, reconfig and ACLs as `super` over
+//!   SASL, the
+//!   [`zk::ensemble::Ensemble`] trait; [`zk::fake`]);
 //! - [`env`](mod@env): the hook's environment variables.
 //!
 //! One hook, in the order it runs:
@@ -21,11 +24,12 @@
 //! Data and rules:
 //! - [`peers`]: the peer relations' bags as types, and the typed writes;
 //! - [`config`]: charm config validated into a struct;
-//! - [`passwords`]: the internal passwords and the `sync` rotation;
+//! - [`passwords`]: the password rule, the internal secret's content, the passwords in
+//!   effect and their placeholder shape, and the `sync` rotation;
 //! - [`render`]: `zoo.cfg`, the dynamic config, JAAS, `myid`, and their fingerprint;
 //! - [`local_state`]: the charm's private state files on the unit;
-//! - [`upgrade`]: the upgrade decision and checks, PEP 440 versions and the dependency
-//!   model;
+//! - [`upgrade`]: the upgrade decision and `pre-upgrade-check`'s checks;
+//! - [`deps`]: the upgrade lib's dependency model and its PEP 440 versions;
 //! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end;
 //! - [`cos`]: the `cos-agent` relation's config (alert rules, dashboard, scrape jobs) and
 //!   the metrics exporters' settings, as pure code (not wired into the hooks yet);
@@ -42,6 +46,7 @@ pub mod charm;
 pub mod config;
 pub mod cos;
 pub mod decide;
+pub mod deps;
 pub mod dispatch;
 pub mod env;
 pub(crate) mod execute;

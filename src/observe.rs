@@ -13,11 +13,11 @@ use std::net::IpAddr;
 use crate::config::CharmConfig;
 use crate::dispatch::EventFacts;
 use crate::env::{unit_number, HookEnv};
-use crate::hooktools::{Bag, HookTools, ToolError};
+use crate::hooktools::{Bag, HookTools, SecretRead, SecretRef, ToolError};
 use crate::local_state::{self, LocalState};
+use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade, RawRelation};
-use crate::snapshot::{EnsembleView, Snapshot, WorkloadFacts};
-use crate::upgrade::facts::UpgradeFacts;
+use crate::snapshot::{EnsembleView, Snapshot, UpgradeFacts, WorkloadFacts};
 use crate::workload::{Workload, WorkloadError};
 use crate::zk::ensemble::Ensemble;
 use crate::zk::Role;
@@ -190,7 +190,7 @@ fn address(tools: &dyn HookTools) -> Option<IpAddr> {
         .and_then(|a| a.parse().ok())
 }
 
-/// Reads everything [`crate::decide::decide`] needs.
+/// Reads everything the decision needs.
 ///
 /// # Errors
 /// When a hook tool or the workload fails outright.
@@ -266,6 +266,7 @@ pub fn observe(
         ensemble: EnsembleView::default(),
         event: facts.clone(),
         upgrade_facts,
+        credentials: None,
     };
 
     let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
@@ -371,4 +372,50 @@ pub fn cluster_app(
     };
     let bag = tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?;
     Ok(Some(cluster::App::from_bag(&bag)))
+}
+
+/// The internal passwords `app` points at: the internal secret's content (one `secret-get`,
+/// by the URI in the bag), or the passwords an earlier revision kept in the bag; `None`
+/// when there are none yet. Each is checked against the password rule; `Err` inside says
+/// why they cannot be used (never a value).
+///
+/// # Errors
+/// When `secret-get` fails for another reason than a missing secret.
+pub fn credentials(
+    tools: &dyn HookTools,
+    app: &cluster::App,
+) -> Result<Option<Result<Credentials, String>>, ToolError> {
+    let legacy = Credentials::from_legacy(app).map_err(|e| e.to_string());
+    let Some(id) = &app.internal_secret else {
+        return Ok((!app.legacy.is_empty()).then_some(legacy));
+    };
+    let content = match tools.secret_get(&SecretRef::Id(id.clone()), SecretRead::Tracked) {
+        Ok(c) => c,
+        Err(e) if e.is_secret_not_found() => {
+            return Ok(Some(Err(format!(
+                "the internal secret {id} (the cluster relation's `internal_secret`) does not exist"
+            ))))
+        }
+        Err(e) => return Err(e),
+    };
+    let creds = Credentials::from_content(&content).map_err(|e| e.to_string());
+    Ok(Some(match (creds, legacy) {
+        (Ok(c), Ok(l)) => Ok(c.or(&l)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }))
+}
+
+/// Reads the internal passwords into the snapshot (see [`credentials`]).
+///
+/// # Errors
+/// When `secret-get` fails for another reason than a missing secret.
+pub fn load_credentials(tools: &dyn HookTools, s: &mut Snapshot) -> Result<(), ToolError> {
+    let Some(app) = s.cluster.as_ref().map(|c| &c.app) else {
+        return Ok(());
+    };
+    s.credentials = Some(
+        credentials(tools, app)?
+            .unwrap_or_else(|| Err("the leader has not generated them yet".to_string())),
+    );
+    Ok(())
 }

@@ -1,12 +1,14 @@
 //! The plan one reconcile round carries out: typed relation writes, workload operations,
-//! membership changes, and candidate statuses. `crate::decide` builds it from a snapshot
-//! without doing anything; `crate::execute` carries it out.
+//! membership changes, and candidate statuses. The pure decision builds it from a snapshot
+//! without doing anything; the executor carries it out.
 //!
 //! Relation writes are the peer modules' patches ([`crate::peers`]), serialised by those
 //! modules and compared with the bags as read, so that an unchanged value is never
 //! written again. A plan with nothing to do [`Plan::is_idle`]; the hook then stops and sets
 //! the last plan's status.
 
+use crate::hooktools::SecretId;
+use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade};
 use crate::render::Rendered;
 use crate::snapshot::Snapshot;
@@ -55,12 +57,31 @@ pub struct UpgradeFailed {
     pub roll_back: String,
 }
 
+/// A write of the internal secret (the leader's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretWrite {
+    /// Create the internal secret (or take over the one that already has its label) with
+    /// these passwords plus a new one for each internal user without one, and record its URI
+    /// in the app bag.
+    Create { content: Credentials },
+    /// Replace the content of the internal secret.
+    Update { id: SecretId, content: Credentials },
+}
+
 /// What one round of a hook does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
 pub struct Plan {
-    /// Generate and share the internal passwords (leader, once).
-    pub generate_passwords: bool,
+    /// The internal secret to create or change (leader).
+    pub secret: Option<SecretWrite>,
+    /// The round needs the internal passwords, which the hook has not read yet: read them
+    /// and decide again.
+    pub need_credentials: bool,
+    /// Restrict the ACLs of `/` and `/zookeeper` as `super`, then record it (leader).
+    pub protect_root: bool,
+    /// The fingerprint of the files `rendered` holds (see [`crate::render::fingerprint`]),
+    /// recorded when a server starts with them.
+    pub fingerprint: Option<String>,
     pub cluster_unit: cluster::UnitPatch,
     pub cluster_app: cluster::AppPatch,
     pub restart_unit: restart::UnitPatch,
@@ -87,7 +108,9 @@ pub struct Writes {
 impl Plan {
     /// True when executing this plan would change nothing.
     pub fn is_idle(&self) -> bool {
-        !self.generate_passwords
+        self.secret.is_none()
+            && !self.need_credentials
+            && !self.protect_root
             && self.cluster_unit.is_empty()
             && self.cluster_app.is_empty()
             && self.restart_unit.is_empty()
@@ -193,8 +216,15 @@ impl Plan {
         .into_iter()
         .flatten()
         .collect();
-        if self.generate_passwords {
-            parts.push("generate the internal passwords".into());
+        match &self.secret {
+            Some(SecretWrite::Create { .. }) => {
+                parts.push("put the internal passwords in a Juju secret".into())
+            }
+            Some(SecretWrite::Update { .. }) => parts.push("update the internal secret".into()),
+            None => {}
+        }
+        if self.protect_root {
+            parts.push("restrict the ACLs of /, /zookeeper and /zookeeper/quota".into());
         }
         for op in &self.workload {
             parts.push(match op {
@@ -220,5 +250,130 @@ impl Plan {
             parts.push("record the upgrade failure".into());
         }
         format!("plan: {}", parts.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_with_anything_to_do_is_not_idle() {
+        assert!(Plan::default().is_idle());
+        let ip = Some("127.0.0.11".parse().unwrap());
+        let busy: [(&str, Plan); 13] = [
+            (
+                "passwords",
+                Plan {
+                    secret: Some(SecretWrite::Create {
+                        content: Credentials::default(),
+                    }),
+                    ..Plan::default()
+                },
+            ),
+            (
+                "credentials",
+                Plan {
+                    need_credentials: true,
+                    ..Plan::default()
+                },
+            ),
+            (
+                "root acl",
+                Plan {
+                    protect_root: true,
+                    ..Plan::default()
+                },
+            ),
+            (
+                "cluster unit",
+                Plan {
+                    cluster_unit: cluster::UnitPatch {
+                        ip,
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "cluster app",
+                Plan {
+                    cluster_app: cluster::AppPatch {
+                        starting: Some(None),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "restart unit",
+                Plan {
+                    restart_unit: restart::UnitPatch {
+                        inputs: Some("f".into()),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "restart app",
+                Plan {
+                    restart_app: restart::AppPatch {
+                        grants: [(1, None)].into(),
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade unit",
+                Plan {
+                    upgrade_unit: upgrade::UnitPatch {
+                        state: Some(upgrade::UpgradeState::Ready),
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade app",
+                Plan {
+                    upgrade_app: upgrade::AppPatch {
+                        stack: Some(vec![]),
+                        ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "upgrade failure",
+                Plan {
+                    upgrade_failure: Some("x".into()),
+                    ..Plan::default()
+                },
+            ),
+            (
+                "workload",
+                Plan {
+                    workload: vec![WorkloadOp::Stop],
+                    ..Plan::default()
+                },
+            ),
+            (
+                "membership",
+                Plan {
+                    membership: vec![MembershipOp::Remove { server_id: 2 }],
+                    ..Plan::default()
+                },
+            ),
+            (
+                "statuses only",
+                Plan {
+                    statuses: vec![Status::active("")],
+                    ..Plan::default()
+                },
+            ),
+        ];
+        for (what, plan) in busy {
+            assert_eq!(plan.is_idle(), what == "statuses only", "{what}");
+        }
     }
 }

@@ -1,22 +1,42 @@
 //! The files ZooKeeper runs with, rendered from the snapshot: `zoo.cfg`, the initial
 //! dynamic config, the JAAS files, `myid`, and the JVM flags.
 //!
-//! Rendering is pure. [`Rendered::fingerprint`] summarises everything a running server reads
-//! only at start, so comparing it with the fingerprint recorded at the last (re)start tells
-//! whether a restart is needed. The `dynamicConfigFile` line is not part of it: ZooKeeper
-//! rewrites that line itself after every reconfig, and the charm preserves it.
+//! Rendering is pure. [`fingerprint`] summarises everything a running server reads only at
+//! start, so comparing it with the fingerprint recorded at the last (re)start tells whether
+//! a restart is needed. It is computed without the passwords: from the files rendered with
+//! a placeholder for each password ([`crate::passwords::shape`]) and the generation of the
+//! passwords in the secret, so a hook that renders nothing need not read the secret, and
+//! the fingerprint (logged, and kept in the `restart` bag as `inputs`) reveals nothing of
+//! them. The `dynamicConfigFile` line is not part of it: ZooKeeper rewrites that line itself
+//! after every reconfig, and the charm preserves it.
+//!
+//! Clients must authenticate (`enforce.auth.*`, with the SASL provider registered); `super`
+//! is the superuser through SASL (`-Dzookeeper.superUser=super` and `user_super` in the
+//! JAAS `Server` section), so its password never crosses the network.
 
 use std::path::Path;
 
 use sha1::{Digest, Sha1};
 
 use crate::config::CharmConfig;
-use crate::passwords::Passwords;
+use crate::passwords::{Password, Passwords};
+use crate::peers::cluster::App;
 use crate::workload::Paths;
-use crate::zk::{super_digest, ServerSpec};
+use crate::zk::ServerSpec;
 
-/// The 4-letter words the charm uses (and nothing else).
+/// The 4-letter words the charm uses (and nothing else); Kafka runs `srvr` too.
 pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
+pub use crate::zk::SUPER_USER;
+
+/// A JAAS option value: quoted, with `\` and `"` escaped (a [`Password`] has neither, and no
+/// `$`, which Java's JAAS parser would expand).
+fn jaas_value(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn jaas_user(user: &str, password: &Password) -> String {
+    format!("\n    user_{user}={}", jaas_value(password.as_str()))
+}
 
 /// Everything rendered for one unit.
 #[derive(Clone, PartialEq, Eq)]
@@ -24,7 +44,6 @@ pub struct Rendered {
     /// `zoo.cfg` without its `dynamicConfigFile` line.
     pub zoo_cfg_static: String,
     pub jaas: String,
-    pub client_jaas: String,
     pub jvm_flags: Vec<String>,
     pub myid: String,
 }
@@ -32,7 +51,7 @@ pub struct Rendered {
 impl std::fmt::Debug for Rendered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rendered")
-            .field("fingerprint", &self.fingerprint())
+            .field("myid", &self.myid)
             .finish_non_exhaustive()
     }
 }
@@ -44,7 +63,6 @@ impl Rendered {
         unit_id: u32,
         passwords: &Passwords,
     ) -> Rendered {
-        let digest = super_digest(&passwords.super_password);
         let zoo_cfg_static = format!(
             "tickTime={tick}\n\
              initLimit={init}\n\
@@ -67,7 +85,9 @@ impl Rendered {
              quorum.auth.learner.saslLoginContext=QuorumLearner\n\
              quorum.auth.server.saslLoginContext=QuorumServer\n\
              quorum.cnxn.threads.size=20\n\
-             DigestAuthenticationProvider.superDigest=super:{digest}\n",
+             authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+             enforce.auth.enabled=true\n\
+             enforce.auth.schemes=sasl,digest\n",
             tick = config.tick_time,
             init = config.init_limit,
             sync = config.sync_limit,
@@ -77,17 +97,24 @@ impl Rendered {
         let accepted: String = passwords
             .sync_accepted
             .iter()
-            .map(|(user, pw)| format!("\n    user_{user}=\"{pw}\""))
+            .map(|(user, pw)| jaas_user(user, pw))
             .collect();
+        // The SASL users clients log in as: `super`, then each client user by relation id.
+        let server_users: String =
+            std::iter::once(jaas_user(SUPER_USER, &passwords.super_password))
+                .chain(
+                    passwords
+                        .clients
+                        .iter()
+                        .map(|(user, pw)| jaas_user(user, pw)),
+                )
+                .collect();
         let jaas = format!(
             "QuorumServer {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required{accepted};\n}};\n\
-             QuorumLearner {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"{user}\"\n    password=\"{pw}\";\n}};\n",
-            user = passwords.sync_login.0,
-            pw = passwords.sync_login.1,
-        );
-        let client_jaas = format!(
-            "Client {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"super\"\n    password=\"{}\";\n}};\n",
-            passwords.super_password
+             QuorumLearner {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username={user}\n    password={pw};\n}};\n\
+             Server {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required{server_users};\n}};\n",
+            user = jaas_value(&passwords.sync_login.0),
+            pw = jaas_value(passwords.sync_login.1.as_str()),
         );
         let level = config.log_level;
         let jvm_flags = vec![
@@ -95,6 +122,7 @@ impl Rendered {
                 "-Djava.security.auth.login.config={}",
                 paths.jaas().display()
             ),
+            format!("-Dzookeeper.superUser={SUPER_USER}"),
             format!("-Dcharmed.zookeeper.log.level={}", level.java_level()),
             format!(
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel={}",
@@ -105,16 +133,17 @@ impl Rendered {
         Rendered {
             zoo_cfg_static,
             jaas,
-            client_jaas,
             jvm_flags,
             myid: format!("{}\n", unit_id + 1),
         }
     }
 
-    /// A digest of what the server reads only at start (hex sha1). Contains no secret in
-    /// clear, but is kept in the charm's private state all the same.
-    pub fn fingerprint(&self) -> String {
+    /// A digest (hex sha1) of what the server reads only at start, and `generation`. Only
+    /// ever taken of files rendered with [`crate::passwords::shape`]'s placeholders.
+    fn digest(&self, generation: u64) -> String {
         let mut h = Sha1::new();
+        h.update(generation.to_string().as_bytes());
+        h.update([0u8]);
         for part in [
             &self.zoo_cfg_static,
             &self.jaas,
@@ -137,6 +166,30 @@ impl Rendered {
     }
 }
 
+/// The fingerprint of the files unit `unit_id` runs with under `app`'s passwords: a digest
+/// of them rendered with placeholder passwords, and of the passwords' generation. It
+/// changes exactly when a restart-relevant option, the users or the rotation phase, or a
+/// password (which bumps the generation) changes, and reveals nothing of any password.
+pub fn fingerprint(config: &CharmConfig, paths: &Paths, unit_id: u32, app: &App) -> String {
+    Rendered::new(config, paths, unit_id, &crate::passwords::shape(app))
+        .digest(app.secret_generation)
+}
+
+/// A digest of what every unit's server reads only at start, whatever the unit: the
+/// [`fingerprint`] of one fixed unit and layout. Each unit reports the one it runs with in
+/// its restart bag, and the leader restarts last, once every other unit reports the
+/// current one.
+pub fn shared_inputs(config: &CharmConfig, app: &App) -> String {
+    let fixed = Paths {
+        conf_dir: "/".into(),
+        data_dir: "/".into(),
+        data_log_dir: "/".into(),
+        log_dir: "/".into(),
+        charm_state_dir: "/".into(),
+    };
+    fingerprint(config, &fixed, 0, app)
+}
+
 /// The `dynamicConfigFile=` value of an existing `zoo.cfg`, if any. ZooKeeper points it at
 /// `zoo.cfg.dynamic.<version>` after a reconfig; a re-rendered `zoo.cfg` must keep it.
 pub fn dynamic_config_file(zoo_cfg: &str) -> Option<String> {
@@ -156,43 +209,52 @@ pub fn dynamic_config(members: &[ServerSpec]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::passwords::Password;
+    use crate::peers::cluster::SyncRotation;
     use crate::zk::Role;
 
     fn paths() -> Paths {
         Paths::under(Path::new("/z"))
     }
 
+    fn p(s: &str) -> Password {
+        Password::new(s).unwrap()
+    }
+
     fn pw(s: &str, y: &str) -> Passwords {
-        let sync = ("sync".to_string(), y.to_string());
+        let sync = ("sync".to_string(), p(y));
         Passwords {
-            super_password: s.into(),
+            super_password: p(s),
             sync_login: sync.clone(),
             sync_accepted: vec![sync],
+            clients: Vec::new(),
         }
     }
 
     #[test]
-    fn jaas_accepts_every_given_quorum_user_and_logs_in_as_one() {
-        let mut p = pw("a", "old-pw");
-        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &p);
+    fn jaas_accepts_every_given_quorum_user_logs_in_as_one_and_knows_super() {
+        let mut pws = pw("super-pw-1", "old-pw-01");
+        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
         assert_eq!(
             r.jaas,
-            "QuorumServer {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_sync=\"old-pw\";\n};\n\
-             QuorumLearner {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"sync\"\n    password=\"old-pw\";\n};\n"
+            "QuorumServer {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_sync=\"old-pw-01\";\n};\n\
+             QuorumLearner {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"sync\"\n    password=\"old-pw-01\";\n};\n\
+             Server {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_super=\"super-pw-1\";\n};\n"
         );
-        p.sync_accepted
-            .push(("sync2".to_string(), "new-pw".to_string()));
-        p.sync_login = ("sync2".to_string(), "new-pw".to_string());
-        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &p);
+        pws.sync_accepted
+            .push(("sync2".to_string(), p("new-pw-01")));
+        pws.sync_login = ("sync2".to_string(), p("new-pw-01"));
+        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
         assert!(
-            r.jaas
-                .contains("required\n    user_sync=\"old-pw\"\n    user_sync2=\"new-pw\";\n};"),
+            r.jaas.contains(
+                "required\n    user_sync=\"old-pw-01\"\n    user_sync2=\"new-pw-01\";\n};"
+            ),
             "{}",
             r.jaas
         );
         assert!(
             r.jaas
-                .contains("username=\"sync2\"\n    password=\"new-pw\";"),
+                .contains("username=\"sync2\"\n    password=\"new-pw-01\";"),
             "{}",
             r.jaas
         );
@@ -203,14 +265,35 @@ mod tests {
     }
 
     #[test]
-    fn zoo_cfg_carries_config_and_safety_settings() {
+    fn the_server_section_lists_super_then_each_client_user() {
+        let mut pws = pw("super-pw-1", "sync-pw-01");
+        pws.clients = vec![
+            ("relation-3".into(), p("client-3-pw")),
+            ("relation-12".into(), p("client-12-pw")),
+        ];
+        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
+        assert!(
+            r.jaas.ends_with("Server {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_super=\"super-pw-1\"\n    user_relation-3=\"client-3-pw\"\n    user_relation-12=\"client-12-pw\";\n};\n"),
+            "{}",
+            r.jaas
+        );
+    }
+
+    #[test]
+    fn jaas_values_are_quoted_and_escaped() {
+        assert_eq!(jaas_value("a.b_c~d+e@f%g^h-i"), "\"a.b_c~d+e@f%g^h-i\"");
+        assert_eq!(jaas_value("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
+
+    #[test]
+    fn zoo_cfg_carries_config_and_safety_settings_and_requires_client_auth() {
         let c = CharmConfig {
             tick_time: 3000,
             init_limit: 7,
             sync_limit: 4,
             ..CharmConfig::default()
         };
-        let r = Rendered::new(&c, &paths(), 2, &pw("a", "b"));
+        let r = Rendered::new(&c, &paths(), 2, &pw("super-pw-1", "sync-pw-01"));
         let cfg = r.zoo_cfg(Path::new("/z/conf/zoo.cfg.dynamic.100000003"));
         for line in [
             "tickTime=3000",
@@ -222,45 +305,75 @@ mod tests {
             "dataDir=/z/data",
             "dynamicConfigFile=/z/conf/zoo.cfg.dynamic.100000003",
             "quorum.auth.serverRequireSasl=true",
+            "authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+            "enforce.auth.enabled=true",
+            "enforce.auth.schemes=sasl,digest",
         ] {
             assert!(cfg.lines().any(|l| l == line), "missing {line} in\n{cfg}");
         }
         assert_eq!(r.myid, "3\n");
         assert!(
-            !cfg.contains("super:a\n"),
-            "the super password must not appear in clear"
+            !cfg.contains("super-pw-1") && !cfg.contains("superDigest"),
+            "{cfg}"
         );
+        assert!(r
+            .jvm_flags
+            .contains(&"-Dzookeeper.superUser=super".to_string()));
+        assert!(!r.jvm_flags.join(" ").contains("pw-"));
     }
 
     #[test]
-    fn fingerprint_changes_with_restart_relevant_inputs_only() {
-        let base = Rendered::new(&CharmConfig::default(), &paths(), 0, &pw("a", "b"));
-        let same = Rendered::new(&CharmConfig::default(), &paths(), 0, &pw("a", "b"));
-        assert_eq!(base.fingerprint(), same.fingerprint());
+    fn fingerprint_changes_with_restart_relevant_inputs_only_and_never_holds_a_password() {
+        let app = App::default();
+        let base = fingerprint(&CharmConfig::default(), &paths(), 0, &app);
+        assert_eq!(
+            base,
+            fingerprint(&CharmConfig::default(), &paths(), 0, &app)
+        );
         let tick = CharmConfig {
             tick_time: 2500,
             ..CharmConfig::default()
         };
-        assert_ne!(
-            base.fingerprint(),
-            Rendered::new(&tick, &paths(), 0, &pw("a", "b")).fingerprint()
-        );
+        assert_ne!(base, fingerprint(&tick, &paths(), 0, &app));
         let lvl = CharmConfig {
             log_level: crate::config::ZkLogLevel::Debug,
             ..CharmConfig::default()
         };
+        assert_ne!(base, fingerprint(&lvl, &paths(), 0, &app));
         assert_ne!(
-            base.fingerprint(),
-            Rendered::new(&lvl, &paths(), 0, &pw("a", "b")).fingerprint()
+            base,
+            fingerprint(&CharmConfig::default(), &paths(), 1, &app)
         );
+        // A new password is a new generation.
+        let next = App {
+            secret_generation: 1,
+            ..App::default()
+        };
         assert_ne!(
-            base.fingerprint(),
-            Rendered::new(&CharmConfig::default(), &paths(), 0, &pw("x", "b")).fingerprint()
+            base,
+            fingerprint(&CharmConfig::default(), &paths(), 0, &next)
         );
+        let relax = App {
+            sync_rotation: Some(SyncRotation::Relax),
+            ..App::default()
+        };
         assert_ne!(
-            base.fingerprint(),
-            Rendered::new(&CharmConfig::default(), &paths(), 0, &pw("a", "x")).fingerprint()
+            base,
+            fingerprint(&CharmConfig::default(), &paths(), 0, &relax)
         );
+        // The shape the fingerprint is taken of holds placeholders only.
+        let shaped = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &crate::passwords::shape(&relax),
+        );
+        assert!(
+            shaped.jaas.contains("user_super=\"placeholder-super\""),
+            "{}",
+            shaped.jaas
+        );
+        assert!(shared_inputs(&CharmConfig::default(), &app).len() == 40);
     }
 
     #[test]

@@ -1,21 +1,20 @@
 //! The typed snapshot of the world a hook decides from.
 //!
-//! Built once per reconcile round by `crate::observe`; read by the pure
-//! [`crate::decide::decide`]. Nothing here does I/O. The peer relations are parsed into
-//! their types ([`crate::peers`]); the helpers below answer the questions every rule asks
-//! of them.
+//! Built once per reconcile round by the observer and read by the pure decision. Nothing
+//! here does I/O. The peer relations are parsed into their types ([`crate::peers`]); the
+//! helpers below answer the questions every rule asks of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::config::{CharmConfig, ConfigError};
+use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
 use crate::local_state::LocalState;
-use crate::passwords::Passwords;
+use crate::passwords::Credentials;
 use crate::peers::cluster::{Cluster, SyncRotation};
 use crate::peers::restart::Restart;
 use crate::peers::upgrade::Upgrade;
-use crate::upgrade::facts::UpgradeFacts;
 use crate::zk::ensemble::ServerHealth;
 use crate::zk::{EnsembleConfig, Role, ServerSpec};
 
@@ -68,6 +67,35 @@ pub struct WorkloadFacts {
     pub dynamic_config_file: Option<String>,
 }
 
+/// What the upgrade decision needs besides the relation data: whether the deployed
+/// revision (its stored dependency model) may be upgraded to this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeFacts {
+    /// Whether the stored `dependencies` allow upgrading to this charm's model, and why not.
+    pub compatible: Result<(), DepsError>,
+    /// The dependency model compiled into this charm, as JSON.
+    pub compiled_dependencies: String,
+}
+
+impl Default for UpgradeFacts {
+    fn default() -> Self {
+        UpgradeFacts {
+            compatible: Ok(()),
+            compiled_dependencies: String::new(),
+        }
+    }
+}
+
+impl UpgradeFacts {
+    /// The facts for the stored model (absent on a fresh application).
+    pub fn for_stored(stored: Option<&str>) -> UpgradeFacts {
+        UpgradeFacts {
+            compatible: crate::deps::compatible(stored),
+            compiled_dependencies: crate::deps::compiled_dependencies(),
+        }
+    }
+}
+
 /// The world, as one hook sees it.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -90,6 +118,10 @@ pub struct Snapshot {
     pub event: EventFacts,
     /// Facts of an upgrade beyond the relation data.
     pub upgrade_facts: UpgradeFacts,
+    /// The internal passwords, once read (only in rounds that write files or act as
+    /// `super`): from the internal secret, or from the bag of an earlier revision; `Err`
+    /// says why they cannot be used (no value in it).
+    pub credentials: Option<Result<Credentials, String>>,
 }
 
 impl Snapshot {
@@ -103,10 +135,17 @@ impl Snapshot {
         crate::passwords::rotation(&self.cluster.as_ref()?.app)
     }
 
-    /// The internal passwords as the servers should run with them now, once the leader has
-    /// shared both.
-    pub fn passwords(&self) -> Option<Passwords> {
-        crate::passwords::in_effect(&self.cluster.as_ref()?.app)
+    /// The internal passwords, when they were read and are usable.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()?.as_ref().ok()
+    }
+
+    /// Whether the leader has shared the internal passwords: in the internal secret, or (an
+    /// earlier revision) in the bag.
+    pub fn passwords_shared(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|c| c.app.internal_secret.is_some() || !c.app.legacy.is_empty())
     }
 
     /// Peer unit ids (this unit included) that are not leaving.

@@ -1,10 +1,15 @@
 //! The charm library's module graph has no cycle.
 //!
-//! A module depends on another when its code (not its comments, not its `#[cfg(test)]`
-//! code) names a `crate::` path into it; the path is resolved to the longest module prefix
-//! (`crate::peers::cluster::App` is `peers::cluster`). A child's `super::` and a parent's
-//! relative paths to its own children are not counted: a directory is one home. The graph
-//! is read from the sources, so the check needs no build of its own.
+//! Two granularities are checked:
+//! - files: a module depends on another when its code (not its comments, not its
+//!   `#[cfg(test)]` code) names a `crate::` path into it; the path is resolved to the longest
+//!   module prefix (`crate::peers::cluster::App` is `peers::cluster`). A child's `super::`
+//!   and a parent's relative paths to its own children are not counted;
+//! - top-level modules (a directory is one node, `lib.rs` and `main.rs` are none): every
+//!   `crate::<name>` counts, doc comments included, because a doc link that points up the
+//!   layering is a dependency too (a reader follows it, rustdoc resolves it).
+//!
+//! The graph is read from the sources, so the check needs no build of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -43,15 +48,29 @@ fn module_of(src: &Path, file: &Path) -> String {
 /// The code of `text` without comments, string and char literals, and without the items
 /// that follow a `#[cfg(test)]` attribute (a test module, function or import).
 fn code_only(text: &str) -> String {
+    strip(text, false)
+}
+
+/// As [`code_only`], but keeping the comments (doc comments included).
+fn code_and_comments(text: &str) -> String {
+    strip(text, true)
+}
+
+fn strip(text: &str, keep_comments: bool) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < b.len() {
         if b[i..].starts_with(b"//") {
+            let start = i;
             while i < b.len() && b[i] != b'\n' {
                 i += 1;
             }
+            if keep_comments {
+                out.push_str(&text[start..i]);
+            }
         } else if b[i..].starts_with(b"/*") {
+            let start = i;
             let mut depth = 0;
             while i < b.len() {
                 if b[i..].starts_with(b"/*") {
@@ -66,6 +85,9 @@ fn code_only(text: &str) -> String {
                 } else {
                     i += 1;
                 }
+            }
+            if keep_comments {
+                out.push_str(&text[start..i.min(b.len())]);
             }
         } else if b[i] == b'r'
             && (b[i..].starts_with(b"r\"") || b[i..].starts_with(b"r#"))
@@ -254,6 +276,24 @@ fn graph(sources: &BTreeMap<String, String>) -> Graph {
         .collect()
 }
 
+/// The graph of top-level modules: `peers::cluster` is `peers`; the crate root is no node.
+/// Every `crate::` path in the code or its comments counts.
+fn top_level_graph(sources: &BTreeMap<String, String>) -> Graph {
+    let top = |module: &str| module.split("::").next().unwrap_or(module).to_string();
+    let mut g = Graph::new();
+    for (module, text) in sources.iter().filter(|(m, _)| *m != "crate") {
+        let from = top(module);
+        let deps = g.entry(from.clone()).or_default();
+        for path in crate_paths(&code_and_comments(text)) {
+            let to = top(&path);
+            if to != from && sources.keys().any(|m| top(m) == to) {
+                deps.insert(to);
+            }
+        }
+    }
+    g
+}
+
 /// A cycle in `g`, as the modules along it (first = last), if there is one.
 fn find_cycle(g: &Graph) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
@@ -365,6 +405,48 @@ fn the_charm_modules_depend_on_each_other_without_a_cycle() {
     if let Some(cycle) = find_cycle(&g) {
         panic!("the module graph has a cycle: {}", cycle.join(" -> "));
     }
+}
+
+#[test]
+fn the_top_level_modules_and_their_doc_links_depend_on_each_other_without_a_cycle() {
+    let sources = charm_sources();
+    let g = top_level_graph(&sources);
+    assert!(
+        !g.contains_key("fixtures") && !g.contains_key("crate"),
+        "neither test-only modules nor the crate root are nodes: {:?}",
+        g.keys()
+    );
+    // A sample that the graph is read right: a directory is one node.
+    assert!(g["charm"].contains("observe") && g["observe"].contains("peers"));
+    assert!(!g.contains_key("peers::cluster"));
+    if let Some(cycle) = find_cycle(&g) {
+        panic!(
+            "the top-level module graph has a cycle (doc links count: write plain words where a link would point up the layering): {}",
+            cycle.join(" -> ")
+        );
+    }
+}
+
+#[test]
+fn a_doc_link_up_the_layering_is_a_top_level_cycle() {
+    let sources: BTreeMap<String, String> = [
+        ("a", "use crate::b::X;"),
+        ("b", "//! Built for [`crate::a::f`].\npub struct X;"),
+        ("c", "/* crate::a */ use crate::b::X;"),
+        ("d::e", "use crate::d::f::Y; use super::f;"),
+        ("d::f", "pub struct Y;"),
+        ("crate", "//! [`crate::a`], [`crate::b`]"),
+    ]
+    .into_iter()
+    .map(|(m, t)| (m.to_string(), t.to_string()))
+    .collect();
+    let g = top_level_graph(&sources);
+    assert_eq!(g["c"], BTreeSet::from(["a".to_string(), "b".to_string()]));
+    assert!(g["d"].is_empty(), "a directory's own paths are no edge");
+    let cycle = find_cycle(&g).expect("a -> b -> a through a doc link");
+    assert_eq!(cycle.len(), 3, "{cycle:?}");
+    // Without comments (the file-level graph) there is none.
+    assert_eq!(find_cycle(&graph(&sources)), None);
 }
 
 #[test]

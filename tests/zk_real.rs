@@ -1,13 +1,13 @@
 //! Against REAL ZooKeeper (Debian's 3.8 jars on loopback): 4lw health, dynamic reconfig as
-//! `super`, and the local workload's process handling. Address ranges: 127.0.0.101-103,
-//! .111-114 and .121 (see `testkit::ensemble`).
+//! `super` over SASL, what goes on the wire, and the local workload's process handling.
+//! Address ranges: 127.0.0.101-103, .111-114, .121 and .131 (see `testkit::ensemble`).
 
 use std::path::Path;
 use std::time::Duration;
 
 use testkit::ensemble::{Ensemble, SUPER_PASSWORD};
 use zookeeper_charm::workload::Workload;
-use zookeeper_charm::zk::admin::Admin;
+use zookeeper_charm::zk::admin::{Admin, Auth};
 use zookeeper_charm::zk::four::{self, Mode};
 use zookeeper_charm::zk::ZkError;
 
@@ -46,15 +46,27 @@ fn three_servers_serve_with_one_leader_two_synced_followers_and_refuse_reconfig_
     assert_eq!(conf.voters(), vec![1, 2, 3]);
     assert_eq!(conf.members[&2], ens.spec(2));
 
+    // `super` with a wrong password fails SASL at once, and says nothing of either password.
     let wrong = "not-the-super-pw-4417";
-    let mut intruder = Admin::connect(&ens.hosts(), wrong, Duration::from_secs(5)).unwrap();
-    let err = intruder.remove_member(3, None).unwrap_err();
+    let err = Admin::connect(&ens.hosts(), wrong, Duration::from_secs(5)).unwrap_err();
     assert!(matches!(err, ZkError::NoAuth(_)), "{err:?}");
-    let text = format!("{err} {err:?} {intruder:?}");
+    let text = format!("{err} {err:?}");
     assert!(
         !text.contains(wrong) && !text.contains(SUPER_PASSWORD),
         "{text}"
     );
+    // Another identity (a digest user, whatever its password) is no superuser.
+    let mut intruder = Admin::connect_as(
+        &ens.hosts(),
+        Auth::Digest {
+            user: "super".into(),
+            password: wrong.into(),
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let err = intruder.remove_member(3, None).unwrap_err();
+    assert!(matches!(err, ZkError::NoAuth(_)), "{err:?}");
     // Anyone may read the config; the refused reconfig changed nothing.
     let after = intruder.get_config().unwrap();
     assert_eq!(after, conf);
@@ -180,4 +192,88 @@ fn local_workload_start_is_idempotent_and_stop_kills_the_process() {
     assert_ne!(again, pid);
     ens.wait_serving(&[1]);
     assert_eq!(four::srvr(&ens.host(1)).unwrap().mode, Mode::Leader);
+}
+
+/// Where the strace'd session finds its hosts, identity and password.
+const STRACE_HOSTS: &str = "ZK_WIRE_TEST_HOSTS";
+const STRACE_AUTH: &str = "ZK_WIRE_TEST_AUTH";
+const STRACE_PASSWORD: &str = "ZK_WIRE_TEST_PASSWORD";
+
+/// Not a test of its own: run under `strace` by the wire test below (it does nothing
+/// otherwise). An admin session that reads the config, as the charm's reconfigs do.
+#[test]
+#[ignore = "run under strace by the_super_password_never_crosses_the_network_in_clear"]
+fn admin_session_under_strace() {
+    let (Ok(hosts), Ok(mode), Ok(password)) = (
+        std::env::var(STRACE_HOSTS),
+        std::env::var(STRACE_AUTH),
+        std::env::var(STRACE_PASSWORD),
+    ) else {
+        return;
+    };
+    let auth = match mode.as_str() {
+        "sasl" => Auth::super_user(&password),
+        _ => Auth::Digest {
+            user: "super".into(),
+            password,
+        },
+    };
+    let hosts: Vec<String> = hosts.split(',').map(str::to_string).collect();
+    let mut admin = Admin::connect_as(&hosts, auth, Duration::from_secs(10)).unwrap();
+    admin.get_config().unwrap();
+}
+
+/// The bytes a session as `super` writes to its sockets (every `write`, `writev`, `sendto`,
+/// `sendmsg` of the process and its threads, as `strace` prints them).
+fn traced_writes(hosts: &str, mode: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("strace.txt");
+    let status = std::process::Command::new("strace")
+        .args([
+            "-f",
+            "-e",
+            "trace=write,writev,sendto,sendmsg",
+            "-s",
+            "65535",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "admin_session_under_strace",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env(STRACE_HOSTS, hosts)
+        .env(STRACE_AUTH, mode)
+        .env(STRACE_PASSWORD, SUPER_PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("strace runs (apt-get install strace)");
+    assert!(status.success(), "the traced session failed ({mode})");
+    std::fs::read_to_string(out).unwrap()
+}
+
+#[test]
+fn the_super_password_never_crosses_the_network_in_clear() {
+    let ens = Ensemble::start(1, 130);
+    let hosts = ens.hosts().join(",");
+    // SASL DIGEST-MD5: a challenge and its response; the password is not in any write.
+    let sasl = traced_writes(&hosts, "sasl");
+    assert!(
+        sasl.contains("DIGEST-MD5") || sasl.contains("response="),
+        "the SASL exchange was traced"
+    );
+    assert!(
+        !sasl.contains(SUPER_PASSWORD),
+        "the super password was written to a socket"
+    );
+    // The control: the `digest` scheme sends `super:<password>` as it is.
+    let digest = traced_writes(&hosts, "digest");
+    assert!(
+        digest.contains(&format!("super:{SUPER_PASSWORD}")),
+        "the trace does not show the digest control's password: strace did not capture the writes"
+    );
 }

@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zookeeper_charm::upgrade::version::{verify_requirement, Constraint, Version};
+use zookeeper_charm::deps::version::{verify_requirement, Constraint, Version};
 
 /// Was a known bug, now fixed (kept as a switch): a release, pre, post or dev number equal to
 /// `u64::MAX` overflows when a constraint computes its bound (`^18446744073709551615`,

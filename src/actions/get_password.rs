@@ -1,8 +1,9 @@
-//! `get-super-password` and `get-sync-password`: the internal user's password from the
-//! `cluster` app bag. Any unit can answer (the bag is readable by every peer).
+//! `get-super-password` and `get-sync-password`: the internal user's password, read from
+//! the internal secret (or, before the leader moved them there, from the bag of an earlier
+//! revision). Any unit can answer: every unit of the application reads the secret.
 
 use super::ActionOutcome;
-use crate::peers::cluster::App;
+use crate::passwords::Credentials;
 
 /// Which internal user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,15 +22,26 @@ impl User {
     }
 }
 
-/// The password, or why there is none yet. `app` is the `cluster` app bag, if the relation
-/// exists.
-pub fn run(user: User, app: Option<&App>) -> ActionOutcome {
-    let password = app.and_then(|a| match user {
-        User::Super => a.super_password.clone(),
-        User::Sync => a.sync_password.clone(),
-    });
+/// The password, or why there is none. `creds` are the internal passwords, if there are
+/// any yet (`Err` says why they cannot be read).
+pub fn run(user: User, creds: Option<Result<&Credentials, &str>>) -> ActionOutcome {
+    let creds = match creds {
+        Some(Ok(c)) => c,
+        Some(Err(why)) => {
+            return ActionOutcome::fail(format!("cannot read the internal passwords: {why}"))
+        }
+        None => {
+            return ActionOutcome::fail(
+                "the password is not set yet: the leader generates it once the cluster peer relation exists",
+            )
+        }
+    };
+    let password = match user {
+        User::Super => &creds.super_password,
+        User::Sync => &creds.sync_password,
+    };
     match password {
-        Some(pw) => ActionOutcome::results([(user.result_key(), pw)]),
+        Some(pw) => ActionOutcome::results([(user.result_key(), pw.as_str())]),
         None => ActionOutcome::fail(
             "the password is not set yet: the leader generates it once the cluster peer relation exists",
         ),
@@ -39,23 +51,30 @@ pub fn run(user: User, app: Option<&App>) -> ActionOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::passwords::Password;
 
     #[test]
     fn each_user_gets_its_own_password_and_none_is_a_failure() {
-        let app = App {
-            super_password: Some("S".into()),
-            sync_password: Some("Y".into()),
-            ..App::default()
+        let creds = Credentials {
+            super_password: Some(Password::new("super-pw-1").unwrap()),
+            sync_password: Some(Password::new("sync-pw-01").unwrap()),
+            ..Credentials::default()
         };
         assert_eq!(
-            run(User::Sync, Some(&app)).result,
-            Ok([("sync-password".to_string(), "Y".to_string())].into())
+            run(User::Sync, Some(Ok(&creds))).result,
+            Ok([("sync-password".to_string(), "sync-pw-01".to_string())].into())
         );
         assert_eq!(
-            run(User::Super, Some(&app)).result,
-            Ok([("super-password".to_string(), "S".to_string())].into())
+            run(User::Super, Some(Ok(&creds))).result,
+            Ok([("super-password".to_string(), "super-pw-1".to_string())].into())
         );
         assert!(run(User::Super, None).result.is_err());
-        assert!(run(User::Sync, Some(&App::default())).result.is_err());
+        assert!(run(User::Sync, Some(Ok(&Credentials::default())))
+            .result
+            .is_err());
+        assert!(run(User::Sync, Some(Err("gone")))
+            .result
+            .unwrap_err()
+            .contains("gone"));
     }
 }

@@ -1,7 +1,7 @@
 //! The charm's actions, one file each (mini-redis's shape): an [`ActionCmd`] is built from
 //! the action's name and its parameters (deserialised with serde), runs against what it
 //! needs to see, and returns an [`ActionOutcome`]: the results or the failure message, and
-//! a plan fragment of relation writes that `crate::execute` carries out. No action writes
+//! a plan fragment of relation writes that the executor carries out. No action writes
 //! relation data itself.
 
 pub mod get_password;
@@ -70,9 +70,12 @@ impl ActionCmd {
     /// When a password must be generated and the operating system has no random bytes.
     pub fn run(&self, s: &Snapshot) -> Result<ActionOutcome, RandomError> {
         Ok(match self {
-            ActionCmd::GetPassword(user) => {
-                get_password::run(*user, s.cluster.as_ref().map(|c| &c.app))
-            }
+            ActionCmd::GetPassword(user) => get_password::run(
+                *user,
+                s.credentials
+                    .as_ref()
+                    .map(|c| c.as_ref().map_err(String::as_str)),
+            ),
             ActionCmd::SetPassword(params) => set_password::run(params, s)?,
             ActionCmd::PreUpgradeCheck => pre_upgrade_check::run(s),
             ActionCmd::ResumeUpgrade => resume_upgrade::run(s),

@@ -15,7 +15,7 @@ pub fn run(s: &Snapshot) -> ActionOutcome {
         Stack::Empty => "no upgrade is in progress; on machines an upgrade needs no resume: run pre-upgrade-check, then juju refresh".to_string(),
         Stack::Units(ids) => format!(
             "not needed on machines: after `juju refresh` the units upgrade one at a time by themselves; next to upgrade: unit {}; remaining stack {}",
-            ids.last().expect("a stack of units is not empty"),
+            up.app.stack.next().expect("a stack of units is not empty"),
             Stack::json(ids)
         ),
         Stack::Invalid(_) => format!(

@@ -36,8 +36,20 @@ pub(super) fn leader_side(s: &Snapshot, lock_busy: bool, plan: &mut Plan) {
             .iter()
             .all(|m| cluster.unit(*m).and_then(|u| u.sync_phase) == Some(phase));
         if all_there && !lock_busy {
-            plan.cluster_app
-                .merge(crate::passwords::advance_rotation(&cluster.app, phase));
+            match crate::passwords::advance_rotation(&cluster.app, phase, s.credentials()) {
+                Some((patch, content)) => {
+                    plan.cluster_app.merge(patch);
+                    if let (Some(content), Some(id)) = (content, &cluster.app.internal_secret) {
+                        plan.secret = Some(crate::plan::SecretWrite::Update {
+                            id: id.clone(),
+                            content,
+                        });
+                    }
+                }
+                // The last step moves the new password in the secret: read it first.
+                None if s.credentials.is_none() => plan.need_credentials = true,
+                None => {}
+            }
         }
     }
 

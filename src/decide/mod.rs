@@ -24,7 +24,8 @@
 mod membership;
 mod restart_lock;
 
-use crate::plan::{Plan, WorkloadOp};
+use crate::passwords::Credentials;
+use crate::plan::{Plan, SecretWrite, WorkloadOp};
 use crate::render::Rendered;
 use crate::snapshot::Snapshot;
 use crate::status::Status;
@@ -38,6 +39,7 @@ use crate::zk::{Role, ServerSpec};
 pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
     let mut plan = Plan::default();
     decide_into(s, paths, &mut plan);
+    with_passwords(s, paths, &mut plan);
     plan.drop_unchanged(s);
     plan
 }
@@ -70,47 +72,151 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         return;
     }
 
-    let Some(passwords) = s.passwords() else {
-        if s.leader {
-            plan.generate_passwords = true;
-        }
+    if s.leader {
+        secret_bookkeeping(s, plan);
+    }
+    let Some(app) = s.cluster.as_ref().map(|c| &c.app) else {
+        return;
+    };
+    if !s.passwords_shared() {
         plan.statuses.push(Status::waiting(
             "waiting for the leader to generate the internal passwords",
         ));
         return;
-    };
+    }
 
     // Written only when it changed, like every patch (see `Plan::drop_unchanged`).
     plan.cluster_unit.ip = s.address;
 
-    let rendered = Rendered::new(&config, paths, s.unit_id, &passwords);
-    let fingerprint = rendered.fingerprint();
-    plan.rendered = Some(rendered);
-    let inputs = shared_inputs(&config, &passwords);
+    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app);
+    let inputs = crate::render::shared_inputs(&config, app);
+    plan.fingerprint = Some(fingerprint.clone());
 
     let gate = crate::upgrade::decide::decide_upgrade(s, plan);
     lifecycle(s, &fingerprint, &inputs, gate, plan);
     if s.leader {
         let lock_busy = restart_lock::leader_side(s, &inputs, plan);
         membership::leader_side(s, lock_busy, plan);
+        protect_root(s, &fingerprint, &inputs, lock_busy, plan);
     }
 }
 
-/// A digest of what every unit's server reads only at start, whatever the unit: the files
-/// rendered for one fixed unit and layout. It changes exactly when a restart-relevant
-/// option or an internal password (or the sync-rotation phase) changes.
-pub(crate) fn shared_inputs(
-    config: &crate::config::CharmConfig,
-    passwords: &crate::passwords::Passwords,
-) -> String {
-    let fixed = Paths {
-        conf_dir: "/".into(),
-        data_dir: "/".into(),
-        data_log_dir: "/".into(),
-        log_dir: "/".into(),
-        charm_state_dir: "/".into(),
+/// The leader keeps the internal passwords in their secret: creates it (taking over the
+/// passwords an earlier revision kept in the bag), and deletes those from the bag.
+fn secret_bookkeeping(s: &Snapshot, plan: &mut Plan) {
+    let Some(app) = s.cluster.as_ref().map(|c| &c.app) else {
+        return;
     };
-    Rendered::new(config, &fixed, 0, passwords).fingerprint()
+    if app.internal_secret.is_none() {
+        match Credentials::from_legacy(app) {
+            Ok(content) => {
+                plan.secret = Some(SecretWrite::Create { content });
+                plan.cluster_app.drop_legacy = !app.legacy.is_empty();
+            }
+            Err(e) => plan.statuses.push(Status::blocked(format!(
+                "cannot move the internal passwords into a Juju secret: {e}; set new ones with `juju run {}/leader set-password`",
+                s.app_name
+            ))),
+        }
+    } else if !app.legacy.is_empty() {
+        // Moved already: merge what only the bag has, then delete it from the bag.
+        match (
+            s.credentials(),
+            Credentials::from_legacy(app),
+            &app.internal_secret,
+        ) {
+            (None, _, _) => plan.need_credentials = true,
+            (Some(creds), Ok(legacy), Some(id)) => {
+                let merged = creds.clone().or(&legacy);
+                if merged != *creds {
+                    plan.secret = Some(SecretWrite::Update {
+                        id: id.clone(),
+                        content: merged,
+                    });
+                }
+                plan.cluster_app.drop_legacy = true;
+            }
+            (Some(_), _, _) => plan.cluster_app.drop_legacy = true,
+        }
+    }
+}
+
+/// Once the ensemble runs with the current files everywhere and nothing moves, the leader
+/// restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` (once: it records that it
+/// did).
+fn protect_root(s: &Snapshot, fingerprint: &str, inputs: &str, lock_busy: bool, plan: &mut Plan) {
+    let (Some(cluster), Some(restart)) = (&s.cluster, &s.restart) else {
+        return;
+    };
+    if cluster.app.root_acl_restricted
+        || lock_busy
+        || s.starting().is_some()
+        || s.upgrade_in_progress()
+        || s.sync_rotation().is_some()
+        || s.ensemble.config.is_none()
+        || !plan.workload.is_empty()
+        || !plan.membership.is_empty()
+        || s.local.started_with.as_deref() != Some(fingerprint)
+    {
+        return;
+    }
+    let members = s.members();
+    let current = members.iter().all(|m| {
+        s.started(*m)
+            && s.ensemble.serves(*m)
+            && (*m == s.unit_id
+                || restart.unit(*m).and_then(|u| u.inputs.as_deref()) == Some(inputs))
+    });
+    if current {
+        plan.protect_root = true;
+    }
+}
+
+/// What needs the passwords themselves gets them: the files a start writes, and `super`
+/// for reconfigs and ACLs. They are read only in a round that needs them
+/// (`need_credentials`); if they cannot be used, nothing that needs them happens.
+fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
+    let files = plan.workload.iter().any(|op| {
+        matches!(
+            op,
+            WorkloadOp::Start { .. } | WorkloadOp::Restart | WorkloadOp::Upgrade { .. }
+        )
+    });
+    let needed = files || !plan.membership.is_empty() || plan.protect_root;
+    if !needed {
+        return;
+    }
+    let Some(app) = s.cluster.as_ref().map(|c| &c.app) else {
+        return;
+    };
+    let why = match &s.credentials {
+        None => {
+            plan.need_credentials = true;
+            return;
+        }
+        Some(Err(why)) => why.clone(),
+        Some(Ok(creds)) => match crate::passwords::in_effect(app, creds) {
+            Ok(passwords) => {
+                if let (true, Ok(config)) = (files, &s.config) {
+                    plan.rendered = Some(Rendered::new(config, paths, s.unit_id, &passwords));
+                }
+                return;
+            }
+            Err(e) => e.to_string(),
+        },
+    };
+    plan.workload.retain(|op| {
+        !matches!(
+            op,
+            WorkloadOp::Start { .. } | WorkloadOp::Restart | WorkloadOp::Upgrade { .. }
+        )
+    });
+    plan.membership.clear();
+    plan.protect_root = false;
+    plan.statuses.push(Status::blocked(format!(
+        "cannot use the internal passwords: {why}; set new ones with `juju run {}/leader set-password`",
+        s.app_name
+    )));
 }
 
 /// This unit is leaving: step out of the voting members while that is safe, and stop the

@@ -1,10 +1,13 @@
 //! An in-memory [`HookTools`] for unit tests.
 //!
 //! [`FakeHookTools`] holds the part of a Juju model one hook can see (leadership, config,
-//! relations and their databags, the running action) and records every call in
-//! order, with the exact argv [`super::process::ProcessHookTools`] would run. It copies Juju's
-//! rules and quirks (the hook-tool behaviour of Juju 3.x), so a charm that passes against the fake
-//! does not depend on behaviour Juju lacks:
+//! relations and their databags, the running action) and records, in order and with the
+//! exact argv, every tool [`super::process::ProcessHookTools`] would run: like it, the fake
+//! serves a repeated read from its cache (a read that ran once is not recorded again, and
+//! reads see this hook's writes), and runs nothing for an empty `relation-set` or
+//! `action-set`. So the calls recorded are the hook-tool processes a real hook starts. It
+//! copies Juju's rules and quirks (the hook-tool behaviour of Juju 3.x), so a charm that
+//! passes against the fake does not depend on behaviour Juju lacks:
 //!
 //! - relation values are strings and `""` deletes a key; writes merge, they never replace;
 //! - only the leader writes its app bag (`ERROR cannot write relation settings`) or the
@@ -13,9 +16,27 @@
 //! - an unknown relation id is `relation not found` (exit 2);
 //! - `action-*` tools outside an action fail with `ERROR not running an action`, and
 //!   `action-fail` does not stop anything: the charm must return by itself;
-//! - `action-set` keys follow Juju's naming rule and reserved keys are refused.
+//! - `action-set` parses its `key=value` arguments as Juju does, in order, before it asks
+//!   whether an action runs: each dotted part of a key must be lowercase alphanumerics with
+//!   inner hyphens and must not be a reserved key (`stdout`, `stderr`, ...), else exit 2;
+//! - `network-get` knows only the charm's bindings, once they are declared
+//!   ([`FakeHookTools::bindings`]);
+//! - secrets as the local model keeps them (Juju 3.1's strict owner reads): an application
+//!   secret is managed (added, set, removed, granted, listed by `secret-ids` and
+//!   `secret-info-get`) only by the leader (`ERROR this unit is not the leader`) and read by
+//!   every unit of the application at its latest revision; owner labels are unique per
+//!   owner; an owner may not read with both the id and a label, nor `--refresh`; a consumer
+//!   (a secret granted to this unit's application, [`FakeSecret::granted`]) reads the
+//!   revision it tracks (the latest at its first read) until `--refresh`, and `--peek`
+//!   reads the latest once; an unknown id is `ERROR secret "<id>" not found`, an unknown
+//!   label `ERROR consumer label "<label>" not found`. Writes are buffered until the hook
+//!   ends, so owners keep reading the committed revision, and a hook's several `secret-set`
+//!   make one revision. Like `ProcessHookTools`, plain reads are cached for the hook and a
+//!   write replaces what is cached for its secret.
 //!
-//! Any tool can be made to fail with [`FakeHookTools::fail_tool`].
+//! Any tool can be made to fail with [`FakeHookTools::fail_tool`]. The conformance test
+//! (`tests/hook_tools_conformance.rs`) runs the same calls against this fake and against
+//! the local model's tools, so that the two cannot drift apart.
 //!
 //! ```
 //! use zookeeper_charm::hooktools::fake::{FakeHookTools, FakeRelation};
@@ -40,8 +61,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::process::{argv, merge, Invocation};
-use super::{Bag, Databag, HookTools, NetworkInfo, ToolError};
+use super::process::{argv, merge, parse_secret_id, Invocation, SecretCache};
+use super::{
+    valid_secret_key, Bag, Databag, HookTools, NetworkInfo, SecretContent, SecretGrantee, SecretId,
+    SecretInfo, SecretOwner, SecretRead, SecretRef, ToolError,
+};
 use crate::status::Status;
 
 /// Builds a databag from pairs.
@@ -153,6 +177,121 @@ impl FakeRelation {
     }
 }
 
+/// A secret in the fake model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeSecret {
+    /// The URI `secret-add` printed (`secret://<uuid>/<id>`).
+    uri: SecretId,
+    /// The owning application or unit name; `None` for a secret this unit only consumes.
+    owner: Option<(SecretOwner, String)>,
+    label: Option<String>,
+    description: Option<String>,
+    /// Committed revisions, oldest first (revision n is `revisions[n - 1]`).
+    revisions: Vec<SecretContent>,
+    /// This hook's `secret-set` (committed when the hook ends).
+    pending: Option<SecretContent>,
+    /// Created in this hook.
+    created_now: bool,
+    /// Removed in this hook (every revision).
+    removed: bool,
+    /// Grants made: (relation id, unit or `None` for the application).
+    grants: Vec<(String, Option<String>)>,
+    /// As a consumer: the revision tracked (0: never read) and the consumer's label.
+    tracked: u32,
+    consumer_label: Option<String>,
+}
+
+impl FakeSecret {
+    /// An application secret of `app` with one committed revision.
+    pub fn of_app(uri: &str, app: &str, content: SecretContent) -> FakeSecret {
+        FakeSecret {
+            uri: SecretId::parse(uri).expect("a secret URI"),
+            owner: Some((SecretOwner::Application, app.to_string())),
+            label: None,
+            description: None,
+            revisions: vec![content],
+            pending: None,
+            created_now: false,
+            removed: false,
+            grants: Vec::new(),
+            tracked: 0,
+            consumer_label: None,
+        }
+    }
+
+    /// A secret of unit `unit` with one committed revision.
+    pub fn of_unit(uri: &str, unit: &str, content: SecretContent) -> FakeSecret {
+        FakeSecret {
+            owner: Some((SecretOwner::Unit, unit.to_string())),
+            ..FakeSecret::of_app(uri, "", content)
+        }
+    }
+
+    /// A secret another application granted to this one, with its committed revisions
+    /// (oldest first).
+    pub fn granted(uri: &str, revisions: Vec<SecretContent>) -> FakeSecret {
+        FakeSecret {
+            owner: None,
+            revisions,
+            ..FakeSecret::of_app(uri, "", SecretContent::default())
+        }
+    }
+
+    /// The owner's label.
+    pub fn label(mut self, label: &str) -> FakeSecret {
+        self.label = Some(label.to_string());
+        self
+    }
+
+    /// Another committed revision.
+    pub fn revision(mut self, content: SecretContent) -> FakeSecret {
+        self.revisions.push(content);
+        self
+    }
+
+    /// As a consumer: already tracking revision `n`, under `label` if given.
+    pub fn tracking(mut self, n: u32, label: Option<&str>) -> FakeSecret {
+        self.tracked = n;
+        self.consumer_label = label.map(str::to_string);
+        self
+    }
+
+    fn latest(&self) -> u32 {
+        u32::try_from(self.revisions.len()).unwrap_or(u32::MAX)
+    }
+
+    fn content(&self, revision: u32) -> SecretContent {
+        self.revisions
+            .get(revision.saturating_sub(1) as usize)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The content after this hook: its pending write, else the latest revision.
+    pub fn current(&self) -> SecretContent {
+        self.pending
+            .clone()
+            .unwrap_or_else(|| self.content(self.latest()))
+    }
+
+    pub fn uri(&self) -> &SecretId {
+        &self.uri
+    }
+
+    pub fn owner_label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.removed
+    }
+
+    /// Grants made: (relation id, unit).
+    pub fn grants(&self) -> &[(String, Option<String>)] {
+        &self.grants
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     unit: String,
@@ -167,6 +306,16 @@ struct State {
     goal_units: Option<BTreeMap<String, String>>,
     /// Tools made to fail, with the stderr they print.
     failures: BTreeMap<String, String>,
+    /// The charm's bindings (`network-get` knows no other); `None`: every binding.
+    bindings: Option<BTreeSet<String>>,
+    /// Reads that ran (as `tool args...`): a cache hit runs no tool.
+    cached: BTreeSet<String>,
+    /// Secrets by their short id.
+    secrets: BTreeMap<String, FakeSecret>,
+    /// What `ProcessHookTools` would have cached of secret reads.
+    secret_cache: SecretCache,
+    /// Secrets added so far (for new ids).
+    secrets_added: u32,
 
     calls: Vec<Call>,
     statuses: Vec<StatusCall>,
@@ -198,11 +347,93 @@ impl State {
         }
     }
 
+    fn owns(&self, s: &FakeSecret) -> bool {
+        match &s.owner {
+            Some((SecretOwner::Application, a)) => *a == self.app(),
+            Some((SecretOwner::Unit, u)) => *u == self.unit,
+            None => false,
+        }
+    }
+
+    /// Whether this unit manages the secret (sets, removes, grants it, sees its metadata).
+    fn manages(&self, s: &FakeSecret) -> bool {
+        !s.removed
+            && match &s.owner {
+                Some((SecretOwner::Application, a)) => *a == self.app() && self.leader,
+                Some((SecretOwner::Unit, u)) => *u == self.unit,
+                None => false,
+            }
+    }
+
+    /// A secret this unit manages, or Juju's error.
+    fn managed(&self, inv: &Invocation, id: &SecretId) -> Result<String, ToolError> {
+        let short = id.short().to_string();
+        match self.secrets.get(&short) {
+            Some(s) if self.manages(s) => Ok(short),
+            Some(s)
+                if !s.removed
+                    && matches!(&s.owner, Some((SecretOwner::Application, a)) if *a == self.app()) =>
+            {
+                Err(failed(inv, 1, "ERROR this unit is not the leader"))
+            }
+            Some(s) if !s.removed => Err(failed(inv, 1, "ERROR permission denied")),
+            _ => Err(failed(inv, 1, &format!("ERROR secret {short:?} not found"))),
+        }
+    }
+
+    fn label_taken(
+        &self,
+        owner: &(SecretOwner, String),
+        label: &str,
+        except: Option<&str>,
+    ) -> bool {
+        self.secrets.iter().any(|(id, s)| {
+            !s.removed
+                && s.owner.as_ref() == Some(owner)
+                && s.label.as_deref() == Some(label)
+                && Some(id.as_str()) != except
+        })
+    }
+
     fn relation(&self, inv: &Invocation, id: &str) -> Result<&FakeRelation, ToolError> {
         self.relations
             .get(id)
             .ok_or_else(|| failed(inv, 2, &relation_not_found(id)))
     }
+}
+
+/// The model UUID in the fake's secret URIs.
+pub const FAKE_MODEL_UUID: &str = "00000000-0000-4000-8000-00000000f4ce";
+
+/// A 20-character id (`[0-9a-v]`, like Juju's xids) for the `n`th secret this unit adds.
+fn fake_secret_id(unit: &str, n: u32) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in unit.bytes().chain(n.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..20)
+        .map(|i| ALPHABET[((h >> ((i * 3) % 60)) as usize + i) % 32] as char)
+        .collect()
+}
+
+/// The relation of `secret-grant`/`-revoke`, or Juju's usage error.
+fn grant_relation(st: &State, inv: &Invocation, id: &str) -> Result<(), ToolError> {
+    if id
+        .rsplit(':')
+        .next()
+        .is_none_or(|d| d.parse::<u32>().is_err())
+    {
+        return Err(failed(
+            inv,
+            2,
+            &format!("ERROR invalid value {id:?} for option -r: invalid relation id"),
+        ));
+    }
+    if !st.relations.contains_key(id) {
+        return Err(failed(inv, 2, &relation_not_found(id)));
+    }
+    Ok(())
 }
 
 fn relation_not_found(id: &str) -> String {
@@ -217,13 +448,38 @@ fn failed(inv: &Invocation, code: i32, stderr: &str) -> ToolError {
     }
 }
 
-/// Juju's rule for each dotted part of an `action-set` key.
-fn valid_action_key(key: &str) -> bool {
-    key.split('.').all(|part| {
-        let b = part.as_bytes();
-        let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        !b.is_empty() && ok(&b[0]) && ok(&b[b.len() - 1]) && b.iter().all(|c| ok(c) || *c == b'-')
-    })
+/// Keys `action-set` refuses: Juju keeps them for the action's own output.
+const RESERVED_ACTION_KEYS: [&str; 4] = ["stdout", "stdout-encoding", "stderr", "stderr-encoding"];
+
+/// Juju's rule for each dotted part of an `action-set` key: lowercase alphanumerics, with
+/// hyphens inside.
+fn valid_action_key_part(part: &str) -> bool {
+    let b = part.as_bytes();
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty() && ok(&b[0]) && ok(&b[b.len() - 1]) && b.iter().all(|c| ok(c) || *c == b'-')
+}
+
+/// Parses `action-set`'s arguments as jujuc does (before it looks for an action): each
+/// splits at its first `=`; the dotted parts of its key are checked in order, each for the
+/// naming rule and then for being reserved. Returns the (dotted key, value) pairs, or the
+/// message of the first error.
+fn action_set_pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    args.iter()
+        .map(|arg| {
+            let (key, value) = arg
+                .split_once('=')
+                .ok_or_else(|| format!("argument {arg:?} must be of the form key...=value"))?;
+            for part in key.split('.') {
+                if !valid_action_key_part(part) {
+                    return Err(format!("key {part:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"));
+                }
+                if RESERVED_ACTION_KEYS.contains(&part) {
+                    return Err(format!("cannot set reserved action key {part:?}"));
+                }
+            }
+            Ok((key.to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 /// The in-memory Juju of one unit. See the module docs.
@@ -245,16 +501,13 @@ impl FakeHookTools {
     }
 
     /// Sets what `goal-state` reports (unit name -> status).
-    pub fn goal_units<I: IntoIterator<Item = (&'static str, &'static str)>>(
-        self,
-        units: I,
-    ) -> Self {
-        self.state.borrow_mut().goal_units = Some(
-            units
-                .into_iter()
-                .map(|(u, s)| (u.to_string(), s.to_string()))
-                .collect(),
-        );
+    pub fn goal_units<I, K, V>(self, units: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.state.borrow_mut().goal_units = Some(databag(units));
         self
     }
 
@@ -295,6 +548,14 @@ impl FakeHookTools {
         self
     }
 
+    /// The charm's bindings (its endpoints and extra bindings, from `metadata.yaml`):
+    /// `network-get` of any other binding fails as in Juju. Without this call every binding
+    /// answers.
+    pub fn bindings<I: IntoIterator<Item = S>, S: Into<String>>(self, bindings: I) -> Self {
+        self.state.borrow_mut().bindings = Some(bindings.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// What `network-get <binding>` returns, overriding [`Self::address`] for that binding.
     pub fn network(self, binding: &str, info: NetworkInfo) -> Self {
         self.state
@@ -331,6 +592,26 @@ impl FakeHookTools {
         self
     }
 
+    /// A secret in the model (owned by this application, this unit, or granted to it).
+    pub fn secret(self, secret: FakeSecret) -> Self {
+        self.state
+            .borrow_mut()
+            .secrets
+            .insert(secret.uri.short().to_string(), secret);
+        self
+    }
+
+    /// A secret by its URI or id, with this hook's writes (a removed one too).
+    pub fn secret_state(&self, id: &str) -> Option<FakeSecret> {
+        let short = SecretId::parse(id)?.short().to_string();
+        self.state.borrow().secrets.get(&short).cloned()
+    }
+
+    /// Every secret, by short id, with this hook's writes.
+    pub fn all_secrets(&self) -> BTreeMap<String, FakeSecret> {
+        self.state.borrow().secrets.clone()
+    }
+
     /// Changes leadership between calls (leadership can move between hooks).
     pub fn set_leader(&self, leader: bool) {
         self.state.borrow_mut().leader = leader;
@@ -349,12 +630,12 @@ impl FakeHookTools {
 
     // ---- what happened ------------------------------------------------------------------
 
-    /// Every call, in order.
+    /// Every tool run, in order (a read served from the cache is not one).
     pub fn calls(&self) -> Vec<Call> {
         self.state.borrow().calls.clone()
     }
 
-    /// How many times `tool` was called.
+    /// How many times `tool` ran.
     pub fn call_count(&self, tool: &str) -> usize {
         self.state
             .borrow()
@@ -423,6 +704,29 @@ impl FakeHookTools {
         self.state.borrow().app_version.clone()
     }
 
+    /// A read: served from the cache when it ran before in this hook (nothing is recorded and
+    /// nothing fails), else a call. `answer` computes the result from the state now (reads
+    /// see this hook's writes); a successful read is cached.
+    fn read<T>(
+        &self,
+        inv: &Invocation,
+        answer: impl FnOnce(&State) -> Result<T, ToolError>,
+    ) -> Result<T, ToolError> {
+        let key = std::iter::once(inv.tool)
+            .chain(inv.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cached = self.state.borrow().cached.contains(&key);
+        if !cached {
+            self.call(inv)?;
+        }
+        let result = answer(&self.state.borrow());
+        if result.is_ok() {
+            self.state.borrow_mut().cached.insert(key);
+        }
+        result
+    }
+
     /// Records a call and applies failure injection.
     fn call(&self, inv: &Invocation) -> Result<(), ToolError> {
         let mut st = self.state.borrow_mut();
@@ -447,58 +751,58 @@ impl FakeHookTools {
 
 impl HookTools for FakeHookTools {
     fn is_leader(&self) -> Result<bool, ToolError> {
-        self.call(&argv::is_leader())?;
-        Ok(self.state.borrow().leader)
+        self.read(&argv::is_leader(), |st| Ok(st.leader))
     }
 
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<String>, ToolError> {
-        self.call(&argv::relation_ids(endpoint))?;
-        let st = self.state.borrow();
-        // BTreeMap order is string order, as Juju sorts.
-        Ok(st
-            .relations
-            .keys()
-            .filter(|id| id.split_once(':').map(|(e, _)| e) == Some(endpoint))
-            .cloned()
-            .collect())
+        self.read(&argv::relation_ids(endpoint), |st| {
+            // BTreeMap order is string order, as Juju sorts.
+            Ok(st
+                .relations
+                .keys()
+                .filter(|id| id.split_once(':').map(|(e, _)| e) == Some(endpoint))
+                .cloned()
+                .collect())
+        })
     }
 
     fn relation_list(&self, relation_id: &str) -> Result<Vec<String>, ToolError> {
         let inv = argv::relation_list(relation_id);
-        self.call(&inv)?;
-        let st = self.state.borrow();
-        Ok(st
-            .relation(&inv, relation_id)?
-            .members
-            .iter()
-            .cloned()
-            .collect())
+        self.read(&inv, |st| {
+            Ok(st
+                .relation(&inv, relation_id)?
+                .members
+                .iter()
+                .cloned()
+                .collect())
+        })
     }
 
     fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError> {
         let inv = argv::relation_get(relation_id, bag);
-        self.call(&inv)?;
-        let st = self.state.borrow();
-        let rel = st.relation(&inv, relation_id)?;
-        match bag {
-            Bag::Unit(u) => {
-                if *u == st.unit || rel.members.contains(u) || rel.unit_bags.contains_key(u) {
-                    Ok(rel.unit_bags.get(u).cloned().unwrap_or_default())
-                } else {
-                    Err(failed(
-                        &inv,
-                        1,
-                        &format!("ERROR cannot read settings for unit \"{u}\" in relation \"{relation_id}\": unit \"{u}\": settings not found"),
-                    ))
+        self.read(&inv, |st| {
+            let rel = st.relation(&inv, relation_id)?;
+            match bag {
+                Bag::Unit(u) => {
+                    if *u == st.unit || rel.members.contains(u) || rel.unit_bags.contains_key(u)
+                    {
+                        Ok(rel.unit_bags.get(u).cloned().unwrap_or_default())
+                    } else {
+                        Err(failed(
+                            &inv,
+                            1,
+                            &format!("ERROR cannot read settings for unit \"{u}\" in relation \"{relation_id}\": unit \"{u}\": settings not found"),
+                        ))
+                    }
+                }
+                Bag::App(a) => {
+                    if *a == st.app() && !rel.is_peer() && !st.leader {
+                        return Err(failed(&inv, 1, "ERROR permission denied"));
+                    }
+                    Ok(rel.app_bags.get(a).cloned().unwrap_or_default())
                 }
             }
-            Bag::App(a) => {
-                if *a == st.app() && !rel.is_peer() && !st.leader {
-                    return Err(failed(&inv, 1, "ERROR permission denied"));
-                }
-                Ok(rel.app_bags.get(a).cloned().unwrap_or_default())
-            }
-        }
+        })
     }
 
     fn relation_set(
@@ -507,6 +811,9 @@ impl HookTools for FakeHookTools {
         app: bool,
         values: &Databag,
     ) -> Result<(), ToolError> {
+        if values.is_empty() {
+            return Ok(());
+        }
         let inv = argv::relation_set(relation_id, app, values);
         self.call(&inv)?;
         let mut st = self.state.borrow_mut();
@@ -526,8 +833,7 @@ impl HookTools for FakeHookTools {
     }
 
     fn config_get(&self) -> Result<Map<String, Value>, ToolError> {
-        self.call(&argv::config_get())?;
-        Ok(self.state.borrow().config.clone())
+        self.read(&argv::config_get(), |st| Ok(st.config.clone()))
     }
 
     fn status_set(&self, status: &Status, application: bool) -> Result<(), ToolError> {
@@ -546,35 +852,23 @@ impl HookTools for FakeHookTools {
 
     fn action_get(&self) -> Result<Map<String, Value>, ToolError> {
         let inv = argv::action_get();
-        self.call(&inv)?;
-        self.in_action(&inv)?;
-        Ok(self.state.borrow().action.clone().unwrap_or_default())
+        self.read(&inv, |st| match &st.action {
+            Some(params) => Ok(params.clone()),
+            None => Err(failed(&inv, 1, "ERROR not running an action")),
+        })
     }
 
     fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), ToolError> {
+        if results.is_empty() {
+            return Ok(());
+        }
         let inv = argv::action_set(results);
         self.call(&inv)?;
+        // jujuc checks its arguments before it looks for the action (usage errors: exit 2).
+        let pairs = action_set_pairs(&inv.args)
+            .map_err(|message| failed(&inv, 2, &format!("ERROR {message}")))?;
         self.in_action(&inv)?;
-        for key in results.keys() {
-            if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&key.as_str()) {
-                return Err(failed(
-                    &inv,
-                    2,
-                    &format!("ERROR cannot set reserved action key \"{key}\""),
-                ));
-            }
-            if !valid_action_key(key) {
-                return Err(failed(
-                    &inv,
-                    2,
-                    &format!("ERROR key \"{key}\" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"),
-                ));
-            }
-        }
-        self.state
-            .borrow_mut()
-            .action_results
-            .extend(results.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.state.borrow_mut().action_results.extend(pairs);
         Ok(())
     }
 
@@ -594,51 +888,359 @@ impl HookTools for FakeHookTools {
 
     fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError> {
         let inv = argv::network_get(binding);
-        self.call(&inv)?;
-        let st = self.state.borrow();
-        if let Some(info) = st.networks.get(binding) {
-            return Ok(info.clone());
-        }
-        match &st.address {
-            Some(a) => Ok(NetworkInfo {
-                bind_addresses: vec![a.clone()],
-                ingress_addresses: vec![a.clone()],
-            }),
-            None => Err(failed(
-                &inv,
-                1,
-                &format!("ERROR no network config found for binding \"{binding}\""),
-            )),
-        }
+        self.read(&inv, |st| {
+            let no_config = || {
+                failed(
+                    &inv,
+                    1,
+                    &format!("ERROR no network config found for binding \"{binding}\""),
+                )
+            };
+            if st.bindings.as_ref().is_some_and(|b| !b.contains(binding)) {
+                return Err(no_config());
+            }
+            if let Some(info) = st.networks.get(binding) {
+                return Ok(info.clone());
+            }
+            match &st.address {
+                Some(a) => Ok(NetworkInfo {
+                    bind_addresses: vec![a.clone()],
+                    ingress_addresses: vec![a.clone()],
+                }),
+                None => Err(no_config()),
+            }
+        })
     }
 
     fn unit_get(&self, key: &str) -> Result<String, ToolError> {
         let inv = argv::unit_get(key);
-        self.call(&inv)?;
-        if key != "private-address" && key != "public-address" {
-            return Err(failed(&inv, 2, &format!("ERROR unknown setting \"{key}\"")));
-        }
-        self.state
-            .borrow()
-            .address
-            .clone()
-            .ok_or_else(|| failed(&inv, 1, &format!("ERROR {key} not set")))
+        self.read(&inv, |st| {
+            if key != "private-address" && key != "public-address" {
+                return Err(failed(&inv, 2, &format!("ERROR unknown setting \"{key}\"")));
+            }
+            st.address
+                .clone()
+                .ok_or_else(|| failed(&inv, 1, &format!("ERROR {key} not set")))
+        })
     }
 
     fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError> {
-        let inv = argv::goal_state();
+        self.read(&argv::goal_state(), |st| {
+            if let Some(units) = &st.goal_units {
+                return Ok(units.clone());
+            }
+            let mut units = BTreeMap::from([(st.unit.clone(), "active".to_string())]);
+            for rel in st.relations.values().filter(|r| r.is_peer()) {
+                for member in &rel.members {
+                    units.insert(member.clone(), "active".to_string());
+                }
+            }
+            Ok(units)
+        })
+    }
+
+    fn secret_add(
+        &self,
+        content: &SecretContent,
+        label: Option<&str>,
+        description: Option<&str>,
+        owner: SecretOwner,
+    ) -> Result<SecretId, ToolError> {
+        let inv = argv::secret_add(content, label, description, owner);
         self.call(&inv)?;
-        let st = self.state.borrow();
-        if let Some(units) = &st.goal_units {
-            return Ok(units.clone());
+        if let Some(bad) = content.0.keys().find(|k| !valid_secret_key(k)) {
+            return Err(failed(&inv, 2, &format!("ERROR key {bad:?} not valid")));
         }
-        let mut units = BTreeMap::from([(st.unit.clone(), "active".to_string())]);
-        for rel in st.relations.values().filter(|r| r.is_peer()) {
-            for member in &rel.members {
-                units.insert(member.clone(), "active".to_string());
+        if content.0.is_empty() {
+            return Err(failed(&inv, 1, "ERROR empty secret value not valid"));
+        }
+        let mut st = self.state.borrow_mut();
+        if owner == SecretOwner::Application && !st.leader {
+            return Err(failed(&inv, 1, "ERROR this unit is not the leader"));
+        }
+        let owner_name = match owner {
+            SecretOwner::Application => st.app(),
+            SecretOwner::Unit => st.unit.clone(),
+        };
+        let owner = (owner, owner_name);
+        if let Some(l) = label.filter(|l| !l.is_empty()) {
+            if st.label_taken(&owner, l, None) {
+                return Err(failed(
+                    &inv,
+                    1,
+                    &format!("ERROR secret with label {l:?} already exists"),
+                ));
             }
         }
-        Ok(units)
+        st.secrets_added += 1;
+        let short = fake_secret_id(&st.unit, st.secrets_added);
+        let out = format!("secret://{FAKE_MODEL_UUID}/{short}\n");
+        let id = parse_secret_id(&inv, &out)?;
+        st.secrets.insert(
+            short,
+            FakeSecret {
+                uri: id.clone(),
+                owner: Some(owner),
+                label: label.filter(|l| !l.is_empty()).map(str::to_string),
+                description: description.map(str::to_string),
+                revisions: Vec::new(),
+                pending: Some(content.clone()),
+                created_now: true,
+                removed: false,
+                grants: Vec::new(),
+                tracked: 0,
+                consumer_label: None,
+            },
+        );
+        st.secret_cache.wrote(&id, label, content);
+        Ok(id)
+    }
+
+    fn secret_get(&self, secret: &SecretRef, read: SecretRead) -> Result<SecretContent, ToolError> {
+        if read == SecretRead::Tracked {
+            if let Some(c) = self.state.borrow().secret_cache.get(secret) {
+                return Ok(c);
+            }
+        }
+        let inv = argv::secret_get(secret, read);
+        self.call(&inv)?;
+        let mut st = self.state.borrow_mut();
+        let (uri, label) = match secret {
+            SecretRef::Id(id) => (Some(id.short().to_string()), None),
+            SecretRef::Label(l) => (None, Some(l.clone())),
+            SecretRef::IdWithLabel(id, l) => (Some(id.short().to_string()), Some(l.clone())),
+        };
+        // Created in this hook: its content.
+        let created = st
+            .secrets
+            .iter()
+            .find(|(id, s)| {
+                s.created_now
+                    && !s.removed
+                    && (uri.as_deref() == Some(id.as_str())
+                        || (label.is_some() && s.label == label))
+            })
+            .map(|(id, _)| id.clone());
+        let content = if let Some(id) = created {
+            st.secrets[&id].current()
+        } else if let Some(id) = st
+            .secrets
+            .iter()
+            .find(|(id, s)| {
+                !s.removed
+                    && st.owns(s)
+                    && (uri.as_deref() == Some(id.as_str())
+                        || (uri.is_none() && label.is_some() && s.label == label))
+            })
+            .map(|(id, _)| id.clone())
+        {
+            // An owner: the latest committed revision.
+            if uri.is_some() && label.is_some() {
+                return Err(failed(
+                    &inv,
+                    1,
+                    "ERROR either URI or label should be used for getting an owned secret but not both",
+                ));
+            }
+            if read == SecretRead::Refresh {
+                return Err(failed(&inv, 1, "ERROR secret owner cannot use --refresh"));
+            }
+            let s = &st.secrets[&id];
+            match (read, &s.pending) {
+                (SecretRead::Peek, Some(p)) => p.clone(),
+                _ => s.content(s.latest()),
+            }
+        } else {
+            // A consumer.
+            let id = match uri {
+                Some(id) => id,
+                None => {
+                    let wanted = label.clone().unwrap_or_default();
+                    st.secrets
+                        .iter()
+                        .find(|(_, s)| s.consumer_label.as_deref() == Some(wanted.as_str()))
+                        .map(|(id, _)| id.clone())
+                        .ok_or_else(|| {
+                            failed(
+                                &inv,
+                                1,
+                                &format!("ERROR consumer label {wanted:?} not found"),
+                            )
+                        })?
+                }
+            };
+            let Some(s) = st.secrets.get_mut(&id).filter(|s| !s.removed) else {
+                return Err(failed(&inv, 1, &format!("ERROR secret {id:?} not found")));
+            };
+            if s.owner.is_some() {
+                return Err(failed(&inv, 1, "ERROR permission denied"));
+            }
+            let latest = s.latest();
+            if s.tracked == 0 || read == SecretRead::Refresh {
+                s.tracked = latest;
+            }
+            if let Some(l) = &label {
+                s.consumer_label = Some(l.clone());
+            }
+            match read {
+                SecretRead::Peek => s.content(latest),
+                _ => s.content(s.tracked),
+            }
+        };
+        if read == SecretRead::Tracked {
+            st.secret_cache.read(secret, &content);
+        }
+        Ok(content)
+    }
+
+    fn secret_set(
+        &self,
+        id: &SecretId,
+        content: &SecretContent,
+        label: Option<&str>,
+    ) -> Result<(), ToolError> {
+        let inv = argv::secret_set(id, content, label);
+        self.call(&inv)?;
+        if let Some(bad) = content.0.keys().find(|k| !valid_secret_key(k)) {
+            return Err(failed(&inv, 2, &format!("ERROR key {bad:?} not valid")));
+        }
+        let mut st = self.state.borrow_mut();
+        let short = st.managed(&inv, id)?;
+        if content.0.is_empty() && label.is_none() {
+            return Err(failed(
+                &inv,
+                1,
+                "ERROR at least one attribute to update must be specified",
+            ));
+        }
+        if let Some(l) = label.filter(|l| !l.is_empty()) {
+            let owner = st.secrets[&short].owner.clone().expect("managed");
+            if st.label_taken(&owner, l, Some(&short)) {
+                return Err(failed(
+                    &inv,
+                    1,
+                    &format!("ERROR secret with label {l:?} already exists"),
+                ));
+            }
+        }
+        let s = st.secrets.get_mut(&short).expect("managed");
+        if let Some(l) = label.filter(|l| !l.is_empty()) {
+            s.label = Some(l.to_string());
+        }
+        if !content.0.is_empty() {
+            s.pending = Some(content.clone());
+            st.secret_cache.wrote(id, label, content);
+        }
+        Ok(())
+    }
+
+    fn secret_grant(&self, id: &SecretId, to: &SecretGrantee) -> Result<(), ToolError> {
+        let inv = argv::secret_grant(id, to);
+        self.call(&inv)?;
+        let mut st = self.state.borrow_mut();
+        grant_relation(&st, &inv, &to.relation_id)?;
+        let short = st.managed(&inv, id)?;
+        let g = (to.relation_id.clone(), to.unit.clone());
+        let s = st.secrets.get_mut(&short).expect("managed");
+        if !s.grants.contains(&g) && !s.grants.contains(&(g.0.clone(), None)) {
+            s.grants.push(g);
+        }
+        Ok(())
+    }
+
+    fn secret_revoke(&self, id: &SecretId, from: &SecretGrantee) -> Result<(), ToolError> {
+        let inv = argv::secret_revoke(id, from);
+        self.call(&inv)?;
+        let mut st = self.state.borrow_mut();
+        grant_relation(&st, &inv, &from.relation_id)?;
+        let short = st.managed(&inv, id)?;
+        let s = st.secrets.get_mut(&short).expect("managed");
+        s.grants
+            .retain(|(r, u)| !(*r == from.relation_id && *u == from.unit));
+        Ok(())
+    }
+
+    fn secret_remove(&self, id: &SecretId, revision: Option<u32>) -> Result<(), ToolError> {
+        let inv = argv::secret_remove(id, revision);
+        self.call(&inv)?;
+        let mut st = self.state.borrow_mut();
+        let short = st.managed(&inv, id)?;
+        if revision.is_none() {
+            st.secrets.get_mut(&short).expect("managed").removed = true;
+            st.secret_cache.removed(id);
+        }
+        Ok(())
+    }
+
+    fn secret_ids(&self) -> Result<Vec<String>, ToolError> {
+        let inv = argv::secret_ids();
+        self.call(&inv)?;
+        let st = self.state.borrow();
+        Ok(st
+            .secrets
+            .iter()
+            .filter(|(_, s)| st.manages(s))
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    fn secret_info_get(&self, secret: &SecretRef) -> Result<SecretInfo, ToolError> {
+        let inv = argv::secret_info_get(secret);
+        self.call(&inv)?;
+        let st = self.state.borrow();
+        let (want, found) = match secret {
+            SecretRef::Id(id) => {
+                let short = id.short().to_string();
+                let found = st
+                    .secrets
+                    .get(&short)
+                    .filter(|s| st.manages(s))
+                    .map(|s| (short.clone(), s));
+                (short, found)
+            }
+            SecretRef::Label(l) => (
+                l.clone(),
+                st.secrets
+                    .iter()
+                    .find(|(_, s)| st.manages(s) && s.label.as_deref() == Some(l.as_str()))
+                    .map(|(id, s)| (id.clone(), s)),
+            ),
+            SecretRef::IdWithLabel(..) => {
+                return Err(failed(
+                    &inv,
+                    2,
+                    "ERROR specify either a secret URI or label but not both",
+                ))
+            }
+        };
+        let Some((id, s)) = found else {
+            return Err(failed(&inv, 1, &format!("ERROR secret {want:?} not found")));
+        };
+        Ok(SecretInfo {
+            id,
+            revision: s.latest().max(1),
+            label: s.label.clone(),
+            owner: s
+                .owner
+                .as_ref()
+                .map(|(o, _)| o.as_str())
+                .unwrap_or("")
+                .to_string(),
+            rotation: Some("never".into()),
+            description: s.description.clone(),
+            expiry: None,
+            access: s
+                .grants
+                .iter()
+                .map(|(r, u)| {
+                    let target = match u {
+                        Some(u) => format!("unit-{}", u.replace('/', "-")),
+                        None => format!("relation-{r}"),
+                    };
+                    (target, format!("relation-{r}"))
+                })
+                .collect(),
+        })
     }
 
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
@@ -835,19 +1437,118 @@ mod tests {
     }
 
     #[test]
-    fn action_set_refuses_bad_and_reserved_keys() {
+    fn action_set_checks_each_key_part_in_order_as_jujuc_does() {
         let f = FakeHookTools::new("zookeeper/0").action_params(json!({}));
-        for key in ["Password", "-a", "a-", "a..b", "stdout", "a_b"] {
-            assert!(
-                matches!(
-                    f.action_set(&databag([(key, "x")])),
-                    Err(ToolError::Failed { code: 2, .. })
-                ),
-                "{key} accepted"
-            );
+        let rule = "must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods";
+        // (results, the error jujuc prints): the first bad part of the first bad key (keys
+        // go in text order), the naming rule before the reserved check of each part.
+        let table: [(&[(&str, &str)], String); 9] = [
+            (
+                &[("Password", "x")],
+                format!("ERROR key \"Password\" {rule}"),
+            ),
+            (&[("-a", "x")], format!("ERROR key \"-a\" {rule}")),
+            (&[("a-", "x")], format!("ERROR key \"a-\" {rule}")),
+            (&[("a..b", "x")], format!("ERROR key \"\" {rule}")),
+            (&[("a_b.c", "x")], format!("ERROR key \"a_b\" {rule}")),
+            (
+                &[("stdout", "x")],
+                "ERROR cannot set reserved action key \"stdout\"".into(),
+            ),
+            (
+                &[("a.stderr", "x")],
+                "ERROR cannot set reserved action key \"stderr\"".into(),
+            ),
+            (
+                &[("stdout.X", "x")],
+                "ERROR cannot set reserved action key \"stdout\"".into(),
+            ),
+            (
+                &[("b", "x"), ("a.B", "y"), ("C", "z")],
+                format!("ERROR key \"C\" {rule}"),
+            ),
+        ];
+        for (results, expected) in table {
+            match f.action_set(&databag(results.iter().copied())) {
+                Err(ToolError::Failed {
+                    code: 2, stderr, ..
+                }) => {
+                    assert_eq!(stderr, expected, "{results:?}")
+                }
+                other => panic!("{results:?}: {other:?}"),
+            }
         }
-        assert!(f.action_results().is_empty());
+        assert!(f.action_results().is_empty(), "nothing is set on an error");
         f.action_set(&databag([("a-1.b2", "x")])).unwrap();
+        // The argument splits at its first `=`, as jujuc splits it.
+        f.action_set(&databag([("k=v", "w")])).unwrap();
+        assert_eq!(f.action_results(), databag([("a-1.b2", "x"), ("k", "v=w")]));
+    }
+
+    #[test]
+    fn action_set_outside_an_action_checks_its_keys_first() {
+        let f = FakeHookTools::new("zookeeper/0");
+        let code = |r: Result<(), ToolError>| match r {
+            Err(ToolError::Failed { code, .. }) => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(f.action_set(&databag([("Bad", "x")]))), 2);
+        assert_eq!(code(f.action_set(&databag([("good", "x")]))), 1);
+    }
+
+    #[test]
+    fn empty_writes_run_no_tool() {
+        let f = three_units(true).action_params(json!({}));
+        f.relation_set("cluster:0", false, &Databag::new()).unwrap();
+        f.relation_set("cluster:9", true, &Databag::new()).unwrap();
+        f.action_set(&BTreeMap::new()).unwrap();
+        assert!(f.calls().is_empty(), "{:?}", f.calls());
+    }
+
+    #[test]
+    fn a_repeated_read_is_served_from_the_cache_and_sees_this_hooks_writes() {
+        let f = three_units(true).fail_tool("is-leader");
+        assert!(f.is_leader().is_err());
+        assert!(f.is_leader().is_err(), "a failed read is not cached");
+        let own = unit("zookeeper/0");
+        let before = f.relation_get("cluster:0", &own).unwrap();
+        f.relation_set("cluster:0", false, &databag([("state", "started")]))
+            .unwrap();
+        let after = f.relation_get("cluster:0", &own).unwrap();
+        assert_eq!(after.get("state").map(String::as_str), Some("started"));
+        assert!(!before.contains_key("state"));
+        f.relation_get("cluster:0", &unit("zookeeper/2")).unwrap();
+        f.relation_get("cluster:0", &unit("zookeeper/2")).unwrap();
+        f.config_get().unwrap();
+        f.config_get().unwrap();
+        let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "is-leader --format=json",
+                "is-leader --format=json",
+                "relation-get --format=json -r cluster:0 - zookeeper/0",
+                "relation-set -r cluster:0 --file -",
+                "relation-get --format=json -r cluster:0 - zookeeper/2",
+                "config-get --format=json",
+            ]
+        );
+    }
+
+    #[test]
+    fn network_get_knows_only_the_declared_bindings() {
+        let f = FakeHookTools::new("zookeeper/0")
+            .address("127.0.0.5")
+            .bindings(["cluster", "zookeeper"]);
+        assert_eq!(
+            f.network_get("cluster").unwrap().ingress_addresses,
+            ["127.0.0.5"]
+        );
+        let err = f.network_get("nope").unwrap_err();
+        assert!(
+            matches!(&err, ToolError::Failed { code: 1, stderr, .. } if stderr == "ERROR no network config found for binding \"nope\""),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -893,6 +1594,144 @@ mod tests {
             .contains_key("a"));
         assert_eq!(f.call_count("relation-set"), 1);
         assert!(f.is_leader().unwrap(), "other tools still work");
+    }
+
+    #[test]
+    fn only_the_leader_manages_an_application_secret_and_every_unit_reads_its_latest_revision() {
+        let content = SecretContent::from_pairs([("super-password", "pw-1")]);
+        let uri = "secret://uuid/d3fo2nuve8s5g6ln8t8g";
+        let secret = FakeSecret::of_app(uri, "zookeeper", content.clone())
+            .label("cluster.zookeeper.app")
+            .revision(SecretContent::from_pairs([("super-password", "pw-2")]));
+        let f = three_units(false).secret(secret.clone());
+        let id = SecretId::parse(uri).unwrap();
+        let by_label = SecretRef::Label("cluster.zookeeper.app".into());
+        assert_eq!(
+            f.secret_get(&by_label, SecretRead::Tracked)
+                .unwrap()
+                .get("super-password"),
+            Some("pw-2")
+        );
+        let err = f.secret_set(&id, &content, None).unwrap_err();
+        assert!(
+            matches!(&err, ToolError::Failed { code: 1, stderr, .. } if stderr == "ERROR this unit is not the leader"),
+            "{err:?}"
+        );
+        assert!(f.secret_ids().unwrap().is_empty());
+        let err = f.secret_info_get(&by_label).unwrap_err();
+        assert!(err.is_secret_not_found(), "{err}");
+        let err = f
+            .secret_add(&content, None, None, SecretOwner::Application)
+            .unwrap_err();
+        assert!(err.to_string().contains("not the leader"), "{err}");
+
+        let f = three_units(true).secret(secret);
+        assert_eq!(f.secret_info_get(&by_label).unwrap().revision, 2);
+        let err = f
+            .secret_get(
+                &SecretRef::IdWithLabel(id.clone(), "x".into()),
+                SecretRead::Tracked,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        let err = f
+            .secret_get(&SecretRef::Id(id.clone()), SecretRead::Refresh)
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot use --refresh"), "{err}");
+        let new = SecretContent::from_pairs([("super-password", "pw-3")]);
+        f.secret_set(&id, &new, None).unwrap();
+        // Read-your-writes through the cache; the revision commits at the hook's end.
+        assert_eq!(
+            f.secret_get(&SecretRef::Id(id.clone()), SecretRead::Tracked)
+                .unwrap(),
+            new
+        );
+        assert_eq!(f.secret_info_get(&by_label).unwrap().revision, 2);
+        assert_eq!(f.call_count("secret-get"), 2, "{:?}", f.calls());
+        let err = f
+            .secret_add(
+                &new,
+                Some("cluster.zookeeper.app"),
+                None,
+                SecretOwner::Application,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        assert_eq!(f.secret_ids().unwrap(), ["d3fo2nuve8s5g6ln8t8g"]);
+        f.secret_remove(&id, None).unwrap();
+        assert!(f
+            .secret_get(&SecretRef::Id(id), SecretRead::Tracked)
+            .unwrap_err()
+            .is_secret_not_found());
+    }
+
+    #[test]
+    fn a_consumer_reads_its_tracked_revision_until_it_refreshes() {
+        let uri = "secret://uuid/c0nsumed0000000000aa";
+        let f = FakeHookTools::new("kafka/0").secret(
+            FakeSecret::granted(uri, vec![SecretContent::from_pairs([("password", "one")])])
+                .revision(SecretContent::from_pairs([("password", "two")]))
+                .tracking(1, Some("zookeeper.5.user.secret")),
+        );
+        let label = SecretRef::Label("zookeeper.5.user.secret".into());
+        assert_eq!(
+            f.secret_get(&label, SecretRead::Tracked)
+                .unwrap()
+                .get("password"),
+            Some("one")
+        );
+        assert_eq!(
+            f.secret_get(&label, SecretRead::Peek)
+                .unwrap()
+                .get("password"),
+            Some("two")
+        );
+        assert_eq!(
+            f.secret_get(&label, SecretRead::Refresh)
+                .unwrap()
+                .get("password"),
+            Some("two")
+        );
+        let err = f
+            .secret_get(&SecretRef::Label("nope".into()), SecretRead::Tracked)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`secret-get --format=json --label nope` failed with exit code 1: ERROR consumer label \"nope\" not found"
+        );
+    }
+
+    #[test]
+    fn a_new_secret_is_readable_at_once_and_its_content_never_appears_in_the_recorded_argv() {
+        let f = three_units(true);
+        let content = SecretContent::from_pairs([("sync-password", "V4lue-SECRET")]);
+        let id = f
+            .secret_add(
+                &content,
+                Some("cluster.zookeeper.app"),
+                None,
+                SecretOwner::Application,
+            )
+            .unwrap();
+        assert!(id.as_str().starts_with("secret://"), "{id}");
+        assert_eq!(
+            f.secret_get(
+                &SecretRef::Label("cluster.zookeeper.app".into()),
+                SecretRead::Tracked
+            )
+            .unwrap(),
+            content
+        );
+        let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
+        assert_eq!(
+            lines,
+            ["secret-add --label cluster.zookeeper.app --owner application sync-password#file=<file>"]
+        );
+        let bad = SecretContent::from_pairs([("Bad_Key", "v")]);
+        let err = f
+            .secret_add(&bad, None, None, SecretOwner::Unit)
+            .unwrap_err();
+        assert!(matches!(&err, ToolError::Failed { code: 2, .. }), "{err:?}");
     }
 
     #[test]

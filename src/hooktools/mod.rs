@@ -10,7 +10,10 @@
 //!   reads that follow it in the same hook (read-your-writes), as Juju's hook context does;
 //! - relation values are strings, and writing `""` deletes a key;
 //! - a failing tool gives a [`ToolError`] carrying the command line (secrets elided) and the
-//!   tool's stderr.
+//!   tool's stderr;
+//! - secret content never goes on a command line: it travels in `key#file=` files created
+//!   mode 0600 in a private directory and removed after the call, and no error or `Debug`
+//!   output shows a value.
 
 pub mod fake;
 pub mod process;
@@ -52,6 +55,168 @@ impl ToolError {
     pub fn is_relation_not_found(&self) -> bool {
         matches!(self, ToolError::Failed { stderr, .. } if stderr.contains("relation not found"))
     }
+
+    /// True when a `secret-*` tool reported that the secret (or the label, or the key) does
+    /// not exist, as ops reads it: exit code 1 and `not found` on stderr.
+    pub fn is_secret_not_found(&self) -> bool {
+        matches!(self, ToolError::Failed { code: 1, stderr, .. } if stderr.contains("not found"))
+    }
+}
+
+/// A secret's content: keys (`^[a-z](-?[a-z0-9]){2,}$`) to values. Its `Debug` output
+/// shows the keys only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretContent(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for SecretContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl SecretContent {
+    /// Content from pairs.
+    pub fn from_pairs<I, K, V>(pairs: I) -> SecretContent
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        SecretContent(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+/// Juju's rule for secret content keys: `^[a-z](-?[a-z0-9]){2,}$`.
+pub fn valid_secret_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_lowercase() {
+        return false;
+    }
+    let (mut i, mut groups) = (1, 0);
+    while i < b.len() {
+        if b[i] == b'-' {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit() => {
+                groups += 1;
+                i += 1;
+            }
+            _ => return false,
+        }
+    }
+    groups >= 2
+}
+
+/// A secret's id as `secret-add` prints it (`secret://<model-uuid>/<id>`, or `secret:<id>`),
+/// kept verbatim: Juju takes any of its forms back.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SecretId(String);
+
+impl SecretId {
+    /// A secret URI, if `text` is one: `secret:` followed by letters, digits, `/`, `-`, `.`,
+    /// or a bare 20-character xid (`secret-ids` and `secret-info-get` print those).
+    pub fn parse(text: &str) -> Option<SecretId> {
+        let text = text.trim();
+        let rest = text.strip_prefix("secret:").unwrap_or(text);
+        let ok = !rest.is_empty()
+            && rest.len() <= 200
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-._".contains(&b));
+        let bare_xid = text == rest && rest.len() == 20;
+        (ok && (text != rest || bare_xid)).then(|| SecretId(text.to_string()))
+    }
+
+    /// The 20-character id at its end (`secret-ids` and `secret-info-get` name secrets by it).
+    pub fn short(&self) -> &str {
+        let s = self.0.strip_prefix("secret:").unwrap_or(&self.0);
+        s.rsplit('/').next().unwrap_or(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SecretId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which secret a tool reads: by id, by label (the owner's label, or a consumer's own), or by
+/// id while pinning the consumer's label on it (`secret-get <id> --label L`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SecretRef {
+    Id(SecretId),
+    Label(String),
+    IdWithLabel(SecretId, String),
+}
+
+/// Which revision a consumer reads (owners always read the latest and pass `Tracked`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretRead {
+    /// The tracked revision (the latest, for owners).
+    Tracked,
+    /// `--refresh`: track the latest revision and read it.
+    Refresh,
+    /// `--peek`: read the latest revision without tracking it.
+    Peek,
+}
+
+/// Who owns a new secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretOwner {
+    /// The application (only its leader manages it; all its units read it).
+    Application,
+    /// This unit.
+    Unit,
+}
+
+impl SecretOwner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretOwner::Application => "application",
+            SecretOwner::Unit => "unit",
+        }
+    }
+}
+
+/// What `secret-info-get` says of a secret the unit manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretInfo {
+    /// The bare id (the key of the tool's map).
+    pub id: String,
+    pub revision: u32,
+    pub label: Option<String>,
+    /// `application` or `unit`.
+    pub owner: String,
+    /// `never`, `hourly`, ...
+    pub rotation: Option<String>,
+    pub description: Option<String>,
+    pub expiry: Option<String>,
+    /// Grants: (target tag, scope tag).
+    pub access: Vec<(String, String)>,
+}
+
+/// Who a `secret-grant`/`secret-revoke` is for: the remote application of a relation, or one
+/// of its units.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SecretGrantee {
+    /// `zookeeper:7`.
+    pub relation_id: String,
+    /// A unit of the remote application (`kafka/0`); `None` is the whole application.
+    pub unit: Option<String>,
 }
 
 /// Which databag of a relation to read or write.
@@ -110,6 +275,73 @@ pub trait HookTools {
     /// `goal-state --format=json`: the units Juju plans for this application, by name, with
     /// their goal status (`active`, `waiting`, `dying`, ...).
     fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError>;
+
+    /// `secret-add [--label L] [--description D] --owner <owner> key#file=<f> ...`: a new
+    /// secret; returns its id. Application secrets need the leader.
+    fn secret_add(
+        &self,
+        content: &SecretContent,
+        label: Option<&str>,
+        description: Option<&str>,
+        owner: SecretOwner,
+    ) -> Result<SecretId, ToolError>;
+    /// `secret-get --format=json <id>|--label L [--refresh|--peek]`: the content. Owners read
+    /// the latest revision (and must pass [`SecretRead::Tracked`]); consumers their tracked
+    /// one. A plain read is cached for the hook, and sees this hook's `secret-set`/`-add`.
+    fn secret_get(&self, secret: &SecretRef, read: SecretRead) -> Result<SecretContent, ToolError>;
+    /// `secret-set <id> key#file=<f> ...`: the whole new content (one new revision when it
+    /// differs). `label` also (re)sets the owner label.
+    fn secret_set(
+        &self,
+        id: &SecretId,
+        content: &SecretContent,
+        label: Option<&str>,
+    ) -> Result<(), ToolError>;
+    /// `secret-grant --relation <id> [--unit U] <id>`.
+    fn secret_grant(&self, id: &SecretId, to: &SecretGrantee) -> Result<(), ToolError>;
+    /// `secret-revoke --relation <id> [--unit U] <id>`.
+    fn secret_revoke(&self, id: &SecretId, from: &SecretGrantee) -> Result<(), ToolError>;
+    /// `secret-remove <id> [--revision N]`: every revision, or one.
+    fn secret_remove(&self, id: &SecretId, revision: Option<u32>) -> Result<(), ToolError>;
+    /// `secret-ids --format=json`: the bare ids of the secrets this unit manages.
+    fn secret_ids(&self) -> Result<Vec<String>, ToolError>;
+    /// `secret-info-get --format=json <id>|--label L`: a managed secret's metadata.
+    fn secret_info_get(&self, secret: &SecretRef) -> Result<SecretInfo, ToolError>;
+}
+
+/// Parses `secret-info-get --format=json` output: `{"<id>": {"revision": 2, ...}}`.
+pub fn parse_secret_info(value: &serde_json::Value) -> Option<SecretInfo> {
+    let (id, v) = value.as_object()?.iter().next()?;
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let access = v
+        .get("access")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| {
+                    Some((
+                        g.get("target")?.as_str()?.to_string(),
+                        g.get("scope")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(SecretInfo {
+        id: id.clone(),
+        revision: u32::try_from(v.get("revision")?.as_u64()?).ok()?,
+        label: text("label"),
+        owner: text("owner")?,
+        rotation: text("rotation"),
+        description: text("description"),
+        expiry: text("expiry"),
+        access,
+    })
 }
 
 /// The `units` of `goal-state --format=json` output: unit name to status.

@@ -27,7 +27,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value};
 
-use super::{Bag, Databag, HookTools, NetworkInfo, ToolError};
+use super::{
+    Bag, Databag, HookTools, NetworkInfo, SecretContent, SecretGrantee, SecretId, SecretInfo,
+    SecretOwner, SecretRead, SecretRef, ToolError,
+};
 use crate::status::Status;
 
 /// Longest stderr kept in an error (a tool that dumps a stack trace should not flood the
@@ -41,9 +44,16 @@ pub(crate) struct Invocation {
     pub tool: &'static str,
     pub args: Vec<String>,
     pub stdin: Option<String>,
+    /// Secret content to pass as files: each argument `key#file=<FILE_TOKEN>` is given the
+    /// path of a file holding that key's value when the tool runs.
+    pub content: Option<SecretContent>,
     /// The command line for messages: secret-bearing values replaced by the key list.
     pub display: String,
 }
+
+/// What stands for a content file's path in an argument (`key#file=<file>`), until the
+/// tool runs and the file exists.
+pub(crate) const FILE_TOKEN: &str = "<file>";
 
 impl Invocation {
     /// An invocation whose every argument may be shown.
@@ -53,6 +63,29 @@ impl Invocation {
             tool,
             args,
             stdin: None,
+            content: None,
+            display,
+        }
+    }
+
+    /// An invocation that passes secret `content` as `key#file=` arguments after `args`; the
+    /// display shows the keys only.
+    fn with_content(
+        tool: &'static str,
+        mut args: Vec<String>,
+        content: &SecretContent,
+    ) -> Invocation {
+        let display = display_command(
+            tool,
+            &args,
+            Some(&content.0.keys().map(String::as_str).collect::<Vec<_>>()),
+        );
+        args.extend(content.0.keys().map(|k| format!("{k}#file={FILE_TOKEN}")));
+        Invocation {
+            tool,
+            args,
+            stdin: None,
+            content: Some(content.clone()),
             display,
         }
     }
@@ -71,6 +104,7 @@ impl Invocation {
             tool,
             args,
             stdin,
+            content: None,
             display,
         }
     }
@@ -224,6 +258,143 @@ pub(crate) mod argv {
     pub fn open_port(port: u16, protocol: &str) -> Invocation {
         Invocation::plain("open-port", vec![format!("{port}/{protocol}")])
     }
+
+    /// `secret-get`'s selector arguments: the id, `--label L`, or both.
+    fn secret_ref(args: &mut Vec<String>, secret: &SecretRef) {
+        match secret {
+            SecretRef::Id(id) => args.push(id.to_string()),
+            SecretRef::Label(l) => {
+                args.push("--label".into());
+                args.push(l.clone());
+            }
+            SecretRef::IdWithLabel(id, l) => {
+                args.push(id.to_string());
+                args.push("--label".into());
+                args.push(l.clone());
+            }
+        }
+    }
+
+    pub fn secret_add(
+        content: &SecretContent,
+        label: Option<&str>,
+        description: Option<&str>,
+        owner: SecretOwner,
+    ) -> Invocation {
+        let mut args = Vec::new();
+        if let Some(l) = label {
+            args.extend(["--label".to_string(), l.to_string()]);
+        }
+        if let Some(d) = description {
+            args.extend(["--description".to_string(), d.to_string()]);
+        }
+        args.extend(["--owner".to_string(), owner.as_str().to_string()]);
+        Invocation::with_content("secret-add", args, content)
+    }
+    pub fn secret_get(secret: &SecretRef, read: SecretRead) -> Invocation {
+        let mut args = vec!["--format=json".to_string()];
+        secret_ref(&mut args, secret);
+        match read {
+            SecretRead::Tracked => {}
+            SecretRead::Refresh => args.push("--refresh".into()),
+            SecretRead::Peek => args.push("--peek".into()),
+        }
+        Invocation::plain("secret-get", args)
+    }
+    pub fn secret_set(id: &SecretId, content: &SecretContent, label: Option<&str>) -> Invocation {
+        let mut args = vec![id.to_string()];
+        if let Some(l) = label {
+            args.extend(["--label".to_string(), l.to_string()]);
+        }
+        Invocation::with_content("secret-set", args, content)
+    }
+    fn grant_args(id: &SecretId, who: &SecretGrantee) -> Vec<String> {
+        let mut args = vec!["--relation".to_string(), who.relation_id.clone()];
+        if let Some(u) = &who.unit {
+            args.extend(["--unit".to_string(), u.clone()]);
+        }
+        args.push(id.to_string());
+        args
+    }
+    pub fn secret_grant(id: &SecretId, to: &SecretGrantee) -> Invocation {
+        Invocation::plain("secret-grant", grant_args(id, to))
+    }
+    pub fn secret_revoke(id: &SecretId, from: &SecretGrantee) -> Invocation {
+        Invocation::plain("secret-revoke", grant_args(id, from))
+    }
+    pub fn secret_remove(id: &SecretId, revision: Option<u32>) -> Invocation {
+        let mut args = vec![id.to_string()];
+        if let Some(r) = revision {
+            args.extend(["--revision".to_string(), r.to_string()]);
+        }
+        Invocation::plain("secret-remove", args)
+    }
+    pub fn secret_ids() -> Invocation {
+        Invocation::plain("secret-ids", vec!["--format=json".into()])
+    }
+    pub fn secret_info_get(secret: &SecretRef) -> Invocation {
+        let mut args = vec!["--format=json".to_string()];
+        secret_ref(&mut args, secret);
+        Invocation::plain("secret-info-get", args)
+    }
+}
+
+/// A private directory of content files for one tool call: mode 0700, each file created
+/// new with mode 0600, all removed when dropped (also when the call fails).
+struct ContentFiles {
+    dir: PathBuf,
+}
+
+impl ContentFiles {
+    /// Writes each value of `content` to its own file and returns `args` with every
+    /// `key#file=<file>` pointing at the key's file.
+    fn create(
+        content: &SecretContent,
+        args: &[String],
+    ) -> std::io::Result<(ContentFiles, Vec<String>)> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let base = std::env::temp_dir();
+        let mut attempt = 0u32;
+        let dir = loop {
+            let mut nonce = [0u8; 8];
+            rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut nonce)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let name: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+            let dir = base.join(format!("zk-charm-secret-{name}"));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 5 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let files = ContentFiles { dir };
+        let mut out = Vec::with_capacity(args.len());
+        for (i, arg) in args.iter().enumerate() {
+            let Some(key) = arg.strip_suffix(&format!("#file={FILE_TOKEN}")) else {
+                out.push(arg.clone());
+                continue;
+            };
+            let path = files.dir.join(format!("v{i}"));
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)?;
+            f.write_all(content.get(key).unwrap_or_default().as_bytes())?;
+            f.sync_all()?;
+            out.push(format!("{key}#file={}", path.display()));
+        }
+        Ok((files, out))
+    }
+}
+
+impl Drop for ContentFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Parses `network-get --format=json` output.
@@ -267,6 +438,79 @@ struct Cache {
     network: HashMap<String, NetworkInfo>,
     unit_get: HashMap<String, String>,
     goal_units: Option<BTreeMap<String, String>>,
+    secrets: SecretCache,
+}
+
+/// The secrets one hook has read or written: plain reads (`secret-get` without `--refresh`
+/// or `--peek`) by the reference they used, and the labels known to name an id. A write
+/// replaces what is cached for its secret (read-your-writes), and forgets label reads whose
+/// secret is not known.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SecretCache {
+    reads: HashMap<SecretRef, SecretContent>,
+    labels: HashMap<String, String>,
+}
+
+impl SecretCache {
+    pub(crate) fn get(&self, r: &SecretRef) -> Option<SecretContent> {
+        self.reads.get(r).cloned()
+    }
+
+    /// A read that ran the tool.
+    pub(crate) fn read(&mut self, r: &SecretRef, content: &SecretContent) {
+        if let SecretRef::IdWithLabel(id, l) = r {
+            self.labels.insert(l.clone(), id.short().to_string());
+        }
+        self.reads.insert(r.clone(), content.clone());
+    }
+
+    /// `secret-add`/`secret-set` of `id` (with its owner `label`, if given).
+    pub(crate) fn wrote(&mut self, id: &SecretId, label: Option<&str>, content: &SecretContent) {
+        let short = id.short().to_string();
+        if let Some(l) = label {
+            self.labels.insert(l.to_string(), short.clone());
+        }
+        let labels = self.labels.clone();
+        self.reads.retain(|r, _| match r {
+            SecretRef::Id(i) | SecretRef::IdWithLabel(i, _) => i.short() != short,
+            SecretRef::Label(l) => labels.get(l).is_some_and(|s| *s != short),
+        });
+        self.reads
+            .insert(SecretRef::Id(id.clone()), content.clone());
+        for (l, s) in labels {
+            if s == short {
+                self.reads.insert(SecretRef::Label(l), content.clone());
+            }
+        }
+    }
+
+    /// `secret-remove` of `id`.
+    pub(crate) fn removed(&mut self, id: &SecretId) {
+        let short = id.short().to_string();
+        let labels = self.labels.clone();
+        self.reads
+            .retain(|r, _| short_of(r, &labels).is_some_and(|s| s != short));
+        self.labels.retain(|_, s| *s != short);
+    }
+}
+
+fn short_of(r: &SecretRef, labels: &HashMap<String, String>) -> Option<String> {
+    match r {
+        SecretRef::Id(id) | SecretRef::IdWithLabel(id, _) => Some(id.short().to_string()),
+        SecretRef::Label(l) => labels.get(l).cloned(),
+    }
+}
+
+/// Parses `secret-get --format=json` output: a map of strings. Values never appear in an
+/// error.
+pub(crate) fn parse_secret_content(inv: &Invocation, v: Value) -> Result<SecretContent, ToolError> {
+    databag(inv, v).map(SecretContent)
+}
+
+/// Parses `secret-add`'s output: the new secret's id.
+pub(crate) fn parse_secret_id(inv: &Invocation, out: &str) -> Result<SecretId, ToolError> {
+    SecretId::parse(out)
+        .ok_or_else(|| output_err(inv, format!("not a secret id: {:?}", out.trim())))
 }
 
 /// The hook tools of a real Juju unit agent, run as subprocesses.
@@ -358,8 +602,19 @@ fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<Stri
         Some(dir) => dir.join(inv.tool),
         None => PathBuf::from(inv.tool),
     };
+    let spawn_err = |source| ToolError::Spawn {
+        cmd: inv.display.clone(),
+        source,
+    };
+    let (_files, args) = match &inv.content {
+        Some(content) => {
+            let (files, args) = ContentFiles::create(content, &inv.args).map_err(spawn_err)?;
+            (Some(files), args)
+        }
+        None => (None, inv.args.clone()),
+    };
     let mut cmd = Command::new(program);
-    cmd.args(&inv.args)
+    cmd.args(&args)
         .stdin(if inv.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -367,10 +622,6 @@ fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<Stri
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let spawn_err = |source| ToolError::Spawn {
-        cmd: inv.display.clone(),
-        source,
-    };
     let mut child = spawn(&mut cmd).map_err(spawn_err)?;
     if let Some(input) = &inv.stdin {
         // Take stdin out so it is closed when written; the tool sees EOF.
@@ -402,7 +653,7 @@ fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<Stri
     })
 }
 
-/// `juju-log`, as the `log` backend's sink (see [`crate::logging`]).
+/// `juju-log`, as the sink of the charm's `log` backend.
 #[derive(Debug, Clone)]
 pub struct JujuLog {
     tool_dir: Option<PathBuf>,
@@ -690,6 +941,73 @@ impl HookTools for ProcessHookTools {
 
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
         self.run(&argv::open_port(port, protocol)).map(drop)
+    }
+
+    fn secret_add(
+        &self,
+        content: &SecretContent,
+        label: Option<&str>,
+        description: Option<&str>,
+        owner: SecretOwner,
+    ) -> Result<SecretId, ToolError> {
+        let inv = argv::secret_add(content, label, description, owner);
+        let id = parse_secret_id(&inv, &self.run(&inv)?)?;
+        self.cache.borrow_mut().secrets.wrote(&id, label, content);
+        Ok(id)
+    }
+
+    fn secret_get(&self, secret: &SecretRef, read: SecretRead) -> Result<SecretContent, ToolError> {
+        if read == SecretRead::Tracked {
+            if let Some(c) = self.cache.borrow().secrets.get(secret) {
+                return Ok(c);
+            }
+        }
+        let inv = argv::secret_get(secret, read);
+        let content = parse_secret_content(&inv, self.run_json(&inv)?)?;
+        if read == SecretRead::Tracked {
+            self.cache.borrow_mut().secrets.read(secret, &content);
+        }
+        Ok(content)
+    }
+
+    fn secret_set(
+        &self,
+        id: &SecretId,
+        content: &SecretContent,
+        label: Option<&str>,
+    ) -> Result<(), ToolError> {
+        self.run(&argv::secret_set(id, content, label))?;
+        self.cache.borrow_mut().secrets.wrote(id, label, content);
+        Ok(())
+    }
+
+    fn secret_grant(&self, id: &SecretId, to: &SecretGrantee) -> Result<(), ToolError> {
+        self.run(&argv::secret_grant(id, to)).map(drop)
+    }
+
+    fn secret_revoke(&self, id: &SecretId, from: &SecretGrantee) -> Result<(), ToolError> {
+        self.run(&argv::secret_revoke(id, from)).map(drop)
+    }
+
+    fn secret_remove(&self, id: &SecretId, revision: Option<u32>) -> Result<(), ToolError> {
+        self.run(&argv::secret_remove(id, revision))?;
+        if revision.is_none() {
+            self.cache.borrow_mut().secrets.removed(id);
+        }
+        Ok(())
+    }
+
+    fn secret_ids(&self) -> Result<Vec<String>, ToolError> {
+        let inv = argv::secret_ids();
+        let v = self.run_json(&inv)?;
+        string_list(&inv, v)
+    }
+
+    fn secret_info_get(&self, secret: &SecretRef) -> Result<SecretInfo, ToolError> {
+        let inv = argv::secret_info_get(secret);
+        let v = self.run_json(&inv)?;
+        super::parse_secret_info(&v)
+            .ok_or_else(|| output_err(&inv, "expected a map of one secret id to its metadata"))
     }
 }
 
@@ -1031,6 +1349,164 @@ mod tests {
             err.to_string().contains("value of \"n\" is a number"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn secret_content_goes_in_private_files_that_are_gone_after_the_call_never_on_argv() {
+        let t = Tools::new();
+        // The tool records each file's mode, its directory's mode and content, then prints
+        // a URI.
+        t.tool(
+            "secret-add",
+            &format!(
+                "for a in \"$@\"; do case \"$a\" in *'#file='*) f=\"${{a#*#file=}}\"; stat -c '%a' \"$f\" \"$(dirname \"$f\")\" >> '{log}'; cat \"$f\" >> '{log}'; echo >> '{log}'; echo \"$f\" > '{log}.path';; esac; done; echo secret://uuid/d3fo2nuve8s5g6ln8t8g",
+                log = t.log_path().display()
+            ),
+        );
+        let h = t.hook_tools();
+        let content = SecretContent::from_pairs([("super-password", "Hunter2-VALUE")]);
+        let id = h
+            .secret_add(
+                &content,
+                Some("cluster.zookeeper.app"),
+                None,
+                SecretOwner::Application,
+            )
+            .unwrap();
+        assert_eq!(id.as_str(), "secret://uuid/d3fo2nuve8s5g6ln8t8g");
+        assert_eq!(id.short(), "d3fo2nuve8s5g6ln8t8g");
+        let log = t.log();
+        assert!(
+            log[0].starts_with("secret-add [--label] [cluster.zookeeper.app] [--owner] [application] [super-password#file=/"),
+            "{log:?}"
+        );
+        assert!(
+            !log[0].contains("Hunter2"),
+            "the value is not on argv: {log:?}"
+        );
+        assert_eq!(&log[1..], ["600", "700", "Hunter2-VALUE"]);
+        let path = std::fs::read_to_string(format!("{}.path", t.log_path().display())).unwrap();
+        let path = Path::new(path.trim());
+        assert!(
+            !path.exists() && !path.parent().unwrap().exists(),
+            "removed after the call"
+        );
+        // The owner reads its own write back without running the tool.
+        assert_eq!(
+            h.secret_get(
+                &SecretRef::Label("cluster.zookeeper.app".into()),
+                SecretRead::Tracked
+            )
+            .unwrap(),
+            content
+        );
+        assert_eq!(h.calls().get("secret-get"), None);
+    }
+
+    #[test]
+    fn secret_errors_carry_stderr_and_keys_but_never_values() {
+        let t = Tools::new();
+        for tool in ["secret-set", "secret-add"] {
+            t.tool(tool, "echo 'ERROR this unit is not the leader' >&2; exit 1");
+        }
+        t.tool(
+            "secret-get",
+            "echo 'ERROR secret \"x\" not found' >&2; exit 1",
+        );
+        let h = t.hook_tools();
+        let content = SecretContent::from_pairs([("sync-password", "s3cr3t-Value")]);
+        let id = SecretId::parse("secret:d3fo2nuve8s5g6ln8t8g").unwrap();
+        let err = h.secret_set(&id, &content, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`secret-set secret:d3fo2nuve8s5g6ln8t8g (keys: sync-password)` failed with exit code 1: ERROR this unit is not the leader"
+        );
+        let err = h
+            .secret_add(&content, None, None, SecretOwner::Unit)
+            .unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("s3cr3t"), "{err:?}");
+        let err = h
+            .secret_get(&SecretRef::Id(id), SecretRead::Tracked)
+            .unwrap_err();
+        assert!(err.is_secret_not_found(), "{err}");
+        assert!(!format!("{content:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn secret_reads_parse_into_types_and_refreshes_are_not_cached() {
+        let t = Tools::new();
+        t.answer("secret-get", r#"{"password":"pw","username":"relation-4"}"#)
+            .answer(
+                "secret-info-get",
+                r#"{"d3fo2nuve8s5g6ln8t8g":{"revision":3,"label":"zookeeper.4.user.secret","owner":"application","rotation":"never","access":[{"target":"application-kafka","scope":"relation-kafka.zookeeper#zookeeper.zookeeper","role":"view"}]}}"#,
+            )
+            .answer("secret-ids", r#"["d3fo2nuve8s5g6ln8t8g"]"#)
+            .answer("secret-add", "not-a-uri");
+        let h = t.hook_tools();
+        let id = SecretId::parse("secret://m/d3fo2nuve8s5g6ln8t8g").unwrap();
+        let r = SecretRef::IdWithLabel(id.clone(), "mine".into());
+        for _ in 0..2 {
+            assert_eq!(
+                h.secret_get(&r, SecretRead::Tracked)
+                    .unwrap()
+                    .get("username"),
+                Some("relation-4")
+            );
+            h.secret_get(&SecretRef::Label("mine".into()), SecretRead::Refresh)
+                .unwrap();
+        }
+        assert_eq!(h.calls()["secret-get"], 3);
+        let info = h
+            .secret_info_get(&SecretRef::Label("zookeeper.4.user.secret".into()))
+            .unwrap();
+        assert_eq!(
+            (info.id.as_str(), info.revision, info.owner.as_str()),
+            ("d3fo2nuve8s5g6ln8t8g", 3, "application")
+        );
+        assert_eq!(info.access[0].0, "application-kafka");
+        assert_eq!(h.secret_ids().unwrap(), ["d3fo2nuve8s5g6ln8t8g"]);
+        let err = h
+            .secret_add(
+                &SecretContent::from_pairs([("k-ey", "v")]),
+                None,
+                None,
+                SecretOwner::Unit,
+            )
+            .unwrap_err();
+        assert!(matches!(err, ToolError::Output { .. }), "{err:?}");
+        let lines = t.log();
+        assert!(
+            lines.contains(
+                &"secret-get [--format=json] [secret://m/d3fo2nuve8s5g6ln8t8g] [--label] [mine]"
+                    .to_string()
+            ),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"secret-get [--format=json] [--label] [mine] [--refresh]".to_string()),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn secret_ids_accept_juju_forms_only() {
+        for ok in [
+            "secret:d3fo2nuve8s5g6ln8t8g",
+            "secret://uuid-1/d3fo2nuve8s5g6ln8t8g",
+            "d3fo2nuve8s5g6ln8t8g",
+        ] {
+            assert!(SecretId::parse(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "",
+            "secret:",
+            "secret:a b",
+            "notasecret",
+            "secret:x;rm",
+            "--label",
+        ] {
+            assert!(SecretId::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

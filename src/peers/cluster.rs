@@ -8,14 +8,20 @@
 //!
 //! App bag (the leader writes): `starting` (a unit id), `"<unit id>"` = `added`/`removed`
 //! (the voting members the leader recorded, as Charmed ZooKeeper keeps them),
-//! `super-password`, `sync-password`, and for a `sync` rotation `sync-password-new`,
-//! `sync-rotation` and `sync-user`. Keys this charm does not know are left alone.
+//! `internal_secret` (the URI of the Juju secret holding the internal passwords, as Charmed
+//! ZooKeeper names it), `secret-generation` (a counter the leader bumps whenever a password
+//! the servers use changes: no password or anything derived from one is in the bag),
+//! `sync-rotation` and `sync-user` for a `sync` rotation, and `root-acl` (`restricted` once
+//! the leader restricted the ACLs of `/` and ZooKeeper's own znodes). Earlier revisions of this charm
+//! kept `super-password`, `sync-password` and `sync-password-new` here: they are read only
+//! so that the leader can move them into the secret and delete them. Keys this charm does
+//! not know are left alone.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::{field, parse_unit_id, put, text};
-use crate::hooktools::Databag;
+use crate::hooktools::{Databag, SecretId};
 
 /// The peer endpoint (`metadata.yaml`), also the binding whose address units publish.
 pub const ENDPOINT: &str = "cluster";
@@ -29,6 +35,10 @@ const SYNC_PHASE: &str = "sync-phase";
 const STARTING: &str = "starting";
 const ADDED: &str = "added";
 const REMOVED: &str = "removed";
+const INTERNAL_SECRET: &str = "internal_secret";
+const SECRET_GENERATION: &str = "secret-generation";
+const ROOT_ACL: &str = "root-acl";
+const RESTRICTED: &str = "restricted";
 const SUPER_PASSWORD: &str = "super-password";
 const SYNC_PASSWORD: &str = "sync-password";
 const SYNC_PASSWORD_NEW: &str = "sync-password-new";
@@ -214,14 +224,42 @@ pub struct App {
     /// The leader's membership records, by unit id (keys that are not unit ids are not
     /// records).
     pub recorded: BTreeMap<u32, Recorded>,
-    pub super_password: Option<String>,
-    pub sync_password: Option<String>,
-    /// The `sync` password a rotation brings in.
-    pub sync_password_new: Option<String>,
+    /// The internal secret's URI; `None` if absent or not a secret URI.
+    pub internal_secret: Option<SecretId>,
+    /// The generation of the passwords in the secret (0 when absent or unreadable).
+    pub secret_generation: u64,
     /// The phase of the rotation; an unknown value reads as none.
     pub sync_rotation: Option<SyncRotation>,
     /// The quorum user the servers log in as outside a rotation.
     pub sync_user: SyncUser,
+    /// The ACLs of `/` and `/zookeeper` were restricted.
+    pub root_acl_restricted: bool,
+    /// Passwords an earlier revision kept here (to move into the secret).
+    pub legacy: LegacyPasswords,
+}
+
+/// The passwords earlier revisions of this charm kept in the app bag, as they are there.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct LegacyPasswords {
+    pub super_password: Option<String>,
+    pub sync_password: Option<String>,
+    pub sync_password_new: Option<String>,
+}
+
+impl std::fmt::Debug for LegacyPasswords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegacyPasswords")
+            .field("present", &!self.is_empty())
+            .finish()
+    }
+}
+
+impl LegacyPasswords {
+    pub fn is_empty(&self) -> bool {
+        self.super_password.is_none()
+            && self.sync_password.is_none()
+            && self.sync_password_new.is_none()
+    }
 }
 
 impl App {
@@ -232,14 +270,22 @@ impl App {
                 .iter()
                 .filter_map(|(k, v)| Some((parse_unit_id(k)?, Recorded::parse(v))))
                 .collect(),
-            super_password: text(bag, SUPER_PASSWORD),
-            sync_password: text(bag, SYNC_PASSWORD),
-            sync_password_new: text(bag, SYNC_PASSWORD_NEW),
+            internal_secret: bag.get(INTERNAL_SECRET).and_then(|v| SecretId::parse(v)),
+            secret_generation: bag
+                .get(SECRET_GENERATION)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
             sync_rotation: bag.get(SYNC_ROTATION).and_then(|v| SyncRotation::parse(v)),
             sync_user: bag
                 .get(SYNC_USER)
                 .map(|v| SyncUser::parse(v))
                 .unwrap_or_default(),
+            root_acl_restricted: bag.get(ROOT_ACL).map(String::as_str) == Some(RESTRICTED),
+            legacy: LegacyPasswords {
+                super_password: text(bag, SUPER_PASSWORD),
+                sync_password: text(bag, SYNC_PASSWORD),
+                sync_password_new: text(bag, SYNC_PASSWORD_NEW),
+            },
         }
     }
 
@@ -251,10 +297,16 @@ impl App {
         for (id, r) in &self.recorded {
             bag.insert(id.to_string(), r.as_str().to_string());
         }
+        if let Some(id) = &self.internal_secret {
+            bag.insert(INTERNAL_SECRET.into(), id.to_string());
+        }
+        if self.secret_generation != 0 {
+            bag.insert(SECRET_GENERATION.into(), self.secret_generation.to_string());
+        }
         for (key, value) in [
-            (SUPER_PASSWORD, &self.super_password),
-            (SYNC_PASSWORD, &self.sync_password),
-            (SYNC_PASSWORD_NEW, &self.sync_password_new),
+            (SUPER_PASSWORD, &self.legacy.super_password),
+            (SYNC_PASSWORD, &self.legacy.sync_password),
+            (SYNC_PASSWORD_NEW, &self.legacy.sync_password_new),
         ] {
             if let Some(v) = value {
                 bag.insert(key.into(), v.clone());
@@ -265,6 +317,9 @@ impl App {
         }
         if self.sync_user != SyncUser::default() {
             bag.insert(SYNC_USER.into(), self.sync_user.name().into());
+        }
+        if self.root_acl_restricted {
+            bag.insert(ROOT_ACL.into(), RESTRICTED.into());
         }
         bag
     }
@@ -323,11 +378,13 @@ impl UnitPatch {
 pub struct AppPatch {
     pub starting: Option<Option<u32>>,
     pub recorded: BTreeMap<u32, Recorded>,
-    pub super_password: Option<String>,
-    pub sync_password: Option<String>,
-    pub sync_password_new: Option<Option<String>>,
+    pub internal_secret: Option<SecretId>,
+    pub secret_generation: Option<u64>,
     pub sync_rotation: Option<Option<SyncRotation>>,
     pub sync_user: Option<SyncUser>,
+    pub root_acl_restricted: Option<bool>,
+    /// Delete the passwords an earlier revision kept in the bag.
+    pub drop_legacy: bool,
 }
 
 impl AppPatch {
@@ -339,11 +396,12 @@ impl AppPatch {
     pub fn merge(&mut self, other: AppPatch) {
         self.starting = other.starting.or(self.starting);
         self.recorded.extend(other.recorded);
-        self.super_password = other.super_password.or(self.super_password.take());
-        self.sync_password = other.sync_password.or(self.sync_password.take());
-        self.sync_password_new = other.sync_password_new.or(self.sync_password_new.take());
+        self.internal_secret = other.internal_secret.or(self.internal_secret.take());
+        self.secret_generation = other.secret_generation.or(self.secret_generation);
         self.sync_rotation = other.sync_rotation.or(self.sync_rotation);
         self.sync_user = other.sync_user.or(self.sync_user);
+        self.root_acl_restricted = other.root_acl_restricted.or(self.root_acl_restricted);
+        self.drop_legacy |= other.drop_legacy;
     }
 
     pub fn to_bag(&self) -> Databag {
@@ -354,20 +412,25 @@ impl AppPatch {
         for (id, r) in &self.recorded {
             bag.insert(id.to_string(), r.as_str().to_string());
         }
-        if let Some(p) = &self.super_password {
-            bag.insert(SUPER_PASSWORD.into(), p.clone());
+        if let Some(id) = &self.internal_secret {
+            bag.insert(INTERNAL_SECRET.into(), id.to_string());
         }
-        if let Some(p) = &self.sync_password {
-            bag.insert(SYNC_PASSWORD.into(), p.clone());
+        if let Some(g) = self.secret_generation {
+            bag.insert(SECRET_GENERATION.into(), g.to_string());
         }
-        if let Some(p) = &self.sync_password_new {
-            put(&mut bag, SYNC_PASSWORD_NEW, p.as_deref());
+        if self.drop_legacy {
+            for key in [SUPER_PASSWORD, SYNC_PASSWORD, SYNC_PASSWORD_NEW] {
+                bag.insert(key.into(), String::new());
+            }
         }
         if let Some(p) = self.sync_rotation {
             put(&mut bag, SYNC_ROTATION, p.map(SyncRotation::as_str));
         }
         if let Some(u) = self.sync_user {
             bag.insert(SYNC_USER.into(), u.name().into());
+        }
+        if let Some(r) = self.root_acl_restricted {
+            put(&mut bag, ROOT_ACL, r.then_some(RESTRICTED));
         }
         bag
     }
@@ -379,11 +442,14 @@ impl AppPatch {
                 .iter()
                 .filter_map(|(k, v)| Some((parse_unit_id(k)?, Recorded::parse(v))))
                 .collect(),
-            super_password: text(bag, SUPER_PASSWORD),
-            sync_password: text(bag, SYNC_PASSWORD),
-            sync_password_new: field(bag, SYNC_PASSWORD_NEW, |v| Some(v.to_string())),
+            internal_secret: bag.get(INTERNAL_SECRET).and_then(|v| SecretId::parse(v)),
+            secret_generation: bag.get(SECRET_GENERATION).and_then(|v| v.parse().ok()),
             sync_rotation: field(bag, SYNC_ROTATION, SyncRotation::parse),
             sync_user: bag.get(SYNC_USER).map(|v| SyncUser::parse(v)),
+            root_acl_restricted: bag.get(ROOT_ACL).map(|v| v == RESTRICTED),
+            drop_legacy: [SUPER_PASSWORD, SYNC_PASSWORD, SYNC_PASSWORD_NEW]
+                .iter()
+                .all(|k| bag.get(*k).is_some_and(String::is_empty)),
         }
     }
 }
@@ -424,11 +490,16 @@ mod tests {
                 (1, Recorded::Removed),
                 (2, Recorded::Unknown("maybe".into())),
             ]),
-            super_password: Some("S".into()),
-            sync_password: Some("Y".into()),
-            sync_password_new: Some("N".into()),
+            internal_secret: SecretId::parse("secret:d3fo2nuve8s5g6ln8t8g"),
+            secret_generation: 4,
             sync_rotation: Some(SyncRotation::Enforce),
             sync_user: SyncUser::Sync2,
+            root_acl_restricted: true,
+            legacy: LegacyPasswords {
+                super_password: Some("S".into()),
+                sync_password: Some("Y".into()),
+                sync_password_new: Some("N".into()),
+            },
         };
         assert_eq!(App::from_bag(&app.to_bag()), app);
         assert_eq!(App::from_bag(&App::default().to_bag()), App::default());
@@ -445,11 +516,12 @@ mod tests {
         let app = AppPatch {
             starting: Some(None),
             recorded: BTreeMap::from([(4, Recorded::Added)]),
-            super_password: Some("S".into()),
-            sync_password: Some("Y".into()),
-            sync_password_new: Some(None),
+            internal_secret: SecretId::parse("secret://u/d3fo2nuve8s5g6ln8t8g"),
+            secret_generation: Some(2),
             sync_rotation: Some(Some(SyncRotation::Relax)),
             sync_user: Some(SyncUser::Sync),
+            root_acl_restricted: Some(true),
+            drop_legacy: true,
         };
         assert_eq!(AppPatch::from_bag(&app.to_bag()), app);
         assert_eq!(
@@ -463,8 +535,10 @@ mod tests {
         let app = AppPatch {
             starting: Some(Some(2)),
             recorded: BTreeMap::from([(0, Recorded::Added), (7, Recorded::Removed)]),
-            sync_password_new: Some(None),
+            internal_secret: SecretId::parse("secret://m/d3fo2nuve8s5g6ln8t8g"),
+            secret_generation: Some(3),
             sync_rotation: Some(Some(SyncRotation::Relax)),
+            drop_legacy: true,
             ..AppPatch::default()
         };
         assert_eq!(
@@ -473,6 +547,10 @@ mod tests {
                 ("starting", "2"),
                 ("0", "added"),
                 ("7", "removed"),
+                ("internal_secret", "secret://m/d3fo2nuve8s5g6ln8t8g"),
+                ("secret-generation", "3"),
+                ("super-password", ""),
+                ("sync-password", ""),
                 ("sync-password-new", ""),
                 ("sync-rotation", "relax"),
             ])

@@ -200,7 +200,7 @@ impl Stack {
 pub struct App {
     pub stack: Stack,
     /// The stored dependency model, as JSON text: it is compared verbatim with this
-    /// charm's, and parsed only by the compatibility check (`upgrade::deps`).
+    /// charm's, and parsed only by the compatibility check (`deps`).
     pub dependencies: Option<String>,
 }
 
@@ -311,6 +311,14 @@ mod tests {
             |v: &str| App::from_bag(&Databag::from([(STACK.to_string(), v.to_string())])).stack;
         assert_eq!(stack("[0, 2, 1]"), Stack::Units(vec![0, 2, 1]));
         assert_eq!(stack("[0,2,1]").next(), Some(1));
+        assert_eq!(
+            stack("[1,2,0]").next(),
+            Some(0),
+            "the last element goes next"
+        );
+        assert_eq!(stack("[]").next(), None);
+        assert!(!stack("[]").is_active(), "an empty stack is no upgrade");
+        assert!(stack("[3]").is_active());
         assert_eq!(stack("[]"), Stack::Empty);
         assert_eq!(stack("[ ]"), Stack::Empty);
         assert_eq!(stack(""), Stack::Empty);

@@ -103,3 +103,139 @@ pub fn recovery_stack(s: &Snapshot) -> Vec<u32> {
     repaired.extend(top);
     repaired
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::*;
+    use crate::zk::ensemble::ServerHealth;
+
+    /// Unit 0 (the Juju leader) of a healthy three-unit ensemble, edited by `edit`.
+    fn ready(edit: impl FnOnce(World) -> World) -> Result<(), NotReady> {
+        ensemble_ready(&edit(healthy3(0).leader()).snapshot())
+    }
+
+    fn health(w: World, id: u32, h: ServerHealth) -> World {
+        let mut w = w;
+        w.s.ensemble.health.insert(id, h);
+        w
+    }
+
+    #[test]
+    fn a_healthy_ensemble_is_ready_and_each_problem_is_named() {
+        assert_eq!(ready(|w| w), Ok(()));
+        let mut no_config = healthy3(0).leader();
+        no_config.s.ensemble.config = None;
+        let syncing = ServerHealth {
+            peer_state: Some("following - synchronization".into()),
+            ..following()
+        };
+        let busy_leader = ServerHealth {
+            pending_syncs: Some(1),
+            ..leading()
+        };
+        let table: [(&str, World, NotReady); 7] = [
+            ("no config", no_config, NotReady::NoServerAnswered),
+            (
+                "unit 2 not a voter",
+                healthy3(0).ensemble(
+                    &[0, 1],
+                    &[(0, leading()), (1, following()), (2, following())],
+                ),
+                NotReady::NotAVoter(2),
+            ),
+            (
+                "unit 1 syncing",
+                health(healthy3(0), 1, syncing),
+                NotReady::Syncing(1),
+            ),
+            (
+                "unit 2 down",
+                health(healthy3(0), 2, down()),
+                NotReady::NotServing(2),
+            ),
+            (
+                "no quorum leader",
+                health(healthy3(0), 0, following()),
+                NotReady::NoLeader,
+            ),
+            (
+                "the leader has syncs pending",
+                health(healthy3(0), 0, busy_leader),
+                NotReady::PendingSyncs,
+            ),
+            (
+                "unit 2 joining",
+                healthy3(0).app("starting", "2"),
+                NotReady::Joining(2),
+            ),
+        ];
+        for (what, w, expected) in table {
+            assert_eq!(ensemble_ready(&w.snapshot()), Err(expected), "{what}");
+        }
+        // A unit whose server was never asked counts as not serving.
+        let mut unasked = healthy3(0);
+        unasked.s.ensemble.health.remove(&1);
+        assert_eq!(
+            ensemble_ready(&unasked.snapshot()),
+            Err(NotReady::NotServing(1))
+        );
+    }
+
+    #[test]
+    fn a_held_restart_lock_is_a_restart_in_progress_and_an_idle_marker_is_not() {
+        assert_eq!(
+            ready(|w| w.restart_app("zookeeper/1", "granted")),
+            Err(NotReady::Restarting)
+        );
+        assert_eq!(ready(|w| w.restart_app("zookeeper/1", "idle")), Ok(()));
+    }
+
+    #[test]
+    fn the_quorum_leader_upgrades_last_and_the_others_from_the_lowest_id() {
+        // (the ZooKeeper leader's unit, members, stack: last element first)
+        let table: [(u32, &[u32], Vec<u32>); 4] = [
+            (0, &[0, 1, 2], vec![0, 2, 1]),
+            (1, &[0, 1, 2], vec![1, 2, 0]),
+            (2, &[0, 1, 2, 10], vec![2, 10, 1, 0]),
+            (0, &[0], vec![0]),
+        ];
+        for (zk_leader, units, expected) in table {
+            let mut w = World::unit(0, units).started(units).added(units);
+            let health: Vec<(u32, ServerHealth)> = units
+                .iter()
+                .map(|u| {
+                    (
+                        *u,
+                        if *u == zk_leader {
+                            leading()
+                        } else {
+                            following()
+                        },
+                    )
+                })
+                .collect();
+            w = w.ensemble(units, &health);
+            assert_eq!(build_stack(&w.snapshot()), expected, "leader {zk_leader}");
+        }
+        // Without a quorum leader, every unit goes by id.
+        let w = healthy3(0).ensemble(&[0, 1, 2], &[(0, following()), (1, following())]);
+        assert_eq!(build_stack(&w.snapshot()), vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn the_rollback_puts_the_failed_unit_first_then_the_upgraded_ones() {
+        // Stack [0, 2] with unit 2 on top (failed); unit 1 completed and was popped.
+        let w = healthy3(0)
+            .leader()
+            .with_upgrade(&[0, 2], &[(0, "ready"), (1, "completed"), (2, "failed")]);
+        assert_eq!(recovery_stack(&w.snapshot()), vec![0, 1, 2]);
+        // An unreadable stack: the failed unit still goes first, the others below it.
+        let w = healthy3(0)
+            .leader()
+            .with_stack("[0, 2", &[(0, "ready"), (1, "failed"), (2, "completed")]);
+        assert_eq!(recovery_stack(&w.snapshot()), vec![0, 2, 1]);
+        // No upgrade relation: nothing to repair.
+        assert!(recovery_stack(&healthy3(0).snapshot()).is_empty());
+    }
+}

@@ -188,7 +188,7 @@ pub fn decide_upgrade(s: &Snapshot, plan: &mut Plan) -> Gate {
         return Gate::Hold;
     }
 
-    let top = *stack.last().expect("a stack of units is not empty");
+    let top = up.app.stack.next().expect("a stack of units is not empty");
     let top_state = up.unit(top).and_then(|u| u.state.known());
     if s.leader && top_state == Some(UpgradeState::Completed) {
         plan.upgrade_app.stack = Some(stack[..stack.len() - 1].to_vec());

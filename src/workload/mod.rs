@@ -3,11 +3,14 @@
 //! [`snap::SnapWorkload`] drives the `charmed-zookeeper` snap on a real machine.
 //! [`local::LocalWorkload`] runs Debian's ZooKeeper jars as a plain process with a pidfile
 //! under the unit's own directory; the local model (`sim/`) and the tests use it.
+//! [`mem::MemWorkload`] keeps everything in memory, for tests that run whole hooks
+//! in-process.
 //!
 //! [`from_env`] picks the backend: `ZK_CHARM_WORKLOAD=local` with `ZK_CHARM_LOCAL_ROOT=<dir>`
 //! selects the local backend (real Juju never sets these); anything else is the snap.
 
 pub mod local;
+pub mod mem;
 pub mod snap;
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,11 @@
-//! Dynamic reconfiguration as the `super` user (digest auth), plus small data helpers.
+//! Admin sessions: dynamic reconfiguration and ACLs as the `super` user, plus small data
+//! helpers.
+//!
+//! `super` authenticates with SASL DIGEST-MD5 (the server's JAAS `Server` section holds
+//! `user_super`, and `-Dzookeeper.superUser=super` makes that identity the superuser): a
+//! challenge and response, so the password itself never crosses the network, unlike the
+//! `digest` scheme, which sends `user:password` in clear. Other identities ([`Auth`]) are for
+//! tests and tools: a SASL user, a `digest` user, or none.
 //!
 //! The API is synchronous: each [`Admin`] owns a tokio current-thread runtime, driven by one
 //! small background thread so that the session keeps its heartbeats between calls; each call
@@ -37,15 +44,123 @@ const RECONFIG_IN_PROGRESS: i32 = -14;
 /// leader hand-off takes about a second.
 const MIN_VERIFY_BUDGET: Duration = Duration::from_secs(10);
 
-pub use super::super_digest;
+/// The znodes whose ACL [`Admin::protect_root`] restricts: the root, and ZooKeeper's own
+/// `/zookeeper` and `/zookeeper/quota` (where quota definitions go); `/zookeeper/config` is
+/// read-only already.
+pub const PROTECTED: [&str; 3] = ["/", "/zookeeper", "/zookeeper/quota"];
 
-/// A `super` session to the ensemble. See the module docs.
+/// Permission bits of an ACL entry (ZooKeeper's: read 1, write 2, create 4, delete 8,
+/// admin 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Perms(pub i32);
+
+impl Perms {
+    pub const READ: Perms = Perms(1);
+    pub const ALL: Perms = Perms(31);
+}
+
+/// One ACL entry: permissions for an identity (`world:anyone`, `sasl:super`,
+/// `digest:<user>:<hash>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AclEntry {
+    pub perms: Perms,
+    pub scheme: String,
+    pub id: String,
+}
+
+impl AclEntry {
+    pub fn new(perms: Perms, scheme: &str, id: &str) -> AclEntry {
+        AclEntry {
+            perms,
+            scheme: scheme.to_string(),
+            id: id.to_string(),
+        }
+    }
+
+    /// `world:anyone` with `perms`.
+    pub fn anyone(perms: Perms) -> AclEntry {
+        AclEntry::new(perms, "world", "anyone")
+    }
+
+    fn to_client(&self) -> zkc::Acl {
+        let perms = [
+            zkc::Permission::READ,
+            zkc::Permission::WRITE,
+            zkc::Permission::CREATE,
+            zkc::Permission::DELETE,
+            zkc::Permission::ADMIN,
+        ]
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| self.perms.0 & (1 << i) != 0)
+        .fold(zkc::Permission::NONE, |acc, (_, p)| acc | p);
+        zkc::Acl::new(perms, zkc::AuthId::new(&self.scheme, &self.id))
+    }
+
+    fn from_client(acl: &zkc::Acl) -> AclEntry {
+        let p = acl.permission();
+        let bits = [
+            zkc::Permission::READ,
+            zkc::Permission::WRITE,
+            zkc::Permission::CREATE,
+            zkc::Permission::DELETE,
+            zkc::Permission::ADMIN,
+        ]
+        .into_iter()
+        .enumerate()
+        .filter(|(_, b)| p.has(*b))
+        .fold(0, |acc, (i, _)| acc | (1 << i));
+        AclEntry::new(Perms(bits), acl.scheme(), acl.id())
+    }
+}
+
+/// The ACL of `/` and `/zookeeper` once protected: any session may read, only `super`
+/// (who bypasses ACLs anyway) may change anything.
+pub fn protected_acl() -> Vec<AclEntry> {
+    vec![
+        AclEntry::anyone(Perms::READ),
+        AclEntry::new(Perms::ALL, "sasl", super::SUPER_USER),
+    ]
+}
+
+/// Who a session authenticates as. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// SASL DIGEST-MD5: the password is never sent.
+    Sasl { user: String, password: String },
+    /// The `digest` scheme (`addauth digest user:password`): sent in clear.
+    Digest { user: String, password: String },
+    /// No authentication (refused by servers that enforce it).
+    Anonymous,
+}
+
+impl Auth {
+    /// `super` over SASL.
+    pub fn super_user(password: &str) -> Auth {
+        Auth::Sasl {
+            user: super::SUPER_USER.to_string(),
+            password: password.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Sasl { user, .. } => write!(f, "Sasl({user})"),
+            Auth::Digest { user, .. } => write!(f, "Digest({user})"),
+            Auth::Anonymous => f.write_str("Anonymous"),
+        }
+    }
+}
+
+/// A session to the ensemble, `super`'s unless told otherwise. See the module docs.
 pub struct Admin {
     runtime: Driver,
     client: Option<zkc::Client>,
     connect_string: String,
-    /// `super:<password>`: secret.
-    auth: Vec<u8>,
+    /// Secret.
+    auth: Auth,
     timeout: Duration,
 }
 
@@ -60,16 +175,20 @@ impl std::fmt::Debug for Admin {
 
 impl Admin {
     /// Opens a session to any of `hosts` (addresses or names, port 2181 unless given as
-    /// `host:port`) authenticated with `digest` `super:<super_password>`. `timeout` bounds
-    /// the connect and each later call.
+    /// `host:port`) authenticated as `super` with SASL DIGEST-MD5. `timeout` bounds the
+    /// connect and each later call.
     ///
-    /// A wrong password does not fail here (ZooKeeper accepts any digest identity); the
-    /// reconfig then fails with [`ZkError::NoAuth`].
+    /// A wrong password fails here: [`ZkError::NoAuth`] (`authentication failed`).
     pub fn connect(
         hosts: &[String],
         super_password: &str,
         timeout: Duration,
     ) -> Result<Admin, ZkError> {
+        Admin::connect_as(hosts, Auth::super_user(super_password), timeout)
+    }
+
+    /// Opens a session authenticated as `auth` (see [`Admin::connect`]).
+    pub fn connect_as(hosts: &[String], auth: Auth, timeout: Duration) -> Result<Admin, ZkError> {
         if hosts.is_empty() {
             return Err(ZkError::ConnectionLoss("no ZooKeeper hosts given".into()));
         }
@@ -83,7 +202,7 @@ impl Admin {
             runtime,
             client: None,
             connect_string,
-            auth: format!("super:{super_password}").into_bytes(),
+            auth,
             timeout,
         };
         admin.reconnect()?;
@@ -97,11 +216,20 @@ impl Admin {
 
     fn reconnect(&mut self) -> Result<(), ZkError> {
         self.close();
-        let connector = zkc::Client::connector()
-            .with_auth("digest", &self.auth)
+        let mut connector = zkc::Client::connector();
+        connector = connector
             .with_session_timeout(self.timeout.max(Duration::from_secs(6)))
             .with_connection_timeout(self.timeout)
             .with_fail_eagerly();
+        connector = match &self.auth {
+            Auth::Sasl { user, password } => {
+                connector.with_sasl(zkc::SaslOptions::digest_md5(user.clone(), password.clone()))
+            }
+            Auth::Digest { user, password } => {
+                connector.with_auth("digest", format!("{user}:{password}").as_bytes())
+            }
+            Auth::Anonymous => connector,
+        };
         let connect = connector.connect(&self.connect_string);
         let client = run_within(&self.runtime, self.timeout, connect).map_err(|e| match e {
             ZkError::ConnectionLoss(m) => {
@@ -258,10 +386,22 @@ impl Admin {
         }
     }
 
-    /// Creates a persistent znode with `data`, readable and writable by anyone.
+    /// Creates a persistent znode with `data`, readable and writable by any authenticated
+    /// session (`world:anyone:cdrwa`).
     pub fn create(&mut self, path: &str, data: &[u8]) -> Result<(), ZkError> {
+        self.create_with_acl(path, data, &[AclEntry::anyone(Perms::ALL)])
+    }
+
+    /// Creates a persistent znode with `data` and `acl`.
+    pub fn create_with_acl(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        acl: &[AclEntry],
+    ) -> Result<(), ZkError> {
         let client = self.client()?.clone();
-        let options = zkc::CreateMode::Persistent.with_acls(zkc::Acls::anyone_all());
+        let acls: Vec<zkc::Acl> = acl.iter().map(AclEntry::to_client).collect();
+        let options = zkc::CreateMode::Persistent.with_acls(zkc::Acls::new(&acls));
         run_within(
             &self.runtime,
             self.timeout,
@@ -269,6 +409,62 @@ impl Admin {
         )
         .map(drop)
         .map_err(|e| in_path(path, e))
+    }
+
+    /// Replaces the data of `path`.
+    pub fn set(&mut self, path: &str, data: &[u8]) -> Result<(), ZkError> {
+        let client = self.client()?.clone();
+        run_within(
+            &self.runtime,
+            self.timeout,
+            client.set_data(path, data, None),
+        )
+        .map(drop)
+        .map_err(|e| in_path(path, e))
+    }
+
+    /// Deletes `path` (which must have no children).
+    pub fn delete(&mut self, path: &str) -> Result<(), ZkError> {
+        let client = self.client()?.clone();
+        run_within(&self.runtime, self.timeout, client.delete(path, None))
+            .map_err(|e| in_path(path, e))
+    }
+
+    /// The ACL of `path`.
+    pub fn get_acl(&mut self, path: &str) -> Result<Vec<AclEntry>, ZkError> {
+        let owned = path.to_string();
+        let acl = self
+            .read(|c| {
+                let p = owned.clone();
+                async move { c.get_acl(&p).await.map(|(acl, _)| acl) }
+            })
+            .map_err(|e| in_path(path, e))?;
+        Ok(acl.iter().map(AclEntry::from_client).collect())
+    }
+
+    /// Replaces the ACL of `path` (whatever its ACL version).
+    pub fn set_acl(&mut self, path: &str, acl: &[AclEntry]) -> Result<(), ZkError> {
+        let client = self.client()?.clone();
+        let acls: Vec<zkc::Acl> = acl.iter().map(AclEntry::to_client).collect();
+        run_within(
+            &self.runtime,
+            self.timeout,
+            client.set_acl(path, &acls, None),
+        )
+        .map(drop)
+        .map_err(|e| in_path(path, e))
+    }
+
+    /// Restricts [`PROTECTED`] to [`protected_acl`]: readable by any authenticated session,
+    /// changed only by `super`. Idempotent.
+    pub fn protect_root(&mut self) -> Result<(), ZkError> {
+        let acl = protected_acl();
+        for path in PROTECTED {
+            if self.get_acl(path)? != acl {
+                self.set_acl(path, &acl)?;
+            }
+        }
+        Ok(())
     }
 
     /// The data of `path`.
@@ -474,6 +670,18 @@ mod tests {
         assert_eq!(with_port("zk-0.local"), "zk-0.local:2181");
         assert_eq!(with_port("::1"), "[::1]:2181");
         assert_eq!(with_port("[::1]:2181"), "[::1]:2181");
+    }
+
+    #[test]
+    fn acl_entries_keep_their_permission_bits_through_the_client_types() {
+        for bits in 0..32 {
+            let e = AclEntry::new(Perms(bits), "digest", "u:h=");
+            assert_eq!(AclEntry::from_client(&e.to_client()), e);
+        }
+        assert_eq!(
+            format!("{:?}", Auth::super_user("pw-visible")),
+            "Sasl(super)"
+        );
     }
 
     #[test]

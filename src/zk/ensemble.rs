@@ -2,7 +2,7 @@
 //! membership, waiting for a server to sync, and reconfig as `super`.
 //!
 //! [`ZkEnsemble`] is the real one (4-letter words and a `zookeeper-client` session). The
-//! charm's hook runner ([`crate::charm::run`]) takes any [`Ensemble`], so a whole hook can
+//! charm's hook runner takes any [`Ensemble`], so a whole hook can
 //! run in-process against an in-memory one that scripts the servers' answers and records
 //! the reconfigs. A fake must answer as ZooKeeper does: a server that does not serve gives
 //! a [`ServerHealth`] with `serving: false` and the reason in `error`, `members` fails for a
@@ -42,6 +42,46 @@ impl ServerHealth {
 
     pub fn is_leader(&self) -> bool {
         self.serving && self.state.as_deref() == Some("leader")
+    }
+
+    /// The quorum leader, in the broadcast phase, with nothing to sync (as `mntr` tells it).
+    pub fn leading() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("leader".into()),
+            peer_state: Some("leading - broadcast".into()),
+            pending_syncs: Some(0),
+            error: None,
+        }
+    }
+
+    /// A follower in the broadcast phase (synced with the leader).
+    pub fn following() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("follower".into()),
+            peer_state: Some("following - broadcast".into()),
+            ..ServerHealth::default()
+        }
+    }
+
+    /// A follower that serves but still syncs with the leader.
+    pub fn syncing() -> ServerHealth {
+        ServerHealth {
+            serving: true,
+            state: Some("follower".into()),
+            peer_state: Some("following - synchronization".into()),
+            ..ServerHealth::default()
+        }
+    }
+
+    /// A server that does not answer, and why.
+    pub fn down(why: impl Into<String>) -> ServerHealth {
+        ServerHealth {
+            serving: false,
+            error: Some(why.into()),
+            ..ServerHealth::default()
+        }
     }
 
     /// The health an `mntr` answer (or its failure) tells.
@@ -91,7 +131,7 @@ pub trait Ensemble {
     /// Waits until `host` serves and is synced, up to `timeout`; whether it is.
     fn wait_synced(&self, host: &str, timeout: Duration) -> bool;
 
-    /// Opens a reconfig session as `super` to any of `hosts`.
+    /// Opens a session as `super` (SASL) to any of `hosts`; a wrong password fails here.
     fn reconfig_session<'a>(
         &'a self,
         hosts: &[String],
@@ -99,7 +139,7 @@ pub trait Ensemble {
     ) -> Result<Box<dyn Reconfig + 'a>, ZkError>;
 }
 
-/// A `super` session that changes the membership.
+/// A `super` session that changes the membership and the protected ACLs.
 pub trait Reconfig {
     /// Applies one change, conditional on the config version when given; returns the
     /// committed config.
@@ -108,6 +148,11 @@ pub trait Reconfig {
         op: &MembershipOp,
         expected_version: Option<u64>,
     ) -> Result<EnsembleConfig, ZkError>;
+
+    /// Restricts the ACLs of `/`, `/zookeeper` and `/zookeeper/quota` so that only `super`
+    /// changes them
+    /// ([`super::admin::protected_acl`]).
+    fn protect_root(&mut self) -> Result<(), ZkError>;
 }
 
 impl Reconfig for Admin {
@@ -120,6 +165,10 @@ impl Reconfig for Admin {
             MembershipOp::Add(spec) => self.add_member(spec, expected_version),
             MembershipOp::Remove { server_id } => self.remove_member(*server_id, expected_version),
         }
+    }
+
+    fn protect_root(&mut self) -> Result<(), ZkError> {
+        Admin::protect_root(self)
     }
 }
 

@@ -1,12 +1,14 @@
 //! The one ZooKeeper client module: 4-letter words over plain TCP for health and role
 //! ([`four`]), and dynamic reconfiguration authenticated as `super` ([`admin`]).
 //!
-//! [`ensemble`] puts both behind the [`ensemble::Ensemble`] trait the charm uses.
+//! [`ensemble`] puts both behind the [`ensemble::Ensemble`] trait the charm uses;
+//! [`fake`] is an in-memory one for tests.
 //!
 //! Reconfig and 4lw always use the plaintext client port 2181 of a server's address.
 
 pub mod admin;
 pub mod ensemble;
+pub mod fake;
 pub mod four;
 
 use std::collections::BTreeMap;
@@ -15,6 +17,8 @@ use std::collections::BTreeMap;
 pub const CLIENT_PORT: u16 = 2181;
 /// The quorum port.
 pub const QUORUM_PORT: u16 = 2888;
+/// The user whose SASL identity is ZooKeeper's superuser (`-Dzookeeper.superUser`).
+pub const SUPER_USER: &str = "super";
 /// The leader-election port.
 pub const ELECTION_PORT: u16 = 3888;
 
@@ -47,15 +51,6 @@ pub enum ZkError {
     ConnectionLoss(String),
     #[error("zookeeper client error: {0}")]
     Client(String),
-}
-
-/// `base64(sha1("super:<password>"))`: the digest of the `super` user that
-/// `DigestAuthenticationProvider.superDigest=super:<digest>` in `zoo.cfg` takes.
-pub fn super_digest(password: &str) -> String {
-    use base64::Engine as _;
-    use sha1::Digest as _;
-    let hash = sha1::Sha1::digest(format!("super:{password}").as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(hash)
 }
 
 /// A server's role in a member line (`...:participant;...`).
@@ -109,17 +104,5 @@ impl EnsembleConfig {
             .filter(|s| s.role == Role::Participant)
             .map(|s| s.id)
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn super_digest_matches_zookeepers_own_tool() {
-        // Value printed by DigestAuthenticationProvider for super:s3cret-pw.
-        assert_eq!(super_digest("s3cret-pw"), "AbTtmmNePY5gqMKPT1vRnOglhKI=");
-        assert_ne!(super_digest("s3cret-pX"), super_digest("s3cret-pw"));
     }
 }

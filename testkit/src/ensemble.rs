@@ -4,7 +4,7 @@
 //!
 //! Each test that starts servers must take its own
 //! address range (`base`): server `id` listens on `127.0.0.<base + id>`. Ranges in use:
-//! `tests/zk_real.rs` takes bases 100, 110 and 120 (127.0.0.101 to .124). Pick another
+//! `tests/zk_real.rs` takes bases 100, 110, 120 and 130 (127.0.0.101 to .131). Pick another
 //! range for a new test.
 //!
 //! Every server is killed by PID when the [`Ensemble`] is dropped, also when a test panics.
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use zookeeper_charm::workload::local::LocalWorkload;
 use zookeeper_charm::workload::Workload;
-use zookeeper_charm::zk::admin::{super_digest, Admin};
+use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::four::{self, Mode};
 use zookeeper_charm::zk::{Role, ServerSpec, ZkError};
 
@@ -113,12 +113,24 @@ impl Ensemble {
              dynamicConfigFile={dynfile}\n\
              4lw.commands.whitelist=srvr,mntr,conf,ruok\n\
              admin.enableServer=false\n\
-             DigestAuthenticationProvider.superDigest=super:{digest}\n",
+             authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
             data = p.data_dir.display(),
             datalog = p.data_log_dir.display(),
             dynfile = p.initial_dynamic().display(),
-            digest = super_digest(SUPER_PASSWORD),
         );
+        // `super` authenticates with SASL DIGEST-MD5, as the charm's servers have it.
+        let jaas = format!(
+            "Server {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_super=\"{SUPER_PASSWORD}\";\n}};\n"
+        );
+        workload
+            .write_file(&p.jaas(), jaas.as_bytes(), 0o600)
+            .expect("write the JAAS file");
+        workload
+            .set_jvm_flags(&[
+                format!("-Djava.security.auth.login.config={}", p.jaas().display()),
+                "-Dzookeeper.superUser=super".to_string(),
+            ])
+            .expect("set the JVM flags");
         workload
             .write_file(&p.zoo_cfg(), cfg.as_bytes(), 0o640)
             .expect("write zoo.cfg");

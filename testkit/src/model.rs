@@ -126,12 +126,19 @@ pub fn addresses(m: &Model) -> Result<BTreeMap<u32, String>, SimError> {
         .collect())
 }
 
+/// The internal secret's content (`juju show-secret cluster.<app>.app --reveal`), once the
+/// leader created it.
+pub fn internal_secret(m: &Model) -> Option<BTreeMap<String, String>> {
+    let app = m.app_name().ok()?;
+    m.show_secret(&format!("cluster.{app}.app"), true)
+        .ok()?
+        .content
+        .map(|c| c.into_iter().collect())
+}
+
 /// The `super` password the leader generated, once it did.
 pub fn super_password(m: &Model) -> Option<String> {
-    m.app_databag("cluster")
-        .ok()?
-        .get("super-password")
-        .cloned()
+    internal_secret(m)?.get("super-password").cloned()
 }
 
 /// Runs whatever is queued (no ticks, no retries); returns how many hooks ran and the
@@ -146,4 +153,50 @@ pub fn drain(m: &mut Model) -> Result<(usize, Vec<String>), SimError> {
         }
     }
     Ok((n, failed))
+}
+
+/// Every place an operator, another unit or another process reads and that must never hold
+/// a password: the debug-log, the hook log, every unit's and the application's status, and
+/// every relation bag (what `show-unit` prints). Returns each place that holds `secret`, or
+/// anything of more than 8 characters of it.
+pub fn leaks(m: &Model, secret: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let probe: Vec<&str> = if secret.len() > 12 {
+        // A value derived by cutting it (a prefix or suffix shown "for reference").
+        vec![secret, &secret[..9], &secret[secret.len() - 9..]]
+    } else {
+        vec![secret]
+    };
+    let holds = |text: &str| probe.iter().any(|p| text.contains(p));
+    for file in ["debug-log", "hooks.jsonl"] {
+        let text = std::fs::read_to_string(m.dir().join(file)).unwrap_or_default();
+        if holds(&text) {
+            found.push(file.to_string());
+        }
+    }
+    for u in m.status().unwrap_or_default() {
+        if holds(&u.message) {
+            found.push(format!("{}'s status", u.unit));
+        }
+    }
+    if let Ok((_, _, message)) = m.app_status() {
+        if holds(&message) {
+            found.push("the application status".into());
+        }
+    }
+    for r in m.relations().unwrap_or_default() {
+        for (unit, bag) in m.relation_unit_bags(r.id).unwrap_or_default() {
+            if bag.values().any(|v| holds(v)) {
+                found.push(format!("{unit}'s bag in {}", r.key));
+            }
+        }
+        for end in &r.ends {
+            if let Ok(bag) = m.relation_app_bag(r.id, &end.app) {
+                if bag.values().any(|v| holds(v)) {
+                    found.push(format!("{}'s app bag in {}", end.app, r.key));
+                }
+            }
+        }
+    }
+    found
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zookeeper_charm::zk::admin::Admin;
+use zookeeper_charm::zk::admin::{Admin, Auth};
 use zookeeper_charm::zk::ZkError;
 
 use crate::background::Background;
@@ -34,16 +34,29 @@ pub struct Writer(Background<WriteReport>);
 impl Writer {
     /// Creates `parent` and starts writing under it as `super` with `password`.
     pub fn start(hosts: Vec<String>, parent: &str, password: &str, period: Duration) -> Writer {
-        let mut admin = connect(&hosts, password, Instant::now() + Duration::from_secs(30))
+        Writer::start_as(hosts, parent, Auth::super_user(password), period)
+    }
+
+    /// Creates `parent` (which any authenticated session may write) and starts writing
+    /// under it as `auth`. A `digest` identity works whatever the servers' passwords, so it
+    /// keeps writing while the `super` password changes.
+    pub fn start_as(hosts: Vec<String>, parent: &str, auth: Auth, period: Duration) -> Writer {
+        let mut admin = connect(&hosts, &auth, Instant::now() + Duration::from_secs(30))
             .expect("the writer connects");
-        match admin.create(parent, b"") {
+        // Made beforehand (by `super`, under a root only `super` writes), or made now.
+        let exists = admin.get(parent).is_ok();
+        match if exists {
+            Ok(())
+        } else {
+            admin.create(parent, b"")
+        } {
             Ok(()) => {}
             Err(e) if is_node_exists(&e) => {}
             Err(e) => panic!("cannot create {parent}: {e}"),
         }
-        let (parent, password) = (parent.to_string(), password.to_string());
+        let parent = parent.to_string();
         Writer(Background::spawn("writer", move |stop| {
-            write_loop(admin, hosts, parent, password, period, stop)
+            write_loop(admin, hosts, parent, auth, period, stop)
         }))
     }
 
@@ -57,9 +70,9 @@ fn is_node_exists(e: &ZkError) -> bool {
     matches!(e, ZkError::Client(m) if m.contains("exists"))
 }
 
-fn connect(hosts: &[String], password: &str, deadline: Instant) -> Option<Admin> {
+fn connect(hosts: &[String], auth: &Auth, deadline: Instant) -> Option<Admin> {
     loop {
-        match Admin::connect(hosts, password, Duration::from_secs(5)) {
+        match Admin::connect_as(hosts, auth.clone(), Duration::from_secs(5)) {
             Ok(a) => return Some(a),
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
             Err(_) => return None,
@@ -71,7 +84,7 @@ fn write_loop(
     admin: Admin,
     hosts: Vec<String>,
     parent: String,
-    password: String,
+    auth: Auth,
     period: Duration,
     stop: Arc<AtomicBool>,
 ) -> WriteReport {
@@ -88,7 +101,7 @@ fn write_loop(
                 break 'writes;
             }
             let Some(a) = admin.as_mut() else {
-                admin = connect(&hosts, &password, Instant::now() + Duration::from_secs(1));
+                admin = connect(&hosts, &auth, Instant::now() + Duration::from_secs(1));
                 continue;
             };
             match a.create(&path, name.as_bytes()) {

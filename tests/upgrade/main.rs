@@ -18,6 +18,7 @@
 //!
 //! `ZK_TEST_SEEDS=1,2` overrides the event-order seed of each scenario.
 
+mod layouts;
 mod revisions;
 mod support;
 

@@ -3,21 +3,94 @@
 use super::*;
 
 #[test]
-fn leader_without_passwords_generates_them_once_and_waits() {
+fn leader_without_passwords_creates_the_internal_secret_once_and_waits() {
     let plan = World::unit(0, &[0, 1]).no_passwords().leader().plan();
-    assert!(plan.generate_passwords);
+    assert_eq!(
+        plan.secret,
+        Some(SecretWrite::Create {
+            content: Credentials::default()
+        })
+    );
     assert_eq!(status(&plan).kind, StatusKind::Waiting);
     assert!(plan.workload.is_empty());
+    // Once the secret is there, nothing more.
+    let plan = World::unit(0, &[0, 1]).leader().app("starting", "0").plan();
+    assert_eq!(plan.secret, None);
 }
 
 #[test]
 fn non_leader_without_passwords_waits_and_generates_nothing() {
     let plan = World::unit(1, &[0, 1]).no_passwords().plan();
-    assert!(!plan.generate_passwords);
+    assert_eq!(plan.secret, None);
     assert_eq!(
         status(&plan),
         Status::waiting("waiting for the leader to generate the internal passwords")
     );
+}
+
+#[test]
+fn the_leader_moves_an_earlier_revisions_passwords_into_the_secret_and_out_of_the_bag() {
+    let w = World::unit(0, &[0, 1])
+        .no_passwords()
+        .leader()
+        .app("super-password", "legacy-super-1")
+        .app("sync-password", "legacy-sync-1");
+    let plan = w.plan();
+    match &plan.secret {
+        Some(SecretWrite::Create { content }) => {
+            assert_eq!(
+                content.super_password.as_ref().unwrap().as_str(),
+                "legacy-super-1"
+            );
+            assert_eq!(
+                content.sync_password.as_ref().unwrap().as_str(),
+                "legacy-sync-1"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(plan.cluster_app.drop_legacy);
+    let bag = plan.cluster_app.to_bag();
+    assert_eq!(bag["super-password"], "");
+    // A non-leader can start with them meanwhile.
+    let w = World::unit(1, &[0, 1])
+        .no_passwords()
+        .app("super-password", "legacy-super-1")
+        .app("sync-password", "legacy-sync-1")
+        .app("starting", "1")
+        .ensemble(&[0], &[(0, leading())]);
+    let plan = w.plan();
+    assert!(
+        matches!(plan.workload[..], [WorkloadOp::Start { .. }]),
+        "{plan:?}"
+    );
+    assert!(plan.rendered.unwrap().jaas.contains("legacy-sync-1"));
+}
+
+#[test]
+fn a_round_that_writes_files_reads_the_passwords_first_and_a_steady_one_never() {
+    let plan = World::unit(0, &[0, 1, 2])
+        .app("starting", "0")
+        .not_loaded()
+        .plan();
+    assert!(plan.need_credentials);
+    assert!(plan.rendered.is_none());
+    let plan = healthy3(1).not_loaded().plan();
+    assert!(!plan.need_credentials);
+    assert!(plan.is_idle(), "{plan:?}");
+}
+
+#[test]
+fn passwords_that_break_the_rule_start_nothing_and_block_with_what_to_do() {
+    let w = World::unit(0, &[0, 1, 2])
+        .app("starting", "0")
+        .secret("sync-password", "pa${user.name}ss");
+    let plan = w.plan();
+    assert!(plan.workload.is_empty(), "{plan:?}");
+    let st = status(&plan);
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(st.message.contains("set-password"), "{st:?}");
+    assert!(!st.message.contains("user.name"), "{st:?}");
 }
 
 #[test]
@@ -172,4 +245,81 @@ fn a_changed_address_is_published_and_an_unchanged_one_is_not_rewritten() {
         w.plan().cluster_unit.ip,
         Some("127.0.0.99".parse().unwrap())
     );
+}
+
+#[test]
+fn a_joiner_starts_without_observers_and_lists_itself_once() {
+    // The live config has an observer (server 4) and already names this unit's server.
+    let mut w = World::unit(2, &[0, 1, 2])
+        .app("starting", "2")
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .ensemble(&[0, 1, 2], &[(0, leading()), (1, following())]);
+    let cfg = w.s.ensemble.config.as_mut().unwrap();
+    cfg.members.insert(
+        4,
+        ServerSpec {
+            id: 4,
+            host: "127.0.0.99".into(),
+            role: Role::Observer,
+        },
+    );
+    let ids: Vec<u32> = match &w.plan().workload[..] {
+        [WorkloadOp::Start {
+            initial_members: Some(m),
+        }] => m.iter().map(|s| s.id).collect(),
+        other => panic!("expected a first start, got {other:?}"),
+    };
+    assert_eq!(ids, vec![1, 2, 3]);
+}
+
+#[test]
+fn a_unit_reports_its_sync_rotation_phase_only_once_it_runs_the_current_files_synced() {
+    // A rotation in its first phase; the unit's own bag says nothing yet.
+    let rotating = |w: World| {
+        w.app("sync-password-new", &"N".repeat(32))
+            .app("sync-rotation", "relax")
+    };
+    let phase = |w: World| w.plan().cluster_unit.sync_phase;
+    let current = rotating(
+        World::unit(1, &[0, 1, 2])
+            .started(&[0, 1, 2])
+            .added(&[0, 1, 2]),
+    )
+    .running(following())
+    .ensemble(
+        &[0, 1, 2],
+        &[(0, leading()), (1, following()), (2, following())],
+    );
+    assert_eq!(
+        phase(current.clone()),
+        Some(Some(cluster::SyncRotation::Relax))
+    );
+    // Still on the files from before the rotation (not restarted yet): not in the phase.
+    let mut old_files = current.clone();
+    old_files.s.local.started_with = Some("the files before the rotation".into());
+    assert_eq!(phase(old_files), None);
+    // Restarted but not synced yet.
+    let mut syncing = current;
+    syncing.s.workload.health = Some(ServerHealth {
+        peer_state: Some("following - synchronization".into()),
+        ..following()
+    });
+    assert_eq!(phase(syncing), None);
+}
+
+#[test]
+fn the_leader_restricts_the_root_acls_once_every_server_runs_the_current_files() {
+    let mut w = healthy3(0).leader();
+    w.cluster.app.remove("root-acl");
+    let plan = w.plan();
+    assert!(plan.protect_root, "{plan:?}");
+    // It needs super: read first.
+    assert!(w.clone().not_loaded().plan().need_credentials);
+    // Not while a unit is behind (it restarts next), nor on a non-leader.
+    let behind = w.clone().restart_unit(2, "inputs", "old");
+    assert!(!behind.plan().protect_root);
+    let mut other = healthy3(1);
+    other.cluster.app.remove("root-acl");
+    assert!(!other.plan().protect_root);
 }

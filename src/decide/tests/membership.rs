@@ -200,6 +200,159 @@ fn the_leader_records_voters_it_sees_and_members_that_left() {
     );
 }
 
+/// A new application whose servers do not answer, seen by the leader (unit 0), with the
+/// bags as `edit` leaves them.
+fn new_app(edit: impl FnOnce(World) -> World) -> Option<Option<u32>> {
+    edit(World::unit(0, &[0, 1, 2]).leader())
+        .plan()
+        .cluster_app
+        .starting
+}
+
+#[test]
+fn only_a_brand_new_ensemble_is_bootstrapped_so_two_ensembles_never_form() {
+    // (what the bags say, whom the leader names) while no server answers.
+    assert_eq!(
+        new_app(|w| w),
+        Some(Some(0)),
+        "nothing ever started: bootstrap"
+    );
+    assert_eq!(
+        new_app(|w| w.added(&[1])),
+        None,
+        "a voter was recorded: an ensemble exists, it only does not answer"
+    );
+    assert_eq!(
+        new_app(|w| w.started(&[1])),
+        None,
+        "a unit started its server: an ensemble exists"
+    );
+    assert_eq!(new_app(|w| w.added(&[1]).started(&[1])), None);
+}
+
+#[test]
+fn a_new_ensemble_is_bootstrapped_once_exactly_the_planned_units_are_related() {
+    let planned = |ids: &[u32]| {
+        let ids: BTreeSet<u32> = ids.iter().copied().collect();
+        new_app(move |mut w| {
+            w.s.planned = Some(ids);
+            w
+        })
+    };
+    assert_eq!(
+        planned(&[0, 1, 2]),
+        Some(Some(0)),
+        "every planned unit is here"
+    );
+    assert_eq!(
+        planned(&[0, 1]),
+        Some(Some(0)),
+        "a related unit may be unplanned"
+    );
+    assert_eq!(
+        planned(&[0, 1, 2, 3]),
+        None,
+        "a higher planned unit is missing: the lowest may not be known yet either"
+    );
+}
+
+#[test]
+fn a_voter_is_recorded_as_added_only_while_its_unit_is_a_member() {
+    // Server 3 (unit 2) is still a voter, but unit 2 left and was never recorded.
+    let w = World::unit(0, &[0, 1])
+        .leader()
+        .started(&[0, 1])
+        .added(&[0, 1])
+        .running(leading())
+        .ensemble(
+            &[0, 1, 2],
+            &[(0, leading()), (1, following()), (2, following())],
+        )
+        .up_to_date(&[0, 1]);
+    let plan = w.plan();
+    assert_eq!(
+        plan.cluster_app.recorded.get(&2),
+        None,
+        "{:?}",
+        plan.cluster_app
+    );
+    // It is removed instead (the leader sees peers, so no departed event is needed).
+    assert_eq!(plan.membership, vec![MembershipOp::Remove { server_id: 3 }]);
+}
+
+#[test]
+fn a_voter_whose_unit_left_is_removed_in_any_hook_of_a_leader_that_sees_peers() {
+    // The departed hook that should have removed it failed; update-status does it.
+    let w = World::unit(0, &[0, 1])
+        .leader()
+        .started(&[0, 1])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(&[0, 1, 2], &[(0, leading()), (1, following()), (2, down())])
+        .up_to_date(&[0, 1]);
+    assert_eq!(w.s.event.departing, None);
+    assert_eq!(
+        w.plan().membership,
+        vec![MembershipOp::Remove { server_id: 3 }]
+    );
+}
+
+#[test]
+fn a_synced_joiner_waits_while_the_quorum_leader_still_has_syncs_pending() {
+    let joiner = |pending: u64| {
+        let busy = ServerHealth {
+            pending_syncs: Some(pending),
+            ..leading()
+        };
+        World::unit(0, &[0, 1, 2])
+            .leader()
+            .app("starting", "1")
+            .started(&[0, 1])
+            .added(&[0])
+            .running(busy.clone())
+            .ensemble(&[0], &[(0, busy), (1, following())])
+            .plan()
+            .membership
+    };
+    assert!(
+        joiner(2).is_empty(),
+        "the leader is still syncing a follower"
+    );
+    assert_eq!(joiner(0).len(), 1);
+}
+
+#[test]
+fn a_departed_voter_stays_recorded_as_added_until_it_is_out_of_the_config() {
+    // Unit 2 left, but its server cannot be removed yet (without it, only unit 0 of
+    // {0, 1} serves): it is still a voter, so still recorded as added.
+    let w = World::unit(0, &[0, 1])
+        .leader()
+        .started(&[0, 1])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(&[0, 1, 2], &[(0, leading()), (1, down()), (2, following())])
+        .up_to_date(&[0, 1]);
+    let plan = w.plan();
+    assert!(plan.membership.is_empty(), "{:?}", plan.membership);
+    assert!(
+        plan.cluster_app.recorded.is_empty(),
+        "{:?}",
+        plan.cluster_app
+    );
+    // A member the config does not list (yet) is not recorded as removed either.
+    let w = World::unit(0, &[0, 1, 2])
+        .leader()
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(
+            &[0, 1],
+            &[(0, leading()), (1, following()), (2, following())],
+        )
+        .up_to_date(&[0, 1, 2]);
+    assert_eq!(w.plan().cluster_app.recorded.get(&2), None);
+}
+
 #[test]
 fn leader_does_not_start_or_add_again_a_leaving_unit_that_stepped_out_of_the_quorum() {
     // Unit 2 is being removed: it took itself out of the voters in its own hook, and the

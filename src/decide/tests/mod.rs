@@ -19,5 +19,6 @@ use super::*;
 use crate::config::CharmConfig;
 use crate::fixtures::*;
 use crate::peers::cluster;
+use crate::render::shared_inputs;
 use crate::status::StatusKind;
 use crate::zk::ensemble::ServerHealth;

@@ -235,6 +235,217 @@ fn messages_name_the_application_as_deployed() {
     );
 }
 
+// ---- the upgrade rules, one by one --------------------------------------------------------
+
+/// Unit `me` of a healthy three-unit ensemble with upgrade `stack` and unit `states`; the
+/// charm was refreshed on this unit when `pending`.
+fn upgrade_world(me: u32, stack: &[u32], states: &[(u32, &str)], pending: bool) -> World {
+    let mut w = with_upgrade(healthy3(me), stack, states);
+    w.s.local.upgrade_pending = pending;
+    w
+}
+
+fn stored_dependencies(mut w: World, json: &str) -> World {
+    w.upgrade
+        .as_mut()
+        .unwrap()
+        .app
+        .insert("dependencies".into(), json.into());
+    w
+}
+
+const OLDER_MODEL: &str = r#"{"service":{"dependencies":{},"name":"zookeeper","upgrade_supported":"^3.5","version":"3.8.4"}}"#;
+
+#[test]
+fn only_the_leader_writes_the_dependency_model_and_only_when_it_may() {
+    // Nothing stored yet: the leader stores this charm's model; a non-leader cannot.
+    for (me, leader) in [(0, true), (1, false)] {
+        let mut w = upgrade_world(me, &[], &[(0, "idle"), (1, "idle"), (2, "idle")], false);
+        w.upgrade.as_mut().unwrap().app.remove("dependencies");
+        if leader {
+            w = w.leader();
+        }
+        let written = w.plan().upgrade_app.dependencies;
+        assert_eq!(written.is_some(), leader, "leader {leader}: {written:?}");
+    }
+    // After an upgrade finished, the leader records the new model, once it checked out.
+    let finished = |leader: bool, compatible: bool| {
+        let mut w = stored_dependencies(
+            upgrade_world(0, &[], &[(0, "idle"), (1, "idle"), (2, "idle")], false),
+            OLDER_MODEL,
+        );
+        if leader {
+            w = w.leader();
+        }
+        if !compatible {
+            w.s.upgrade_facts.compatible = Err(crate::deps::DepsError::StoredJson("x".into()));
+        }
+        w.plan().upgrade_app.dependencies
+    };
+    assert_eq!(
+        finished(true, true),
+        Some(crate::deps::compiled_dependencies())
+    );
+    assert_eq!(finished(false, true), None, "a non-leader never writes it");
+    assert_eq!(
+        finished(true, false),
+        None,
+        "a stored model this charm cannot upgrade from stays as it is"
+    );
+}
+
+#[test]
+fn a_unit_in_the_stack_without_a_state_gets_ready_and_one_outside_it_completed() {
+    let plan = upgrade_world(1, &[0, 2, 1], &[(0, "ready"), (2, "ready")], false).plan();
+    assert_eq!(plan.upgrade_unit.state, Some(UpgradeState::Ready));
+    assert_eq!(
+        status(&plan),
+        Status::waiting("upgrade prepared: run `juju refresh zookeeper` to start it")
+    );
+    // A unit with a state that is not in the stack keeps it.
+    let plan = upgrade_world(
+        1,
+        &[0, 2],
+        &[(0, "ready"), (1, "completed"), (2, "ready")],
+        true,
+    )
+    .plan();
+    assert_eq!(plan.upgrade_unit.state, None, "{:?}", plan.upgrade_unit);
+}
+
+#[test]
+fn only_the_unit_on_top_of_the_stack_upgrades_once_every_unit_is_ready() {
+    let states = [(0, "ready"), (1, "ready"), (2, "ready")];
+    // Unit 1 is on top.
+    assert!(upgrades(
+        &upgrade_world(1, &[0, 2, 1], &states, true).plan()
+    ));
+    // Unit 2 is ready and refreshed too, but not on top: it waits, and says for whom.
+    let plan = upgrade_world(2, &[0, 2, 1], &states, true).plan();
+    assert!(!upgrades(&plan), "{:?}", plan.workload);
+    assert_eq!(
+        status(&plan),
+        Status::waiting("other units upgrading first: waiting for unit 1")
+    );
+    // Before the refresh, it says what to run.
+    let plan = upgrade_world(2, &[0, 2, 1], &states, false).plan();
+    assert_eq!(
+        status(&plan),
+        Status::waiting("upgrade prepared: run `juju refresh zookeeper` to start it")
+    );
+}
+
+#[test]
+fn an_interrupted_upgrade_is_done_again_not_declared_complete() {
+    // The hook that upgraded unit 1 died after marking it upgrading: the charm is still
+    // pending, so the workload may not be the new one even if the server serves.
+    let plan = upgrade_world(
+        1,
+        &[0, 2, 1],
+        &[(0, "ready"), (1, "upgrading"), (2, "ready")],
+        true,
+    )
+    .plan();
+    assert!(upgrades(&plan), "{:?}", plan.workload);
+    assert_ne!(plan.upgrade_unit.state, Some(UpgradeState::Completed));
+}
+
+#[test]
+fn a_completed_unit_waits_for_the_others_and_only_the_leader_pops_it() {
+    let states = [(0, "ready"), (1, "completed"), (2, "ready")];
+    let plan = upgrade_world(1, &[0, 2, 1], &states, false).plan();
+    assert_eq!(
+        status(&plan),
+        Status::maintenance("upgrade completed, waiting for the other units")
+    );
+    assert_eq!(
+        plan.upgrade_app.stack, None,
+        "a non-leader never writes the stack"
+    );
+    let plan = upgrade_world(0, &[0, 2, 1], &states, false).leader().plan();
+    assert_eq!(plan.upgrade_app.stack, Some(vec![0, 2]));
+}
+
+#[test]
+fn after_a_failure_each_unit_says_what_happened_and_whom_to_look_at() {
+    let states = [(0, "ready"), (1, "completed"), (2, "failed")];
+    let mut failed = upgrade_world(2, &[0, 2], &states, true);
+    failed.s.local.upgrade_failure = Some("cannot upgrade ZooKeeper: boom".into());
+    let st = status(&failed.plan());
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(
+        st.message
+            .starts_with("upgrade failed: cannot upgrade ZooKeeper: boom; roll back: run"),
+        "{}",
+        st.message
+    );
+    // The others wait, naming the failed unit.
+    for me in [0, 1] {
+        assert_eq!(
+            status(&upgrade_world(me, &[0, 2], &states, false).plan()),
+            Status::waiting(
+                "upgrade stopped: unit 2 failed to upgrade; see its status to roll back"
+            ),
+            "unit {me}"
+        );
+    }
+    // The leader marked itself for the rollback.
+    let states = [(0, "recovery"), (1, "completed"), (2, "failed")];
+    assert_eq!(
+        status(&upgrade_world(0, &[0, 1, 2], &states, false).plan()),
+        Status::blocked(
+            "ready to rollback application: run `juju refresh zookeeper` to the previous revision"
+        )
+    );
+}
+
+#[test]
+fn only_the_refresh_that_rolls_back_makes_a_unit_take_part_again() {
+    // After unit 2 failed, the rollback refresh (upgrade-charm) makes each unit ready for
+    // the new round; nothing else does.
+    let states = [(0, "recovery"), (1, "completed"), (2, "failed")];
+    let round = |me: u32, refreshed: bool, pending: bool, own: Option<&str>, compatible: bool| {
+        let mut states: Vec<(u32, &str)> = states.to_vec();
+        if let Some(own) = own {
+            states.retain(|(id, _)| *id != me);
+            states.push((me, own));
+        }
+        let mut w = upgrade_world(me, &[0, 1, 2], &states, pending);
+        w.s.event.charm_refreshed = refreshed;
+        if !compatible {
+            w.s.upgrade_facts.compatible = Err(crate::deps::DepsError::StoredJson("x".into()));
+        }
+        w.plan().upgrade_unit.state
+    };
+    let ready = Some(UpgradeState::Ready);
+    assert_eq!(round(1, true, true, None, true), ready);
+    assert_eq!(
+        round(2, true, true, None, true),
+        ready,
+        "the failed unit too"
+    );
+    assert_eq!(
+        round(1, false, true, None, true),
+        None,
+        "not in another hook"
+    );
+    assert_eq!(
+        round(1, true, false, None, true),
+        None,
+        "not without new code"
+    );
+    assert_eq!(
+        round(1, true, true, Some("upgrading"), true),
+        None,
+        "not a unit whose upgrade is in flight"
+    );
+    assert_eq!(
+        round(1, true, true, None, false),
+        None,
+        "not onto a revision it cannot upgrade from"
+    );
+}
+
 #[test]
 fn the_leader_that_prepared_the_rollback_says_so_in_the_reconcile_after_the_action() {
     // What `pre-upgrade-check`'s reconcile sees right after it wrote `recovery` (read your

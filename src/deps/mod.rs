@@ -1,4 +1,8 @@
-//! The dependency model compiled into the charm, and the upgrade compatibility check.
+//! The dependency model compiled into the charm, and the upgrade compatibility check, in
+//! the upgrade lib's language ([`version`]: PEP 440 versions and Poetry constraints).
+//!
+//! Pure and self-contained (it knows nothing of the charm's other types), so that every
+//! layer may ask it: the snapshot carries its answer, the upgrade decision acts on it.
 //!
 //! The upgrade lib stores the charm's dependency model as JSON in the `upgrade` relation's
 //! app data (`dependencies`): the leader writes it on relation-created and again when an
@@ -23,7 +27,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::version::{Constraint, ConstraintError, Version, VersionError as InvalidVersion};
+pub mod version;
+
+use version::{Constraint, ConstraintError, Version, VersionError as InvalidVersion};
 
 /// The ZooKeeper version this charm revision installs on machines (the pinned
 /// `charmed-zookeeper` snap revision 40 ships 3.9.2), and the `version` of the `service`
@@ -147,11 +153,8 @@ impl DependencyModel {
     /// The lib's `can_upgrade`, called as `old.can_upgrade(new)`: whether this (deployed)
     /// version satisfies `new.upgrade_supported`. A version or constraint that does not
     /// parse is an error naming it.
-    pub fn can_upgrade(
-        &self,
-        new: &DependencyModel,
-    ) -> Result<bool, super::version::RequirementError> {
-        super::version::verify_requirement(&self.version, &new.upgrade_supported)
+    pub fn can_upgrade(&self, new: &DependencyModel) -> Result<bool, version::RequirementError> {
+        version::verify_requirement(&self.version, &new.upgrade_supported)
     }
 }
 
@@ -251,6 +254,20 @@ pub fn can_upgrade(
                      upgrade_supported covers the deployed versions"
             .to_string(),
     })
+}
+
+/// The model compiled into this charm revision, as the JSON the `upgrade` app bag stores.
+pub fn compiled_dependencies() -> String {
+    charm_dependencies().to_json()
+}
+
+/// Whether the stored model (absent on a fresh application) allows upgrading to the one
+/// compiled into this charm.
+///
+/// # Errors
+/// As [`check_stored_dependencies`].
+pub fn compatible(stored: Option<&str>) -> Result<(), DepsError> {
+    check_stored_dependencies(stored, &charm_dependencies())
 }
 
 /// [`can_upgrade`] against the raw app-data value: `None` or a blank value means no stored

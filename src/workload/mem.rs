@@ -1,0 +1,367 @@
+//! An in-memory [`Workload`] for tests: files in a map, a running flag, the installed
+//! version, and a record of every operation.
+//!
+//! [`MemWorkload`] keeps the trait's contract (installing an installed workload, starting a
+//! running server and stopping a stopped one succeed and change nothing; a file write
+//! replaces the whole file) and can be made to fail:
+//! - [`MemWorkload::fail`] makes every call of one operation fail, as a snap command that
+//!   exits non-zero does;
+//! - [`MemWorkload::exits_after_start`] makes the server exit right after each start (the
+//!   start succeeds, the process is gone when asked next).
+//!
+//! ```
+//! use zookeeper_charm::workload::mem::{MemWorkload, Op, WorkloadCall};
+//! use zookeeper_charm::workload::Workload;
+//!
+//! let w = MemWorkload::new().fail(Op::Refresh);
+//! w.install().unwrap();
+//! w.start().unwrap();
+//! assert!(w.is_running().unwrap());
+//! assert!(w.refresh().is_err());
+//! assert_eq!(w.calls(), [WorkloadCall::Install, WorkloadCall::Start]);
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::{Paths, Workload, WorkloadError};
+
+/// An operation of the [`Workload`] trait, to make it fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    Install,
+    Refresh,
+    Version,
+    SetJvmFlags,
+    Start,
+    Stop,
+    IsRunning,
+    WriteFile,
+    ReadFile,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Install => "install",
+            Op::Refresh => "refresh",
+            Op::Version => "version",
+            Op::SetJvmFlags => "set-jvm-flags",
+            Op::Start => "start",
+            Op::Stop => "stop",
+            Op::IsRunning => "is-running",
+            Op::WriteFile => "write-file",
+            Op::ReadFile => "read-file",
+        }
+    }
+}
+
+/// One operation that changed (or would have changed) the workload, in order. Reads are not
+/// recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadCall {
+    Install,
+    Refresh,
+    Start,
+    Stop,
+    SetJvmFlags(Vec<String>),
+    /// A file written, with its mode.
+    Write(PathBuf, u32),
+}
+
+#[derive(Debug)]
+struct State {
+    /// The installed version, `None` when not installed.
+    version: Option<String>,
+    /// The version `install` and `refresh` put in place.
+    pinned: String,
+    running: bool,
+    jvm_flags: Vec<String>,
+    files: BTreeMap<PathBuf, (String, u32)>,
+    calls: Vec<WorkloadCall>,
+    failing: BTreeSet<Op>,
+    exits_after_start: bool,
+}
+
+/// The in-memory workload. See the module docs.
+#[derive(Debug)]
+pub struct MemWorkload {
+    paths: Paths,
+    state: RefCell<State>,
+}
+
+impl Default for MemWorkload {
+    fn default() -> Self {
+        MemWorkload::new()
+    }
+}
+
+impl MemWorkload {
+    /// Not installed, not running, no files; laid out under `/mem`; installs the ZooKeeper
+    /// version this charm pins.
+    pub fn new() -> MemWorkload {
+        MemWorkload {
+            paths: Paths::under(Path::new("/mem")),
+            state: RefCell::new(State {
+                version: None,
+                pinned: crate::deps::ZOOKEEPER_VERSION.to_string(),
+                running: false,
+                jvm_flags: Vec::new(),
+                files: BTreeMap::new(),
+                calls: Vec::new(),
+                failing: BTreeSet::new(),
+                exits_after_start: false,
+            }),
+        }
+    }
+
+    /// Installed at `version`.
+    pub fn installed(self, version: &str) -> Self {
+        self.state.borrow_mut().version = Some(version.to_string());
+        self
+    }
+
+    /// The server runs.
+    pub fn running(self) -> Self {
+        self.state.borrow_mut().running = true;
+        self
+    }
+
+    /// `install` and `refresh` put `version` in place.
+    pub fn pinned(self, version: &str) -> Self {
+        self.state.borrow_mut().pinned = version.to_string();
+        self
+    }
+
+    /// A file that is there already.
+    pub fn with_file(self, path: impl Into<PathBuf>, contents: &str) -> Self {
+        self.state
+            .borrow_mut()
+            .files
+            .insert(path.into(), (contents.to_string(), 0o600));
+        self
+    }
+
+    /// Every call of `op` fails.
+    pub fn fail(self, op: Op) -> Self {
+        self.state.borrow_mut().failing.insert(op);
+        self
+    }
+
+    /// The server exits right after each start.
+    pub fn exits_after_start(self) -> Self {
+        self.state.borrow_mut().exits_after_start = true;
+        self
+    }
+
+    // ---- what happened ------------------------------------------------------------------
+
+    /// Forgets the changes recorded so far (a test that set up the world through the
+    /// trait records only what the code under test does next).
+    pub fn clear_calls(&self) {
+        self.state.borrow_mut().calls.clear();
+    }
+
+    /// Every change, in order.
+    pub fn calls(&self) -> Vec<WorkloadCall> {
+        self.state.borrow().calls.clone()
+    }
+
+    /// The changes other than file writes and JVM flags: install, refresh, start, stop.
+    pub fn lifecycle(&self) -> Vec<WorkloadCall> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !matches!(c, WorkloadCall::Write(..) | WorkloadCall::SetJvmFlags(_)))
+            .collect()
+    }
+
+    /// A file's contents now.
+    pub fn file(&self, path: &Path) -> Option<String> {
+        self.state.borrow().files.get(path).map(|(c, _)| c.clone())
+    }
+
+    /// A file's mode now.
+    pub fn mode(&self, path: &Path) -> Option<u32> {
+        self.state.borrow().files.get(path).map(|(_, m)| *m)
+    }
+
+    /// The installed version now.
+    pub fn installed_version(&self) -> Option<String> {
+        self.state.borrow().version.clone()
+    }
+
+    /// Whether the server runs now.
+    pub fn runs(&self) -> bool {
+        self.state.borrow().running
+    }
+
+    /// The JVM flags set last.
+    pub fn jvm_flags(&self) -> Vec<String> {
+        self.state.borrow().jvm_flags.clone()
+    }
+
+    fn check(&self, op: Op) -> Result<(), WorkloadError> {
+        if self.state.borrow().failing.contains(&op) {
+            return Err(WorkloadError::Command {
+                cmd: format!("mem-workload {}", op.name()),
+                code: 1,
+                stderr: format!("error: {} failed (injected)", op.name()),
+            });
+        }
+        Ok(())
+    }
+
+    fn record(&self, call: WorkloadCall) {
+        self.state.borrow_mut().calls.push(call);
+    }
+}
+
+impl Workload for MemWorkload {
+    fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    fn install(&self) -> Result<(), WorkloadError> {
+        self.check(Op::Install)?;
+        self.record(WorkloadCall::Install);
+        let mut st = self.state.borrow_mut();
+        if st.version.is_none() {
+            st.version = Some(st.pinned.clone());
+        }
+        Ok(())
+    }
+
+    fn refresh(&self) -> Result<(), WorkloadError> {
+        self.check(Op::Refresh)?;
+        self.record(WorkloadCall::Refresh);
+        let mut st = self.state.borrow_mut();
+        st.version = Some(st.pinned.clone());
+        Ok(())
+    }
+
+    fn version(&self) -> Result<Option<String>, WorkloadError> {
+        self.check(Op::Version)?;
+        Ok(self.state.borrow().version.clone())
+    }
+
+    fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError> {
+        self.check(Op::SetJvmFlags)?;
+        self.record(WorkloadCall::SetJvmFlags(flags.to_vec()));
+        self.state.borrow_mut().jvm_flags = flags.to_vec();
+        Ok(())
+    }
+
+    fn start(&self) -> Result<(), WorkloadError> {
+        self.check(Op::Start)?;
+        if self.state.borrow().version.is_none() {
+            return Err(WorkloadError::Other(
+                "cannot start ZooKeeper: it is not installed".into(),
+            ));
+        }
+        self.record(WorkloadCall::Start);
+        let mut st = self.state.borrow_mut();
+        st.running = !st.exits_after_start;
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), WorkloadError> {
+        self.check(Op::Stop)?;
+        self.record(WorkloadCall::Stop);
+        self.state.borrow_mut().running = false;
+        Ok(())
+    }
+
+    fn is_running(&self) -> Result<bool, WorkloadError> {
+        self.check(Op::IsRunning)?;
+        Ok(self.state.borrow().running)
+    }
+
+    fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError> {
+        self.check(Op::WriteFile)?;
+        self.record(WorkloadCall::Write(path.to_path_buf(), mode));
+        self.state.borrow_mut().files.insert(
+            path.to_path_buf(),
+            (String::from_utf8_lossy(contents).into_owned(), mode),
+        );
+        Ok(())
+    }
+
+    fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
+        self.check(Op::ReadFile)?;
+        Ok(self.file(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_start_and_stop_are_idempotent_and_recorded() {
+        let w = MemWorkload::new();
+        assert!(w.start().is_err(), "nothing to start before install");
+        w.install().unwrap();
+        w.install().unwrap();
+        assert_eq!(
+            w.installed_version().as_deref(),
+            Some(crate::deps::ZOOKEEPER_VERSION)
+        );
+        w.start().unwrap();
+        w.start().unwrap();
+        assert!(w.is_running().unwrap());
+        w.restart().unwrap();
+        w.stop().unwrap();
+        assert!(!w.is_running().unwrap());
+        use WorkloadCall::*;
+        assert_eq!(
+            w.calls(),
+            [Install, Install, Start, Start, Stop, Start, Stop]
+        );
+    }
+
+    #[test]
+    fn refresh_moves_to_the_pinned_version() {
+        let w = MemWorkload::new().installed("3.8.4").pinned("3.9.3");
+        assert_eq!(w.version().unwrap().as_deref(), Some("3.8.4"));
+        w.install().unwrap();
+        assert_eq!(w.version().unwrap().as_deref(), Some("3.8.4"));
+        w.refresh().unwrap();
+        assert_eq!(w.version().unwrap().as_deref(), Some("3.9.3"));
+    }
+
+    #[test]
+    fn files_are_replaced_whole_and_keep_their_mode() {
+        let w = MemWorkload::new().with_file("/mem/conf/zoo.cfg", "old");
+        let p = w.paths().zoo_cfg();
+        assert_eq!(w.read_file(&p).unwrap().as_deref(), Some("old"));
+        w.write_file(&p, b"new", 0o640).unwrap();
+        assert_eq!(w.read_file(&p).unwrap().as_deref(), Some("new"));
+        assert_eq!(w.mode(&p), Some(0o640));
+        assert_eq!(w.read_file(&w.paths().myid()).unwrap(), None);
+        assert_eq!(w.calls(), [WorkloadCall::Write(p, 0o640)]);
+    }
+
+    #[test]
+    fn a_failing_operation_fails_every_time_and_changes_nothing() {
+        let w = MemWorkload::new().installed("3.9.2").fail(Op::Start);
+        for _ in 0..2 {
+            let e = w.start().unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "`mem-workload start` failed with exit code 1: error: start failed (injected)"
+            );
+        }
+        assert!(!w.runs());
+        assert!(w.calls().is_empty());
+        assert!(w.stop().is_ok(), "other operations still work");
+    }
+
+    #[test]
+    fn a_server_that_exits_after_start_is_not_running_when_asked() {
+        let w = MemWorkload::new().installed("3.9.2").exits_after_start();
+        w.start().unwrap();
+        assert!(!w.is_running().unwrap());
+        assert_eq!(w.lifecycle(), [WorkloadCall::Start]);
+    }
+}
