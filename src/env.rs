@@ -22,6 +22,8 @@ pub struct HookEnv {
     pub charm_dir: Option<String>,
     /// `JUJU_VERSION`.
     pub juju_version: Option<String>,
+    /// `JUJU_STORAGE_LOCATION`, in storage hooks: where the storage is mounted.
+    pub storage_location: Option<String>,
 }
 
 impl HookEnv {
@@ -37,6 +39,7 @@ impl HookEnv {
             departing_unit: non_empty("JUJU_DEPARTING_UNIT"),
             charm_dir: non_empty("JUJU_CHARM_DIR"),
             juju_version: non_empty("JUJU_VERSION"),
+            storage_location: non_empty("JUJU_STORAGE_LOCATION"),
         }
     }
 

@@ -208,12 +208,14 @@ pub fn observe(
     let config = CharmConfig::from_juju(&tools.config_get()?);
 
     let local = LocalState::load(workload)?;
-    let ids = PeerIds::new(local.peer_ids.clone());
-    let peers = read_peers(tools, &ids, env, unit_id, leader, facts);
-    if let Err(e) = &peers {
-        if e.is_relation_not_found() {
-            local_state::forget_peer_ids(workload);
-        }
+    let mut ids = PeerIds::new(local.peer_ids.clone());
+    let mut peers = read_peers(tools, &ids, env, unit_id, leader, facts);
+    if matches!(&peers, Err(e) if e.is_relation_not_found()) && !local.peer_ids.is_empty() {
+        // A remembered id Juju does not know (state left by an earlier deployment, or a
+        // relation that went away): forget them all and ask Juju again.
+        local_state::forget_peer_ids(workload);
+        ids = PeerIds::new(BTreeMap::new());
+        peers = read_peers(tools, &ids, env, unit_id, leader, facts);
     }
     let Peers {
         cluster,
@@ -232,7 +234,7 @@ pub fn observe(
         _ => address(tools),
     };
 
-    let installed = workload.version()?.is_some();
+    let installed = workload.installed()?;
     let running = installed && workload.is_running()?;
     let dynamic_config_file = workload
         .read_file(&workload.paths().zoo_cfg())?

@@ -17,9 +17,9 @@
 //! `$ZK_CHARM_ZK_CLASSPATH`, else [`DEFAULT_CLASSPATH`]. Nothing here relies on `HOME` or
 //! `USER`: Juju runs hooks with a cleared environment.
 
-use super::{Paths, Workload, WorkloadError};
+pub use super::MAIN_CLASS;
+use super::{files, io_err, Paths, Workload, WorkloadError};
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -33,8 +33,6 @@ pub const DEFAULT_CLASSPATH: &str =
     "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
 /// The fix to print when java or the jars are missing.
 pub const INSTALL_HINT: &str = "apt-get install -y libzookeeper-java default-jre-headless";
-/// The server's main class; also how a pid is recognised as ours.
-pub const MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 /// How long `stop` waits after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// File under the root that makes the next `refresh` fail once (fault injection for tests).
@@ -227,7 +225,7 @@ impl Workload for LocalWorkload {
                 s
             });
         // The flags may name secret-bearing files; keep the list itself private.
-        write_atomic(&self.jvm_flags_file(), text.as_bytes(), 0o600, None)
+        write_atomic(&self.jvm_flags_file(), text.as_bytes(), 0o600)
     }
 
     fn start(&self) -> Result<(), WorkloadError> {
@@ -269,7 +267,7 @@ impl Workload for LocalWorkload {
         // The child is not waited for: it runs detached in its own session. `stop` reaps it
         // if this process happens to be its parent.
         drop(child);
-        write_atomic(&self.pidfile(), format!("{pid}\n").as_bytes(), 0o644, None)
+        write_atomic(&self.pidfile(), format!("{pid}\n").as_bytes(), 0o644)
     }
 
     fn stop(&self) -> Result<(), WorkloadError> {
@@ -301,7 +299,7 @@ impl Workload for LocalWorkload {
         if path.starts_with(&self.paths.charm_state_dir) || path.starts_with(&self.paths.conf_dir) {
             self.ensure_layout()?;
         }
-        write_atomic(path, contents, mode, None)
+        write_atomic(path, contents, mode)
     }
 
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
@@ -310,70 +308,17 @@ impl Workload for LocalWorkload {
 }
 
 /// Reads a file; `Ok(None)` when it does not exist.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, WorkloadError> {
-    match fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("read", path)(e)),
-    }
+fn read_optional(path: &Path) -> Result<Option<String>, WorkloadError> {
+    files::read_optional(path).map_err(io_err("read", path))
 }
 
-/// Writes `contents` to `path` atomically: a temp file in the same directory with `mode`
-/// (set before any byte is written), fsync, optional chown to `owner` (uid, gid), rename.
-/// Creates missing parent directories.
-pub(crate) fn write_atomic(
-    path: &Path,
-    contents: &[u8],
-    mode: u32,
-    owner: Option<(u32, u32)>,
-) -> Result<(), WorkloadError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .ok_or_else(|| {
-            WorkloadError::Other(format!("{} has no parent directory", path.display()))
-        })?;
-    fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| WorkloadError::Other(format!("{} has no file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(io_err("chmod", &tmp))?;
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).map_err(io_err("chown", &tmp))?;
-        }
-        f.write_all(contents).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("sync", &tmp))?;
-        fs::rename(&tmp, path).map_err(io_err("rename into", path))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+/// Writes `contents` to `path` atomically (see [`files::write_atomic`]), making the
+/// directory first.
+fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
     }
-    result
-}
-
-pub(crate) fn io_err<'a>(
-    action: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(std::io::Error) -> WorkloadError + 'a {
-    move |source| WorkloadError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
+    files::write_atomic(path, contents, mode, None).map_err(io_err("write", path))
 }
 
 fn find_java(path_var: Option<&str>) -> Option<PathBuf> {
