@@ -243,6 +243,9 @@ pub struct EventFacts {
     pub dying: bool,
     /// This hook is `stop`, `remove` or the data storage detaching: the server must stop.
     pub stopping: bool,
+    /// This hook is `remove`, the unit's last: the server stops even if it could not step
+    /// out of the quorum first.
+    pub removing: bool,
     /// This hook is `upgrade-charm`: new charm code runs now, and its workload is rolled
     /// out unit by unit.
     pub charm_refreshed: bool,
@@ -282,6 +285,7 @@ impl EventFacts {
             departing,
             dying: stopping || (departing.is_some() && departing == own),
             stopping,
+            removing: *event == Event::Remove,
             charm_refreshed: *event == Event::UpgradeCharm,
             refresh_address: matches!(
                 event,
