@@ -368,3 +368,55 @@ pub fn cluster_app(
     let bag = tools.relation_get(&id, &Bag::App(env.app_name().to_string()))?;
     Ok(Some(cluster::App::from_bag(&bag)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::Event;
+    use crate::hooktools::fake::{FakeHookTools, FakeRelation};
+    use crate::workload::snap::{Layout, ProcessRunner, SnapWorkload};
+    use crate::zk::ensemble::ZkEnsemble;
+    use std::time::Duration;
+
+    #[test]
+    fn peer_ids_left_by_an_earlier_deployment_are_forgotten_not_a_failed_hook() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let layout = Layout {
+            snap_mount: root.join("snap"),
+            data_root: root.join("var-snap"),
+            environment_file: root.join("environment"),
+            state_root: root.join("state"),
+        };
+        let state = layout.state_dir(Some("model"), "zookeeper/0");
+        let workload = SnapWorkload::with_parts(Box::new(ProcessRunner), layout, state, None);
+        // An earlier application on this machine had its peer relations under other ids.
+        local_state::save_peer_ids(
+            &workload,
+            &BTreeMap::from([
+                ("cluster".to_string(), "cluster:7".to_string()),
+                ("restart".to_string(), "restart:9".to_string()),
+            ]),
+        );
+        let tools = FakeHookTools::new("zookeeper/0")
+            .relation("cluster:0", FakeRelation::peer())
+            .relation("restart:2", FakeRelation::peer())
+            .relation("upgrade:1", FakeRelation::peer());
+        let env = HookEnv {
+            unit_name: "zookeeper/0".into(),
+            dispatch_path: Some("hooks/update-status".into()),
+            ..HookEnv::default()
+        };
+        let facts = EventFacts::new(&Event::UpdateStatus, &env, 1);
+        let ensemble = ZkEnsemble {
+            four_letter_timeout: Duration::from_millis(100),
+            reconfig_timeout: Duration::from_millis(100),
+        };
+        let snap = observe(&env, &facts, &tools, &workload, &ensemble).unwrap();
+        assert_eq!(snap.cluster.map(|c| c.id).as_deref(), Some("cluster:0"));
+        assert_eq!(snap.restart.map(|r| r.id).as_deref(), Some("restart:2"));
+        let remembered = LocalState::load(&workload).unwrap().peer_ids;
+        assert_eq!(remembered["cluster"], "cluster:0");
+        assert_eq!(remembered["restart"], "restart:2");
+    }
+}

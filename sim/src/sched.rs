@@ -55,9 +55,18 @@ impl ModelState {
             .collect()
     }
 
-    /// The hooks a new unit starts with: install, `-relation-created` per peer relation,
+    /// The hooks a new unit starts with: `-storage-attached` per attached storage (before
+    /// install, as on a machine), install, `-relation-created` per peer relation,
     /// leader-elected (leader) or leader-settings-changed, config-changed, start.
     pub fn queue_new_unit(&mut self, unit: &str) {
+        let storage = self
+            .units
+            .get(unit)
+            .map(|u| u.storage.clone())
+            .unwrap_or_default();
+        for id in storage {
+            self.enqueue(unit, HookSpec::storage(HookKind::StorageAttached, &id));
+        }
         self.enqueue(unit, HookSpec::plain(HookKind::Install));
         for id in self.peer_relations() {
             let ep = self.relations[&id].endpoint.clone();
@@ -196,8 +205,10 @@ impl ModelState {
 
     /// `juju remove-unit`: the unit becomes dying. Queued `-joined`/`-changed` between it and
     /// the others are dropped (they would never run in Juju once it left scope); it gets
-    /// `-departed` for each of its members (departing unit = itself), then `stop` and
-    /// `remove`; every remaining member gets `-departed` (remote = departing = the unit).
+    /// `-storage-detaching` for each attached storage first of all (Juju's storage resolver
+    /// runs before the dying unit's teardown), then `-departed` for each of its members
+    /// (departing unit = itself), then `stop` and `remove`; every remaining member gets
+    /// `-departed` (remote = departing = the unit).
     pub fn begin_removal(&mut self, unit: &str) {
         let u = self.units.get_mut(unit).expect("unit exists");
         u.life = Life::Dying;
@@ -228,6 +239,15 @@ impl ModelState {
         }
         self.enqueue(unit, HookSpec::plain(HookKind::Stop));
         self.enqueue(unit, HookSpec::plain(HookKind::Remove));
+        let storage = self.units[unit].storage.clone();
+        for id in storage.iter().rev() {
+            self.enqueued += 1;
+            self.units
+                .get_mut(unit)
+                .expect("unit exists")
+                .queue
+                .push_front(HookSpec::storage(HookKind::StorageDetaching, id));
+        }
         for (id, _) in &scope {
             let ep = self.relations[id].endpoint.clone();
             for v in self.alive_others(unit) {

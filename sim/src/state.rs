@@ -121,6 +121,8 @@ pub enum HookKind {
     RelationChanged,
     RelationDeparted,
     RelationBroken,
+    StorageAttached,
+    StorageDetaching,
 }
 
 impl HookKind {
@@ -140,7 +142,13 @@ impl HookKind {
             HookKind::RelationChanged => "relation-changed",
             HookKind::RelationDeparted => "relation-departed",
             HookKind::RelationBroken => "relation-broken",
+            HookKind::StorageAttached => "storage-attached",
+            HookKind::StorageDetaching => "storage-detaching",
         }
+    }
+
+    pub fn is_storage(self) -> bool {
+        matches!(self, HookKind::StorageAttached | HookKind::StorageDetaching)
     }
 
     pub fn is_relation(self) -> bool {
@@ -171,11 +179,14 @@ pub struct HookSpec {
     /// `JUJU_DEPARTING_UNIT`, for `-departed` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departing_unit: Option<String>,
+    /// `JUJU_STORAGE_ID` (`data/0`), for storage hooks only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_id: Option<String>,
 }
 
 impl HookSpec {
     pub fn plain(kind: HookKind) -> Self {
-        debug_assert!(!kind.is_relation());
+        debug_assert!(!kind.is_relation() && !kind.is_storage());
         HookSpec {
             kind,
             name: kind.plain_name().to_string(),
@@ -183,6 +194,22 @@ impl HookSpec {
             endpoint: None,
             remote_unit: None,
             departing_unit: None,
+            storage_id: None,
+        }
+    }
+
+    /// `<name>-storage-attached` or `-detaching` of the storage instance `id` (`data/0`).
+    pub fn storage(kind: HookKind, id: &str) -> Self {
+        debug_assert!(kind.is_storage());
+        let name = id.split('/').next().unwrap_or(id);
+        HookSpec {
+            kind,
+            name: format!("{name}-{}", kind.plain_name()),
+            relation_id: None,
+            endpoint: None,
+            remote_unit: None,
+            departing_unit: None,
+            storage_id: Some(id.to_string()),
         }
     }
 
@@ -199,6 +226,7 @@ impl HookSpec {
             endpoint: Some(endpoint.to_string()),
             remote_unit: remote_unit.map(str::to_string),
             departing_unit: None,
+            storage_id: None,
         }
     }
 
@@ -268,15 +296,33 @@ pub struct Unit {
     /// Revision of the charm in this unit's charm dir, and the files it put there.
     pub charm_revision: u64,
     pub charm_files: Vec<String>,
+    /// Storage instances attached to the unit (`data/0`), in attachment order.
+    #[serde(default)]
+    pub storage: Vec<String>,
 }
 
 impl Unit {
     pub fn charm_dir(&self) -> PathBuf {
         self.dir.join("charm")
     }
-    pub fn workload_root(&self) -> PathBuf {
-        self.dir.join("workload")
+    /// The unit's machine: its own `/snap`, `/var/snap`, ... (see [`crate::machine`]).
+    pub fn machine(&self) -> crate::machine::Machine {
+        crate::machine::Machine::of_unit(&self.dir)
     }
+}
+
+/// A storage instance (`data/0`) of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageInstance {
+    pub id: String,
+    /// `filesystem` (block storage is not modelled).
+    pub kind: String,
+    /// Where it is mounted on its unit's machine (`JUJU_STORAGE_LOCATION`).
+    pub location: PathBuf,
+    /// Its contents in the model: `<model>/storage/<name>-<n>`.
+    pub dir: PathBuf,
+    /// The unit it is attached to; `None` once detached (it stays in the model).
+    pub attached_to: Option<String>,
 }
 
 /// The committed side of a unit's bag in one relation.
@@ -401,6 +447,11 @@ pub struct ModelState {
     pub hook_seq: u64,
     /// Hooks queued so far, not counting `update-status` (settle watches it).
     pub enqueued: u64,
+    /// Storage instances by id (`data/0`); the number after the `/` counts model-wide.
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageInstance>,
+    #[serde(default)]
+    pub next_storage: u32,
 }
 
 /// A model directory and its lock.

@@ -197,3 +197,33 @@ fn status_shows_the_revision_the_charm_was_packed_with() {
     let o = zk_sim(&dir, &["destroy"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn without_root_zk_sim_says_it_needs_root_and_does_nothing() {
+    let c = charm("");
+    let dir = c.tmp.path().join("nonroot-model");
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(env!("CARGO_BIN_EXE_zk-sim"))
+        .arg("--model-dir")
+        .arg(&dir)
+        .args(["deploy", "--path"])
+        .arg(&c.charm)
+        .args(["-n", "1"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("zk-sim needs root") && text(&o).contains("run it as root"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.exists());
+}

@@ -7,7 +7,6 @@
 //! plain process, for tests that start servers without a model) and an in-memory one.
 
 pub mod files;
-pub mod local;
 pub mod snap;
 
 use std::path::{Path, PathBuf};
@@ -173,14 +172,7 @@ pub trait Workload {
 
 /// The workload of the unit this process runs for: the snap, with the charm's private
 /// state kept per model and unit (`JUJU_MODEL_UUID`, `JUJU_UNIT_NAME`, read through `env`).
-/// `ZK_CHARM_WORKLOAD=local` with a non-empty `ZK_CHARM_LOCAL_ROOT=<dir>` gives
-/// [`local::LocalWorkload`] rooted there instead (the local model until it runs the snap).
 pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Box<dyn Workload> {
-    if env("ZK_CHARM_WORKLOAD").as_deref() == Some("local") {
-        if let Some(root) = env("ZK_CHARM_LOCAL_ROOT").filter(|r| !r.is_empty()) {
-            return Box::new(local::LocalWorkload::with_env(PathBuf::from(root), env));
-        }
-    }
     let uuid = env("JUJU_MODEL_UUID").filter(|v| !v.is_empty());
     let unit = env("JUJU_UNIT_NAME").unwrap_or_default();
     Box::new(snap::SnapWorkload::for_unit(uuid.as_deref(), &unit))
@@ -190,19 +182,44 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Box<dyn Workload> {
 const MAX_CAUSE: usize = 200;
 
 /// Why a server exited, from what it logged: the message of the exception logged with its
-/// last `ERROR` line (the innermost `Caused by:` when there is a chain), else that line's
-/// own message. ZooKeeper logs exactly one such error before it exits at start (for
-/// instance `Unable to access datadir, exiting abnormally` with a `DatadirException:
-/// Unable to create snap directory ...`).
+/// last `ERROR` line that has one (the innermost `Caused by:` when there is a chain), else
+/// that last `ERROR` line's own message. ZooKeeper logs one such error before it exits at
+/// start (for instance `Unable to access datadir, exiting abnormally` with a
+/// `DatadirException: Unable to create snap directory ...`), then `Exiting JVM with code
+/// <n>`, which says nothing of the cause and is passed over.
 pub fn exit_cause_in(log: &str) -> Option<String> {
     let lines: Vec<&str> = log.lines().collect();
-    let last_error = lines.iter().rposition(|l| l.contains(" ERROR "))?;
-    let error_message = lines[last_error]
-        .split_once(" - ")
-        .map_or(lines[last_error], |(_, m)| m)
-        .trim();
+    let errors: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].contains(" ERROR ") && !lines[*i].contains("Exiting JVM with code"))
+        .collect();
+    let with_exception = errors
+        .iter()
+        .rev()
+        .find_map(|i| exception_after(&lines[i + 1..]));
+    let text = match with_exception {
+        Some(cause) => cause,
+        None => {
+            let line = lines[*errors.last()?];
+            line.split_once(" - ").map_or(line, |(_, m)| m).trim()
+        }
+    };
+    let mut text = text.to_string();
+    if text.len() > MAX_CAUSE {
+        let mut cut = MAX_CAUSE;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    Some(text)
+}
+
+/// The message of the exception printed right after a log line (its stack trace's lines),
+/// the innermost `Caused by:` winning; `None` when no exception follows.
+fn exception_after<'a>(lines: &[&'a str]) -> Option<&'a str> {
     let mut cause: Option<&str> = None;
-    for line in &lines[last_error + 1..] {
+    for line in lines {
         if line.contains(" ERROR ") || line.contains(" WARN ") || line.contains(" INFO ") {
             break;
         }
@@ -216,17 +233,7 @@ pub fn exit_cause_in(log: &str) -> Option<String> {
             }
         }
     }
-    let text = cause.filter(|c| !c.is_empty()).unwrap_or(error_message);
-    let mut text = text.to_string();
-    if text.len() > MAX_CAUSE {
-        let mut cut = MAX_CAUSE;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push_str("...");
-    }
-    Some(text)
+    cause.filter(|c| !c.is_empty())
 }
 
 /// The message of a Java exception line (`java.net.BindException: Address already in use`),
@@ -255,7 +262,7 @@ mod tests {
 org.apache.zookeeper.server.persistence.FileTxnSnapLog$DatadirException: Unable to create snap directory /var/snap/charmed-zookeeper/common/var/lib/zookeeper/data/version-2
 \tat org.apache.zookeeper.server.persistence.FileTxnSnapLog.<init>(FileTxnSnapLog.java:128)
 \tat org.apache.zookeeper.server.quorum.QuorumPeerMain.runFromConfig(QuorumPeerMain.java:164)
-[main] INFO org.apache.zookeeper.util.ServiceUtils - Exiting JVM with code 3
+[main] ERROR org.apache.zookeeper.util.ServiceUtils - Exiting JVM with code 3
 ";
         assert_eq!(
             exit_cause_in(log).as_deref(),

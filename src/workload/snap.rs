@@ -314,15 +314,22 @@ impl SnapWorkload {
     }
 }
 
-/// Whether `pid` runs (is not a zombie).
+/// Whether `pid` runs: not a zombie, or a zombie leader whose other threads still exit (a
+/// killed JVM holds its ports until its last thread is gone).
 fn alive(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
+    let state = fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {
             stat.rsplit_once(')')
                 .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
-        })
-        .is_some_and(|state| state != "Z" && state != "X")
+        });
+    match state.as_deref() {
+        None => false,
+        Some("Z") | Some("X") => {
+            fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count()) > 1
+        }
+        Some(_) => true,
+    }
 }
 
 fn not_installed(e: &WorkloadError) -> bool {

@@ -5,6 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{JUJU_VERSION, SYSTEM_PATH};
+use crate::machine::Mount;
+use crate::snap::MACHINE_ENV;
 use crate::state::{HookSpec, ModelState};
 use crate::tools::STATE_DIR_ENV;
 
@@ -43,8 +45,8 @@ pub(super) fn find_handler(
     }
 }
 
-/// Exactly the variables the uniter sets (plus the sim's state dir and the local workload
-/// backend's two variables).
+/// Exactly the variables the uniter sets, plus the sim's own two: the model directory (for
+/// the hook tools) and the unit's machine directory (for `snap`).
 pub(super) fn hook_env(
     st: &ModelState,
     model_dir: &Path,
@@ -98,6 +100,17 @@ pub(super) fn hook_env(
             set("JUJU_DEPARTING_UNIT", d.clone());
         }
     }
+    if let Some(storage) = hook
+        .and_then(|h| h.storage_id.as_ref())
+        .and_then(|id| st.storage.get(id))
+    {
+        set("JUJU_STORAGE_ID", storage.id.clone());
+        set("JUJU_STORAGE_KIND", storage.kind.clone());
+        set(
+            "JUJU_STORAGE_LOCATION",
+            storage.location.to_string_lossy().into_owned(),
+        );
+    }
     set(
         "PATH",
         format!(
@@ -107,10 +120,22 @@ pub(super) fn hook_env(
     );
     set("LANG", "C.UTF-8".to_string());
     set(STATE_DIR_ENV, model_dir.to_string_lossy().into_owned());
-    set("ZK_CHARM_WORKLOAD", "local".to_string());
     set(
-        "ZK_CHARM_LOCAL_ROOT",
-        u.workload_root().to_string_lossy().into_owned(),
+        MACHINE_ENV,
+        u.machine().root().to_string_lossy().into_owned(),
     );
     env
+}
+
+/// The bind mounts of `unit`'s namespace: its machine's own paths and its attached storage.
+pub(super) fn unit_mounts(st: &ModelState, unit: &str) -> Vec<Mount> {
+    let u = &st.units[unit];
+    let storage: Vec<(PathBuf, PathBuf)> = u
+        .storage
+        .iter()
+        .filter_map(|id| st.storage.get(id))
+        .filter(|s| s.attached_to.as_deref() == Some(unit))
+        .map(|s| (s.dir.clone(), s.location.clone()))
+        .collect();
+    u.machine().mounts(&storage)
 }

@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::{absolute, make_dir, Model};
 use crate::charm::{self, Charm};
-use crate::state::{CharmRecord, Guard, HookKind, HookSpec, Life, StatusRecord, ToolFailure, Unit};
+use crate::machine::Machine;
+use crate::state::{
+    CharmRecord, Guard, HookKind, HookSpec, Life, StatusRecord, StorageInstance, ToolFailure, Unit,
+};
 use crate::tools::ToolName;
 use crate::SimError;
 
@@ -55,8 +58,10 @@ impl Model {
         }
         let name = format!("{}/{n}", st.app);
         let dir = self.dir().join("units").join(format!("{}-{n}", st.app));
-        make_dir(&dir, 0o700)?;
-        make_dir(&dir.join("workload"), 0o700)?;
+        make_dir(&dir, 0o755)?;
+        let machine = Machine::of_unit(&dir);
+        machine.create()?;
+        let storage = self.attach_new_storage(st, &name, &machine)?;
         let charm_dir = dir.join("charm");
         let files = charm::deploy_to_unit(&st.charm.dir, &charm_dir, &[])?;
         st.next_unit += 1;
@@ -79,6 +84,7 @@ impl Model {
                 ports: Default::default(),
                 charm_revision: st.charm.revision,
                 charm_files: files,
+                storage,
             },
         );
         if st.leader.is_none() {
@@ -86,6 +92,45 @@ impl Model {
         }
         st.queue_new_unit(&name);
         Ok(name)
+    }
+
+    /// Creates and attaches one instance of each storage the charm declares (Juju gives
+    /// each its minimum), as Juju does for a new machine unit: the instance's directory in
+    /// the model, and its mount point on the unit's machine, root's. Returns their ids.
+    fn attach_new_storage(
+        &self,
+        st: &mut crate::state::ModelState,
+        unit: &str,
+        machine: &Machine,
+    ) -> Result<Vec<String>, SimError> {
+        let mut ids = Vec::new();
+        for spec in st.charm.meta.storage.clone() {
+            let k = st.next_storage;
+            st.next_storage += 1;
+            let id = format!("{}/{k}", spec.name);
+            let dir = self
+                .dir()
+                .join("storage")
+                .join(format!("{}-{k}", spec.name));
+            make_dir(&dir, 0o755)?;
+            let location = spec.location.clone().map_or_else(
+                || PathBuf::from(format!("/var/lib/juju/storage/{}/{k}", spec.name)),
+                PathBuf::from,
+            );
+            machine.make_mount_point(&location)?;
+            st.storage.insert(
+                id.clone(),
+                StorageInstance {
+                    id: id.clone(),
+                    kind: spec.kind.clone(),
+                    location,
+                    dir,
+                    attached_to: Some(unit.to_string()),
+                },
+            );
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// `juju remove-unit`: the unit departs its relations, stops and is removed; if it led,

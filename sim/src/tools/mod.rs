@@ -9,7 +9,8 @@
 //!
 //! - `mod.rs`: [`ToolName`], [`main_with`] (one invocation), the shared `Tool` context.
 //! - One file per family: `relation.rs`, `leader.rs`, `config.rs`, `status.rs` (status,
-//!   logs, version), `action.rs`, `network.rs`, `ports.rs`, `state.rs`, `goal_state.rs`.
+//!   logs, version), `action.rs`, `network.rs`, `ports.rs`, `state.rs`, `goal_state.rs`,
+//!   `storage.rs`.
 //! - `args.rs`: Juju's gnuflag parsing; `format.rs`: juju/cmd's output formats.
 
 mod action;
@@ -24,6 +25,7 @@ mod relation;
 mod settings;
 mod state;
 mod status;
+mod storage;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -64,12 +66,14 @@ pub enum ToolName {
     StateSet,
     StatusGet,
     StatusSet,
+    StorageGet,
+    StorageList,
     UnitGet,
 }
 
 impl ToolName {
     /// Every tool, in name order.
-    pub const ALL: [ToolName; 25] = [
+    pub const ALL: [ToolName; 27] = [
         ToolName::ActionFail,
         ToolName::ActionGet,
         ToolName::ActionLog,
@@ -94,6 +98,8 @@ impl ToolName {
         ToolName::StateSet,
         ToolName::StatusGet,
         ToolName::StatusSet,
+        ToolName::StorageGet,
+        ToolName::StorageList,
         ToolName::UnitGet,
     ];
 
@@ -124,6 +130,8 @@ impl ToolName {
             ToolName::StateSet => "state-set",
             ToolName::StatusGet => "status-get",
             ToolName::StatusSet => "status-set",
+            ToolName::StorageGet => "storage-get",
+            ToolName::StorageList => "storage-list",
             ToolName::UnitGet => "unit-get",
         }
     }
@@ -286,7 +294,11 @@ fn run(
 
 /// Appends the call to the tool-call log if it exists (no file: nothing to do), with this
 /// process's own cost: `<context> <tool> <wall µs> <cpu µs> <peak rss KiB>`.
-fn note_call(env: &dyn Fn(&str) -> Option<String>, name: &str, wall: std::time::Duration) {
+pub(crate) fn note_call(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    wall: std::time::Duration,
+) {
     let (Ok(dir), Some(ctx_id)) = (state_dir(env), env("JUJU_CONTEXT_ID")) else {
         return;
     };
@@ -430,6 +442,8 @@ impl Tool<'_> {
             ToolName::StateSet => self.state_set(argv),
             ToolName::StatusGet => self.status_get(argv),
             ToolName::StatusSet => self.status_set(argv),
+            ToolName::StorageGet => self.storage_get(argv),
+            ToolName::StorageList => self.storage_list(argv),
             ToolName::UnitGet => self.unit_get(argv),
         }
     }

@@ -1,7 +1,12 @@
-//! ZooKeeper from Debian's jars, run as a plain detached process with a pidfile.
+//! A test-only [`Workload`]: ZooKeeper from Debian's jars, run as a plain detached process
+//! with a pidfile, as the user running the tests.
 //!
-//! Used by the local Juju model (`sim/`) and the real-ZooKeeper tests. The layout under the
-//! root directory is a contract the local model relies on:
+//! The charm binary never uses it (its only backend is the snap); [`crate::Ensemble`] uses
+//! it to start servers without a model, for the tests of the charm's ZooKeeper client code
+//! (`tests/zk_real.rs`, `tests/tls_real.rs`). Nothing here runs as the snap's user, has a
+//! private filesystem, or goes through `snap`: what the snap path guarantees (ownership,
+//! modes, links, the launcher's environment) is tested on the local model only. Layout under
+//! the root directory:
 //!
 //! ```text
 //! <root>/conf/            conf_dir (zoo.cfg, dynamic config, JAAS)
@@ -17,8 +22,6 @@
 //! `$ZK_CHARM_ZK_CLASSPATH`, else [`DEFAULT_CLASSPATH`]. Nothing here relies on `HOME` or
 //! `USER`: Juju runs hooks with a cleared environment.
 
-pub use super::MAIN_CLASS;
-use super::{files, io_err, Paths, Workload, WorkloadError};
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -33,10 +36,10 @@ pub const DEFAULT_CLASSPATH: &str =
     "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
 /// The fix to print when java or the jars are missing.
 pub const INSTALL_HINT: &str = "apt-get install -y libzookeeper-java default-jre-headless";
+pub use zookeeper_charm::workload::MAIN_CLASS;
+use zookeeper_charm::workload::{files, Paths, Workload, WorkloadError};
 /// How long `stop` waits after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
-/// File under the root that makes the next `refresh` fail once (fault injection for tests).
-pub const FAIL_NEXT_REFRESH: &str = "fail-next-refresh";
 
 /// The local, process-based workload. See the module docs for the layout.
 #[derive(Debug, Clone)]
@@ -190,15 +193,6 @@ impl Workload for LocalWorkload {
     }
 
     fn refresh(&self) -> Result<(), WorkloadError> {
-        // Fault injection for the upgrade tests (local backend only): a `fail-next-refresh`
-        // file under the root makes the next refresh fail once.
-        let fault = self.root.join(FAIL_NEXT_REFRESH);
-        if fault.exists() {
-            let _ = fs::remove_file(&fault);
-            return Err(WorkloadError::Other(
-                "refresh failed (fault injected by fail-next-refresh)".into(),
-            ));
-        }
         self.check_installed().map(drop)
     }
 
@@ -319,6 +313,17 @@ fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadE
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
     }
     files::write_atomic(path, contents, mode, None).map_err(io_err("write", path))
+}
+
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> WorkloadError + 'a {
+    move |source| WorkloadError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn find_java(path_var: Option<&str>) -> Option<PathBuf> {
@@ -447,21 +452,6 @@ mod tests {
     }
 
     #[test]
-    fn an_injected_refresh_fault_fails_exactly_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = LocalWorkload::with_env(dir.path().to_path_buf(), &|k| match k {
-            "ZK_CHARM_JAVA" => Some("/bin/sh".into()),
-            "ZK_CHARM_ZK_CLASSPATH" => Some("/bin/sh".into()),
-            _ => None,
-        });
-        fs::write(dir.path().join(FAIL_NEXT_REFRESH), "").unwrap();
-        let err = w.refresh().unwrap_err();
-        assert!(err.to_string().contains("fault injected"), "{err}");
-        w.refresh()
-            .expect("the fault is consumed by the first refresh");
-    }
-
-    #[test]
     fn layout_follows_the_contract_under_the_root() {
         let w = workload(Path::new("/srv/u0"));
         let p = w.paths();
@@ -473,30 +463,6 @@ mod tests {
         assert_eq!(w.pidfile(), Path::new("/srv/u0/zookeeper.pid"));
         assert_eq!(w.jvm_flags_file(), Path::new("/srv/u0/jvm-flags"));
         assert_eq!(w.out_file(), Path::new("/srv/u0/log/zookeeper.out"));
-    }
-
-    #[test]
-    fn from_env_picks_local_only_with_the_local_switch_and_a_root() {
-        let pick = |w: Option<&str>, root: Option<&str>| {
-            let (w, root) = (w.map(str::to_string), root.map(str::to_string));
-            super::super::from_env(&move |k| match k {
-                "ZK_CHARM_WORKLOAD" => w.clone(),
-                "ZK_CHARM_LOCAL_ROOT" => root.clone(),
-                _ => None,
-            })
-            .paths()
-            .conf_dir
-            .clone()
-        };
-        assert_eq!(
-            pick(Some("local"), Some("/tmp/u1")),
-            Path::new("/tmp/u1/conf")
-        );
-        let snap_conf = Path::new("/var/snap/charmed-zookeeper/current/etc/zookeeper");
-        assert_eq!(pick(Some("local"), None), snap_conf);
-        assert_eq!(pick(Some("local"), Some("")), snap_conf);
-        assert_eq!(pick(Some("snap"), Some("/tmp/u1")), snap_conf);
-        assert_eq!(pick(None, None), snap_conf);
     }
 
     #[test]
