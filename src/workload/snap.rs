@@ -727,6 +727,20 @@ mod tests {
         };
         let mut child = stand_in(&cfg).unwrap();
         let other = stand_in(Path::new("/elsewhere/zoo.cfg"));
+        // Until the exec, a spawned child's command line is still this test's.
+        let execed = |pid: u32| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                c.windows(MAIN_CLASS.len())
+                    .any(|w| w == MAIN_CLASS.as_bytes())
+            })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let others: Vec<u32> = other.iter().map(std::process::Child::id).collect();
+        while !(execed(child.id()) && others.iter().all(|p| execed(*p)))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let found = w.server_pid();
         let _ = child.kill();
         let _ = child.wait();
