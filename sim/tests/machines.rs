@@ -217,11 +217,15 @@ case "$H" in
     {STANDALONE}
     snap start charmed-zookeeper.daemon > "$CTL/start-$N"
     snap services charmed-zookeeper.daemon > "$CTL/services-$N"
+    # The hook's /etc is still the unit's after the service started.
+    {{ cat /etc/environment; echo "AFTER_START=$U"; }} > /etc/.environment.new
+    mv /etc/.environment.new /etc/environment
     ;;
 esac
 "#
         ),
     );
+    let host_env = fs::read_to_string("/etc/environment").unwrap_or_default();
     let mut m = isolated(&c, 43);
     m.deploy(2).unwrap();
     m.settle(SettleLimits::fast()).unwrap();
@@ -289,6 +293,18 @@ esac
         "Service                   Startup   Current  Notes\n\
          charmed-zookeeper.daemon  disabled  active   -\n"
     );
+
+    assert_eq!(
+        fs::read_to_string("/etc/environment").unwrap_or_default(),
+        host_env
+    );
+    let env0 = read(
+        &m.machine("tiny/0")
+            .unwrap()
+            .host_path(Path::new("/etc/environment"))
+            .unwrap(),
+    );
+    assert!(env0.ends_with("AFTER_START=tiny/0\n"), "{env0}");
 
     let servers: Vec<_> = ["tiny/0", "tiny/1"]
         .iter()

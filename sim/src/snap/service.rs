@@ -18,7 +18,8 @@
 //!
 //! Here the same command line is built and run through the host's `setpriv` as uid and gid
 //! 584788 (no user of that name is needed), in its own session, with the same variables,
-//! from the unit's namespace (which it keeps). The server's log (its stdout, see
+//! with the unit's mounts (a private copy of the hook's namespace, without the `/etc`
+//! overlay). The server's log (its stdout, see
 //! [`super::store`]) is appended to `$ZOO_LOG_DIR/zookeeper.log` by a `/bin/sh` that runs
 //! as that user and `exec`s java, so the file is the server's as logback's would be; its
 //! stderr goes to the service's journal.
@@ -215,12 +216,17 @@ pub fn spawn(revision: u32, service: &str, snapd: &Path) -> Result<ServiceProces
         .stderr(Stdio::from(err));
     // SAFETY: system calls only. setsid(2): the service leaves the hook's session and
     // process group (a hook killed at its deadline does not take it along), as systemd's
-    // services are not the hook's. umount2(2) of the unit's /etc overlay (the host's /etc
+    // services are not the hook's. Then a copy of the hook's mount namespace of its own
+    // (same mounts, private), in which the unit's /etc overlay is unmounted (the host's /etc
     // shows again; the service already has its environment): a long-lived second mount of
-    // the overlay would share its upper directory with every later hook's.
+    // the overlay would share its upper directory with every later hook's. Unmounting it
+    // in the hook's own namespace would take it from the hook too.
     unsafe {
         cmd.pre_exec(|| {
             if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::unshare(libc::CLONE_NEWNS) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
             libc::umount2(c"/etc".as_ptr(), libc::MNT_DETACH);
