@@ -434,3 +434,98 @@ esac
         "snap \"charmed-zookeeper\" has no updates available\n"
     );
 }
+
+#[test]
+fn a_subordinate_lives_on_its_principals_machine_and_every_other_application_on_its_own() {
+    let metadata = format!(
+        "{}{STORAGE}",
+        common::PROVIDER.replace("name: prov", "name: tiny")
+    );
+    let c = charm_with(
+        &metadata,
+        &format!(
+            r#"
+case "$H" in
+  install)
+    echo "$U" > /var/snap/whose
+    echo "data of $U" > /var/snap/tiny/common/data/mine
+    snap install charmed-zookeeper --revision 40 > /dev/null
+    ;;
+  start)
+    {STANDALONE}
+    snap start charmed-zookeeper.daemon > /dev/null
+    ;;
+esac
+"#
+        ),
+    );
+    let mut m = isolated(&c, 44);
+    m.deploy(1).unwrap();
+    m.deploy_stub(
+        "agent",
+        &zk_sim::StubSpec::new().subordinate_to("cos", "cos_agent"),
+        0,
+    )
+    .unwrap();
+    m.deploy_stub(
+        "client",
+        &zk_sim::StubSpec::new().requires("db", "pgsql"),
+        1,
+    )
+    .unwrap();
+    m.integrate("tiny", "agent").unwrap();
+    m.integrate("tiny", "client").unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let sub = m
+        .status()
+        .unwrap()
+        .into_iter()
+        .find(|u| u.principal.as_deref() == Some("tiny/0"))
+        .expect("the subordinate")
+        .unit;
+    let server = m
+        .server("tiny/0")
+        .unwrap()
+        .expect("tiny/0's snap runs ZooKeeper");
+
+    // The subordinate sees its principal's machine: its paths, its storage, its snap.
+    let on = |m: &mut Model, unit: &str, argv: &[&str]| m.exec(unit, argv).unwrap();
+    assert_eq!(
+        on(&mut m, &sub, &["cat", "/var/snap/whose"]).stdout,
+        "tiny/0\n"
+    );
+    assert_eq!(
+        on(&mut m, &sub, &["cat", "/var/snap/tiny/common/data/mine"]).stdout,
+        "data of tiny/0\n"
+    );
+    assert_eq!(
+        on(&mut m, &sub, &["printenv", "SIM_MACHINE"]).stdout,
+        on(&mut m, "tiny/0", &["printenv", "SIM_MACHINE"]).stdout
+    );
+    assert!(on(&mut m, &sub, &["snap", "services"])
+        .stdout
+        .contains("charmed-zookeeper.daemon"));
+    assert_eq!(m.machine(&sub).unwrap(), m.machine("tiny/0").unwrap());
+
+    // Another application's unit (a stub, acted for through exec) has a machine of its own.
+    let r = on(&mut m, "client/0", &["cat", "/var/snap/whose"]);
+    assert_ne!(r.code, Some(0), "{r:?}");
+    assert!(on(
+        &mut m,
+        "client/0",
+        &["sh", "-c", "echo client/0 > /var/snap/whose"]
+    )
+    .success());
+    assert_eq!(
+        on(&mut m, "tiny/0", &["cat", "/var/snap/whose"]).stdout,
+        "tiny/0\n"
+    );
+    assert_ne!(m.machine("client/0").unwrap(), m.machine("tiny/0").unwrap());
+
+    // The subordinate goes (with the relation); its principal's machine keeps its server.
+    m.remove_relation("tiny", Some("agent")).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    assert!(m.status().unwrap().iter().all(|u| u.unit != sub));
+    assert_eq!(m.server("tiny/0").unwrap(), Some(server));
+    m.destroy().unwrap();
+}
