@@ -449,8 +449,8 @@ impl Workload for SnapWorkload {
             files::set_mode_owner(&fd, 0o750, self.owner)
                 .map_err(io_err("set the owner and mode of", dir))?;
         }
-        // zoo.cfg holds the super digest and ZooKeeper rewrites it with its own umask: the
-        // directory keeps everyone but the server (and root) out.
+        // The JAAS file holds the passwords, and ZooKeeper rewrites zoo.cfg with its own
+        // umask: the directory keeps everyone but the server (and root) out.
         let conf = &self.paths.conf_dir;
         if let Ok(fd) = files::open_dir(conf) {
             files::set_mode_owner(&fd, 0o750, self.owner)

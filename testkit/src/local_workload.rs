@@ -156,8 +156,8 @@ impl LocalWorkload {
         ] {
             fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         }
-        // conf holds the JAAS files and a zoo.cfg with the super digest; ZooKeeper rewrites
-        // zoo.cfg with its own umask after a reconfig, so the directory itself is private.
+        // conf holds the JAAS file with the passwords; ZooKeeper rewrites zoo.cfg with its
+        // own umask after a reconfig, so the directory itself is private.
         for private in [&self.paths.charm_state_dir, &self.paths.conf_dir] {
             fs::DirBuilder::new()
                 .recursive(true)
