@@ -59,6 +59,11 @@ if [ "$A" = do ] && [ "$U" = tiny/0 ]; then
   t action-set Foo=1
   t action-set stdout=1
   t action-get --format=json arg
+  t action-set a.stderr=1
+  t action-set =1
+  t relation-get -r cluster:0 - tiny/7
+  t open-port 22/sctp
+  t open-port 22/icmp
 fi
 if [ "$H" = update-status ] && [ "$U" = tiny/1 ] && [ ! -e "$CTL/done-1" ]; then
   touch "$CTL/done-1"
@@ -67,6 +72,8 @@ if [ "$H" = update-status ] && [ "$U" = tiny/1 ] && [ ! -e "$CTL/done-1" ]; then
   t leader-set a=b
   t status-set --application active
   t is-leader --format=json
+  t action-set Foo=1
+  t action-set
 fi
 "#
     );
@@ -120,6 +127,11 @@ fi
         r#"2||ERROR key "Foo" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"#,
         r#"2||ERROR cannot set reserved action key "stdout""#,
         r#"0|"hello"|"#,
+        r#"2||ERROR cannot set reserved action key "stderr""#,
+        r#"2||ERROR key "" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"#,
+        r#"1||ERROR cannot read settings for unit "tiny/7" in relation "cluster:0": unit "tiny/7": settings not found"#,
+        r#"2||ERROR invalid protocol "sctp", expected "tcp", "udp", or "icmp""#,
+        r#"2||ERROR protocol "icmp" doesn't support any ports; got "22""#,
     ];
     assert_eq!(lines("tools-tiny-0"), expected);
     // In update-status on the non-leader, tiny/1.
@@ -129,6 +141,10 @@ fi
         "1||ERROR cannot write leadership settings: cannot write settings: not the leader",
         "1||ERROR this unit is not the leader",
         "0|false|",
+        // jujuc checks action-set's arguments before it looks for the action; with none
+        // it sets nothing and succeeds.
+        r#"2||ERROR key "Foo" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"#,
+        "0||",
     ];
     assert_eq!(lines("tools-tiny-1"), expected);
     // The action's buffered writes committed (exit 0): relation bag, state, port.
