@@ -366,6 +366,11 @@ if [ "$H" = start ] && [ "$U" = tiny/1 ] && [ ! -e "$CTL/hung" ]; then touch "$C
             .any(|h| h.starts_with("tiny/1 start: INTERRUPTED")),
         "{report:?}"
     );
+    let problems = report.problems();
+    assert!(
+        problems.iter().any(|p| p.starts_with("slow: tiny/0 start")),
+        "{problems:?}"
+    );
     let debug = m.debug_log(Some("tiny/1"), None).unwrap().join("\n");
     assert!(debug.contains("start has run for over 1s"), "{debug}");
     m.settle(SettleLimits::fast()).unwrap();

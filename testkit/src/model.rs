@@ -217,3 +217,55 @@ pub fn upgrade_pending(m: &Model, unit: &str) -> bool {
         .and_then(|p| std::fs::read_to_string(p).ok())
         .is_some_and(|t| t.trim() == "pending")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settle_whose_progress_waited_for_an_update_status_round_is_not_healthy() {
+        let healthy = SettleReport {
+            hooks: 12,
+            update_status_rounds: 1,
+            ..SettleReport::default()
+        };
+        assert_eq!(check_settle(&healthy, Allow::default()), Ok(()));
+        let waited = SettleReport {
+            after_tick: vec!["zookeeper/1 restart-relation-changed (zookeeper/0): ok".into()],
+            ..healthy.clone()
+        };
+        let err = check_settle(&waited, Allow::default()).unwrap_err();
+        assert!(err.contains("waited for an update-status round"), "{err}");
+        let allowed = Allow {
+            tick_progress: true,
+            ..Allow::default()
+        };
+        assert_eq!(check_settle(&waited, allowed), Ok(()));
+    }
+
+    #[test]
+    fn retries_failures_and_slow_hooks_make_a_settle_unhealthy_and_slow_ones_always() {
+        let base = SettleReport::default();
+        let retried = SettleReport {
+            retries: 1,
+            failed: vec!["zookeeper/0 start: FAILED".into()],
+            ..base.clone()
+        };
+        let err = check_settle(&retried, Allow::default()).unwrap_err();
+        assert!(err.contains("1 retries") && err.contains("failed: zookeeper/0 start"));
+        let failures = Allow {
+            failures: true,
+            ..Allow::default()
+        };
+        assert_eq!(check_settle(&retried, failures), Ok(()));
+        let slow = SettleReport {
+            slow: vec!["zookeeper/2 start: ok".into()],
+            ..base
+        };
+        let all = Allow {
+            failures: true,
+            tick_progress: true,
+        };
+        assert!(check_settle(&slow, all).unwrap_err().contains("over 60 s"));
+    }
+}

@@ -108,14 +108,16 @@ pub struct SettleReport {
 }
 
 impl SettleReport {
-    /// Nothing that a healthy run should show: no failed run, no retry, no progress that
-    /// waited on an update-status round. Returns what went wrong.
+    /// Nothing that a healthy run should show: no failed run, no retry, no run over the
+    /// slow bound, no progress that waited on an update-status round. Returns what went
+    /// wrong.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.retries > 0 {
             out.push(format!("{} retries", self.retries));
         }
         out.extend(self.failed.iter().map(|f| format!("failed: {f}")));
+        out.extend(self.slow.iter().map(|h| format!("slow: {h}")));
         out.extend(self.after_tick.iter().map(|h| format!("after a tick: {h}")));
         out
     }
