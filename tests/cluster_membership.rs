@@ -100,58 +100,6 @@ fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
     }
 }
 
-/// Every removed unit's first teardown hook was `data-storage-detaching` (as on Juju), and
-/// in it the unit only left: no start, restart or restart-lock request.
-fn assert_leaving_units_only_left(c: &Cluster) {
-    let log = std::fs::read_to_string(c.model.dir().join("debug-log")).unwrap();
-    let mut detaching = 0;
-    let mut hook_lines: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-    for line in log.lines() {
-        let Some((unit, rest)) = line.split_once(": ") else {
-            continue;
-        };
-        if rest.contains("juju.worker.uniter.operation") {
-            let lines = hook_lines.remove(unit).unwrap_or_default();
-            if rest.contains("\"data-storage-detaching\"") {
-                detaching += 1;
-                for l in lines.iter().filter(|l| l.contains("plan:")) {
-                    assert!(
-                        !["start", "restart", "acquire"]
-                            .iter()
-                            .any(|w| l.contains(w)),
-                        "seed {}: {unit}'s data-storage-detaching: {l}",
-                        c.seed
-                    );
-                }
-            }
-        } else {
-            hook_lines.entry(unit.to_string()).or_default().push(rest);
-        }
-    }
-    let removed = c.model.state().unwrap().removed_units;
-    assert_eq!(detaching, removed.len(), "seed {}: {removed:?}", c.seed);
-    for unit in &removed {
-        let first_teardown = c
-            .model
-            .hook_log()
-            .unwrap()
-            .into_iter()
-            .filter(|r| &r.unit == unit)
-            .find(|r| {
-                let own_departure =
-                    r.hook.ends_with("-departed") && r.departing_unit.as_deref() == Some(unit);
-                own_departure || r.hook.ends_with("-detaching") || r.hook == "stop"
-            })
-            .map(|r| r.hook);
-        assert_eq!(
-            first_teardown.as_deref(),
-            Some("data-storage-detaching"),
-            "seed {}: {unit}",
-            c.seed
-        );
-    }
-}
-
 /// Deploys 3 units with `seed` and checks the formation; returns the Juju leader.
 fn form_three(charm: &std::path::Path, seed: u64) -> String {
     form_three_with(charm, seed, Switches::default())
@@ -312,7 +260,7 @@ fn scaling_up_down_and_back_keeps_quorum_and_every_write() {
 
         step(&c, "before-regrow", &mut written);
         c.model.add_unit().unwrap();
-        assert_leaving_units_only_left(&c);
+        c.assert_leaving_units_only_left();
 
         c.model.add_unit().unwrap();
         c.settle("back to 3");
@@ -431,6 +379,7 @@ fn removing_two_units_at_once_keeps_the_quorum_and_each_unit_departs_every_membe
         );
 
         assert_ensemble(&c, &stay, "remove two units at once");
+        c.assert_leaving_units_only_left();
         assert!(seen.violation.is_none(), "seed {seed}: {}", seen.summary());
         assert!(
             writes.max_gap < Duration::from_secs(20),

@@ -228,6 +228,65 @@ impl Cluster {
             .collect()
     }
 
+    /// Every removed unit's first teardown hook was `data-storage-detaching` (as on Juju),
+    /// and in it the unit only left: its plans started, restarted and requested nothing
+    /// (no `start`, `restart` or restart-lock `acquire`).
+    pub fn assert_leaving_units_only_left(&self) {
+        let seed = self.seed;
+        let log = std::fs::read_to_string(self.model.dir().join("debug-log")).unwrap();
+        let removed = self.model.state().unwrap().removed_units;
+        let mut detaching = 0;
+        // Each unit's lines since its last hook ended (a hook's lines come before the
+        // uniter's line that ends it; units' lines interleave).
+        let mut hook_lines: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for line in log.lines() {
+            let Some((unit, rest)) = line.split_once(": ") else {
+                continue;
+            };
+            if !rest.contains("juju.worker.uniter.operation") {
+                hook_lines.entry(unit.to_string()).or_default().push(rest);
+                continue;
+            }
+            let lines = hook_lines.remove(unit).unwrap_or_default();
+            if !rest.contains("\"data-storage-detaching\"") {
+                continue;
+            }
+            detaching += 1;
+            for l in &lines {
+                let Some((_, plan)) = l.split_once("plan: ") else {
+                    continue;
+                };
+                for part in plan.split("; ") {
+                    let starts = part == "start" || part.starts_with("first start");
+                    let restarts = part == "restart";
+                    let requests = part.starts_with("restart unit") && part.contains("acquire");
+                    assert!(
+                        !(starts || restarts || requests),
+                        "seed {seed}: {unit}'s data-storage-detaching planned {part:?}: {l}"
+                    );
+                }
+            }
+        }
+        assert_eq!(detaching, removed.len(), "seed {seed}: {removed:?}");
+        let hooks = self.model.hook_log().unwrap();
+        for unit in &removed {
+            let first_teardown = hooks
+                .iter()
+                .filter(|r| &r.unit == unit)
+                .find(|r| {
+                    let own_departure =
+                        r.hook.ends_with("-departed") && r.departing_unit.as_deref() == Some(unit);
+                    own_departure || r.hook.ends_with("-detaching") || r.hook == "stop"
+                })
+                .map(|r| r.hook.clone());
+            assert_eq!(
+                first_teardown.as_deref(),
+                Some("data-storage-detaching"),
+                "seed {seed}: {unit}"
+            );
+        }
+    }
+
     /// Every znode [`Cluster::write_znode`] wrote so far.
     pub fn znodes(&self) -> BTreeSet<String> {
         self.znodes_under("/charm-test")
