@@ -7,7 +7,7 @@
 
 use crate::actions::{self, ActionCmd, ActionOutcome};
 use crate::decide::decide;
-use crate::dispatch::{Action, Event, EventFacts};
+use crate::dispatch::{Action, Event, EventFacts, StorageHook};
 use crate::env::HookEnv;
 use crate::execute::{execute, ExecError, RoundEnd};
 use crate::hooktools::{HookTools, ToolError};
@@ -63,19 +63,46 @@ pub fn run(
             Ok(())
         }
         Event::Action(action) => run_action(*action, env, &facts, tools, workload, ensemble),
+        Event::Storage {
+            kind: StorageHook::Attached,
+            ..
+        } => {
+            storage_attached(env, workload);
+            Ok(())
+        }
         _ => {
             if event == Event::SecretRemove {
                 remove_obsolete_revision(env, tools);
+            }
+            if event == Event::Install {
+                // A unit is installed once: any private state on this machine is another
+                // unit's leftover, never this one's.
+                if let Err(e) = workload.clear_private_state() {
+                    log::warn!(
+                        "cannot clear leftover private state: {}",
+                        crate::report::chain(&e)
+                    );
+                }
             }
             if facts.charm_refreshed {
                 // New charm code runs now; its workload is rolled out unit by unit.
                 local_state::mark_upgrade_pending(workload)?;
             }
-            let status = reconcile(env, &facts, tools, workload, ensemble)?;
-            set_status(tools, workload, &status)?;
-            if facts.report_version {
+            let done = reconcile_hook(env, &facts, tools, workload, ensemble)?;
+            set_status(tools, workload, &done.status)?;
+            if done.workload_changed {
                 if let Ok(Some(version)) = workload.version() {
                     tools.application_version_set(&version)?;
+                }
+            }
+            if event == Event::Remove {
+                // Nothing of this unit may outlive it on the machine (the passwords are in
+                // the workload's files, which go with the snap).
+                if let Err(e) = workload.clear_private_state() {
+                    log::warn!(
+                        "cannot remove the private state: {}",
+                        crate::report::chain(&e)
+                    );
                 }
             }
             Ok(())
@@ -102,6 +129,44 @@ fn remove_obsolete_revision(env: &HookEnv, tools: &dyn HookTools) {
     }
 }
 
+/// `data-storage-attached` (before `install` on a new unit): the storage Juju mounted,
+/// root-owned, at the server's data location becomes the server user's, mode 0750. Nothing
+/// else runs: the workload is not installed yet, and `install` follows.
+fn storage_attached(env: &HookEnv, workload: &dyn Workload) {
+    let expected = workload
+        .paths()
+        .data_dir
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    if let Some(location) = &env.storage_location {
+        if std::path::Path::new(location) != expected {
+            log::warn!(
+                "the data storage is at {location}, not at {} where ZooKeeper keeps its data",
+                expected.display()
+            );
+        }
+    }
+    match workload.prepare_data_dirs() {
+        Ok(()) => log::info!(
+            "data storage at {} prepared for ZooKeeper",
+            expected.display()
+        ),
+        // Every start prepares it again; the status follows from the next hooks.
+        Err(e) => log::warn!(
+            "cannot prepare the data storage yet: {}",
+            crate::report::chain(&e)
+        ),
+    }
+}
+
+/// What a hook's reconcile ended with.
+struct Reconciled {
+    status: Status,
+    /// The workload was installed or upgraded: its version may have changed.
+    workload_changed: bool,
+}
+
 /// The reconcile loop. Returns the unit status to set.
 ///
 /// # Errors
@@ -113,6 +178,17 @@ pub fn reconcile(
     workload: &dyn Workload,
     ensemble: &dyn Ensemble,
 ) -> Result<Status, CharmError> {
+    reconcile_hook(env, facts, tools, workload, ensemble).map(|r| r.status)
+}
+
+fn reconcile_hook(
+    env: &HookEnv,
+    facts: &EventFacts,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
+) -> Result<Reconciled, CharmError> {
+    let mut workload_changed = false;
     let mut statuses = StatusCollector::new();
     // The internal passwords (and the client relations' secrets) are read only once a round
     // needs them; later rounds of the hook have them from the hook tools' cache.
@@ -158,8 +234,12 @@ pub fn reconcile(
             // A restart takes seconds: show it while it happens (status-set is immediate).
             set_status(tools, workload, &statuses.resolve())?;
         }
+        let changes = plan
+            .workload
+            .iter()
+            .any(|op| matches!(op, WorkloadOp::Install | WorkloadOp::Upgrade { .. }));
         match execute(&snapshot, &plan, tools, workload, ensemble)? {
-            RoundEnd::Done => {}
+            RoundEnd::Done => workload_changed |= changes,
             RoundEnd::Stop(status) => {
                 statuses.add(status);
                 break;
@@ -170,7 +250,10 @@ pub fn reconcile(
     for w in warnings {
         log::warn!("{w}");
     }
-    Ok(statuses.resolve())
+    Ok(Reconciled {
+        status: statuses.resolve(),
+        workload_changed,
+    })
 }
 
 /// Runs one action: parse its parameters, observe what it needs, run it, carry out its

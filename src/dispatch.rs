@@ -246,10 +246,14 @@ impl fmt::Display for Event {
 pub struct EventFacts {
     /// The unit leaving (`JUJU_DEPARTING_UNIT` in a `-relation-departed`), by id.
     pub departing: Option<u32>,
-    /// This unit is going away (`stop`/`remove`, or it is the departing unit).
+    /// This unit is going away (`stop`/`remove`/storage detaching, or it is the departing
+    /// unit).
     pub dying: bool,
-    /// This hook is `stop` or `remove`: the server must stop.
+    /// This hook is `stop`, `remove` or the data storage detaching: the server must stop.
     pub stopping: bool,
+    /// This hook is `remove`, the unit's last: the server stops even if it could not step
+    /// out of the quorum first.
+    pub removing: bool,
     /// This hook is `upgrade-charm`: new charm code runs now, and its workload is rolled
     /// out unit by unit.
     pub charm_refreshed: bool,
@@ -259,9 +263,6 @@ pub struct EventFacts {
     /// The other units' upgrade bags are needed even when no upgrade is prepared
     /// (`pre-upgrade-check` checks that every unit is idle).
     pub read_upgrade_bags: bool,
-    /// The workload version may have changed: set the application version `juju status`
-    /// shows.
-    pub report_version: bool,
     /// Wall-clock time as text sortable in time order (orders restart-lock requests).
     pub now: String,
     /// The `zookeeper` relation this hook is one of (any kind).
@@ -280,7 +281,17 @@ impl EventFacts {
             } => env.departing_unit.as_deref().and_then(unit_number),
             _ => None,
         };
-        let stopping = matches!(event, Event::Stop | Event::Remove);
+        // The data storage detaching is the first hook of a removal on Juju (and the data
+        // goes away in any case): the server leaves and stops as in `stop`.
+        let stopping = matches!(
+            event,
+            Event::Stop
+                | Event::Remove
+                | Event::Storage {
+                    kind: StorageHook::Detaching,
+                    ..
+                }
+        );
         let own = unit_number(&env.unit_name);
         let client_relation = match event {
             Event::Relation { endpoint, .. } if *endpoint == crate::peers::zookeeper::ENDPOINT => {
@@ -303,6 +314,7 @@ impl EventFacts {
             departing,
             dying: stopping || (departing.is_some() && departing == own),
             stopping,
+            removing: *event == Event::Remove,
             charm_refreshed: *event == Event::UpgradeCharm,
             refresh_address: matches!(
                 event,
@@ -313,10 +325,6 @@ impl EventFacts {
                     | Event::LeaderElected
             ),
             read_upgrade_bags: *event == Event::Action(Action::PreUpgradeCheck),
-            report_version: matches!(
-                event,
-                Event::Install | Event::Start | Event::UpgradeCharm | Event::ConfigChanged
-            ),
             // Fixed width so that text order is time order.
             now: format!("{now_micros:020}"),
             client_relation,
@@ -361,17 +369,21 @@ mod tests {
         assert_eq!((other.departing, other.dying), (Some(2), false));
         let stop = EventFacts::new(&Event::Stop, &env("zookeeper/0", None), 1);
         assert!(stop.dying && stop.stopping);
+        let detaching = Event::Storage {
+            name: "data",
+            kind: StorageHook::Detaching,
+        };
+        let first_of_removal = EventFacts::new(&detaching, &env("zookeeper/2", None), 1);
+        assert!(first_of_removal.dying && first_of_removal.stopping);
     }
 
     #[test]
-    fn only_the_events_that_can_change_them_refresh_the_address_and_the_version() {
+    fn only_the_events_that_can_change_it_refresh_the_address() {
         let e = env("zookeeper/0", None);
         let facts = |ev: Event| EventFacts::new(&ev, &e, 1);
         assert!(facts(Event::ConfigChanged).refresh_address);
         assert!(facts(Event::LeaderElected).refresh_address);
         assert!(!facts(Event::UpdateStatus).refresh_address);
-        assert!(facts(Event::UpgradeCharm).report_version);
-        assert!(!facts(Event::LeaderElected).report_version);
         assert!(facts(Event::UpgradeCharm).charm_refreshed);
         assert!(facts(Event::Action(Action::PreUpgradeCheck)).read_upgrade_bags);
         assert!(!facts(Event::Action(Action::ResumeUpgrade)).read_upgrade_bags);

@@ -26,6 +26,8 @@ pub struct HookEnv {
     pub secret_id: Option<String>,
     /// `JUJU_SECRET_REVISION`, in `secret-remove` and `secret-expired`.
     pub secret_revision: Option<String>,
+    /// `JUJU_STORAGE_LOCATION`, in storage hooks: where the storage is mounted.
+    pub storage_location: Option<String>,
 }
 
 impl HookEnv {
@@ -43,6 +45,7 @@ impl HookEnv {
             juju_version: non_empty("JUJU_VERSION"),
             secret_id: non_empty("JUJU_SECRET_ID"),
             secret_revision: non_empty("JUJU_SECRET_REVISION"),
+            storage_location: non_empty("JUJU_STORAGE_LOCATION"),
         }
     }
 

@@ -24,6 +24,9 @@ use crate::zk::ServerSpec;
 
 /// How long a started server may take to serve and sync before the hook moves on.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(40);
+/// How often a start checks that the server still runs while it waits for it to sync: a
+/// server that exits at start is noticed within about this long.
+pub const EXIT_CHECK: Duration = Duration::from_millis(250);
 
 /// A fault that fails the hook.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,9 @@ enum OpError {
     /// A plan with a start but no files (a bug in the charm).
     #[error("nothing was rendered to start with")]
     NothingRendered,
+    /// The server was started and exited before it served: the cause from its log.
+    #[error("ZooKeeper exits at start: {0}")]
+    ExitedAtStart(String),
 }
 
 /// How a round ended.
@@ -96,12 +102,15 @@ pub fn execute(
         if let WorkloadOp::Upgrade { if_it_fails } = op {
             return upgrade_failed(s, if_it_fails, &e, tools, workload);
         }
-        let what = op.verb();
-        log::error!("cannot {what} ZooKeeper: {}", chain(&e));
-        return Ok(RoundEnd::Stop(Status::blocked(format!(
-            "cannot {what} ZooKeeper: {}",
-            chain(&e)
-        ))));
+        let message = match &e {
+            OpError::ExitedAtStart(_) => format!(
+                "{e}; fix it, then the next hook starts it again (see {})",
+                workload.paths().server_log().display()
+            ),
+            _ => format!("cannot {} ZooKeeper: {}", op.verb(), chain(&e)),
+        };
+        log::error!("{message}");
+        return Ok(RoundEnd::Stop(Status::blocked(message)));
     }
 
     if !plan.membership.is_empty() {
@@ -365,16 +374,59 @@ fn write_files(
     workload.set_jvm_flags(&r.jvm_flags)
 }
 
-/// Records what the server was just started with, then waits until it is synced.
-fn started(
+/// Starts the server (`restart`: stops it first) with the files written and its data
+/// directories prepared, then waits until it is synced, or stops waiting as soon as it
+/// exited (with the cause it logged). Records what it was started with once it runs.
+fn start(
     s: &Snapshot,
+    r: &Rendered,
     fingerprint: &str,
+    initial: Option<&[ServerSpec]>,
+    restart: bool,
     workload: &dyn Workload,
     ensemble: &dyn Ensemble,
-) -> Result<(), WorkloadError> {
-    local_state::record_started_with(workload, fingerprint)?;
-    if let Some(addr) = s.address {
-        ensemble.wait_synced(&addr.to_string(), SYNC_TIMEOUT);
+) -> Result<(), OpError> {
+    workload.prepare_data_dirs()?;
+    write_files(s, r, initial, workload)?;
+    if restart {
+        workload.stop()?;
+    }
+    let mark = workload.log_mark();
+    workload.start()?;
+    wait_up(s, workload, ensemble, mark)?;
+    Ok(local_state::record_started_with(workload, fingerprint)?)
+}
+
+/// Waits up to [`SYNC_TIMEOUT`] for the just-started server to sync, checking every
+/// [`EXIT_CHECK`] that it still runs. A server that is still syncing at the deadline is
+/// left to the next hooks; one that exited is [`OpError::ExitedAtStart`]. The checks are
+/// also counted (as many as fit in the timeout): an ensemble that answers at once, as the
+/// in-memory one does, ends the wait after that many instead of spinning until the deadline.
+fn wait_up(
+    s: &Snapshot,
+    workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
+    mark: u64,
+) -> Result<(), OpError> {
+    let deadline = std::time::Instant::now() + SYNC_TIMEOUT;
+    let checks = SYNC_TIMEOUT.as_millis() / EXIT_CHECK.as_millis();
+    for check in 1.. {
+        if let Some(addr) = s.address {
+            if ensemble.wait_synced(&addr.to_string(), EXIT_CHECK) {
+                return Ok(());
+            }
+        } else {
+            std::thread::sleep(EXIT_CHECK);
+        }
+        if !workload.is_running()? {
+            let cause = workload
+                .exit_cause(mark)
+                .unwrap_or_else(|| "it logged no error before exiting".to_string());
+            return Err(OpError::ExitedAtStart(cause));
+        }
+        if s.address.is_none() || std::time::Instant::now() >= deadline || check >= checks {
+            return Ok(());
+        }
     }
     Ok(())
 }
@@ -392,25 +444,26 @@ fn workload_op(
         WorkloadOp::Stop => Ok(workload.stop()?),
         WorkloadOp::Start { initial_members } => {
             let (r, f) = need()?;
-            write_files(s, r, initial_members.as_deref(), workload)?;
-            workload.start()?;
-            Ok(started(s, f, workload, ensemble)?)
+            start(
+                s,
+                r,
+                f,
+                initial_members.as_deref(),
+                false,
+                workload,
+                ensemble,
+            )
         }
         WorkloadOp::Upgrade { .. } => {
             let (r, f) = need()?;
             workload.stop()?;
             workload.refresh()?;
-            write_files(s, r, None, workload)?;
-            workload.start()?;
-            started(s, f, workload, ensemble)?;
+            start(s, r, f, None, false, workload, ensemble)?;
             Ok(local_state::clear_upgrade_pending(workload)?)
         }
         WorkloadOp::Restart => {
             let (r, f) = need()?;
-            write_files(s, r, None, workload)?;
-            workload.stop()?;
-            workload.start()?;
-            Ok(started(s, f, workload, ensemble)?)
+            start(s, r, f, None, true, workload, ensemble)
         }
     }
 }

@@ -68,6 +68,7 @@ pub mod render;
 pub mod report;
 pub mod snapshot;
 pub mod status;
+pub mod subprocess;
 pub mod tls;
 pub mod upgrade;
 pub mod workload;

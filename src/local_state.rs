@@ -173,12 +173,24 @@ pub fn forget_peer_ids(workload: &dyn Workload) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::local::LocalWorkload;
+    use crate::workload::snap::{Layout, ProcessRunner, SnapWorkload};
+
+    /// A snap workload with its whole layout under `root` (only its files are used here).
+    fn workload(root: &std::path::Path) -> SnapWorkload {
+        let layout = Layout {
+            snap_mount: root.join("snap"),
+            data_root: root.join("var-snap"),
+            environment_file: root.join("environment"),
+            state_root: root.join("state"),
+        };
+        let state = layout.state_dir(Some("model"), "zookeeper/0");
+        SnapWorkload::with_parts(Box::new(ProcessRunner), layout, state, None)
+    }
 
     #[test]
     fn what_one_hook_records_the_next_one_loads() {
         let dir = tempfile::tempdir().unwrap();
-        let w = LocalWorkload::new(dir.path().to_path_buf());
+        let w = workload(dir.path());
         assert_eq!(LocalState::load(&w).unwrap(), LocalState::default());
 
         record_started_with(&w, "abc123").unwrap();
@@ -215,7 +227,7 @@ mod tests {
     #[test]
     fn the_files_keep_the_format_earlier_revisions_wrote() {
         let dir = tempfile::tempdir().unwrap();
-        let w = LocalWorkload::new(dir.path().to_path_buf());
+        let w = workload(dir.path());
         let state_dir = w.paths().charm_state_dir.clone();
         std::fs::create_dir_all(&state_dir).unwrap();
         // As the previous revision left them.

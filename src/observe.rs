@@ -208,12 +208,14 @@ pub fn observe(
     let config = CharmConfig::from_juju(&tools.config_get()?);
 
     let local = LocalState::load(workload)?;
-    let ids = PeerIds::new(local.peer_ids.clone());
-    let peers = read_peers(tools, &ids, env, unit_id, leader, facts);
-    if let Err(e) = &peers {
-        if e.is_relation_not_found() {
-            local_state::forget_peer_ids(workload);
-        }
+    let mut ids = PeerIds::new(local.peer_ids.clone());
+    let mut peers = read_peers(tools, &ids, env, unit_id, leader, facts);
+    if matches!(&peers, Err(e) if e.is_relation_not_found()) && !local.peer_ids.is_empty() {
+        // A remembered id Juju does not know (state left by an earlier deployment, or a
+        // relation that went away): forget them all and ask Juju again.
+        local_state::forget_peer_ids(workload);
+        ids = PeerIds::new(BTreeMap::new());
+        peers = read_peers(tools, &ids, env, unit_id, leader, facts);
     }
     let Peers {
         cluster,
@@ -232,7 +234,7 @@ pub fn observe(
         _ => address(tools),
     };
 
-    let installed = workload.version()?.is_some();
+    let installed = workload.installed()?;
     let running = installed && workload.is_running()?;
     let dynamic_config_file = workload
         .read_file(&workload.paths().zoo_cfg())?
@@ -446,4 +448,56 @@ pub fn load_credentials(tools: &dyn HookTools, s: &mut Snapshot) -> Result<(), T
             .unwrap_or_else(|| Err("the leader has not generated them yet".to_string())),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::Event;
+    use crate::hooktools::fake::{FakeHookTools, FakeRelation};
+    use crate::workload::snap::{Layout, ProcessRunner, SnapWorkload};
+    use crate::zk::ensemble::ZkEnsemble;
+    use std::time::Duration;
+
+    #[test]
+    fn peer_ids_left_by_an_earlier_deployment_are_forgotten_not_a_failed_hook() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let layout = Layout {
+            snap_mount: root.join("snap"),
+            data_root: root.join("var-snap"),
+            environment_file: root.join("environment"),
+            state_root: root.join("state"),
+        };
+        let state = layout.state_dir(Some("model"), "zookeeper/0");
+        let workload = SnapWorkload::with_parts(Box::new(ProcessRunner), layout, state, None);
+        // An earlier application on this machine had its peer relations under other ids.
+        local_state::save_peer_ids(
+            &workload,
+            &BTreeMap::from([
+                ("cluster".to_string(), "cluster:7".to_string()),
+                ("restart".to_string(), "restart:9".to_string()),
+            ]),
+        );
+        let tools = FakeHookTools::new("zookeeper/0")
+            .relation("cluster:0", FakeRelation::peer())
+            .relation("restart:2", FakeRelation::peer())
+            .relation("upgrade:1", FakeRelation::peer());
+        let env = HookEnv {
+            unit_name: "zookeeper/0".into(),
+            dispatch_path: Some("hooks/update-status".into()),
+            ..HookEnv::default()
+        };
+        let facts = EventFacts::new(&Event::UpdateStatus, &env, 1);
+        let ensemble = ZkEnsemble {
+            four_letter_timeout: Duration::from_millis(100),
+            reconfig_timeout: Duration::from_millis(100),
+        };
+        let snap = observe(&env, &facts, &tools, &workload, &ensemble).unwrap();
+        assert_eq!(snap.cluster.map(|c| c.id).as_deref(), Some("cluster:0"));
+        assert_eq!(snap.restart.map(|r| r.id).as_deref(), Some("restart:2"));
+        let remembered = LocalState::load(&workload).unwrap().peer_ids;
+        assert_eq!(remembered["cluster"], "cluster:0");
+        assert_eq!(remembered["restart"], "restart:2");
+    }
 }

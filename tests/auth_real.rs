@@ -120,8 +120,9 @@ fn three_units(charm: &std::path::Path, seed: u64) {
     }
     // No file holds super's password but the JAAS file; no superDigest.
     for n in 0..3 {
-        let conf = c.workload_root(n).join("conf");
-        let cfg = std::fs::read_to_string(conf.join("zoo.cfg")).unwrap();
+        let zoo_cfg = c.zoo_cfg(n);
+        let conf = zoo_cfg.parent().unwrap();
+        let cfg = std::fs::read_to_string(&zoo_cfg).unwrap();
         assert!(!cfg.contains("superDigest"), "{cfg}");
         assert!(cfg.contains("enforce.auth.enabled=true"), "{cfg}");
         assert!(!conf.join("client-jaas.cfg").exists());

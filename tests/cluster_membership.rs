@@ -49,8 +49,8 @@ fn assert_ensemble(c: &Cluster, units: &[u32], step: &str) {
     );
 }
 
-/// In a settled, healthy model, `update-status` changes nothing and reads little: no
-/// `relation-set`, no `status-set`, no `relation-ids` (the peer relation ids are
+/// In a settled, healthy model, `update-status` changes nothing and reads little: no `snap`
+/// command, no `relation-set`, no `status-set`, no `relation-ids` (the peer relation ids are
 /// remembered); a non-leader reads only its own and the app bags (at most 8 hook-tool calls
 /// in all); the leader reads every unit's cluster and restart bags but, with no upgrade
 /// prepared, not the other units' upgrade bags.
@@ -66,6 +66,8 @@ fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
         assert!(m.record.succeeded(), "{step}: {}", m.record);
         let calls = |tool: &str| m.tool_calls.get(tool).copied().unwrap_or(0);
         let what = format!("{step}: update-status on {unit}: {:?}", m.tool_calls);
+        // Whether the snap is installed and its server runs is read locally: no `snap`.
+        assert_eq!(m.workload_calls(), 0, "{what}");
         for tool in ["relation-set", "status-set", "relation-ids", "goal-state"] {
             assert_eq!(calls(tool), 0, "{what}");
         }
@@ -85,6 +87,58 @@ fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
             c.model.step().unwrap().map(|r| r.to_string()),
             None,
             "{what}"
+        );
+    }
+}
+
+/// Every removed unit's first teardown hook was `data-storage-detaching` (as on Juju), and
+/// in it the unit only left: no start, restart or restart-lock request.
+fn assert_leaving_units_only_left(c: &Cluster) {
+    let log = std::fs::read_to_string(c.model.dir().join("debug-log")).unwrap();
+    let mut detaching = 0;
+    let mut hook_lines: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for line in log.lines() {
+        let Some((unit, rest)) = line.split_once(": ") else {
+            continue;
+        };
+        if rest.contains("juju.worker.uniter.operation") {
+            let lines = hook_lines.remove(unit).unwrap_or_default();
+            if rest.contains("\"data-storage-detaching\"") {
+                detaching += 1;
+                for l in lines.iter().filter(|l| l.contains("plan:")) {
+                    assert!(
+                        !["start", "restart", "acquire"]
+                            .iter()
+                            .any(|w| l.contains(w)),
+                        "seed {}: {unit}'s data-storage-detaching: {l}",
+                        c.seed
+                    );
+                }
+            }
+        } else {
+            hook_lines.entry(unit.to_string()).or_default().push(rest);
+        }
+    }
+    let removed = c.model.state().unwrap().removed_units;
+    assert_eq!(detaching, removed.len(), "seed {}: {removed:?}", c.seed);
+    for unit in &removed {
+        let first_teardown = c
+            .model
+            .hook_log()
+            .unwrap()
+            .into_iter()
+            .filter(|r| &r.unit == unit)
+            .find(|r| {
+                let own_departure =
+                    r.hook.ends_with("-departed") && r.departing_unit.as_deref() == Some(unit);
+                own_departure || r.hook.ends_with("-detaching") || r.hook == "stop"
+            })
+            .map(|r| r.hook);
+        assert_eq!(
+            first_teardown.as_deref(),
+            Some("data-storage-detaching"),
+            "seed {}: {unit}",
+            c.seed
         );
     }
 }
@@ -219,6 +273,8 @@ fn scaling_up_down_and_back_keeps_quorum_and_every_write() {
 
         step(&c, "before-regrow", &mut written);
         c.model.add_unit().unwrap();
+        assert_leaving_units_only_left(&c);
+
         c.model.add_unit().unwrap();
         c.settle("back to 3");
         let units: Vec<u32> = c

@@ -4,13 +4,16 @@
 //! The hook tools here are one shell script (linked under every tool name, as Juju links
 //! `jujuc`) that appends its name and argv to a log and prints a minimal answer. Tests
 //! cover dispatch only: which hook or action the binary thinks it runs, and what happens
-//! when it does not know it or a tool fails. The workload is the local backend under a
-//! temporary root (`ZK_CHARM_WORKLOAD=local`), so no snap or system service is touched.
+//! when it does not know it or a tool fails. The binary runs on a machine of its own (the
+//! local model's private mount namespace over `/snap`, `/var/snap`,
+//! `/var/lib/zookeeper-charm`, `/etc/environment`, ...), with no `snap` command, so
+//! nothing of the host is touched and nothing is installed. Needs root, as the local model.
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use zk_sim::machine::Machine;
 use zk_sim::tools::ToolName;
 
 /// A unit's charm directory, tools directory and call log, all under one temp dir.
@@ -22,7 +25,7 @@ impl Unit {
     fn new() -> Unit {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for d in ["tools", "charm/hooks", "charm/actions", "local"] {
+        for d in ["tools", "charm/hooks", "charm/actions"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         let log = root.join("calls.log");
@@ -100,9 +103,11 @@ exit 0
             .env("JUJU_UNIT_NAME", "zookeeper/0")
             .env("JUJU_MODEL_NAME", "test")
             .env("JUJU_CHARM_DIR", self.charm_dir())
-            .env("JUJU_VERSION", "3.6.8")
-            .env("ZK_CHARM_WORKLOAD", "local")
-            .env("ZK_CHARM_LOCAL_ROOT", root.join("local"));
+            .env("JUJU_VERSION", "3.6.8");
+        let machine = Machine::of_unit(root);
+        machine.create().expect("the unit's machine");
+        zk_sim::machine::ensure_mount_points().expect("the mount points (run as root)");
+        zk_sim::machine::isolate(&mut cmd, &machine.mounts(&[])).unwrap();
         if let Some(p) = dispatch_path {
             cmd.env("JUJU_DISPATCH_PATH", p);
         }

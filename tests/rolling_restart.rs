@@ -204,7 +204,7 @@ fn three_units(charm: &std::path::Path, seed: u64) {
     assert_rolled(&c, &watched, 1, "tick-time 2000 -> 2500");
     assert_writes_kept(&c, &report, "/tick", &super_pw);
     for u in 0..3 {
-        let cfg = c.workload_root(u).join("conf/zoo.cfg");
+        let cfg = c.zoo_cfg(u);
         let text = std::fs::read_to_string(&cfg).unwrap();
         assert!(
             text.lines().any(|l| l.trim() == "tickTime=2500"),

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use testkit::local_workload::{LocalWorkload, DEFAULT_CLASSPATH};
 use zookeeper_charm::tls::files::{KEYSTORE_FILE, TRUSTSTORE_FILE};
 use zookeeper_charm::tls::{
     client_tls, keystore_pem, leader_step, truststore_pem, unit_plan, zoo_cfg_tls, Answer, AppTls,
     ClientTls, Csr, CsrSubject, LeaderStep, PrivateKey, ProviderBag, Running, UnitPlan, UnitReport,
 };
-use zookeeper_charm::workload::local::{LocalWorkload, DEFAULT_CLASSPATH};
 use zookeeper_charm::workload::Workload;
 use zookeeper_charm::zk::four::{self, Mode};
 

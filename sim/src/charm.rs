@@ -72,6 +72,20 @@ pub struct Charm {
     /// What `cargo xtask pack` wrote in the charm's `version` file, if it packed this charm.
     #[serde(default)]
     pub packed: Option<PackedVersion>,
+    /// Storage, in `metadata.yaml` order.
+    #[serde(default)]
+    pub storage: Vec<StorageSpec>,
+}
+
+/// One storage of `metadata.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageSpec {
+    pub name: String,
+    /// `filesystem` or `block`.
+    pub kind: String,
+    /// Where Juju mounts it on a machine: the charm's `location`, else
+    /// `/var/lib/juju/storage/<name>/<n>`.
+    pub location: Option<String>,
 }
 
 fn charm_err(path: &Path, detail: impl Into<String>) -> SimError {
@@ -119,6 +133,15 @@ impl Charm {
             options: config.options,
             actions: actions.0,
             packed: PackedVersion::load(dir),
+            storage: meta
+                .storage
+                .iter()
+                .map(|(name, st)| StorageSpec {
+                    name: name.to_string(),
+                    kind: st.kind.clone(),
+                    location: st.location.clone(),
+                })
+                .collect(),
         })
     }
 

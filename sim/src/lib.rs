@@ -15,7 +15,11 @@
 //! - [`charm`]: what the model keeps of a charm (its YAML files are read by `charm-files`),
 //!   unpacking `.charm` zips, the scripted stub ([`StubSpec`]).
 //! - [`logs`]: the debug-log and the hook log; [`rng`]: the seeded PRNG.
-//! - [`process`]: running hook processes, stopping workload processes by pid.
+//! - [`process`]: running hook processes in their unit's mount namespace.
+//! - [`machine`]: each machine's own paths (`/snap`, `/var/snap`, ...) and namespace; a
+//!   principal unit has one, its subordinates share it.
+//! - [`snap`]: the units' `snap` command: a fake snapd and store with the
+//!   `charmed-zookeeper` snap, whose service runs ZooKeeper as the snap does.
 //! - [`fourlw`]: ZooKeeper's `srvr` query for the status table.
 //!
 //! # Model directory
@@ -27,18 +31,21 @@
 //! <model>/tools/           sim-jujuc and a symlink per hook tool (first on the hook PATH)
 //! <model>/charms/<app>/<n>/  each charm deployed to an application (n = its count), unpacked
 //! <model>/units/<app>-<n>/charm      the unit's charm dir (JUJU_CHARM_DIR, hook cwd)
-//! <model>/units/<app>-<n>/workload   ZK_CHARM_LOCAL_ROOT for the charm's local backend
+//! <model>/units/<app>-<n>/machine    a principal unit's machine: its /snap, /var/snap, ...
+//! <model>/storage/<name>-<k>/        storage instance <name>/<k>, mounted on its unit
 //! ```
 
 pub mod charm;
 mod error;
 pub mod fourlw;
 pub mod logs;
+pub mod machine;
 pub mod model;
 pub mod process;
 pub mod rng;
 pub mod sched;
 pub mod secrets;
+pub mod snap;
 pub mod state;
 pub mod tools;
 pub mod util;

@@ -1,5 +1,5 @@
 //! Running one hook or action process the way the uniter does (fresh environment, charm dir
-//! as cwd, empty stdin), and stopping the workload processes a unit left behind.
+//! as cwd, empty stdin), in the unit's own mount namespace (see [`crate::machine`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+use crate::machine::{Mount, PreparedMounts};
 
 /// How a hook process ended.
 #[derive(Debug, Clone)]
@@ -69,6 +71,8 @@ pub struct HookProcess<'a> {
     pub scratch: &'a Path,
     /// Killed with its process group after this long.
     pub timeout: Duration,
+    /// The bind mounts of the unit's namespace; none: the host's.
+    pub mounts: &'a [Mount],
 }
 
 impl HookProcess<'_> {
@@ -81,22 +85,30 @@ impl HookProcess<'_> {
     }
 
     /// Starts it: exact environment, cwd, empty stdin, fresh output files, its own process
-    /// group.
+    /// group, and its own mount namespace when it has mounts.
     pub(crate) fn spawn(&self) -> io::Result<Child> {
         let (out_path, err_path) = self.output_paths();
+        let mounts = PreparedMounts::new(self.mounts)?;
         let mut attempts = 0;
         loop {
             let out = fresh_file(&out_path)?;
             let err = fresh_file(&err_path)?;
-            let spawned = Command::new(self.program)
-                .current_dir(self.cwd)
+            let mut cmd = Command::new(self.program);
+            cmd.current_dir(self.cwd)
                 .env_clear()
                 .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)
-                .process_group(0)
-                .spawn();
+                .process_group(0);
+            if !mounts.is_empty() {
+                let m = mounts.clone();
+                // SAFETY: `enter` makes only system calls, on data prepared before the fork.
+                unsafe {
+                    cmd.pre_exec(move || m.enter());
+                }
+            }
+            let spawned = cmd.spawn();
             match spawned {
                 // A freshly written script can be briefly "busy" while another thread of
                 // this process forks with it open for writing; that clears within
@@ -162,49 +174,6 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
-fn cmdline(pid: i32) -> String {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
-}
-
-fn signal(pid: i32, sig: i32) {
-    // SAFETY: kill(2) with a pid read from the unit's own pidfile and checked above.
-    unsafe {
-        libc::kill(pid, sig);
-    }
-}
-
-/// Stops the ZooKeeper a unit's local workload started (`<root>/zookeeper.pid`): SIGTERM,
-/// up to `grace` to exit, then SIGKILL. A pidfile whose process is gone, or whose pid now
-/// belongs to something that is not a ZooKeeper of this unit, is left alone. Returns the pid
-/// it stopped.
-pub fn stop_zookeeper(root: &Path, grace: Duration) -> Option<i32> {
-    let text = fs::read_to_string(root.join("zookeeper.pid")).ok()?;
-    let pid: i32 = text.trim().parse().ok().filter(|p| *p > 1)?;
-    if !alive(pid) {
-        return None;
-    }
-    let cmd = cmdline(pid);
-    let root_str = root.to_string_lossy();
-    if !cmd.to_ascii_lowercase().contains("zookeeper") && !cmd.contains(root_str.as_ref()) {
-        return None;
-    }
-    signal(pid, libc::SIGTERM);
-    let start = Instant::now();
-    while alive(pid) && start.elapsed() < grace {
-        sleep(Duration::from_millis(50));
-    }
-    if alive(pid) {
-        signal(pid, libc::SIGKILL);
-        let start = Instant::now();
-        while alive(pid) && start.elapsed() < Duration::from_secs(5) {
-            sleep(Duration::from_millis(20));
-        }
-    }
-    Some(pid)
-}
-
 /// A shell script to run as a hook in the tests of the runners.
 #[cfg(test)]
 pub(crate) struct TestHook {
@@ -234,6 +203,7 @@ impl TestHook {
             env: &self.env,
             scratch: self.dir.path(),
             timeout,
+            mounts: &[],
         }
     }
 }

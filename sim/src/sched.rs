@@ -135,9 +135,18 @@ impl ModelState {
         sides && (!rel.container || ua.machine == ub.machine)
     }
 
-    /// The hooks a new unit starts with: install, `-relation-created` per relation of its
+    /// The hooks a new unit starts with: `-storage-attached` per attached storage (before
+    /// install, as on a machine), install, `-relation-created` per relation of its
     /// application, leader-elected (leader) or leader-settings-changed, config-changed, start.
     pub fn queue_new_unit(&mut self, unit: &str) {
+        let storage = self
+            .units
+            .get(unit)
+            .map(|u| u.storage.clone())
+            .unwrap_or_default();
+        for id in storage {
+            self.enqueue(unit, HookSpec::storage(HookKind::StorageAttached, &id));
+        }
         self.enqueue(unit, HookSpec::plain(HookKind::Install));
         let app = self.units[unit].app.clone();
         for id in self.app_relations(&app) {
@@ -316,10 +325,12 @@ impl ModelState {
     }
 
     /// `juju remove-unit`: the unit becomes dying. Queued `-joined`/`-changed` between it and
-    /// the others are dropped (they would never run in Juju once it left scope); it gets,
-    /// relation by relation, `-departed` for each of its members (departing unit = itself)
-    /// and `-broken` for a non-peer relation; then `stop` and `remove`. Every remaining
-    /// member gets `-departed` (remote = departing = the unit). Its subordinates go first.
+    /// the others are dropped (they would never run in Juju once it left scope); it gets
+    /// `-storage-detaching` for each attached storage first of all (Juju's storage resolver
+    /// runs before the dying unit's teardown), then, relation by relation, `-departed` for
+    /// each of its members (departing unit = itself) and `-broken` for a non-peer relation;
+    /// then `stop` and `remove`. Every remaining member gets `-departed` (remote =
+    /// departing = the unit). Its subordinates go first.
     pub fn begin_removal(&mut self, unit: &str) {
         let subordinates: Vec<String> = self
             .units_by_number()
@@ -367,6 +378,15 @@ impl ModelState {
         }
         self.enqueue(unit, HookSpec::plain(HookKind::Stop));
         self.enqueue(unit, HookSpec::plain(HookKind::Remove));
+        let storage = self.units[unit].storage.clone();
+        for id in storage.iter().rev() {
+            self.enqueued += 1;
+            self.units
+                .get_mut(unit)
+                .expect("unit exists")
+                .queue
+                .push_front(HookSpec::storage(HookKind::StorageDetaching, id));
+        }
         for (id, _) in &scope {
             for v in self.alive_others(unit) {
                 let member = self.units[&v]

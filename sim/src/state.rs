@@ -131,6 +131,8 @@ pub enum HookKind {
     RelationBroken,
     SecretChanged,
     SecretRemove,
+    StorageAttached,
+    StorageDetaching,
 }
 
 impl HookKind {
@@ -152,11 +154,17 @@ impl HookKind {
             HookKind::RelationBroken => "relation-broken",
             HookKind::SecretChanged => "secret-changed",
             HookKind::SecretRemove => "secret-remove",
+            HookKind::StorageAttached => "storage-attached",
+            HookKind::StorageDetaching => "storage-detaching",
         }
     }
 
     pub fn is_secret(self) -> bool {
         matches!(self, HookKind::SecretChanged | HookKind::SecretRemove)
+    }
+
+    pub fn is_storage(self) -> bool {
+        matches!(self, HookKind::StorageAttached | HookKind::StorageDetaching)
     }
 
     pub fn is_relation(self) -> bool {
@@ -193,11 +201,14 @@ pub struct HookSpec {
     /// `JUJU_SECRET_REVISION`, for `secret-remove`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_revision: Option<u32>,
+    /// `JUJU_STORAGE_ID` (`data/0`), for storage hooks only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_id: Option<String>,
 }
 
 impl HookSpec {
     pub fn plain(kind: HookKind) -> Self {
-        debug_assert!(!kind.is_relation() && !kind.is_secret());
+        debug_assert!(!kind.is_relation() && !kind.is_secret() && !kind.is_storage());
         HookSpec {
             kind,
             name: kind.plain_name().to_string(),
@@ -207,6 +218,7 @@ impl HookSpec {
             departing_unit: None,
             secret: None,
             secret_revision: None,
+            storage_id: None,
         }
     }
 
@@ -222,6 +234,24 @@ impl HookSpec {
             departing_unit: None,
             secret: Some(id.to_string()),
             secret_revision: revision,
+            storage_id: None,
+        }
+    }
+
+    /// `<name>-storage-attached` or `-detaching` of the storage instance `id` (`data/0`).
+    pub fn storage(kind: HookKind, id: &str) -> Self {
+        debug_assert!(kind.is_storage());
+        let name = id.split('/').next().unwrap_or(id);
+        HookSpec {
+            kind,
+            name: format!("{name}-{}", kind.plain_name()),
+            relation_id: None,
+            endpoint: None,
+            remote_unit: None,
+            departing_unit: None,
+            secret: None,
+            secret_revision: None,
+            storage_id: Some(id.to_string()),
         }
     }
 
@@ -240,6 +270,7 @@ impl HookSpec {
             departing_unit: None,
             secret: None,
             secret_revision: None,
+            storage_id: None,
         }
     }
 
@@ -255,7 +286,8 @@ impl HookSpec {
         )
     }
 
-    /// The same event: same kind, relation, remote and departing unit, secret revision.
+    /// The same event: same kind, relation, remote and departing unit, secret revision,
+    /// storage instance.
     pub fn same_event(&self, other: &HookSpec) -> bool {
         self.kind == other.kind
             && self.relation_id == other.relation_id
@@ -263,6 +295,7 @@ impl HookSpec {
             && self.departing_unit == other.departing_unit
             && self.secret == other.secret
             && self.secret_revision == other.secret_revision
+            && self.storage_id == other.storage_id
     }
 }
 
@@ -335,15 +368,29 @@ pub struct Unit {
     /// Revision of the charm in this unit's charm dir, and the files it put there.
     pub charm_revision: u64,
     pub charm_files: Vec<String>,
+    /// Storage instances attached to the unit (`data/0`), in attachment order.
+    #[serde(default)]
+    pub storage: Vec<String>,
 }
 
 impl Unit {
     pub fn charm_dir(&self) -> PathBuf {
         self.dir.join("charm")
     }
-    pub fn workload_root(&self) -> PathBuf {
-        self.dir.join("workload")
-    }
+}
+
+/// A storage instance (`data/0`) of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageInstance {
+    pub id: String,
+    /// `filesystem` (block storage is not modelled).
+    pub kind: String,
+    /// Where it is mounted on its unit's machine (`JUJU_STORAGE_LOCATION`).
+    pub location: PathBuf,
+    /// Its contents in the model: `<model>/storage/<name>-<n>`.
+    pub dir: PathBuf,
+    /// The unit it is attached to; `None` once detached (it stays in the model).
+    pub attached_to: Option<String>,
 }
 
 /// The committed side of a unit's bag in one relation.
@@ -570,6 +617,11 @@ pub struct ModelState {
     pub hook_seq: u64,
     /// Hooks queued so far, not counting `update-status` (settle watches it).
     pub enqueued: u64,
+    /// Storage instances by id (`data/0`); the number after the `/` counts model-wide.
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageInstance>,
+    #[serde(default)]
+    pub next_storage: u32,
 }
 
 impl ModelState {
@@ -589,6 +641,34 @@ impl ModelState {
             .get(unit)
             .and_then(|u| self.applications.get(&u.app))
             .is_some_and(|a| a.leader.as_deref() == Some(unit))
+    }
+
+    /// The machine `unit` runs on: its own `/snap`, `/var/snap`, ... (see
+    /// [`crate::machine`]), in its directory; a subordinate's is its principal's.
+    pub fn machine_of(&self, unit: &str) -> crate::machine::Machine {
+        let u = &self.units[unit];
+        let host = u
+            .principal
+            .as_deref()
+            .and_then(|p| self.units.get(p))
+            .unwrap_or(u);
+        crate::machine::Machine::of_unit(&host.dir)
+    }
+
+    /// The storage attached on `unit`'s machine: its own and that of the other units there
+    /// (a principal's and its subordinates'), as one machine mounts them all.
+    pub fn machine_storage(&self, unit: &str) -> Vec<&StorageInstance> {
+        let machine = self.units[unit].machine;
+        self.units
+            .values()
+            .filter(|v| v.machine == machine)
+            .flat_map(|v| {
+                v.storage
+                    .iter()
+                    .filter_map(|id| self.storage.get(id))
+                    .filter(|s| s.attached_to.as_deref() == Some(v.name.as_str()))
+            })
+            .collect()
     }
 }
 

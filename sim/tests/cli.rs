@@ -393,3 +393,33 @@ fn several_applications_relations_stubs_and_secrets_through_the_cli_with_json_al
     let v = json_out(&z(&["destroy"]));
     assert!(v["stopped-pids"].is_array());
 }
+
+#[test]
+fn without_root_zk_sim_says_it_needs_root_and_does_nothing() {
+    let c = charm("");
+    let dir = c.tmp.path().join("nonroot-model");
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(env!("CARGO_BIN_EXE_zk-sim"))
+        .arg("--model-dir")
+        .arg(&dir)
+        .args(["deploy", "--path"])
+        .arg(&c.charm)
+        .args(["-n", "1"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("zk-sim needs root") && text(&o).contains("run it as root"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.exists());
+}

@@ -183,9 +183,8 @@ if [ "$H" = cluster-relation-departed ]; then env | sort > "$CTL/env-departed"; 
             "JUJU_VERSION",
             "LANG",
             "PATH",
+            "SIM_MACHINE",
             "SIM_STATE_DIR",
-            "ZK_CHARM_LOCAL_ROOT",
-            "ZK_CHARM_WORKLOAD",
         ]
     );
     let unit_dir = m.unit_dir("tiny/0").unwrap();
@@ -212,13 +211,9 @@ if [ "$H" = cluster-relation-departed ]; then env | sort > "$CTL/env-departed"; 
     );
     assert_eq!(line("JUJU_VERSION"), "JUJU_VERSION=3.6.8");
     assert_eq!(line("LANG"), "LANG=C.UTF-8");
-    assert_eq!(line("ZK_CHARM_WORKLOAD"), "ZK_CHARM_WORKLOAD=local");
     assert_eq!(
-        line("ZK_CHARM_LOCAL_ROOT"),
-        format!(
-            "ZK_CHARM_LOCAL_ROOT={}",
-            unit_dir.join("workload").display()
-        )
+        line("SIM_MACHINE"),
+        format!("SIM_MACHINE={}", unit_dir.join("machine").display())
     );
     assert_eq!(
         line("PATH"),
@@ -300,65 +295,6 @@ fn a_charm_zip_is_unpacked_with_its_modes_and_symlinks() {
     write_zip(&bad, true);
     let err = Model::create_with(tmp.path().join("model2"), &bad, 1, options()).unwrap_err();
     assert!(err.to_string().contains("leaves the charm"), "{err}");
-}
-
-fn wait_dead(pid: i32) -> bool {
-    let start = Instant::now();
-    while zk_sim::process::alive(pid) && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    !zk_sim::process::alive(pid)
-}
-
-/// Kills leftover test processes even when an assertion fails.
-struct Reaper(Vec<i32>);
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for &pid in &self.0 {
-            if pid > 1 && zk_sim::process::alive(pid) {
-                // SAFETY: kill(2) on a single pid (> 1) this test started.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-        }
-    }
-}
-
-#[test]
-fn remove_unit_and_dropping_the_model_stop_the_workload_processes_by_pid() {
-    let c = charm(
-        r#"
-if [ "$H" = start ]; then
-  cp /bin/sleep "$ZK_CHARM_LOCAL_ROOT/zookeeper-sleep"
-  "$ZK_CHARM_LOCAL_ROOT/zookeeper-sleep" 300 >/dev/null 2>&1 &
-  echo $! > "$ZK_CHARM_LOCAL_ROOT/zookeeper.pid"
-fi
-"#,
-    );
-    let mut m = model(&c, 34);
-    m.deploy(2).unwrap();
-    m.settle(SettleLimits::fast()).unwrap();
-    let pid = |u: &str| -> i32 {
-        read(&m.workload_root(u).unwrap().join("zookeeper.pid"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let (p0, p1) = (pid("tiny/0"), pid("tiny/1"));
-    let _reaper = Reaper(vec![p0, p1]);
-    assert!(zk_sim::process::alive(p0) && zk_sim::process::alive(p1));
-    m.remove_unit("tiny/1").unwrap();
-    m.settle(SettleLimits::fast()).unwrap();
-    assert!(wait_dead(p1), "the removed unit's workload survived");
-    assert!(zk_sim::process::alive(p0));
-    let dir = m.dir().to_path_buf();
-    drop(m);
-    assert!(
-        wait_dead(p0),
-        "dropping the model left the workload running"
-    );
-    assert!(!dir.exists());
 }
 
 #[test]

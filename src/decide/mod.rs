@@ -229,18 +229,21 @@ fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
 }
 
 /// This unit is leaving: step out of the voting members while that is safe, and stop the
-/// server in `stop`/`remove`.
+/// server in `stop`/`remove`/storage detaching, once it is out: a voter that stops first
+/// takes its vote from the quorum that must commit its removal (with two voters, the
+/// remaining one would be left without a quorum for good). In `remove`, the last hook, it
+/// stops in any case.
 fn leave(s: &Snapshot, plan: &mut Plan) {
     let voters = s.ensemble.voter_units();
-    if s.workload.running
+    let step_out = s.workload.running
         && voters.contains(&s.unit_id)
-        && crate::quorum::keeps_majority_without(&voters, s.unit_id, |v| s.ensemble.serves(v))
-    {
+        && crate::quorum::keeps_majority_without(&voters, s.unit_id, |v| s.ensemble.serves(v));
+    if step_out {
         plan.membership.push(MembershipOp::Remove {
             server_id: s.unit_id + 1,
         });
     }
-    if s.event.stopping && s.workload.running {
+    if s.event.stopping && s.workload.running && (!step_out || s.event.removing) {
         plan.workload.push(WorkloadOp::Stop);
     }
     plan.statuses.push(Status::maintenance(

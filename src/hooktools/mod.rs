@@ -45,6 +45,14 @@ pub enum ToolError {
         #[source]
         source: std::io::Error,
     },
+    /// The tool ran past [`process::TOOL_TIMEOUT`] and was killed.
+    #[error("`{cmd}` did not finish within {after:?} and was killed: {stderr}")]
+    TimedOut {
+        cmd: String,
+        after: std::time::Duration,
+        /// What it had written to stderr by then.
+        stderr: String,
+    },
     /// The tool's output was not what the contract says.
     #[error("unexpected output from `{cmd}`: {detail}")]
     Output { cmd: String, detail: String },

@@ -23,7 +23,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -32,6 +33,7 @@ use super::{
     SecretOwner, SecretRead, SecretRef, ToolError,
 };
 use crate::status::Status;
+use crate::subprocess::RunError;
 
 /// Longest stderr kept in an error (a tool that dumps a stack trace should not flood the
 /// unit log).
@@ -620,6 +622,12 @@ impl ProcessHookTools {
     }
 }
 
+/// How long one hook-tool call may take before it is killed. Juju's tools answer in
+/// milliseconds (an RPC to the unit agent); a minute means the agent is wedged, and a hook
+/// that failed is retried by Juju, where one that hangs blocks the unit (and its actions)
+/// for good.
+pub const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Runs one tool (from `tool_dir`, else `PATH`) and returns its stdout.
 fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<String, ToolError> {
     let program = match tool_dir {
@@ -638,43 +646,44 @@ fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<Stri
         None => (None, inv.args.clone()),
     };
     let mut cmd = Command::new(program);
-    cmd.args(&args)
-        .stdin(if inv.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = spawn(&mut cmd).map_err(spawn_err)?;
-    if let Some(input) = &inv.stdin {
-        // Take stdin out so it is closed when written; the tool sees EOF.
-        if let Some(mut pipe) = child.stdin.take() {
-            // A tool that exits before reading gives EPIPE; its exit status says more.
-            let _ = pipe.write_all(input.as_bytes());
-        }
-    }
-    let out = child.wait_with_output().map_err(spawn_err)?;
+    cmd.args(&args);
+    let out = crate::subprocess::run(
+        &mut cmd,
+        inv.stdin.as_deref().map(str::as_bytes),
+        TOOL_TIMEOUT,
+    )
+    .map_err(|e| match e {
+        RunError::Spawn(source) | RunError::Wait(source) => spawn_err(source),
+        RunError::TimedOut { after, stderr } => ToolError::TimedOut {
+            cmd: inv.display.clone(),
+            after,
+            stderr: clip(stderr.trim().to_string()),
+        },
+    })?;
     if !out.status.success() {
-        let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        if stderr.len() > MAX_STDERR {
-            let mut cut = MAX_STDERR;
-            while !stderr.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            stderr.truncate(cut);
-            stderr.push_str(" [...]");
-        }
         return Err(ToolError::Failed {
             cmd: inv.display.clone(),
             code: out.status.code().unwrap_or(-1),
-            stderr,
+            stderr: clip(String::from_utf8_lossy(&out.stderr).trim().to_string()),
         });
     }
     String::from_utf8(out.stdout).map_err(|_| ToolError::Output {
         cmd: inv.display.clone(),
         detail: "stdout is not UTF-8".into(),
     })
+}
+
+/// At most [`MAX_STDERR`] bytes of a tool's stderr.
+fn clip(mut stderr: String) -> String {
+    if stderr.len() > MAX_STDERR {
+        let mut cut = MAX_STDERR;
+        while !stderr.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        stderr.truncate(cut);
+        stderr.push_str(" [...]");
+    }
+    stderr
 }
 
 /// `juju-log`, as the sink of the charm's `log` backend.
@@ -690,22 +699,6 @@ impl JujuLog {
     /// When the tool cannot run or fails.
     pub fn write(&self, level: log::Level, message: &str) -> Result<(), ToolError> {
         run_tool(self.tool_dir.as_deref(), &argv::juju_log(level, message)).map(drop)
-    }
-}
-
-/// Spawns `cmd`, retrying briefly on `ETXTBSY`: a tool file that was just written can be
-/// held open for a moment by a concurrent fork (tests write their fake tools, and Juju
-/// rewrites its tool symlinks on agent upgrade).
-fn spawn(cmd: &mut Command) -> std::io::Result<std::process::Child> {
-    let mut attempt = 0;
-    loop {
-        match cmd.spawn() {
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 20 => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            other => return other,
-        }
     }
 }
 

@@ -7,7 +7,14 @@
 //! - [`MemWorkload::fail`] makes every call of one operation fail, as a snap command that
 //!   exits non-zero does;
 //! - [`MemWorkload::exits_after_start`] makes the server exit right after each start (the
-//!   start succeeds, the process is gone when asked next).
+//!   start succeeds, the process is gone when asked next);
+//!   [`MemWorkload::exits_after_start_logging`] also has it log why, for
+//!   [`Workload::exit_cause`].
+//!
+//! Whether it is installed and whether the server runs are answered from the state, as the
+//! cheap local facts the trait asks for; the data directories' preparation and the removal of
+//! the charm's private state are recorded (the latter removes the files under
+//! [`Paths::charm_state_dir`]).
 //!
 //! ```
 //! use zookeeper_charm::workload::mem::{MemWorkload, Op, WorkloadCall};
@@ -39,6 +46,8 @@ pub enum Op {
     IsRunning,
     WriteFile,
     ReadFile,
+    PrepareDataDirs,
+    ClearPrivateState,
 }
 
 impl Op {
@@ -53,6 +62,8 @@ impl Op {
             Op::IsRunning => "is-running",
             Op::WriteFile => "write-file",
             Op::ReadFile => "read-file",
+            Op::PrepareDataDirs => "prepare-data-dirs",
+            Op::ClearPrivateState => "clear-private-state",
         }
     }
 }
@@ -68,6 +79,10 @@ pub enum WorkloadCall {
     SetJvmFlags(Vec<String>),
     /// A file written, with its mode.
     Write(PathBuf, u32),
+    /// The data directories (and their storage) made the server user's.
+    PrepareDataDirs,
+    /// The charm's private state directory removed.
+    ClearPrivateState,
 }
 
 #[derive(Debug)]
@@ -82,6 +97,11 @@ struct State {
     calls: Vec<WorkloadCall>,
     failing: BTreeSet<Op>,
     exits_after_start: bool,
+    /// What the server logs when it exits after a start (`None`: nothing).
+    exit_cause: Option<String>,
+    /// The causes logged so far, one per start that exited: [`Workload::log_mark`] is
+    /// their count.
+    log: Vec<String>,
 }
 
 /// The in-memory workload. See the module docs.
@@ -112,12 +132,14 @@ impl MemWorkload {
                 calls: Vec::new(),
                 failing: BTreeSet::new(),
                 exits_after_start: false,
+                exit_cause: None,
+                log: Vec::new(),
             }),
         }
     }
 
     /// Installed at `version`.
-    pub fn installed(self, version: &str) -> Self {
+    pub fn installed_at(self, version: &str) -> Self {
         self.state.borrow_mut().version = Some(version.to_string());
         self
     }
@@ -155,6 +177,12 @@ impl MemWorkload {
         self
     }
 
+    /// The server exits right after each start and logs `cause` as it does.
+    pub fn exits_after_start_logging(self, cause: &str) -> Self {
+        self.state.borrow_mut().exit_cause = Some(cause.to_string());
+        self.exits_after_start()
+    }
+
     // ---- what happened ------------------------------------------------------------------
 
     /// Forgets the changes recorded so far (a test that set up the world through the
@@ -168,11 +196,20 @@ impl MemWorkload {
         self.state.borrow().calls.clone()
     }
 
-    /// The changes other than file writes and JVM flags: install, refresh, start, stop.
+    /// The changes to the server: install, refresh, start, stop (not file writes, JVM
+    /// flags, the data directories' preparation or the private state's removal).
     pub fn lifecycle(&self) -> Vec<WorkloadCall> {
         self.calls()
             .into_iter()
-            .filter(|c| !matches!(c, WorkloadCall::Write(..) | WorkloadCall::SetJvmFlags(_)))
+            .filter(|c| {
+                matches!(
+                    c,
+                    WorkloadCall::Install
+                        | WorkloadCall::Refresh
+                        | WorkloadCall::Start
+                        | WorkloadCall::Stop
+                )
+            })
             .collect()
     }
 
@@ -262,6 +299,9 @@ impl Workload for MemWorkload {
         self.record(WorkloadCall::Start);
         let mut st = self.state.borrow_mut();
         st.running = !st.exits_after_start;
+        if let Some(cause) = st.exit_cause.clone().filter(|_| st.exits_after_start) {
+            st.log.push(cause);
+        }
         Ok(())
     }
 
@@ -275,6 +315,37 @@ impl Workload for MemWorkload {
     fn is_running(&self) -> Result<bool, WorkloadError> {
         self.check(Op::IsRunning)?;
         Ok(self.state.borrow().running)
+    }
+
+    fn installed(&self) -> Result<bool, WorkloadError> {
+        Ok(self.state.borrow().version.is_some())
+    }
+
+    fn prepare_data_dirs(&self) -> Result<(), WorkloadError> {
+        self.check(Op::PrepareDataDirs)?;
+        self.record(WorkloadCall::PrepareDataDirs);
+        Ok(())
+    }
+
+    fn log_mark(&self) -> u64 {
+        self.state.borrow().log.len() as u64
+    }
+
+    fn exit_cause(&self, mark: u64) -> Option<String> {
+        let st = self.state.borrow();
+        let since = usize::try_from(mark).unwrap_or(usize::MAX);
+        st.log.get(since..).and_then(|l| l.last().cloned())
+    }
+
+    fn clear_private_state(&self) -> Result<(), WorkloadError> {
+        self.check(Op::ClearPrivateState)?;
+        self.record(WorkloadCall::ClearPrivateState);
+        let dir = self.paths.charm_state_dir.clone();
+        self.state
+            .borrow_mut()
+            .files
+            .retain(|path, _| !path.starts_with(&dir));
+        Ok(())
     }
 
     fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError> {
@@ -322,7 +393,7 @@ mod tests {
 
     #[test]
     fn refresh_moves_to_the_pinned_version() {
-        let w = MemWorkload::new().installed("3.8.4").pinned("3.9.3");
+        let w = MemWorkload::new().installed_at("3.8.4").pinned("3.9.3");
         assert_eq!(w.version().unwrap().as_deref(), Some("3.8.4"));
         w.install().unwrap();
         assert_eq!(w.version().unwrap().as_deref(), Some("3.8.4"));
@@ -344,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_failing_operation_fails_every_time_and_changes_nothing() {
-        let w = MemWorkload::new().installed("3.9.2").fail(Op::Start);
+        let w = MemWorkload::new().installed_at("3.9.2").fail(Op::Start);
         for _ in 0..2 {
             let e = w.start().unwrap_err();
             assert_eq!(
@@ -359,9 +430,57 @@ mod tests {
 
     #[test]
     fn a_server_that_exits_after_start_is_not_running_when_asked() {
-        let w = MemWorkload::new().installed("3.9.2").exits_after_start();
+        let w = MemWorkload::new().installed_at("3.9.2").exits_after_start();
+        let mark = w.log_mark();
         w.start().unwrap();
         assert!(!w.is_running().unwrap());
         assert_eq!(w.lifecycle(), [WorkloadCall::Start]);
+        assert_eq!(w.exit_cause(mark), None, "it logged nothing");
+    }
+
+    #[test]
+    fn the_exit_cause_is_what_the_server_logged_since_the_mark() {
+        let w = MemWorkload::new()
+            .installed_at("3.9.2")
+            .exits_after_start_logging("Address already in use");
+        let before = w.log_mark();
+        assert_eq!(w.exit_cause(before), None);
+        w.start().unwrap();
+        assert_eq!(
+            w.exit_cause(before).as_deref(),
+            Some("Address already in use")
+        );
+        assert_eq!(w.exit_cause(w.log_mark()), None, "nothing since");
+    }
+
+    #[test]
+    fn whether_it_is_installed_is_a_cheap_fact_that_an_injected_version_failure_does_not_reach() {
+        let w = MemWorkload::new().fail(Op::Version);
+        assert!(!w.installed().unwrap());
+        w.install().unwrap();
+        assert!(w.installed().unwrap());
+        assert!(w.version().is_err());
+    }
+
+    #[test]
+    fn clearing_the_private_state_removes_only_its_files_and_is_recorded() {
+        let w = MemWorkload::new()
+            .with_file("/mem/charm-state/started-with", "f00d")
+            .with_file("/mem/conf/zoo.cfg", "cfg");
+        w.clear_private_state().unwrap();
+        w.prepare_data_dirs().unwrap();
+        assert_eq!(w.file(Path::new("/mem/charm-state/started-with")), None);
+        assert_eq!(
+            w.file(Path::new("/mem/conf/zoo.cfg")).as_deref(),
+            Some("cfg")
+        );
+        assert_eq!(
+            w.calls(),
+            [
+                WorkloadCall::ClearPrivateState,
+                WorkloadCall::PrepareDataDirs
+            ]
+        );
+        assert!(w.lifecycle().is_empty());
     }
 }

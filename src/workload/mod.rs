@@ -1,15 +1,13 @@
 //! The one boundary to the workload: ZooKeeper's service and files on this machine.
 //!
-//! [`snap::SnapWorkload`] drives the `charmed-zookeeper` snap on a real machine.
-//! [`local::LocalWorkload`] runs Debian's ZooKeeper jars as a plain process with a pidfile
-//! under the unit's own directory; the local model (`sim/`) and the tests use it.
+//! [`snap::SnapWorkload`] drives the `charmed-zookeeper` snap: the only backend the charm
+//! binary has. [`files`] is how the charm reads and writes files in directories the
+//! workload user can write too (never through a link that user planted).
 //! [`mem::MemWorkload`] keeps everything in memory, for tests that run whole hooks
-//! in-process.
-//!
-//! [`from_env`] picks the backend: `ZK_CHARM_WORKLOAD=local` with `ZK_CHARM_LOCAL_ROOT=<dir>`
-//! selects the local backend (real Juju never sets these); anything else is the snap.
+//! in-process. `testkit` has one more implementation of [`Workload`]: a local process
+//! backend (Debian's jars as a plain process, for tests that start servers without a model).
 
-pub mod local;
+pub mod files;
 pub mod mem;
 pub mod snap;
 
@@ -24,6 +22,12 @@ pub enum WorkloadError {
         code: i32,
         stderr: String,
     },
+    #[error("`{cmd}` did not finish within {after:?} and was killed: {stderr}")]
+    TimedOut {
+        cmd: String,
+        after: std::time::Duration,
+        stderr: String,
+    },
     #[error("cannot {action} {path}")]
     Io {
         action: &'static str,
@@ -33,6 +37,18 @@ pub enum WorkloadError {
     },
     #[error("{0}")]
     Other(String),
+}
+
+/// Maps an I/O error on `path` to [`WorkloadError::Io`].
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> WorkloadError + 'a {
+    move |source| WorkloadError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Where the workload keeps its files. All paths are absolute.
@@ -82,11 +98,26 @@ impl Paths {
     pub fn myid(&self) -> PathBuf {
         self.data_dir.join("myid")
     }
+    /// The server's own log file (the snap's logback configuration writes
+    /// `<log_dir>/zookeeper.log`).
+    pub fn server_log(&self) -> PathBuf {
+        self.log_dir.join(SERVER_LOG)
+    }
 }
+
+/// The name of the server's log file in [`Paths::log_dir`].
+pub const SERVER_LOG: &str = "zookeeper.log";
+/// The server's main class: how its process is recognised.
+pub const MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 
 /// What the charm needs from the workload. Implementations must be idempotent: `install` on
 /// an installed workload, `start` on a running one and `stop` on a stopped one succeed and do
 /// nothing.
+///
+/// What a steady hook asks ([`Workload::installed`], [`Workload::is_running`], the files)
+/// must be answered from cheap local facts, without starting a subprocess; only operations
+/// that change the workload, and [`Workload::version`], may run one. The methods with a
+/// default body are optional for implementations that have nothing to do there.
 pub trait Workload {
     fn paths(&self) -> &Paths;
     /// Installs the pinned workload (and its runtime) if missing.
@@ -94,34 +125,193 @@ pub trait Workload {
     /// Moves the workload to the version this charm revision pins (upgrade); a no-op when it
     /// is already there.
     fn refresh(&self) -> Result<(), WorkloadError>;
-    /// The installed ZooKeeper version (`3.8.0`), if installed.
+    /// Whether the workload is installed, from a cheap local fact.
+    fn installed(&self) -> Result<bool, WorkloadError> {
+        Ok(self.version()?.is_some())
+    }
+    /// The installed ZooKeeper version (`3.8.0`), if installed. May run a subprocess: ask
+    /// only when it can have changed (install, upgrade).
     fn version(&self) -> Result<Option<String>, WorkloadError>;
     /// Sets the JVM flags the server starts with (log level, JAAS location, ...). Takes
     /// effect at the next start.
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError>;
+    /// Makes the server's data directories, and the storage they live on, owned by the
+    /// workload user and private to it. Run when the storage attaches and before every
+    /// start (the snap's install hook, or an operator, may have changed them since).
+    fn prepare_data_dirs(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
     fn start(&self) -> Result<(), WorkloadError>;
     fn stop(&self) -> Result<(), WorkloadError>;
     fn restart(&self) -> Result<(), WorkloadError> {
         self.stop()?;
         self.start()
     }
-    /// Whether the server process is running (not whether it serves).
+    /// Whether the server process is running (not whether it serves), from a cheap local
+    /// fact.
     fn is_running(&self) -> Result<bool, WorkloadError>;
-    /// Writes a file atomically (temp file + rename) with `mode`, owned by the workload user.
+    /// A mark of how far the server's log is written now: taken before a start, so that
+    /// [`Workload::exit_cause`] reads only what that start logged.
+    fn log_mark(&self) -> u64 {
+        0
+    }
+    /// Why the server exited, from the error it logged after `mark` (see
+    /// [`exit_cause_in`]); `None` when it logged none.
+    fn exit_cause(&self, _mark: u64) -> Option<String> {
+        None
+    }
+    /// Writes a file atomically (temp file + rename) with `mode`, owned by the workload user
+    /// (or by root, in the charm's private state directory).
     fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError>;
     /// Reads a file; `Ok(None)` when it does not exist.
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError>;
+    /// Deletes the charm's private state directory and everything in it (the `remove`
+    /// hook, and `install`, which must not inherit what an earlier unit left).
+    fn clear_private_state(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
 }
 
-/// Picks the workload backend from the environment (read through `env`, `std::env::var` in
-/// production): `ZK_CHARM_WORKLOAD=local` with a non-empty `ZK_CHARM_LOCAL_ROOT=<dir>` gives
-/// [`local::LocalWorkload`] rooted there (java and classpath also read through `env`);
-/// anything else gives [`snap::SnapWorkload`]. Real Juju never sets these variables.
+/// The workload of the unit this process runs for: the snap, with the charm's private
+/// state kept per model and unit (`JUJU_MODEL_UUID`, `JUJU_UNIT_NAME`, read through `env`).
 pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Box<dyn Workload> {
-    if env("ZK_CHARM_WORKLOAD").as_deref() == Some("local") {
-        if let Some(root) = env("ZK_CHARM_LOCAL_ROOT").filter(|r| !r.is_empty()) {
-            return Box::new(local::LocalWorkload::with_env(PathBuf::from(root), env));
+    let uuid = env("JUJU_MODEL_UUID").filter(|v| !v.is_empty());
+    let unit = env("JUJU_UNIT_NAME").unwrap_or_default();
+    Box::new(snap::SnapWorkload::for_unit(uuid.as_deref(), &unit))
+}
+
+/// How long an error line of a server's log may be in a status.
+const MAX_CAUSE: usize = 200;
+
+/// Why a server exited, from what it logged: the message of the exception logged with its
+/// last `ERROR` line that has one (the innermost `Caused by:` when there is a chain), else
+/// that last `ERROR` line's own message. ZooKeeper logs one such error before it exits at
+/// start (for instance `Unable to access datadir, exiting abnormally` with a
+/// `DatadirException: Unable to create snap directory ...`), then `Exiting JVM with code
+/// <n>`, which says nothing of the cause and is passed over.
+pub fn exit_cause_in(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log.lines().collect();
+    let errors: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].contains(" ERROR ") && !lines[*i].contains("Exiting JVM with code"))
+        .collect();
+    let with_exception = errors
+        .iter()
+        .rev()
+        .find_map(|i| exception_after(&lines[i + 1..]));
+    let text = match with_exception {
+        Some(cause) => cause,
+        None => {
+            let line = lines[*errors.last()?];
+            line.split_once(" - ").map_or(line, |(_, m)| m).trim()
+        }
+    };
+    let mut text = text.to_string();
+    if text.len() > MAX_CAUSE {
+        let mut cut = MAX_CAUSE;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    Some(text)
+}
+
+/// The message of the exception printed right after a log line (its stack trace's lines),
+/// the innermost `Caused by:` winning; `None` when no exception follows.
+fn exception_after<'a>(lines: &[&'a str]) -> Option<&'a str> {
+    let mut cause: Option<&str> = None;
+    for line in lines {
+        if line.contains(" ERROR ") || line.contains(" WARN ") || line.contains(" INFO ") {
+            break;
+        }
+        let (caused_by, text) = match line.strip_prefix("Caused by: ") {
+            Some(rest) => (true, rest),
+            None => (false, *line),
+        };
+        if let Some(message) = exception_message(text) {
+            if cause.is_none() || caused_by {
+                cause = Some(message);
+            }
         }
     }
-    Box::new(snap::SnapWorkload::new())
+    cause.filter(|c| !c.is_empty())
+}
+
+/// The message of a Java exception line (`java.net.BindException: Address already in use`),
+/// or `None` when the line is not one (a stack frame, other text).
+fn exception_message(line: &str) -> Option<&str> {
+    let (class, message) = line.split_once(": ").unwrap_or((line, ""));
+    let name = class.rsplit(['.', '$']).next()?;
+    let is_class = !class.is_empty()
+        && !class.starts_with(char::is_whitespace)
+        && class
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '$' || c == '_')
+        && (name.ends_with("Exception") || name.ends_with("Error"));
+    is_class.then(|| message.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_is_the_exception_logged_with_the_last_error() {
+        let log = "\
+[main] INFO org.apache.zookeeper.server.quorum.QuorumPeerConfig - Reading configuration from: /var/snap/charmed-zookeeper/current/etc/zookeeper/zoo.cfg
+[main] ERROR org.apache.zookeeper.server.quorum.QuorumPeerMain - Unable to access datadir, exiting abnormally
+org.apache.zookeeper.server.persistence.FileTxnSnapLog$DatadirException: Unable to create snap directory /var/snap/charmed-zookeeper/common/var/lib/zookeeper/data/version-2
+\tat org.apache.zookeeper.server.persistence.FileTxnSnapLog.<init>(FileTxnSnapLog.java:128)
+\tat org.apache.zookeeper.server.quorum.QuorumPeerMain.runFromConfig(QuorumPeerMain.java:164)
+[main] ERROR org.apache.zookeeper.util.ServiceUtils - Exiting JVM with code 3
+";
+        assert_eq!(
+            exit_cause_in(log).as_deref(),
+            Some("Unable to create snap directory /var/snap/charmed-zookeeper/common/var/lib/zookeeper/data/version-2")
+        );
+    }
+
+    #[test]
+    fn the_innermost_cause_wins_and_an_error_without_exception_gives_its_message() {
+        let log = "\
+2024-03-08 11:33:14,123 [myid:] - ERROR [main:o.a.z.s.q.QuorumPeerMain@114] - Unexpected exception, exiting abnormally
+java.lang.RuntimeException: cannot start
+\tat a.b.C.d(C.java:1)
+Caused by: java.net.BindException: Address already in use
+\tat sun.nio.ch.Net.bind0(Native Method)
+";
+        assert_eq!(
+            exit_cause_in(log).as_deref(),
+            Some("Address already in use")
+        );
+        let plain = "[main] ERROR org.apache.zookeeper.server.quorum.QuorumPeerMain - Invalid config, exiting abnormally
+";
+        assert_eq!(
+            exit_cause_in(plain).as_deref(),
+            Some("Invalid config, exiting abnormally")
+        );
+        assert_eq!(
+            exit_cause_in(
+                "[main] INFO x - all good
+"
+            ),
+            None
+        );
+        assert_eq!(exit_cause_in(""), None);
+    }
+
+    #[test]
+    fn a_long_cause_is_cut() {
+        let log = format!(
+            "[main] ERROR x - {}
+",
+            "y".repeat(500)
+        );
+        let cause = exit_cause_in(&log).unwrap();
+        assert!(
+            cause.len() <= MAX_CAUSE + 3 && cause.ends_with("..."),
+            "{cause}"
+        );
+    }
 }

@@ -6,12 +6,13 @@
 //! requests` when the server has no quorum; that becomes [`ZkError::NotServing`]. The server
 //! must allow the words in `4lw.commands.whitelist` (the charm sets `srvr,mntr,conf,ruok`).
 //!
-//! `host` is an address or name (port [`CLIENT_PORT`]), or `host:port`.
+//! `host` is an IP address (port [`CLIENT_PORT`]), or `ip:port`; host names are refused (a lookup
+//! would block outside the deadline).
 
 use super::{EnsembleConfig, Role, ServerSpec, ZkError, CLIENT_PORT};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The timeout [`srvr`], [`mntr`] and [`conf`] use.
@@ -209,6 +210,9 @@ fn display_addr(host: &str) -> String {
     }
 }
 
+/// The socket address of `host`: an IP address, with or without a port. Names are refused:
+/// resolving one is a blocking call outside any deadline (the charm only ever has the IP
+/// addresses Juju gave the units).
 fn resolve(host: &str) -> std::io::Result<SocketAddr> {
     if let Ok(addr) = host.parse::<SocketAddr>() {
         return Ok(addr);
@@ -216,15 +220,10 @@ fn resolve(host: &str) -> std::io::Result<SocketAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, CLIENT_PORT));
     }
-    (host, CLIENT_PORT)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("{host} has no address"),
-            )
-        })
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("{host:?} is not an IP address (host names are not resolved)"),
+    ))
 }
 
 /// Parses a `srvr` reply.
@@ -585,5 +584,21 @@ version=100000000";
             command("127.0.0.1", "stat\n", DEFAULT_TIMEOUT),
             Err(ZkError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn host_names_are_refused_without_a_lookup_and_ip_literals_get_the_client_port() {
+        let err = command("zookeeper-0.example", "srvr", DEFAULT_TIMEOUT).unwrap_err();
+        let text = crate::report::chain(&err);
+        assert!(text.contains("not an IP address"), "{text}");
+        assert_eq!(
+            resolve("127.0.0.11").unwrap(),
+            "127.0.0.11:2181".parse().unwrap()
+        );
+        assert_eq!(
+            resolve("[::1]:2182").unwrap(),
+            "[::1]:2182".parse().unwrap()
+        );
+        assert!(resolve("localhost").is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use zk_sim::machine::Machine;
 use zk_sim::{Chain, Model, ModelOptions, SettleLimits, UnitStatus};
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::four;
@@ -100,12 +101,22 @@ impl Cluster {
         model::addresses(&self.model).expect("the model's status")
     }
 
-    /// `<workload root>` of unit `n`.
-    pub fn workload_root(&self, n: u32) -> std::path::PathBuf {
+    /// Unit `n`'s machine (its own `/snap`, `/var/snap`, ...).
+    pub fn machine(&self, n: u32) -> Machine {
         let app = self.model.app_name().expect("the app name");
         self.model
-            .workload_root(&format!("{app}/{n}"))
-            .expect("the unit's workload root")
+            .machine(&format!("{app}/{n}"))
+            .expect("the unit's machine")
+    }
+
+    /// Where unit `n`'s `zoo.cfg` is in the model (the snap's
+    /// `/var/snap/charmed-zookeeper/current/etc/zookeeper/zoo.cfg` on its machine).
+    pub fn zoo_cfg(&self, n: u32) -> std::path::PathBuf {
+        self.machine(n)
+            .host_path(std::path::Path::new(
+                "/var/snap/charmed-zookeeper/current/etc/zookeeper/zoo.cfg",
+            ))
+            .expect("the snap's data is the machine's own")
     }
 
     /// The `super` password the leader generated.

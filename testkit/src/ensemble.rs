@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use zookeeper_charm::workload::local::LocalWorkload;
+use crate::local_workload::LocalWorkload;
 use zookeeper_charm::workload::Workload;
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::four::{self, Mode};

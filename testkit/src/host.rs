@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use zookeeper_charm::workload::local::{LocalWorkload, INSTALL_HINT};
+use crate::local_workload::{LocalWorkload, INSTALL_HINT};
 
 /// Java or Debian's ZooKeeper jars are missing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,7 +8,7 @@
 //!   are missing.
 //! - [`build`]: building the charm binary with build-time variables, and a charm directory
 //!   around a binary.
-//! - [`server`]: a unit's live ZooKeeper process from its pidfile and `/proc`.
+//! - [`server`]: a unit's live ZooKeeper process, as its machine's fake snapd started it.
 //! - [`invariants`]: the pure checker of "at most one server out of service through the
 //!   charm" and "no quorum lost through the charm", fed one sample at a time.
 //! - [`watch`]: sampling a model's servers (after each hook, or every period in a
@@ -19,6 +19,7 @@
 //!   unit descriptions, addresses, passwords).
 //! - [`cluster`]: [`Cluster`], a model with real ZooKeeper for tests (panics on failure).
 //! - [`ensemble`]: [`Ensemble`], servers started directly with the local workload, no model.
+//! - [`local_workload`]: that test-only workload (Debian's jars as a plain process).
 
 pub mod background;
 pub mod build;
@@ -26,6 +27,7 @@ pub mod cluster;
 pub mod ensemble;
 pub mod host;
 pub mod invariants;
+pub mod local_workload;
 pub mod model;
 pub mod server;
 pub mod watch;

@@ -163,3 +163,20 @@ pub fn leaks(m: &Model, secret: &str) -> Vec<String> {
     }
     found
 }
+
+/// Whether `unit` runs refreshed charm code whose workload is not rolled out yet: its
+/// private `upgrade-pending` marker says `pending` (the charm keeps its state under
+/// `/var/lib/zookeeper-charm/<model uuid>/<app>-<n>/` on the unit's machine).
+pub fn upgrade_pending(m: &Model, unit: &str) -> bool {
+    let (Ok(machine), Ok(st)) = (m.machine(unit), m.state()) else {
+        return false;
+    };
+    let inside = Path::new("/var/lib/zookeeper-charm")
+        .join(&st.model_uuid)
+        .join(unit.replace('/', "-"))
+        .join("upgrade-pending");
+    machine
+        .host_path(&inside)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|t| t.trim() == "pending")
+}

@@ -48,10 +48,10 @@ pub fn sample(model: &Model) -> (BTreeMap<String, UnitSample>, Option<BTreeSet<S
         .values()
         .filter(|u| u.life == Life::Alive && u.app == app)
     {
-        let root = u.workload_root();
-        let server = live_server(&root);
+        let machine = st.machine_of(&u.name);
+        let server = live_server(&machine);
         // Serving counts for this process only if it is still the live one after the probe.
-        let serving = server.is_some() && serving(&u.address) && live_server(&root) == server;
+        let serving = server.is_some() && serving(&u.address) && live_server(&machine) == server;
         if serving && conf_from.is_none() {
             conf_from = Some(u.address.clone());
         }

@@ -152,18 +152,20 @@ fn an_upgraded_server_that_does_not_rejoin_fails_unless_the_quorum_is_out_of_rea
 #[test]
 fn a_failing_hook_tool_fails_the_hook_with_its_command_and_stderr() {
     // (tool, hook, leader) where the tool's failure is a real fault.
+    let steady = |hook: Hook, leader: bool| hook.steady(u32::from(!leader), 3).leader(leader);
+    // The version is set only when the workload changed: at install, say.
+    let install = Hook::install().fresh(0, 1).leader(true).with(|w| {
+        w.related = false;
+        w.installed = None;
+    });
     let cases = [
-        ("is-leader", Hook::update_status(), false),
-        ("relation-get", Hook::update_status(), true),
-        ("config-get", Hook::config_changed(), false),
-        ("application-version-set", Hook::config_changed(), true),
+        ("is-leader", steady(Hook::update_status(), false)),
+        ("relation-get", steady(Hook::update_status(), true)),
+        ("config-get", steady(Hook::config_changed(), false)),
+        ("application-version-set", install),
     ];
-    for (tool, hook, leader) in cases {
-        let out = hook
-            .steady(u32::from(!leader), 3)
-            .leader(leader)
-            .fail_tool(tool)
-            .run();
+    for (tool, hook) in cases {
+        let out = hook.fail_tool(tool).run();
         let err = out.result.clone().unwrap_err();
         assert!(
             err.starts_with(&format!("`{tool} "))
@@ -259,12 +261,18 @@ fn a_failing_workload_operation_blocks_with_what_failed_and_the_hook_succeeds() 
                 .into()
         )
     );
-    // A workload that cannot even be asked is a fault.
+    // A workload that cannot even be asked whether it runs is a fault.
+    let out = Hook::update_status()
+        .steady(1, 3)
+        .with(|w| w.workload_faults.push(Op::IsRunning))
+        .run();
+    assert!(out.result.is_err(), "{}", out.describe());
+    // A steady hook never asks the version (a subprocess on a machine).
     let out = Hook::update_status()
         .steady(1, 3)
         .with(|w| w.workload_faults.push(Op::Version))
         .run();
-    assert!(out.result.is_err(), "{}", out.describe());
+    out.ok();
 }
 
 #[test]
@@ -288,6 +296,30 @@ fn a_server_that_exits_right_after_start_is_started_again_at_most_once_per_round
         Some(Status::maintenance(
             "starting ZooKeeper (it was not running)"
         ))
+    );
+}
+
+#[test]
+fn a_server_that_exits_at_start_is_started_once_and_the_hook_ends_blocked_with_its_cause() {
+    let out = Hook::update_status()
+        .steady(1, 3)
+        .with(|w| {
+            w.running = false;
+            w.exits_after_start = true;
+            w.exit_cause = Some("Unable to create snap directory /mem/data/version-2".into());
+            w.servers
+                .insert(1, ServerHealth::down("connection refused"));
+        })
+        .run();
+    out.ok();
+    assert_eq!(out.lifecycle(), [WorkloadCall::Start], "{}", out.describe());
+    let status = out.status().unwrap();
+    assert_eq!(status.kind, StatusKind::Blocked, "{status:?}");
+    assert!(
+        status.message.starts_with(
+            "ZooKeeper exits at start: Unable to create snap directory /mem/data/version-2; fix it"
+        ),
+        "{status:?}"
     );
 }
 
@@ -334,7 +366,9 @@ fn a_reconfig_zookeeper_refuses_ends_the_hook_waiting_to_retry() {
 }
 
 #[test]
-fn a_leaving_unit_whose_reconfig_fails_still_stops() {
+fn a_leaving_voter_whose_reconfig_fails_keeps_serving_in_stop_and_stops_in_remove() {
+    // Its vote is needed to commit its removal: it stops only once it is out, except in
+    // `remove`, its last hook, where it stops whatever happens.
     let out = Hook::stop()
         .steady(2, 3)
         .with(|w| w.ensemble_faults.push(Fault::BadVersion))
@@ -342,7 +376,15 @@ fn a_leaving_unit_whose_reconfig_fails_still_stops() {
     out.ok();
     assert_eq!(out.reconfigs().len(), 1, "{}", out.describe());
     assert!(out.reconfigs()[0].result.is_err());
-    assert_eq!(out.lifecycle(), [WorkloadCall::Stop]);
+    assert!(out.lifecycle().is_empty(), "{}", out.describe());
     // Leaving outranks the waiting the refused reconfig adds.
+    assert_eq!(out.status().map(|s| s.kind), Some(StatusKind::Maintenance));
+
+    let out = Hook::remove()
+        .steady(2, 3)
+        .with(|w| w.ensemble_faults.push(Fault::BadVersion))
+        .run();
+    out.ok();
+    assert_eq!(out.lifecycle(), [WorkloadCall::Stop], "{}", out.describe());
     assert_eq!(out.status().map(|s| s.kind), Some(StatusKind::Maintenance));
 }

@@ -491,7 +491,8 @@ fn upgrade_charm_without_pre_upgrade_check_blocks_with_what_to_run() {
                 "charm refreshed without pre-upgrade-check, ZooKeeper not upgraded yet: run `juju run zookeeper/leader pre-upgrade-check` to roll it out"
             ))
         );
-        assert_eq!(out.ran("application-version-set"), 1);
+        // The workload did not change: its version is not asked again.
+        assert_eq!(out.ran("application-version-set"), 0);
     }
 }
 
@@ -608,7 +609,7 @@ fn remove_after_stop_has_nothing_left_to_do() {
 }
 
 #[test]
-fn storage_attached_before_install_installs_and_detaching_changes_nothing() {
+fn storage_attached_before_install_prepares_the_data_storage_and_does_nothing_else() {
     for leader in [false, true] {
         let out = Hook::storage_attached()
             .fresh(0, 1)
@@ -620,21 +621,41 @@ fn storage_attached_before_install_installs_and_detaching_changes_nothing() {
             .run();
         out.ok();
         assert_eq!(
-            out.lifecycle(),
-            [WorkloadCall::Install],
-            "{}",
+            out.workload.calls(),
+            [WorkloadCall::PrepareDataDirs],
+            "install follows in its own hook: {}",
             out.describe()
         );
-        assert_eq!(out.ran("relation-get"), 0);
-
-        let out = Hook::storage_detaching()
-            .steady(u32::from(!leader), 3)
-            .leader(leader)
-            .run();
-        out.ok();
-        assert_eq!(out.ran("relation-set"), 0, "{}", out.describe());
-        assert!(out.lifecycle().is_empty());
+        assert_eq!(out.total_calls(), 0, "{}", out.describe());
         assert_eq!(out.status(), None);
+    }
+}
+
+#[test]
+fn storage_detaching_leaves_and_stops_as_stop_does() {
+    // Juju's first hook of a removal: the data goes away, so the server leaves and stops.
+    for (me, leader) in [(2, false), (0, true)] {
+        let detaching = Hook::storage_detaching().steady(me, 3).leader(leader).run();
+        detaching.ok();
+        let stop = Hook::stop().steady(me, 3).leader(leader).run();
+        let ops = |o: &Outcome| -> Vec<MembershipOp> {
+            o.reconfigs().into_iter().map(|r| r.op).collect()
+        };
+        assert_eq!(
+            ops(&detaching),
+            [MembershipOp::Remove { server_id: me + 1 }],
+            "{}",
+            detaching.describe()
+        );
+        assert_eq!(ops(&detaching), ops(&stop));
+        assert_eq!(detaching.lifecycle(), [WorkloadCall::Stop]);
+        assert_eq!(detaching.lifecycle(), stop.lifecycle());
+        assert_eq!(detaching.status(), stop.status());
+        assert_eq!(
+            detaching.ran("relation-set"),
+            0,
+            "a leaving unit writes nothing"
+        );
     }
 }
 

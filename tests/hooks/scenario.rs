@@ -122,6 +122,8 @@ pub struct World {
     pub running: bool,
     pub workload_faults: Vec<Op>,
     pub exits_after_start: bool,
+    /// What the server logs when it exits after a start.
+    pub exit_cause: Option<String>,
     /// The refresh target.
     pub pinned: String,
     /// What the running server was started with: the fingerprint of its files and its
@@ -169,6 +171,7 @@ impl World {
             running: false,
             workload_faults: Vec::new(),
             exits_after_start: false,
+            exit_cause: None,
             pinned: deps::ZOOKEEPER_VERSION.to_string(),
             started_with: None,
             last_status: None,
@@ -390,7 +393,7 @@ impl World {
     fn workload(&self) -> MemWorkload {
         let mut w = MemWorkload::new().pinned(&self.pinned);
         if let Some(v) = &self.installed {
-            w = w.installed(v);
+            w = w.installed_at(v);
         }
         if self.running {
             w = w.running();
@@ -398,7 +401,13 @@ impl World {
         for op in &self.workload_faults {
             w = w.fail(*op);
         }
-        if self.exits_after_start {
+        if let Some(cause) = self
+            .exit_cause
+            .as_deref()
+            .filter(|_| self.exits_after_start)
+        {
+            w = w.exits_after_start_logging(cause);
+        } else if self.exits_after_start {
             w = w.exits_after_start();
         }
         if let Some((fingerprint, zoo_cfg)) = &self.started_with {
@@ -624,6 +633,14 @@ impl Hook {
             let id = self.client_remote?;
             world.clients.get(&id)?.units.first().cloned()
         });
+        let workload = world.workload();
+        // Juju mounts the data storage where the server keeps its data.
+        let storage_hook = self.dispatch_path.ends_with("-storage-attached")
+            || self.dispatch_path.ends_with("-storage-detaching");
+        let storage_location = storage_hook.then(|| {
+            let data = &workload.paths().data_dir;
+            data.parent().unwrap_or(data).to_string_lossy().into_owned()
+        });
         let env = HookEnv {
             unit_name: unit_name(world.me),
             dispatch_path: Some(self.dispatch_path.clone()),
@@ -635,6 +652,7 @@ impl Hook {
             juju_version: Some("3.6.4".into()),
             secret_id: self.secret.as_ref().map(|s| s.0.clone()),
             secret_revision: self.secret.as_ref().and_then(|s| s.1.clone()),
+            storage_location,
         };
         let mut tools = world.tools();
         if let (Some(given), Some(action)) =
@@ -642,7 +660,6 @@ impl Hook {
         {
             tools = tools.action_params(Value::Object(action_params(action, given)));
         }
-        let workload = world.workload();
         let ensemble = world.ensemble();
         let result = charm::run(&env, &tools, &workload, &ensemble)
             .map_err(|e| zookeeper_charm::report::chain(&e));

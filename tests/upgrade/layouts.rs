@@ -19,14 +19,16 @@
 //!   AdminServer (every unit shares one host, so port 8080 would clash).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use testkit::model::{internal_secret, leaks};
 use testkit::watch::ProcessWatch;
 use testkit::writes::{lost, read_children, Writer};
 use testkit::{test_charm, Cluster};
-use zookeeper_charm::workload::local::LocalWorkload;
-use zookeeper_charm::workload::Workload;
+use zookeeper_charm::workload::snap::{self, Layout};
+use zookeeper_charm::workload::Paths;
 use zookeeper_charm::zk::admin::{protected_acl, AclEntry, Admin, Auth, Perms};
 
 use crate::support::{deploy, juju_leader, seed, servers, unit, upgrade_states, zk_leader};
@@ -85,48 +87,84 @@ fn deletions<'a>(bag: &'a BTreeMap<String, String>, keep: &[&str]) -> Vec<(&'a s
         .collect()
 }
 
-fn workload(c: &Cluster, n: u32) -> LocalWorkload {
-    LocalWorkload::new(c.workload_root(n))
+/// Unit `n`'s snap paths as the unit sees them (what goes into `zoo.cfg`), with its private
+/// state directory.
+fn paths(c: &Cluster, n: u32) -> Paths {
+    let uuid = c.model.state().unwrap().model_uuid;
+    let layout = Layout::default();
+    layout.paths(layout.state_dir(Some(&uuid), &unit(n)))
 }
 
-/// Writes `files` (name under `conf/` -> content; `""` empties it) and `flags`, wipes the
-/// charm's private state, then restarts the unit's server on them and waits until every
-/// server serves again; one unit at a time.
-fn restart_on(c: &Cluster, n: u32, files: &[(&str, String)], flags: &[String]) {
-    let w = workload(c, n);
-    let conf = w.paths().conf_dir.clone();
-    for (name, content) in files {
-        w.write_file(&conf.join(name), content.as_bytes(), 0o600)
-            .unwrap();
+/// Where `inside` (a path on unit `n`'s machine) is in the model.
+fn host(c: &Cluster, n: u32, inside: &Path) -> PathBuf {
+    c.model
+        .host_path(&unit(n), inside)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{} is not the machine's own", inside.display()))
+}
+
+/// Writes `content` at `inside` on unit `n`'s machine, with `mode` and `owner`, as a charm
+/// running as root there would have.
+fn put(c: &Cluster, n: u32, inside: &Path, content: &str, mode: u32, owner: Option<u32>) {
+    let path = host(c, n, inside);
+    std::fs::write(&path, content).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    if let Some(uid) = owner {
+        std::os::unix::fs::chown(&path, Some(uid), Some(0)).unwrap();
     }
-    w.set_jvm_flags(flags).unwrap();
-    w.stop().unwrap();
-    w.start().unwrap();
+}
+
+/// Writes `files` (name under the conf dir -> content; `""` empties it, owned by the
+/// snap's user) and `flags` (`SERVER_JVMFLAGS` in the machine's `/etc/environment`), wipes
+/// nothing, then restarts the unit's server through its snap and waits until every server
+/// serves again; one unit at a time.
+fn restart_on(c: &mut Cluster, n: u32, files: &[(&str, String)], flags: &[String]) {
+    let p = paths(c, n);
+    for (name, content) in files {
+        let uid = Some(snap::SNAP_DAEMON_UID);
+        put(c, n, &p.conf_dir.join(name), content, 0o600, uid);
+    }
+    let env = Path::new(snap::ENVIRONMENT_FILE);
+    let existing = std::fs::read_to_string(host(c, n, env)).unwrap_or_default();
+    put(
+        c,
+        n,
+        env,
+        &snap::merge_environment(&existing, flags),
+        0o644,
+        None,
+    );
+    c.model
+        .exec_ok(&unit(n), &["snap", "restart", snap::SERVICE])
+        .unwrap_or_else(|e| panic!("unit {n}: snap restart: {}", zk_sim::Chain(&e)));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !c.addresses().values().all(|a| testkit::watch::serving(a)) {
         assert!(
             std::time::Instant::now() < deadline,
             "unit {n}'s server does not serve on the rewritten files:\n{}\n{}",
             c.describe(),
-            std::fs::read_to_string(w.out_file()).unwrap_or_default()
+            std::fs::read_to_string(host(c, n, &p.server_log())).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-/// Forgets the charm's private state on unit `n`, keeping only what `keep` names.
+/// Forgets the charm's private state on unit `n`, keeping only what `keep` names (root's,
+/// 0600, as the charm keeps it).
 fn wipe_state(c: &Cluster, n: u32, keep: &[(&str, &str)]) {
-    let dir = workload(c, n).paths().charm_state_dir.clone();
+    let inside = paths(c, n).charm_state_dir;
+    let dir = host(c, n, &inside);
     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let _ = std::fs::remove_file(e.path());
     }
     for (name, value) in keep {
-        std::fs::write(dir.join(name), value).unwrap();
+        put(c, n, &inside.join(name), value, 0o600, None);
     }
 }
 
 fn conf_text(c: &Cluster, n: u32, name: &str) -> String {
-    std::fs::read_to_string(workload(c, n).paths().conf_dir.join(name)).unwrap_or_default()
+    let path = host(c, n, &paths(c, n).conf_dir.join(name));
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// `zoo.cfg` without the lines starting with any of `drop`, plus `add`.
@@ -143,10 +181,16 @@ fn edit_cfg(cfg: &str, drop: &[&str], add: &[String]) -> String {
     out
 }
 
+/// The JVM flags the unit's server starts with: `SERVER_JVMFLAGS` in its machine's
+/// `/etc/environment`.
 fn jvm_flags(c: &Cluster, n: u32) -> Vec<String> {
-    std::fs::read_to_string(workload(c, n).jvm_flags_file())
+    let prefix = format!("{}=", snap::JVM_FLAGS_VAR);
+    std::fs::read_to_string(host(c, n, Path::new(snap::ENVIRONMENT_FILE)))
         .unwrap()
         .lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .unwrap_or_default()
+        .split_whitespace()
         .map(str::to_string)
         .collect()
 }
@@ -362,7 +406,7 @@ fn a_refresh_from_the_plain_bag_layout_of_earlier_revisions_keeps_the_ensemble_a
             .filter(|f| !f.starts_with("-Dzookeeper.superUser"))
             .collect();
         restart_on(
-            &b.c,
+            &mut b.c,
             n,
             &[
                 ("zoo.cfg", cfg),
@@ -477,8 +521,7 @@ fn a_refresh_from_charmed_zookeepers_layout_keeps_its_passwords_voters_and_quoru
     );
     // Its files, one server at a time; none of this charm's private state.
     for n in b.units.clone() {
-        let w = workload(&b.c, n);
-        let p = w.paths().clone();
+        let p = paths(&b.c, n);
         let dynamic =
             zookeeper_charm::render::dynamic_config_file(&conf_text(&b.c, n, "zoo.cfg")).unwrap();
         let cfg = format!(
@@ -505,7 +548,7 @@ fn a_refresh_from_charmed_zookeepers_layout_keeps_its_passwords_voters_and_quoru
             log_dir,
         ];
         restart_on(
-            &b.c,
+            &mut b.c,
             n,
             &[
                 ("zoo.cfg", cfg),

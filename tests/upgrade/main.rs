@@ -10,8 +10,8 @@
 //!   model visibly changes when the upgrade finishes);
 //! * "refusing": `ZK_CHARM_VERSION=9.0.0`, `ZK_CHARM_UPGRADE_SUPPORTED=>=9`.
 //!
-//! While a rollout runs, a background thread samples every unit's ZooKeeper process (pid
-//! from `<workload>/zookeeper.pid` and its start time from `/proc`) and whether it serves
+//! While a rollout runs, a background thread samples every unit's ZooKeeper process (the
+//! pid its machine's snap service started and its start time from `/proc`) and whether it serves
 //! every 100 ms (`testkit::watch`, which also checks that at most one server is out of
 //! service through the charm), and another writes a znode every 50 ms; the assertions are
 //! on what they saw.
@@ -130,11 +130,11 @@ fn pre_upgrade_check_fails_on_a_non_leader_and_on_an_unhealthy_ensemble_saying_w
     // One server killed outright just before the check (a follower, so the quorum stays).
     let zk = zk_leader(&c);
     let victim = (0..3).find(|u| *u != zk).unwrap();
-    let root = c.workload_root(victim);
-    let killed = signal_server(&root, libc::SIGKILL, Duration::from_secs(10))
+    let machine = c.machine(victim);
+    let killed = signal_server(&machine, libc::SIGKILL, Duration::from_secs(10))
         .expect("the victim's server runs");
     assert!(
-        live_server(&root).is_none(),
+        live_server(&machine).is_none(),
         "pid {} survived SIGKILL",
         killed.pid
     );
@@ -160,7 +160,7 @@ fn pre_upgrade_check_fails_on_a_non_leader_and_on_an_unhealthy_ensemble_saying_w
 
     // The charm restarts the server; then the check passes.
     c.settle("the killed server restarted");
-    assert!(live_server(&root).is_some());
+    assert!(live_server(&machine).is_some());
     pre_upgrade_check(&mut c);
     c.model.destroy().unwrap();
 }
@@ -197,7 +197,10 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         juju_leader_fails,
         "{stack:?}"
     );
-    std::fs::write(c.workload_root(first).join("fail-next-refresh"), "").unwrap();
+    let app = c.model.app_name().unwrap();
+    c.model
+        .fail_next_snap_refresh(&format!("{app}/{first}"))
+        .unwrap();
 
     let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
     let writer = start_writer(&c, "/failure");
@@ -220,7 +223,8 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
     assert_eq!(failed.workload, "blocked", "{}", c.describe());
     for what in [
         "upgrade failed",
-        "fail-next-refresh",
+        "snap refresh charmed-zookeeper",
+        "fault injected by zk-sim",
         "pre-upgrade-check",
         "juju refresh",
     ] {

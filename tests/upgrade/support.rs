@@ -18,7 +18,7 @@ const WRITE_EVERY: Duration = Duration::from_millis(50);
 pub fn servers(c: &Cluster) -> BTreeMap<u32, Option<ServerProcess>> {
     c.addresses()
         .into_keys()
-        .map(|u| (u, live_server(&c.workload_root(u))))
+        .map(|u| (u, live_server(&c.machine(u))))
         .collect()
 }
 
@@ -132,7 +132,7 @@ pub fn recorded_charm_version(c: &Cluster) -> String {
 /// then lets the charm start it again. Returns the new quorum leader.
 fn move_zk_leadership(c: &mut Cluster) -> u32 {
     let old = zk_leader(c);
-    signal_server(&c.workload_root(old), libc::SIGTERM, Duration::ZERO)
+    signal_server(&c.machine(old), libc::SIGTERM, Duration::ZERO)
         .expect("the quorum leader's server runs");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

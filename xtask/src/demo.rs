@@ -1,7 +1,7 @@
 //! `cargo xtask demo`: the packed charm on the local model, in one command.
 //!
-//! 1. Host packages: Debian's ZooKeeper jars and a Java runtime. Installed with apt when
-//!    running as root; otherwise the exact command is printed and the task stops.
+//! 1. Root (the local model needs it), and host packages: Debian's ZooKeeper jars and a
+//!    Java runtime, installed with apt when missing.
 //! 2. `cargo xtask pack --base 22.04`.
 //! 3. The `zk-sim` CLI: `deploy --path <charm> -n N`, `settle`, `status`.
 
@@ -45,6 +45,12 @@ const REQUIREMENTS: [Requirement; 2] = [
 ];
 
 pub fn demo(opts: &DemoOptions) -> Result<()> {
+    if !is_root() {
+        bail!(
+            "the local model needs root (each unit runs in a mount namespace of its own and \
+             ZooKeeper as the snap's user, uid 584788): run `sudo cargo xtask demo`"
+        );
+    }
     ensure_host_packages()?;
     let root = workspace_root();
     let charms = pack(&PackOptions {

@@ -5,6 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{JUJU_VERSION, SYSTEM_PATH};
+use crate::machine::Mount;
+use crate::snap::MACHINE_ENV;
 use crate::state::{HookSpec, ModelState};
 use crate::tools::STATE_DIR_ENV;
 
@@ -43,8 +45,8 @@ pub(super) fn find_handler(
     }
 }
 
-/// Exactly the variables the uniter sets (plus the sim's state dir and the local workload
-/// backend's two variables).
+/// Exactly the variables the uniter sets, plus the sim's own two: the model directory (for
+/// the hook tools) and the unit's machine directory (for `snap`).
 pub(super) fn hook_env(
     st: &ModelState,
     model_dir: &Path,
@@ -121,6 +123,17 @@ pub(super) fn hook_env(
             set("JUJU_SECRET_REVISION", r.to_string());
         }
     }
+    if let Some(storage) = hook
+        .and_then(|h| h.storage_id.as_ref())
+        .and_then(|id| st.storage.get(id))
+    {
+        set("JUJU_STORAGE_ID", storage.id.clone());
+        set("JUJU_STORAGE_KIND", storage.kind.clone());
+        set(
+            "JUJU_STORAGE_LOCATION",
+            storage.location.to_string_lossy().into_owned(),
+        );
+    }
     set(
         "PATH",
         format!(
@@ -130,10 +143,20 @@ pub(super) fn hook_env(
     );
     set("LANG", "C.UTF-8".to_string());
     set(STATE_DIR_ENV, model_dir.to_string_lossy().into_owned());
-    set("ZK_CHARM_WORKLOAD", "local".to_string());
     set(
-        "ZK_CHARM_LOCAL_ROOT",
-        u.workload_root().to_string_lossy().into_owned(),
+        MACHINE_ENV,
+        st.machine_of(unit).root().to_string_lossy().into_owned(),
     );
     env
+}
+
+/// The bind mounts of `unit`'s namespace: its machine's own paths and the storage attached
+/// to any unit on that machine (a subordinate sees its principal's, as on one machine).
+pub(super) fn unit_mounts(st: &ModelState, unit: &str) -> Vec<Mount> {
+    let storage: Vec<(PathBuf, PathBuf)> = st
+        .machine_storage(unit)
+        .into_iter()
+        .map(|s| (s.dir.clone(), s.location.clone()))
+        .collect();
+    st.machine_of(unit).mounts(&storage)
 }

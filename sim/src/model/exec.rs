@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::commit::commit;
-use super::env::hook_env;
+use super::env::{hook_env, unit_mounts};
 use super::Model;
 use crate::process::{self, HookProcess};
 use crate::rng::mix;
@@ -55,7 +55,7 @@ fn resolve(program: &str, env: &[(String, String)]) -> PathBuf {
 impl Model {
     /// `juju exec --unit <unit> -- <argv>`: runs `argv` now, between hooks, in a context of
     /// the unit (its hook tools work; `JUJU_*` variables as in a hook, without a hook name),
-    /// with the charm dir as cwd and no stdin. Its buffered writes commit if it exits 0,
+    /// on its machine (its mount namespace), with the charm dir as cwd and no stdin. Its buffered writes commit if it exits 0,
     /// like a hook's, and fan out; a failure does not put the unit in error.
     pub fn exec(&mut self, unit: &str, argv: &[&str]) -> Result<ExecResult, SimError> {
         let Some(program) = argv.first() else {
@@ -63,7 +63,7 @@ impl Model {
         };
         let _runner = self.runner()?;
         let dir = self.dir().to_path_buf();
-        let (ctx_id, env, cwd, scratch, timeout) = {
+        let (ctx_id, env, mounts, cwd, scratch, timeout) = {
             let mut g = self.lock()?;
             let st = &mut g.st;
             match st.units.get(unit) {
@@ -79,6 +79,7 @@ impl Model {
                 mix(st.seed ^ st.next_context.wrapping_mul(0x5851_F42D)) >> 1
             );
             let env = hook_env(st, &dir, unit, &ctx_id, None, None);
+            let mounts = unit_mounts(st, unit);
             let u = &st.units[unit];
             let (cwd, scratch) = (u.charm_dir(), u.dir.clone());
             st.contexts.insert(
@@ -96,7 +97,7 @@ impl Model {
             );
             let timeout = Duration::from_secs(st.switches.hook_timeout_secs);
             g.save()?;
-            (ctx_id, env, cwd, scratch, timeout)
+            (ctx_id, env, mounts, cwd, scratch, timeout)
         };
         let program = resolve(program, &env);
         // HookProcess runs a program without arguments: a one-line script in the unit's
@@ -115,6 +116,7 @@ impl Model {
                     env: &env,
                     scratch: &scratch,
                     timeout,
+                    mounts: &mounts,
                 })
             });
         let _ = fs::remove_file(&script);

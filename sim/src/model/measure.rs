@@ -21,6 +21,10 @@ use crate::state::{HookSpec, Life};
 use crate::tools::TOOL_CALL_LOG;
 use crate::SimError;
 
+/// The commands of the units' machines (not hook tools) whose calls are recorded with the
+/// hook tools'.
+pub const WORKLOAD_COMMANDS: [&str; 1] = ["snap"];
+
 /// What one hook or action process cost, from `wait4(2)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
@@ -61,15 +65,30 @@ pub struct Measured {
     pub record: HookRecord,
     /// None when no process ran (a hook without handler, or skipped).
     pub usage: Option<Usage>,
-    /// Hook-tool invocations of this run, by tool (`relation-get` -> 3).
+    /// Hook-tool invocations of this run, by tool (`relation-get` -> 3), and the workload
+    /// commands it ran (`snap`, see [`WORKLOAD_COMMANDS`]), which record themselves the same
+    /// way.
     pub tool_calls: BTreeMap<String, u32>,
     /// Each call with its cost, in the order they finished.
     pub tool_runs: Vec<ToolRun>,
 }
 
 impl Measured {
+    /// Hook-tool invocations (the workload commands not counted).
     pub fn total_tool_calls(&self) -> u32 {
-        self.tool_calls.values().sum()
+        self.tool_calls
+            .iter()
+            .filter(|(t, _)| !WORKLOAD_COMMANDS.contains(&t.as_str()))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Workload subprocesses the run started (`snap` commands).
+    pub fn workload_calls(&self) -> u32 {
+        WORKLOAD_COMMANDS
+            .iter()
+            .filter_map(|w| self.tool_calls.get(*w))
+            .sum()
     }
 }
 

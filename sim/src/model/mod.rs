@@ -23,8 +23,9 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::process;
+use crate::machine::{self as machine, Machine};
 use crate::rng::mix;
+use crate::snap::service;
 use crate::state::{Guard, ModelState, Store, Switches};
 use crate::tools::ToolName;
 use crate::SimError;
@@ -45,7 +46,7 @@ mod verbs;
 
 pub use exec::ExecResult;
 pub use jujuc::locate_jujuc;
-pub use measure::{run_measured, Measured, ToolRun, Usage};
+pub use measure::{run_measured, Measured, ToolRun, Usage, WORKLOAD_COMMANDS};
 pub use observe::zk_role;
 pub use observe::{AppStatus, RelationStatus, SecretView};
 pub use records::{ActionResult, HookRecord, RunOutcome, UnitStatus};
@@ -58,7 +59,7 @@ use scheduler::Work;
 pub const JUJU_VERSION: &str = "3.6.8";
 /// The hook PATH after the tools dir (as on an Ubuntu machine).
 pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// Grace period between SIGTERM and SIGKILL when stopping a unit's ZooKeeper.
+/// Grace period between SIGTERM and SIGKILL when the model stops a unit's services.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Options of [`Model::create_with`].
@@ -179,6 +180,8 @@ impl Model {
         opts: ModelOptions,
     ) -> Result<Model, SimError> {
         let dir = absolute(dir.as_ref())?;
+        machine::require_root()?;
+        machine::ensure_mount_points()?;
         let store = Store::new(&dir);
         if store.exists() {
             return Err(SimError::Refused(format!(
@@ -208,7 +211,12 @@ impl Model {
         fs::copy(&jujuc, &tool_bin).map_err(SimError::io("copy", &jujuc))?;
         fs::set_permissions(&tool_bin, fs::Permissions::from_mode(0o755))
             .map_err(SimError::io("chmod", &tool_bin))?;
-        for name in ToolName::ALL.map(ToolName::as_str) {
+        // The hook tools, and the units' `snap` (the same binary).
+        for name in ToolName::ALL
+            .map(ToolName::as_str)
+            .into_iter()
+            .chain(["snap"])
+        {
             let link = tools_dir.join(name);
             symlink("sim-jujuc", &link).map_err(SimError::io("create symlink", &link))?;
         }
@@ -235,6 +243,8 @@ impl Model {
             tool_failures: Vec::new(),
             hook_seq: 0,
             enqueued: 0,
+            storage: BTreeMap::new(),
+            next_storage: 0,
         };
         store.init(st)?;
         Ok(Model {
@@ -309,8 +319,9 @@ impl Model {
         g.save()
     }
 
-    /// Stops every ZooKeeper any unit of this model started (by the pid in its workload
-    /// root) and returns their pids. The model stays.
+    /// Stops every service process the snaps of any unit's machine run (by the pid their
+    /// fake snapd recorded; removed units included) and returns their pids. The model
+    /// stays.
     pub fn stop_processes(&self) -> Vec<i32> {
         let units = self.dir().join("units");
         let mut dirs: Vec<PathBuf> = fs::read_dir(&units)
@@ -318,11 +329,11 @@ impl Model {
             .unwrap_or_default();
         dirs.sort();
         dirs.iter()
-            .filter_map(|d| process::stop_zookeeper(&d.join("workload"), STOP_GRACE))
+            .flat_map(|d| service::stop_all(&Machine::of_unit(d), STOP_GRACE))
             .collect()
     }
 
-    /// `zk-sim destroy`: stops every ZooKeeper the units started, then deletes the model
+    /// `zk-sim destroy`: stops every service the units' snaps run, then deletes the model
     /// directory. Returns the pids it stopped.
     pub fn destroy(&mut self) -> Result<Vec<i32>, SimError> {
         let pids = self.stop_processes();

@@ -2,14 +2,16 @@
 //! logs, databags, secrets (as `juju show-secret` shows them), unit directories.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::records::{HookRecord, UnitStatus};
 use super::Model;
+use crate::machine::Machine;
 use crate::secrets::{self, Secret};
+use crate::snap::{self, service, state::ServiceProcess};
 use crate::state::{Databag, Life, ModelState, Relation};
 use crate::{fourlw, logs, SimError};
 
@@ -397,9 +399,47 @@ impl Model {
         }
     }
 
-    /// `ZK_CHARM_LOCAL_ROOT` of a unit.
-    pub fn workload_root(&self, unit: &str) -> Result<PathBuf, SimError> {
-        Ok(self.unit_dir(unit)?.join("workload"))
+    /// A unit's machine (its own `/snap`, `/var/snap`, ...; a subordinate's is its
+    /// principal's; see [`crate::machine`]), also after the unit was removed.
+    pub fn machine(&self, unit: &str) -> Result<Machine, SimError> {
+        {
+            let g = self.lock()?;
+            if g.st.units.contains_key(unit) {
+                return Ok(g.st.machine_of(unit));
+            }
+        }
+        Ok(Machine::of_unit(&self.unit_dir(unit)?))
+    }
+
+    /// Where `inside` (a path as `unit` sees it) is in the model: in storage attached on
+    /// its machine, else in its machine's own paths (see [`Machine::host_path`]); `None` for a path
+    /// that is the host's.
+    pub fn host_path(&self, unit: &str, inside: &Path) -> Result<Option<PathBuf>, SimError> {
+        let g = self.lock()?;
+        if !g.st.units.contains_key(unit) {
+            return Err(SimError::not_found("unit", unit));
+        }
+        let in_storage = g.st.machine_storage(unit).into_iter().find_map(|s| {
+            let rest = inside.strip_prefix(&s.location).ok()?;
+            Some(s.dir.join(rest))
+        });
+        Ok(in_storage.or_else(|| g.st.machine_of(unit).host_path(inside)))
+    }
+
+    /// The ZooKeeper server the snap on `unit`'s machine runs, if one runs.
+    pub fn server(&self, unit: &str) -> Result<Option<ServiceProcess>, SimError> {
+        Ok(service::server(&self.machine(unit)?))
+    }
+
+    /// Makes the next `snap refresh charmed-zookeeper` on `unit`'s machine fail once, as a
+    /// download that fails does.
+    pub fn fail_next_snap_refresh(&self, unit: &str) -> Result<(), SimError> {
+        let path =
+            snap::state::snapd_dir(&self.machine(unit)?).join(snap::state::FAIL_NEXT_REFRESH);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(SimError::io("create", dir))?;
+        }
+        std::fs::write(&path, "").map_err(SimError::io("write", &path))
     }
 }
 

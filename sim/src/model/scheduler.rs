@@ -14,12 +14,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::commit::{commit, finish_removal};
-use super::env::{find_handler, hook_env};
+use super::env::{find_handler, hook_env, unit_mounts};
 use super::records::{HookRecord, RunOutcome};
 use super::{Model, STOP_GRACE};
 use crate::charm;
-use crate::process::{self, Finished, HookProcess};
+use crate::machine::{Machine, Mount};
+use crate::process::{Finished, HookProcess};
 use crate::rng::{mix, SplitMix64};
+use crate::snap::service;
 use crate::state::{
     ActionStatus, Context, FailedHook, Guard, HookKind, HookSpec, ModelState, Pending, RunnerLock,
     StatusRecord, Unit,
@@ -49,6 +51,8 @@ struct Run {
     program: Result<Option<PathBuf>, String>,
     charm_dir: PathBuf,
     env: Vec<(String, String)>,
+    /// The unit's namespace: its machine's paths and its storage.
+    mounts: Vec<Mount>,
     timeout: Duration,
     /// Where the process's output files go (the unit's agent directory).
     scratch: PathBuf,
@@ -80,6 +84,7 @@ impl Model {
     /// killed while a hook ran): the hook goes back to the front of its unit's queue and an
     /// action back to pending, as Juju re-queues a hook interrupted by an agent shutdown.
     pub(super) fn runner(&mut self) -> Result<RunnerLock, SimError> {
+        crate::machine::require_root()?;
         let lock = self.store.runner_lock()?;
         let mut g = self.lock()?;
         if g.st.contexts.is_empty() {
@@ -160,6 +165,7 @@ impl Model {
                     env: &run.env,
                     scratch: &run.scratch,
                     timeout: run.timeout,
+                    mounts: &run.mounts,
                 })
                 .map(Some)
                 .map_err(|e| format!("cannot start {}: {e}", p.display())),
@@ -168,8 +174,8 @@ impl Model {
         };
         let duration_ms = started.elapsed().as_millis() as u64;
         let (record, to_stop) = self.finish_run(run, ended, duration_ms)?;
-        for root in to_stop {
-            process::stop_zookeeper(&root, STOP_GRACE);
+        for machine in to_stop {
+            service::stop_all(&machine, STOP_GRACE);
         }
         if let Some(f) = self.on_hook.as_mut() {
             f(&record);
@@ -202,6 +208,7 @@ impl Model {
         let u = &st.units[unit];
         let charm_dir = u.charm_dir();
         let env = hook_env(st, &dir, unit, &ctx_id, hook.as_ref(), action);
+        let mounts = unit_mounts(st, unit);
         let program = if skip_reason.is_some() {
             Ok(None)
         } else {
@@ -245,19 +252,20 @@ impl Model {
             program,
             charm_dir,
             env,
+            mounts,
             timeout,
             scratch,
         })
     }
 
     /// The outcome and commit of a run, the bookkeeping after it, and its logs. Returns its
-    /// record and the workload roots whose ZooKeeper must now be stopped (removed units).
+    /// record and the machines whose services must now be stopped (removed units).
     fn finish_run(
         &mut self,
         run: Run,
         ended: Ended,
         duration_ms: u64,
-    ) -> Result<(HookRecord, Vec<PathBuf>), SimError> {
+    ) -> Result<(HookRecord, Vec<Machine>), SimError> {
         let dir = self.dir().to_path_buf();
         let mut g = self.lock()?;
         let st = &mut g.st;
@@ -393,8 +401,9 @@ fn outcome(run: &Run, ended: &Ended) -> (RunOutcome, Option<String>, Option<i32>
 
 /// The uniter's bookkeeping after a hook: the unit enters scope after `install` (or after
 /// the `-relation-created` of a relation integrated later), leaves a relation after its
-/// `-relation-broken`, leaves the model after `remove` (its ZooKeeper root is returned, to be
-/// stopped), or stays in error until a retry succeeds.
+/// `-relation-broken`, its storage is detached after `-storage-detaching`, it leaves the
+/// model after `remove` (a principal's machine is returned, for its services to be
+/// stopped), or it stays in error until a retry succeeds.
 fn after_hook(
     st: &mut ModelState,
     unit: &str,
@@ -402,7 +411,7 @@ fn after_hook(
     attempt: u32,
     outcome: RunOutcome,
     reason: &Option<String>,
-) -> Vec<PathBuf> {
+) -> Vec<Machine> {
     let mut to_stop = Vec::new();
     let u = st.units.get_mut(unit).expect("unit exists");
     u.executing = None;
@@ -432,8 +441,19 @@ fn after_hook(
         }
         HookKind::Start if !u.status_set => u.workload = StatusRecord::new("unknown", ""),
         HookKind::Remove => {
-            to_stop.push(u.workload_root());
+            // A subordinate leaves its principal's machine (and its services) running.
+            if u.principal.is_none() {
+                to_stop.push(st.machine_of(unit));
+            }
             finish_removal(st, unit);
+        }
+        HookKind::StorageDetaching => {
+            if let Some(id) = &h.storage_id {
+                u.storage.retain(|s| s != id);
+                if let Some(s) = st.storage.get_mut(id) {
+                    s.attached_to = None;
+                }
+            }
         }
         _ => {}
     }

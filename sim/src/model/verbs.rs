@@ -3,15 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::{absolute, make_dir, Model};
 use crate::charm::{self, Charm, Role, StubSpec};
+use crate::machine::Machine;
 use crate::state::{
-    AppBag, Application, CharmRecord, Guard, HookKind, HookSpec, Life, Relation, RelationEnd,
-    StatusRecord, ToolFailure, Unit,
+    AppBag, Application, CharmRecord, Guard, HookKind, HookSpec, Life, ModelState, Relation,
+    RelationEnd, StatusRecord, StorageInstance, ToolFailure, Unit,
 };
 use crate::tools::ToolName;
 use crate::SimError;
@@ -226,12 +227,21 @@ impl Model {
                 st.next_machine - 1
             }
         };
-        let a = st.applications.get_mut(app).expect("application exists");
-        let n = a.next_unit;
+        let n = st.applications[app].next_unit;
         let name = format!("{app}/{n}");
         let dir = self.dir().join("units").join(format!("{app}-{n}"));
-        make_dir(&dir, 0o700)?;
-        make_dir(&dir.join("workload"), 0o700)?;
+        make_dir(&dir, 0o755)?;
+        // A principal unit gets a new machine; a subordinate lives on its principal's.
+        let host = match principal {
+            Some(p) => Machine::of_unit(&st.units[p].dir),
+            None => {
+                let m = Machine::of_unit(&dir);
+                m.create()?;
+                m
+            }
+        };
+        let storage = self.attach_new_storage(st, app, &name, &host)?;
+        let a = st.applications.get_mut(app).expect("application exists");
         let files = charm::deploy_to_unit(&a.charm.dir, &dir.join("charm"), &[])?;
         a.next_unit += 1;
         let charm_revision = a.charm.revision;
@@ -263,10 +273,52 @@ impl Model {
                 ports: Default::default(),
                 charm_revision,
                 charm_files: files,
+                storage,
             },
         );
         st.queue_new_unit(&name);
         Ok(name)
+    }
+
+    /// Creates and attaches one instance of each storage `app`'s charm declares (Juju
+    /// gives each its minimum), as Juju does for a new machine unit: the instance's
+    /// directory in the model, and its mount point on the unit's machine, root's. Returns
+    /// their ids.
+    fn attach_new_storage(
+        &self,
+        st: &mut ModelState,
+        app: &str,
+        unit: &str,
+        machine: &Machine,
+    ) -> Result<Vec<String>, SimError> {
+        let mut ids = Vec::new();
+        for spec in st.applications[app].charm.meta.storage.clone() {
+            let k = st.next_storage;
+            st.next_storage += 1;
+            let id = format!("{}/{k}", spec.name);
+            let dir = self
+                .dir()
+                .join("storage")
+                .join(format!("{}-{k}", spec.name));
+            make_dir(&dir, 0o755)?;
+            let location = spec.location.clone().map_or_else(
+                || PathBuf::from(format!("/var/lib/juju/storage/{}/{k}", spec.name)),
+                PathBuf::from,
+            );
+            machine.make_mount_point(&location)?;
+            st.storage.insert(
+                id.clone(),
+                StorageInstance {
+                    id: id.clone(),
+                    kind: spec.kind.clone(),
+                    location,
+                    dir,
+                    attached_to: Some(unit.to_string()),
+                },
+            );
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// `juju remove-unit`: the unit departs its relations, stops and is removed (its

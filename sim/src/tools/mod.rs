@@ -10,7 +10,7 @@
 //! - `mod.rs`: [`ToolName`], [`main_with`] (one invocation), the shared `Tool` context.
 //! - One file per family: `relation.rs`, `leader.rs`, `config.rs`, `status.rs` (status,
 //!   logs, version), `action.rs`, `network.rs`, `ports.rs`, `state.rs`, `goal_state.rs`,
-//!   `secret.rs` (the `secret-*` tools).
+//!   `secret.rs` (the `secret-*` tools), `storage.rs`.
 //! - `args.rs`: Juju's gnuflag parsing; `format.rs`: juju/cmd's output formats.
 
 mod action;
@@ -26,6 +26,7 @@ mod secret;
 mod settings;
 mod state;
 mod status;
+mod storage;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -75,12 +76,14 @@ pub enum ToolName {
     StateSet,
     StatusGet,
     StatusSet,
+    StorageGet,
+    StorageList,
     UnitGet,
 }
 
 impl ToolName {
     /// Every tool, in name order.
-    pub const ALL: [ToolName; 34] = [
+    pub const ALL: [ToolName; 36] = [
         ToolName::ActionFail,
         ToolName::ActionGet,
         ToolName::ActionLog,
@@ -114,6 +117,8 @@ impl ToolName {
         ToolName::StateSet,
         ToolName::StatusGet,
         ToolName::StatusSet,
+        ToolName::StorageGet,
+        ToolName::StorageList,
         ToolName::UnitGet,
     ];
 
@@ -153,6 +158,8 @@ impl ToolName {
             ToolName::StateSet => "state-set",
             ToolName::StatusGet => "status-get",
             ToolName::StatusSet => "status-set",
+            ToolName::StorageGet => "storage-get",
+            ToolName::StorageList => "storage-list",
             ToolName::UnitGet => "unit-get",
         }
     }
@@ -315,7 +322,11 @@ fn run(
 
 /// Appends the call to the tool-call log if it exists (no file: nothing to do), with this
 /// process's own cost: `<context> <tool> <wall µs> <cpu µs> <peak rss KiB>`.
-fn note_call(env: &dyn Fn(&str) -> Option<String>, name: &str, wall: std::time::Duration) {
+pub(crate) fn note_call(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    wall: std::time::Duration,
+) {
     let (Ok(dir), Some(ctx_id)) = (state_dir(env), env("JUJU_CONTEXT_ID")) else {
         return;
     };
@@ -477,6 +488,8 @@ impl Tool<'_> {
             ToolName::StateSet => self.state_set(argv),
             ToolName::StatusGet => self.status_get(argv),
             ToolName::StatusSet => self.status_set(argv),
+            ToolName::StorageGet => self.storage_get(argv),
+            ToolName::StorageList => self.storage_list(argv),
             ToolName::UnitGet => self.unit_get(argv),
         }
     }

@@ -179,7 +179,24 @@ fn a_departing_voter_steps_out_of_the_quorum_itself_then_stops() {
         plan.workload.is_empty(),
         "it stops in the stop hook, not while departing"
     );
+    // Stopping too (stop, or the data storage detaching): it steps out first, stops once
+    // it is out (the next round), and in `remove` stops whatever happens.
     w.s.event.stopping = true;
+    let plan = w.plan();
+    assert_eq!(plan.membership, vec![MembershipOp::Remove { server_id: 3 }]);
+    assert!(
+        plan.workload.is_empty(),
+        "its vote is needed for its removal"
+    );
+    let mut out = w.clone().ensemble(
+        &[0, 1],
+        &[(0, leading()), (1, following()), (2, following())],
+    );
+    out.s.event.stopping = true;
+    let plan = out.plan();
+    assert!(plan.membership.is_empty());
+    assert_eq!(plan.workload, vec![WorkloadOp::Stop]);
+    w.s.event.removing = true;
     assert_eq!(w.plan().workload, vec![WorkloadOp::Stop]);
 }
 

@@ -134,7 +134,7 @@ pub(super) fn converged(
 pub(super) fn zk_servers(m: &Model) -> BTreeMap<String, ServerProcess> {
     let mut out = BTreeMap::new();
     for u in m.status().unwrap_or_default() {
-        if let Some(p) = m.workload_root(&u.unit).ok().and_then(|r| live_server(&r)) {
+        if let Some(p) = m.machine(&u.unit).ok().and_then(|r| live_server(&r)) {
             out.insert(u.unit, p);
         }
     }
@@ -160,10 +160,9 @@ pub(super) fn upgrade_done(m: &Model) -> bool {
                 .is_some_and(|s| s == "idle")
         })
     });
-    let no_pending = st.iter().all(|u| {
-        m.workload_root(&u.unit)
-            .is_ok_and(|r| !r.join("upgrade-pending").exists())
-    });
+    let no_pending = st
+        .iter()
+        .all(|u| !testkit::model::upgrade_pending(m, &u.unit));
     stack_empty && idle && no_pending
 }
 

@@ -32,6 +32,8 @@ pub(super) struct Row {
     /// The largest peak RSS of any hook-tool process.
     pub(super) tool_rss_kib: u64,
     pub(super) calls: Vec<u32>,
+    /// Per run: the workload subprocesses it started (`snap` commands).
+    pub(super) workload_calls: Vec<u32>,
     /// By tool, from the run with the median number of calls.
     pub(super) by_tool: BTreeMap<String, u32>,
     pub(super) follow_ups: usize,
@@ -102,6 +104,18 @@ impl Row {
     pub(super) fn max_calls(&self) -> u32 {
         self.calls.iter().max().copied().unwrap_or(0)
     }
+    pub(super) fn max_workload_calls(&self) -> u32 {
+        self.workload_calls.iter().max().copied().unwrap_or(0)
+    }
+    pub(super) fn workload_calls_text(&self) -> String {
+        let lo = self.workload_calls.iter().min().copied().unwrap_or(0);
+        let hi = self.max_workload_calls();
+        if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}-{hi}")
+        }
+    }
     pub(super) fn by_tool_text(&self) -> String {
         self.by_tool
             .iter()
@@ -142,12 +156,13 @@ impl Row {
             mb(self.tool_rss_kib),
             self.calls_text(),
             self.by_tool_text(),
+            self.workload_calls_text(),
             notes.join("; "),
         ]
     }
 }
 
-pub(super) const HEADERS: [&str; 13] = [
+pub(super) const HEADERS: [&str; 14] = [
     "hook / action",
     "unit",
     "runs",
@@ -160,6 +175,7 @@ pub(super) const HEADERS: [&str; 13] = [
     "tool peak RSS",
     "tool calls",
     "by tool",
+    "workload subprocesses",
     "notes",
 ];
 
@@ -282,6 +298,7 @@ pub(super) fn hook_costs(
                 charm_rss_kib: Vec::new(),
                 tool_rss_kib: 0,
                 calls: Vec::new(),
+                workload_calls: Vec::new(),
                 by_tool: BTreeMap::new(),
                 follow_ups: 0,
                 failures: Vec::new(),
@@ -337,19 +354,26 @@ pub(super) fn hook_costs(
                     .unwrap_or(0),
             );
             row.calls.push(r.total_tool_calls());
+            row.workload_calls.push(r.workload_calls());
         }
         let mut by_calls: Vec<&Measured> = runs.iter().collect();
         by_calls.sort_by_key(|r| r.total_tool_calls());
         if let Some(mid) = by_calls.get(by_calls.len() / 2) {
-            row.by_tool = mid.tool_calls.clone();
+            row.by_tool = mid
+                .tool_calls
+                .iter()
+                .filter(|(t, _)| !zk_sim::model::WORKLOAD_COMMANDS.contains(&t.as_str()))
+                .map(|(t, n)| (t.clone(), *n))
+                .collect();
         }
         log::info!(
-            "{n} units: {} on {}: median {} p95 {}, {} tool calls{}",
+            "{n} units: {} on {}: median {} p95 {}, {} tool calls, {} workload subprocesses{}",
             row.what,
             row.role,
             ms(row.median_wall()),
             ms(row.p95_wall()),
             row.calls_text(),
+            row.workload_calls_text(),
             if row.failures.is_empty() {
                 String::new()
             } else {

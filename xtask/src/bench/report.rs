@@ -78,6 +78,10 @@ pub(super) fn verdicts(rows: &[Row]) -> Vec<String> {
             misses(&|r: &Row| (r.peak_rss() as f64 * 1024.0 >= 10e6).then(|| mb(r.peak_rss()))),
         ),
         (
+            "target 0 workload subprocesses (`snap` commands) in every measured hook: they all run in a steady state",
+            misses(&|r: &Row| (r.max_workload_calls() > 0).then(|| r.workload_calls_text())),
+        ),
+        (
             "target <= 8 hook-tool calls for update-status and cluster-relation-changed",
             misses(&|r: &Row| {
                 let watched = r.what == "update-status" || r.what == "cluster-relation-changed";
@@ -257,6 +261,11 @@ pub(super) fn report(
          process shared with the child before `exec`.)\n\
          - **tool calls**: hook-tool processes the hook ran (the charm caches reads within a \
          hook, so every one is a real invocation); `by tool` is the run with the median count.\n\
+         - **workload subprocesses**: `snap` commands the hook ran (the local model's `snap` \
+         records its calls like the hook tools). On a machine each is a call to snapd, and \
+         `snap services`/`snap list` were in every hook before; now whether ZooKeeper runs is \
+         read from `/proc` and whether the snap is installed from `/snap`, and the version is \
+         asked only after an install or upgrade.\n\
          - **follow-up hooks**: hooks the measured runs queued (run unmeasured before the next \
          run). In a steady state this is 0, except after `pre-upgrade-check`, which prepares an \
          upgrade (every unit marks itself ready); it refuses to run again while an upgrade is \
@@ -399,7 +408,9 @@ pub fn machine() -> Vec<(String, String)> {
         ("rustc".into(), cmd_line("rustc", &["--version"])),
         (
             "ZooKeeper".into(),
-            "Debian's 3.8.0 jars (/usr/share/java/zookeeper.jar), the charm's local workload backend"
+            "Debian's 3.8.0 jars (/usr/share/java/zookeeper.jar), run as uid 584788 by the local \
+             model's charmed-zookeeper snap (the charm's snap workload, each unit on a machine of \
+             its own)"
                 .into(),
         ),
     ]
@@ -437,13 +448,15 @@ mod tests {
             charm_rss_kib: vec![1000],
             tool_rss_kib: 1000,
             calls: vec![calls],
+            workload_calls: vec![0],
             by_tool: BTreeMap::new(),
             follow_ups: 0,
             failures: vec![],
         };
         let v = verdicts(&[row("config-changed", 20), row("update-status", 8)]);
+        assert!(v[5].ends_with(": met"), "{v:?}");
         assert!(v[4].ends_with(": met"), "{v:?}");
         let v = verdicts(&[row("cluster-relation-changed", 9)]);
-        assert!(v[4].contains("NOT met") && v[4].contains("9"), "{v:?}");
+        assert!(v[5].contains("NOT met") && v[5].contains("9"), "{v:?}");
     }
 }

@@ -138,11 +138,11 @@ impl Run<'_> {
             }
             Event::Kill(k) => {
                 if let Some(u) = self.pick(*k) {
-                    let root = self.sim("workload root", self.m.workload_root(&u))?;
-                    if live_server(&root).is_some() {
+                    let machine = self.sim("machine", self.m.machine(&u))?;
+                    if live_server(&machine).is_some() {
                         self.tracker.borrow_mut().invariants.mark_killed(&u);
                     }
-                    match signal_server(&root, libc::SIGKILL, Duration::from_secs(10)) {
+                    match signal_server(&machine, libc::SIGKILL, Duration::from_secs(10)) {
                         Some(p) => self.note(format!("killed {u}'s ZooKeeper (pid {})", p.pid)),
                         None => self.note(format!("kill skipped: {u} has no live ZooKeeper")),
                     }
@@ -314,11 +314,7 @@ impl Run<'_> {
             .unwrap_or_default();
         let pending: Vec<&String> = units
             .keys()
-            .filter(|u| {
-                self.m
-                    .workload_root(u)
-                    .is_ok_and(|r| r.join("upgrade-pending").exists())
-            })
+            .filter(|u| testkit::model::upgrade_pending(&self.m, u))
             .collect();
         if !(stack.is_empty() || stack == "[]") || !pending.is_empty() {
             return Err(self.err(

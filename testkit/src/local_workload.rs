@@ -1,7 +1,12 @@
-//! ZooKeeper from Debian's jars, run as a plain detached process with a pidfile.
+//! A test-only [`Workload`]: ZooKeeper from Debian's jars, run as a plain detached process
+//! with a pidfile, as the user running the tests.
 //!
-//! Used by the local Juju model (`sim/`) and the real-ZooKeeper tests. The layout under the
-//! root directory is a contract the local model relies on:
+//! The charm binary never uses it (its only backend is the snap); [`crate::Ensemble`] uses
+//! it to start servers without a model, for the tests of the charm's ZooKeeper client code
+//! (`tests/zk_real.rs`, `tests/tls_real.rs`). Nothing here runs as the snap's user, has a
+//! private filesystem, or goes through `snap`: what the snap path guarantees (ownership,
+//! modes, links, the launcher's environment) is tested on the local model only. Layout under
+//! the root directory:
 //!
 //! ```text
 //! <root>/conf/            conf_dir (zoo.cfg, dynamic config, JAAS)
@@ -17,9 +22,7 @@
 //! `$ZK_CHARM_ZK_CLASSPATH`, else [`DEFAULT_CLASSPATH`]. Nothing here relies on `HOME` or
 //! `USER`: Juju runs hooks with a cleared environment.
 
-use super::{Paths, Workload, WorkloadError};
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -33,12 +36,10 @@ pub const DEFAULT_CLASSPATH: &str =
     "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
 /// The fix to print when java or the jars are missing.
 pub const INSTALL_HINT: &str = "apt-get install -y libzookeeper-java default-jre-headless";
-/// The server's main class; also how a pid is recognised as ours.
-pub const MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
+pub use zookeeper_charm::workload::MAIN_CLASS;
+use zookeeper_charm::workload::{files, Paths, Workload, WorkloadError};
 /// How long `stop` waits after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
-/// File under the root that makes the next `refresh` fail once (fault injection for tests).
-pub const FAIL_NEXT_REFRESH: &str = "fail-next-refresh";
 
 /// The local, process-based workload. See the module docs for the layout.
 #[derive(Debug, Clone)]
@@ -155,8 +156,8 @@ impl LocalWorkload {
         ] {
             fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         }
-        // conf holds the JAAS files and a zoo.cfg with the super digest; ZooKeeper rewrites
-        // zoo.cfg with its own umask after a reconfig, so the directory itself is private.
+        // conf holds the JAAS file with the passwords; ZooKeeper rewrites zoo.cfg with its
+        // own umask after a reconfig, so the directory itself is private.
         for private in [&self.paths.charm_state_dir, &self.paths.conf_dir] {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -192,15 +193,6 @@ impl Workload for LocalWorkload {
     }
 
     fn refresh(&self) -> Result<(), WorkloadError> {
-        // Fault injection for the upgrade tests (local backend only): a `fail-next-refresh`
-        // file under the root makes the next refresh fail once.
-        let fault = self.root.join(FAIL_NEXT_REFRESH);
-        if fault.exists() {
-            let _ = fs::remove_file(&fault);
-            return Err(WorkloadError::Other(
-                "refresh failed (fault injected by fail-next-refresh)".into(),
-            ));
-        }
         self.check_installed().map(drop)
     }
 
@@ -227,7 +219,7 @@ impl Workload for LocalWorkload {
                 s
             });
         // The flags may name secret-bearing files; keep the list itself private.
-        write_atomic(&self.jvm_flags_file(), text.as_bytes(), 0o600, None)
+        write_atomic(&self.jvm_flags_file(), text.as_bytes(), 0o600)
     }
 
     fn start(&self) -> Result<(), WorkloadError> {
@@ -269,7 +261,7 @@ impl Workload for LocalWorkload {
         // The child is not waited for: it runs detached in its own session. `stop` reaps it
         // if this process happens to be its parent.
         drop(child);
-        write_atomic(&self.pidfile(), format!("{pid}\n").as_bytes(), 0o644, None)
+        write_atomic(&self.pidfile(), format!("{pid}\n").as_bytes(), 0o644)
     }
 
     fn stop(&self) -> Result<(), WorkloadError> {
@@ -301,7 +293,7 @@ impl Workload for LocalWorkload {
         if path.starts_with(&self.paths.charm_state_dir) || path.starts_with(&self.paths.conf_dir) {
             self.ensure_layout()?;
         }
-        write_atomic(path, contents, mode, None)
+        write_atomic(path, contents, mode)
     }
 
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
@@ -310,62 +302,20 @@ impl Workload for LocalWorkload {
 }
 
 /// Reads a file; `Ok(None)` when it does not exist.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, WorkloadError> {
-    match fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("read", path)(e)),
-    }
+fn read_optional(path: &Path) -> Result<Option<String>, WorkloadError> {
+    files::read_optional(path).map_err(io_err("read", path))
 }
 
-/// Writes `contents` to `path` atomically: a temp file in the same directory with `mode`
-/// (set before any byte is written), fsync, optional chown to `owner` (uid, gid), rename.
-/// Creates missing parent directories.
-pub(crate) fn write_atomic(
-    path: &Path,
-    contents: &[u8],
-    mode: u32,
-    owner: Option<(u32, u32)>,
-) -> Result<(), WorkloadError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .ok_or_else(|| {
-            WorkloadError::Other(format!("{} has no parent directory", path.display()))
-        })?;
-    fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| WorkloadError::Other(format!("{} has no file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(io_err("chmod", &tmp))?;
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).map_err(io_err("chown", &tmp))?;
-        }
-        f.write_all(contents).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("sync", &tmp))?;
-        fs::rename(&tmp, path).map_err(io_err("rename into", path))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+/// Writes `contents` to `path` atomically (see [`files::write_atomic`]), making the
+/// directory first.
+fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
     }
-    result
+    files::write_atomic(path, contents, mode, None).map_err(io_err("write", path))
 }
 
-pub(crate) fn io_err<'a>(
+fn io_err<'a>(
     action: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> WorkloadError + 'a {
@@ -502,21 +452,6 @@ mod tests {
     }
 
     #[test]
-    fn an_injected_refresh_fault_fails_exactly_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = LocalWorkload::with_env(dir.path().to_path_buf(), &|k| match k {
-            "ZK_CHARM_JAVA" => Some("/bin/sh".into()),
-            "ZK_CHARM_ZK_CLASSPATH" => Some("/bin/sh".into()),
-            _ => None,
-        });
-        fs::write(dir.path().join(FAIL_NEXT_REFRESH), "").unwrap();
-        let err = w.refresh().unwrap_err();
-        assert!(err.to_string().contains("fault injected"), "{err}");
-        w.refresh()
-            .expect("the fault is consumed by the first refresh");
-    }
-
-    #[test]
     fn layout_follows_the_contract_under_the_root() {
         let w = workload(Path::new("/srv/u0"));
         let p = w.paths();
@@ -528,30 +463,6 @@ mod tests {
         assert_eq!(w.pidfile(), Path::new("/srv/u0/zookeeper.pid"));
         assert_eq!(w.jvm_flags_file(), Path::new("/srv/u0/jvm-flags"));
         assert_eq!(w.out_file(), Path::new("/srv/u0/log/zookeeper.out"));
-    }
-
-    #[test]
-    fn from_env_picks_local_only_with_the_local_switch_and_a_root() {
-        let pick = |w: Option<&str>, root: Option<&str>| {
-            let (w, root) = (w.map(str::to_string), root.map(str::to_string));
-            super::super::from_env(&move |k| match k {
-                "ZK_CHARM_WORKLOAD" => w.clone(),
-                "ZK_CHARM_LOCAL_ROOT" => root.clone(),
-                _ => None,
-            })
-            .paths()
-            .conf_dir
-            .clone()
-        };
-        assert_eq!(
-            pick(Some("local"), Some("/tmp/u1")),
-            Path::new("/tmp/u1/conf")
-        );
-        let snap_conf = Path::new("/var/snap/charmed-zookeeper/current/etc/zookeeper");
-        assert_eq!(pick(Some("local"), None), snap_conf);
-        assert_eq!(pick(Some("local"), Some("")), snap_conf);
-        assert_eq!(pick(Some("snap"), Some("/tmp/u1")), snap_conf);
-        assert_eq!(pick(None, None), snap_conf);
     }
 
     #[test]
