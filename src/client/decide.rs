@@ -11,8 +11,9 @@
 //! 1. **records**: a requested, valid relation gets a record and a password in the internal
 //!    secret (adopted if one exists); a record follows the request until published (then its
 //!    chroot is fixed, and a changed `database` is logged and ignored), and its permissions
-//!    always; a relation that is gone loses its record, password, `client-users` entry and
-//!    secrets, unless the whole application is going away;
+//!    always, unless they are refused (then it keeps its own and the leader says so); a
+//!    relation that is gone loses its record, password, `client-users` entry and secrets,
+//!    unless the whole application is going away;
 //! 2. **ACLs**: chroots whose coverage changed get their ACLs set (see [`super::acl`]);
 //! 3. **users**: recorded relations whose ACL is set join `client-users` when the ensemble is
 //!    settled and no restart is rolling (so clients that come together share one roll);
@@ -29,7 +30,7 @@ use super::publish::{self, Access, Layout, Publication};
 use super::{ClientRelation, ClientView};
 use crate::passwords::{Credentials, Password};
 use crate::peers::cluster::{self, ClientRecord, Cluster};
-use crate::peers::zookeeper::{relation_id, Asked, Field, Group};
+use crate::peers::zookeeper::{relation_id, Asked, AskedRoles, Field, Group};
 
 /// What the charm's decision knows that the client side needs.
 #[derive(Debug, Clone)]
@@ -86,8 +87,11 @@ pub struct ClientPlan {
     pub forget: Vec<u32>,
     /// The `cluster` app bag writes made once the ZooKeeper and secret work succeeded.
     pub after: cluster::AppPatch,
-    /// Refused relations, for the leader's status (what to fix).
+    /// Refused requests, each naming its relation and what to fix: the leader is blocked
+    /// on them.
     pub notes: Vec<String>,
+    /// What the client relations wait for (the leader's waiting status).
+    pub waiting: Vec<String>,
     /// What to log (requests ignored or partly ignored).
     pub warnings: Vec<String>,
 }
@@ -176,6 +180,18 @@ fn notes(i: &Inputs, p: &mut ClientPlan) {
             )),
             _ => {}
         }
+        // Roles matter once a chroot is asked for (or was granted).
+        let asks = !matches!(rel.request.asked, Asked::Nothing) || record.is_some();
+        if let (AskedRoles::Refused { asked, why }, true) = (&rel.request.roles, asks) {
+            let keeps = record
+                .map(|r| format!("; it keeps {:?}", r.roles.letters()))
+                .unwrap_or_default();
+            p.notes.push(format!(
+                "{} asks for extra-user-roles {}, refused: {why}{keeps}",
+                named(rel),
+                shown(asked)
+            ));
+        }
         if let (true, Some(fixed)) = (published, record.and_then(|r| r.chroot.as_ref())) {
             let asked = match &rel.request.asked {
                 Asked::Chroot(c) if c != fixed => Some(c.to_string()),
@@ -205,8 +221,8 @@ fn credentials<'a>(i: &Inputs<'a>, p: &mut ClientPlan) -> Result<&'a Credentials
         Some(Ok(c)) => Ok(c),
         Some(Err(why)) => {
             let note = format!("client relations wait: cannot use the internal passwords: {why}");
-            if !p.notes.contains(&note) {
-                p.notes.push(note);
+            if !p.waiting.contains(&note) {
+                p.waiting.push(note);
             }
             Err(())
         }
@@ -294,10 +310,11 @@ fn records(i: &Inputs, p: &mut ClientPlan) -> bool {
 
     for rel in live.values() {
         let request = &rel.request;
-        let roles = request.roles.canonical();
+        // Refused roles: a new relation gets nothing, a recorded one keeps its own.
+        let roles = request.roles.roles();
         match records.get_mut(&rel.id) {
             None => {
-                let Asked::Chroot(asked) = &request.asked else {
+                let (Asked::Chroot(asked), Some(roles)) = (&request.asked, roles) else {
                     continue;
                 };
                 if i.secret_busy {
@@ -329,14 +346,6 @@ fn records(i: &Inputs, p: &mut ClientPlan) -> bool {
                 new_creds = Some(c);
                 // A chroot published before (by Charmed ZooKeeper) is the relation's.
                 let chroot = rel.provided.chroot().unwrap_or_else(|| asked.clone());
-                if !request.roles.ignored.is_empty() {
-                    p.warnings.push(format!(
-                        "{}: `extra-user-roles` has characters that are not ACL letters ({}); they are ignored: the user gets {:?}",
-                        named(rel),
-                        shown(&request.roles.ignored),
-                        roles.letters()
-                    ));
-                }
                 records.insert(
                     rel.id,
                     ClientRecord {
@@ -352,15 +361,10 @@ fn records(i: &Inputs, p: &mut ClientPlan) -> bool {
                 if !fixed && record.chroot.as_ref() != request.asked.chroot() {
                     record.chroot = request.asked.chroot().cloned();
                 }
-                if record.roles != roles {
-                    if !request.roles.ignored.is_empty() {
-                        p.warnings.push(format!(
-                            "{}: `extra-user-roles` has characters that are not ACL letters ({}); they are ignored",
-                            named(rel),
-                            shown(&request.roles.ignored)
-                        ));
+                if let Some(roles) = roles {
+                    if record.roles != roles {
+                        record.roles = roles;
                     }
-                    record.roles = roles;
                 }
             }
         }

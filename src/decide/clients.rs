@@ -10,7 +10,7 @@ use crate::client::publish::Access;
 use crate::peers::restart::LockRequest;
 use crate::plan::{Plan, SecretWrite};
 use crate::snapshot::Snapshot;
-use crate::status::StatusKind;
+use crate::status::Status;
 
 /// Decides the client relations' step and merges it into `plan`. `fingerprint` is this
 /// unit's current files', `inputs` the app-wide ones every unit reports once it runs them.
@@ -68,6 +68,8 @@ pub(super) fn decide(s: &Snapshot, fingerprint: &str, inputs: &str, plan: &mut P
         roll_idle,
         credentials,
         secret_busy: plan.secret.is_some() || cluster.app.internal_secret.is_none(),
+        // The one place the clients' port and `tls` field come from (TLS sets both here, so
+        // that `:2182` endpoints and `tls=enabled` are published in the same hook).
         access: Access::PLAINTEXT,
     };
     let mut c = crate::client::decide::decide(&i);
@@ -85,19 +87,13 @@ pub(super) fn decide(s: &Snapshot, fingerprint: &str, inputs: &str, plan: &mut P
         });
     }
     plan.need_credentials |= c.need_credentials;
-    // A refused relation shows in the leader's status while it is otherwise active.
+    // A refused request blocks the leader, naming the relation and what to fix there;
+    // other clients are served meanwhile.
     if !c.notes.is_empty() {
-        for st in plan
-            .statuses
-            .iter_mut()
-            .filter(|st| st.kind == StatusKind::Active)
-        {
-            st.message = if st.message.is_empty() {
-                c.notes.join("; ")
-            } else {
-                format!("{}; {}", st.message, c.notes.join("; "))
-            };
-        }
+        plan.statuses.push(Status::blocked(c.notes.join("; ")));
+    }
+    if !c.waiting.is_empty() {
+        plan.statuses.push(Status::waiting(c.waiting.join("; ")));
     }
     plan.client = c;
 }

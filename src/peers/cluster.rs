@@ -325,7 +325,7 @@ impl ClientRecord {
                 Some(c) => Some(Chroot::parse(c).ok()?),
                 None => None,
             },
-            roles: Roles::parse(text("roles")?).canonical(),
+            roles: Roles::parse(text("roles")?).ok()?,
             published: text("published")
                 .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit()))
                 .map(str::to_string),
@@ -763,7 +763,7 @@ mod tests {
                     9,
                     ClientRecord {
                         chroot: None,
-                        roles: Roles::parse("r"),
+                        roles: Roles::parse("r").unwrap(),
                         published: None,
                     },
                 ),
@@ -802,7 +802,7 @@ mod tests {
                 2,
                 ClientRecord {
                     chroot: Chroot::parse("/a").ok(),
-                    roles: Roles::parse("rw"),
+                    roles: Roles::parse("rw").unwrap(),
                     published: None,
                 },
             )])),

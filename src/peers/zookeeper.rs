@@ -17,8 +17,8 @@
 //! segments, control and other characters ZooKeeper's path rules refuse, blanks and commas
 //! (they break the connect strings clients build from `uris`), and paths over
 //! [`MAX_CHROOT_LEN`] bytes are refused, each with a reason that says what to change. ACL
-//! letters become permission bits; letters ZooKeeper does not know are ignored and kept so
-//! that the charm can say so.
+//! letters become permission bits; a value with any other character is refused as a whole
+//! (granting part of an unclear request would guess at what the client meant).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -154,35 +154,50 @@ impl std::fmt::Display for Chroot {
 /// ACL letters: `r` read (1), `w` write (2), `c` create (4), `d` delete (8), `a` admin (16).
 const LETTERS: [(char, i32); 5] = [('c', 4), ('d', 8), ('r', 1), ('w', 2), ('a', 16)];
 
-/// The permissions a client asked for: ZooKeeper's bits, and the letters that are not ACL
-/// letters (ignored, kept to say so).
+/// The permissions a client gets: ZooKeeper's permission bits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Roles {
-    /// Sum of the bits of the letters given (0 when none is an ACL letter).
+    /// Sum of the bits of the letters given (0 for none).
     pub bits: i32,
-    /// The characters that are not ACL letters, each once, in the order given.
-    pub ignored: String,
 }
 
 impl Default for Roles {
     fn default() -> Roles {
-        Roles::parse(DEFAULT_ROLES)
+        Roles { bits: 31 }
     }
 }
 
+/// Why requested permissions are refused. The message says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRoles {
+    /// The characters that are not ACL letters, each once, in the order given (at most 8).
+    #[error(
+        "{0:?} are not ACL letters; use only `c` create, `d` delete, `r` read, `w` write, `a` admin"
+    )]
+    NotLetters(String),
+}
+
 impl Roles {
-    /// The permissions of `letters` (any case is not accepted: ACL letters are lowercase).
-    pub fn parse(letters: &str) -> Roles {
+    /// The permissions of `letters`, any of `cdrwa` (lowercase, as ZooKeeper writes them);
+    /// any other character refuses the whole value.
+    ///
+    /// # Errors
+    /// The characters that are not ACL letters.
+    pub fn parse(letters: &str) -> Result<Roles, InvalidRoles> {
         let mut bits = 0;
-        let mut ignored = String::new();
+        let mut unknown = String::new();
         for c in letters.chars() {
             match LETTERS.iter().find(|(l, _)| *l == c) {
                 Some((_, b)) => bits |= b,
-                None if !ignored.contains(c) => ignored.push(c),
+                None if !unknown.contains(c) && unknown.chars().count() < 8 => unknown.push(c),
                 None => {}
             }
         }
-        Roles { bits, ignored }
+        if unknown.is_empty() {
+            Ok(Roles { bits })
+        } else {
+            Err(InvalidRoles::NotLetters(unknown))
+        }
     }
 
     /// The bits as letters, in `cdrwa` order (`""` for none).
@@ -192,14 +207,6 @@ impl Roles {
             .filter(|(_, b)| self.bits & b != 0)
             .map(|(l, _)| *l)
             .collect()
-    }
-
-    /// The same permissions without the record of ignored letters.
-    pub fn canonical(&self) -> Roles {
-        Roles {
-            bits: self.bits,
-            ignored: String::new(),
-        }
     }
 }
 
@@ -219,8 +226,7 @@ impl Coverage {
             .map(|item| {
                 let (id, letters) = item.split_once(':')?;
                 let id = super::parse_unit_id(id)?;
-                let roles = Roles::parse(letters);
-                roles.ignored.is_empty().then_some((id, roles.bits))
+                Some((id, Roles::parse(letters).ok()?.bits))
             })
             .collect::<Option<BTreeMap<u32, i32>>>()
             .map(Coverage)
@@ -236,13 +242,7 @@ impl std::fmt::Display for Coverage {
         let items: Vec<String> = self
             .0
             .iter()
-            .map(|(id, bits)| {
-                let roles = Roles {
-                    bits: *bits,
-                    ignored: String::new(),
-                };
-                format!("{id}:{}", roles.letters())
-            })
+            .map(|(id, bits)| format!("{id}:{}", Roles { bits: *bits }.letters()))
             .collect();
         f.write_str(&items.join(","))
     }
@@ -300,13 +300,35 @@ impl Asked {
     }
 }
 
+/// The permissions a client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AskedRoles {
+    /// Neither `extra-user-roles` nor `chroot-acl`: [`DEFAULT_ROLES`].
+    Default,
+    Given(Roles),
+    /// A value that is not only ACL letters: what was asked (as given), and why not.
+    Refused {
+        asked: String,
+        why: InvalidRoles,
+    },
+}
+
+impl AskedRoles {
+    /// The permissions to grant; `None` when refused.
+    pub fn roles(&self) -> Option<Roles> {
+        match self {
+            AskedRoles::Default => Some(Roles::default()),
+            AskedRoles::Given(r) => Some(r.clone()),
+            AskedRoles::Refused { .. } => None,
+        }
+    }
+}
+
 /// The requirer's application bag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub asked: Asked,
-    pub roles: Roles,
-    /// `extra-user-roles` or `chroot-acl` was given (else [`DEFAULT_ROLES`] apply).
-    pub roles_given: bool,
+    pub roles: AskedRoles,
     pub secrets: RequestedSecrets,
 }
 
@@ -325,15 +347,20 @@ impl Request {
                 Err(why) => Asked::Refused { asked: v, why },
             },
         };
-        // `extra-user-roles` decides whenever it is there, even with no ACL letter in it.
-        let roles = bag
-            .get(EXTRA_USER_ROLES)
-            .or_else(|| bag.get(CHROOT_ACL))
-            .map(|v| Roles::parse(v));
+        // `extra-user-roles` decides whenever it is there.
+        let roles = match bag.get(EXTRA_USER_ROLES).or_else(|| bag.get(CHROOT_ACL)) {
+            None => AskedRoles::Default,
+            Some(v) => match Roles::parse(v) {
+                Ok(r) => AskedRoles::Given(r),
+                Err(why) => AskedRoles::Refused {
+                    asked: v.clone(),
+                    why,
+                },
+            },
+        };
         Request {
             asked,
-            roles_given: roles.is_some(),
-            roles: roles.unwrap_or_default(),
+            roles,
             secrets: RequestedSecrets::parse(bag.get(REQUESTED_SECRETS).map(String::as_str)),
         }
     }
@@ -350,10 +377,14 @@ impl Request {
                 bag.insert(DATABASE.into(), asked.clone());
             }
         }
-        if self.roles_given {
-            let mut letters = self.roles.letters();
-            letters.push_str(&self.roles.ignored);
-            bag.insert(EXTRA_USER_ROLES.into(), letters);
+        match &self.roles {
+            AskedRoles::Default => {}
+            AskedRoles::Given(r) => {
+                bag.insert(EXTRA_USER_ROLES.into(), r.letters());
+            }
+            AskedRoles::Refused { asked, .. } => {
+                bag.insert(EXTRA_USER_ROLES.into(), asked.clone());
+            }
         }
         if !self.secrets.fields.is_empty() {
             let list: Vec<&String> = self.secrets.fields.iter().collect();
@@ -600,28 +631,49 @@ mod tests {
     }
 
     #[test]
-    fn acl_letters_become_bits_and_other_characters_are_kept_to_report() {
-        for (letters, bits, letters_back, ignored) in [
-            ("cdrwa", 31, "cdrwa", ""),
-            ("awrdc", 31, "cdrwa", ""),
-            ("r", 1, "r", ""),
-            ("rw", 3, "rw", ""),
-            ("c", 4, "c", ""),
-            ("d", 8, "d", ""),
-            ("a", 16, "a", ""),
-            ("", 0, "", ""),
-            ("admin", 24, "da", "min"),
-            ("RW", 0, "", "RW"),
-            ("rrx x", 1, "r", "x "),
+    fn acl_letters_become_bits_and_any_other_character_refuses_the_value() {
+        for (letters, bits, letters_back) in [
+            ("cdrwa", 31, "cdrwa"),
+            ("awrdc", 31, "cdrwa"),
+            ("r", 1, "r"),
+            ("rw", 3, "rw"),
+            ("rrw", 3, "rw"),
+            ("c", 4, "c"),
+            ("d", 8, "d"),
+            ("a", 16, "a"),
+            ("", 0, ""),
         ] {
-            let r = Roles::parse(letters);
+            let r = Roles::parse(letters).unwrap();
             assert_eq!(
-                (r.bits, r.letters().as_str(), r.ignored.as_str()),
-                (bits, letters_back, ignored),
+                (r.bits, r.letters().as_str()),
+                (bits, letters_back),
                 "{letters:?}"
             );
         }
-        assert_eq!(Roles::default().bits, 31);
+        for (letters, unknown) in [
+            ("admin", "min"),
+            ("RW", "RW"),
+            ("rrx x", "x "),
+            ("cdrwa\n", "\n"),
+            ("r0123456789", "01234567"),
+        ] {
+            assert_eq!(
+                Roles::parse(letters),
+                Err(InvalidRoles::NotLetters(unknown.into())),
+                "{letters:?}"
+            );
+        }
+        let why = Roles::parse("cdrwx").unwrap_err().to_string();
+        assert_eq!(
+            why,
+            "\"x\" are not ACL letters; use only `c` create, `d` delete, `r` read, `w` write, `a` admin"
+        );
+        // Control characters are escaped in the message.
+        assert!(!Roles::parse("r\u{7}")
+            .unwrap_err()
+            .to_string()
+            .contains('\u{7}'));
+        assert_eq!(Roles::default().letters(), DEFAULT_ROLES);
     }
 
     #[test]
@@ -646,18 +698,18 @@ mod tests {
             ),
         ]));
         assert_eq!(r.asked, Asked::Chroot(Chroot::parse("/kafka").unwrap()));
-        assert_eq!(r.roles.bits, 31);
-        assert!(!r.roles_given);
+        assert_eq!(r.roles, AskedRoles::Default);
+        assert_eq!(r.roles.roles().unwrap().bits, 31);
         assert!(r.secrets.contains(Field::Uris) && !r.secrets.contains(Field::Endpoints));
         assert_eq!(r.secrets.fields.len(), 5);
 
         let legacy = Request::from_bag(&bag(&[("chroot", "legacy"), ("chroot-acl", "r")]));
         assert_eq!(legacy.asked.chroot().unwrap().as_str(), "/legacy");
-        assert_eq!((legacy.roles.bits, legacy.roles_given), (1, true));
+        assert_eq!(legacy.roles, AskedRoles::Given(Roles { bits: 1 }));
         assert!(legacy.secrets.fields.is_empty());
 
-        // An empty `database` falls back to `chroot`; `extra-user-roles` decides even with
-        // no letter in it.
+        // An empty `database` falls back to `chroot`; `extra-user-roles` decides whenever it
+        // is there, and a value that is not ACL letters is refused (not the legacy one).
         let r = Request::from_bag(&bag(&[
             ("database", ""),
             ("chroot", "/c"),
@@ -665,8 +717,14 @@ mod tests {
             ("chroot-acl", "cdrwa"),
         ]));
         assert_eq!(r.asked.chroot().unwrap().as_str(), "/c");
-        assert_eq!(r.roles.bits, 0);
-        assert!(r.roles_given);
+        assert_eq!(
+            r.roles,
+            AskedRoles::Refused {
+                asked: "xyz".into(),
+                why: InvalidRoles::NotLetters("xyz".into())
+            }
+        );
+        assert_eq!(r.roles.roles(), None);
 
         assert_eq!(Request::from_bag(&Databag::new()).asked, Asked::Nothing);
         assert_eq!(

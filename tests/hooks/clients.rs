@@ -65,7 +65,7 @@ fn claims_of(w: &World, ids: &[u32]) -> Vec<Claim> {
             Claim {
                 id: *id,
                 chroot: r.asked.chroot().unwrap().clone(),
-                bits: r.roles.bits,
+                bits: r.roles.roles().unwrap().bits,
             }
         })
         .collect()
@@ -84,7 +84,7 @@ fn loaded(w: &mut World, ids: &[u32]) {
             *id,
             ClientRecord {
                 chroot: r.asked.chroot().cloned(),
-                roles: r.roles.canonical(),
+                roles: r.roles.roles().unwrap(),
                 published: None,
             },
         );
@@ -604,27 +604,62 @@ fn a_refused_chroot_gets_nothing_and_the_leader_says_what_to_fix() {
         assert_eq!(out.ran("secret-set"), 0);
         assert!(out.ensemble.znodes().is_empty());
         let status = out.status().expect("a new status");
-        assert_eq!(status.kind, StatusKind::Active, "{status:?}");
+        assert_eq!(status.kind, StatusKind::Blocked, "{status:?}");
         assert!(
             status
                 .message
-                .starts_with("leader; zookeeper:5 (bad) asks for database "),
+                .starts_with("zookeeper:5 (bad) asks for database "),
             "{status:?}"
         );
         assert!(status.message.contains(why), "{asked:?}: {status:?}");
         assert!(!status.message.contains('\u{7}'), "{status:?}");
     }
-    // Another client is served meanwhile.
+    // Roles that are not ACL letters refuse the request as a whole.
+    let out = leader_hook(Hook::client("changed", 5), |w| {
+        related(
+            w,
+            5,
+            "bad",
+            &[("database", "/fine"), ("extra-user-roles", "cdrwx")],
+        )
+    });
+    assert!(record(&out, 5).is_none());
+    assert_eq!(out.ran("secret-set"), 0);
+    let status = out.status().expect("a new status");
+    assert_eq!(status.kind, StatusKind::Blocked, "{status:?}");
+    assert_eq!(
+        status.message,
+        "zookeeper:5 (bad) asks for extra-user-roles \"cdrwx\", refused: \"x\" are not ACL letters; use only `c` create, `d` delete, `r` read, `w` write, `a` admin"
+    );
+    // A client that asks for nothing is not blamed for its roles.
+    let out = leader_hook(Hook::client("changed", 5), |w| {
+        related(w, 5, "bad", &[("extra-user-roles", "cdrwx")])
+    });
+    assert_ne!(out.status().map(|s| s.kind), Some(StatusKind::Blocked));
+    // Another client is served meanwhile, and both refusals are named.
     let out = leader_hook(Hook::client("changed", 6), |w| {
         related(w, 5, "bad", &[("database", "/zookeeper")]);
+        related(w, 7, "worse", &[("database", "/x"), ("chroot-acl", "all")]);
         kafka(w, 6, "/kafka");
     });
     assert!(record(&out, 6).is_some());
     assert!(record(&out, 5).is_none());
+    assert!(record(&out, 7).is_none());
+    let status = out.status().expect("a new status");
+    assert_eq!(status.kind, StatusKind::Blocked, "{status:?}");
+    assert!(
+        status
+            .message
+            .contains("zookeeper:5 (bad) asks for database")
+            && status
+                .message
+                .contains("; zookeeper:7 (worse) asks for extra-user-roles"),
+        "{status:?}"
+    );
 }
 
 #[test]
-fn a_changed_database_after_publication_is_ignored_and_roles_still_apply() {
+fn a_changed_database_after_publication_is_ignored_and_roles_still_apply_unless_refused() {
     let mut w = World::steady(0, 3);
     w.leader = true;
     published(&mut w);
@@ -633,7 +668,7 @@ fn a_changed_database_after_publication_is_ignored_and_roles_still_apply() {
             *x = w.clone();
             let req = &mut x.clients.get_mut(&5).unwrap().request;
             req.insert("database".into(), "/moved".into());
-            req.insert("extra-user-roles".into(), "rx".into());
+            req.insert("extra-user-roles".into(), "r".into());
         })
         .run();
     out.ok();
@@ -647,6 +682,23 @@ fn a_changed_database_after_publication_is_ignored_and_roles_still_apply() {
     assert!(!out.ensemble.znodes().contains_key("/moved"));
     assert_eq!(out.ensemble.znodes()["/kafka"][0].perms, Perms::READ);
     assert_eq!(provided(&out, 5)["database"], "/kafka");
+    // Roles that are not ACL letters: the relation keeps what it has, and the leader says so.
+    let out = Hook::client("changed", 5)
+        .with(|x| {
+            *x = w.clone();
+            let req = &mut x.clients.get_mut(&5).unwrap().request;
+            req.insert("extra-user-roles".into(), "rx".into());
+        })
+        .run();
+    out.ok();
+    assert_eq!(record(&out, 5).unwrap().roles.letters(), "cdrwa");
+    assert_eq!(out.ensemble.znodes()["/kafka"][0].perms, Perms::ALL);
+    let status = out.status().expect("a new status");
+    assert_eq!(status.kind, StatusKind::Blocked, "{status:?}");
+    assert!(
+        status.message.ends_with("; it keeps \"cdrwa\""),
+        "{status:?}"
+    );
 }
 
 #[test]
