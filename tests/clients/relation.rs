@@ -478,6 +478,7 @@ fn scenario(charm: &Path, ops_charm: &Path, seed: u64) {
         &["create", "/from-zkcli", "hello"],
     );
     assert!(ok, "seed {seed}: zkCli failed:\n{out}");
+    assert!(out.contains("Created /from-zkcli"), "{out}");
     assert_eq!(admin.get("/myapp/from-zkcli").unwrap(), b"hello", "{out}");
 
     // CR-6 and refusals: a client that asks for nothing, hostile chroots and roles get
