@@ -190,20 +190,38 @@ fn reconcile_hook(
 ) -> Result<Reconciled, CharmError> {
     let mut workload_changed = false;
     let mut statuses = StatusCollector::new();
-    // The internal passwords are read only once a round needs them; later rounds of the
-    // hook have them from the hook tools' cache.
+    // The internal passwords (and the client relations' secrets) are read only once a round
+    // needs them; later rounds of the hook have them from the hook tools' cache.
     let mut with_credentials = false;
+    let mut with_client_secrets = false;
+    let mut warnings = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
         if with_credentials {
             crate::observe::load_credentials(tools, &mut snapshot)?;
         }
+        if with_client_secrets {
+            crate::client::observe::load_secrets(tools, &mut snapshot.clients)?;
+        }
         let mut plan = decide(&snapshot, workload.paths());
-        if plan.need_credentials && snapshot.credentials.is_none() {
-            with_credentials = true;
-            crate::observe::load_credentials(tools, &mut snapshot)?;
+        for _ in 0..2 {
+            let mut again = false;
+            if plan.need_credentials && snapshot.credentials.is_none() {
+                with_credentials = true;
+                crate::observe::load_credentials(tools, &mut snapshot)?;
+                again = true;
+            }
+            if plan.client.need_secrets && snapshot.clients.secrets.is_none() {
+                with_client_secrets = true;
+                crate::client::observe::load_secrets(tools, &mut snapshot.clients)?;
+                again = true;
+            }
+            if !again {
+                break;
+            }
             plan = decide(&snapshot, workload.paths());
         }
+        warnings = plan.client.warnings.clone();
         statuses = StatusCollector::new();
         for s in &plan.statuses {
             statuses.add(s.clone());
@@ -227,6 +245,10 @@ fn reconcile_hook(
                 break;
             }
         }
+    }
+    // Once per hook, from its last round.
+    for w in warnings {
+        log::warn!("{w}");
     }
     Ok(Reconciled {
         status: statuses.resolve(),

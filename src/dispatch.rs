@@ -14,7 +14,7 @@ pub const ENDPOINTS: [&str; 4] = [
     crate::peers::cluster::ENDPOINT,
     crate::peers::upgrade::ENDPOINT,
     crate::peers::restart::ENDPOINT,
-    "zookeeper",
+    crate::peers::zookeeper::ENDPOINT,
 ];
 /// The storage declared in `metadata.yaml`.
 pub const STORAGES: [&str; 1] = ["data"];
@@ -265,6 +265,10 @@ pub struct EventFacts {
     pub read_upgrade_bags: bool,
     /// Wall-clock time as text sortable in time order (orders restart-lock requests).
     pub now: String,
+    /// The `zookeeper` relation this hook is one of (any kind).
+    pub client_relation: Option<u32>,
+    /// The `zookeeper` relation this `-relation-broken` is for.
+    pub client_broken: Option<u32>,
 }
 
 impl EventFacts {
@@ -289,6 +293,23 @@ impl EventFacts {
                 }
         );
         let own = unit_number(&env.unit_name);
+        let client_relation = match event {
+            Event::Relation { endpoint, .. } if *endpoint == crate::peers::zookeeper::ENDPOINT => {
+                env.relation_id
+                    .as_deref()
+                    .and_then(crate::peers::zookeeper::relation_number)
+            }
+            _ => None,
+        };
+        let client_broken = client_relation.filter(|_| {
+            matches!(
+                event,
+                Event::Relation {
+                    kind: RelationHook::Broken,
+                    ..
+                }
+            )
+        });
         EventFacts {
             departing,
             dying: stopping || (departing.is_some() && departing == own),
@@ -306,6 +327,8 @@ impl EventFacts {
             read_upgrade_bags: *event == Event::Action(Action::PreUpgradeCheck),
             // Fixed width so that text order is time order.
             now: format!("{now_micros:020}"),
+            client_relation,
+            client_broken,
         }
     }
 
@@ -364,6 +387,40 @@ mod tests {
         assert!(facts(Event::UpgradeCharm).charm_refreshed);
         assert!(facts(Event::Action(Action::PreUpgradeCheck)).read_upgrade_bags);
         assert!(!facts(Event::Action(Action::ResumeUpgrade)).read_upgrade_bags);
+    }
+
+    #[test]
+    fn the_client_relations_hooks_name_their_relation_and_broken_says_so() {
+        let env = HookEnv {
+            unit_name: "zookeeper/0".into(),
+            relation_id: Some("zookeeper:7".into()),
+            ..HookEnv::default()
+        };
+        let of = |kind| {
+            EventFacts::new(
+                &Event::Relation {
+                    endpoint: "zookeeper",
+                    kind,
+                },
+                &env,
+                1,
+            )
+        };
+        assert_eq!(of(RelationHook::Changed).client_relation, Some(7));
+        assert_eq!(of(RelationHook::Changed).client_broken, None);
+        assert_eq!(of(RelationHook::Broken).client_broken, Some(7));
+        let peer = EventFacts::new(
+            &Event::Relation {
+                endpoint: "cluster",
+                kind: RelationHook::Broken,
+            },
+            &HookEnv {
+                relation_id: Some("cluster:0".into()),
+                ..env.clone()
+            },
+            1,
+        );
+        assert_eq!((peer.client_relation, peer.client_broken), (None, None));
     }
 
     #[test]

@@ -123,7 +123,43 @@ pub fn execute(
             return Ok(RoundEnd::Stop(status));
         }
     }
+    if let Some(status) = clients(s, plan, tools, ensemble)? {
+        return Ok(RoundEnd::Stop(status));
+    }
     Ok(RoundEnd::Done)
+}
+
+/// The client relations' ZooKeeper and secret work, last (see
+/// [`crate::client::execute`]).
+fn clients(
+    s: &Snapshot,
+    plan: &Plan,
+    tools: &dyn HookTools,
+    ensemble: &dyn Ensemble,
+) -> Result<Option<Status>, ExecError> {
+    let Some(c) = &s.cluster else {
+        return Ok(None);
+    };
+    if !plan.client.has_work() && plan.client.after.is_empty() {
+        return Ok(None);
+    }
+    let hosts = serving_hosts(s);
+    let target = crate::client::execute::Target {
+        view: &s.clients,
+        cluster_id: &c.id,
+        cluster_app: &c.raw_app,
+        super_password: s
+            .credentials()
+            .and_then(|c| c.super_password.as_ref())
+            .map(|p| p.as_str()),
+        hosts: &hosts,
+    };
+    Ok(crate::client::execute::execute(
+        &plan.client,
+        &target,
+        tools,
+        ensemble,
+    )?)
 }
 
 /// The label of the internal secret: Charmed ZooKeeper's, `cluster.<app>.app`.
@@ -143,6 +179,23 @@ fn secret_write(
     match op {
         SecretWrite::Update { id, content } => {
             if s.credentials() != Some(content) {
+                tools.secret_set(id, &content.to_content(), None)?;
+            }
+        }
+        SecretWrite::Clients {
+            id,
+            content,
+            generate,
+        } => {
+            let mut content = content.clone();
+            for n in generate {
+                if !content.clients.contains_key(n) {
+                    content
+                        .clients
+                        .insert(*n, crate::passwords::Password::generate()?);
+                }
+            }
+            if s.credentials() != Some(&content) {
                 tools.secret_set(id, &content.to_content(), None)?;
             }
         }

@@ -22,7 +22,10 @@
 //! - [`actions`]: one module per action, returning results and a plan fragment.
 //!
 //! Data and rules:
-//! - [`peers`]: the peer relations' bags as types, and the typed writes;
+//! - [`peers`]: the peer relations' bags as types, and the typed writes (and the `zookeeper`
+//!   client relation's);
+//! - [`client`]: the provider side of the `zookeeper` relation: which clients get what,
+//!   chroots and their ACLs, publication through Juju secrets;
 //! - [`config`]: charm config validated into a struct;
 //! - [`passwords`]: the password rule, the internal secret's content, the passwords in
 //!   effect and their placeholder shape, and the `sync` rotation;
@@ -43,6 +46,7 @@
 
 pub mod actions;
 pub mod charm;
+pub mod client;
 pub mod config;
 pub mod cos;
 pub mod decide;

@@ -10,7 +10,10 @@
 //!   Juju created them, so steady hooks need not ask `relation-ids`;
 //! - `upgrade-pending`: this unit runs refreshed charm code whose workload is not rolled
 //!   out yet (`pending`; an empty file is no marker);
-//! - `upgrade-failure`: why this unit's upgrade failed.
+//! - `upgrade-failure`: why this unit's upgrade failed;
+//! - `client-relations`: the live `zookeeper` relations, by id, with their remote
+//!   application (a JSON map), learnt in the hooks that can change them, so steady hooks
+//!   need not ask `relation-ids`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +26,7 @@ const STARTED_WITH: &str = "started-with";
 const PEER_IDS: &str = "peer-relation-ids";
 const UPGRADE_PENDING: &str = "upgrade-pending";
 const UPGRADE_FAILURE: &str = "upgrade-failure";
+const CLIENT_RELATIONS: &str = "client-relations";
 const PENDING: &str = "pending";
 
 /// What the state files say, read once per round by `observe`.
@@ -36,6 +40,9 @@ pub struct LocalState {
     pub upgrade_pending: bool,
     /// Why this unit's upgrade failed, if it did.
     pub upgrade_failure: Option<String>,
+    /// The live `zookeeper` relations (id -> remote application) as last learnt; `None`
+    /// when never learnt (or unreadable).
+    pub client_relations: Option<BTreeMap<u32, String>>,
 }
 
 fn path(workload: &dyn Workload, name: &str) -> PathBuf {
@@ -71,11 +78,17 @@ impl LocalState {
             .flatten()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
+        let client_relations = workload
+            .read_file(&path(workload, CLIENT_RELATIONS))
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str::<BTreeMap<u32, String>>(&t).ok());
         Ok(LocalState {
             started_with: read_value(workload, STARTED_WITH)?,
             peer_ids,
             upgrade_pending: read_value(workload, UPGRADE_PENDING)?.is_some(),
             upgrade_failure: read_value(workload, UPGRADE_FAILURE)?,
+            client_relations,
         })
     }
 }
@@ -144,6 +157,14 @@ pub fn save_peer_ids(workload: &dyn Workload, ids: &BTreeMap<String, String>) {
     }
 }
 
+/// Remembers the live `zookeeper` relations (best effort: without them the next hook asks
+/// again).
+pub fn save_client_relations(workload: &dyn Workload, relations: &BTreeMap<u32, String>) {
+    if let Ok(text) = serde_json::to_string(relations) {
+        let _ = workload.write_file(&path(workload, CLIENT_RELATIONS), text.as_bytes(), 0o600);
+    }
+}
+
 /// Forgets every remembered id (after Juju said a relation is not found).
 pub fn forget_peer_ids(workload: &dyn Workload) {
     let _ = workload.write_file(&path(workload, PEER_IDS), b"{}", 0o600);
@@ -177,6 +198,8 @@ mod tests {
         record_upgrade_failure(&w, "cannot upgrade ZooKeeper: refresh failed").unwrap();
         let ids = BTreeMap::from([("cluster".to_string(), "cluster:0".to_string())]);
         save_peer_ids(&w, &ids);
+        let clients = BTreeMap::from([(7, "kafka".to_string())]);
+        save_client_relations(&w, &clients);
         assert_eq!(
             LocalState::load(&w).unwrap(),
             LocalState {
@@ -184,7 +207,14 @@ mod tests {
                 peer_ids: ids,
                 upgrade_pending: true,
                 upgrade_failure: Some("cannot upgrade ZooKeeper: refresh failed".into()),
+                client_relations: Some(clients),
             }
+        );
+        save_client_relations(&w, &BTreeMap::new());
+        assert_eq!(
+            LocalState::load(&w).unwrap().client_relations,
+            Some(BTreeMap::new()),
+            "none is known, not unknown"
         );
 
         clear_upgrade_pending(&w).unwrap();

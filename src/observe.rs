@@ -269,7 +269,12 @@ pub fn observe(
         event: facts.clone(),
         upgrade_facts,
         credentials: None,
+        clients: Default::default(),
     };
+    // The client relations need the peer relation (no peer data in `install`).
+    if snap.cluster.is_some() {
+        snap.clients = observe_clients(env, facts, tools, workload, &snap)?;
+    }
 
     let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
     if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
@@ -298,6 +303,35 @@ pub fn observe(
         });
     }
     Ok(snap)
+}
+
+/// The client relations (see [`crate::client::observe`]).
+fn observe_clients(
+    env: &HookEnv,
+    facts: &EventFacts,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+    snap: &Snapshot,
+) -> Result<crate::client::ClientView, ToolError> {
+    let client_facts = crate::client::observe::Facts {
+        relation_event: facts.client_relation.is_some(),
+        broken: facts.client_broken,
+        relation: facts.client_relation,
+        refresh_addresses: facts.refresh_address,
+        refreshed: facts.charm_refreshed,
+        juju_version: env.juju_version.clone(),
+    };
+    let own = snap.cluster.as_ref().and_then(|c| c.unit(snap.unit_id));
+    crate::client::observe::observe(
+        tools,
+        workload,
+        &client_facts,
+        snap.leader,
+        &snap.app_name,
+        own,
+        snap.address,
+        snap.local.client_relations.as_ref(),
+    )
 }
 
 /// Asks every started unit's server (and this one, when running) for its health, and a

@@ -7,6 +7,7 @@
 //! written again. A plan with nothing to do [`Plan::is_idle`]; the hook then stops and sets
 //! the last plan's status.
 
+use crate::client::decide::ClientPlan;
 use crate::hooktools::SecretId;
 use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade};
@@ -66,6 +67,13 @@ pub enum SecretWrite {
     Create { content: Credentials },
     /// Replace the content of the internal secret.
     Update { id: SecretId, content: Credentials },
+    /// Replace the content of the internal secret with `content` plus a new password for
+    /// each client relation of `generate` that has none (the client relations' users).
+    Clients {
+        id: SecretId,
+        content: Credentials,
+        generate: std::collections::BTreeSet<u32>,
+    },
 }
 
 /// What one round of a hook does.
@@ -96,6 +104,9 @@ pub struct Plan {
     pub rendered: Option<Rendered>,
     /// Candidate statuses; the highest wins at the end of the hook.
     pub statuses: Vec<Status>,
+    /// The client relations' work beyond the `cluster` bag writes and the internal secret
+    /// (which are in the fields above).
+    pub client: ClientPlan,
 }
 
 /// One relation's writes, as key/value pairs, after comparing with the bags as read.
@@ -120,6 +131,7 @@ impl Plan {
             && self.upgrade_failure.is_none()
             && self.workload.is_empty()
             && self.membership.is_empty()
+            && self.client.is_idle()
     }
 
     /// The cluster writes that change something in `s`.
@@ -221,7 +233,43 @@ impl Plan {
                 parts.push("put the internal passwords in a Juju secret".into())
             }
             Some(SecretWrite::Update { .. }) => parts.push("update the internal secret".into()),
+            Some(SecretWrite::Clients {
+                content, generate, ..
+            }) => parts.push(format!(
+                "client users in the internal secret: {:?} (new: {generate:?})",
+                content.clients.keys().collect::<Vec<_>>()
+            )),
             None => {}
+        }
+        let c = &self.client;
+        if let Some(acl) = &c.acl {
+            parts.push(format!(
+                "client ACLs: create {:?}, set below {:?}",
+                acl.work
+                    .create
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>(),
+                acl.work.walk.iter().map(|c| c.as_str()).collect::<Vec<_>>()
+            ));
+        }
+        for p in &c.publish {
+            parts.push(format!(
+                "publish to {}",
+                crate::peers::zookeeper::relation_id(p.relation)
+            ));
+        }
+        for id in &c.forget {
+            parts.push(format!(
+                "remove the secrets of {}",
+                crate::peers::zookeeper::relation_id(*id)
+            ));
+        }
+        if let Some(b) = bag("cluster app, once done", &c.after.to_bag()) {
+            parts.push(b);
+        }
+        if c.need_secrets {
+            parts.push("read the client secrets".into());
         }
         if self.protect_root {
             parts.push("restrict the ACLs of /, /zookeeper and /zookeeper/quota".into());
@@ -261,7 +309,17 @@ mod tests {
     fn a_plan_with_anything_to_do_is_not_idle() {
         assert!(Plan::default().is_idle());
         let ip = Some("127.0.0.11".parse().unwrap());
-        let busy: [(&str, Plan); 13] = [
+        let busy: [(&str, Plan); 14] = [
+            (
+                "client",
+                Plan {
+                    client: ClientPlan {
+                        forget: vec![3],
+                        ..ClientPlan::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
             (
                 "passwords",
                 Plan {

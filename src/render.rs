@@ -361,6 +361,39 @@ mod tests {
             base,
             fingerprint(&CharmConfig::default(), &paths(), 0, &relax)
         );
+        // So is a change of the client users every server must load (relation ids only:
+        // the placeholders hold no password).
+        let client = App {
+            client_users: [7].into(),
+            ..App::default()
+        };
+        let with_client = fingerprint(&CharmConfig::default(), &paths(), 0, &client);
+        assert_ne!(base, with_client);
+        let two = App {
+            client_users: [7, 9].into(),
+            ..App::default()
+        };
+        assert_ne!(
+            with_client,
+            fingerprint(&CharmConfig::default(), &paths(), 0, &two)
+        );
+        assert_ne!(
+            shared_inputs(&CharmConfig::default(), &app),
+            shared_inputs(&CharmConfig::default(), &client)
+        );
+        let shaped = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &crate::passwords::shape(&client),
+        );
+        assert!(
+            shaped
+                .jaas
+                .contains("user_relation-7=\"placeholder-relation-7\";"),
+            "{}",
+            shaped.jaas
+        );
         // The shape the fingerprint is taken of holds placeholders only.
         let shaped = Rendered::new(
             &CharmConfig::default(),

@@ -122,6 +122,8 @@ pub struct Snapshot {
     /// `super`): from the internal secret, or from the bag of an earlier revision; `Err`
     /// says why they cannot be used (no value in it).
     pub credentials: Option<Result<Credentials, String>>,
+    /// The `zookeeper` relations.
+    pub clients: crate::client::ClientView,
 }
 
 impl Snapshot {

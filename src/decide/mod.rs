@@ -19,8 +19,11 @@
 //!   leaving;
 //! - `restart_lock`: both sides of the rolling-restart lock;
 //! - `membership`: the leader's start order, quorum membership and `sync` rotation;
-//! - `crate::upgrade::decide`: the upgrade.
+//! - `crate::upgrade::decide`: the upgrade;
+//! - `clients`: what the client relations' decision ([`crate::client::decide`]) needs
+//!   from the rest, and where its writes go.
 
+mod clients;
 mod membership;
 mod restart_lock;
 
@@ -99,6 +102,7 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         membership::leader_side(s, lock_busy, plan);
         protect_root(s, &fingerprint, &inputs, lock_busy, plan);
     }
+    clients::decide(s, &fingerprint, &inputs, plan);
 }
 
 /// The leader keeps the internal passwords in their secret: creates it (taking over the
@@ -112,6 +116,7 @@ fn secret_bookkeeping(s: &Snapshot, plan: &mut Plan) {
             Ok(content) => {
                 plan.secret = Some(SecretWrite::Create { content });
                 plan.cluster_app.drop_legacy = !app.legacy.is_empty();
+                plan.cluster_app.drop_legacy_clients = app.legacy.clients.keys().copied().collect();
             }
             Err(e) => plan.statuses.push(Status::blocked(format!(
                 "cannot move the internal passwords into a Juju secret: {e}; set new ones with `juju run {}/leader set-password`",
@@ -135,8 +140,12 @@ fn secret_bookkeeping(s: &Snapshot, plan: &mut Plan) {
                     });
                 }
                 plan.cluster_app.drop_legacy = true;
+                plan.cluster_app.drop_legacy_clients = app.legacy.clients.keys().copied().collect();
             }
-            (Some(_), _, _) => plan.cluster_app.drop_legacy = true,
+            (Some(_), _, _) => {
+                plan.cluster_app.drop_legacy = true;
+                plan.cluster_app.drop_legacy_clients = app.legacy.clients.keys().copied().collect();
+            }
         }
     }
 }

@@ -395,6 +395,24 @@ impl State {
         })
     }
 
+    /// What `network-get` says of `binding`, or its stderr.
+    fn network_answer(&self, binding: &str) -> Result<NetworkInfo, String> {
+        let no_config = || format!("ERROR no network config found for binding \"{binding}\"");
+        if self.bindings.as_ref().is_some_and(|b| !b.contains(binding)) {
+            return Err(no_config());
+        }
+        if let Some(info) = self.networks.get(binding) {
+            return Ok(info.clone());
+        }
+        match &self.address {
+            Some(a) => Ok(NetworkInfo {
+                bind_addresses: vec![a.clone()],
+                ingress_addresses: vec![a.clone()],
+            }),
+            None => Err(no_config()),
+        }
+    }
+
     fn relation(&self, inv: &Invocation, id: &str) -> Result<&FakeRelation, ToolError> {
         self.relations
             .get(id)
@@ -778,6 +796,15 @@ impl HookTools for FakeHookTools {
         })
     }
 
+    fn relation_app(&self, relation_id: &str) -> Result<String, ToolError> {
+        let inv = argv::relation_list_app(relation_id);
+        self.read(&inv, |st| {
+            let rel = st.relation(&inv, relation_id)?;
+            // A peer relation's "remote" application is this one.
+            Ok(rel.remote_app.clone().unwrap_or_else(|| st.app()))
+        })
+    }
+
     fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError> {
         let inv = argv::relation_get(relation_id, bag);
         self.read(&inv, |st| {
@@ -889,26 +916,22 @@ impl HookTools for FakeHookTools {
     fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError> {
         let inv = argv::network_get(binding);
         self.read(&inv, |st| {
-            let no_config = || {
-                failed(
-                    &inv,
-                    1,
-                    &format!("ERROR no network config found for binding \"{binding}\""),
-                )
-            };
-            if st.bindings.as_ref().is_some_and(|b| !b.contains(binding)) {
-                return Err(no_config());
-            }
-            if let Some(info) = st.networks.get(binding) {
-                return Ok(info.clone());
-            }
-            match &st.address {
-                Some(a) => Ok(NetworkInfo {
-                    bind_addresses: vec![a.clone()],
-                    ingress_addresses: vec![a.clone()],
-                }),
-                None => Err(no_config()),
-            }
+            st.network_answer(binding)
+                .map_err(|stderr| failed(&inv, 1, &stderr))
+        })
+    }
+
+    fn network_get_relation(
+        &self,
+        binding: &str,
+        relation_id: &str,
+    ) -> Result<NetworkInfo, ToolError> {
+        let inv = argv::network_get_relation(binding, relation_id);
+        // The same addresses as the binding's: one network in the fake.
+        self.read(&inv, |st| {
+            st.relation(&inv, relation_id)?;
+            st.network_answer(binding)
+                .map_err(|stderr| failed(&inv, 1, &stderr))
         })
     }
 

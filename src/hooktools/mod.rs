@@ -256,6 +256,8 @@ pub trait HookTools {
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<String>, ToolError>;
     /// `relation-list --format=json -r <id>`: remote unit names (as Juju sorts them: as text).
     fn relation_list(&self, relation_id: &str) -> Result<Vec<String>, ToolError>;
+    /// `relation-list --format=json -r <id> --app`: the remote application's name.
+    fn relation_app(&self, relation_id: &str) -> Result<String, ToolError>;
     /// `relation-get --format=json -r <id> [--app] - <unit-or-app>`.
     fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError>;
     /// `relation-set -r <id> [--app] --file -` with a JSON map on stdin; `""` deletes a key.
@@ -276,6 +278,12 @@ pub trait HookTools {
     fn application_version_set(&self, version: &str) -> Result<(), ToolError>;
     /// `network-get --format=json <binding>`.
     fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError>;
+    /// `network-get --format=json -r <id> <binding>`: the binding as relation `<id>` sees it.
+    fn network_get_relation(
+        &self,
+        binding: &str,
+        relation_id: &str,
+    ) -> Result<NetworkInfo, ToolError>;
     /// `unit-get private-address` (deprecated, kept as a fallback).
     fn unit_get(&self, key: &str) -> Result<String, ToolError>;
     /// `open-port <port>/<protocol>`.

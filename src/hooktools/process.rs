@@ -157,6 +157,17 @@ pub(crate) mod argv {
             vec!["--format=json".into(), "-r".into(), relation_id.to_string()],
         )
     }
+    pub fn relation_list_app(relation_id: &str) -> Invocation {
+        Invocation::plain(
+            "relation-list",
+            vec![
+                "--format=json".into(),
+                "-r".into(),
+                relation_id.to_string(),
+                "--app".into(),
+            ],
+        )
+    }
     pub fn relation_get(relation_id: &str, bag: &Bag) -> Invocation {
         let mut args = vec!["--format=json".into(), "-r".into(), relation_id.to_string()];
         let name = match bag {
@@ -249,6 +260,17 @@ pub(crate) mod argv {
         Invocation::plain(
             "network-get",
             vec!["--format=json".into(), binding.to_string()],
+        )
+    }
+    pub fn network_get_relation(binding: &str, relation_id: &str) -> Invocation {
+        Invocation::plain(
+            "network-get",
+            vec![
+                "--format=json".into(),
+                "-r".into(),
+                relation_id.to_string(),
+                binding.to_string(),
+            ],
         )
     }
     pub fn unit_get(key: &str) -> Invocation {
@@ -434,10 +456,12 @@ struct Cache {
     is_leader: Option<bool>,
     relation_ids: HashMap<String, Vec<String>>,
     relation_list: HashMap<String, Vec<String>>,
+    relation_app: HashMap<String, String>,
     bags: HashMap<(String, Bag), Databag>,
     config: Option<Map<String, Value>>,
     action: Option<Map<String, Value>>,
     network: HashMap<String, NetworkInfo>,
+    network_relation: HashMap<(String, String), NetworkInfo>,
     unit_get: HashMap<String, String>,
     goal_units: Option<BTreeMap<String, String>>,
     secrets: SecretCache,
@@ -796,6 +820,27 @@ impl HookTools for ProcessHookTools {
         Ok(v)
     }
 
+    fn relation_app(&self, relation_id: &str) -> Result<String, ToolError> {
+        if let Some(v) = self.cache.borrow().relation_app.get(relation_id) {
+            return Ok(v.clone());
+        }
+        let inv = argv::relation_list_app(relation_id);
+        let v = match self.run_json(&inv)? {
+            Value::String(s) if !s.is_empty() => s,
+            other => {
+                return Err(output_err(
+                    &inv,
+                    format!("expected an application name, got {}", kind(&other)),
+                ))
+            }
+        };
+        self.cache
+            .borrow_mut()
+            .relation_app
+            .insert(relation_id.to_string(), v.clone());
+        Ok(v)
+    }
+
     fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError> {
         let key = (relation_id.to_string(), bag.clone());
         if let Some(v) = self.cache.borrow().bags.get(&key) {
@@ -897,6 +942,31 @@ impl HookTools for ProcessHookTools {
             .borrow_mut()
             .network
             .insert(binding.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn network_get_relation(
+        &self,
+        binding: &str,
+        relation_id: &str,
+    ) -> Result<NetworkInfo, ToolError> {
+        let key = (binding.to_string(), relation_id.to_string());
+        if let Some(v) = self.cache.borrow().network_relation.get(&key) {
+            return Ok(v.clone());
+        }
+        let inv = argv::network_get_relation(binding, relation_id);
+        let value = self.run_json(&inv)?;
+        if !value.is_object() {
+            return Err(output_err(
+                &inv,
+                format!("expected a map, got {}", kind(&value)),
+            ));
+        }
+        let v = parse_network_info(&value);
+        self.cache
+            .borrow_mut()
+            .network_relation
+            .insert(key, v.clone());
         Ok(v)
     }
 

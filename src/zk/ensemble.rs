@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::admin::Admin;
+use super::admin::{AclEntry, Admin};
 use super::{four, EnsembleConfig, ServerSpec, ZkError};
 
 /// What one ZooKeeper server says about itself (`mntr`).
@@ -139,7 +139,8 @@ pub trait Ensemble {
     ) -> Result<Box<dyn Reconfig + 'a>, ZkError>;
 }
 
-/// A `super` session that changes the membership and the protected ACLs.
+/// A `super` session that changes the membership and ACLs (the protected znodes', and the
+/// client relations' chroots).
 pub trait Reconfig {
     /// Applies one change, conditional on the config version when given; returns the
     /// committed config.
@@ -153,6 +154,22 @@ pub trait Reconfig {
     /// changes them
     /// ([`super::admin::protected_acl`]).
     fn protect_root(&mut self) -> Result<(), ZkError>;
+
+    /// Creates `path` unless it exists, and each missing znode above it, each with the ACL
+    /// `acl_of` gives for its path. Whether it created `path`.
+    fn ensure_znode(
+        &mut self,
+        path: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<bool, ZkError>;
+
+    /// Sets the ACL of `root` and of every znode below it to what `acl_of` gives for its
+    /// path; the number of znodes set.
+    fn set_acl_tree(
+        &mut self,
+        root: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<usize, ZkError>;
 }
 
 impl Reconfig for Admin {
@@ -169,6 +186,22 @@ impl Reconfig for Admin {
 
     fn protect_root(&mut self) -> Result<(), ZkError> {
         Admin::protect_root(self)
+    }
+
+    fn ensure_znode(
+        &mut self,
+        path: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<bool, ZkError> {
+        Admin::ensure_znode(self, path, acl_of)
+    }
+
+    fn set_acl_tree(
+        &mut self,
+        root: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<usize, ZkError> {
+        Admin::set_acl_tree(self, root, acl_of)
     }
 }
 

@@ -11,7 +11,10 @@
 //!   (a stale one is [`ZkError::BadVersion`]), bumps the version, and refuses to remove the
 //!   last voter or a server that is not a member;
 //! - faults can be queued: the next changes fail with `BadVersion`, a connection loss or a
-//!   refusal, and changing nothing.
+//!   refusal, and changing nothing;
+//! - znodes other than the root are a map of path to ACL: a session creates missing ones
+//!   (parents first) and sets the ACL of a znode and everything below it; a fault can fail
+//!   the next ACL change.
 //!
 //! Every health query, membership query, wait and change is recorded in order.
 //!
@@ -34,6 +37,9 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use super::admin::AclEntry;
 use super::ensemble::{Ensemble, MembershipOp, Reconfig, ServerHealth};
 use super::{EnsembleConfig, Role, ServerSpec, ZkError};
 
@@ -69,6 +75,10 @@ pub enum Asked {
     WaitSynced(String),
     /// Opened a reconfig session with these hosts.
     Session(Vec<String>),
+    /// Made sure a znode exists.
+    EnsureZnode(String),
+    /// Set the ACLs of a znode and everything below it.
+    SetAclTree(String),
 }
 
 /// One membership change the charm tried.
@@ -92,6 +102,10 @@ struct State {
     root_protected: bool,
     /// The next `protect_root` fails with this.
     protect_fault: Option<Fault>,
+    /// Znodes other than the root, and their ACLs.
+    znodes: BTreeMap<String, Vec<AclEntry>>,
+    /// The next ACL change (create or set) fails with this.
+    acl_fault: Option<Fault>,
 }
 
 impl State {
@@ -164,6 +178,26 @@ impl FakeEnsemble {
     /// Whether a session restricted the ACLs of `/` and `/zookeeper`.
     pub fn root_protected(&self) -> bool {
         self.state.borrow().root_protected
+    }
+
+    /// A znode with `acl` (its parents are not created).
+    pub fn znode(self, path: &str, acl: &[AclEntry]) -> Self {
+        self.state
+            .borrow_mut()
+            .znodes
+            .insert(path.to_string(), acl.to_vec());
+        self
+    }
+
+    /// The next ACL change fails with `fault`.
+    pub fn acl_fault(self, fault: Fault) -> Self {
+        self.state.borrow_mut().acl_fault = Some(fault);
+        self
+    }
+
+    /// Every znode but the root, with its ACL.
+    pub fn znodes(&self) -> BTreeMap<String, Vec<AclEntry>> {
+        self.state.borrow().znodes.clone()
     }
 
     /// Changes a server's health (a server that goes down, or comes up, between calls).
@@ -293,6 +327,53 @@ impl Reconfig for Session<'_> {
         }
         st.root_protected = true;
         Ok(())
+    }
+
+    fn ensure_znode(
+        &mut self,
+        path: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<bool, ZkError> {
+        self.ensemble.ask(Asked::EnsureZnode(path.to_string()));
+        let mut st = self.ensemble.state.borrow_mut();
+        if let Some(fault) = st.acl_fault.take() {
+            return Err(fault.error());
+        }
+        for (i, _) in path.match_indices('/').skip(1) {
+            let parent = &path[..i];
+            st.znodes
+                .entry(parent.to_string())
+                .or_insert_with(|| acl_of(parent));
+        }
+        if st.znodes.contains_key(path) {
+            return Ok(false);
+        }
+        st.znodes.insert(path.to_string(), acl_of(path));
+        Ok(true)
+    }
+
+    fn set_acl_tree(
+        &mut self,
+        root: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<usize, ZkError> {
+        self.ensemble.ask(Asked::SetAclTree(root.to_string()));
+        let mut st = self.ensemble.state.borrow_mut();
+        if let Some(fault) = st.acl_fault.take() {
+            return Err(fault.error());
+        }
+        if !st.znodes.contains_key(root) {
+            return Err(ZkError::NoNode(root.to_string()));
+        }
+        let below = format!("{root}/");
+        let mut done = 0;
+        for (path, acl) in st.znodes.iter_mut() {
+            if path == root || path.starts_with(&below) {
+                *acl = acl_of(path);
+                done += 1;
+            }
+        }
+        Ok(done)
     }
 }
 
@@ -426,6 +507,42 @@ mod tests {
         assert!(zk
             .reconfig_session(&["127.0.0.13".into(), "127.0.0.11".into()], "right")
             .is_ok());
+    }
+
+    #[test]
+    fn znodes_are_created_parents_first_and_acls_set_on_a_whole_subtree() {
+        use crate::zk::admin::Perms;
+        let read = vec![AclEntry::anyone(Perms::READ)];
+        let all = vec![AclEntry::anyone(Perms::ALL)];
+        let zk = three().znode("/other", &all);
+        let mut s = zk.reconfig_session(&["127.0.0.11".into()], "pw").unwrap();
+        let leaf_all = |p: &str| {
+            if p == "/a/b/c" {
+                all.clone()
+            } else {
+                read.clone()
+            }
+        };
+        assert!(s.ensure_znode("/a/b/c", &leaf_all).unwrap());
+        assert!(!s.ensure_znode("/a/b/c", &|_| read.clone()).unwrap());
+        assert!(!s.ensure_znode("/a/b", &|_| all.clone()).unwrap());
+        assert_eq!(zk.znodes()["/a"], read);
+        assert_eq!(zk.znodes()["/a/b"], read);
+        assert_eq!(zk.znodes()["/a/b/c"], all);
+        let n = s
+            .set_acl_tree("/a/b", &|p| {
+                vec![AclEntry::new(Perms(p.len() as i32), "x", "y")]
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(zk.znodes()["/a/b"][0].perms, Perms(4));
+        assert_eq!(zk.znodes()["/a/b/c"][0].perms, Perms(6));
+        assert_eq!(zk.znodes()["/a"], read, "above the subtree: untouched");
+        assert_eq!(zk.znodes()["/other"], all);
+        assert!(matches!(
+            s.set_acl_tree("/none", &|_| Vec::new()),
+            Err(ZkError::NoNode(_))
+        ));
     }
 
     #[test]

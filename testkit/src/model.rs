@@ -117,11 +117,13 @@ pub fn juju_log_tail(m: &Model, n: usize) -> Vec<String> {
     lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
-/// The live units' addresses, by unit number.
+/// The live units' addresses, by unit number: the model's first application's (other
+/// applications' units, such as a client stub's, have their own numbers and machines).
 pub fn addresses(m: &Model) -> Result<BTreeMap<u32, String>, SimError> {
+    let app = m.app_name()?;
     Ok(m.status()?
         .into_iter()
-        .filter(|u| u.life == "alive")
+        .filter(|u| u.life == "alive" && u.app == app)
         .filter_map(|u| Some((unit_number(&u.unit)?, u.address)))
         .collect())
 }

@@ -130,10 +130,17 @@ fn watch(model_dir: PathBuf, period: Duration, stop: Arc<AtomicBool>) -> Watched
     // Per unit: (current process, whether it was seen serving).
     let mut current: BTreeMap<u32, (Option<ServerProcess>, bool)> = BTreeMap::new();
     let mut statuses: BTreeMap<u32, String> = BTreeMap::new();
+    let app = model.app_name().unwrap_or_default();
     loop {
         let last_round = stop.load(Ordering::Relaxed);
         let round = Instant::now();
-        for u in model.status().unwrap_or_default() {
+        // The watched application's units only (a client stub has its own numbers).
+        for u in model
+            .status()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|u| u.app == app)
+        {
             let Some(id) = unit_number(&u.unit) else {
                 continue;
             };

@@ -2,6 +2,8 @@
 //! upgrade-charm, stop, remove, and the storage hooks; each on the leader and on a
 //! non-leader.
 
+use std::collections::BTreeMap;
+
 use zookeeper_charm::deps;
 use zookeeper_charm::peers::cluster;
 use zookeeper_charm::peers::restart::{self, LockRequest};
@@ -108,9 +110,11 @@ fn start_on_a_new_application_bootstraps_the_lowest_unit_alone_and_names_the_nex
     assert_eq!(app.starting, Some(1));
     assert_eq!(out.ran("goal-state"), 1, "the leader asks whom Juju plans");
     assert_eq!(out.status(), Some(Status::active("leader")));
-    // It learnt the peer relation ids once, for the hooks that follow.
-    assert_eq!(out.ran("relation-ids"), 3);
+    // It learnt the peer relation ids once, and that no client relation exists, for the
+    // hooks that follow.
+    assert_eq!(out.ran("relation-ids"), 4);
     assert_eq!(out.local().peer_ids.len(), 3);
+    assert_eq!(out.local().client_relations, Some(BTreeMap::new()));
 }
 
 #[test]

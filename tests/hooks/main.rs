@@ -13,6 +13,7 @@
 
 mod actions;
 mod budgets;
+mod clients;
 mod failures;
 mod lifecycle;
 mod relations;

@@ -80,6 +80,19 @@ fn action_params(action: &str, given: &Map<String, Value>) -> Map<String, Value>
     params
 }
 
+/// A `zookeeper` relation as this unit sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientWorld {
+    /// The requirer application.
+    pub remote_app: String,
+    /// The requirer's application bag.
+    pub request: Databag,
+    /// This application's bag in the relation.
+    pub provided: Databag,
+    /// The requirer's units that joined.
+    pub units: Vec<String>,
+}
+
 /// The world one hook sees, as plain data the tests edit.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -124,6 +137,12 @@ pub struct World {
     pub upgrade_failure: Option<String>,
     pub failing_tools: Vec<String>,
     pub goal: Option<BTreeMap<String, String>>,
+    /// The `zookeeper` relations, by id.
+    pub clients: BTreeMap<u32, ClientWorld>,
+    /// Secrets of the model besides the internal one (the provider secrets).
+    pub secrets: Vec<FakeSecret>,
+    /// The servers' znodes (other than the root) and their ACLs.
+    pub znodes: BTreeMap<String, Vec<zookeeper_charm::zk::admin::AclEntry>>,
 }
 
 impl World {
@@ -161,6 +180,9 @@ impl World {
             upgrade_failure: None,
             failing_tools: Vec::new(),
             goal: None,
+            clients: BTreeMap::new(),
+            secrets: Vec::new(),
+            znodes: BTreeMap::new(),
         };
         for id in ids {
             w.cluster_units.insert(
@@ -340,6 +362,18 @@ impl World {
                 .relation(CLUSTER, peer(&self.cluster_app, &self.cluster_units))
                 .relation(RESTART, peer(&self.restart_app, &self.restart_units))
                 .relation(UPGRADE, peer(&self.upgrade_app, &self.upgrade_units));
+            for (id, c) in &self.clients {
+                let mut rel = FakeRelation::with_remote_app(&c.remote_app)
+                    .app_bag(&c.remote_app, c.request.clone())
+                    .app_bag(APP, c.provided.clone());
+                for u in &c.units {
+                    rel = rel.member(u, Databag::new());
+                }
+                tools = tools.relation(&format!("zookeeper:{id}"), rel);
+            }
+        }
+        for secret in &self.secrets {
+            tools = tools.secret(secret.clone());
         }
         if let Some(content) = &self.secret {
             tools = tools.secret(
@@ -394,6 +428,12 @@ impl World {
             .map(|(e, id)| (e.to_string(), id.to_string()))
             .collect();
             local_state::save_peer_ids(&w, &ids);
+            let clients = self
+                .clients
+                .iter()
+                .map(|(id, c)| (*id, c.remote_app.clone()))
+                .collect();
+            local_state::save_client_relations(&w, &clients);
         }
         if self.upgrade_pending {
             local_state::mark_upgrade_pending(&w).unwrap();
@@ -418,6 +458,9 @@ impl World {
         for fault in &self.ensemble_faults {
             zk = zk.fault(fault.clone());
         }
+        for (path, acl) in &self.znodes {
+            zk = zk.znode(path, acl);
+        }
         zk
     }
 }
@@ -433,6 +476,8 @@ pub struct Hook {
     params: Option<Map<String, Value>>,
     /// `JUJU_SECRET_ID` and `JUJU_SECRET_REVISION`.
     secret: Option<(String, Option<String>)>,
+    /// The client relation whose first unit is the remote unit (set at run time).
+    client_remote: Option<u32>,
     pub world: World,
 }
 
@@ -445,6 +490,7 @@ impl Hook {
             departing_unit: None,
             params: None,
             secret: None,
+            client_remote: None,
             world: World::steady(0, 1),
         }
     }
@@ -492,6 +538,14 @@ impl Hook {
             }
             .to_string(),
         );
+        h
+    }
+    /// `zookeeper-relation-<kind>` of client relation `id`; `-joined`, `-changed` and
+    /// `-departed` name its first unit as the remote unit.
+    pub fn client(kind: &str, id: u32) -> Hook {
+        let mut h = Hook::of(&format!("zookeeper-relation-{kind}"));
+        h.relation_id = Some(format!("zookeeper:{id}"));
+        h.client_remote = matches!(kind, "joined" | "changed" | "departed").then_some(id);
         h
     }
     /// `secret-remove` of the internal secret's `revision`.
@@ -575,6 +629,10 @@ impl Hook {
 
     pub fn run(self) -> Outcome {
         let world = self.world;
+        let remote_unit = self.remote_unit.or_else(|| {
+            let id = self.client_remote?;
+            world.clients.get(&id)?.units.first().cloned()
+        });
         let workload = world.workload();
         // Juju mounts the data storage where the server keeps its data.
         let storage_hook = self.dispatch_path.ends_with("-storage-attached")
@@ -588,7 +646,7 @@ impl Hook {
             dispatch_path: Some(self.dispatch_path.clone()),
             argv0: "./dispatch".into(),
             relation_id: self.relation_id,
-            remote_unit: self.remote_unit,
+            remote_unit,
             departing_unit: self.departing_unit,
             charm_dir: Some("/var/lib/juju/agents/unit-zookeeper-0/charm".into()),
             juju_version: Some("3.6.4".into()),
