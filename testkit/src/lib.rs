@@ -15,6 +15,7 @@
 //!   background thread) into that checker and into per-unit timelines of restarts.
 //! - [`writes`]: acknowledged client writes (a background writer, one-shot writes, reading
 //!   them back).
+//! - [`members`]: the live membership read as the charm reads it (as `super`).
 //! - [`model`]: helpers over a [`zk_sim::Model`] whose hooks start JVMs (settle limits,
 //!   unit descriptions, addresses, passwords).
 //! - [`cluster`]: [`Cluster`], a model with real ZooKeeper for tests (panics on failure).
@@ -28,6 +29,7 @@ pub mod ensemble;
 pub mod host;
 pub mod invariants;
 pub mod local_workload;
+pub mod members;
 pub mod model;
 pub mod server;
 pub mod watch;
