@@ -20,12 +20,14 @@
 //!   unit descriptions, addresses, passwords).
 //! - [`cluster`]: [`Cluster`], a model with real ZooKeeper for tests (panics on failure).
 //! - [`ensemble`]: [`Ensemble`], servers started directly with the local workload, no model.
+//! - [`extra`]: [`extra::ExtraServer`], a server outside a model that joins its ensemble.
 //! - [`local_workload`]: that test-only workload (Debian's jars as a plain process).
 
 pub mod background;
 pub mod build;
 pub mod cluster;
 pub mod ensemble;
+pub mod extra;
 pub mod host;
 pub mod invariants;
 pub mod local_workload;
