@@ -10,9 +10,12 @@
 //!   Juju created them, so steady hooks need not ask `relation-ids`;
 //! - `upgrade-pending`: this unit runs refreshed charm code whose workload is not rolled
 //!   out yet (`pending`; an empty file is no marker);
-//! - `upgrade-failure`: why this unit's upgrade failed.
+//! - `upgrade-failure`: why this unit's upgrade failed;
+//! - `opened-ports`: the TCP ports the charm last had opened (a JSON list), so that steady
+//!   hooks need not ask `opened-ports`; forgotten when a hook fails (Juju then discards
+//!   the hook's `open-port`/`close-port`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::status::Status;
@@ -23,6 +26,7 @@ const STARTED_WITH: &str = "started-with";
 const PEER_IDS: &str = "peer-relation-ids";
 const UPGRADE_PENDING: &str = "upgrade-pending";
 const UPGRADE_FAILURE: &str = "upgrade-failure";
+const OPENED_PORTS: &str = "opened-ports";
 const PENDING: &str = "pending";
 
 /// What the state files say, read once per round by `observe`.
@@ -36,6 +40,8 @@ pub struct LocalState {
     pub upgrade_pending: bool,
     /// Why this unit's upgrade failed, if it did.
     pub upgrade_failure: Option<String>,
+    /// The TCP ports the charm last had opened; `None` when not known.
+    pub opened_ports: Option<BTreeSet<u16>>,
 }
 
 fn path(workload: &dyn Workload, name: &str) -> PathBuf {
@@ -76,6 +82,11 @@ impl LocalState {
             peer_ids,
             upgrade_pending: read_value(workload, UPGRADE_PENDING)?.is_some(),
             upgrade_failure: read_value(workload, UPGRADE_FAILURE)?,
+            opened_ports: workload
+                .read_file(&path(workload, OPENED_PORTS))
+                .ok()
+                .flatten()
+                .and_then(|t| serde_json::from_str(&t).ok()),
         })
     }
 }
@@ -144,6 +155,19 @@ pub fn save_peer_ids(workload: &dyn Workload, ids: &BTreeMap<String, String>) {
     }
 }
 
+/// Records the TCP ports the charm has opened (best effort: without it the next hook
+/// asks `opened-ports`).
+pub fn record_opened_ports(workload: &dyn Workload, ports: &BTreeSet<u16>) {
+    if let Ok(text) = serde_json::to_string(ports) {
+        let _ = workload.write_file(&path(workload, OPENED_PORTS), text.as_bytes(), 0o600);
+    }
+}
+
+/// Forgets the opened ports (the hook fails: Juju discards its port changes).
+pub fn forget_opened_ports(workload: &dyn Workload) {
+    let _ = workload.write_file(&path(workload, OPENED_PORTS), b"", 0o600);
+}
+
 /// Forgets every remembered id (after Juju said a relation is not found).
 pub fn forget_peer_ids(workload: &dyn Workload) {
     let _ = workload.write_file(&path(workload, PEER_IDS), b"{}", 0o600);
@@ -177,6 +201,7 @@ mod tests {
         record_upgrade_failure(&w, "cannot upgrade ZooKeeper: refresh failed").unwrap();
         let ids = BTreeMap::from([("cluster".to_string(), "cluster:0".to_string())]);
         save_peer_ids(&w, &ids);
+        record_opened_ports(&w, &BTreeSet::from([2181]));
         assert_eq!(
             LocalState::load(&w).unwrap(),
             LocalState {
@@ -184,14 +209,23 @@ mod tests {
                 peer_ids: ids,
                 upgrade_pending: true,
                 upgrade_failure: Some("cannot upgrade ZooKeeper: refresh failed".into()),
+                opened_ports: Some(BTreeSet::from([2181])),
             }
         );
 
         clear_upgrade_pending(&w).unwrap();
         forget_peer_ids(&w);
+        record_opened_ports(&w, &BTreeSet::new());
         let state = LocalState::load(&w).unwrap();
         assert!(!state.upgrade_pending);
         assert!(state.peer_ids.is_empty());
+        assert_eq!(
+            state.opened_ports,
+            Some(BTreeSet::new()),
+            "none opened is known"
+        );
+        forget_opened_ports(&w);
+        assert_eq!(LocalState::load(&w).unwrap().opened_ports, None);
     }
 
     #[test]

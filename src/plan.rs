@@ -7,6 +7,8 @@
 //! written again. A plan with nothing to do [`Plan::is_idle`]; the hook then stops and sets
 //! the last plan's status.
 
+use std::collections::BTreeSet;
+
 use crate::hooktools::SecretId;
 use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade};
@@ -94,6 +96,9 @@ pub struct Plan {
     pub membership: Vec<MembershipOp>,
     /// The rendered files, when a workload op writes them.
     pub rendered: Option<Rendered>,
+    /// The TCP ports this unit should have opened (its client ports while it serves), when
+    /// they may differ from the ones it had opened.
+    pub ports: Option<BTreeSet<u16>>,
     /// Candidate statuses; the highest wins at the end of the hook.
     pub statuses: Vec<Status>,
 }
@@ -120,6 +125,7 @@ impl Plan {
             && self.upgrade_failure.is_none()
             && self.workload.is_empty()
             && self.membership.is_empty()
+            && self.ports.is_none()
     }
 
     /// The cluster writes that change something in `s`.
@@ -178,6 +184,13 @@ impl Plan {
         }
         if upgrade.app.is_empty() {
             self.upgrade_app = upgrade::AppPatch::default();
+        }
+        // Unknown opened ports with none wanted: a unit that never opened any has none.
+        let known = &s.local.opened_ports;
+        if self.ports.as_ref() == known.as_ref()
+            || (known.is_none() && self.ports.as_ref().is_some_and(BTreeSet::is_empty))
+        {
+            self.ports = None;
         }
     }
 
@@ -248,6 +261,9 @@ impl Plan {
         }
         if self.upgrade_failure.is_some() {
             parts.push("record the upgrade failure".into());
+        }
+        if let Some(ports) = &self.ports {
+            parts.push(format!("opened ports {ports:?}"));
         }
         format!("plan: {}", parts.join("; "))
     }

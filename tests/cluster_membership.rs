@@ -35,6 +35,14 @@ fn assert_ensemble(c: &Cluster, units: &[u32], step: &str) {
         "seed {seed}, {step}: not all active\n{}",
         c.describe()
     );
+    for u in &status {
+        assert_eq!(
+            u.ports,
+            ["2181/tcp"],
+            "seed {seed}, {step}: {}'s opened ports",
+            u.unit
+        );
+    }
     assert_eq!(
         c.voters(),
         set(units),

@@ -4,7 +4,8 @@
 //! its seat, a server of an earlier deployment). With it, upgrading or restarting a real
 //! unit could leave a minority of the voters serving, so `pre-upgrade-check` and
 //! `set-password` refuse, naming it by server id and address. Once it is out of the
-//! membership, both succeed.
+//! membership, both succeed. (The units' opened ports are checked on the way: each opens
+//! its client port, and only that one.)
 //!
 //! `ZK_TEST_SEEDS=1,2` overrides the event-order seed.
 
@@ -19,6 +20,10 @@ fn an_extra_voter(charm: &std::path::Path, seed: u64) {
     let mut c = Cluster::create(charm, seed);
     c.model.deploy(3).unwrap();
     c.settle("deploy 3");
+    // Every serving unit opened its client port, and no other.
+    for u in c.status() {
+        assert_eq!(u.ports, ["2181/tcp"], "seed {seed}: {}", u.unit);
+    }
     let leader = c.model.leader().unwrap().expect("a leader");
     let super_pw = c.super_password();
     // In the model's loopback block, at an address no unit will have.

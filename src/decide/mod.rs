@@ -19,9 +19,11 @@
 //!   leaving;
 //! - `restart_lock`: both sides of the rolling-restart lock;
 //! - `membership`: the leader's start order, quorum membership and `sync` rotation;
+//! - [`ports`]: the client ports this unit opens while its server serves;
 //! - `crate::upgrade::decide`: the upgrade.
 
 mod membership;
+pub mod ports;
 mod restart_lock;
 
 use crate::passwords::Credentials;
@@ -40,6 +42,7 @@ pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
     let mut plan = Plan::default();
     decide_into(s, paths, &mut plan);
     with_passwords(s, paths, &mut plan);
+    plan.ports = Some(ports::wanted(s));
     plan.drop_unchanged(s);
     plan
 }
