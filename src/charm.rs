@@ -51,7 +51,23 @@ pub fn run(
 ) -> Result<(), CharmError> {
     let event = Event::from_env(env);
     let facts = EventFacts::now(&event, env);
-    match &event {
+    let result = run_event(&event, &facts, env, tools, workload, ensemble);
+    if result.is_err() {
+        // Juju discards the failed hook's `open-port`/`close-port`: ask again next time.
+        local_state::forget_opened_ports(workload);
+    }
+    result
+}
+
+fn run_event(
+    event: &Event,
+    facts: &EventFacts,
+    env: &HookEnv,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
+) -> Result<(), CharmError> {
+    match event {
         Event::UnknownHook(name) => {
             log::warn!("ignoring unknown hook {name:?}");
             Ok(())
@@ -62,7 +78,7 @@ pub fn run(
             ))?;
             Ok(())
         }
-        Event::Action(action) => run_action(*action, env, &facts, tools, workload, ensemble),
+        Event::Action(action) => run_action(*action, env, facts, tools, workload, ensemble),
         Event::Storage {
             kind: StorageHook::Attached,
             ..
@@ -71,10 +87,10 @@ pub fn run(
             Ok(())
         }
         _ => {
-            if event == Event::SecretRemove {
+            if *event == Event::SecretRemove {
                 remove_obsolete_revision(env, tools);
             }
-            if event == Event::Install {
+            if *event == Event::Install {
                 // A unit is installed once: any private state on this machine is another
                 // unit's leftover, never this one's.
                 if let Err(e) = workload.clear_private_state() {
@@ -88,14 +104,14 @@ pub fn run(
                 // New charm code runs now; its workload is rolled out unit by unit.
                 local_state::mark_upgrade_pending(workload)?;
             }
-            let done = reconcile_hook(env, &facts, tools, workload, ensemble)?;
+            let done = reconcile_hook(env, facts, tools, workload, ensemble)?;
             set_status(tools, workload, &done.status)?;
             if done.workload_changed {
                 if let Ok(Some(version)) = workload.version() {
                     tools.application_version_set(&version)?;
                 }
             }
-            if event == Event::Remove {
+            if *event == Event::Remove {
                 // Nothing of this unit may outlive it on the machine (the passwords are in
                 // the workload's files, which go with the snap).
                 if let Err(e) = workload.clear_private_state() {

@@ -7,6 +7,7 @@
 //! failed reconfig the next round re-reads the live config (a reconfig can succeed behind a
 //! ConnectionLoss).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::hooktools::{Databag, HookTools, SecretOwner, SecretRead, SecretRef, ToolError};
@@ -84,6 +85,9 @@ pub fn execute(
             write(tools, id, true, &writes.app)?;
         }
     }
+    if let Some(ports) = &plan.ports {
+        set_ports(ports, tools, workload)?;
+    }
     if let Some(cause) = &plan.upgrade_failure {
         log::error!("upgrade failed: {cause}");
         if let Err(e) = local_state::record_upgrade_failure(workload, cause) {
@@ -160,6 +164,30 @@ fn clients(
         tools,
         ensemble,
     )?)
+}
+
+/// Opens the TCP ports in `want` and closes the unit's other TCP ports (only this charm
+/// opens ports for its unit), then remembers them. Juju commits both at the hook's end.
+fn set_ports(
+    want: &BTreeSet<u16>,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+) -> Result<(), ExecError> {
+    let have: BTreeSet<u16> = tools
+        .opened_ports()?
+        .iter()
+        .filter_map(|p| p.strip_suffix("/tcp")?.parse().ok())
+        .collect();
+    for port in want.difference(&have) {
+        tools.open_port(*port, "tcp")?;
+        log::info!("opened port {port}/tcp");
+    }
+    for port in have.difference(want) {
+        tools.close_port(*port, "tcp")?;
+        log::info!("closed port {port}/tcp");
+    }
+    local_state::record_opened_ports(workload, want);
+    Ok(())
 }
 
 /// The label of the internal secret: Charmed ZooKeeper's, `cluster.<app>.app`.

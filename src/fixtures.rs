@@ -194,8 +194,15 @@ impl World {
         self
     }
     /// This unit's server runs with the current files and has `health`.
+    /// The server runs with the current files, with `health`; its client port is open
+    /// while it serves.
     pub(crate) fn running(mut self, health: ServerHealth) -> Self {
         let fp = self.current_fingerprint();
+        self.s.local.opened_ports = Some(if health.serving {
+            std::collections::BTreeSet::from([crate::zk::CLIENT_PORT])
+        } else {
+            Default::default()
+        });
         self.s.workload.running = true;
         self.s.workload.health = Some(health);
         self.s.local.started_with = Some(fp);

@@ -30,6 +30,7 @@
 //! - [`passwords`]: the password rule, the internal secret's content, the passwords in
 //!   effect and their placeholder shape, and the `sync` rotation;
 //! - [`render`]: `zoo.cfg`, the dynamic config, JAAS, `myid`, and their fingerprint;
+//! - [`ghost`]: voters of the live config that no unit stands behind;
 //! - [`local_state`]: the charm's private state files on the unit;
 //! - [`upgrade`]: the upgrade decision and `pre-upgrade-check`'s checks;
 //! - [`deps`]: the upgrade lib's dependency model and its PEP 440 versions;
@@ -56,6 +57,7 @@ pub mod env;
 pub(crate) mod execute;
 #[cfg(test)]
 mod fixtures;
+pub mod ghost;
 pub mod hooktools;
 pub mod local_state;
 pub mod logging;

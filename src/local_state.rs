@@ -14,8 +14,11 @@
 //! - `client-relations`: the live `zookeeper` relations, by id, with their remote
 //!   application (a JSON map), learnt in the hooks that can change them, so steady hooks
 //!   need not ask `relation-ids`.
+//! - `opened-ports`: the TCP ports the charm last had opened (a JSON list), so that steady
+//!   hooks need not ask `opened-ports`; forgotten when a hook fails (Juju then discards
+//!   the hook's `open-port`/`close-port`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::status::Status;
@@ -27,6 +30,7 @@ const PEER_IDS: &str = "peer-relation-ids";
 const UPGRADE_PENDING: &str = "upgrade-pending";
 const UPGRADE_FAILURE: &str = "upgrade-failure";
 const CLIENT_RELATIONS: &str = "client-relations";
+const OPENED_PORTS: &str = "opened-ports";
 const PENDING: &str = "pending";
 
 /// What the state files say, read once per round by `observe`.
@@ -43,6 +47,8 @@ pub struct LocalState {
     /// The live `zookeeper` relations (id -> remote application) as last learnt; `None`
     /// when never learnt (or unreadable).
     pub client_relations: Option<BTreeMap<u32, String>>,
+    /// The TCP ports the charm last had opened; `None` when not known.
+    pub opened_ports: Option<BTreeSet<u16>>,
 }
 
 fn path(workload: &dyn Workload, name: &str) -> PathBuf {
@@ -89,6 +95,11 @@ impl LocalState {
             upgrade_pending: read_value(workload, UPGRADE_PENDING)?.is_some(),
             upgrade_failure: read_value(workload, UPGRADE_FAILURE)?,
             client_relations,
+            opened_ports: workload
+                .read_file(&path(workload, OPENED_PORTS))
+                .ok()
+                .flatten()
+                .and_then(|t| serde_json::from_str(&t).ok()),
         })
     }
 }
@@ -165,6 +176,19 @@ pub fn save_client_relations(workload: &dyn Workload, relations: &BTreeMap<u32, 
     }
 }
 
+/// Records the TCP ports the charm has opened (best effort: without it the next hook
+/// asks `opened-ports`).
+pub fn record_opened_ports(workload: &dyn Workload, ports: &BTreeSet<u16>) {
+    if let Ok(text) = serde_json::to_string(ports) {
+        let _ = workload.write_file(&path(workload, OPENED_PORTS), text.as_bytes(), 0o600);
+    }
+}
+
+/// Forgets the opened ports (the hook fails: Juju discards its port changes).
+pub fn forget_opened_ports(workload: &dyn Workload) {
+    let _ = workload.write_file(&path(workload, OPENED_PORTS), b"", 0o600);
+}
+
 /// Forgets every remembered id (after Juju said a relation is not found).
 pub fn forget_peer_ids(workload: &dyn Workload) {
     let _ = workload.write_file(&path(workload, PEER_IDS), b"{}", 0o600);
@@ -200,6 +224,7 @@ mod tests {
         save_peer_ids(&w, &ids);
         let clients = BTreeMap::from([(7, "kafka".to_string())]);
         save_client_relations(&w, &clients);
+        record_opened_ports(&w, &BTreeSet::from([2181]));
         assert_eq!(
             LocalState::load(&w).unwrap(),
             LocalState {
@@ -208,6 +233,7 @@ mod tests {
                 upgrade_pending: true,
                 upgrade_failure: Some("cannot upgrade ZooKeeper: refresh failed".into()),
                 client_relations: Some(clients),
+                opened_ports: Some(BTreeSet::from([2181])),
             }
         );
         save_client_relations(&w, &BTreeMap::new());
@@ -219,9 +245,17 @@ mod tests {
 
         clear_upgrade_pending(&w).unwrap();
         forget_peer_ids(&w);
+        record_opened_ports(&w, &BTreeSet::new());
         let state = LocalState::load(&w).unwrap();
         assert!(!state.upgrade_pending);
         assert!(state.peer_ids.is_empty());
+        assert_eq!(
+            state.opened_ports,
+            Some(BTreeSet::new()),
+            "none opened is known"
+        );
+        forget_opened_ports(&w);
+        assert_eq!(LocalState::load(&w).unwrap().opened_ports, None);
     }
 
     #[test]

@@ -278,6 +278,8 @@ pub fn observe(
 
     let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
     if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
+        // The membership is read as `super`.
+        load_credentials(tools, &mut snap)?;
         snap.ensemble = ensemble_view(&snap, ensemble);
     }
 
@@ -335,7 +337,8 @@ fn observe_clients(
 }
 
 /// Asks every started unit's server (and this one, when running) for its health, and a
-/// serving one — the quorum leader first — for the membership.
+/// serving one — the quorum leader first — for the membership, as `super` when the
+/// passwords could be read.
 fn ensemble_view(s: &Snapshot, ensemble: &dyn Ensemble) -> EnsembleView {
     let mut ids: BTreeSet<u32> = s
         .cluster
@@ -374,10 +377,25 @@ fn ensemble_view(s: &Snapshot, ensemble: &dyn Ensemble) -> EnsembleView {
         .map(|(id, _)| *id)
         .collect();
     order.sort_by_key(|id| !health[id].is_leader());
+    let super_password = s
+        .credentials()
+        .and_then(|c| c.super_password.as_ref())
+        .map(|p| p.as_str());
     let config = order
         .iter()
         .filter_map(|id| s.unit_address(*id))
-        .find_map(|addr| ensemble.members(&addr.to_string()).ok());
+        .find_map(
+            |addr| match ensemble.members(&addr.to_string(), super_password) {
+                Ok(config) => Some(config),
+                Err(e) => {
+                    log::info!(
+                        "cannot read the membership from {addr}: {}",
+                        crate::report::chain(&e)
+                    );
+                    None
+                }
+            },
+        );
     // Voters this unit does not see in the relation (it is leaving, so every other unit
     // departs from its view; or they left): ask them at the address the ensemble has, so
     // that a leaving unit can tell whether the rest keep a majority without it.
@@ -498,6 +516,7 @@ mod tests {
         let ensemble = ZkEnsemble {
             four_letter_timeout: Duration::from_millis(100),
             reconfig_timeout: Duration::from_millis(100),
+            read_timeout: Duration::from_millis(100),
         };
         let snap = observe(&env, &facts, &tools, &workload, &ensemble).unwrap();
         assert_eq!(snap.cluster.map(|c| c.id).as_deref(), Some("cluster:0"));

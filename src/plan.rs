@@ -8,6 +8,8 @@
 //! the last plan's status.
 
 use crate::client::decide::ClientPlan;
+use std::collections::BTreeSet;
+
 use crate::hooktools::SecretId;
 use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade};
@@ -102,6 +104,9 @@ pub struct Plan {
     pub membership: Vec<MembershipOp>,
     /// The rendered files, when a workload op writes them.
     pub rendered: Option<Rendered>,
+    /// The TCP ports this unit should have opened (its client ports while it serves), when
+    /// they may differ from the ones it had opened.
+    pub ports: Option<BTreeSet<u16>>,
     /// Candidate statuses; the highest wins at the end of the hook.
     pub statuses: Vec<Status>,
     /// The client relations' work beyond the `cluster` bag writes and the internal secret
@@ -132,6 +137,7 @@ impl Plan {
             && self.workload.is_empty()
             && self.membership.is_empty()
             && self.client.is_idle()
+            && self.ports.is_none()
     }
 
     /// The cluster writes that change something in `s`.
@@ -190,6 +196,13 @@ impl Plan {
         }
         if upgrade.app.is_empty() {
             self.upgrade_app = upgrade::AppPatch::default();
+        }
+        // Unknown opened ports with none wanted: a unit that never opened any has none.
+        let known = &s.local.opened_ports;
+        if self.ports.as_ref() == known.as_ref()
+            || (known.is_none() && self.ports.as_ref().is_some_and(BTreeSet::is_empty))
+        {
+            self.ports = None;
         }
     }
 
@@ -296,6 +309,9 @@ impl Plan {
         }
         if self.upgrade_failure.is_some() {
             parts.push("record the upgrade failure".into());
+        }
+        if let Some(ports) = &self.ports {
+            parts.push(format!("opened ports {ports:?}"));
         }
         format!("plan: {}", parts.join("; "))
     }

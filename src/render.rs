@@ -24,8 +24,11 @@ use crate::peers::cluster::App;
 use crate::workload::Paths;
 use crate::zk::ServerSpec;
 
-/// The 4-letter words the charm uses (and nothing else); Kafka runs `srvr` too.
-pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
+/// The 4-letter words anyone who reaches the client port may send: none tells membership
+/// or paths. `srvr` (version, mode, counters; Kafka runs it too) and `mntr` (metrics; the
+/// charm's health probe) and `ruok` (liveness). `conf` (every server's address and the
+/// data paths) is left out: the charm reads the membership as `super`.
+pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,ruok";
 pub use crate::zk::SUPER_USER;
 
 /// A JAAS option value: quoted, with `\` and `"` escaped (a [`Password`] has neither, and no
@@ -232,6 +235,22 @@ mod tests {
     }
 
     #[test]
+    fn the_4lw_whitelist_tells_anonymous_clients_no_membership_paths_or_clients() {
+        let words: Vec<&str> = FOUR_LETTER_WHITELIST.split(',').collect();
+        // conf: members and data paths; envi: paths; cons/stat/dump: clients and sessions;
+        // wchc/wchp/wchs: watched paths; dirs: the data directories.
+        for leaky in [
+            "conf", "envi", "cons", "stat", "dump", "wchc", "wchp", "wchs", "dirs",
+        ] {
+            assert!(!words.contains(&leaky), "{leaky} is whitelisted");
+        }
+        // What the charm and Kafka use is there.
+        for used in ["srvr", "mntr"] {
+            assert!(words.contains(&used), "{used} is not whitelisted");
+        }
+    }
+
+    #[test]
     fn jaas_accepts_every_given_quorum_user_logs_in_as_one_and_knows_super() {
         let mut pws = pw("super-pw-1", "old-pw-01");
         let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
@@ -301,7 +320,7 @@ mod tests {
             "syncLimit=4",
             "reconfigEnabled=true",
             "standaloneEnabled=false",
-            "4lw.commands.whitelist=srvr,mntr,conf,ruok",
+            "4lw.commands.whitelist=srvr,mntr,ruok",
             "dataDir=/z/data",
             "dynamicConfigFile=/z/conf/zoo.cfg.dynamic.100000003",
             "quorum.auth.serverRequireSasl=true",

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use crate::config::{CharmConfig, ConfigError};
 use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
+use crate::ghost::Ghost;
 use crate::local_state::LocalState;
 use crate::passwords::Credentials;
 use crate::peers::cluster::{Cluster, SyncRotation};
@@ -191,6 +192,20 @@ impl Snapshot {
             }
         }
         self.cluster.as_ref()?.unit(id)?.address()
+    }
+
+    /// The voters of the live config no current member stands behind
+    /// ([`crate::ghost::ghost_voters`]); none when the config is not known.
+    pub fn ghost_voters(&self) -> Vec<Ghost> {
+        let Some(config) = &self.ensemble.config else {
+            return Vec::new();
+        };
+        let members = self
+            .members()
+            .into_iter()
+            .map(|id| (id, self.unit_address(id)))
+            .collect();
+        crate::ghost::ghost_voters(config, &members)
     }
 
     /// The server spec of unit `id` (as a participant), if its address is known.

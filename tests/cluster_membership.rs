@@ -44,6 +44,14 @@ fn assert_ensemble(c: &Cluster, units: &[u32], step: &str) {
         "seed {seed}, {step}: not all active\n{}",
         c.describe()
     );
+    for u in &status {
+        assert_eq!(
+            u.ports,
+            ["2181/tcp"],
+            "seed {seed}, {step}: {}'s opened ports",
+            u.unit
+        );
+    }
     assert_eq!(
         c.voters(),
         set(units),
@@ -62,7 +70,8 @@ fn assert_ensemble(c: &Cluster, units: &[u32], step: &str) {
 /// command, no `relation-set`, no `status-set`, no `relation-ids` (the peer relation ids are
 /// remembered); a non-leader reads only its own and the app bags (at most 8 hook-tool calls
 /// in all); the leader reads every unit's cluster and restart bags but, with no upgrade
-/// prepared, not the other units' upgrade bags.
+/// prepared, not the other units' upgrade bags, and the internal secret (the membership is
+/// read as `super`).
 fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
     let status = c.status();
     let leader = status.iter().find(|u| u.leader).unwrap().unit.clone();
@@ -82,11 +91,12 @@ fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
         }
         if is_leader {
             // is-leader, config-get; cluster and restart: own, list, the others, app;
-            // upgrade: own and app.
+            // upgrade: own and app; the internal secret, to read the membership as super.
             let others = units as u32 - 1;
             assert_eq!(calls("relation-list"), 2, "{what}");
             assert_eq!(calls("relation-get"), 2 * (others + 2) + 2, "{what}");
-            assert_eq!(m.total_tool_calls(), 2 * others + 10, "{what}");
+            assert_eq!(calls("secret-get"), 1, "{what}");
+            assert_eq!(m.total_tool_calls(), 2 * others + 11, "{what}");
         } else {
             assert_eq!(calls("relation-list"), 0, "{what}");
             assert!(m.total_tool_calls() <= 8, "{what}");

@@ -56,6 +56,8 @@ enum Step {
     UnitGet(String),
     GoalState,
     OpenPort(u16, String),
+    ClosePort(u16, String),
+    OpenedPorts,
     /// content, label, application-owned
     SecretAdd(BTreeMap<String, String>, Option<String>, bool),
     SecretGet(Target, Read),
@@ -169,6 +171,8 @@ fn run_step(tools: &dyn HookTools, step: &Step, last: &mut Option<SecretId>) -> 
         Step::UnitGet(k) => answer(tools.unit_get(k)),
         Step::GoalState => answer(tools.goal_state_units()),
         Step::OpenPort(port, proto) => answer(tools.open_port(*port, proto)),
+        Step::ClosePort(port, proto) => answer(tools.close_port(*port, proto)),
+        Step::OpenedPorts => answer(tools.opened_ports()),
         Step::SecretAdd(content, label, app) => {
             let owner = if *app {
                 SecretOwner::Application
@@ -311,7 +315,14 @@ fn agreed_steps(
         Step::StatusSet("maintenance".into(), "checking the tools".into(), false),
         Step::StatusSet("active".into(), "all good".into(), true),
         Step::ApplicationVersionSet("1.2.3".into()),
+        // Ports: this hook's opens and closes land at its end, `opened-ports` shows the
+        // earlier hooks' (the local model's default, as Juju 3.x documents it).
+        Step::OpenedPorts,
         Step::OpenPort(2181, "tcp".into()),
+        Step::OpenPort(8080, "tcp".into()),
+        Step::ClosePort(8080, "tcp".into()),
+        Step::ClosePort(9999, "tcp".into()),
+        Step::OpenedPorts,
         Step::ActionFail("done with it".into()),
     ]);
     steps
@@ -471,7 +482,8 @@ impl Bench {
             .config(Value::Object(config))
             .address(&own.address)
             .bindings(PEERS)
-            .goal_units(status.iter().map(|u| (u.unit.clone(), u.workload.clone())));
+            .goal_units(status.iter().map(|u| (u.unit.clone(), u.workload.clone())))
+            .ports(&own.ports.iter().map(String::as_str).collect::<Vec<_>>());
         for (endpoint, id) in self.peer_ids() {
             let mut rel = FakeRelation::peer().app_bag(APP, m.app_databag(&endpoint).unwrap());
             for (u, b) in m.unit_databags(&endpoint).unwrap() {
@@ -739,7 +751,7 @@ fn differences(
             ));
         }
     }
-    let ours: Vec<String> = fake.opened_ports().into_iter().collect();
+    let ours: Vec<String> = fake.ports_now().into_iter().collect();
     if ours != run.ports {
         diffs.push(format!("{context}: ports {ours:?} vs {:?}", run.ports));
     }
@@ -844,6 +856,8 @@ fn the_script_calls_every_hook_tool_the_charm_uses() {
         "unit-get",
         "goal-state",
         "open-port",
+        "close-port",
+        "opened-ports",
         "secret-add",
         "secret-get",
         "secret-set",

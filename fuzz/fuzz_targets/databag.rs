@@ -628,6 +628,7 @@ fn snapshot(input: &Input) -> Snapshot {
             peer_ids: BTreeMap::new(),
             upgrade_pending: input.upgrade_pending,
             upgrade_failure: input.failure.clone(),
+            opened_ports: None,
         },
         ensemble: EnsembleView::default(),
         event: EventFacts {
@@ -872,6 +873,7 @@ fuzz_target!(|input: Input| {
     }
     let _ = s.ensemble.voter_units();
     let _ = s.ensemble.leader_unit();
+    let _ = s.ghost_voters();
     let _ = ensemble_ready(&s);
     let _ = build_stack(&s);
     let _ = recovery_stack(&s);

@@ -19,12 +19,14 @@
 //!   leaving;
 //! - `restart_lock`: both sides of the rolling-restart lock;
 //! - `membership`: the leader's start order, quorum membership and `sync` rotation;
+//! - [`ports`]: the client ports this unit opens while its server serves;
 //! - `crate::upgrade::decide`: the upgrade;
 //! - `clients`: what the client relations' decision ([`crate::client::decide`]) needs
 //!   from the rest, and where its writes go.
 
 mod clients;
 mod membership;
+pub mod ports;
 mod restart_lock;
 
 use crate::passwords::Credentials;
@@ -43,6 +45,7 @@ pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
     let mut plan = Plan::default();
     decide_into(s, paths, &mut plan);
     with_passwords(s, paths, &mut plan);
+    plan.ports = Some(ports::wanted(s));
     plan.drop_unchanged(s);
     plan
 }

@@ -321,7 +321,10 @@ struct State {
     statuses: Vec<StatusCall>,
     action_results: BTreeMap<String, String>,
     action_failure: Option<String>,
+    /// The unit's ports now (with this hook's `open-port`/`close-port`).
     opened_ports: BTreeSet<String>,
+    /// The unit's ports when the hook started (what `opened-ports` shows).
+    committed_ports: BTreeSet<String>,
     app_version: Option<String>,
 }
 
@@ -712,8 +715,18 @@ impl FakeHookTools {
         .unwrap_or_default()
     }
 
-    /// Ports opened (`2181/tcp`).
-    pub fn opened_ports(&self) -> BTreeSet<String> {
+    /// The unit's ports were opened by earlier hooks (`2181/tcp`).
+    pub fn ports(self, ports: &[&str]) -> Self {
+        {
+            let mut st = self.state.borrow_mut();
+            st.committed_ports = ports.iter().map(|p| p.to_string()).collect();
+            st.opened_ports = st.committed_ports.clone();
+        }
+        self
+    }
+
+    /// The unit's ports now, this hook's changes included (`2181/tcp`).
+    pub fn ports_now(&self) -> BTreeSet<String> {
         self.state.borrow().opened_ports.clone()
     }
 
@@ -1269,21 +1282,42 @@ impl HookTools for FakeHookTools {
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
         let inv = argv::open_port(port, protocol);
         self.call(&inv)?;
-        if !["tcp", "udp"].contains(&protocol) {
-            return Err(failed(
-                &inv,
-                2,
-                &format!(
-                    "ERROR invalid protocol \"{protocol}\", expected \"tcp\", \"udp\", or \"icmp\""
-                ),
-            ));
-        }
+        check_protocol(&inv, protocol)?;
         self.state
             .borrow_mut()
             .opened_ports
             .insert(format!("{port}/{protocol}"));
         Ok(())
     }
+
+    fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
+        let inv = argv::close_port(port, protocol);
+        self.call(&inv)?;
+        check_protocol(&inv, protocol)?;
+        self.state
+            .borrow_mut()
+            .opened_ports
+            .remove(&format!("{port}/{protocol}"));
+        Ok(())
+    }
+
+    /// The ports opened when the hook started: this hook's own changes commit at its end.
+    fn opened_ports(&self) -> Result<BTreeSet<String>, ToolError> {
+        self.call(&argv::opened_ports())?;
+        Ok(self.state.borrow().committed_ports.clone())
+    }
+}
+
+/// `open-port`/`close-port` take `tcp` or `udp` (or `icmp`, which the charm never opens).
+fn check_protocol(inv: &Invocation, protocol: &str) -> Result<(), ToolError> {
+    if ["tcp", "udp"].contains(&protocol) {
+        return Ok(());
+    }
+    Err(failed(
+        inv,
+        2,
+        &format!("ERROR invalid protocol \"{protocol}\", expected \"tcp\", \"udp\", or \"icmp\""),
+    ))
 }
 
 #[cfg(test)]
@@ -1595,11 +1629,34 @@ mod tests {
             ]
         );
         assert_eq!(f.calls()[2].stdin.as_deref(), Some(r#"{"k":"v"}"#));
-        assert_eq!(
-            f.opened_ports().into_iter().collect::<Vec<_>>(),
-            ["2181/tcp"]
-        );
+        assert_eq!(f.ports_now().into_iter().collect::<Vec<_>>(), ["2181/tcp"]);
         assert_eq!(f.application_version().as_deref(), Some("3.8.4"));
+    }
+
+    #[test]
+    fn opened_ports_shows_the_ports_of_earlier_hooks_and_this_hooks_changes_land_at_its_end() {
+        let f = three_units(true).ports(&["2181/tcp", "9000/tcp"]);
+        f.open_port(2182, "tcp").unwrap();
+        f.close_port(9000, "tcp").unwrap();
+        assert_eq!(
+            f.opened_ports().unwrap(),
+            ["2181/tcp", "9000/tcp"].map(String::from).into()
+        );
+        assert_eq!(
+            f.ports_now(),
+            ["2181/tcp", "2182/tcp"].map(String::from).into()
+        );
+        assert!(f.close_port(1, "sctp").is_err());
+        let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "open-port 2182/tcp",
+                "close-port 9000/tcp",
+                "opened-ports --format=json",
+                "close-port 1/sctp",
+            ]
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 pub mod fake;
 pub mod process;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::status::Status;
 
@@ -286,8 +286,14 @@ pub trait HookTools {
     ) -> Result<NetworkInfo, ToolError>;
     /// `unit-get private-address` (deprecated, kept as a fallback).
     fn unit_get(&self, key: &str) -> Result<String, ToolError>;
-    /// `open-port <port>/<protocol>`.
+    /// `open-port <port>/<protocol>` (committed at the hook's end, as every write).
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError>;
+    /// `close-port <port>/<protocol>` (committed at the hook's end).
+    fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError>;
+    /// `opened-ports --format=json`: the unit's opened ports (`2181/tcp`, `1000-2000/udp`,
+    /// `icmp`). Whether this hook's own `open-port`s show differs between Juju versions:
+    /// ask before opening.
+    fn opened_ports(&self) -> Result<BTreeSet<String>, ToolError>;
     /// `goal-state --format=json`: the units Juju plans for this application, by name, with
     /// their goal status (`active`, `waiting`, `dying`, ...).
     fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError>;

@@ -20,7 +20,7 @@
 //! `relation-set` and `action-set` are shown with their keys only.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
@@ -281,6 +281,12 @@ pub(crate) mod argv {
     }
     pub fn open_port(port: u16, protocol: &str) -> Invocation {
         Invocation::plain("open-port", vec![format!("{port}/{protocol}")])
+    }
+    pub fn close_port(port: u16, protocol: &str) -> Invocation {
+        Invocation::plain("close-port", vec![format!("{port}/{protocol}")])
+    }
+    pub fn opened_ports() -> Invocation {
+        Invocation::plain("opened-ports", vec!["--format=json".into()])
     }
 
     /// `secret-get`'s selector arguments: the id, `--label L`, or both.
@@ -1006,6 +1012,16 @@ impl HookTools for ProcessHookTools {
         self.run(&argv::open_port(port, protocol)).map(drop)
     }
 
+    fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
+        self.run(&argv::close_port(port, protocol)).map(drop)
+    }
+
+    fn opened_ports(&self) -> Result<BTreeSet<String>, ToolError> {
+        let inv = argv::opened_ports();
+        let value = self.run_json(&inv)?;
+        Ok(string_list(&inv, value)?.into_iter().collect())
+    }
+
     fn secret_add(
         &self,
         content: &SecretContent,
@@ -1287,6 +1303,7 @@ mod tests {
             "action-fail",
             "application-version-set",
             "open-port",
+            "close-port",
         ] {
             t.tool(tool, "");
         }
@@ -1299,6 +1316,7 @@ mod tests {
         h.action_fail("nope").unwrap();
         h.application_version_set("3.8.4").unwrap();
         h.open_port(2181, "tcp").unwrap();
+        h.close_port(2182, "tcp").unwrap();
         assert_eq!(
             t.log(),
             vec![
@@ -1309,6 +1327,7 @@ mod tests {
                 "action-fail [--] [nope]",
                 "application-version-set [--] [3.8.4]",
                 "open-port [2181/tcp]",
+                "close-port [2182/tcp]",
             ]
         );
     }

@@ -1,7 +1,8 @@
 //! The ZooKeeper ensemble as the charm sees it, behind a trait: each server's health, the
 //! membership, waiting for a server to sync, and reconfig as `super`.
 //!
-//! [`ZkEnsemble`] is the real one (4-letter words and a `zookeeper-client` session). The
+//! [`ZkEnsemble`] is the real one (4-letter words for health, and `zookeeper-client`
+//! sessions as `super` for the membership and reconfig). The
 //! charm's hook runner takes any [`Ensemble`], so a whole hook can
 //! run in-process against an in-memory one that scripts the servers' answers and records
 //! the reconfigs. A fake must answer as ZooKeeper does: a server that does not serve gives
@@ -125,8 +126,12 @@ pub trait Ensemble {
             .collect()
     }
 
-    /// The membership as `host` sees it (the 4lw `conf`).
-    fn members(&self, host: &str) -> Result<EnsembleConfig, ZkError>;
+    /// The membership as `host` sees it: `/zookeeper/config` read in a session
+    /// authenticated as `super` (the 4lw `conf` gives it to anonymous clients, so the charm
+    /// does not whitelist it). A server that takes no such session and still answers
+    /// `conf` (one running an earlier revision's `zoo.cfg`, during a refresh) answers that
+    /// way instead.
+    fn members(&self, host: &str, super_password: Option<&str>) -> Result<EnsembleConfig, ZkError>;
 
     /// Waits until `host` serves and is synced, up to `timeout`; whether it is.
     fn wait_synced(&self, host: &str, timeout: Duration) -> bool;
@@ -212,6 +217,8 @@ pub struct ZkEnsemble {
     pub four_letter_timeout: Duration,
     /// Timeout of a reconfig session's connect and each call.
     pub reconfig_timeout: Duration,
+    /// Timeout of the membership read's session connect and each call.
+    pub read_timeout: Duration,
 }
 
 impl Default for ZkEnsemble {
@@ -219,6 +226,7 @@ impl Default for ZkEnsemble {
         ZkEnsemble {
             four_letter_timeout: Duration::from_millis(1500),
             reconfig_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -255,8 +263,16 @@ impl Ensemble for ZkEnsemble {
         })
     }
 
-    fn members(&self, host: &str) -> Result<EnsembleConfig, ZkError> {
-        four::conf_within(host, self.four_letter_timeout)
+    fn members(&self, host: &str, super_password: Option<&str>) -> Result<EnsembleConfig, ZkError> {
+        let read = match super_password {
+            Some(pw) => Admin::connect(&[host.to_string()], pw, self.read_timeout)
+                .and_then(|mut admin| admin.get_config()),
+            None => Err(ZkError::NoAuth(
+                "no super password to read the membership with".into(),
+            )),
+        };
+        // The session's error says more than a `conf` the server does not whitelist.
+        read.or_else(|e| four::conf_within(host, self.four_letter_timeout).map_err(|_| e))
     }
 
     fn wait_synced(&self, host: &str, timeout: Duration) -> bool {

@@ -5,7 +5,9 @@
 //! paths it would take against real servers:
 //! - each server is known by its address and has a scripted [`ServerHealth`]; an address
 //!   with no script does not answer (`connection refused`);
-//! - `members` answers only from a serving server, with the one membership and its version;
+//! - `members` answers only from a serving server, with the one membership and its version,
+//!   to a `super` session (with the scripted password, if one is) or, when the servers
+//!   answer the 4lw `conf` ([`FakeEnsemble::answering_conf`]), to anyone;
 //! - a reconfig session needs a serving server and, when a `super` password is scripted,
 //!   that password; it applies one change at a time, conditional on the config version
 //!   (a stale one is [`ZkError::BadVersion`]), bumps the version, and refuses to remove the
@@ -26,7 +28,7 @@
 //!     .voter(1, "127.0.0.11", ServerHealth::leading())
 //!     .voter(2, "127.0.0.12", ServerHealth::following())
 //!     .fault(Fault::BadVersion);
-//! assert_eq!(zk.members("127.0.0.12").unwrap().voters(), [1, 2]);
+//! assert_eq!(zk.members("127.0.0.12", Some("pw")).unwrap().voters(), [1, 2]);
 //! let mut session = zk.reconfig_session(&["127.0.0.11".into()], "pw").unwrap();
 //! let remove = MembershipOp::Remove { server_id: 2 };
 //! assert!(session.apply(&remove, Some(zk.version())).is_err()); // the queued fault
@@ -69,7 +71,7 @@ impl Fault {
 pub enum Asked {
     /// `mntr` of a server.
     Health(String),
-    /// The 4lw `conf` of a server.
+    /// The membership, from a server.
     Members(String),
     /// Waited for a server to be synced.
     WaitSynced(String),
@@ -98,6 +100,8 @@ struct State {
     faults: VecDeque<Fault>,
     asked: Vec<Asked>,
     reconfigs: Vec<Reconfigured>,
+    /// The servers answer the 4lw `conf` (an earlier revision's whitelist).
+    answers_conf: bool,
     /// `/` and `/zookeeper` were restricted.
     root_protected: bool,
     /// The next `protect_root` fails with this.
@@ -160,6 +164,13 @@ impl FakeEnsemble {
     /// Reconfig sessions must authenticate as `super` with `password`.
     pub fn super_password(self, password: &str) -> Self {
         self.state.borrow_mut().super_password = Some(password.to_string());
+        self
+    }
+
+    /// The servers answer the 4lw `conf` to anyone, as with an earlier revision's
+    /// `zoo.cfg`: the membership reads without a `super` session.
+    pub fn answering_conf(self) -> Self {
+        self.state.borrow_mut().answers_conf = true;
         self
     }
 
@@ -252,15 +263,23 @@ impl Ensemble for FakeEnsemble {
         self.state.borrow().health(host)
     }
 
-    fn members(&self, host: &str) -> Result<EnsembleConfig, ZkError> {
+    fn members(&self, host: &str, super_password: Option<&str>) -> Result<EnsembleConfig, ZkError> {
         self.ask(Asked::Members(host.to_string()));
         let st = self.state.borrow();
-        if st.health(host).serving {
+        if !st.health(host).serving {
+            return Err(ZkError::NotServing {
+                addr: format!("{host}:2181"),
+            });
+        }
+        let authenticated = match (&st.super_password, super_password) {
+            (None, Some(_)) => true,
+            (Some(want), Some(given)) => want == given,
+            (_, None) => false,
+        };
+        if authenticated || st.answers_conf {
             Ok(st.config.clone())
         } else {
-            Err(ZkError::NotServing {
-                addr: format!("{host}:2181"),
-            })
+            Err(ZkError::NoAuth(format!("{host}: authentication failed")))
         }
     }
 
@@ -433,9 +452,12 @@ mod tests {
         assert!(zk.health("127.0.0.12").synced());
         assert!(!zk.health("127.0.0.13").serving);
         assert!(!zk.health("127.0.0.99").serving, "unknown host");
-        assert_eq!(zk.members("127.0.0.12").unwrap().voters(), [1, 2, 3]);
+        assert_eq!(
+            zk.members("127.0.0.12", Some("pw")).unwrap().voters(),
+            [1, 2, 3]
+        );
         assert!(matches!(
-            zk.members("127.0.0.13"),
+            zk.members("127.0.0.13", Some("pw")),
             Err(ZkError::NotServing { .. })
         ));
         assert!(zk.wait_synced("127.0.0.12", Duration::from_secs(40)));
@@ -543,6 +565,20 @@ mod tests {
             s.set_acl_tree("/none", &|_| Vec::new()),
             Err(ZkError::NoNode(_))
         ));
+    }
+
+    #[test]
+    fn the_membership_is_read_as_super_unless_the_servers_answer_conf() {
+        let zk = three().super_password("right");
+        assert!(zk.members("127.0.0.11", Some("right")).is_ok());
+        for wrong in [Some("wrong"), None] {
+            assert!(matches!(
+                zk.members("127.0.0.11", wrong),
+                Err(ZkError::NoAuth(_))
+            ));
+        }
+        let old = three().super_password("right").answering_conf();
+        assert_eq!(old.members("127.0.0.11", None).unwrap().voters(), [1, 2, 3]);
     }
 
     #[test]

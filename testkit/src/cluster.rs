@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 use zk_sim::machine::Machine;
 use zk_sim::{Chain, Model, ModelOptions, SettleReport, Switches, UnitStatus};
 use zookeeper_charm::zk::admin::Admin;
-use zookeeper_charm::zk::four;
+use zookeeper_charm::zk::{four, EnsembleConfig};
 
 use crate::host::assert_zookeeper;
+use crate::members::live_config;
 use crate::model::{self, Allow};
 
 /// A model and the directory it lives in.
@@ -162,14 +163,25 @@ impl Cluster {
         model::super_password(&self.model).expect("super-password set")
     }
 
-    /// The voting members (unit numbers) as a serving server reports them.
+    /// The voting members (unit numbers) as a serving server reports them (server ids
+    /// with no unit, as 0 is, are left out).
     pub fn voters(&self) -> BTreeSet<u32> {
-        for addr in self.addresses().values() {
-            if let Ok(cfg) = four::conf_within(addr, Duration::from_secs(2)) {
-                return cfg.voters().into_iter().map(|s| s - 1).collect();
-            }
-        }
-        panic!("no server answered `conf`:\n{}", self.describe());
+        self.live_config()
+            .voters()
+            .into_iter()
+            .filter_map(|s| s.checked_sub(1))
+            .collect()
+    }
+
+    /// The ensemble's config as a serving server reports it, read as `super`.
+    pub fn live_config(&self) -> EnsembleConfig {
+        let hosts: Vec<String> = self.addresses().into_values().collect();
+        live_config(&self.model, &hosts, Duration::from_secs(2)).unwrap_or_else(|e| {
+            panic!(
+                "no server gave the ensemble's config: {e}\n{}",
+                self.describe()
+            )
+        })
     }
 
     /// Unit numbers whose server reports `Mode: leader`.

@@ -143,6 +143,10 @@ pub struct World {
     pub secrets: Vec<FakeSecret>,
     /// The servers' znodes (other than the root) and their ACLs.
     pub znodes: BTreeMap<String, Vec<zookeeper_charm::zk::admin::AclEntry>>,
+    /// The unit's opened ports (`2181/tcp`), as earlier hooks left them.
+    pub ports: Vec<String>,
+    /// The opened TCP ports the charm remembers from an earlier hook.
+    pub ports_remembered: Option<BTreeSet<u16>>,
 }
 
 impl World {
@@ -183,6 +187,8 @@ impl World {
             clients: BTreeMap::new(),
             secrets: Vec::new(),
             znodes: BTreeMap::new(),
+            ports: Vec::new(),
+            ports_remembered: None,
         };
         for id in ids {
             w.cluster_units.insert(
@@ -245,6 +251,8 @@ impl World {
         w.running = true;
         w.started_with = Some(w.rendered_now());
         w.peer_ids_remembered = true;
+        w.ports = vec!["2181/tcp".into()];
+        w.ports_remembered = Some(BTreeSet::from([2181]));
         let role = w.servers[&me].state.clone().unwrap();
         w.last_status = Some(Status::active(role));
         w
@@ -387,7 +395,8 @@ impl World {
         if let Some(goal) = &self.goal {
             tools = tools.goal_units(goal.clone());
         }
-        tools
+        let ports: Vec<&str> = self.ports.iter().map(String::as_str).collect();
+        tools.ports(&ports)
     }
 
     fn workload(&self) -> MemWorkload {
@@ -440,6 +449,9 @@ impl World {
         }
         if let Some(cause) = &self.upgrade_failure {
             local_state::record_upgrade_failure(&w, cause).unwrap();
+        }
+        if let Some(ports) = &self.ports_remembered {
+            local_state::record_opened_ports(&w, ports);
         }
         // What the harness wrote is the world, not the hook's doing.
         w.clear_calls();

@@ -3,12 +3,14 @@
 //!
 //! - [`lifecycle`]: passwords, first start, bootstrap, status, leaving;
 //! - [`membership`]: the leader's start order, adds and removals;
+//! - [`ports`]: the client ports a unit opens;
 //! - [`restart_lock`]: both sides of the restart lock;
 //! - [`sync_rotation`]: the `sync` password rotation;
 //! - [`upgrade`]: the upgrade guards the lib lacks, and the unreadable stack.
 
 mod lifecycle;
 mod membership;
+mod ports;
 mod restart_lock;
 mod sync_rotation;
 mod upgrade;

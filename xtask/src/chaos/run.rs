@@ -18,7 +18,6 @@ use testkit::watch::serving;
 use testkit::writes::{read_children, write_once};
 use zk_sim::rng::SplitMix64;
 use zk_sim::{Chain, Model, ModelOptions, Switches};
-use zookeeper_charm::zk::four;
 
 use super::scenario::{Event, Scenario, MAX_UNITS};
 use super::watch::Tracker;
@@ -310,8 +309,8 @@ impl Run<'_> {
         let app = self.sim("app", self.m.app_name())?;
         let want: BTreeSet<String> = units.keys().cloned().collect();
         let r = Self::eventually(20, || {
-            let addr = units.values().next().ok_or("no units")?;
-            let cfg = four::conf_within(addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+            let hosts: Vec<String> = units.values().cloned().collect();
+            let cfg = testkit::members::live_config(&self.m, &hosts, Duration::from_secs(2))?;
             let voters: BTreeSet<String> = cfg
                 .voters()
                 .into_iter()
