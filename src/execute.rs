@@ -78,6 +78,10 @@ pub fn execute(
         (s.cluster.as_ref().map(|r| &r.id), plan.cluster_writes(s)),
         (s.restart.as_ref().map(|r| &r.id), plan.restart_writes(s)),
         (s.upgrade.as_ref().map(|r| &r.id), plan.upgrade_writes(s)),
+        (
+            s.cos_agent.as_ref().map(|r| &r.id),
+            plan.cos_agent_writes(s),
+        ),
     ] {
         if let Some(id) = id {
             write(tools, id, false, &writes.unit)?;

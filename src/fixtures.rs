@@ -103,6 +103,12 @@ impl World {
                 },
                 upgrade_facts: Default::default(),
                 credentials: None,
+                topology: crate::cos::Topology::new(
+                    "testmodel",
+                    "2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6",
+                    "zookeeper",
+                ),
+                cos_agent: None,
             },
             cluster,
             restart,

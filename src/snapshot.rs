@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::config::{CharmConfig, ConfigError};
+use crate::cos::relation::CosAgent;
+use crate::cos::Topology;
 use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
 use crate::local_state::LocalState;
@@ -122,6 +124,11 @@ pub struct Snapshot {
     /// `super`): from the internal secret, or from the bag of an earlier revision; `Err`
     /// says why they cannot be used (no value in it).
     pub credentials: Option<Result<Credentials, String>>,
+    /// The model, application and charm, as COS labels them.
+    pub topology: Topology,
+    /// The `cos-agent` relation, read only when the event may need a write there
+    /// ([`EventFacts::refresh_cos_agent`]); `None` otherwise or when there is none.
+    pub cos_agent: Option<CosAgent>,
 }
 
 impl Snapshot {

@@ -40,6 +40,7 @@ pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
     let mut plan = Plan::default();
     decide_into(s, paths, &mut plan);
     with_passwords(s, paths, &mut plan);
+    cos_agent(s, &mut plan);
     plan.drop_unchanged(s);
     plan
 }
@@ -98,6 +99,16 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         let lock_busy = restart_lock::leader_side(s, &inputs, plan);
         membership::leader_side(s, lock_busy, plan);
         protect_root(s, &fingerprint, &inputs, lock_busy, plan);
+    }
+}
+
+/// Every unit publishes the COS agent's config in its own `cos-agent` bag, whatever state
+/// its server is in (a unit that does not serve is what the alerts are for). It is the same
+/// value on every hook, so it is written only when the bag does not hold it yet (the plan
+/// drops an unchanged write).
+fn cos_agent(s: &Snapshot, plan: &mut Plan) {
+    if s.cos_agent.is_some() {
+        plan.cos_agent_unit.config = Some(crate::cos::agent_config(&s.topology));
     }
 }
 

@@ -35,6 +35,11 @@ pub const APP: &str = "zookeeper";
 pub const CLUSTER: &str = "cluster:0";
 pub const RESTART: &str = "restart:1";
 pub const UPGRADE: &str = "upgrade:2";
+pub const COS_AGENT: &str = "cos-agent:5";
+/// The subordinate COS agent on this unit's machine.
+pub const AGENT_UNIT: &str = "grafana-agent/0";
+pub const MODEL_NAME: &str = "mymodel";
+pub const MODEL_UUID: &str = "1a2b3c4d-5e6f-4a0b-8c9d-0123456789ab";
 /// The internal secret's URI, and its label (Charmed ZooKeeper's).
 pub const SECRET_URI: &str = "secret://1e5d7c2a-0000-4000-8000-00000000000a/d3fo2nuve8s5g6ln8t8g";
 pub const SECRET_LABEL: &str = "cluster.zookeeper.app";
@@ -124,6 +129,9 @@ pub struct World {
     pub upgrade_failure: Option<String>,
     pub failing_tools: Vec<String>,
     pub goal: Option<BTreeMap<String, String>>,
+    /// The `cos-agent` relation exists, with this unit's own bag in it (the agent's unit
+    /// joined with an empty bag of its own).
+    pub cos_agent: Option<Databag>,
 }
 
 impl World {
@@ -161,6 +169,7 @@ impl World {
             upgrade_failure: None,
             failing_tools: Vec::new(),
             goal: None,
+            cos_agent: None,
         };
         for id in ids {
             w.cluster_units.insert(
@@ -341,6 +350,14 @@ impl World {
                 .relation(RESTART, peer(&self.restart_app, &self.restart_units))
                 .relation(UPGRADE, peer(&self.upgrade_app, &self.upgrade_units));
         }
+        if let Some(own) = &self.cos_agent {
+            tools = tools.relation(
+                COS_AGENT,
+                FakeRelation::with_remote_app("grafana-agent")
+                    .unit_bag(&me, own.clone())
+                    .member(AGENT_UNIT, Databag::new()),
+            );
+        }
         if let Some(content) = &self.secret {
             tools = tools.secret(
                 FakeSecret::of_app(SECRET_URI, APP, SecretContent(content.clone()))
@@ -488,7 +505,8 @@ impl Hook {
                 "cluster" => CLUSTER,
                 "restart" => RESTART,
                 "upgrade" => UPGRADE,
-                other => panic!("no peer relation {other}"),
+                "cos-agent" => COS_AGENT,
+                other => panic!("no relation {other}"),
             }
             .to_string(),
         );
@@ -595,6 +613,8 @@ impl Hook {
             secret_id: self.secret.as_ref().map(|s| s.0.clone()),
             secret_revision: self.secret.as_ref().and_then(|s| s.1.clone()),
             storage_location,
+            model_name: MODEL_NAME.into(),
+            model_uuid: MODEL_UUID.into(),
         };
         let mut tools = world.tools();
         if let (Some(given), Some(action)) =

@@ -1,0 +1,119 @@
+//! The `cos-agent` relation: every unit publishes the COS agent's config in its own bag
+//! when the relation is created, joined or changed and after `upgrade-charm`, writes it
+//! only when the bag does not already hold it, and no other hook asks for the relation.
+
+use zookeeper_charm::cos::relation::{Published, UnitPatch};
+use zookeeper_charm::cos::{agent_config, Topology};
+use zookeeper_charm::hooktools::Databag;
+
+use crate::scenario::*;
+
+/// The value this model's `zookeeper` application publishes.
+fn expected() -> String {
+    agent_config(&Topology::new(MODEL_NAME, MODEL_UUID, APP))
+}
+
+fn holding(value: &str) -> Databag {
+    UnitPatch {
+        config: Some(value.to_string()),
+    }
+    .to_bag()
+}
+
+#[test]
+fn every_unit_publishes_the_config_in_its_own_bag_when_the_agent_joins() {
+    for leader in [false, true] {
+        let out = Hook::relation("cos-agent", "joined")
+            .steady(u32::from(!leader), 3)
+            .leader(leader)
+            .with(|w| w.cos_agent = Some(Databag::new()))
+            .run();
+        out.ok();
+        assert_eq!(
+            out.written_keys(),
+            [(COS_AGENT.to_string(), false, vec!["config".to_string()])],
+            "{}",
+            out.describe()
+        );
+        assert_eq!(out.writes(COS_AGENT, false)["config"], expected());
+        let Published::Config(config) =
+            zookeeper_charm::cos::relation::Unit::from_bag(&out.own_bag(COS_AGENT)).config
+        else {
+            panic!("the bag does not hold a config: {}", out.describe());
+        };
+        let group = config.metrics_alert_rules["groups"][0]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(group.starts_with("mymodel_1a2b3c4d_zookeeper_"), "{group}");
+        // Nothing else happens: no restart, no status change.
+        assert!(out.lifecycle().is_empty());
+        assert_eq!(out.ran("status-set"), 0);
+    }
+}
+
+#[test]
+fn a_bag_that_already_holds_the_config_is_not_written_again() {
+    for hook in ["changed", "joined", "created"] {
+        let out = Hook::relation("cos-agent", hook)
+            .steady(1, 3)
+            .with(|w| w.cos_agent = Some(holding(&expected())))
+            .run();
+        out.ok();
+        assert_eq!(out.ran("relation-set"), 0, "{hook}: {}", out.describe());
+        assert_eq!(out.own_bag(COS_AGENT)["config"], expected());
+    }
+}
+
+#[test]
+fn upgrade_charm_replaces_a_config_an_earlier_revision_wrote() {
+    let out = Hook::upgrade_charm()
+        .steady(1, 3)
+        .with(|w| w.cos_agent = Some(holding(r#"{"metrics_alert_rules": {}}"#)))
+        .run();
+    out.ok();
+    assert_eq!(out.writes(COS_AGENT, false)["config"], expected());
+}
+
+#[test]
+fn other_hooks_neither_look_for_the_relation_nor_write_it() {
+    for hook in ["update-status", "config-changed", "leader-elected"] {
+        let with_cos = Hook::named(hook)
+            .steady(0, 3)
+            .leader(true)
+            .with(|w| w.cos_agent = Some(Databag::new()));
+        let mut without = with_cos.clone();
+        without.world.cos_agent = None;
+        let (with_cos, without) = (with_cos.run(), without.run());
+        with_cos.ok();
+        without.ok();
+        assert_eq!(with_cos.by_tool(), without.by_tool(), "{hook}");
+        assert!(
+            !with_cos.own_bag(COS_AGENT).contains_key("config"),
+            "{hook}"
+        );
+    }
+}
+
+#[test]
+fn a_unit_that_has_not_started_its_server_publishes_too() {
+    let out = Hook::relation("cos-agent", "created")
+        .fresh(2, 3)
+        .with(|w| w.cos_agent = Some(Databag::new()))
+        .run();
+    out.ok();
+    assert_eq!(out.writes(COS_AGENT, false)["config"], expected());
+    assert!(out.lifecycle().is_empty(), "{}", out.describe());
+}
+
+#[test]
+fn the_agent_going_away_is_no_write() {
+    for hook in ["departed", "broken"] {
+        let out = Hook::relation("cos-agent", hook)
+            .steady(1, 3)
+            .with(|w| w.cos_agent = Some(Databag::new()))
+            .run();
+        out.ok();
+        assert_eq!(out.ran("relation-set"), 0, "{hook}: {}", out.describe());
+    }
+}
