@@ -212,6 +212,7 @@ impl World {
             &paths(),
             self.s.unit_id,
             &self.cluster_app(),
+            &self.s.workload.exporters,
         )
     }
     /// The live ensemble: `voters` as participants, and each unit's health.
@@ -246,7 +247,11 @@ impl World {
     }
     /// Units `ids` report that their servers run with the current app-wide inputs.
     pub(crate) fn up_to_date(mut self, ids: &[u32]) -> Self {
-        let inputs = shared_inputs(self.s.config.as_ref().unwrap(), &self.cluster_app());
+        let inputs = shared_inputs(
+            self.s.config.as_ref().unwrap(),
+            &self.cluster_app(),
+            &self.s.workload.exporters,
+        );
         for id in ids {
             self = self.restart_unit(*id, "inputs", &inputs);
         }

@@ -252,6 +252,11 @@ pub fn observe(
         .read_file(&workload.paths().zoo_cfg())?
         .as_deref()
         .and_then(crate::render::dynamic_config_file);
+    let exporters = if installed {
+        workload.exporters()?
+    } else {
+        crate::cos::Capabilities::none()
+    };
     let health = match (&address, running) {
         (Some(a), true) => Some(ensemble.health(&a.to_string())),
         _ => None,
@@ -280,6 +285,7 @@ pub fn observe(
             running,
             health,
             dynamic_config_file,
+            exporters,
         },
         local,
         ensemble: EnsembleView::default(),

@@ -67,6 +67,8 @@ pub struct WorkloadFacts {
     pub health: Option<ServerHealth>,
     /// The `dynamicConfigFile` the current `zoo.cfg` points at, if the file exists.
     pub dynamic_config_file: Option<String>,
+    /// The metrics exporters the installed workload ships.
+    pub exporters: crate::cos::Capabilities,
 }
 
 /// What the upgrade decision needs besides the relation data: whether the deployed

@@ -89,8 +89,9 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
     // Written only when it changed, like every patch (see `Plan::drop_unchanged`).
     plan.cluster_unit.ip = s.address;
 
-    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app);
-    let inputs = crate::render::shared_inputs(&config, app);
+    let exporters = &s.workload.exporters;
+    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app, exporters);
+    let inputs = crate::render::shared_inputs(&config, app, exporters);
     plan.fingerprint = Some(fingerprint.clone());
 
     let gate = crate::upgrade::decide::decide_upgrade(s, plan);
@@ -209,7 +210,10 @@ fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         Some(Ok(creds)) => match crate::passwords::in_effect(app, creds) {
             Ok(passwords) => {
                 if let (true, Ok(config)) = (files, &s.config) {
-                    plan.rendered = Some(Rendered::new(config, paths, s.unit_id, &passwords));
+                    plan.rendered = Some(
+                        Rendered::new(config, paths, s.unit_id, &passwords)
+                            .with_exporters(&s.workload.exporters, paths),
+                    );
                 }
                 return;
             }

@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Paths, Workload, WorkloadError};
+use crate::cos::exporters::Capabilities;
 
 /// An operation of the [`Workload`] trait, to make it fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -102,6 +103,8 @@ struct State {
     /// The causes logged so far, one per start that exited: [`Workload::log_mark`] is
     /// their count.
     log: Vec<String>,
+    /// The exporters the installed workload ships.
+    exporters: Capabilities,
 }
 
 /// The in-memory workload. See the module docs.
@@ -134,6 +137,7 @@ impl MemWorkload {
                 exits_after_start: false,
                 exit_cause: None,
                 log: Vec::new(),
+                exporters: Capabilities::none(),
             }),
         }
     }
@@ -147,6 +151,12 @@ impl MemWorkload {
     /// The server runs.
     pub fn running(self) -> Self {
         self.state.borrow_mut().running = true;
+        self
+    }
+
+    /// The installed workload ships these exporters (the snap's: [`Capabilities::snap`]).
+    pub fn with_exporters(self, exporters: Capabilities) -> Self {
+        self.state.borrow_mut().exporters = exporters;
         self
     }
 
@@ -280,6 +290,15 @@ impl Workload for MemWorkload {
     fn version(&self) -> Result<Option<String>, WorkloadError> {
         self.check(Op::Version)?;
         Ok(self.state.borrow().version.clone())
+    }
+
+    fn exporters(&self) -> Result<Capabilities, WorkloadError> {
+        let st = self.state.borrow();
+        Ok(if st.version.is_some() {
+            st.exporters.clone()
+        } else {
+            Capabilities::none()
+        })
     }
 
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError> {

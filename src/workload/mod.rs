@@ -13,6 +13,8 @@ pub mod snap;
 
 use std::path::{Path, PathBuf};
 
+use crate::cos::exporters::Capabilities;
+
 /// Error from the workload layer.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
@@ -132,6 +134,11 @@ pub trait Workload {
     /// The installed ZooKeeper version (`3.8.0`), if installed. May run a subprocess: ask
     /// only when it can have changed (install, upgrade).
     fn version(&self) -> Result<Option<String>, WorkloadError>;
+    /// The metrics exporters the installed workload ships ([`crate::cos::exporters`]), from
+    /// a cheap local fact; none when it is not installed.
+    fn exporters(&self) -> Result<Capabilities, WorkloadError> {
+        Ok(Capabilities::none())
+    }
     /// Sets the JVM flags the server starts with (log level, JAAS location, ...). Takes
     /// effect at the next start.
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError>;

@@ -3,8 +3,11 @@
 //! only when the bag does not already hold it, and no other hook asks for the relation.
 
 use zookeeper_charm::cos::relation::{Published, UnitPatch};
-use zookeeper_charm::cos::{agent_config, Topology};
+use zookeeper_charm::cos::{agent_config, Capabilities, Topology};
 use zookeeper_charm::hooktools::Databag;
+use zookeeper_charm::workload::mem::WorkloadCall;
+use zookeeper_charm::workload::Workload;
+use zookeeper_charm::zk::ensemble::ServerHealth;
 
 use crate::scenario::*;
 
@@ -116,4 +119,97 @@ fn the_agent_going_away_is_no_write() {
         out.ok();
         assert_eq!(out.ran("relation-set"), 0, "{hook}: {}", out.describe());
     }
+}
+
+#[test]
+fn on_the_snap_the_server_starts_with_both_exporters_and_their_config() {
+    let out = Hook::start()
+        .fresh(0, 3)
+        .leader(true)
+        .with(|w| {
+            w.exporters = Capabilities::snap();
+            w.servers.insert(0, ServerHealth::leading());
+            w.voters.insert(0);
+        })
+        .run();
+    out.ok();
+    assert_eq!(out.lifecycle(), [WorkloadCall::Start], "{}", out.describe());
+    let paths = out.workload.paths().clone();
+    let zoo_cfg = out.workload.file(&paths.zoo_cfg()).unwrap();
+    for line in [
+        "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+        "metricsProvider.httpPort=7000",
+        "metricsProvider.exportJvmInfo=false",
+    ] {
+        assert!(zoo_cfg.lines().any(|l| l == line), "no {line} in\n{zoo_cfg}");
+    }
+    let jmx_config = paths.conf_dir.join("jmx_prometheus.yaml");
+    assert_eq!(
+        out.workload.file(&jmx_config).as_deref(),
+        Some(zookeeper_charm::cos::exporters::JMX_EXPORTER_CONFIG)
+    );
+    let agent = format!(
+        "-javaagent:{}=9998:{}",
+        zookeeper_charm::cos::exporters::SNAP_JMX_EXPORTER_JAR,
+        jmx_config.display()
+    );
+    assert!(
+        out.workload.jvm_flags().contains(&agent),
+        "{:?}",
+        out.workload.jvm_flags()
+    );
+    // What it started with is what a later hook compares with: no restart follows.
+    let fingerprint = zookeeper_charm::render::fingerprint(
+        &out.world.config(),
+        &paths,
+        0,
+        &out.cluster_app(),
+        &Capabilities::snap(),
+    );
+    assert_eq!(out.local().started_with, Some(fingerprint));
+}
+
+#[test]
+fn cos5_without_the_provider_jars_the_server_starts_without_any_exporter_line() {
+    let out = Hook::start()
+        .fresh(0, 3)
+        .leader(true)
+        .with(|w| {
+            w.servers.insert(0, ServerHealth::leading());
+            w.voters.insert(0);
+        })
+        .run();
+    out.ok();
+    assert_eq!(out.lifecycle(), [WorkloadCall::Start]);
+    let paths = out.workload.paths().clone();
+    let zoo_cfg = out.workload.file(&paths.zoo_cfg()).unwrap();
+    assert!(!zoo_cfg.contains("metricsProvider"), "{zoo_cfg}");
+    assert!(out
+        .workload
+        .file(&paths.conf_dir.join("jmx_prometheus.yaml"))
+        .is_none());
+    assert!(!out
+        .workload
+        .jvm_flags()
+        .iter()
+        .any(|f| f.contains("javaagent")));
+}
+
+#[test]
+fn a_workload_that_gains_the_exporters_asks_for_a_rolling_restart() {
+    // A steady unit whose server was started without exporters, now on a workload that has
+    // them (the snap refreshed to a revision that ships them).
+    let out = Hook::update_status()
+        .steady(1, 3)
+        .with(|w| w.exporters = Capabilities::snap())
+        .run();
+    out.ok();
+    assert!(out.lifecycle().is_empty(), "only with the lock");
+    let request = zookeeper_charm::peers::restart::Unit::from_bag(&out.own_bag(RESTART)).request;
+    assert_eq!(
+        request,
+        Some(zookeeper_charm::peers::restart::LockRequest::Acquire),
+        "{}",
+        out.describe()
+    );
 }

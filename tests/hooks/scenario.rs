@@ -15,6 +15,7 @@ use charm_files::{ActionsYaml, CharmFile, ConfigYaml};
 use serde_json::{Map, Value};
 use zookeeper_charm::charm;
 use zookeeper_charm::config::CharmConfig;
+use zookeeper_charm::cos::Capabilities;
 use zookeeper_charm::deps;
 use zookeeper_charm::dispatch::ENDPOINTS;
 use zookeeper_charm::env::HookEnv;
@@ -132,6 +133,8 @@ pub struct World {
     /// The `cos-agent` relation exists, with this unit's own bag in it (the agent's unit
     /// joined with an empty bag of its own).
     pub cos_agent: Option<Databag>,
+    /// The metrics exporters the installed workload ships (none: Debian's jars).
+    pub exporters: Capabilities,
 }
 
 impl World {
@@ -170,6 +173,7 @@ impl World {
             failing_tools: Vec::new(),
             goal: None,
             cos_agent: None,
+            exporters: Capabilities::none(),
         };
         for id in ids {
             w.cluster_units.insert(
@@ -256,9 +260,16 @@ impl World {
     /// The fingerprint and `zoo.cfg` this unit's files have with the world as it is now.
     pub fn rendered_now(&self) -> (String, String) {
         let paths = MemWorkload::new().paths().clone();
-        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords());
+        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords())
+            .with_exporters(&self.exporters, &paths);
         (
-            render::fingerprint(&self.config(), &paths, self.me, &self.app()),
+            render::fingerprint(
+                &self.config(),
+                &paths,
+                self.me,
+                &self.app(),
+                &self.exporters,
+            ),
             rendered.zoo_cfg(&paths.initial_dynamic()),
         )
     }
@@ -283,7 +294,7 @@ impl World {
 
     /// What every up-to-date unit reports in its restart bag.
     pub fn inputs(&self) -> String {
-        render::shared_inputs(&self.config(), &self.app())
+        render::shared_inputs(&self.config(), &self.app(), &self.exporters)
     }
 
     /// Unit `id` recorded `state=started`.
@@ -374,7 +385,9 @@ impl World {
     }
 
     fn workload(&self) -> MemWorkload {
-        let mut w = MemWorkload::new().pinned(&self.pinned);
+        let mut w = MemWorkload::new()
+            .pinned(&self.pinned)
+            .with_exporters(self.exporters.clone());
         if let Some(v) = &self.installed {
             w = w.installed_at(v);
         }
