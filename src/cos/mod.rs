@@ -1,12 +1,15 @@
 //! Observability through the Canonical Observability Stack: what the charm tells the
 //! `cos-agent` subordinate (scrape jobs, alert rules, dashboards, log slot), and the server
-//! settings that serve the metrics ([`exporters`]).
+//! settings that serve the metrics ([`exporters`]); the typed `cos-agent` bag
+//! ([`relation`]); and the charm's own account of each hook, shipped as a log
+//! ([`charm_log`]).
 //!
 //! Everything here is pure. The assets live under `cos/` at the root of the repository,
 //! where an operator can read and change them; `build.rs` checks them and embeds them, the
 //! dashboards already compressed, so building the `config` JSON costs a hook nothing but the
 //! relabelling of the rules.
 
+pub mod charm_log;
 pub mod exporters;
 pub mod relation;
 pub mod rules;

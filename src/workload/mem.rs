@@ -377,6 +377,24 @@ impl Workload for MemWorkload {
         Ok(())
     }
 
+    /// Appends to the file while the workload is installed (before, its log directory does
+    /// not exist); no rotation, and not recorded as a call: a log line changes nothing the
+    /// server runs with.
+    fn append_line(&self, path: &Path, line: &str, _rotate_at: u64) -> Result<(), WorkloadError> {
+        self.check(Op::WriteFile)?;
+        let mut st = self.state.borrow_mut();
+        if st.version.is_none() {
+            return Ok(());
+        }
+        let entry = st
+            .files
+            .entry(path.to_path_buf())
+            .or_insert_with(|| (String::new(), 0o640));
+        entry.0.push_str(line.trim_end_matches('\n'));
+        entry.0.push('\n');
+        Ok(())
+    }
+
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
         self.check(Op::ReadFile)?;
         Ok(self.file(path))

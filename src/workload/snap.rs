@@ -524,6 +524,12 @@ impl Workload for SnapWorkload {
         files::write_in(&fd, name, contents, mode, owner).map_err(io_err("write", path))
     }
 
+    fn append_line(&self, path: &Path, line: &str, rotate_at: u64) -> Result<(), WorkloadError> {
+        files::append_line(path, line, 0o640, rotate_at)
+            .map(drop)
+            .map_err(io_err("append to", path))
+    }
+
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
         files::read_optional(path).map_err(io_err("read", path))
     }

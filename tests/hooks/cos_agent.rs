@@ -213,3 +213,91 @@ fn a_workload_that_gains_the_exporters_asks_for_a_rolling_restart() {
         out.describe()
     );
 }
+
+/// The lines of the charm's log after the hook.
+fn charm_log(out: &Outcome) -> Vec<String> {
+    let path = out.workload.paths().charm_log();
+    out.workload
+        .file(&path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_hook_appends_one_line_of_what_only_the_charm_knows() {
+    let out = Hook::update_status()
+        .steady(1, 3)
+        .with(|w| {
+            w.restart_app = zookeeper_charm::peers::restart::AppPatch {
+                grants: [(2, Some(zookeeper_charm::peers::restart::Grant::Granted))].into(),
+            }
+            .to_bag(APP);
+        })
+        .run();
+    out.ok();
+    let lines = charm_log(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert!(line.starts_with("ts=20"), "{line}");
+    for pair in [
+        " unit=zookeeper/1 hook=update-status outcome=ok duration_ms=",
+        " status=active message=follower juju_leader=false zk_role=follower upgrade=idle",
+        " upgrade_running=false restart_lock=zookeeper/2",
+    ] {
+        assert!(line.contains(pair), "no {pair:?} in {line}");
+    }
+}
+
+#[test]
+fn a_failed_hook_and_a_failed_action_are_logged_with_why() {
+    let failed = Hook::update_status()
+        .steady(1, 3)
+        .fail_tool("config-get")
+        .run();
+    assert!(failed.result.is_err());
+    let line = charm_log(&failed).pop().expect("a line");
+    assert!(
+        line.contains(" hook=update-status outcome=failed error=\""),
+        "{line}"
+    );
+    assert!(
+        !line.contains(" status="),
+        "a failed hook sets no status: {line}"
+    );
+
+    let refused = Hook::action("set-password").steady(1, 3).run();
+    refused.ok();
+    let line = charm_log(&refused).pop().expect("a line");
+    assert!(
+        line.contains(" action=set-password outcome=action-failed error=\"set-password must run on the leader unit"),
+        "{line}"
+    );
+}
+
+#[test]
+fn nothing_is_logged_before_the_workload_is_installed() {
+    let out = Hook::storage_attached()
+        .fresh(0, 1)
+        .with(|w| w.installed = None)
+        .run();
+    out.ok();
+    assert!(charm_log(&out).is_empty());
+    let out = Hook::install()
+        .fresh(0, 1)
+        .with(|w| {
+            w.related = false;
+            w.installed = None;
+        })
+        .run();
+    out.ok();
+    let lines = charm_log(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains(" hook=install outcome=ok "),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains(" zk_role=stopped "), "{}", lines[0]);
+}
