@@ -271,20 +271,10 @@ struct Reconciled {
     facts: Option<UnitFacts>,
 }
 
-/// The reconcile loop. Returns the unit status to set.
+/// The reconcile loop: the unit status to set, and what the last snapshot said.
 ///
 /// # Errors
 /// See [`run`].
-pub fn reconcile(
-    env: &HookEnv,
-    facts: &EventFacts,
-    tools: &dyn HookTools,
-    workload: &dyn Workload,
-    ensemble: &dyn Ensemble,
-) -> Result<Status, CharmError> {
-    reconcile_hook(env, facts, tools, workload, ensemble).map(|r| r.status)
-}
-
 fn reconcile_hook(
     env: &HookEnv,
     facts: &EventFacts,
