@@ -10,11 +10,12 @@ use std::fmt;
 use crate::env::{unit_number, HookEnv};
 
 /// The peer and provided endpoints declared in `metadata.yaml`.
-pub const ENDPOINTS: [&str; 4] = [
+pub const ENDPOINTS: [&str; 5] = [
     crate::peers::cluster::ENDPOINT,
     crate::peers::upgrade::ENDPOINT,
     crate::peers::restart::ENDPOINT,
     crate::peers::zookeeper::ENDPOINT,
+    crate::cos::relation::ENDPOINT,
 ];
 /// The storage declared in `metadata.yaml`.
 pub const STORAGES: [&str; 1] = ["data"];
@@ -263,6 +264,12 @@ pub struct EventFacts {
     /// The other units' upgrade bags are needed even when no upgrade is prepared
     /// (`pre-upgrade-check` checks that every unit is idle).
     pub read_upgrade_bags: bool,
+    /// What this unit publishes on `cos-agent` may be missing or out of date: the
+    /// relation's own hooks (it was created, or the agent joined or changed) and
+    /// `upgrade-charm` (new alert rules or dashboards). The value depends on nothing else
+    /// that can change (the model, the application and the charm's assets), so no other
+    /// hook asks for the relation.
+    pub refresh_cos_agent: bool,
     /// Wall-clock time as text sortable in time order (orders restart-lock requests).
     pub now: String,
     /// The `zookeeper` relation this hook is one of (any kind).
@@ -325,6 +332,16 @@ impl EventFacts {
                     | Event::LeaderElected
             ),
             read_upgrade_bags: *event == Event::Action(Action::PreUpgradeCheck),
+            refresh_cos_agent: match event {
+                Event::Relation { endpoint, kind } => {
+                    *endpoint == crate::cos::relation::ENDPOINT
+                        && matches!(
+                            kind,
+                            RelationHook::Created | RelationHook::Joined | RelationHook::Changed
+                        )
+                }
+                other => *other == Event::UpgradeCharm,
+            },
             // Fixed width so that text order is time order.
             now: format!("{now_micros:020}"),
             client_relation,
@@ -421,6 +438,37 @@ mod tests {
             1,
         );
         assert_eq!((peer.client_relation, peer.client_broken), (None, None));
+    }
+
+    #[test]
+    fn only_the_cos_agent_hooks_that_can_need_a_write_and_upgrade_charm_refresh_its_data() {
+        let e = env("zookeeper/0", None);
+        let facts = |ev: Event| EventFacts::new(&ev, &e, 1);
+        let cos = |kind| Event::Relation {
+            endpoint: "cos-agent",
+            kind,
+        };
+        assert!(facts(cos(RelationHook::Created)).refresh_cos_agent);
+        assert!(facts(cos(RelationHook::Joined)).refresh_cos_agent);
+        assert!(facts(cos(RelationHook::Changed)).refresh_cos_agent);
+        assert!(!facts(cos(RelationHook::Departed)).refresh_cos_agent);
+        assert!(!facts(cos(RelationHook::Broken)).refresh_cos_agent);
+        assert!(facts(Event::UpgradeCharm).refresh_cos_agent);
+        for other in [
+            Event::UpdateStatus,
+            Event::ConfigChanged,
+            Event::LeaderElected,
+            Event::Relation {
+                endpoint: "cluster",
+                kind: RelationHook::Changed,
+            },
+        ] {
+            assert!(!facts(other.clone()).refresh_cos_agent, "{other}");
+        }
+        assert_eq!(
+            Event::from_hook_name("cos-agent-relation-joined"),
+            cos(RelationHook::Joined)
+        );
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub fn execute(
         (s.cluster.as_ref().map(|r| &r.id), plan.cluster_writes(s)),
         (s.restart.as_ref().map(|r| &r.id), plan.restart_writes(s)),
         (s.upgrade.as_ref().map(|r| &r.id), plan.upgrade_writes(s)),
+        (
+            s.cos_agent.as_ref().map(|r| &r.id),
+            plan.cos_agent_writes(s),
+        ),
     ] {
         if let Some(id) = id {
             write(tools, id, false, &writes.unit)?;
@@ -390,6 +394,10 @@ fn write_files(
             .unwrap_or_else(|| p.initial_dynamic()),
     };
     workload.write_file(&p.myid(), r.myid.as_bytes(), 0o640)?;
+    if let Some(jmx) = &r.jmx_exporter {
+        // Read by the exporter inside the server's JVM; it holds no secret.
+        workload.write_file(&jmx.config_path, jmx.config.as_bytes(), 0o640)?;
+    }
     workload.write_file(&p.jaas(), r.jaas.as_bytes(), 0o600)?;
     // Earlier revisions wrote the super password there; nothing reads it.
     if workload

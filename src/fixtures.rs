@@ -104,6 +104,12 @@ impl World {
                 upgrade_facts: Default::default(),
                 credentials: None,
                 clients: Default::default(),
+                topology: crate::cos::Topology::new(
+                    "testmodel",
+                    "2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6",
+                    "zookeeper",
+                ),
+                cos_agent: None,
             },
             cluster,
             restart,
@@ -214,6 +220,7 @@ impl World {
             &paths(),
             self.s.unit_id,
             &self.cluster_app(),
+            &self.s.workload.exporters,
         )
     }
     /// The live ensemble: `voters` as participants, and each unit's health.
@@ -248,7 +255,11 @@ impl World {
     }
     /// Units `ids` report that their servers run with the current app-wide inputs.
     pub(crate) fn up_to_date(mut self, ids: &[u32]) -> Self {
-        let inputs = shared_inputs(self.s.config.as_ref().unwrap(), &self.cluster_app());
+        let inputs = shared_inputs(
+            self.s.config.as_ref().unwrap(),
+            &self.cluster_app(),
+            &self.s.workload.exporters,
+        );
         for id in ids {
             self = self.restart_unit(*id, "inputs", &inputs);
         }

@@ -35,8 +35,9 @@
 //! - [`upgrade`]: the upgrade decision and `pre-upgrade-check`'s checks;
 //! - [`deps`]: the upgrade lib's dependency model and its PEP 440 versions;
 //! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end;
-//! - [`cos`]: the `cos-agent` relation's config (alert rules, dashboard, scrape jobs) and
-//!   the metrics exporters' settings, as pure code (not wired into the hooks yet);
+//! - [`cos`]: observability: the `cos-agent` relation's bag ([`cos::relation`]) and the
+//!   config every unit publishes there (alert rules, dashboard, scrape jobs, log slot), and
+//!   the metrics exporters' settings;
 //! - [`tls`]: keys, CSRs, the `certificates` relation, ZooKeeper's TLS files and the
 //!   plaintext/TLS switch, as pure code (not wired into the hooks yet);
 //! - `logging` and `report`: `log` records to `juju-log`; error chains as text.

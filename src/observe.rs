@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::config::CharmConfig;
+use crate::cos::relation::{self as cos_agent, CosAgent};
+use crate::cos::Topology;
 use crate::dispatch::EventFacts;
 use crate::env::{unit_number, HookEnv};
 use crate::hooktools::{Bag, HookTools, SecretRead, SecretRef, ToolError};
@@ -171,6 +173,16 @@ fn read_peers(
     })
 }
 
+/// The `cos-agent` relation and this unit's own bag in it, if it exists (it has `limit:
+/// 1`). Other units' bags are never needed: each unit publishes its own.
+fn read_cos_agent(tools: &dyn HookTools, env: &HookEnv) -> Result<Option<CosAgent>, ToolError> {
+    let Some(id) = tools.relation_ids(cos_agent::ENDPOINT)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let own = tools.relation_get(&id, &Bag::Unit(env.unit_name.clone()))?;
+    Ok(Some(CosAgent::new(id, own)))
+}
+
 /// This unit's address on the `cluster` binding (network-get), `unit-get` as a fallback;
 /// the first one that is an IP address.
 fn address(tools: &dyn HookTools) -> Option<IpAddr> {
@@ -240,12 +252,22 @@ pub fn observe(
         .read_file(&workload.paths().zoo_cfg())?
         .as_deref()
         .and_then(crate::render::dynamic_config_file);
+    let exporters = if installed {
+        workload.exporters()?
+    } else {
+        crate::cos::Capabilities::none()
+    };
     let health = match (&address, running) {
         (Some(a), true) => Some(ensemble.health(&a.to_string())),
         _ => None,
     };
     let upgrade_facts =
         UpgradeFacts::for_stored(upgrade.as_ref().and_then(|u| u.app.dependencies.as_deref()));
+    let cos_agent = if facts.refresh_cos_agent {
+        read_cos_agent(tools, env)?
+    } else {
+        None
+    };
 
     let mut snap = Snapshot {
         unit_id,
@@ -263,6 +285,7 @@ pub fn observe(
             running,
             health,
             dynamic_config_file,
+            exporters,
         },
         local,
         ensemble: EnsembleView::default(),
@@ -270,6 +293,8 @@ pub fn observe(
         upgrade_facts,
         credentials: None,
         clients: Default::default(),
+        topology: Topology::new(&env.model_name, &env.model_uuid, env.app_name()),
+        cos_agent,
     };
     // The client relations need the peer relation (no peer data in `install`).
     if snap.cluster.is_some() {

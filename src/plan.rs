@@ -10,6 +10,7 @@
 use crate::client::decide::ClientPlan;
 use std::collections::BTreeSet;
 
+use crate::cos::relation as cos_agent;
 use crate::hooktools::SecretId;
 use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade};
@@ -98,6 +99,8 @@ pub struct Plan {
     pub restart_app: restart::AppPatch,
     pub upgrade_unit: upgrade::UnitPatch,
     pub upgrade_app: upgrade::AppPatch,
+    /// This unit's `cos-agent` bag.
+    pub cos_agent_unit: cos_agent::UnitPatch,
     /// Record this unit's upgrade as failed, with the cause.
     pub upgrade_failure: Option<String>,
     pub workload: Vec<WorkloadOp>,
@@ -133,6 +136,7 @@ impl Plan {
             && self.restart_app.is_empty()
             && self.upgrade_unit.is_empty()
             && self.upgrade_app.is_empty()
+            && self.cos_agent_unit.is_empty()
             && self.upgrade_failure.is_none()
             && self.workload.is_empty()
             && self.membership.is_empty()
@@ -173,6 +177,17 @@ impl Plan {
         }
     }
 
+    /// The `cos-agent` write that changes something in `s` (only this unit's bag).
+    pub fn cos_agent_writes(&self, s: &Snapshot) -> Writes {
+        match &s.cos_agent {
+            Some(r) => Writes {
+                unit: crate::peers::changes(self.cos_agent_unit.to_bag(), &r.raw_own),
+                app: crate::hooktools::Databag::new(),
+            },
+            None => Writes::default(),
+        }
+    }
+
     /// Drops the patches that would write nothing new into `s`, so that [`Plan::is_idle`]
     /// holds exactly when executing would change nothing.
     pub fn drop_unchanged(&mut self, s: &Snapshot) {
@@ -203,6 +218,9 @@ impl Plan {
             || (known.is_none() && self.ports.as_ref().is_some_and(BTreeSet::is_empty))
         {
             self.ports = None;
+        }
+        if self.cos_agent_writes(s).unit.is_empty() {
+            self.cos_agent_unit = cos_agent::UnitPatch::default();
         }
     }
 
@@ -241,6 +259,10 @@ impl Plan {
         .into_iter()
         .flatten()
         .collect();
+        // The value is the whole COS config (alert rules, dashboards): its size says enough.
+        for (key, value) in self.cos_agent_writes(s).unit {
+            parts.push(format!("cos-agent unit {{{key}=<{} bytes>}}", value.len()));
+        }
         match &self.secret {
             Some(SecretWrite::Create { .. }) => {
                 parts.push("put the internal passwords in a Juju secret".into())
@@ -325,7 +347,7 @@ mod tests {
     fn a_plan_with_anything_to_do_is_not_idle() {
         assert!(Plan::default().is_idle());
         let ip = Some("127.0.0.11".parse().unwrap());
-        let busy: [(&str, Plan); 14] = [
+        let busy: [(&str, Plan); 15] = [
             (
                 "client",
                 Plan {
@@ -413,6 +435,15 @@ mod tests {
                     upgrade_app: upgrade::AppPatch {
                         stack: Some(vec![]),
                         ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "cos-agent unit",
+                Plan {
+                    cos_agent_unit: cos_agent::UnitPatch {
+                        config: Some("{}".into()),
                     },
                     ..Plan::default()
                 },

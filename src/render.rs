@@ -19,6 +19,7 @@ use std::path::Path;
 use sha1::{Digest, Sha1};
 
 use crate::config::CharmConfig;
+use crate::cos::exporters::{self, Capabilities, JmxExporter};
 use crate::passwords::{Password, Passwords};
 use crate::peers::cluster::App;
 use crate::workload::Paths;
@@ -49,6 +50,8 @@ pub struct Rendered {
     pub jaas: String,
     pub jvm_flags: Vec<String>,
     pub myid: String,
+    /// The JMX exporter's configuration file, when the workload has the exporter.
+    pub jmx_exporter: Option<JmxExporter>,
 }
 
 impl std::fmt::Debug for Rendered {
@@ -138,7 +141,23 @@ impl Rendered {
             jaas,
             jvm_flags,
             myid: format!("{}\n", unit_id + 1),
+            jmx_exporter: None,
         }
+    }
+
+    /// The same files with the metrics exporters `metrics` says the workload has: the
+    /// `metricsProvider.*` lines of `zoo.cfg`, and the JMX exporter's java agent and its
+    /// configuration file (see [`crate::cos::exporters`]). A workload without either gets
+    /// the files unchanged: Debian's jars would not start with a provider class they lack.
+    #[must_use]
+    pub fn with_exporters(mut self, metrics: &Capabilities, paths: &Paths) -> Rendered {
+        self.zoo_cfg_static
+            .push_str(&exporters::zoo_cfg_lines(metrics));
+        self.jmx_exporter = exporters::jmx_exporter(metrics, &paths.conf_dir);
+        if let Some(jmx) = &self.jmx_exporter {
+            self.jvm_flags.push(jmx.jvm_flag.clone());
+        }
+        self
     }
 
     /// A digest (hex sha1) of what the server reads only at start, and `generation`. Only
@@ -156,6 +175,12 @@ impl Rendered {
             h.update(part.as_bytes());
             h.update([0u8]);
         }
+        // Only when there is one, so that a workload without exporters keeps the
+        // fingerprint earlier revisions recorded (no restart after a charm upgrade).
+        if let Some(jmx) = &self.jmx_exporter {
+            h.update(jmx.config.as_bytes());
+            h.update([0u8]);
+        }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
@@ -169,12 +194,20 @@ impl Rendered {
     }
 }
 
-/// The fingerprint of the files unit `unit_id` runs with under `app`'s passwords: a digest
-/// of them rendered with placeholder passwords, and of the passwords' generation. It
-/// changes exactly when a restart-relevant option, the users or the rotation phase, or a
-/// password (which bumps the generation) changes, and reveals nothing of any password.
-pub fn fingerprint(config: &CharmConfig, paths: &Paths, unit_id: u32, app: &App) -> String {
+/// The fingerprint of the files unit `unit_id` runs with under `app`'s passwords, with the
+/// exporters `metrics` says the workload has: a digest of them rendered with placeholder
+/// passwords, and of the passwords' generation. It changes exactly when a restart-relevant
+/// option, the users or the rotation phase, a password (which bumps the generation) or the
+/// exporters change, and reveals nothing of any password.
+pub fn fingerprint(
+    config: &CharmConfig,
+    paths: &Paths,
+    unit_id: u32,
+    app: &App,
+    metrics: &Capabilities,
+) -> String {
     Rendered::new(config, paths, unit_id, &crate::passwords::shape(app))
+        .with_exporters(metrics, paths)
         .digest(app.secret_generation)
 }
 
@@ -182,7 +215,7 @@ pub fn fingerprint(config: &CharmConfig, paths: &Paths, unit_id: u32, app: &App)
 /// [`fingerprint`] of one fixed unit and layout. Each unit reports the one it runs with in
 /// its restart bag, and the leader restarts last, once every other unit reports the
 /// current one.
-pub fn shared_inputs(config: &CharmConfig, app: &App) -> String {
+pub fn shared_inputs(config: &CharmConfig, app: &App, metrics: &Capabilities) -> String {
     let fixed = Paths {
         conf_dir: "/".into(),
         data_dir: "/".into(),
@@ -190,7 +223,7 @@ pub fn shared_inputs(config: &CharmConfig, app: &App) -> String {
         log_dir: "/".into(),
         charm_state_dir: "/".into(),
     };
-    fingerprint(config, &fixed, 0, app)
+    fingerprint(config, &fixed, 0, app, metrics)
 }
 
 /// The `dynamicConfigFile=` value of an existing `zoo.cfg`, if any. ZooKeeper points it at
@@ -218,6 +251,10 @@ mod tests {
 
     fn paths() -> Paths {
         Paths::under(Path::new("/z"))
+    }
+
+    fn none() -> Capabilities {
+        Capabilities::none()
     }
 
     fn p(s: &str) -> Password {
@@ -344,24 +381,24 @@ mod tests {
     #[test]
     fn fingerprint_changes_with_restart_relevant_inputs_only_and_never_holds_a_password() {
         let app = App::default();
-        let base = fingerprint(&CharmConfig::default(), &paths(), 0, &app);
+        let base = fingerprint(&CharmConfig::default(), &paths(), 0, &app, &none());
         assert_eq!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &app)
+            fingerprint(&CharmConfig::default(), &paths(), 0, &app, &none())
         );
         let tick = CharmConfig {
             tick_time: 2500,
             ..CharmConfig::default()
         };
-        assert_ne!(base, fingerprint(&tick, &paths(), 0, &app));
+        assert_ne!(base, fingerprint(&tick, &paths(), 0, &app, &none()));
         let lvl = CharmConfig {
             log_level: crate::config::ZkLogLevel::Debug,
             ..CharmConfig::default()
         };
-        assert_ne!(base, fingerprint(&lvl, &paths(), 0, &app));
+        assert_ne!(base, fingerprint(&lvl, &paths(), 0, &app, &none()));
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 1, &app)
+            fingerprint(&CharmConfig::default(), &paths(), 1, &app, &none())
         );
         // A new password is a new generation.
         let next = App {
@@ -370,7 +407,7 @@ mod tests {
         };
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &next)
+            fingerprint(&CharmConfig::default(), &paths(), 0, &next, &none())
         );
         let relax = App {
             sync_rotation: Some(SyncRotation::Relax),
@@ -378,7 +415,7 @@ mod tests {
         };
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &relax)
+            fingerprint(&CharmConfig::default(), &paths(), 0, &relax, &none())
         );
         // So is a change of the client users every server must load (relation ids only:
         // the placeholders hold no password).
@@ -386,7 +423,7 @@ mod tests {
             client_users: [7].into(),
             ..App::default()
         };
-        let with_client = fingerprint(&CharmConfig::default(), &paths(), 0, &client);
+        let with_client = fingerprint(&CharmConfig::default(), &paths(), 0, &client, &none());
         assert_ne!(base, with_client);
         let two = App {
             client_users: [7, 9].into(),
@@ -394,11 +431,11 @@ mod tests {
         };
         assert_ne!(
             with_client,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &two)
+            fingerprint(&CharmConfig::default(), &paths(), 0, &two, &none())
         );
         assert_ne!(
-            shared_inputs(&CharmConfig::default(), &app),
-            shared_inputs(&CharmConfig::default(), &client)
+            shared_inputs(&CharmConfig::default(), &app, &none()),
+            shared_inputs(&CharmConfig::default(), &client, &none())
         );
         let shaped = Rendered::new(
             &CharmConfig::default(),
@@ -425,7 +462,18 @@ mod tests {
             "{}",
             shaped.jaas
         );
-        assert!(shared_inputs(&CharmConfig::default(), &app).len() == 40);
+        assert!(shared_inputs(&CharmConfig::default(), &app, &none()).len() == 40);
+        // The exporters are part of what a server starts with.
+        assert_ne!(
+            base,
+            fingerprint(
+                &CharmConfig::default(),
+                &paths(),
+                0,
+                &app,
+                &Capabilities::snap()
+            )
+        );
     }
 
     #[test]
@@ -450,5 +498,50 @@ mod tests {
             text,
             "server.2=127.0.0.12:2888:3888:participant;127.0.0.12:2181\nserver.11=127.0.0.21:2888:3888:participant;127.0.0.21:2181\n"
         );
+    }
+
+    #[test]
+    fn the_snaps_exporters_add_the_provider_lines_the_java_agent_and_its_config() {
+        let pws = pw("super-pw-1", "sync-pw-01");
+        let plain = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
+        let snap = plain
+            .clone()
+            .with_exporters(&Capabilities::snap(), &paths());
+        let added: Vec<&str> = snap
+            .zoo_cfg_static
+            .strip_prefix(plain.zoo_cfg_static.as_str())
+            .expect("the provider lines come last")
+            .lines()
+            .collect();
+        assert_eq!(
+            added,
+            [
+                "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+                "metricsProvider.httpPort=7000",
+                "metricsProvider.exportJvmInfo=false",
+            ]
+        );
+        let jmx = snap
+            .jmx_exporter
+            .as_ref()
+            .expect("the snap has the exporter");
+        assert_eq!(jmx.config_path, Path::new("/z/conf/jmx_prometheus.yaml"));
+        assert_eq!(snap.jvm_flags.last(), Some(&jmx.jvm_flag));
+        assert!(jmx.jvm_flag.ends_with("=9998:/z/conf/jmx_prometheus.yaml"));
+        assert_eq!(
+            snap.jvm_flags[..snap.jvm_flags.len() - 1],
+            plain.jvm_flags[..]
+        );
+        assert_eq!((&snap.jaas, &snap.myid), (&plain.jaas, &plain.myid));
+    }
+
+    #[test]
+    fn a_workload_without_exporters_gets_the_files_and_fingerprint_it_had_before() {
+        let pws = pw("super-pw-1", "sync-pw-01");
+        let plain = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
+        let none = plain.clone().with_exporters(&none(), &paths());
+        assert_eq!(none, plain);
+        assert!(!none.zoo_cfg_static.contains("metricsProvider"));
+        assert_eq!(none.digest(3), plain.digest(3));
     }
 }

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::config::{CharmConfig, ConfigError};
+use crate::cos::relation::CosAgent;
+use crate::cos::Topology;
 use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
 use crate::ghost::Ghost;
@@ -66,6 +68,8 @@ pub struct WorkloadFacts {
     pub health: Option<ServerHealth>,
     /// The `dynamicConfigFile` the current `zoo.cfg` points at, if the file exists.
     pub dynamic_config_file: Option<String>,
+    /// The metrics exporters the installed workload ships.
+    pub exporters: crate::cos::Capabilities,
 }
 
 /// What the upgrade decision needs besides the relation data: whether the deployed
@@ -125,6 +129,11 @@ pub struct Snapshot {
     pub credentials: Option<Result<Credentials, String>>,
     /// The `zookeeper` relations.
     pub clients: crate::client::ClientView,
+    /// The model, application and charm, as COS labels them.
+    pub topology: Topology,
+    /// The `cos-agent` relation, read only when the event may need a write there
+    /// ([`EventFacts::refresh_cos_agent`]); `None` otherwise or when there is none.
+    pub cos_agent: Option<CosAgent>,
 }
 
 impl Snapshot {

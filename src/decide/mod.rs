@@ -46,6 +46,7 @@ pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
     decide_into(s, paths, &mut plan);
     with_passwords(s, paths, &mut plan);
     plan.ports = Some(ports::wanted(s));
+    cos_agent(s, &mut plan);
     plan.drop_unchanged(s);
     plan
 }
@@ -94,8 +95,9 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
     // Written only when it changed, like every patch (see `Plan::drop_unchanged`).
     plan.cluster_unit.ip = s.address;
 
-    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app);
-    let inputs = crate::render::shared_inputs(&config, app);
+    let exporters = &s.workload.exporters;
+    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app, exporters);
+    let inputs = crate::render::shared_inputs(&config, app, exporters);
     plan.fingerprint = Some(fingerprint.clone());
 
     let gate = crate::upgrade::decide::decide_upgrade(s, plan);
@@ -106,6 +108,16 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         protect_root(s, &fingerprint, &inputs, lock_busy, plan);
     }
     clients::decide(s, &fingerprint, &inputs, plan);
+}
+
+/// Every unit publishes the COS agent's config in its own `cos-agent` bag, whatever state
+/// its server is in (a unit that does not serve is what the alerts are for). It is the same
+/// value on every hook, so it is written only when the bag does not hold it yet (the plan
+/// drops an unchanged write).
+fn cos_agent(s: &Snapshot, plan: &mut Plan) {
+    if s.cos_agent.is_some() {
+        plan.cos_agent_unit.config = Some(crate::cos::agent_config(&s.topology));
+    }
 }
 
 /// The leader keeps the internal passwords in their secret: creates it (taking over the
@@ -210,7 +222,10 @@ fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         Some(Ok(creds)) => match crate::passwords::in_effect(app, creds) {
             Ok(passwords) => {
                 if let (true, Ok(config)) = (files, &s.config) {
-                    plan.rendered = Some(Rendered::new(config, paths, s.unit_id, &passwords));
+                    plan.rendered = Some(
+                        Rendered::new(config, paths, s.unit_id, &passwords)
+                            .with_exporters(&s.workload.exporters, paths),
+                    );
                 }
                 return;
             }

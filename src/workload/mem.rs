@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Paths, Workload, WorkloadError};
+use crate::cos::exporters::Capabilities;
 
 /// An operation of the [`Workload`] trait, to make it fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -102,6 +103,8 @@ struct State {
     /// The causes logged so far, one per start that exited: [`Workload::log_mark`] is
     /// their count.
     log: Vec<String>,
+    /// The exporters the installed workload ships.
+    exporters: Capabilities,
 }
 
 /// The in-memory workload. See the module docs.
@@ -134,6 +137,7 @@ impl MemWorkload {
                 exits_after_start: false,
                 exit_cause: None,
                 log: Vec::new(),
+                exporters: Capabilities::none(),
             }),
         }
     }
@@ -147,6 +151,12 @@ impl MemWorkload {
     /// The server runs.
     pub fn running(self) -> Self {
         self.state.borrow_mut().running = true;
+        self
+    }
+
+    /// The installed workload ships these exporters (the snap's: [`Capabilities::snap`]).
+    pub fn with_exporters(self, exporters: Capabilities) -> Self {
+        self.state.borrow_mut().exporters = exporters;
         self
     }
 
@@ -282,6 +292,15 @@ impl Workload for MemWorkload {
         Ok(self.state.borrow().version.clone())
     }
 
+    fn exporters(&self) -> Result<Capabilities, WorkloadError> {
+        let st = self.state.borrow();
+        Ok(if st.version.is_some() {
+            st.exporters.clone()
+        } else {
+            Capabilities::none()
+        })
+    }
+
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError> {
         self.check(Op::SetJvmFlags)?;
         self.record(WorkloadCall::SetJvmFlags(flags.to_vec()));
@@ -355,6 +374,24 @@ impl Workload for MemWorkload {
             path.to_path_buf(),
             (String::from_utf8_lossy(contents).into_owned(), mode),
         );
+        Ok(())
+    }
+
+    /// Appends to the file while the workload is installed (before, its log directory does
+    /// not exist); no rotation, and not recorded as a call: a log line changes nothing the
+    /// server runs with.
+    fn append_line(&self, path: &Path, line: &str, _rotate_at: u64) -> Result<(), WorkloadError> {
+        self.check(Op::WriteFile)?;
+        let mut st = self.state.borrow_mut();
+        if st.version.is_none() {
+            return Ok(());
+        }
+        let entry = st
+            .files
+            .entry(path.to_path_buf())
+            .or_insert_with(|| (String::new(), 0o640));
+        entry.0.push_str(line.trim_end_matches('\n'));
+        entry.0.push('\n');
         Ok(())
     }
 

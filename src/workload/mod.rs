@@ -13,6 +13,8 @@ pub mod snap;
 
 use std::path::{Path, PathBuf};
 
+use crate::cos::exporters::Capabilities;
+
 /// Error from the workload layer.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
@@ -98,6 +100,11 @@ impl Paths {
     pub fn myid(&self) -> PathBuf {
         self.data_dir.join("myid")
     }
+    /// The charm's own log of its hooks ([`crate::cos::charm_log`]), beside the server's
+    /// so that the COS agent ships both.
+    pub fn charm_log(&self) -> PathBuf {
+        self.log_dir.join(crate::cos::charm_log::FILE)
+    }
     /// The server's own log file (the snap's logback configuration writes
     /// `<log_dir>/zookeeper.log`).
     pub fn server_log(&self) -> PathBuf {
@@ -132,6 +139,11 @@ pub trait Workload {
     /// The installed ZooKeeper version (`3.8.0`), if installed. May run a subprocess: ask
     /// only when it can have changed (install, upgrade).
     fn version(&self) -> Result<Option<String>, WorkloadError>;
+    /// The metrics exporters the installed workload ships ([`crate::cos::exporters`]), from
+    /// a cheap local fact; none when it is not installed.
+    fn exporters(&self) -> Result<Capabilities, WorkloadError> {
+        Ok(Capabilities::none())
+    }
     /// Sets the JVM flags the server starts with (log level, JAAS location, ...). Takes
     /// effect at the next start.
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError>;
@@ -163,6 +175,13 @@ pub trait Workload {
     /// Writes a file atomically (temp file + rename) with `mode`, owned by the workload user
     /// (or by root, in the charm's private state directory).
     fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError>;
+    /// Appends one line to the log file `path` (made root's, mode 0640, rotated once past
+    /// `rotate_at` bytes); nothing when its directory does not exist (the workload is not
+    /// installed). Implementations without logs anyone ships may keep the default, which
+    /// does nothing.
+    fn append_line(&self, _path: &Path, _line: &str, _rotate_at: u64) -> Result<(), WorkloadError> {
+        Ok(())
+    }
     /// Reads a file; `Ok(None)` when it does not exist.
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError>;
     /// Deletes the charm's private state directory and everything in it (the `remove`

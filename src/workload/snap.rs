@@ -26,6 +26,7 @@
 //! Every command goes through a [`CommandRunner`], so tests can check exactly what is run.
 
 use super::{files, io_err, Paths, Workload, WorkloadError, MAIN_CLASS};
+use crate::cos::exporters::Capabilities;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -47,6 +48,8 @@ pub const ROOT_GID: u32 = 0;
 pub const JVM_FLAGS_VAR: &str = "SERVER_JVMFLAGS";
 /// Where snapd mounts the snap (`$SNAP` is `<this>/<revision>`, `current` links to it).
 pub const SNAP_MOUNT: &str = "/snap/charmed-zookeeper";
+/// The server's jars under [`SNAP_MOUNT`]: all of them are on its classpath.
+pub const SNAP_LIB: &str = "current/opt/zookeeper/lib";
 /// The snap's writable data (`$SNAP_DATA` is `<this>/<revision>`, `$SNAP_COMMON` is
 /// `<this>/common`).
 pub const SNAP_DATA_ROOT: &str = "/var/snap/charmed-zookeeper";
@@ -414,6 +417,20 @@ impl Workload for SnapWorkload {
         }
     }
 
+    fn exporters(&self) -> Result<Capabilities, WorkloadError> {
+        // Every jar there is on the server's classpath (the snap's launcher lists them).
+        let lib = self.layout.snap_mount.join(SNAP_LIB);
+        let names: Vec<String> = match fs::read_dir(&lib) {
+            Ok(entries) => entries
+                .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect::<Result<_, _>>()
+                .map_err(io_err("list", &lib))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err("list", &lib)(e)),
+        };
+        Ok(Capabilities::from_jars(&lib, &names))
+    }
+
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError> {
         if let Some(bad) = flags.iter().find(|f| f.contains('\n')) {
             return Err(WorkloadError::Other(format!(
@@ -505,6 +522,12 @@ impl Workload for SnapWorkload {
             (fd, self.owner)
         };
         files::write_in(&fd, name, contents, mode, owner).map_err(io_err("write", path))
+    }
+
+    fn append_line(&self, path: &Path, line: &str, rotate_at: u64) -> Result<(), WorkloadError> {
+        files::append_line(path, line, 0o640, rotate_at)
+            .map(drop)
+            .map_err(io_err("append to", path))
     }
 
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
@@ -707,6 +730,41 @@ mod tests {
         fs::create_dir_all(dir.path().join("snap/40")).unwrap();
         std::os::unix::fs::symlink("40", dir.path().join("snap/current")).unwrap();
         assert!(w.installed().unwrap());
+        assert!(calls(&rec).is_empty());
+    }
+
+    #[test]
+    fn the_exporters_are_read_from_the_snaps_jars_without_any_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, rec) = snap_with(vec![], dir.path());
+        assert_eq!(
+            w.exporters().unwrap(),
+            Capabilities::none(),
+            "not installed"
+        );
+        let lib = dir.path().join("snap/40/opt/zookeeper/lib");
+        fs::create_dir_all(&lib).unwrap();
+        std::os::unix::fs::symlink("40", dir.path().join("snap/current")).unwrap();
+        for jar in ["zookeeper-3.9.2.jar", "simpleclient-0.9.0.jar"] {
+            fs::write(lib.join(jar), "").unwrap();
+        }
+        assert_eq!(w.exporters().unwrap(), Capabilities::none());
+        for jar in [
+            "zookeeper-prometheus-metrics-3.9.2.jar",
+            "jmx_prometheus_javaagent.jar",
+        ] {
+            fs::write(lib.join(jar), "").unwrap();
+        }
+        assert_eq!(
+            w.exporters().unwrap(),
+            Capabilities {
+                metrics_provider: true,
+                jmx_exporter_jar: Some(
+                    dir.path()
+                        .join("snap/current/opt/zookeeper/lib/jmx_prometheus_javaagent.jar")
+                ),
+            }
+        );
         assert!(calls(&rec).is_empty());
     }
 

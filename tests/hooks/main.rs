@@ -9,11 +9,13 @@
 //! - [`relations`]: each peer relation's created, joined, changed, departed and broken;
 //! - [`actions`]: every action on the leader and on a non-leader, and their refusals;
 //! - [`budgets`]: the hook-tool call counts `BENCHMARKS.md` reports, exactly;
-//! - [`failures`]: a failed upgrade, failing tools, workload and ensemble faults.
+//! - [`failures`]: a failed upgrade, failing tools, workload and ensemble faults;
+//! - [`cos_agent`]: the COS agent's config in each unit's `cos-agent` bag.
 
 mod actions;
 mod budgets;
 mod clients;
+mod cos_agent;
 mod failures;
 mod lifecycle;
 mod relations;

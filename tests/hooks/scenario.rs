@@ -15,6 +15,7 @@ use charm_files::{ActionsYaml, CharmFile, ConfigYaml};
 use serde_json::{Map, Value};
 use zookeeper_charm::charm;
 use zookeeper_charm::config::CharmConfig;
+use zookeeper_charm::cos::Capabilities;
 use zookeeper_charm::deps;
 use zookeeper_charm::dispatch::ENDPOINTS;
 use zookeeper_charm::env::HookEnv;
@@ -35,6 +36,11 @@ pub const APP: &str = "zookeeper";
 pub const CLUSTER: &str = "cluster:0";
 pub const RESTART: &str = "restart:1";
 pub const UPGRADE: &str = "upgrade:2";
+pub const COS_AGENT: &str = "cos-agent:5";
+/// The subordinate COS agent on this unit's machine.
+pub const AGENT_UNIT: &str = "grafana-agent/0";
+pub const MODEL_NAME: &str = "mymodel";
+pub const MODEL_UUID: &str = "1a2b3c4d-5e6f-4a0b-8c9d-0123456789ab";
 /// The internal secret's URI, and its label (Charmed ZooKeeper's).
 pub const SECRET_URI: &str = "secret://1e5d7c2a-0000-4000-8000-00000000000a/d3fo2nuve8s5g6ln8t8g";
 pub const SECRET_LABEL: &str = "cluster.zookeeper.app";
@@ -147,6 +153,11 @@ pub struct World {
     pub ports: Vec<String>,
     /// The opened TCP ports the charm remembers from an earlier hook.
     pub ports_remembered: Option<BTreeSet<u16>>,
+    /// The `cos-agent` relation exists, with this unit's own bag in it (the agent's unit
+    /// joined with an empty bag of its own).
+    pub cos_agent: Option<Databag>,
+    /// The metrics exporters the installed workload ships (none: Debian's jars).
+    pub exporters: Capabilities,
 }
 
 impl World {
@@ -189,6 +200,8 @@ impl World {
             znodes: BTreeMap::new(),
             ports: Vec::new(),
             ports_remembered: None,
+            cos_agent: None,
+            exporters: Capabilities::none(),
         };
         for id in ids {
             w.cluster_units.insert(
@@ -277,9 +290,16 @@ impl World {
     /// The fingerprint and `zoo.cfg` this unit's files have with the world as it is now.
     pub fn rendered_now(&self) -> (String, String) {
         let paths = MemWorkload::new().paths().clone();
-        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords());
+        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords())
+            .with_exporters(&self.exporters, &paths);
         (
-            render::fingerprint(&self.config(), &paths, self.me, &self.app()),
+            render::fingerprint(
+                &self.config(),
+                &paths,
+                self.me,
+                &self.app(),
+                &self.exporters,
+            ),
             rendered.zoo_cfg(&paths.initial_dynamic()),
         )
     }
@@ -304,7 +324,7 @@ impl World {
 
     /// What every up-to-date unit reports in its restart bag.
     pub fn inputs(&self) -> String {
-        render::shared_inputs(&self.config(), &self.app())
+        render::shared_inputs(&self.config(), &self.app(), &self.exporters)
     }
 
     /// Unit `id` recorded `state=started`.
@@ -383,6 +403,14 @@ impl World {
         for secret in &self.secrets {
             tools = tools.secret(secret.clone());
         }
+        if let Some(own) = &self.cos_agent {
+            tools = tools.relation(
+                COS_AGENT,
+                FakeRelation::with_remote_app("grafana-agent")
+                    .unit_bag(&me, own.clone())
+                    .member(AGENT_UNIT, Databag::new()),
+            );
+        }
         if let Some(content) = &self.secret {
             tools = tools.secret(
                 FakeSecret::of_app(SECRET_URI, APP, SecretContent(content.clone()))
@@ -400,7 +428,9 @@ impl World {
     }
 
     fn workload(&self) -> MemWorkload {
-        let mut w = MemWorkload::new().pinned(&self.pinned);
+        let mut w = MemWorkload::new()
+            .pinned(&self.pinned)
+            .with_exporters(self.exporters.clone());
         if let Some(v) = &self.installed {
             w = w.installed_at(v);
         }
@@ -546,7 +576,8 @@ impl Hook {
                 "cluster" => CLUSTER,
                 "restart" => RESTART,
                 "upgrade" => UPGRADE,
-                other => panic!("no peer relation {other}"),
+                "cos-agent" => COS_AGENT,
+                other => panic!("no relation {other}"),
             }
             .to_string(),
         );
@@ -665,6 +696,8 @@ impl Hook {
             secret_id: self.secret.as_ref().map(|s| s.0.clone()),
             secret_revision: self.secret.as_ref().and_then(|s| s.1.clone()),
             storage_location,
+            model_name: MODEL_NAME.into(),
+            model_uuid: MODEL_UUID.into(),
         };
         let mut tools = world.tools();
         if let (Some(given), Some(action)) =

@@ -75,7 +75,11 @@ fn a_unit_reports_the_inputs_it_runs_with_once_restarted_and_synced() {
     assert_eq!(w.plan().restart_unit.inputs, None);
     w.s.local.started_with = Some(w.current_fingerprint());
     let plan = w.plan();
-    let new_inputs = shared_inputs(w.s.config.as_ref().unwrap(), &w.cluster_app());
+    let new_inputs = shared_inputs(
+        w.s.config.as_ref().unwrap(),
+        &w.cluster_app(),
+        &w.s.workload.exporters,
+    );
     assert_eq!(
         plan.restart_unit.inputs.as_ref(),
         Some(&new_inputs),
@@ -84,7 +88,11 @@ fn a_unit_reports_the_inputs_it_runs_with_once_restarted_and_synced() {
     );
     assert_ne!(
         new_inputs,
-        shared_inputs(&CharmConfig::default(), &w.cluster_app())
+        shared_inputs(
+            &CharmConfig::default(),
+            &w.cluster_app(),
+            &w.s.workload.exporters
+        )
     );
 }
 
