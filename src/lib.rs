@@ -24,6 +24,8 @@
 //! Data and rules:
 //! - [`peers`]: the peer relations' bags as types, and the typed writes;
 //! - [`config`]: charm config validated into a struct;
+//! - [`machine`]: the machine's memory, the data filesystem and ZooKeeper's data files as
+//!   facts, and the rules over them (the heap, the log sizing, what a purge deletes);
 //! - [`passwords`]: the password rule, the internal secret's content, the passwords in
 //!   effect and their placeholder shape, and the `sync` rotation;
 //! - [`render`]: `zoo.cfg`, the dynamic config, JAAS, `myid`, and their fingerprint;
@@ -55,6 +57,7 @@ mod fixtures;
 pub mod hooktools;
 pub mod local_state;
 pub mod logging;
+pub mod machine;
 pub(crate) mod observe;
 pub mod passwords;
 pub mod peers;

@@ -2,11 +2,13 @@
 //!
 //! [`snap::SnapWorkload`] drives the `charmed-zookeeper` snap: the only backend the charm
 //! binary has. [`files`] is how the charm reads and writes files in directories the
-//! workload user can write too (never through a link that user planted).
+//! workload user can write too (never through a link that user planted). [`facts`] reads
+//! the machine's memory, the data filesystem's usage and the data files.
 //! [`mem::MemWorkload`] keeps everything in memory, for tests that run whole hooks
 //! in-process. `testkit` has one more implementation of [`Workload`]: a local process
 //! backend (Debian's jars as a plain process, for tests that start servers without a model).
 
+pub mod facts;
 pub mod files;
 pub mod mem;
 pub mod snap;
