@@ -263,6 +263,7 @@ pub fn observe(
             running,
             health,
             dynamic_config_file,
+            machine: workload.machine(),
         },
         local,
         ensemble: EnsembleView::default(),

@@ -11,6 +11,7 @@ use crate::config::{CharmConfig, ConfigError};
 use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
 use crate::local_state::LocalState;
+use crate::machine::MachineFacts;
 use crate::passwords::Credentials;
 use crate::peers::cluster::{Cluster, SyncRotation};
 use crate::peers::restart::Restart;
@@ -65,6 +66,8 @@ pub struct WorkloadFacts {
     pub health: Option<ServerHealth>,
     /// The `dynamicConfigFile` the current `zoo.cfg` points at, if the file exists.
     pub dynamic_config_file: Option<String>,
+    /// The machine's memory, the data filesystem and ZooKeeper's data files.
+    pub machine: MachineFacts,
 }
 
 /// What the upgrade decision needs besides the relation data: whether the deployed

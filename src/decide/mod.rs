@@ -17,16 +17,18 @@
 //!
 //! - this module: the order of the parts, this unit's own server (`lifecycle`) and
 //!   leaving;
+//! - `disk`: the data disk's watchdog (purge, then `blocked`) and the swap warning;
 //! - `restart_lock`: both sides of the rolling-restart lock;
 //! - `membership`: the leader's start order, quorum membership and `sync` rotation;
 //! - `crate::upgrade::decide`: the upgrade.
 
+mod disk;
 mod membership;
 mod restart_lock;
 
 use crate::passwords::Credentials;
 use crate::plan::{Plan, SecretWrite, WorkloadOp};
-use crate::render::Rendered;
+use crate::render::{Rendered, Sizing};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::upgrade::decide::Gate;
@@ -41,6 +43,15 @@ pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
     decide_into(s, paths, &mut plan);
     with_passwords(s, paths, &mut plan);
     plan.drop_unchanged(s);
+    if let Some(warning) = disk::swap_warning(s).filter(|_| !s.event.dying) {
+        for status in &mut plan.statuses {
+            status.message = if status.message.is_empty() {
+                warning.clone()
+            } else {
+                format!("{}; {warning}", status.message)
+            };
+        }
+    }
     plan
 }
 
@@ -65,6 +76,7 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
             return;
         }
     };
+    disk::watchdog(s, &config, plan);
 
     if s.cluster.is_none() {
         plan.statuses
@@ -88,7 +100,8 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
     // Written only when it changed, like every patch (see `Plan::drop_unchanged`).
     plan.cluster_unit.ip = s.address;
 
-    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app);
+    let sizing = Sizing::for_machine(&config, &s.workload.machine);
+    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app, &sizing);
     let inputs = crate::render::shared_inputs(&config, app);
     plan.fingerprint = Some(fingerprint.clone());
 
@@ -198,7 +211,9 @@ fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         Some(Ok(creds)) => match crate::passwords::in_effect(app, creds) {
             Ok(passwords) => {
                 if let (true, Ok(config)) = (files, &s.config) {
-                    plan.rendered = Some(Rendered::new(config, paths, s.unit_id, &passwords));
+                    let sizing = Sizing::for_machine(config, &s.workload.machine);
+                    plan.rendered =
+                        Some(Rendered::new(config, paths, s.unit_id, &passwords, &sizing));
                 }
                 return;
             }

@@ -223,8 +223,15 @@ pub fn decide_upgrade(s: &Snapshot, plan: &mut Plan) -> Gate {
                     Some(UpgradeState::Ready | UpgradeState::Completed)
                 )
             });
+            let fits = s.workload.machine.new_snapshot_fits();
             if !pending {
                 plan.statuses.push(Status::waiting(prepared(&s.app_name)));
+            } else if let (true, Err(no_room)) = (others_ok, fits) {
+                // The server would not come back: it keeps serving the old version.
+                plan.statuses.push(Status::blocked(format!(
+                    "upgrade held back: {no_room}; {}",
+                    crate::machine::GROW_THE_DISK
+                )));
             } else if others_ok {
                 set_own(plan, own, UpgradeState::Upgrading);
                 plan.workload.push(WorkloadOp::Upgrade {

@@ -11,6 +11,10 @@
 //!   [`MemWorkload::exits_after_start_logging`] also has it log why, for
 //!   [`Workload::exit_cause`].
 //!
+//! The machine's facts are whatever the test gives ([`MemWorkload::with_machine`], nothing
+//! by default); a purge deletes what ZooKeeper's purge tool would
+//! ([`crate::machine::DataFiles::purgeable`]) and frees that space on the disk.
+//!
 //! Whether it is installed and whether the server runs are answered from the state, as the
 //! cheap local facts the trait asks for; the data directories' preparation and the removal of
 //! the charm's private state are recorded (the latter removes the files under
@@ -33,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Paths, Workload, WorkloadError};
+use crate::machine::MachineFacts;
 
 /// An operation of the [`Workload`] trait, to make it fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +53,7 @@ pub enum Op {
     ReadFile,
     PrepareDataDirs,
     ClearPrivateState,
+    Purge,
 }
 
 impl Op {
@@ -64,6 +70,7 @@ impl Op {
             Op::ReadFile => "read-file",
             Op::PrepareDataDirs => "prepare-data-dirs",
             Op::ClearPrivateState => "clear-private-state",
+            Op::Purge => "purge",
         }
     }
 }
@@ -83,6 +90,8 @@ pub enum WorkloadCall {
     PrepareDataDirs,
     /// The charm's private state directory removed.
     ClearPrivateState,
+    /// Old snapshots and logs purged, keeping this many snapshots.
+    Purge(u32),
 }
 
 #[derive(Debug)]
@@ -102,6 +111,7 @@ struct State {
     /// The causes logged so far, one per start that exited: [`Workload::log_mark`] is
     /// their count.
     log: Vec<String>,
+    machine: MachineFacts,
 }
 
 /// The in-memory workload. See the module docs.
@@ -134,6 +144,7 @@ impl MemWorkload {
                 exits_after_start: false,
                 exit_cause: None,
                 log: Vec::new(),
+                machine: MachineFacts::default(),
             }),
         }
     }
@@ -163,6 +174,17 @@ impl MemWorkload {
             .files
             .insert(path.into(), (contents.to_string(), 0o600));
         self
+    }
+
+    /// The machine's memory, data disk and data files.
+    pub fn with_machine(self, machine: MachineFacts) -> Self {
+        self.set_machine(machine);
+        self
+    }
+
+    /// Changes the machine's facts (a test between two hooks).
+    pub fn set_machine(&self, machine: MachineFacts) {
+        self.state.borrow_mut().machine = machine;
     }
 
     /// Every call of `op` fails.
@@ -345,6 +367,24 @@ impl Workload for MemWorkload {
             .borrow_mut()
             .files
             .retain(|path, _| !path.starts_with(&dir));
+        Ok(())
+    }
+
+    fn machine(&self) -> MachineFacts {
+        self.state.borrow().machine.clone()
+    }
+
+    fn purge(&self, retain: u32) -> Result<(), WorkloadError> {
+        self.check(Op::Purge)?;
+        self.record(WorkloadCall::Purge(retain));
+        let mut st = self.state.borrow_mut();
+        let machine = &mut st.machine;
+        let freed = machine.data.purgeable(retain).bytes;
+        machine.data = machine.data.after_purge(retain);
+        if let Some(disk) = &mut machine.disk {
+            disk.free = disk.free.saturating_add(freed).min(disk.total);
+            disk.available = disk.available.saturating_add(freed).min(disk.total);
+        }
         Ok(())
     }
 

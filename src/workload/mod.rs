@@ -15,6 +15,8 @@ pub mod snap;
 
 use std::path::{Path, PathBuf};
 
+use crate::machine::MachineFacts;
+
 /// Error from the workload layer.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
@@ -170,6 +172,18 @@ pub trait Workload {
     /// Deletes the charm's private state directory and everything in it (the `remove`
     /// hook, and `install`, which must not inherit what an earlier unit left).
     fn clear_private_state(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+    /// The machine's memory, the usage of the filesystem holding the data directories and
+    /// ZooKeeper's snapshots and logs there, from cheap local facts (no subprocess). What
+    /// cannot be read is left out.
+    fn machine(&self) -> MachineFacts {
+        MachineFacts::default()
+    }
+    /// Deletes the old snapshots and transaction logs with ZooKeeper's own purge tool,
+    /// keeping the `retain` newest snapshots and the logs they need (as ZooKeeper's
+    /// autopurge does; safe while the server runs).
+    fn purge(&self, _retain: u32) -> Result<(), WorkloadError> {
         Ok(())
     }
 }

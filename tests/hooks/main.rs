@@ -9,11 +9,14 @@
 //! - [`relations`]: each peer relation's created, joined, changed, departed and broken;
 //! - [`actions`]: every action on the leader and on a non-leader, and their refusals;
 //! - [`budgets`]: the hook-tool call counts `BENCHMARKS.md` reports, exactly;
-//! - [`failures`]: a failed upgrade, failing tools, workload and ensemble faults.
+//! - [`failures`]: a failed upgrade, failing tools, workload and ensemble faults;
+//! - [`machine`]: the data disk's watchdog, the heap from the machine, swap, conflicting
+//!   options.
 
 mod actions;
 mod budgets;
 mod failures;
 mod lifecycle;
+mod machine;
 mod relations;
 mod scenario;

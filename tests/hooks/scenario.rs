@@ -21,10 +21,11 @@ use zookeeper_charm::env::HookEnv;
 use zookeeper_charm::hooktools::fake::{Call, FakeHookTools, FakeRelation, FakeSecret};
 use zookeeper_charm::hooktools::{Bag, Databag, SecretContent};
 use zookeeper_charm::local_state::{self, LocalState};
+use zookeeper_charm::machine::MachineFacts;
 use zookeeper_charm::passwords::{self, Credentials, Passwords};
 use zookeeper_charm::peers::upgrade::UpgradeState;
 use zookeeper_charm::peers::{cluster, restart, upgrade};
-use zookeeper_charm::render::{self, Rendered};
+use zookeeper_charm::render::{self, Rendered, Sizing};
 use zookeeper_charm::status::Status;
 use zookeeper_charm::workload::mem::{MemWorkload, Op, WorkloadCall};
 use zookeeper_charm::workload::Workload;
@@ -124,6 +125,8 @@ pub struct World {
     pub upgrade_failure: Option<String>,
     pub failing_tools: Vec<String>,
     pub goal: Option<BTreeMap<String, String>>,
+    /// The machine's memory, data disk and data files (nothing known by default).
+    pub machine: MachineFacts,
 }
 
 impl World {
@@ -161,6 +164,7 @@ impl World {
             upgrade_failure: None,
             failing_tools: Vec::new(),
             goal: None,
+            machine: MachineFacts::default(),
         };
         for id in ids {
             w.cluster_units.insert(
@@ -247,9 +251,10 @@ impl World {
     /// The fingerprint and `zoo.cfg` this unit's files have with the world as it is now.
     pub fn rendered_now(&self) -> (String, String) {
         let paths = MemWorkload::new().paths().clone();
-        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords());
+        let sizing = Sizing::for_machine(&self.config(), &self.machine);
+        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords(), &sizing);
         (
-            render::fingerprint(&self.config(), &paths, self.me, &self.app()),
+            render::fingerprint(&self.config(), &paths, self.me, &self.app(), &sizing),
             rendered.zoo_cfg(&paths.initial_dynamic()),
         )
     }
@@ -357,7 +362,9 @@ impl World {
     }
 
     fn workload(&self) -> MemWorkload {
-        let mut w = MemWorkload::new().pinned(&self.pinned);
+        let mut w = MemWorkload::new()
+            .pinned(&self.pinned)
+            .with_machine(self.machine.clone());
         if let Some(v) = &self.installed {
             w = w.installed_at(v);
         }
