@@ -276,6 +276,10 @@ pub const ZK_PREALLOC_KIB: u64 = 64 * 1024;
 pub const ZK_SNAP_SIZE_LIMIT_KIB: u64 = 4 * 1024 * 1024;
 /// The least log volume between two snapshots the sizing chooses.
 pub const MIN_LOG_BETWEEN_SNAPSHOTS: u64 = MIB;
+/// A log file is preallocated by this fraction of the log between two snapshots at most:
+/// ZooKeeper counts a log's length, preallocation included, against `snapSizeLimitInKb`,
+/// so a preallocation as large as the limit would take a snapshot at every write.
+pub const PREALLOC_SHARE: u64 = 8;
 
 /// How ZooKeeper writes its transaction logs: a snapshot (and a new log) every
 /// `snap_count` transactions or `snap_size_limit_kib` of log, whichever comes first, and a
@@ -304,9 +308,9 @@ impl TxnLogSizing {
     /// (those since the oldest kept snapshot: about `retain + 1` intervals between
     /// snapshots) take at most a quarter of the filesystem, so the log written between two
     /// snapshots is at most `total / (4 * (retain + 1))`, at least 1 MiB, and never more
-    /// than ZooKeeper's 4 GiB default. A log file is preallocated by at most that much
-    /// (ZooKeeper's 64 MiB at most), and the transaction count counts a kibibyte per
-    /// transaction against it (ZooKeeper's 100000 at most, 1000 at least).
+    /// than ZooKeeper's 4 GiB default. A log file is preallocated by an eighth of that
+    /// ([`PREALLOC_SHARE`]; ZooKeeper's 64 MiB at most), and the transaction count counts a
+    /// kibibyte per transaction against it (ZooKeeper's 100000 at most, 1000 at least).
     pub fn for_disk(total: Option<u64>, retain: u32) -> TxnLogSizing {
         let Some(total) = total else {
             return TxnLogSizing::default();
@@ -317,7 +321,7 @@ impl TxnLogSizing {
         let kib = between / 1024;
         TxnLogSizing {
             snap_count: kib.clamp(1000, ZK_SNAP_COUNT),
-            pre_alloc_kib: kib.min(ZK_PREALLOC_KIB),
+            pre_alloc_kib: (kib / PREALLOC_SHARE).min(ZK_PREALLOC_KIB),
             snap_size_limit_kib: kib,
         }
     }
@@ -552,13 +556,13 @@ mod tests {
     #[test]
     fn the_logs_kept_take_a_quarter_of_the_disk_at_most() {
         assert_eq!(TxnLogSizing::for_disk(None, 3), TxnLogSizing::default());
-        // Charmed ZooKeeper's minimum storage: ZooKeeper's preallocation, a snapshot every
-        // 64 MiB of log.
+        // Charmed ZooKeeper's minimum storage: a snapshot every 64 MiB of log, preallocated
+        // 8 MiB at a time.
         assert_eq!(
             TxnLogSizing::for_disk(Some(GIB), 3),
             TxnLogSizing {
                 snap_count: 65_536,
-                pre_alloc_kib: 65_536,
+                pre_alloc_kib: 8192,
                 snap_size_limit_kib: 65_536
             }
         );
@@ -567,7 +571,7 @@ mod tests {
             TxnLogSizing::for_disk(Some(64 * MIB), 3),
             TxnLogSizing {
                 snap_count: 4096,
-                pre_alloc_kib: 4096,
+                pre_alloc_kib: 512,
                 snap_size_limit_kib: 4096
             }
         );
@@ -581,7 +585,7 @@ mod tests {
             TxnLogSizing::for_disk(Some(4 * MIB), 3),
             TxnLogSizing {
                 snap_count: 1024,
-                pre_alloc_kib: 1024,
+                pre_alloc_kib: 128,
                 snap_size_limit_kib: 1024
             }
         );
