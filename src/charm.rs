@@ -193,8 +193,10 @@ fn reconcile_hook(
     // The internal passwords are read only once a round needs them; later rounds of the
     // hook have them from the hook tools' cache.
     let mut with_credentials = false;
+    let mut purged = false;
     for _ in 0..MAX_ROUNDS {
         let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
+        snapshot.purged = purged;
         if with_credentials {
             crate::observe::load_credentials(tools, &mut snapshot)?;
         }
@@ -220,6 +222,10 @@ fn reconcile_hook(
             .workload
             .iter()
             .any(|op| matches!(op, WorkloadOp::Install | WorkloadOp::Upgrade { .. }));
+        purged |= plan
+            .workload
+            .iter()
+            .any(|op| matches!(op, WorkloadOp::Purge { .. }));
         match execute(&snapshot, &plan, tools, workload, ensemble)? {
             RoundEnd::Done => workload_changed |= changes,
             RoundEnd::Stop(status) => {

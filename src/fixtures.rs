@@ -103,6 +103,7 @@ impl World {
                 },
                 upgrade_facts: Default::default(),
                 credentials: None,
+                purged: false,
             },
             cluster,
             restart,

@@ -270,6 +270,7 @@ pub fn observe(
         event: facts.clone(),
         upgrade_facts,
         credentials: None,
+        purged: false,
     };
 
     // Before the first start, the leader must know every unit Juju plans, so that the

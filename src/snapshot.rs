@@ -125,6 +125,10 @@ pub struct Snapshot {
     /// `super`): from the internal secret, or from the bag of an earlier revision; `Err`
     /// says why they cannot be used (no value in it).
     pub credentials: Option<Result<Credentials, String>>,
+    /// An earlier round of this hook purged the data already: the next purge waits for the
+    /// next hook (what ZooKeeper's tool kept, a snapshot being written for instance, would
+    /// otherwise be purged again in every round).
+    pub purged: bool,
 }
 
 impl Snapshot {

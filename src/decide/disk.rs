@@ -2,8 +2,7 @@
 //! ([`crate::machine::MachineFacts`]):
 //!
 //! - at `disk-purge-threshold` the old snapshots and logs are purged now, keeping
-//!   `autopurge-snap-retain-count`, when a purge would delete anything (so a hook purges
-//!   once, not in every round);
+//!   `autopurge-snap-retain-count`, when a purge would delete anything, once per hook;
 //! - at `disk-blocked-threshold` the unit is `blocked` with the figures, while the server
 //!   keeps serving: nothing is stopped for it;
 //! - a restart or an upgrade takes the server down only when the disk has room for the
@@ -30,7 +29,7 @@ pub(super) fn watchdog(s: &Snapshot, config: &CharmConfig, plan: &mut Plan) {
     let used_percent = disk.used_percent();
     if used_percent >= config.disk_purge_threshold {
         let frees = machine.data.purgeable(config.snap_retain_count);
-        if !frees.is_empty() {
+        if !frees.is_empty() && !s.purged {
             plan.workload.push(WorkloadOp::Purge {
                 retain: config.snap_retain_count,
                 used_percent,

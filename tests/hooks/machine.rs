@@ -74,6 +74,15 @@ fn a_filling_disk_is_purged_once_and_the_unit_stays_active() {
 }
 
 #[test]
+fn a_purge_that_deletes_less_than_reckoned_is_not_repeated_in_the_same_hook() {
+    let out = steady_on(disk(85, 5))
+        .with(|w| w.purge_keeps_everything = true)
+        .run();
+    out.ok();
+    assert_eq!(purges(&out), [WorkloadCall::Purge(3)], "{}", out.describe());
+}
+
+#[test]
 fn a_disk_still_too_full_after_the_purge_blocks_with_the_figures_and_the_server_keeps_serving() {
     // 99% full: the purge frees 8 MiB, not enough.
     let out = steady_on(disk(99, 4)).run();

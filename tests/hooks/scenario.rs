@@ -127,6 +127,8 @@ pub struct World {
     pub goal: Option<BTreeMap<String, String>>,
     /// The machine's memory, data disk and data files (nothing known by default).
     pub machine: MachineFacts,
+    /// A purge deletes nothing.
+    pub purge_keeps_everything: bool,
 }
 
 impl World {
@@ -165,6 +167,7 @@ impl World {
             failing_tools: Vec::new(),
             goal: None,
             machine: MachineFacts::default(),
+            purge_keeps_everything: false,
         };
         for id in ids {
             w.cluster_units.insert(
@@ -373,6 +376,9 @@ impl World {
         }
         for op in &self.workload_faults {
             w = w.fail(*op);
+        }
+        if self.purge_keeps_everything {
+            w = w.purge_keeps_everything();
         }
         if let Some(cause) = self
             .exit_cause

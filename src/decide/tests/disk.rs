@@ -131,6 +131,18 @@ fn a_purged_disk_is_not_purged_again_in_the_next_round() {
 }
 
 #[test]
+fn a_hook_purges_once_even_if_the_tool_kept_more_than_estimated() {
+    let w = healthy3(1)
+        .machine(on(disk(100, 85), five_snapshots()))
+        .running(following());
+    let mut s = w.snapshot();
+    s.purged = true;
+    let plan = decide(&s, &paths());
+    assert_eq!(purges(&plan), None);
+    assert!(plan.is_idle());
+}
+
+#[test]
 fn a_full_disk_blocks_with_the_figures_while_the_server_keeps_serving() {
     let total = 2048;
     let used = total * 93 / 100;
