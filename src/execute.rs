@@ -401,7 +401,7 @@ fn workload_op(
         } => {
             workload.purge(*retain)?;
             log::info!(
-                "data disk {used_percent}% full: purged {} old snapshots and {} old transaction logs ({}), keeping the newest {retain} snapshots",
+                "data disk {used_percent}% full: purged {} old snapshots and {} old transaction logs (about {}), keeping the newest {retain} snapshots",
                 frees.snapshots,
                 frees.logs,
                 Size(frees.bytes)

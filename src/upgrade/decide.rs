@@ -13,7 +13,9 @@
 //! removed mid-upgrade (the leader drops them from the stack); a single unit (it is its own
 //! "every unit"); a refresh before `pre-upgrade-check` (blocked with what to run, instead of
 //! silently running new code on the old workload); an unreadable stack (an upgrade in an
-//! unknown state: everything that waits for upgrades waits, and the status says so).
+//! unknown state: everything that waits for upgrades waits, and the status says so); a
+//! unit whose data disk has no room for the snapshot its server writes when it comes back
+//! (it keeps serving the old version, blocked, until the disk has room).
 
 use crate::peers::upgrade::{cluster_state, Stack, UnitState, UpgradeState};
 use crate::plan::{Plan, UpgradeFailed, WorkloadOp};
