@@ -294,8 +294,10 @@ fn reconcile_hook(
     let mut with_client_secrets = false;
     let mut warnings = Vec::new();
     let mut last_facts = None;
+    let mut purged = false;
     for _ in 0..MAX_ROUNDS {
         let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
+        snapshot.purged = purged;
         last_facts = Some(unit_facts(&snapshot));
         if with_credentials {
             crate::observe::load_credentials(tools, &mut snapshot)?;
@@ -338,6 +340,10 @@ fn reconcile_hook(
             .workload
             .iter()
             .any(|op| matches!(op, WorkloadOp::Install | WorkloadOp::Upgrade { .. }));
+        purged |= plan
+            .workload
+            .iter()
+            .any(|op| matches!(op, WorkloadOp::Purge { .. }));
         match execute(&snapshot, &plan, tools, workload, ensemble)? {
             RoundEnd::Done => workload_changed |= changes,
             RoundEnd::Stop(status) => {

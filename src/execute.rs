@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::hooktools::{Databag, HookTools, SecretOwner, SecretRead, SecretRef, ToolError};
 use crate::local_state;
+use crate::machine::Size;
 use crate::passwords::Credentials;
 use crate::peers::cluster;
 use crate::plan::{Plan, SecretWrite, UpgradeFailed, WorkloadOp};
@@ -114,6 +115,10 @@ pub fn execute(
             OpError::ExitedAtStart(_) => format!(
                 "{e}; fix it, then the next hook starts it again (see {})",
                 workload.paths().server_log().display()
+            ),
+            _ if matches!(op, WorkloadOp::Purge { .. }) => format!(
+                "the data disk is filling up and the old snapshots and logs cannot be purged: {}",
+                chain(&e)
             ),
             _ => format!("cannot {} ZooKeeper: {}", op.verb(), chain(&e)),
         };
@@ -478,6 +483,20 @@ fn workload_op(
     match op {
         WorkloadOp::Install => Ok(workload.install()?),
         WorkloadOp::Stop => Ok(workload.stop()?),
+        WorkloadOp::Purge {
+            retain,
+            used_percent,
+            frees,
+        } => {
+            workload.purge(*retain)?;
+            log::info!(
+                "data disk {used_percent}% full: purged {} old snapshots and {} old transaction logs (about {}), keeping the newest {retain} snapshots",
+                frees.snapshots,
+                frees.logs,
+                Size(frees.bytes)
+            );
+            Ok(())
+        }
         WorkloadOp::Start { initial_members } => {
             let (r, f) = need()?;
             start(

@@ -110,6 +110,7 @@ impl World {
                     "zookeeper",
                 ),
                 cos_agent: None,
+                purged: false,
             },
             cluster,
             restart,
@@ -215,12 +216,14 @@ impl World {
         self
     }
     pub(crate) fn current_fingerprint(&self) -> String {
+        let config = self.s.config.as_ref().unwrap();
         crate::render::fingerprint(
-            self.s.config.as_ref().unwrap(),
+            config,
             &paths(),
             self.s.unit_id,
             &self.cluster_app(),
             &self.s.workload.exporters,
+            &crate::render::Sizing::for_machine(config, &self.s.workload.machine),
         )
     }
     /// The live ensemble: `voters` as participants, and each unit's health.
@@ -267,6 +270,11 @@ impl World {
     }
     pub(crate) fn restart_app(mut self, k: &str, v: &str) -> Self {
         self.restart.app.insert(k.into(), v.into());
+        self
+    }
+    /// The machine's memory, data disk and data files.
+    pub(crate) fn machine(mut self, machine: crate::machine::MachineFacts) -> Self {
+        self.s.workload.machine = machine;
         self
     }
     /// The config changed to one that needs a restart.

@@ -27,6 +27,8 @@
 //! - [`client`]: the provider side of the `zookeeper` relation: which clients get what,
 //!   chroots and their ACLs, publication through Juju secrets;
 //! - [`config`]: charm config validated into a struct;
+//! - [`machine`]: the machine's memory, the data filesystem and ZooKeeper's data files as
+//!   facts, and the rules over them (the heap, the log sizing, what a purge deletes);
 //! - [`passwords`]: the password rule, the internal secret's content, the passwords in
 //!   effect and their placeholder shape, and the `sync` rotation;
 //! - [`render`]: `zoo.cfg`, the dynamic config, JAAS, `myid`, and their fingerprint;
@@ -62,6 +64,7 @@ pub mod ghost;
 pub mod hooktools;
 pub mod local_state;
 pub mod logging;
+pub mod machine;
 pub(crate) mod observe;
 pub mod passwords;
 pub mod peers;

@@ -286,6 +286,7 @@ pub fn observe(
             health,
             dynamic_config_file,
             exporters,
+            machine: workload.machine(),
         },
         local,
         ensemble: EnsembleView::default(),
@@ -295,6 +296,7 @@ pub fn observe(
         clients: Default::default(),
         topology: Topology::new(&env.model_name, &env.model_uuid, env.app_name()),
         cos_agent,
+        purged: false,
     };
     // The client relations need the peer relation (no peer data in `install`).
     if snap.cluster.is_some() {

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use crate::cos::relation as cos_agent;
 use crate::hooktools::SecretId;
+use crate::machine::Purgeable;
 use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade};
 use crate::render::Rendered;
@@ -37,6 +38,13 @@ pub enum WorkloadOp {
         if_it_fails: UpgradeFailed,
     },
     Stop,
+    /// Delete old snapshots and logs now, keeping `retain` snapshots: the data disk is
+    /// `used_percent` full, and this frees `frees`.
+    Purge {
+        retain: u32,
+        used_percent: u32,
+        frees: Purgeable,
+    },
 }
 
 impl WorkloadOp {
@@ -48,6 +56,7 @@ impl WorkloadOp {
             WorkloadOp::Restart => "restart",
             WorkloadOp::Upgrade { .. } => "upgrade",
             WorkloadOp::Stop => "stop",
+            WorkloadOp::Purge { .. } => "purge",
         }
     }
 }
@@ -320,6 +329,9 @@ impl Plan {
                 WorkloadOp::Start {
                     initial_members: None,
                 } => "start".into(),
+                WorkloadOp::Purge { retain, .. } => {
+                    format!("purge old snapshots and logs, keeping {retain}")
+                }
                 other => other.verb().into(),
             });
         }

@@ -14,6 +14,7 @@ use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
 use crate::ghost::Ghost;
 use crate::local_state::LocalState;
+use crate::machine::MachineFacts;
 use crate::passwords::Credentials;
 use crate::peers::cluster::{Cluster, SyncRotation};
 use crate::peers::restart::Restart;
@@ -70,6 +71,8 @@ pub struct WorkloadFacts {
     pub dynamic_config_file: Option<String>,
     /// The metrics exporters the installed workload ships.
     pub exporters: crate::cos::Capabilities,
+    /// The machine's memory, the data filesystem and ZooKeeper's data files.
+    pub machine: MachineFacts,
 }
 
 /// What the upgrade decision needs besides the relation data: whether the deployed
@@ -134,6 +137,10 @@ pub struct Snapshot {
     /// The `cos-agent` relation, read only when the event may need a write there
     /// ([`EventFacts::refresh_cos_agent`]); `None` otherwise or when there is none.
     pub cos_agent: Option<CosAgent>,
+    /// An earlier round of this hook purged the data already: the next purge waits for the
+    /// next hook (what ZooKeeper's tool kept, a snapshot being written for instance, would
+    /// otherwise be purged again in every round).
+    pub purged: bool,
 }
 
 impl Snapshot {

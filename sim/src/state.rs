@@ -453,6 +453,66 @@ pub struct StorageInstance {
     pub dir: PathBuf,
     /// The unit it is attached to; `None` once detached (it stays in the model).
     pub attached_to: Option<String>,
+    /// From the `tmpfs` pool: `dir` is a tmpfs of this many MiB (mounted on the host until
+    /// the model is destroyed).
+    #[serde(default)]
+    pub tmpfs_mib: Option<u64>,
+}
+
+/// The storage pools the model has: Juju's `rootfs` (a directory on the machine's disk:
+/// here one in the model) and `tmpfs` (a memory filesystem of the given size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoragePool {
+    Rootfs,
+    Tmpfs,
+}
+
+/// How new units of an application get one of its storages: `juju deploy --storage
+/// <name>=<pool>,<size>` (the pool or the size may be left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageDirective {
+    pub pool: StoragePool,
+    /// In MiB; `None`: the pool's default (a `tmpfs` gets [`DEFAULT_TMPFS_MIB`]).
+    pub size_mib: Option<u64>,
+}
+
+/// The size of a `tmpfs` storage given none.
+pub const DEFAULT_TMPFS_MIB: u64 = 1024;
+
+impl StorageDirective {
+    /// Parses `tmpfs,40M`, `rootfs`, `2G`, `tmpfs` (sizes as Juju's: a number of MiB, or
+    /// with an `M`, `G` or `T` suffix, binary).
+    pub fn parse(text: &str) -> Result<StorageDirective, String> {
+        let mut directive = StorageDirective {
+            pool: StoragePool::Rootfs,
+            size_mib: None,
+        };
+        for part in text.split(',').map(str::trim) {
+            match part {
+                "rootfs" => directive.pool = StoragePool::Rootfs,
+                "tmpfs" => directive.pool = StoragePool::Tmpfs,
+                p if p.starts_with(|c: char| c.is_ascii_digit()) => {
+                    let (number, factor) = match p.char_indices().last() {
+                        Some((i, 'M')) => (&p[..i], 1),
+                        Some((i, 'G')) => (&p[..i], 1024),
+                        Some((i, 'T')) => (&p[..i], 1024 * 1024),
+                        _ => (p, 1),
+                    };
+                    let n: u64 = number
+                        .parse()
+                        .map_err(|_| format!("cannot parse size {p:?}"))?;
+                    directive.size_mib = Some(n * factor);
+                }
+                other => {
+                    return Err(format!(
+                        "storage pool {other:?} not found (the model has rootfs and tmpfs)"
+                    ))
+                }
+            }
+        }
+        Ok(directive)
+    }
 }
 
 /// The committed side of a unit's bag in one relation.
@@ -635,6 +695,9 @@ pub struct Application {
     /// A built-in scripted stub (see [`crate::charm::StubSpec`]).
     #[serde(default)]
     pub stub: bool,
+    /// How new units get each storage (absent: `rootfs`).
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageDirective>,
 }
 
 impl Application {

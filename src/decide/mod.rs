@@ -17,6 +17,7 @@
 //!
 //! - this module: the order of the parts, this unit's own server (`lifecycle`) and
 //!   leaving;
+//! - `disk`: the data disk's watchdog (purge, then `blocked`) and the swap warning;
 //! - `restart_lock`: both sides of the rolling-restart lock;
 //! - `membership`: the leader's start order, quorum membership and `sync` rotation;
 //! - [`ports`]: the client ports this unit opens while its server serves;
@@ -25,13 +26,14 @@
 //!   from the rest, and where its writes go.
 
 mod clients;
+mod disk;
 mod membership;
 pub mod ports;
 mod restart_lock;
 
 use crate::passwords::Credentials;
 use crate::plan::{Plan, SecretWrite, WorkloadOp};
-use crate::render::Rendered;
+use crate::render::{Rendered, Sizing};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::upgrade::decide::Gate;
@@ -48,6 +50,15 @@ pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
     plan.ports = Some(ports::wanted(s));
     cos_agent(s, &mut plan);
     plan.drop_unchanged(s);
+    if let Some(warning) = disk::swap_warning(s).filter(|_| !s.event.dying) {
+        for status in &mut plan.statuses {
+            status.message = if status.message.is_empty() {
+                warning.clone()
+            } else {
+                format!("{}; {warning}", status.message)
+            };
+        }
+    }
     plan
 }
 
@@ -72,6 +83,7 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
             return;
         }
     };
+    disk::watchdog(s, &config, plan);
 
     if s.cluster.is_none() {
         plan.statuses
@@ -96,7 +108,9 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
     plan.cluster_unit.ip = s.address;
 
     let exporters = &s.workload.exporters;
-    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app, exporters);
+    let sizing = Sizing::for_machine(&config, &s.workload.machine);
+    let fingerprint =
+        crate::render::fingerprint(&config, paths, s.unit_id, app, exporters, &sizing);
     let inputs = crate::render::shared_inputs(&config, app, exporters);
     plan.fingerprint = Some(fingerprint.clone());
 
@@ -222,8 +236,9 @@ fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         Some(Ok(creds)) => match crate::passwords::in_effect(app, creds) {
             Ok(passwords) => {
                 if let (true, Ok(config)) = (files, &s.config) {
+                    let sizing = Sizing::for_machine(config, &s.workload.machine);
                     plan.rendered = Some(
-                        Rendered::new(config, paths, s.unit_id, &passwords)
+                        Rendered::new(config, paths, s.unit_id, &passwords, &sizing)
                             .with_exporters(&s.workload.exporters, paths),
                     );
                 }

@@ -38,6 +38,22 @@ pub(super) fn unit_side(
         plan.restart_unit.inputs = Some(inputs.to_string());
     }
 
+    if let (true, Err(no_room)) = (needs_restart, s.workload.machine.new_snapshot_fits()) {
+        // The server would not come back: keep it serving, give the lock back (or do not
+        // ask for it), and say why.
+        if granted && own != Some(LockRequest::Release) {
+            plan.restart_unit.request = Some(Some(LockRequest::Release));
+        } else if !granted && own == Some(LockRequest::Acquire) {
+            plan.restart_unit.request = Some(None);
+            plan.restart_unit.requested_at = Some(None);
+        }
+        plan.statuses.push(Status::blocked(format!(
+            "restart needed but held back: {no_room}; {}",
+            super::disk::GROW
+        )));
+        return;
+    }
+
     if needs_restart {
         if granted {
             plan.workload.push(WorkloadOp::Restart);

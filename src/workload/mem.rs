@@ -11,6 +11,10 @@
 //!   [`MemWorkload::exits_after_start_logging`] also has it log why, for
 //!   [`Workload::exit_cause`].
 //!
+//! The machine's facts are whatever the test gives ([`MemWorkload::with_machine`], nothing
+//! by default); a purge deletes what ZooKeeper's purge tool would
+//! ([`crate::machine::DataFiles::purgeable`]) and frees that space on the disk.
+//!
 //! Whether it is installed and whether the server runs are answered from the state, as the
 //! cheap local facts the trait asks for; the data directories' preparation and the removal of
 //! the charm's private state are recorded (the latter removes the files under
@@ -34,6 +38,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Paths, Workload, WorkloadError};
 use crate::cos::exporters::Capabilities;
+use crate::machine::MachineFacts;
 
 /// An operation of the [`Workload`] trait, to make it fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,6 +54,7 @@ pub enum Op {
     ReadFile,
     PrepareDataDirs,
     ClearPrivateState,
+    Purge,
 }
 
 impl Op {
@@ -65,6 +71,7 @@ impl Op {
             Op::ReadFile => "read-file",
             Op::PrepareDataDirs => "prepare-data-dirs",
             Op::ClearPrivateState => "clear-private-state",
+            Op::Purge => "purge",
         }
     }
 }
@@ -84,6 +91,8 @@ pub enum WorkloadCall {
     PrepareDataDirs,
     /// The charm's private state directory removed.
     ClearPrivateState,
+    /// Old snapshots and logs purged, keeping this many snapshots.
+    Purge(u32),
 }
 
 #[derive(Debug)]
@@ -105,6 +114,9 @@ struct State {
     log: Vec<String>,
     /// The exporters the installed workload ships.
     exporters: Capabilities,
+    machine: MachineFacts,
+    /// A purge succeeds and deletes nothing.
+    purge_keeps_all: bool,
 }
 
 /// The in-memory workload. See the module docs.
@@ -138,6 +150,8 @@ impl MemWorkload {
                 exit_cause: None,
                 log: Vec::new(),
                 exporters: Capabilities::none(),
+                machine: MachineFacts::default(),
+                purge_keeps_all: false,
             }),
         }
     }
@@ -172,6 +186,24 @@ impl MemWorkload {
             .borrow_mut()
             .files
             .insert(path.into(), (contents.to_string(), 0o600));
+        self
+    }
+
+    /// The machine's memory, data disk and data files.
+    pub fn with_machine(self, machine: MachineFacts) -> Self {
+        self.set_machine(machine);
+        self
+    }
+
+    /// Changes the machine's facts (a test between two hooks).
+    pub fn set_machine(&self, machine: MachineFacts) {
+        self.state.borrow_mut().machine = machine;
+    }
+
+    /// A purge succeeds but deletes nothing (as ZooKeeper's tool keeps one more snapshot
+    /// than the charm reckons when the newest is still being written).
+    pub fn purge_keeps_everything(self) -> Self {
+        self.state.borrow_mut().purge_keeps_all = true;
         self
     }
 
@@ -364,6 +396,27 @@ impl Workload for MemWorkload {
             .borrow_mut()
             .files
             .retain(|path, _| !path.starts_with(&dir));
+        Ok(())
+    }
+
+    fn machine(&self) -> MachineFacts {
+        self.state.borrow().machine.clone()
+    }
+
+    fn purge(&self, retain: u32) -> Result<(), WorkloadError> {
+        self.check(Op::Purge)?;
+        self.record(WorkloadCall::Purge(retain));
+        let mut st = self.state.borrow_mut();
+        if st.purge_keeps_all {
+            return Ok(());
+        }
+        let machine = &mut st.machine;
+        let freed = machine.data.purgeable(retain).bytes;
+        machine.data = machine.data.after_purge(retain);
+        if let Some(disk) = &mut machine.disk {
+            disk.free = disk.free.saturating_add(freed).min(disk.total);
+            disk.available = disk.available.saturating_add(freed).min(disk.total);
+        }
         Ok(())
     }
 

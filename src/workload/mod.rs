@@ -2,11 +2,13 @@
 //!
 //! [`snap::SnapWorkload`] drives the `charmed-zookeeper` snap: the only backend the charm
 //! binary has. [`files`] is how the charm reads and writes files in directories the
-//! workload user can write too (never through a link that user planted).
+//! workload user can write too (never through a link that user planted). [`facts`] reads
+//! the machine's memory, the data filesystem's usage and the data files.
 //! [`mem::MemWorkload`] keeps everything in memory, for tests that run whole hooks
 //! in-process. `testkit` has one more implementation of [`Workload`]: a local process
 //! backend (Debian's jars as a plain process, for tests that start servers without a model).
 
+pub mod facts;
 pub mod files;
 pub mod mem;
 pub mod snap;
@@ -14,6 +16,7 @@ pub mod snap;
 use std::path::{Path, PathBuf};
 
 use crate::cos::exporters::Capabilities;
+use crate::machine::MachineFacts;
 
 /// Error from the workload layer.
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +190,18 @@ pub trait Workload {
     /// Deletes the charm's private state directory and everything in it (the `remove`
     /// hook, and `install`, which must not inherit what an earlier unit left).
     fn clear_private_state(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+    /// The machine's memory, the usage of the filesystem holding the data directories and
+    /// ZooKeeper's snapshots and logs there, from cheap local facts (no subprocess). What
+    /// cannot be read is left out.
+    fn machine(&self) -> MachineFacts {
+        MachineFacts::default()
+    }
+    /// Deletes the old snapshots and transaction logs with ZooKeeper's own purge tool,
+    /// keeping the `retain` newest snapshots and the logs they need (as ZooKeeper's
+    /// autopurge does; safe while the server runs).
+    fn purge(&self, _retain: u32) -> Result<(), WorkloadError> {
         Ok(())
     }
 }

@@ -59,7 +59,13 @@ impl ExtraServer {
         let w = &extra.workload;
         w.install().expect("install the local workload");
         let p = w.paths().clone();
-        let r = Rendered::new(&CharmConfig::default(), &p, id - 1, &passwords);
+        let r = Rendered::new(
+            &CharmConfig::default(),
+            &p,
+            id - 1,
+            &passwords,
+            &zookeeper_charm::render::Sizing::default(),
+        );
         let mut members: Vec<String> = c
             .live_config()
             .members

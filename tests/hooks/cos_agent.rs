@@ -165,6 +165,7 @@ fn on_the_snap_the_server_starts_with_both_exporters_and_their_config() {
         0,
         &out.cluster_app(),
         &Capabilities::snap(),
+        &zookeeper_charm::render::Sizing::for_machine(&out.world.config(), &out.world.machine),
     );
     assert_eq!(out.local().started_with, Some(fingerprint));
 }

@@ -11,6 +11,8 @@
 //! - [`budgets`]: the hook-tool call counts `BENCHMARKS.md` reports, exactly;
 //! - [`failures`]: a failed upgrade, failing tools, workload and ensemble faults;
 //! - [`cos_agent`]: the COS agent's config in each unit's `cos-agent` bag.
+//! - [`machine`]: the data disk's watchdog, the heap from the machine, swap, conflicting
+//!   options.
 
 mod actions;
 mod budgets;
@@ -18,5 +20,6 @@ mod clients;
 mod cos_agent;
 mod failures;
 mod lifecycle;
+mod machine;
 mod relations;
 mod scenario;

@@ -22,10 +22,11 @@ use zookeeper_charm::env::HookEnv;
 use zookeeper_charm::hooktools::fake::{Call, FakeHookTools, FakeRelation, FakeSecret};
 use zookeeper_charm::hooktools::{Bag, Databag, SecretContent};
 use zookeeper_charm::local_state::{self, LocalState};
+use zookeeper_charm::machine::MachineFacts;
 use zookeeper_charm::passwords::{self, Credentials, Passwords};
 use zookeeper_charm::peers::upgrade::UpgradeState;
 use zookeeper_charm::peers::{cluster, restart, upgrade};
-use zookeeper_charm::render::{self, Rendered};
+use zookeeper_charm::render::{self, Rendered, Sizing};
 use zookeeper_charm::status::Status;
 use zookeeper_charm::workload::mem::{MemWorkload, Op, WorkloadCall};
 use zookeeper_charm::workload::Workload;
@@ -158,6 +159,10 @@ pub struct World {
     pub cos_agent: Option<Databag>,
     /// The metrics exporters the installed workload ships (none: Debian's jars).
     pub exporters: Capabilities,
+    /// The machine's memory, data disk and data files (nothing known by default).
+    pub machine: MachineFacts,
+    /// A purge deletes nothing.
+    pub purge_keeps_everything: bool,
 }
 
 impl World {
@@ -202,6 +207,8 @@ impl World {
             ports_remembered: None,
             cos_agent: None,
             exporters: Capabilities::none(),
+            machine: MachineFacts::default(),
+            purge_keeps_everything: false,
         };
         for id in ids {
             w.cluster_units.insert(
@@ -290,7 +297,8 @@ impl World {
     /// The fingerprint and `zoo.cfg` this unit's files have with the world as it is now.
     pub fn rendered_now(&self) -> (String, String) {
         let paths = MemWorkload::new().paths().clone();
-        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords())
+        let sizing = Sizing::for_machine(&self.config(), &self.machine);
+        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords(), &sizing)
             .with_exporters(&self.exporters, &paths);
         (
             render::fingerprint(
@@ -299,6 +307,7 @@ impl World {
                 self.me,
                 &self.app(),
                 &self.exporters,
+                &sizing,
             ),
             rendered.zoo_cfg(&paths.initial_dynamic()),
         )
@@ -430,7 +439,8 @@ impl World {
     fn workload(&self) -> MemWorkload {
         let mut w = MemWorkload::new()
             .pinned(&self.pinned)
-            .with_exporters(self.exporters.clone());
+            .with_exporters(self.exporters.clone())
+            .with_machine(self.machine.clone());
         if let Some(v) = &self.installed {
             w = w.installed_at(v);
         }
@@ -439,6 +449,9 @@ impl World {
         }
         for op in &self.workload_faults {
             w = w.fail(*op);
+        }
+        if self.purge_keeps_everything {
+            w = w.purge_keeps_everything();
         }
         if let Some(cause) = self
             .exit_cause

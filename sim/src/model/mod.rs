@@ -343,12 +343,37 @@ impl Model {
     /// directory. Returns the pids it stopped.
     pub fn destroy(&mut self) -> Result<Vec<i32>, SimError> {
         let pids = self.stop_processes();
+        unmount_storage(self.dir());
         let dir = self.dir().to_path_buf();
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(SimError::io("remove", &dir))?;
         }
         self.destroyed = true;
         Ok(pids)
+    }
+}
+
+/// Unmounts the tmpfs storage of the model in `dir` (every `storage/<name>-<k>` that is a
+/// mount point), lazily: a process that still has it open keeps it until it exits.
+pub(crate) fn unmount_storage(dir: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let storage = dir.join("storage");
+    let Ok(parent) = fs::metadata(&storage) else {
+        return;
+    };
+    for entry in fs::read_dir(&storage).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let mounted = fs::metadata(&path).is_ok_and(|m| m.dev() != parent.dev());
+        if !mounted {
+            continue;
+        }
+        if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) {
+            // SAFETY: umount2(2) with a NUL-terminated path.
+            unsafe {
+                libc::umount2(c.as_ptr(), libc::MNT_DETACH);
+            }
+        }
     }
 }
 

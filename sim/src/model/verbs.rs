@@ -12,7 +12,8 @@ use crate::charm::{self, Charm, Role, StubSpec};
 use crate::machine::Machine;
 use crate::state::{
     AppBag, Application, CharmRecord, Guard, HookKind, HookSpec, Life, ModelState, Relation,
-    RelationEnd, StatusRecord, StorageInstance, ToolFailure, Unit,
+    RelationEnd, StatusRecord, StorageDirective, StorageInstance, StoragePool, ToolFailure, Unit,
+    DEFAULT_TMPFS_MIB,
 };
 use crate::tools::ToolName;
 use crate::SimError;
@@ -174,6 +175,7 @@ impl Model {
                 status: StatusRecord::new("unknown", ""),
                 version: String::new(),
                 stub,
+                storage: BTreeMap::new(),
             },
         );
         st.app_order.push(name.to_string());
@@ -193,6 +195,37 @@ impl Model {
             .collect::<Result<Vec<String>, SimError>>()?;
         self.start_units(g, app, &names);
         Ok(names)
+    }
+
+    /// `juju deploy --storage <name>=<directive>` for the units of `app` created from now on
+    /// (`tmpfs,40M`: each gets a 40 MiB tmpfs of its own; see
+    /// [`StorageDirective::parse`]). The charm's `minimum-size` is not enforced, so that a
+    /// test can fill a small one.
+    pub fn set_storage(&mut self, app: &str, name: &str, directive: &str) -> Result<(), SimError> {
+        let directive = StorageDirective::parse(directive).map_err(SimError::Refused)?;
+        let mut g = self.lock()?;
+        let a =
+            g.st.applications
+                .get_mut(app)
+                .ok_or_else(|| SimError::not_found("application", app))?;
+        if !a.charm.meta.storage.iter().any(|s| s.name == name) {
+            return Err(SimError::Refused(format!(
+                "charm storage {name:?} not found in {app}'s charm"
+            )));
+        }
+        a.storage.insert(name.to_string(), directive);
+        g.save()
+    }
+
+    /// Gives the machine of `unit` `total_mib` of memory and `swap_mib` of swap (its
+    /// `/proc/meminfo`); the unit's next hooks see it.
+    pub fn set_machine_memory(
+        &mut self,
+        unit: &str,
+        total_mib: u64,
+        swap_mib: u64,
+    ) -> Result<(), SimError> {
+        self.machine(unit)?.set_memory(total_mib, swap_mib)
     }
 
     /// `juju add-unit` of the default application: one more unit; the others will see it
@@ -340,6 +373,18 @@ impl Model {
                 PathBuf::from,
             );
             machine.make_mount_point(&location)?;
+            let directive = st.applications[app].storage.get(&spec.name).copied();
+            let tmpfs_mib = match directive {
+                Some(StorageDirective {
+                    pool: StoragePool::Tmpfs,
+                    size_mib,
+                }) => {
+                    let mib = size_mib.unwrap_or(DEFAULT_TMPFS_MIB);
+                    mount_tmpfs(&dir, mib)?;
+                    Some(mib)
+                }
+                _ => None,
+            };
             st.storage.insert(
                 id.clone(),
                 StorageInstance {
@@ -348,6 +393,7 @@ impl Model {
                     location,
                     dir,
                     attached_to: Some(unit.to_string()),
+                    tmpfs_mib,
                 },
             );
             ids.push(id);
@@ -567,6 +613,32 @@ impl Model {
         });
         g.save()
     }
+}
+
+/// Mounts a tmpfs of `mib` MiB (root's, 0755) on `dir`, in the host's namespace: every
+/// unit's namespace then binds it like any storage directory, and it lives until the model
+/// is destroyed ([`super::unmount_storage`]).
+fn mount_tmpfs(dir: &Path, mib: u64) -> Result<(), SimError> {
+    use std::os::unix::ffi::OsStrExt;
+    let target = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| SimError::Refused(format!("{} is not a C string", dir.display())))?;
+    let opts = std::ffi::CString::new(format!("size={mib}m,mode=0755")).expect("no NUL");
+    // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
+    let ret = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            opts.as_ptr().cast(),
+        )
+    };
+    if ret != 0 {
+        return Err(SimError::io("mount a tmpfs on", dir)(
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

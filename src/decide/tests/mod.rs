@@ -1,6 +1,7 @@
 //! Given/when/then tests of the pure decision, on snapshots built from raw bags (so the
 //! bags go through the same parsers as in a hook; the builder is [`crate::fixtures`]).
 //!
+//! - [`disk`]: the data disk's watchdog, held-back restarts and upgrades, heap and swap;
 //! - [`lifecycle`]: passwords, first start, bootstrap, status, leaving;
 //! - [`membership`]: the leader's start order, adds and removals;
 //! - [`ports`]: the client ports a unit opens;
@@ -8,6 +9,7 @@
 //! - [`sync_rotation`]: the `sync` password rotation;
 //! - [`upgrade`]: the upgrade guards the lib lacks, and the unreadable stack.
 
+mod disk;
 mod lifecycle;
 mod membership;
 mod ports;
