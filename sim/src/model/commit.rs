@@ -1,6 +1,7 @@
 //! What a hook's exit makes permanent: its buffered writes (leadership re-checked for app
 //! bags and application secrets) and the changes they fan out, and a unit's removal.
 
+use super::records::BagWrite;
 use crate::state::{Context, Databag, ModelState};
 
 /// The unit is gone after its `remove` hook: it leaves the model (its relation bags stay
@@ -21,8 +22,9 @@ pub(super) fn finish_removal(st: &mut ModelState, unit: &str) {
 }
 
 /// Applies a context's buffered writes (hook exited 0). App-bag writes and application
-/// secret writes re-check leadership.
-pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
+/// secret writes re-check leadership. Returns the bags the commit changed (a write of the
+/// values a bag already holds changes nothing and fans out nothing, as in Juju).
+pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<Vec<BagWrite>, String> {
     let unit = &ctx.unit;
     let p = &ctx.pending;
     let wrote_app = p.app_bags.values().any(|b| !b.is_empty());
@@ -32,17 +34,22 @@ pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
         ));
     }
     st.commit_secrets(unit, &p.secrets)?;
-    let apply = |bag: &mut Databag, changes: &Databag| -> bool {
-        let before = bag.clone();
+    // The keys whose value changed.
+    let apply = |bag: &mut Databag, changes: &Databag| -> Vec<String> {
+        let mut changed = Vec::new();
         for (k, v) in changes {
-            if v.is_empty() {
-                bag.remove(k);
+            let old = if v.is_empty() {
+                bag.remove(k)
             } else {
-                bag.insert(k.clone(), v.clone());
+                bag.insert(k.clone(), v.clone())
+            };
+            if old.as_deref().unwrap_or("") != v.as_str() {
+                changed.push(k.clone());
             }
         }
-        *bag != before
+        changed
     };
+    let mut writes = Vec::new();
     let app = st
         .units
         .get(unit)
@@ -52,9 +59,11 @@ pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
     for (id, changes) in &p.unit_bags {
         if let Some(rel) = st.relations.get_mut(id) {
             let entry = rel.units.entry(unit.clone()).or_default();
-            if apply(&mut entry.bag, changes) {
+            let keys = apply(&mut entry.bag, changes);
+            if !keys.is_empty() {
                 entry.version += 1;
                 unit_changed.push(*id);
+                writes.push(BagWrite::new(rel.endpoint_of(&app), *id, false, keys));
             }
         }
     }
@@ -62,9 +71,11 @@ pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
     for (id, changes) in &p.app_bags {
         if let Some(rel) = st.relations.get_mut(id) {
             let entry = rel.app_bags.entry(app.clone()).or_default();
-            if apply(&mut entry.bag, changes) {
+            let keys = apply(&mut entry.bag, changes);
+            if !keys.is_empty() {
                 entry.version += 1;
                 app_changed.push(*id);
+                writes.push(BagWrite::new(rel.endpoint_of(&app), *id, true, keys));
             }
         }
     }
@@ -89,5 +100,5 @@ pub(super) fn commit(st: &mut ModelState, ctx: &Context) -> Result<(), String> {
     for id in app_changed {
         st.fan_out_app_change(unit, id);
     }
-    Ok(())
+    Ok(writes)
 }

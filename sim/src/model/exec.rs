@@ -144,7 +144,7 @@ impl Model {
         if result.code == Some(0) {
             if let Some(ctx) = &ctx {
                 match commit(&mut g.st, ctx) {
-                    Ok(()) => result.committed = true,
+                    Ok(_) => result.committed = true,
                     Err(e) => result.reason = Some(e),
                 }
             }

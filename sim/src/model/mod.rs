@@ -51,7 +51,7 @@ pub use jujuc::locate_jujuc;
 pub use measure::{run_measured, Measured, ToolRun, Usage, WORKLOAD_COMMANDS};
 pub use observe::zk_role;
 pub use observe::{AppStatus, RelationStatus, SecretView};
-pub use records::{ActionResult, HookRecord, RunOutcome, UnitStatus};
+pub use records::{ActionResult, BagWrite, HookRecord, RunOutcome, UnitStatus};
 pub use settle::{parallel_for_seed, SettleLimits, SettleReport, UPDATE_STATUS_INTERVAL};
 
 use addresses::{is_loopback_prefix, reserve_address_block};

@@ -61,6 +61,39 @@ pub struct HookRecord {
     pub duration_ms: u64,
     /// The `JUJU_*` variables the process got.
     pub env: BTreeMap<String, String>,
+    /// The relation bags its commit changed (none when it failed or wrote only values the
+    /// bags already held): each one is a `-relation-changed` for every other unit that sees
+    /// the bag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<BagWrite>,
+}
+
+/// One relation bag a hook's commit changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BagWrite {
+    /// `cluster:0`: the writer's endpoint and the relation id.
+    pub relation: String,
+    /// The application bag (written by the leader), else the unit's own.
+    pub app: bool,
+    /// The keys whose value changed (set, changed or deleted), sorted.
+    pub keys: Vec<String>,
+}
+
+impl BagWrite {
+    pub fn new(endpoint: String, id: u32, app: bool, keys: Vec<String>) -> Self {
+        BagWrite {
+            relation: format!("{endpoint}:{id}"),
+            app,
+            keys,
+        }
+    }
+}
+
+impl fmt::Display for BagWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bag = if self.app { "app" } else { "unit" };
+        write!(f, "{} {bag} {}", self.relation, self.keys.join(","))
+    }
 }
 
 impl HookRecord {

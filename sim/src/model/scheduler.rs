@@ -323,11 +323,15 @@ impl Model {
         let st = &mut g.st;
         let ctx = st.contexts.remove(&run.ctx_id);
         let (mut outcome, mut reason, exit_code) = outcome(&run, &ended);
+        let mut writes = Vec::new();
         if outcome == RunOutcome::Ok {
             if let Some(ctx) = &ctx {
-                if let Err(e) = commit(st, ctx) {
-                    outcome = RunOutcome::CommitFailed;
-                    reason = Some(e);
+                match commit(st, ctx) {
+                    Ok(w) => writes = w,
+                    Err(e) => {
+                        outcome = RunOutcome::CommitFailed;
+                        reason = Some(e);
+                    }
                 }
             }
         }
@@ -377,6 +381,7 @@ impl Model {
                 .filter(|(k, _)| k.starts_with("JUJU_"))
                 .cloned()
                 .collect(),
+            writes,
         };
         log_run(&dir, &run, &ended, &record)?;
         g.save()?;

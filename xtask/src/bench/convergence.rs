@@ -30,6 +30,11 @@ pub(super) struct Converged {
     pub(super) settle_hooks: usize,
     pub(super) settle_wall: Duration,
     pub(super) retries: usize,
+    /// Changed unit bags (one commit changing one relation's bag of one unit), per unit
+    /// on average, until the goal held ...
+    pub(super) unit_writes: f64,
+    /// ... and changed application bags (the leader's).
+    pub(super) app_writes: usize,
     pub(super) note: String,
 }
 
@@ -45,12 +50,14 @@ impl Converged {
             self.settle_hooks.to_string(),
             format!("{:.1} s", self.settle_wall.as_secs_f64()),
             self.retries.to_string(),
+            format!("{:.1}", self.unit_writes),
+            self.app_writes.to_string(),
             self.note.clone(),
         ]
     }
 }
 
-pub(super) const CONVERGENCE_HEADERS: [&str; 10] = [
+pub(super) const CONVERGENCE_HEADERS: [&str; 12] = [
     "from -> to",
     "units",
     "hooks (excl. update-status)",
@@ -60,6 +67,8 @@ pub(super) const CONVERGENCE_HEADERS: [&str; 10] = [
     "hooks to quiet",
     "time to quiet",
     "retries",
+    "unit bag writes per unit",
+    "leader's app bag writes",
     "notes",
 ];
 
@@ -69,7 +78,12 @@ pub(super) struct Progress {
     pub(super) hooks: usize,
     pub(super) update_status: usize,
     pub(super) ticks: usize,
+    /// Changed unit bags and changed app bags so far.
+    pub(super) unit_writes: usize,
+    pub(super) app_writes: usize,
     pub(super) reached: Option<(usize, usize, usize, Duration)>,
+    /// The bag writes when the goal first held.
+    pub(super) writes_reached: (usize, usize),
 }
 
 /// Settles `m`, recording when `goal` first holds (checked after every hook on a second
@@ -93,8 +107,12 @@ pub(super) fn settle_until(
                 p.ticks += 1;
             }
         }
+        let app = rec.writes.iter().filter(|w| w.app).count();
+        p.app_writes += app;
+        p.unit_writes += rec.writes.len() - app;
         if p.reached.is_none() && goal(&observer) {
             p.reached = Some((p.hooks, p.update_status, p.ticks, start.elapsed()));
+            p.writes_reached = (p.unit_writes, p.app_writes);
         }
     });
     let report = settle(m, "settle");
@@ -126,6 +144,8 @@ pub(super) fn converged(
         settle_hooks: r.hooks,
         settle_wall: r.elapsed,
         retries: r.retries,
+        unit_writes: p.writes_reached.0 as f64 / f64::from(n.max(1)),
+        app_writes: p.writes_reached.1,
         note,
     })
 }

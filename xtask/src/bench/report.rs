@@ -296,7 +296,7 @@ pub(super) fn report(
          runs only when the status changes). The leader also reads every other unit's `cluster` \
          and `restart` bags (one `relation-list` and one `relation-get` per unit each) and the \
          internal secret (it reads the membership in a session as `super`), so it makes \
-         2N + 11 calls with N units: it decides membership and the restart lock from a \
+         2N + 11 calls with N other units (2N + 9 with N units in all): it decides membership and the restart lock from a \
          current view of every unit, read in the hook, rather than from a cache kept across \
          hooks that Juju's relation-changed events would have to keep right. Other units' \
          `upgrade` bags are read only while an upgrade is prepared or running."
@@ -309,7 +309,7 @@ pub(super) fn report(
         s,
         "- The leader also asks every other unit's server for its health (`mntr`, all at \
          once, one thread each) and one server for the voting members (`/zookeeper/config` \
-         in a session as `super`), and runs 2N + 11 tools instead of 8."
+         in a session as `super`), and runs 2N + 11 tools (N other units) instead of 8."
     );
     let _ = writeln!(s, "\n## Packed charm\n");
     for (name, size) in sizes {
@@ -329,7 +329,13 @@ pub(super) fn report(
              simulated 5-minute tick) after {} ms of real time, so that ZooKeeper can start and \
              elect between rounds. `ticks` counts those rounds: on Juju each one is 5 minutes, \
              so it is the figure to read for a real deployment's convergence time. `to quiet` \
-             runs on until a whole round changes nothing.\n",
+             runs on until a whole round changes nothing. The bag writes are counted until the \
+             goal held, from the local model's record of each commit: a write is one hook's \
+             commit that changed one relation's bag (of the unit, or the leader's app bag); \
+             writes of values the bag already held do not count (they wake nobody). Each write \
+             wakes every other unit that sees the bag with one `-relation-changed` (the \
+             writer's own app-bag writes wake the leader too, as Juju 3.6.8 does), unless it \
+             already has one queued.\n",
             opts.seed,
             jvm_settle_limits().tick_interval.as_millis()
         );
