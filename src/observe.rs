@@ -363,9 +363,10 @@ fn observe_clients(
     )
 }
 
-/// Asks every started unit's server (and this one, when running) for its health, and a
-/// serving one — the quorum leader first — for the membership, as `super` when the
-/// passwords could be read.
+/// Asks every started unit's server (and this one, when running; on the leader, the one of
+/// the unit whose turn it is to start, which may be synced before the leader has seen its
+/// `started`; on that unit, every member's) for its health, and a serving one — the quorum leader first — for
+/// the membership, as `super` when the passwords could be read.
 fn ensemble_view(s: &Snapshot, ensemble: &dyn Ensemble) -> EnsembleView {
     let mut ids: BTreeSet<u32> = s
         .cluster
@@ -380,6 +381,16 @@ fn ensemble_view(s: &Snapshot, ensemble: &dyn Ensemble) -> EnsembleView {
         .unwrap_or_default();
     if s.workload.running {
         ids.insert(s.unit_id);
+    }
+    if let (true, Some(x)) = (s.leader, s.starting()) {
+        if s.members().contains(&x) {
+            ids.insert(x);
+        }
+    }
+    // In its turn to join, a unit asks every member: which ones started reaches it only
+    // with their `-relation-changed`, which may queue behind many other hooks.
+    if s.starting() == Some(s.unit_id) && !s.started(s.unit_id) {
+        ids.extend(s.members());
     }
     let mut health = BTreeMap::new();
     let mut ask = Vec::new();

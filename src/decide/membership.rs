@@ -59,8 +59,11 @@ pub(super) fn leader_side(s: &Snapshot, lock_busy: bool, plan: &mut Plan) {
             plan.cluster_app.starting = Some(None);
         }
         Some(x) => {
+            // Its server synced with the ensemble is what the add needs; its `started`
+            // record tells the same, but reaches the leader only with its
+            // `-relation-changed`, which may queue behind many other hooks.
             let synced = s.ensemble.health.get(&x).is_some_and(|h| h.synced());
-            if s.started(x) && synced && config_known {
+            if synced && config_known {
                 let leader_ready = s
                     .ensemble
                     .leader_unit()
@@ -95,7 +98,8 @@ pub(super) fn leader_side(s: &Snapshot, lock_busy: bool, plan: &mut Plan) {
 }
 
 /// Names the next unit to start: the lowest id that is not a voter. A brand-new ensemble
-/// is bootstrapped by the lowest unit once every planned unit is related.
+/// is bootstrapped by the lowest planned unit as soon as it is related (the others join it
+/// in id order as they relate).
 fn schedule_next_start(
     s: &Snapshot,
     members: &BTreeSet<u32>,
@@ -117,11 +121,8 @@ fn schedule_next_start(
             // split it.
             return;
         }
-        if let Some(planned) = &s.planned {
-            if !planned.iter().all(|p| members.contains(p)) {
-                return; // not every planned unit is related yet: the lowest may be missing
-            }
-        }
+        // Whoever is planned and not related yet starts later: only the lowest planned unit
+        // bootstraps (the check below), and it need not wait for the others.
     }
     if let Some(planned) = &s.planned {
         // Units join in id order: a planned lower unit that has not joined the relation yet
