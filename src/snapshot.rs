@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use crate::config::{CharmConfig, ConfigError};
 use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
-use crate::ghost::Ghost;
+use crate::ghost::{Ghost, Published};
 use crate::local_state::LocalState;
 use crate::passwords::Credentials;
 use crate::peers::cluster::{Cluster, SyncRotation};
@@ -196,7 +196,19 @@ impl Snapshot {
         let members = self
             .members()
             .into_iter()
-            .map(|id| (id, self.unit_address(id)))
+            .map(|id| {
+                let names = self
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| c.unit(id))
+                    .map(|u| u.names.clone())
+                    .unwrap_or_default();
+                let published = Published {
+                    ip: self.unit_address(id),
+                    names,
+                };
+                (id, published)
+            })
             .collect();
         crate::ghost::ghost_voters(config, &members)
     }

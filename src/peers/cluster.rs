@@ -4,7 +4,9 @@
 //!
 //! Unit bag (each unit writes its own): `ip` (its address on the `cluster` binding), `state`
 //! (`started` once it launched ZooKeeper; never cleared), `sync-phase` (the `sync` password
-//! rotation phase its running server uses). Juju adds `private-address`.
+//! rotation phase its running server uses). Juju adds `private-address`. Charmed ZooKeeper
+//! also published `hostname` and `fqdn` (its servers are named by FQDN in the ensemble's
+//! config); they are read, never written.
 //!
 //! App bag (the leader writes): `starting` (a unit id), `"<unit id>"` = `added`/`removed`
 //! (the voting members the leader recorded, as Charmed ZooKeeper keeps them),
@@ -28,6 +30,8 @@ pub const ENDPOINT: &str = "cluster";
 
 const IP: &str = "ip";
 const PRIVATE_ADDRESS: &str = "private-address";
+const HOSTNAME: &str = "hostname";
+const FQDN: &str = "fqdn";
 const STATE: &str = "state";
 const STARTED: &str = "started";
 const SYNC_PHASE: &str = "sync-phase";
@@ -147,10 +151,26 @@ pub struct Unit {
     pub started: bool,
     /// The rotation phase the unit's running server uses; an unknown phase reads as none.
     pub sync_phase: Option<SyncRotation>,
+    /// The host names Charmed ZooKeeper published (`hostname`, `fqdn`), when they are DNS
+    /// names; lower case, without a trailing dot.
+    pub names: Vec<String>,
 }
 
 fn ip(bag: &Databag, key: &str) -> Option<IpAddr> {
     bag.get(key).and_then(|v| v.parse().ok())
+}
+
+/// A DNS name (letters, digits, `-` and `.`, at most 253 characters), lower case and
+/// without its trailing dot; `None` for anything else.
+pub fn dns_name(value: &str) -> Option<String> {
+    let name = value.trim_end_matches('.').to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && name.parse::<IpAddr>().is_err();
+    ok.then_some(name)
 }
 
 impl Unit {
@@ -160,6 +180,14 @@ impl Unit {
             private_address: ip(bag, PRIVATE_ADDRESS),
             started: bag.get(STATE).map(String::as_str) == Some(STARTED),
             sync_phase: bag.get(SYNC_PHASE).and_then(|v| SyncRotation::parse(v)),
+            names: {
+                let mut names: Vec<String> = [HOSTNAME, FQDN]
+                    .iter()
+                    .filter_map(|k| dns_name(bag.get(*k)?))
+                    .collect();
+                names.dedup();
+                names
+            },
         }
     }
 
@@ -176,6 +204,9 @@ impl Unit {
         }
         if let Some(p) = self.sync_phase {
             bag.insert(SYNC_PHASE.into(), p.as_str().into());
+        }
+        for (key, name) in [HOSTNAME, FQDN].into_iter().zip(&self.names) {
+            bag.insert(key.into(), name.clone());
         }
         bag
     }
@@ -474,11 +505,28 @@ mod tests {
                 private_address: Some("::1".parse().unwrap()),
                 started: true,
                 sync_phase: Some(SyncRotation::Switch),
+                names: vec!["juju-1".into(), "juju-1.lxd".into()],
             },
         ];
         for u in units {
             assert_eq!(Unit::from_bag(&u.to_bag()), u);
         }
+    }
+
+    #[test]
+    fn only_dns_names_are_read_as_host_names() {
+        let u = Unit::from_bag(&bag(&[
+            ("hostname", "Juju-1"),
+            ("fqdn", "juju-1.lxd."),
+            ("ip", "10.0.0.2"),
+        ]));
+        assert_eq!(u.names, ["juju-1", "juju-1.lxd"]);
+        for bad in ["", "10.0.0.2", "a b", "x;rm", "ä.lxd"] {
+            let u = Unit::from_bag(&bag(&[("fqdn", bad)]));
+            assert!(u.names.is_empty(), "{bad:?}");
+        }
+        let long = "a".repeat(254);
+        assert!(dns_name(&long).is_none());
     }
 
     #[test]
