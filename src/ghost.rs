@@ -28,8 +28,38 @@ pub struct Ghost {
 pub enum Why {
     /// Its server id is no current unit's (unit id + 1).
     NoUnit,
-    /// Its server id is unit `unit`'s, but that unit published another address.
-    OtherAddress { unit: u32, address: IpAddr },
+    /// Its server id is unit `unit`'s, but that unit published another address (`address`:
+    /// what it published, as shown).
+    OtherAddress { unit: u32, address: String },
+}
+
+/// Where a member unit says its server is: the address it published and, after a refresh
+/// from Charmed ZooKeeper (whose servers are named by FQDN in the config), its host names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    pub ip: Option<IpAddr>,
+    /// Lower case, without a trailing dot.
+    pub names: Vec<String>,
+}
+
+impl Published {
+    /// Whether a config's `host` is this unit's; a host it cannot be told against (an IP
+    /// address when the unit published none, a name when it published no name) is.
+    fn is(&self, host: &str) -> bool {
+        match host_ip(host) {
+            Some(ip) => self.ip.is_none_or(|mine| mine == ip),
+            None => {
+                let name = host.trim_end_matches('.').to_ascii_lowercase();
+                self.names.is_empty() || self.names.contains(&name)
+            }
+        }
+    }
+
+    fn shown(&self) -> String {
+        let mut parts: Vec<String> = self.ip.iter().map(IpAddr::to_string).collect();
+        parts.extend(self.names.iter().cloned());
+        parts.join(", ")
+    }
 }
 
 impl std::fmt::Display for Ghost {
@@ -72,12 +102,9 @@ fn host_ip(host: &str) -> Option<IpAddr> {
 }
 
 /// The voters of `config` that no member stands behind: `members` maps each current
-/// member unit to the address it published (`None` when it published none yet: such a
-/// unit's voter is taken as its own). In server id order.
-pub fn ghost_voters(
-    config: &EnsembleConfig,
-    members: &BTreeMap<u32, Option<IpAddr>>,
-) -> Vec<Ghost> {
+/// member unit to where it says its server is (what it did not publish cannot disagree).
+/// In server id order.
+pub fn ghost_voters(config: &EnsembleConfig, members: &BTreeMap<u32, Published>) -> Vec<Ghost> {
     config
         .members
         .values()
@@ -89,16 +116,11 @@ pub fn ghost_voters(
                 .and_then(|unit| Some((unit, members.get(&unit)?)))
             {
                 None => Why::NoUnit,
-                Some((_, None)) => return None,
-                Some((unit, Some(address))) => {
-                    if host_ip(&spec.host) == Some(*address) {
-                        return None;
-                    }
-                    Why::OtherAddress {
-                        unit,
-                        address: *address,
-                    }
-                }
+                Some((_, published)) if published.is(&spec.host) => return None,
+                Some((unit, published)) => Why::OtherAddress {
+                    unit,
+                    address: published.shown(),
+                },
             };
             Some(Ghost {
                 server_id: spec.id,
@@ -141,14 +163,28 @@ mod tests {
 
     /// A config line: server id, host, role.
     type Line = (u32, &'static str, Role);
-    type Members = BTreeMap<u32, Option<IpAddr>>;
+    type Members = BTreeMap<u32, Published>;
+
+    fn at(ip_text: &str) -> Published {
+        Published {
+            ip: Some(ip(ip_text)),
+            names: Vec::new(),
+        }
+    }
+
+    fn named(ip_text: &str, names: &[&str]) -> Published {
+        Published {
+            ip: Some(ip(ip_text)),
+            names: names.iter().map(|n| n.to_string()).collect(),
+        }
+    }
 
     #[test]
     fn each_voter_without_its_unit_at_its_address_is_a_ghost_and_nothing_else_is() {
         let three = BTreeMap::from([
-            (0, Some(ip("127.0.0.11"))),
-            (1, Some(ip("127.0.0.12"))),
-            (2, Some(ip("127.0.0.13"))),
+            (0, at("127.0.0.11")),
+            (1, at("127.0.0.12")),
+            (2, at("127.0.0.13")),
         ]);
         let healthy = [
             (1, "127.0.0.11", P),
@@ -171,7 +207,7 @@ mod tests {
             (
                 "a voter of a unit that left",
                 healthy.to_vec(),
-                BTreeMap::from([(0, Some(ip("127.0.0.11"))), (1, Some(ip("127.0.0.12")))]),
+                BTreeMap::from([(0, at("127.0.0.11")), (1, at("127.0.0.12"))]),
                 vec![ghost(3, "127.0.0.13", Why::NoUnit)],
             ),
             (
@@ -193,7 +229,7 @@ mod tests {
                     "127.0.0.99",
                     Why::OtherAddress {
                         unit: 1,
-                        address: ip("127.0.0.12"),
+                        address: "127.0.0.12".into(),
                     },
                 )],
             ),
@@ -204,19 +240,42 @@ mod tests {
                 vec![ghost(0, "127.0.0.98", Why::NoUnit)],
             ),
             (
-                "a host name is not the member's address",
+                "a host name where the member published none is taken at its word",
                 vec![
                     (1, "127.0.0.11", P),
                     (2, "zk-1.example", P),
                     (3, "127.0.0.13", P),
                 ],
                 three.clone(),
+                vec![],
+            ),
+            (
+                "Charmed ZooKeeper's FQDNs, the members' own",
+                vec![
+                    (1, "juju-0.lxd", P),
+                    (2, "JUJU-1.lxd.", P),
+                    (3, "127.0.0.13", P),
+                ],
+                BTreeMap::from([
+                    (0, named("127.0.0.11", &["juju-0", "juju-0.lxd"])),
+                    (1, named("127.0.0.12", &["juju-1", "juju-1.lxd"])),
+                    (2, at("127.0.0.13")),
+                ]),
+                vec![],
+            ),
+            (
+                "another name in a member's seat",
+                vec![(1, "juju-0.lxd", P), (2, "juju-7.lxd", P)],
+                BTreeMap::from([
+                    (0, named("127.0.0.11", &["juju-0.lxd"])),
+                    (1, named("127.0.0.12", &["juju-1", "juju-1.lxd"])),
+                ]),
                 vec![ghost(
                     2,
-                    "zk-1.example",
+                    "juju-7.lxd",
                     Why::OtherAddress {
                         unit: 1,
-                        address: ip("127.0.0.12"),
+                        address: "127.0.0.12, juju-1, juju-1.lxd".into(),
                     },
                 )],
             ),
@@ -230,16 +289,16 @@ mod tests {
                 "a member that published no address yet is taken at its word",
                 healthy.to_vec(),
                 BTreeMap::from([
-                    (0, Some(ip("127.0.0.11"))),
-                    (1, None),
-                    (2, Some(ip("127.0.0.13"))),
+                    (0, at("127.0.0.11")),
+                    (1, Published::default()),
+                    (2, at("127.0.0.13")),
                 ]),
                 vec![],
             ),
             (
                 "IPv6, bracketed or not",
                 vec![(1, "[::1]", P), (2, "fd00::2", P)],
-                BTreeMap::from([(0, Some(ip("::1"))), (1, Some(ip("fd00:0::2")))]),
+                BTreeMap::from([(0, at("::1")), (1, at("fd00:0::2"))]),
                 vec![],
             ),
             (
@@ -249,7 +308,7 @@ mod tests {
                     (7, "127.0.0.97", P),
                     (5, "127.0.0.95", P),
                 ],
-                BTreeMap::from([(0, Some(ip("127.0.0.11")))]),
+                BTreeMap::from([(0, at("127.0.0.11"))]),
                 vec![
                     ghost(5, "127.0.0.95", Why::NoUnit),
                     ghost(7, "127.0.0.97", Why::NoUnit),
@@ -279,7 +338,7 @@ mod tests {
             host: "127.0.0.99".into(),
             why: Why::OtherAddress {
                 unit: 1,
-                address: ip("127.0.0.12"),
+                address: "127.0.0.12".into(),
             },
         };
         assert_eq!(

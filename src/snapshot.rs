@@ -12,7 +12,7 @@ use crate::cos::relation::CosAgent;
 use crate::cos::Topology;
 use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
-use crate::ghost::Ghost;
+use crate::ghost::{Ghost, Published};
 use crate::local_state::LocalState;
 use crate::machine::MachineFacts;
 use crate::passwords::Credentials;
@@ -219,7 +219,19 @@ impl Snapshot {
         let members = self
             .members()
             .into_iter()
-            .map(|id| (id, self.unit_address(id)))
+            .map(|id| {
+                let names = self
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| c.unit(id))
+                    .map(|u| u.names.clone())
+                    .unwrap_or_default();
+                let published = Published {
+                    ip: self.unit_address(id),
+                    names,
+                };
+                (id, published)
+            })
             .collect();
         crate::ghost::ghost_voters(config, &members)
     }

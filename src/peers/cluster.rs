@@ -7,7 +7,8 @@
 //! rotation phase its running server uses), `ip-<id>` (its address on the binding of
 //! `zookeeper` relation `<id>`, as Charmed ZooKeeper names it), `client-users` (a JSON list
 //! of the `zookeeper` relation ids whose users its running server was started with). Juju
-//! adds `private-address`.
+//! adds `private-address`. Charmed ZooKeeper also published `hostname` and `fqdn` (its
+//! servers are named by FQDN in the ensemble's config); they are read, never written.
 //!
 //! App bag (the leader writes): `starting` (a unit id), `"<unit id>"` = `added`/`removed`
 //! (the voting members the leader recorded, as Charmed ZooKeeper keeps them),
@@ -38,6 +39,8 @@ pub const ENDPOINT: &str = "cluster";
 
 const IP: &str = "ip";
 const PRIVATE_ADDRESS: &str = "private-address";
+const HOSTNAME: &str = "hostname";
+const FQDN: &str = "fqdn";
 const STATE: &str = "state";
 const STARTED: &str = "started";
 const SYNC_PHASE: &str = "sync-phase";
@@ -167,6 +170,9 @@ pub struct Unit {
     pub client_addresses: BTreeMap<u32, IpAddr>,
     /// The `zookeeper` relation ids whose users its running server was started with.
     pub client_users: BTreeSet<u32>,
+    /// The host names Charmed ZooKeeper published (`hostname`, `fqdn`), when they are DNS
+    /// names; lower case, without a trailing dot.
+    pub names: Vec<String>,
 }
 
 fn ip(bag: &Databag, key: &str) -> Option<IpAddr> {
@@ -203,6 +209,19 @@ fn id_set_text(ids: &BTreeSet<u32>) -> String {
     }
 }
 
+/// A DNS name (letters, digits, `-` and `.`, at most 253 characters), lower case and
+/// without its trailing dot; `None` for anything else.
+pub fn dns_name(value: &str) -> Option<String> {
+    let name = value.trim_end_matches('.').to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && name.parse::<IpAddr>().is_err();
+    ok.then_some(name)
+}
+
 impl Unit {
     pub fn from_bag(bag: &Databag) -> Unit {
         Unit {
@@ -212,6 +231,14 @@ impl Unit {
             sync_phase: bag.get(SYNC_PHASE).and_then(|v| SyncRotation::parse(v)),
             client_addresses: client_addresses(bag),
             client_users: id_set(bag, CLIENT_USERS),
+            names: {
+                let mut names: Vec<String> = [HOSTNAME, FQDN]
+                    .iter()
+                    .filter_map(|k| dns_name(bag.get(*k)?))
+                    .collect();
+                names.dedup();
+                names
+            },
         }
     }
 
@@ -234,6 +261,9 @@ impl Unit {
         }
         if !self.client_users.is_empty() {
             bag.insert(CLIENT_USERS.into(), id_set_text(&self.client_users));
+        }
+        for (key, name) in [HOSTNAME, FQDN].into_iter().zip(&self.names) {
+            bag.insert(key.into(), name.clone());
         }
         bag
     }
@@ -722,11 +752,28 @@ mod tests {
                     (12, "10.0.0.5".parse().unwrap()),
                 ]),
                 client_users: BTreeSet::from([3, 12]),
+                names: vec!["juju-1".into(), "juju-1.lxd".into()],
             },
         ];
         for u in units {
             assert_eq!(Unit::from_bag(&u.to_bag()), u);
         }
+    }
+
+    #[test]
+    fn only_dns_names_are_read_as_host_names() {
+        let u = Unit::from_bag(&bag(&[
+            ("hostname", "Juju-1"),
+            ("fqdn", "juju-1.lxd."),
+            ("ip", "10.0.0.2"),
+        ]));
+        assert_eq!(u.names, ["juju-1", "juju-1.lxd"]);
+        for bad in ["", "10.0.0.2", "a b", "x;rm", "ä.lxd"] {
+            let u = Unit::from_bag(&bag(&[("fqdn", bad)]));
+            assert!(u.names.is_empty(), "{bad:?}");
+        }
+        let long = "a".repeat(254);
+        assert!(dns_name(&long).is_none());
     }
 
     #[test]

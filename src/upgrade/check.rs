@@ -237,6 +237,37 @@ mod tests {
     }
 
     #[test]
+    fn voters_named_by_the_fqdns_charmed_zookeeper_published_are_the_units() {
+        // After a refresh from Charmed ZooKeeper, its server lines name the units by FQDN.
+        let mut w = healthy3(0).leader();
+        for (id, spec) in w.s.ensemble.config.as_mut().unwrap().members.iter_mut() {
+            spec.host = format!("juju-{}.lxd", id - 1);
+        }
+        for id in 0..3 {
+            w = w
+                .cluster_unit(id, "hostname", &format!("juju-{id}"))
+                .cluster_unit(id, "fqdn", &format!("juju-{id}.lxd"));
+        }
+        assert_eq!(ensemble_ready(&w.snapshot()), Ok(()));
+        // Another name in unit 2's seat is not unit 2's server.
+        w.s.ensemble
+            .config
+            .as_mut()
+            .unwrap()
+            .members
+            .get_mut(&3)
+            .unwrap()
+            .host = "juju-9.lxd".into();
+        let err = ensemble_ready(&w.snapshot()).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "voter server.3 at juju-9.lxd is not unit 2's server (the unit's address is 127.0.0.13, juju-2, juju-2.lxd)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_held_restart_lock_is_a_restart_in_progress_and_an_idle_marker_is_not() {
         assert_eq!(
             ready(|w| w.restart_app("zookeeper/1", "granted")),

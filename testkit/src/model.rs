@@ -25,7 +25,8 @@ pub struct Allow {
     /// Failed hooks and their retries (a step that injects a hook-tool failure).
     pub failures: bool,
     /// Hooks that ran only after an update-status round (a step that kills a server from
-    /// outside: only update-status notices that on Juju too).
+    /// outside, or changes the machine's memory: only update-status notices that on Juju
+    /// too).
     pub tick_progress: bool,
 }
 

@@ -11,7 +11,7 @@ fn ports(ids: &[u16]) -> Ports {
 }
 
 #[test]
-fn the_client_port_is_open_exactly_while_the_server_serves_and_the_unit_stays() {
+fn the_client_port_is_open_exactly_while_the_server_runs_and_the_unit_stays() {
     let serving = healthy3(1);
     let mut not_serving = healthy3(1);
     not_serving.s.workload.health = Some(down());
@@ -36,14 +36,20 @@ fn the_client_port_is_open_exactly_while_the_server_serves_and_the_unit_stays() 
             ports(&[2181, 8080]),
             ports(&[2181]),
         ),
+        // An election: the server runs, and the port stays as it is.
         (
             "not serving, open",
             not_serving.clone(),
             ports(&[2181]),
-            ports(&[]),
+            None,
         ),
-        ("not serving, closed", not_serving.clone(), ports(&[]), None),
-        ("not serving, not known", not_serving, None, None),
+        (
+            "not serving, closed",
+            not_serving.clone(),
+            ports(&[]),
+            ports(&[2181]),
+        ),
+        ("not serving, not known", not_serving, None, ports(&[2181])),
         ("stopped, open", stopped.clone(), ports(&[2181]), ports(&[])),
         ("stopped, not known", stopped, None, None),
         ("leaving, open", leaving.clone(), ports(&[2181]), ports(&[])),
