@@ -17,6 +17,9 @@
 //! - `opened-ports`: the TCP ports the charm last had opened (a JSON list), so that steady
 //!   hooks need not ask `opened-ports`; forgotten when a hook fails (Juju then discards
 //!   the hook's `open-port`/`close-port`).
+//! - `planned-units`: the unit ids Juju planned (goal-state) when the leader last asked (a
+//!   JSON list), so that the leader asks again only while some of them have not shown up in
+//!   the `cluster` relation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -31,6 +34,7 @@ const UPGRADE_PENDING: &str = "upgrade-pending";
 const UPGRADE_FAILURE: &str = "upgrade-failure";
 const CLIENT_RELATIONS: &str = "client-relations";
 const OPENED_PORTS: &str = "opened-ports";
+const PLANNED_UNITS: &str = "planned-units";
 const PENDING: &str = "pending";
 
 /// What the state files say, read once per round by `observe`.
@@ -49,6 +53,15 @@ pub struct LocalState {
     pub client_relations: Option<BTreeMap<u32, String>>,
     /// The TCP ports the charm last had opened; `None` when not known.
     pub opened_ports: Option<BTreeSet<u16>>,
+    /// The unit ids Juju planned when the leader last read goal-state; empty when never.
+    pub planned_units: BTreeSet<u32>,
+}
+
+impl LocalState {
+    /// Whether the units Juju planned, as last read, include one that is not in `members`.
+    pub fn planned_unseen(&self, members: &BTreeSet<u32>) -> bool {
+        !self.planned_units.is_subset(members)
+    }
 }
 
 fn path(workload: &dyn Workload, name: &str) -> PathBuf {
@@ -100,6 +113,12 @@ impl LocalState {
                 .ok()
                 .flatten()
                 .and_then(|t| serde_json::from_str(&t).ok()),
+            planned_units: workload
+                .read_file(&path(workload, PLANNED_UNITS))
+                .ok()
+                .flatten()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
         })
     }
 }
@@ -184,6 +203,14 @@ pub fn record_opened_ports(workload: &dyn Workload, ports: &BTreeSet<u16>) {
     }
 }
 
+/// Remembers the units Juju planned (best effort: without it the leader asks goal-state
+/// again only while a unit has not started).
+pub fn record_planned(workload: &dyn Workload, planned: &BTreeSet<u32>) {
+    if let Ok(text) = serde_json::to_string(planned) {
+        let _ = workload.write_file(&path(workload, PLANNED_UNITS), text.as_bytes(), 0o600);
+    }
+}
+
 /// Forgets the opened ports (the hook fails: Juju discards its port changes).
 pub fn forget_opened_ports(workload: &dyn Workload) {
     let _ = workload.write_file(&path(workload, OPENED_PORTS), b"", 0o600);
@@ -225,6 +252,7 @@ mod tests {
         let clients = BTreeMap::from([(7, "kafka".to_string())]);
         save_client_relations(&w, &clients);
         record_opened_ports(&w, &BTreeSet::from([2181]));
+        record_planned(&w, &BTreeSet::from([0, 1, 2]));
         assert_eq!(
             LocalState::load(&w).unwrap(),
             LocalState {
@@ -234,6 +262,7 @@ mod tests {
                 upgrade_failure: Some("cannot upgrade ZooKeeper: refresh failed".into()),
                 client_relations: Some(clients),
                 opened_ports: Some(BTreeSet::from([2181])),
+                planned_units: BTreeSet::from([0, 1, 2]),
             }
         );
         save_client_relations(&w, &BTreeMap::new());

@@ -303,7 +303,29 @@ pub fn observe(
         snap.clients = observe_clients(env, facts, tools, workload, &snap)?;
     }
 
+    // The relation-list of a hook is this unit's own view: a unit that entered the relation
+    // shows there only once this unit ran its `-joined`, which may queue behind many other
+    // hooks. Its bag is readable from the moment it entered (juju-hook-contract.md 3.1,
+    // 4.2), so where a deploy would wait on that view, the units Juju already has in the
+    // relation are read too: on the leader, every planned unit while some unit has not
+    // started (it names the next one to start); on the unit whose turn it is, the recorded
+    // voters (it joins them).
+    let waiting = snap.members().iter().any(|id| !snap.started(*id));
+    if leader && snap.cluster.is_some() && (waiting || snap.local.planned_unseen(&snap.members())) {
+        snap.planned = planned_units(tools);
+        if let Some(planned) = &snap.planned {
+            if *planned != snap.local.planned_units {
+                local_state::record_planned(workload, planned);
+            }
+            let planned = planned.clone();
+            add_units_in_scope(tools, env, &mut snap, &planned);
+        }
+    }
     let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
+    if my_turn {
+        let voters = snap.recorded_voters();
+        add_units_in_scope(tools, env, &mut snap, &voters);
+    }
     if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
         // The membership is read as `super`.
         load_credentials(tools, &mut snap)?;
@@ -322,16 +344,53 @@ pub fn observe(
     let voters = snap.ensemble.voter_units();
     let someone_outside =
         snap.ensemble.config.is_some() && snap.members().iter().any(|id| !voters.contains(id));
-    if leader && (someone_waits || someone_outside) && snap.cluster.is_some() {
-        snap.planned = tools.goal_state_units().ok().map(|units| {
-            units
-                .iter()
-                .filter(|(_, status)| status.as_str() != "dying" && status.as_str() != "dead")
-                .filter_map(|(name, _)| unit_number(name))
-                .collect()
-        });
+    if leader
+        && snap.planned.is_none()
+        && (someone_waits || someone_outside)
+        && snap.cluster.is_some()
+    {
+        snap.planned = planned_units(tools);
     }
     Ok(snap)
+}
+
+/// The units Juju plans for the application (goal-state), dying and dead ones left out;
+/// `None` when goal-state cannot be read.
+fn planned_units(tools: &dyn HookTools) -> Option<BTreeSet<u32>> {
+    tools.goal_state_units().ok().map(|units| {
+        units
+            .iter()
+            .filter(|(_, status)| status.as_str() != "dying" && status.as_str() != "dead")
+            .filter_map(|(name, _)| unit_number(name))
+            .collect()
+    })
+}
+
+/// Adds to the `cluster` relation the bags of the units in `ids` this hook's relation-list
+/// does not show yet but Juju already has in the relation. A unit that has not entered it
+/// (its bag cannot be read) is left out: it shows up later.
+fn add_units_in_scope(
+    tools: &dyn HookTools,
+    env: &HookEnv,
+    snap: &mut Snapshot,
+    ids: &BTreeSet<u32>,
+) {
+    let app = env.app_name().to_string();
+    let Some(c) = snap.cluster.as_mut() else {
+        return;
+    };
+    for id in ids {
+        if c.units.contains_key(id) || snap.event.departing == Some(*id) {
+            continue;
+        }
+        let name = format!("{app}/{id}");
+        match tools.relation_get(&c.id, &Bag::Unit(name)) {
+            Ok(bag) => {
+                c.units.insert(*id, cluster::Unit::from_bag(&bag));
+            }
+            Err(e) => log::debug!("unit {id} is not in the cluster relation yet: {e}"),
+        }
+    }
 }
 
 /// The client relations (see [`crate::client::observe`]).
@@ -391,6 +450,10 @@ fn ensemble_view(s: &Snapshot, ensemble: &dyn Ensemble) -> EnsembleView {
     // with their `-relation-changed`, which may queue behind many other hooks.
     if s.starting() == Some(s.unit_id) && !s.started(s.unit_id) {
         ids.extend(s.members());
+    }
+    // This unit's own server answers only when it runs (`s.workload.health`).
+    if !s.workload.running {
+        ids.remove(&s.unit_id);
     }
     let mut health = BTreeMap::new();
     let mut ask = Vec::new();

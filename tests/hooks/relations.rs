@@ -3,6 +3,8 @@
 //! nothing; the ones that carry news (a unit joins or leaves, a lock is asked for, an
 //! upgrade step completes) move the application on by one safe step.
 
+use std::collections::BTreeSet;
+
 use zookeeper_charm::peers::cluster;
 use zookeeper_charm::peers::restart::{self, Grant, LockRequest};
 use zookeeper_charm::peers::upgrade::{self, UpgradeState};
@@ -360,4 +362,83 @@ fn the_leader_waits_for_a_planned_lower_unit_before_naming_a_higher_one() {
     let out = joined(&[0, 1, 2, 4]);
     out.ok();
     assert_eq!(out.cluster_app().starting, Some(4), "{}", out.describe());
+}
+
+#[test]
+fn the_leader_names_the_lowest_unit_once_it_is_in_the_relation_before_its_joined_hook_ran() {
+    // A fresh deploy of 3 units seen by the leader, unit 1: its relation-list shows unit 2
+    // only; unit 0 entered the relation too (its bag is readable), but the leader has not
+    // run its `-joined` yet, which may queue behind many other hooks.
+    let deploy = |zero_entered: bool| {
+        Hook::relation("cluster", "changed")
+            .fresh(1, 3)
+            .leader(true)
+            .remote(2)
+            .with(move |w| {
+                w.share_passwords();
+                w.units.remove(&0);
+                if !zero_entered {
+                    w.cluster_units.remove(&0);
+                }
+                w.goal = Some(
+                    [0, 1, 2]
+                        .iter()
+                        .map(|id| (unit_name(*id), "waiting".to_string()))
+                        .collect(),
+                );
+            })
+            .run()
+    };
+    let out = deploy(true);
+    out.ok();
+    assert_eq!(out.cluster_app().starting, Some(0), "{}", out.describe());
+    assert_eq!(
+        out.local().planned_units,
+        BTreeSet::from([0, 1, 2]),
+        "it remembers what Juju planned"
+    );
+
+    // Not in the relation yet: nobody starts before it (it is the lowest planned unit).
+    let out = deploy(false);
+    out.ok();
+    assert_eq!(out.cluster_app().starting, None, "{}", out.describe());
+}
+
+#[test]
+fn the_unit_whose_turn_it_is_asks_the_recorded_voters_it_has_not_seen_join_yet() {
+    // Units 0 and 1 are voters; unit 2's turn. Its relation-list shows neither yet.
+    let out = Hook::relation("upgrade", "changed")
+        .steady(2, 3)
+        .remote(1)
+        .with(|w| {
+            w.units = BTreeSet::from([2]);
+            w.voters.remove(&2);
+            w.servers.remove(&2);
+            w.running = false;
+            w.started_with = None;
+            w.cluster_units.insert(
+                2,
+                cluster::UnitPatch {
+                    ip: Some(addr(2).parse().unwrap()),
+                    ..Default::default()
+                }
+                .to_bag(),
+            );
+            w.cluster_app.remove("2");
+            w.cluster_app.insert("starting".into(), "2".into());
+        })
+        .run();
+    out.ok();
+    assert!(
+        out.lifecycle()
+            .iter()
+            .any(|c| format!("{c:?}").contains("Start")),
+        "it starts, joining the voters: {}",
+        out.describe()
+    );
+    let asked = out.health_asked();
+    assert!(
+        asked.contains(&addr(0)) && asked.contains(&addr(1)),
+        "{asked:?}"
+    );
 }
