@@ -308,10 +308,14 @@ pub fn observe(
     // hooks. Its bag is readable from the moment it entered (juju-hook-contract.md 3.1,
     // 4.2), so where a deploy would wait on that view, the units Juju already has in the
     // relation are read too: on the leader, every planned unit while some unit has not
-    // started (it names the next one to start); on the unit whose turn it is, the recorded
-    // voters (it joins them).
-    let waiting = snap.members().iter().any(|id| !snap.started(*id));
-    if leader && snap.cluster.is_some() && (waiting || snap.local.planned_unseen(&snap.members())) {
+    // started, a unit planned at its last look has not shown up, or the unit whose turn it
+    // is has not (it names the next one to start, and a turn ends when its unit is gone);
+    // on the unit whose turn it is, the recorded voters (it joins them).
+    let members = snap.members();
+    let waiting = members.iter().any(|id| !snap.started(*id))
+        || snap.local.planned_unseen(&members)
+        || snap.starting().is_some_and(|x| !members.contains(&x));
+    if leader && snap.cluster.is_some() && waiting {
         snap.planned = planned_units(tools);
         if let Some(planned) = &snap.planned {
             if *planned != snap.local.planned_units {

@@ -442,3 +442,42 @@ fn the_unit_whose_turn_it_is_asks_the_recorded_voters_it_has_not_seen_join_yet()
         "{asked:?}"
     );
 }
+
+#[test]
+fn a_new_leader_keeps_the_turn_of_a_unit_it_has_not_seen_join_while_juju_has_it_in_the_relation() {
+    // Units 0-2 run; the previous leader named unit 3, which entered the relation, but the
+    // new leader (unit 0, no memory of what Juju planned) has not run its `-joined` yet.
+    let run = |planned: &[u32]| {
+        let planned: Vec<u32> = planned.to_vec();
+        Hook::update_status()
+            .steady(0, 3)
+            .leader(true)
+            .with(move |w| {
+                w.cluster_units.insert(
+                    3,
+                    cluster::UnitPatch {
+                        ip: Some(addr(3).parse().unwrap()),
+                        ..Default::default()
+                    }
+                    .to_bag(),
+                );
+                w.cluster_app.insert("starting".into(), "3".into());
+                w.goal = Some(
+                    planned
+                        .iter()
+                        .map(|id| (unit_name(*id), "waiting".to_string()))
+                        .collect(),
+                );
+            })
+            .run()
+    };
+    let out = run(&[0, 1, 2, 3]);
+    out.ok();
+    assert_eq!(out.cluster_app().starting, Some(3), "{}", out.describe());
+    assert!(out.writes(CLUSTER, true).is_empty(), "{}", out.describe());
+
+    // Removed before it joined: its turn ends.
+    let out = run(&[0, 1, 2]);
+    out.ok();
+    assert_eq!(out.cluster_app().starting, None, "{}", out.describe());
+}

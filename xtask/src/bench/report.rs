@@ -335,7 +335,13 @@ pub(super) fn report(
              writes of values the bag already held do not count (they wake nobody). Each write \
              wakes every other unit that sees the bag with one `-relation-changed` (the \
              writer's own app-bag writes wake the leader too, as Juju 3.6.8 does), unless it \
-             already has one queued.\n",
+             already has one queued. A deploy's critical path is the start order: the leader \
+             names one unit at a time, that unit starts (the lowest alone, the others joining the \
+             voters), and the leader adds it in its next hook and names the next; a unit reports \
+             active once its server serves. While a unit waits, the leader reads goal-state and \
+             the bags of the units Juju has in the relation whose `-joined` it has not run yet, \
+             and the unit in its turn reads the recorded voters' bags, so no step waits for a \
+             `-joined` queued behind other hooks.\n",
             opts.seed,
             jvm_settle_limits().tick_interval.as_millis()
         );
