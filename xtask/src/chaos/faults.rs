@@ -11,10 +11,10 @@
 //! |---|---|---|
 //! | `start-fault U port` | U's server killed, another listener on its client port | U blocked/waiting naming the cause, no failed hook, the others keep quorum |
 //! | `start-fault U perms` | U's server killed, its snapshot dir root's and 0700 | the same |
-//! | `sigkill-hook U T N` | the hook calling T for the N-th time on U is SIGKILLed | the hook counts as failed (Juju retries it) |
-//! | `hang-tool U T` | U's next call of T never answers (nor later ones in that hook) | the charm's tool timeout ends the hook, within the hook bound |
+//! | `sigkill-hook U T N` | a `config-changed` of U is SIGKILLed at its N-th call of T | the hook counts as failed (Juju retries it) |
+//! | `hang-tool U T` | in a `config-changed` of U, T never answers (nor later calls of it) | the charm's tool timeout ends the hook, within the hook bound |
 //! | `disk-full U` | U's `/var/lib/zookeeper-charm` is full; a config change makes it write | its hook fails or it is blocked, its files are intact |
-//! | `fail-secret U K` | U's next K `secret-get` calls fail | no password in any log, status or hook error |
+//! | `fail-secret U K` | U's next K `secret-get` calls fail; a config change makes it read | no password in any log, status or hook error |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,8 +29,9 @@ use testkit::live_server;
 use testkit::model::{internal_secret, Allow};
 use testkit::server::signal_server;
 use zk_sim::rng::SplitMix64;
+use zk_sim::state::{HookKind, HookSpec};
 use zk_sim::tools::ToolName;
-use zk_sim::{HookRecord, Model};
+use zk_sim::{Chain, HookRecord, Model, SimError};
 
 use super::run::{Failure, Run};
 use super::scenario::CONFIG;
@@ -40,14 +41,16 @@ use super::scenario::CONFIG;
 /// waited for in seconds) leave a hook well under it, and it is the sim's slow-hook bound.
 pub(super) const HOOK_BOUND: Duration = Duration::from_secs(60);
 
-/// Tools the charm calls in (nearly) every hook, update-status included: where a hang or a
-/// kill is put.
-pub(super) const HOOK_TOOLS: [ToolName; 5] = [
-    ToolName::ConfigGet,
-    ToolName::IsLeader,
-    ToolName::RelationGet,
-    ToolName::JujuLog,
-    ToolName::StatusSet,
+/// The tools a steady `config-changed` of the charm calls, and how often (measured: one
+/// `config-get`, one `is-leader`, ten `relation-get` at 3 units, two `relation-list`):
+/// where a hang or a kill is put, so that it is met in the hook that [`Run::full_hook`]
+/// runs. (`status-set`, `juju-log` and `secret-get` are called only when something
+/// changes: `fail-secret` comes with a config change for that reason.)
+pub(super) const HOOK_TOOLS: [(ToolName, u32); 4] = [
+    (ToolName::ConfigGet, 1),
+    (ToolName::IsLeader, 1),
+    (ToolName::RelationGet, 10),
+    (ToolName::RelationList, 2),
 ];
 
 /// How many hooks a fault phase runs at most before giving up on the fault being met.
@@ -190,14 +193,17 @@ pub(super) fn random_fault(rng: &mut SplitMix64) -> Fault {
                 StartCause::Perms
             },
         },
-        1 => Fault::SigkillHook {
-            unit,
-            tool: HOOK_TOOLS[rng.below(HOOK_TOOLS.len())],
-            nth: 1 + pick(rng, 3),
-        },
+        1 => {
+            let (tool, calls) = HOOK_TOOLS[rng.below(HOOK_TOOLS.len())];
+            Fault::SigkillHook {
+                unit,
+                tool,
+                nth: 1 + pick(rng, calls),
+            }
+        }
         2 => Fault::HangTool {
             unit,
-            tool: HOOK_TOOLS[rng.below(HOOK_TOOLS.len())],
+            tool: HOOK_TOOLS[rng.below(HOOK_TOOLS.len())].0,
         },
         3 => Fault::DiskFull { unit },
         _ => Fault::FailSecret {
@@ -290,12 +296,45 @@ impl Run<'_> {
                     .m
                     .inject_tool_failures(&u, ToolName::SecretGet.as_str(), *times);
                 self.sim("inject-failure", r)?;
-                self.note(format!("secret-get fails {times}x on {u}"));
-                // A hook of the unit now, so that the failure is met in this step.
-                let r = self.m.queue_update_status(&u);
-                self.sim("update-status", r)?;
+                // A change that makes every unit render its files again, with the
+                // passwords: it reads the secret.
+                let change = self.change_config()?;
+                self.note(format!("secret-get fails {times}x on {u}; {change}"));
+                let mut failed = None;
+                self.run_until(&u, |rec| {
+                    if !rec.succeeded() {
+                        failed = Some(rec.to_string());
+                    }
+                    failed.is_some()
+                })?;
+                self.note(format!(
+                    "{u}: {}",
+                    failed.as_deref().unwrap_or("no hook failed")
+                ));
                 Ok(())
             }
+        }
+    }
+
+    /// Runs a `config-changed` on `u` now (Juju runs one whenever its agent starts): a
+    /// hook that observes everything (bags, secrets, config), so that a fault armed on one
+    /// of its tools is met in this step. `None` when the unit cannot run one (dying, in
+    /// error).
+    fn full_hook(&mut self, u: &str) -> Result<Option<HookRecord>, Failure> {
+        match self
+            .m
+            .run_hook_measured(u, HookSpec::plain(HookKind::ConfigChanged))
+        {
+            Ok(m) => {
+                self.note(format!("{u} ran config-changed, calls {:?}", m.tool_calls));
+                self.checkpoint()?;
+                Ok(Some(m.record))
+            }
+            Err(SimError::Refused(why)) => {
+                self.note(format!("no config-changed on {u}: {why}"));
+                Ok(None)
+            }
+            Err(e) => Err(self.err("sim", format!("config-changed on {u}: {}", Chain(&e)))),
         }
     }
 
@@ -446,8 +485,6 @@ impl Run<'_> {
     fn sigkill_hook(&mut self, u: &str, tool: ToolName, nth: u32) -> Result<(), Failure> {
         let r = self.m.pause_at(u, tool.as_str(), nth);
         let id = self.sim("pause", r)?;
-        let r = self.m.queue_update_status(u);
-        self.sim("update-status", r)?;
         // The killer: another handle on the model, waiting for the held call.
         let stop = Arc::new(AtomicBool::new(false));
         let dir = self.m.dir().to_path_buf();
@@ -465,7 +502,7 @@ impl Run<'_> {
                 Ok(None)
             })
         };
-        let met = self.run_until(u, |rec| !rec.succeeded());
+        let met = self.full_hook(u);
         stop.store(true, Ordering::SeqCst);
         let killed = killer
             .join()
@@ -488,7 +525,7 @@ impl Run<'_> {
             }
             (Ok(Some(pid)), None) => Err(self.err(
                 "sigkill-hook",
-                format!("killed {u}'s hook process {pid}, but no failed hook was recorded"),
+                format!("killed {u}'s hook process {pid}, but no hook was recorded"),
             )),
             (Ok(None), _) => {
                 self.note(format!("sigkill-hook: {u} made no call {nth} of {tool}"));
@@ -501,9 +538,7 @@ impl Run<'_> {
     fn hang_tool(&mut self, u: &str, tool: ToolName) -> Result<(), Failure> {
         let r = self.m.hang_tool(u, tool.as_str());
         self.sim("hang-tool", r)?;
-        let r = self.m.queue_update_status(u);
-        self.sim("update-status", r)?;
-        let rec = self.run_until(u, |rec| !rec.succeeded());
+        let rec = self.full_hook(u);
         let r = self.m.disarm_tool_hangs(u);
         let disarmed = self.sim("hang-tool", r)?;
         match rec? {
@@ -519,24 +554,8 @@ impl Run<'_> {
         let r = self.m.fill_disk(u);
         let dir = self.sim("disk-full", r)?;
         // A change every unit must act on: a rolling restart, whose end the unit records.
-        let (key, values) = CONFIG[0];
-        let current = self
-            .m
-            .config()
-            .ok()
-            .and_then(|c| c.get(key).and_then(|v| v.as_u64()));
-        let value = values
-            .iter()
-            .find(|v| Some(u64::from(**v)) != current)
-            .copied()
-            .unwrap_or(values[0]);
-        let v = value.to_string();
-        let r = self.m.set_config(&[(key, v.as_str())]);
-        self.sim("config", r)?;
-        self.note(format!(
-            "{u}'s disk is full ({}); config {key}={value}",
-            dir.display()
-        ));
+        let change = self.change_config()?;
+        self.note(format!("{u}'s disk is full ({}); {change}", dir.display()));
         let mut failed = None;
         let rec = self.run_until(u, |rec| {
             if !rec.succeeded() {
@@ -584,6 +603,26 @@ impl Run<'_> {
             self.note(format!("{u}: new files after a full disk: {stray:?}"));
         }
         Ok(())
+    }
+
+    /// Sets `tick-time` to another of its values: every unit renders its files again and
+    /// restarts in turn. Returns what it set.
+    fn change_config(&mut self) -> Result<String, Failure> {
+        let (key, values) = CONFIG[0];
+        let current = self
+            .m
+            .config()
+            .ok()
+            .and_then(|c| c.get(key).and_then(|v| v.as_u64()));
+        let value = values
+            .iter()
+            .find(|v| Some(u64::from(**v)) != current)
+            .copied()
+            .unwrap_or(values[0]);
+        let v = value.to_string();
+        let r = self.m.set_config(&[(key, v.as_str())]);
+        self.sim("config", r)?;
+        Ok(format!("config {key}={value}"))
     }
 
     /// The charm's state files of `u` (relative name -> content).
