@@ -130,3 +130,33 @@ fi
     assert_eq!(read(&c.ctl.join("writes")), "full kept\nwrote kept\n");
     m.destroy().unwrap();
 }
+
+#[test]
+fn injected_secret_get_failures_fail_the_next_reads_without_showing_the_content_then_stop() {
+    let c = charm(
+        r#"
+if [ "$H" = install ]; then secret-add --owner unit --label mine password=s3cr3t-value >/dev/null; fi
+if [ "$H" = update-status ]; then
+  set +e
+  secret-get --label mine >/dev/null 2>>"$CTL/errors"; echo $? >> "$CTL/codes"
+fi
+"#,
+    );
+    let mut m = model(&c, 64);
+    m.deploy(1).unwrap();
+    m.settle(zk_sim::SettleLimits::fast()).unwrap();
+    let _ = std::fs::remove_file(c.ctl.join("codes"));
+    m.inject_tool_failures("tiny/0", "secret-get", 2).unwrap();
+    for _ in 0..3 {
+        tick(&mut m);
+    }
+    assert_eq!(read(&c.ctl.join("codes")), "1\n1\n0\n");
+    let errors = read(&c.ctl.join("errors"));
+    assert_eq!(
+        errors.matches("injected failure of secret-get").count(),
+        2,
+        "{errors}"
+    );
+    assert!(!errors.contains("s3cr3t"), "{errors}");
+    assert!(m.state().unwrap().tool_failures.is_empty());
+}
