@@ -11,8 +11,8 @@
 //! |---|---|---|
 //! | `start-fault U port` | U's server killed, another listener on its client port | U blocked/waiting naming the cause, no failed hook, the others keep quorum |
 //! | `start-fault U perms` | U's server killed, its snapshot dir root's and 0700 | the same |
-//! | `sigkill-hook U T N` | a `config-changed` of U is SIGKILLed at its N-th call of T | the hook counts as failed (Juju retries it) |
-//! | `hang-tool U T` | in a `config-changed` of U, T never answers (nor later calls of it) | the charm's tool timeout ends the hook, within the hook bound |
+//! | `sigkill-hook U T N` | with a config change, U's hook is SIGKILLed at its N-th call of T | the hook counts as failed (Juju retries it) |
+//! | `hang-tool U T` | with a config change, U's next call of T never answers (nor later ones in that hook) | the charm's tool timeout ends the hook, within the hook bound |
 //! | `disk-full U` | U's `/var/lib/zookeeper-charm` is full; a config change makes it write | its hook fails or it is blocked, its files are intact |
 //! | `fail-secret U K` | U's next K `secret-get` calls fail; a config change makes it read | no password in any log, status or hook error |
 
@@ -29,9 +29,8 @@ use testkit::live_server;
 use testkit::model::{internal_secret, Allow};
 use testkit::server::signal_server;
 use zk_sim::rng::SplitMix64;
-use zk_sim::state::{HookKind, HookSpec};
 use zk_sim::tools::ToolName;
-use zk_sim::{Chain, HookRecord, Model, SimError};
+use zk_sim::{HookRecord, Model};
 
 use super::run::{Failure, Run};
 use super::scenario::CONFIG;
@@ -41,11 +40,11 @@ use super::scenario::CONFIG;
 /// waited for in seconds) leave a hook well under it, and it is the sim's slow-hook bound.
 pub(super) const HOOK_BOUND: Duration = Duration::from_secs(60);
 
-/// The tools a steady `config-changed` of the charm calls, and how often (measured: one
-/// `config-get`, one `is-leader`, ten `relation-get` at 3 units, two `relation-list`):
-/// where a hang or a kill is put, so that it is met in the hook that [`Run::full_hook`]
-/// runs. (`status-set`, `juju-log` and `secret-get` are called only when something
-/// changes: `fail-secret` comes with a config change for that reason.)
+/// The tools every `config-changed` of the charm calls, and how often (measured on a
+/// steady one: one `config-get`, one `is-leader`, ten `relation-get` at 3 units, two
+/// `relation-list`): where a hang or a kill is put, so that it is met in the hooks of the
+/// config change that comes with it. (`status-set`, `juju-log` and `secret-get` are called
+/// only when something changes.)
 pub(super) const HOOK_TOOLS: [(ToolName, u32); 4] = [
     (ToolName::ConfigGet, 1),
     (ToolName::IsLeader, 1),
@@ -316,28 +315,6 @@ impl Run<'_> {
         }
     }
 
-    /// Runs a `config-changed` on `u` now (Juju runs one whenever its agent starts): a
-    /// hook that observes everything (bags, secrets, config), so that a fault armed on one
-    /// of its tools is met in this step. `None` when the unit cannot run one (dying, in
-    /// error).
-    fn full_hook(&mut self, u: &str) -> Result<Option<HookRecord>, Failure> {
-        match self
-            .m
-            .run_hook_measured(u, HookSpec::plain(HookKind::ConfigChanged))
-        {
-            Ok(m) => {
-                self.note(format!("{u} ran config-changed, calls {:?}", m.tool_calls));
-                self.checkpoint()?;
-                Ok(Some(m.record))
-            }
-            Err(SimError::Refused(why)) => {
-                self.note(format!("no config-changed on {u}: {why}"));
-                Ok(None)
-            }
-            Err(e) => Err(self.err("sim", format!("config-changed on {u}: {}", Chain(&e)))),
-        }
-    }
-
     /// Runs queued hooks one at a time (no retries) until `done` says a record of `unit`
     /// shows the fault met; returns that record, or `None` when the model ran out of work
     /// or [`PHASE_HOOKS`] ran.
@@ -483,8 +460,12 @@ impl Run<'_> {
     }
 
     fn sigkill_hook(&mut self, u: &str, tool: ToolName, nth: u32) -> Result<(), Failure> {
+        // In the rolling restart of a config change: the hook may be rendering, writing,
+        // restarting or handing the restart on when it dies.
+        let change = self.change_config()?;
         let r = self.m.pause_at(u, tool.as_str(), nth);
         let id = self.sim("pause", r)?;
+        self.note(format!("{change}; {u} dies at its call {nth} of {tool}"));
         // The killer: another handle on the model, waiting for the held call.
         let stop = Arc::new(AtomicBool::new(false));
         let dir = self.m.dir().to_path_buf();
@@ -502,7 +483,7 @@ impl Run<'_> {
                 Ok(None)
             })
         };
-        let met = self.full_hook(u);
+        let met = self.run_until(u, |rec| !rec.succeeded());
         stop.store(true, Ordering::SeqCst);
         let killed = killer
             .join()
@@ -536,9 +517,11 @@ impl Run<'_> {
     }
 
     fn hang_tool(&mut self, u: &str, tool: ToolName) -> Result<(), Failure> {
+        let change = self.change_config()?;
         let r = self.m.hang_tool(u, tool.as_str());
         self.sim("hang-tool", r)?;
-        let rec = self.full_hook(u);
+        self.note(format!("{change}; {tool} hangs on {u}"));
+        let rec = self.run_until(u, |rec| !rec.succeeded());
         let r = self.m.disarm_tool_hangs(u);
         let disarmed = self.sim("hang-tool", r)?;
         match rec? {
