@@ -128,6 +128,15 @@ fi
     assert!(!m.free_disk("tiny/0").unwrap(), "freed once");
     tick(&mut m);
     assert_eq!(read(&c.ctl.join("writes")), "full kept\nwrote kept\n");
+    // Full again, and free again.
+    m.fill_disk("tiny/0").unwrap();
+    tick(&mut m);
+    assert!(m.free_disk("tiny/0").unwrap());
+    tick(&mut m);
+    assert_eq!(
+        read(&c.ctl.join("writes")),
+        "full kept\nwrote kept\nfull kept\nwrote kept\n"
+    );
     m.destroy().unwrap();
 }
 

@@ -80,11 +80,17 @@ impl Model {
     /// Fills the disk under `unit`'s `/var/lib/zookeeper-charm`: a tmpfs of
     /// [`FULL_DISK_KIB`] KiB over it (as its machine's namespaces see it from their next
     /// hook on) holding a copy of its files (owners and modes kept) and a filler that takes
-    /// the rest, so that any new write there fails with ENOSPC. Returns the directory.
+    /// the rest, so that any new write there fails with ENOSPC (a disk filled and freed
+    /// before is filled again). Returns the directory.
     pub fn fill_disk(&mut self, unit: &str) -> Result<PathBuf, SimError> {
         let dir = self.state_disk(unit)?;
         if is_mount_point(&dir) {
-            return Err(SimError::Refused(format!("{unit}'s disk is already full")));
+            // Full before and freed since: fill it again.
+            if dir.join(FILLER).exists() {
+                return Err(SimError::Refused(format!("{unit}'s disk is already full")));
+            }
+            fill(&dir.join(FILLER))?;
+            return Ok(dir);
         }
         let stash = dir.with_extension("stash");
         let _ = fs::remove_dir_all(&stash);
