@@ -365,6 +365,9 @@ pub struct PausePoint {
     /// The hook or action context of the held call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// The process id of the held tool call (its parent is the hook's process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 /// A unit's own view of one relation it has entered.
@@ -679,6 +682,17 @@ pub struct ToolFailure {
     pub remaining: u32,
 }
 
+/// Makes the next call of tool `tool` by unit `unit` never answer (a wedged unit agent):
+/// it blocks until its hook has ended, and so does every later call of that tool in the
+/// same hook (`context`, set by the first call held). It is gone once that hook ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolHang {
+    pub unit: String,
+    pub tool: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
 /// One application of the model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Application {
@@ -738,6 +752,9 @@ pub struct ModelState {
     pub actions: BTreeMap<u64, ActionRecord>,
     pub next_action: u64,
     pub tool_failures: Vec<ToolFailure>,
+    /// Hook tools made to hang (see [`ToolHang`]).
+    #[serde(default)]
+    pub tool_hangs: Vec<ToolHang>,
     /// Hooks run so far (hook-log sequence numbers).
     pub hook_seq: u64,
     /// Hooks queued so far, not counting `update-status` (settle watches it).

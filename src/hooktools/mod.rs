@@ -53,6 +53,10 @@ pub enum ToolError {
         /// What it had written to stderr by then.
         stderr: String,
     },
+    /// Not run: an earlier tool call of this hook timed out, so the unit agent is taken
+    /// for wedged and the hook must fail now rather than wait once more per call.
+    #[error("`{cmd}` not run: an earlier hook tool call got no answer within the timeout")]
+    Unanswered { cmd: String },
     /// The tool's output was not what the contract says.
     #[error("unexpected output from `{cmd}`: {detail}")]
     Output { cmd: String, detail: String },

@@ -24,6 +24,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -552,6 +554,7 @@ pub(crate) fn parse_secret_id(inv: &Invocation, out: &str) -> Result<SecretId, T
 #[derive(Debug)]
 pub struct ProcessHookTools {
     tool_dir: Option<PathBuf>,
+    agent: Agent,
     unit_name: Option<String>,
     cache: RefCell<Cache>,
     calls: RefCell<BTreeMap<String, usize>>,
@@ -569,12 +572,20 @@ impl ProcessHookTools {
     pub fn new() -> ProcessHookTools {
         ProcessHookTools {
             tool_dir: None,
+            agent: Agent::default(),
             unit_name: std::env::var("JUJU_UNIT_NAME")
                 .ok()
                 .filter(|u| !u.is_empty()),
             cache: RefCell::default(),
             calls: RefCell::default(),
         }
+    }
+
+    /// The same, with calls killed after `timeout` instead of [`TOOL_TIMEOUT`] (tests).
+    #[cfg(test)]
+    fn with_timeout(mut self, timeout: Duration) -> ProcessHookTools {
+        self.agent.timeout = timeout;
+        self
     }
 
     /// Tools taken from `dir` (`<dir>/relation-get`, ...) instead of `PATH`.
@@ -603,7 +614,7 @@ impl ProcessHookTools {
             .borrow_mut()
             .entry(inv.tool.to_string())
             .or_default() += 1;
-        run_tool(self.tool_dir.as_deref(), inv)
+        run_tool(self.tool_dir.as_deref(), &self.agent, inv)
     }
 
     /// Where the charm's log records go: `juju-log`, from the same tools directory. It
@@ -611,6 +622,7 @@ impl ProcessHookTools {
     pub fn juju_log(&self) -> JujuLog {
         JujuLog {
             tool_dir: self.tool_dir.clone(),
+            agent: self.agent.clone(),
         }
     }
 
@@ -629,13 +641,41 @@ impl ProcessHookTools {
 }
 
 /// How long one hook-tool call may take before it is killed. Juju's tools answer in
-/// milliseconds (an RPC to the unit agent); a minute means the agent is wedged, and a hook
-/// that failed is retried by Juju, where one that hangs blocks the unit (and its actions)
-/// for good.
-pub const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+/// milliseconds (an RPC over a local socket to the unit agent); the slowest ones
+/// (`relation-get` of a remote bag, `secret-get`, `network-get`) wait on one API call to
+/// the controller, a second or two on a loaded one. 20 s is ten times that: past it the
+/// agent is wedged, and a hook that fails is retried by Juju (with back-off), where one
+/// that hangs blocks the unit and its actions. A false timeout costs one retried hook.
+///
+/// After one call timed out, every later call of the same process fails at once without
+/// running ([`ToolError::Unanswered`]), so that a wedged agent fails the hook within one
+/// timeout, however many calls the hook still had to make (its `juju-log` lines too: the
+/// logger then writes to stderr, which Juju keeps in the unit's log).
+pub const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The unit agent as this hook's tools reach it: the timeout of one call, and whether a
+/// call already went unanswered (shared by the tools and their `juju-log` sink).
+#[derive(Debug, Clone)]
+struct Agent {
+    timeout: Duration,
+    unanswered: Arc<AtomicBool>,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            timeout: TOOL_TIMEOUT,
+            unanswered: Arc::default(),
+        }
+    }
+}
 
 /// Runs one tool (from `tool_dir`, else `PATH`) and returns its stdout.
-fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<String, ToolError> {
+fn run_tool(
+    tool_dir: Option<&std::path::Path>,
+    agent: &Agent,
+    inv: &Invocation,
+) -> Result<String, ToolError> {
     let program = match tool_dir {
         Some(dir) => dir.join(inv.tool),
         None => PathBuf::from(inv.tool),
@@ -644,6 +684,11 @@ fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<Stri
         cmd: inv.display.clone(),
         source,
     };
+    if agent.unanswered.load(Ordering::Relaxed) {
+        return Err(ToolError::Unanswered {
+            cmd: inv.display.clone(),
+        });
+    }
     let (_files, args) = match &inv.content {
         Some(content) => {
             let (files, args) = ContentFiles::create(content, &inv.args).map_err(spawn_err)?;
@@ -656,15 +701,18 @@ fn run_tool(tool_dir: Option<&std::path::Path>, inv: &Invocation) -> Result<Stri
     let out = crate::subprocess::run(
         &mut cmd,
         inv.stdin.as_deref().map(str::as_bytes),
-        TOOL_TIMEOUT,
+        agent.timeout,
     )
     .map_err(|e| match e {
         RunError::Spawn(source) | RunError::Wait(source) => spawn_err(source),
-        RunError::TimedOut { after, stderr } => ToolError::TimedOut {
-            cmd: inv.display.clone(),
-            after,
-            stderr: clip(stderr.trim().to_string()),
-        },
+        RunError::TimedOut { after, stderr } => {
+            agent.unanswered.store(true, Ordering::Relaxed);
+            ToolError::TimedOut {
+                cmd: inv.display.clone(),
+                after,
+                stderr: clip(stderr.trim().to_string()),
+            }
+        }
     })?;
     if !out.status.success() {
         return Err(ToolError::Failed {
@@ -696,6 +744,7 @@ fn clip(mut stderr: String) -> String {
 #[derive(Debug, Clone)]
 pub struct JujuLog {
     tool_dir: Option<PathBuf>,
+    agent: Agent,
 }
 
 impl JujuLog {
@@ -704,7 +753,12 @@ impl JujuLog {
     /// # Errors
     /// When the tool cannot run or fails.
     pub fn write(&self, level: log::Level, message: &str) -> Result<(), ToolError> {
-        run_tool(self.tool_dir.as_deref(), &argv::juju_log(level, message)).map(drop)
+        run_tool(
+            self.tool_dir.as_deref(),
+            &self.agent,
+            &argv::juju_log(level, message),
+        )
+        .map(drop)
     }
 }
 
@@ -1147,6 +1201,31 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn after_one_call_timed_out_no_other_call_runs_so_the_hook_fails_within_one_timeout() {
+        let t = Tools::new();
+        t.tool("config-get", "sleep 30")
+            .answer("is-leader", "true")
+            .tool("juju-log", "");
+        let h = t.hook_tools().with_timeout(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let e = h.config_get().unwrap_err();
+        assert!(matches!(e, ToolError::TimedOut { .. }), "{e}");
+        // Neither a later call nor a log line waits (or runs) once the agent went silent.
+        let e = h.is_leader().unwrap_err();
+        assert!(matches!(e, ToolError::Unanswered { .. }), "{e}");
+        let e = h.juju_log().write(log::Level::Info, "x").unwrap_err();
+        assert!(matches!(e, ToolError::Unanswered { .. }), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(t.log(), vec!["config-get [--format=json]"]);
+        // Another hook (a fresh process) starts afresh.
+        assert!(t.hook_tools().is_leader().unwrap());
     }
 
     #[test]

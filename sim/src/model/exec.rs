@@ -125,6 +125,8 @@ impl Model {
         let _ = fs::remove_file(&script);
         let mut g = self.lock()?;
         let ctx = g.st.contexts.remove(&ctx_id);
+        g.st.tool_hangs
+            .retain(|h| h.context.as_deref() != Some(ctx_id.as_str()));
         let mut result = match run {
             Ok(f) => ExecResult {
                 code: f.code,

@@ -14,7 +14,8 @@
 //! - `settle.rs`: [`Model::settle`] and its bounds; `observe.rs`: statuses, logs, databags,
 //!   secrets.
 //! - `records.rs`: what runs report; `measure.rs`: measured runs for benchmarks.
-//! - `pause.rs`: pause points, to hold a unit at a hook-tool call.
+//! - `pause.rs`: pause points, to hold a unit at a hook-tool call; `faults.rs`: the
+//!   sim's faults for chaos runs (a hanging tool, a hook killed mid-way, a full disk).
 //! - `addresses.rs`: unit address blocks; `jujuc.rs`: finding the hook-tool binary.
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ mod addresses;
 mod commit;
 mod env;
 mod exec;
+mod faults;
 mod jujuc;
 mod measure;
 mod observe;
@@ -243,6 +245,7 @@ impl Model {
             actions: BTreeMap::new(),
             next_action: 1,
             tool_failures: Vec::new(),
+            tool_hangs: Vec::new(),
             hook_seq: 0,
             enqueued: 0,
             clock_skip_ms: 0,
@@ -344,6 +347,7 @@ impl Model {
     pub fn destroy(&mut self) -> Result<Vec<i32>, SimError> {
         let pids = self.stop_processes();
         unmount_storage(self.dir());
+        faults::unmount_full_disks(self.dir());
         let dir = self.dir().to_path_buf();
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(SimError::io("remove", &dir))?;

@@ -57,6 +57,7 @@ impl Model {
             calls: 0,
             state: PauseState::Armed,
             context: None,
+            pid: None,
         });
         g.save()?;
         Ok(id)

@@ -322,6 +322,8 @@ impl Model {
         let mut g = self.lock()?;
         let st = &mut g.st;
         let ctx = st.contexts.remove(&run.ctx_id);
+        st.tool_hangs
+            .retain(|h| h.context.as_deref() != Some(run.ctx_id.as_str()));
         let (mut outcome, mut reason, exit_code) = outcome(&run, &ended);
         let mut writes = Vec::new();
         if outcome == RunOutcome::Ok {

@@ -302,7 +302,15 @@ fn run(
             "bad request: unknown context {ctx_id:?}"
         )));
     }
-    if let Some(id) = hit_pause(&mut guard.st, &ctx_id, tool_name, args) {
+    let (hold, counted) = hit_pause(&mut guard.st, &ctx_id, tool_name, args);
+    if counted && hold.is_none() {
+        // The count must last: the N-th call is N calls from when the point was set, even
+        // across tools that change nothing else (`juju-log`, `config-get`).
+        guard
+            .save()
+            .map_err(|e| ToolFail::runtime(format!("cannot save the model: {}", Chain(&e))))?;
+    }
+    if let Some(id) = hold {
         // Held until the test releases it, without the model lock (the model goes on).
         guard
             .save()
@@ -317,6 +325,18 @@ fn run(
                 "bad request: unknown context {ctx_id:?}"
             )));
         }
+    }
+    if hit_hang(&mut guard.st, &ctx_id, tool_name) {
+        // Never answers: held, without the model lock, until its hook has ended (the
+        // charm's own timeout should end the call long before).
+        guard
+            .save()
+            .map_err(|e| ToolFail::runtime(format!("cannot save the model: {}", Chain(&e))))?;
+        drop(guard);
+        wait_context_gone(&store, &ctx_id)?;
+        return Err(ToolFail::runtime(format!(
+            "{tool_name} hung until its hook ended (zk-sim chaos)"
+        )));
     }
     let mut tool = Tool {
         g: &mut guard,
@@ -337,11 +357,20 @@ fn run(
 }
 
 /// Counts this call against the armed pause points of its unit and tool (see
-/// [`crate::state::PausePoint`]); returns the one it must hold at, if any.
-fn hit_pause(st: &mut ModelState, ctx_id: &str, tool: ToolName, args: &[String]) -> Option<u64> {
-    let unit = st.contexts.get(ctx_id)?.unit.clone();
+/// [`crate::state::PausePoint`]); returns the one it must hold at, if any, and whether it
+/// counted against any.
+fn hit_pause(
+    st: &mut ModelState,
+    ctx_id: &str,
+    tool: ToolName,
+    args: &[String],
+) -> (Option<u64>, bool) {
+    let Some(unit) = st.contexts.get(ctx_id).map(|c| c.unit.clone()) else {
+        return (None, false);
+    };
     let text = args.join(" ");
     let mut hold = None;
+    let mut counted = false;
     for p in st.pauses.iter_mut() {
         let matches = p.state == PauseState::Armed
             && p.unit == unit
@@ -351,13 +380,51 @@ fn hit_pause(st: &mut ModelState, ctx_id: &str, tool: ToolName, args: &[String])
             continue;
         }
         p.calls += 1;
+        counted = true;
         if p.calls == p.nth && hold.is_none() {
             p.state = PauseState::Holding;
             p.context = Some(ctx_id.to_string());
+            p.pid = Some(std::process::id());
             hold = Some(p.id);
         }
     }
-    hold
+    (hold, counted)
+}
+
+/// Whether this call must hang (see [`crate::state::ToolHang`]); the first such call of a
+/// hook ties the hang to its context.
+fn hit_hang(st: &mut ModelState, ctx_id: &str, tool: ToolName) -> bool {
+    let Some(unit) = st.contexts.get(ctx_id).map(|c| c.unit.clone()) else {
+        return false;
+    };
+    let hang = st.tool_hangs.iter_mut().find(|h| {
+        h.unit == unit
+            && h.tool == tool.as_str()
+            && h.context.as_deref().is_none_or(|c| c == ctx_id)
+    });
+    match hang {
+        Some(h) => {
+            h.context = Some(ctx_id.to_string());
+            true
+        }
+        None => false,
+    }
+}
+
+/// Waits until context `ctx_id` has ended (its hook finished or was killed), for at most
+/// 15 minutes (a hook killed from outside leaves its context until the model notices).
+fn wait_context_gone(store: &Store, ctx_id: &str) -> Result<(), ToolFail> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(900);
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let g = store
+            .lock()
+            .map_err(|e| ToolFail::runtime(format!("cannot open the model: {}", Chain(&e))))?;
+        if !g.st.contexts.contains_key(ctx_id) {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Waits until pause point `id` is released (or gone).

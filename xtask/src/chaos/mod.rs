@@ -5,12 +5,17 @@
 //! A scenario is a deployment size and a list of events: add or remove a unit (keeping 1..5),
 //! move Juju leadership, SIGKILL a unit's ZooKeeper, make a hook tool fail, change a config
 //! option that restarts every unit, and an upgrade (`pre-upgrade-check`, then `refresh` to
-//! the other packed revision, possibly interrupted by another event a few hooks in). The
+//! the other packed revision, possibly interrupted by another event a few hooks in), and
+//! the faults of `faults.rs` (about a third of the steps): a server that exits at start
+//! (client port taken, snapshot directory unwritable), a hook SIGKILLed at a tool call, a
+//! hook tool that never answers, a full disk under the charm's state, failing secret
+//! reads. The
 //! seed also seeds the sim's scheduler, so the hook interleaving is random too: up to 2-4
 //! units run hooks at once, the Juju leader and the relation order are drawn, and whether
 //! leadership moves by seed and whether the leader sees its own app-bag writes vary.
 //!
 //! Checked after every hook (sampling each unit's ZooKeeper process and `srvr`):
+//! - the hook ended within the hook time bound (60 s, `faults::HOOK_BOUND`);
 //! - at most one unit is out of service because the charm stopped or restarted it;
 //! - the voting members never lose their majority through a charm action (quorum loss while
 //!   the scenario killed a server or removed a unit is excused).
@@ -21,6 +26,12 @@
 //! active; every unit's ZooKeeper serves; the voting members are exactly the units; no
 //! upgrade is left half done; a client write succeeds; every write acknowledged so far
 //! (also those made mid-step) reads back.
+//!
+//! While a fault lasts, what it must leave standing is checked too (see `faults.rs`): a
+//! server that cannot start leaves its unit blocked or waiting naming the cause, no hook
+//! failed and the others keeping quorum; a killed or hung hook ends as a failed hook that
+//! Juju retries; a full disk leaves the charm's files whole; after failing secret reads no
+//! password shows in a log, status or hook error.
 //!
 //! A failing seed prints its event list, then the runner shrinks it (re-running with events
 //! removed, within `--shrink-secs`) and prints the shortest list that still fails the same
@@ -33,7 +44,10 @@
 //!   invariant checker.
 //! - `run.rs`: running one scenario on a fresh model and checking each settled step.
 //! - `shrink.rs`: removing events while a failing scenario still fails the same way.
+//! - `faults.rs`: the injected faults (their language, putting them in place, the checks
+//!   while they last) and the hook time bound.
 
+mod faults;
 mod run;
 mod scenario;
 mod shrink;

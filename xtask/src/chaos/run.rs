@@ -49,9 +49,9 @@ pub(super) struct Run<'a> {
     seed: u64,
     /// How many units' hooks a settle runs at once.
     parallel: usize,
-    m: Model,
-    tracker: Rc<RefCell<Tracker>>,
-    step: usize,
+    pub(super) m: Model,
+    pub(super) tracker: Rc<RefCell<Tracker>>,
+    pub(super) step: usize,
     /// The charm the next upgrade refreshes to (alternates between the revisions).
     next_rev2: bool,
     acked: BTreeSet<String>,
@@ -69,14 +69,14 @@ pub(super) fn fail(step: usize, kind: &'static str, message: impl Into<String>) 
 }
 
 impl Run<'_> {
-    fn err(&self, kind: &'static str, message: impl Into<String>) -> Failure {
+    pub(super) fn err(&self, kind: &'static str, message: impl Into<String>) -> Failure {
         let mut message = message.into();
         message.push('\n');
         message.push_str(&describe_units(&self.m));
         fail(self.step, kind, message)
     }
 
-    fn sim<T>(&self, what: &str, r: Result<T, zk_sim::SimError>) -> Result<T, Failure> {
+    pub(super) fn sim<T>(&self, what: &str, r: Result<T, zk_sim::SimError>) -> Result<T, Failure> {
         r.map_err(|e| self.err("sim", format!("{what}: {}", Chain(&e))))
     }
 
@@ -90,7 +90,7 @@ impl Run<'_> {
             .collect()
     }
 
-    fn pick(&self, k: u32) -> Option<String> {
+    pub(super) fn pick(&self, k: u32) -> Option<String> {
         let alive = self.alive();
         if alive.is_empty() {
             return None;
@@ -98,14 +98,14 @@ impl Run<'_> {
         Some(alive[k as usize % alive.len()].clone())
     }
 
-    fn checkpoint(&self) -> Result<(), Failure> {
+    pub(super) fn checkpoint(&self) -> Result<(), Failure> {
         match self.tracker.borrow().invariants.violation() {
             Some(v) => Err(self.err(v.kind.as_str(), v.message.clone())),
             None => Ok(()),
         }
     }
 
-    fn note(&self, text: String) {
+    pub(super) fn note(&self, text: String) {
         if self.log {
             log::info!("  {text}");
         }
@@ -205,6 +205,7 @@ impl Run<'_> {
                     self.apply(e)?;
                 }
             }
+            Event::Fault(f) => self.apply_fault(f)?,
         }
         Ok(())
     }
@@ -218,7 +219,7 @@ impl Run<'_> {
     }
 
     /// Tries to write one znode; Ok means acknowledged.
-    fn write(&mut self, name: &str, timeout: Duration) -> Result<(), String> {
+    pub(super) fn write(&mut self, name: &str, timeout: Duration) -> Result<(), String> {
         let pw = super_password(&self.m).ok_or("no super password yet")?;
         let parent = format!("/chaos-{}", self.seed);
         write_once(&self.hosts(), &pw, &parent, name, timeout)?;
@@ -383,7 +384,11 @@ impl Run<'_> {
             };
         }
         self.settle(allow)?;
-        self.check_settled()
+        self.check_settled()?;
+        if matches!(ev, Event::Fault(super::faults::Fault::FailSecret { .. })) {
+            self.check_no_password_leak()?;
+        }
+        Ok(())
     }
 }
 
@@ -401,6 +406,7 @@ fn allow_for(ev: &Event) -> Allow {
         Event::Upgrade {
             interrupt: Some(e), ..
         } => allow_for(e),
+        Event::Fault(f) => f.allow(),
         _ => Allow::default(),
     }
 }
@@ -433,6 +439,9 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
         let mut t = t.borrow_mut();
         t.hooks += 1;
         t.invariants.context = format!("after hook {rec}");
+        if let Some(slow) = super::faults::over_bound(rec) {
+            t.over_bound.push(slow);
+        }
         t.sample();
     });
     if log {

@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use zk_sim::rng::SplitMix64;
 use zk_sim::tools::ToolName;
 
+use super::faults::{random_fault, Fault};
+
 /// The tools the charm calls in most hooks: the ones a failure is injected into.
 pub(super) const TOOLS: [ToolName; 7] = [
     ToolName::RelationGet,
@@ -27,6 +29,10 @@ pub(super) const CONFIG: [(&str, [u32; 3]); 3] = [
 ];
 
 pub(super) const MAX_UNITS: usize = 5;
+
+/// The share of generated steps (in percent) that inject a fault of `faults.rs`: a 12-step
+/// scenario holds four on average, and one at least in 99 seeds of 100.
+const FAULT_PERCENT: usize = 33;
 
 /// One event of a scenario. Units are named by position among the live units (by unit
 /// number, modulo their count), so that a scenario stays meaningful when shrinking removes
@@ -52,6 +58,8 @@ pub enum Event {
         after: u32,
         interrupt: Option<Box<Event>>,
     },
+    /// A fault injected into one unit (see `faults.rs`).
+    Fault(Fault),
 }
 
 impl fmt::Display for Event {
@@ -70,6 +78,7 @@ impl fmt::Display for Event {
                 }
                 Ok(())
             }
+            Event::Fault(x) => write!(f, "{x}"),
         }
     }
 }
@@ -158,7 +167,10 @@ impl std::str::FromStr for Event {
                     interrupt,
                 }
             }
-            _ => bail!("unknown event {text:?}"),
+            _ => match Fault::parse(text, &words) {
+                Some(fault) => Event::Fault(fault?),
+                None => bail!("unknown event {text:?}"),
+            },
         };
         if bracket.is_some() && !matches!(ev, Event::Upgrade { .. }) {
             bail!("{text:?}: only an upgrade takes an interrupting event");
@@ -245,7 +257,16 @@ pub fn generate(seed: u64, steps: usize) -> Scenario {
         1 | 2 => 2,
         _ => 3,
     };
-    let events = (0..steps).map(|_| random_event(&mut rng, true)).collect();
+    // About a third of the steps inject one of the faults of `faults.rs`.
+    let events = (0..steps)
+        .map(|_| {
+            if rng.below(100) < FAULT_PERCENT {
+                Event::Fault(random_fault(&mut rng))
+            } else {
+                random_event(&mut rng, true)
+            }
+        })
+        .collect();
     Scenario { units, events }
 }
 
@@ -315,6 +336,11 @@ mod tests {
             "config",
             "upgrade",
             "[",
+            "start-fault",
+            "sigkill-hook",
+            "hang-tool",
+            "disk-full",
+            "fail-secret",
         ] {
             assert!(all.contains(word), "{word}");
         }

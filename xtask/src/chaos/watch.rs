@@ -12,6 +12,8 @@ pub(super) struct Tracker {
     pub(super) model: Model,
     pub(super) invariants: ServingInvariants,
     pub(super) hooks: usize,
+    /// Hooks that ran past the hook time bound (see `faults::HOOK_BOUND`).
+    pub(super) over_bound: Vec<String>,
     members: MembershipReader,
 }
 
@@ -21,6 +23,7 @@ impl Tracker {
             model,
             invariants: ServingInvariants::default(),
             hooks: 0,
+            over_bound: Vec::new(),
             members: MembershipReader::new(),
         }
     }
