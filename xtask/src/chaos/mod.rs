@@ -4,7 +4,8 @@
 //!
 //! A scenario is a deployment size and a list of events: add or remove a unit (keeping 1..5),
 //! move Juju leadership, SIGKILL a unit's ZooKeeper, make a hook tool fail, change a config
-//! option that restarts every unit, and an upgrade (`pre-upgrade-check`, then `refresh` to
+//! option that restarts every unit, add a client application related to `zookeeper` or
+//! remove a client's relation, and an upgrade (`pre-upgrade-check`, then `refresh` to
 //! the other packed revision, possibly interrupted by another event a few hooks in). The
 //! seed also seeds the sim's scheduler, so the hook interleaving is random too: up to 2-4
 //! units run hooks at once, the Juju leader and the relation order are drawn, and whether
@@ -20,7 +21,10 @@
 //! an update-status round unless a server was killed or a failure injected); every unit is
 //! active; every unit's ZooKeeper serves; the voting members are exactly the units; no
 //! upgrade is left half done; a client write succeeds; every write acknowledged so far
-//! (also those made mid-step) reads back.
+//! (also those made mid-step) reads back; every related client was given credentials
+//! and endpoints that match the units, logs in with them, writes under its chroot, and
+//! reads back all its acknowledged writes; a removed client's writes are kept and its
+//! login and ACL entries are revoked (see `clients.rs`).
 //!
 //! A failing seed prints its event list, then the runner shrinks it (re-running with events
 //! removed, within `--shrink-secs`) and prints the shortest list that still fails the same
@@ -31,9 +35,11 @@
 //! - `scenario.rs`: the scenario language (events, parsing, printing, generation by seed).
 //! - `watch.rs`: sampling every unit's server after each hook into the test kit's
 //!   invariant checker.
+//! - `clients.rs`: the client applications: adding, removing, their writes and checks.
 //! - `run.rs`: running one scenario on a fresh model and checking each settled step.
 //! - `shrink.rs`: removing events while a failing scenario still fails the same way.
 
+mod clients;
 mod run;
 mod scenario;
 mod shrink;
