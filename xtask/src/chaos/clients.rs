@@ -96,7 +96,8 @@ struct Client {
     creds: Option<Creds>,
     /// Names of its acknowledged znodes under its chroot.
     acked: Vec<String>,
-    removed: bool,
+    /// The step whose event removed its relation.
+    removed_at: Option<usize>,
 }
 
 /// The clients of one scenario run.
@@ -151,13 +152,37 @@ fn write_as(creds: &Creds, chroot: &str, name: &str, timeout: Duration) -> Resul
         .map_err(|e| format!("create {path} as {}: {e}", creds.user))
 }
 
-/// The children of `chroot` through a fresh session as `auth` on `endpoints`.
-fn children_as(endpoints: &[String], auth: Auth, chroot: &str) -> Result<Vec<String>, String> {
+/// Through a fresh session as `auth` on `endpoints`: lists `chroot` and, with `get_data`,
+/// reads every znode of `names` that is there (its data must be its name). Returns the
+/// names missing; Err if a request failed.
+fn read_back_as(
+    endpoints: &[String],
+    auth: Auth,
+    chroot: &str,
+    names: &[String],
+    get_data: bool,
+) -> Result<Vec<String>, String> {
     let shown = format!("{auth:?}");
     let mut s = Admin::connect_as(endpoints, auth, SESSION)
         .map_err(|e| format!("connect as {shown}: {e}"))?;
-    s.children(chroot)
-        .map_err(|e| format!("list {chroot} as {shown}: {e}"))
+    let children = s
+        .children(chroot)
+        .map_err(|e| format!("list {chroot} as {shown}: {e}"))?;
+    let mut missing = Vec::new();
+    for name in names {
+        if !children.contains(name) {
+            missing.push(name.clone());
+        } else if get_data {
+            let path = format!("{chroot}/{name}");
+            let data = s
+                .get(&path)
+                .map_err(|e| format!("get {path} as {shown}: {e}"))?;
+            if data != name.as_bytes() {
+                return Err(format!("{path} holds {data:?}, written {name:?}"));
+            }
+        }
+    }
+    Ok(missing)
 }
 
 impl Clients {
@@ -172,7 +197,11 @@ impl Clients {
             return None;
         }
         let count = |removed: bool| {
-            let l: Vec<&Client> = self.list.iter().filter(|c| c.removed == removed).collect();
+            let l: Vec<&Client> = self
+                .list
+                .iter()
+                .filter(|c| c.removed_at.is_some() == removed)
+                .collect();
             (l.len(), l.iter().map(|c| c.acked.len()).sum::<usize>())
         };
         let (related, w) = count(false);
@@ -184,7 +213,7 @@ impl Clients {
 
     fn related(&self) -> Vec<usize> {
         (0..self.list.len())
-            .filter(|&i| !self.list[i].removed)
+            .filter(|&i| self.list[i].removed_at.is_none())
             .collect()
     }
 
@@ -244,7 +273,7 @@ impl Clients {
             pinned: false,
             creds: None,
             acked: Vec::new(),
-            removed: false,
+            removed_at: None,
         });
         Ok(format!(
             "added client{n} (relation {relation}, {asked:?}, {}; {ran} hooks before it asked)",
@@ -252,8 +281,8 @@ impl Clients {
         ))
     }
 
-    /// `client-remove k`: removes the relation of the k-th related client.
-    pub(super) fn remove(&mut self, m: &mut Model, k: u32) -> Result<String, String> {
+    /// `client-remove k` at `step`: removes the relation of the k-th related client.
+    pub(super) fn remove(&mut self, m: &mut Model, k: u32, step: usize) -> Result<String, String> {
         let related = self.related();
         if related.is_empty() {
             return Ok("client-remove skipped: no client related".into());
@@ -261,7 +290,7 @@ impl Clients {
         let c = &mut self.list[related[k as usize % related.len()]];
         m.remove_relation(&c.relation.to_string(), None)
             .map_err(|e| sim_err("remove-relation", e))?;
-        c.removed = true;
+        c.removed_at = Some(step);
         Ok(format!("removing {}'s relation {}", c.app, c.relation))
     }
 
@@ -309,10 +338,12 @@ impl Clients {
         }))
     }
 
-    /// A write by every published, related client in the middle of a step: it may fail
-    /// (not acknowledged), but if it succeeds it must survive.
+    /// A write by every published client in the middle of a step (also by one whose
+    /// relation this step removes: it writes until it is cut off): it may fail (not
+    /// acknowledged), but if it succeeds it must survive.
     pub(super) fn mid_writes(&mut self, step: usize) {
-        for c in self.list.iter_mut().filter(|c| !c.removed) {
+        let writing = |c: &&mut Client| c.removed_at.is_none_or(|at| at == step);
+        for c in self.list.iter_mut().filter(writing) {
             let Some(creds) = &c.creds else { continue };
             let name = format!("step-{step}-mid");
             if write_as(creds, &c.chroot, &name, Duration::from_secs(3)).is_ok() {
@@ -331,7 +362,7 @@ impl Clients {
     ) -> Result<(), Problem> {
         let want = unit_endpoints(m);
         for i in 0..self.list.len() {
-            if self.list[i].removed {
+            if self.list[i].removed_at.is_some() {
                 self.check_removed(m, i, super_password)?;
             } else {
                 self.check_related(m, i, step, &want)?;
@@ -385,12 +416,18 @@ impl Clients {
         eventually(30, || write_as(&creds, &c.chroot, &name, SESSION))
             .map_err(|e| ("client-write-failed", format!("{}: {e}", c.app)))?;
         c.acked.push(name);
-        for auth in [creds.sasl(), creds.digest()] {
-            let seen = eventually(10, || {
-                children_as(&creds.endpoints, auth.clone(), &c.chroot)
+        // Every znode read with SASL (as Kafka logs in), the listing with digest too.
+        for (auth, get_data) in [(creds.sasl(), true), (creds.digest(), false)] {
+            let lost = eventually(10, || {
+                read_back_as(
+                    &creds.endpoints,
+                    auth.clone(),
+                    &c.chroot,
+                    &c.acked,
+                    get_data,
+                )
             })
             .map_err(|e| ("client-read-failed", format!("{}: {e}", c.app)))?;
-            let lost: Vec<&String> = c.acked.iter().filter(|w| !seen.contains(w)).collect();
             if !lost.is_empty() {
                 return Err((
                     "client-write-lost",
@@ -450,19 +487,25 @@ impl Clients {
             let digest = eventually(10, || {
                 let mut s = Admin::connect_as(one, creds.digest(), SESSION)
                     .map_err(|e| format!("{ep}: {e}"))?;
-                match s.children(&c.chroot) {
-                    Ok(_) => Ok(false),
-                    Err(e) if is_no_auth(&e) => Ok(true),
-                    Err(e) => Err(format!("{ep}: {e}")),
+                // The chroot and what the client wrote under it.
+                let mut paths = vec![c.chroot.clone()];
+                paths.extend(c.acked.first().map(|w| format!("{}/{w}", c.chroot)));
+                for path in &paths {
+                    match s.get(path) {
+                        Ok(_) => return Ok(Some(path.clone())),
+                        Err(e) if is_no_auth(&e) => {}
+                        Err(e) => return Err(format!("{ep}: get {path}: {e}")),
+                    }
                 }
+                Ok(None)
             })
             .map_err(|e| ("read-failed", e))?;
-            if !digest {
+            if let Some(path) = digest {
                 return Err((
                     "client-not-revoked",
                     format!(
-                        "removed {}'s digest identity still reads {} on {ep}",
-                        c.app, c.chroot
+                        "removed {}'s digest identity still reads {path} on {ep}",
+                        c.app
                     ),
                 ));
             }

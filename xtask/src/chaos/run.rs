@@ -177,7 +177,7 @@ impl Run<'_> {
                 self.note(done);
             }
             Event::ClientRemove(k) => {
-                let r = self.clients.remove(&mut self.m, *k);
+                let r = self.clients.remove(&mut self.m, *k, self.step);
                 let done = r.map_err(|e| self.err("sim", e))?;
                 self.note(done);
             }

@@ -254,10 +254,10 @@ pub(super) fn random_event(rng: &mut SplitMix64, allow_upgrade: bool) -> Event {
     }
 }
 
-/// A client event a tenth of the time (a third of the time as an upgrade's interrupting
+/// A client event 15% of the time (a third of the time as an upgrade's interrupting
 /// event, so that relations come and go mid-upgrade), additions more often than removals.
 fn random_client_event(rng: &mut SplitMix64, top_level: bool) -> Option<Event> {
-    let chance = if top_level { 10 } else { 33 };
+    let chance = if top_level { 15 } else { 33 };
     if rng.below(100) >= chance {
         return None;
     }
