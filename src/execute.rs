@@ -16,7 +16,7 @@ use crate::machine::Size;
 use crate::passwords::Credentials;
 use crate::peers::cluster;
 use crate::plan::{Plan, SecretWrite, UpgradeFailed, WorkloadOp};
-use crate::render::{dynamic_config, Rendered};
+use crate::render::{dynamic_config, dynamic_config_file, Rendered};
 use crate::report::chain;
 use crate::snapshot::Snapshot;
 use crate::status::Status;
@@ -374,7 +374,10 @@ fn write(
 }
 
 /// Writes the rendered files. A first start gets the given dynamic config; otherwise the
-/// `dynamicConfigFile` ZooKeeper maintains is kept.
+/// `dynamicConfigFile` ZooKeeper maintains is kept: read again from `zoo.cfg` now, not
+/// taken from the snapshot, because ZooKeeper rewrites it after every reconfig, also one
+/// that another unit made while this hook ran (a unit leaving mid-upgrade). Pointing the
+/// server back at the older membership would start it with a voter that is gone.
 fn write_files(
     s: &Snapshot,
     r: &Rendered,
@@ -391,10 +394,11 @@ fn write_files(
             )?;
             p.initial_dynamic()
         }
-        None => s
-            .workload
-            .dynamic_config_file
-            .as_ref()
+        None => workload
+            .read_file(&p.zoo_cfg())?
+            .as_deref()
+            .and_then(dynamic_config_file)
+            .or_else(|| s.workload.dynamic_config_file.clone())
             .map(Into::into)
             .unwrap_or_else(|| p.initial_dynamic()),
     };
@@ -561,4 +565,66 @@ fn membership(s: &Snapshot, ops: &[MembershipOp], ensemble: &dyn Ensemble) -> Op
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CharmConfig;
+    use crate::fixtures::{addr, following, World};
+    use crate::render::Sizing;
+    use crate::workload::mem::MemWorkload;
+    use crate::zk::fake::FakeEnsemble;
+
+    /// The hook saw `zoo.cfg` point at the membership {1, 3}; while it ran, unit 3 left
+    /// with a reconfig and ZooKeeper pointed `zoo.cfg` at the membership {1}. Then this
+    /// unit restarts (or, with `upgrade`, stops, refreshes and starts): the `zoo.cfg` it
+    /// starts with, and the static part the charm renders.
+    fn started_after_a_reconfig_meanwhile(upgrade: bool) -> (String, String) {
+        let world = World::unit(0, &[0, 2]);
+        let w = MemWorkload::new()
+            .installed_at(crate::deps::ZOOKEEPER_VERSION)
+            .running();
+        let conf = w.paths().conf_dir.clone();
+        let seen = conf.join("zoo.cfg.dynamic.100000040");
+        let now = conf.join("zoo.cfg.dynamic.300000027");
+        let mut s = world.snapshot();
+        s.workload.dynamic_config_file = Some(seen.display().to_string());
+        let rewritten = format!("tickTime=2000\ndynamicConfigFile={}\n", now.display());
+        w.write_file(&w.paths().zoo_cfg(), rewritten.as_bytes(), 0o600)
+            .unwrap();
+        let config = CharmConfig::default();
+        let r = Rendered::new(
+            &config,
+            w.paths(),
+            0,
+            &world.passwords(),
+            &Sizing::app_wide(&config),
+        );
+        let e = FakeEnsemble::new().voter(1, &addr(0), following());
+        if upgrade {
+            w.stop().unwrap();
+            w.refresh().unwrap();
+        }
+        start(&s, &r, "fingerprint", None, !upgrade, &w, &e).unwrap();
+        (w.file(&w.paths().zoo_cfg()).unwrap(), r.zoo_cfg_static)
+    }
+
+    #[test]
+    fn a_restart_or_upgrade_keeps_the_dynamic_config_zookeeper_points_at_when_the_files_are_written(
+    ) {
+        for upgrade in [false, true] {
+            let (cfg, rendered) = started_after_a_reconfig_meanwhile(upgrade);
+            assert!(
+                cfg.contains("dynamicConfigFile=/mem/conf/zoo.cfg.dynamic.300000027\n"),
+                "upgrade {upgrade}: {cfg}"
+            );
+            assert!(!cfg.contains("100000040"), "upgrade {upgrade}: {cfg}");
+            // The rest is what the charm renders.
+            assert_eq!(
+                cfg.strip_suffix("dynamicConfigFile=/mem/conf/zoo.cfg.dynamic.300000027\n"),
+                Some(rendered.as_str())
+            );
+        }
+    }
 }

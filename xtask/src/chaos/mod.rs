@@ -4,7 +4,8 @@
 //!
 //! A scenario is a deployment size and a list of events: add or remove a unit (keeping 1..5),
 //! move Juju leadership, SIGKILL a unit's ZooKeeper, make a hook tool fail, change a config
-//! option that restarts every unit, and an upgrade (`pre-upgrade-check`, then `refresh` to
+//! option that restarts every unit, add a client application related to `zookeeper` or
+//! remove a client's relation, and an upgrade (`pre-upgrade-check`, then `refresh` to
 //! the other packed revision, possibly interrupted by another event a few hooks in), and
 //! the faults of `faults.rs` (about a third of the steps): a server that exits at start
 //! (client port taken, snapshot directory unwritable), a hook SIGKILLed at a tool call, a
@@ -25,7 +26,10 @@
 //! an update-status round unless a server was killed or a failure injected); every unit is
 //! active; every unit's ZooKeeper serves; the voting members are exactly the units; no
 //! upgrade is left half done; a client write succeeds; every write acknowledged so far
-//! (also those made mid-step) reads back.
+//! (also those made mid-step) reads back; every related client was given credentials
+//! and endpoints that match the units, logs in with them, writes under its chroot, and
+//! reads back all its acknowledged writes; a removed client's writes are kept and its
+//! login and ACL entries are revoked (see `clients.rs`).
 //!
 //! While a fault lasts, what it must leave standing is checked too (see `faults.rs`): a
 //! server that cannot start leaves its unit blocked or waiting naming the cause, no hook
@@ -42,11 +46,13 @@
 //! - `scenario.rs`: the scenario language (events, parsing, printing, generation by seed).
 //! - `watch.rs`: sampling every unit's server after each hook into the test kit's
 //!   invariant checker.
+//! - `clients.rs`: the client applications: adding, removing, their writes and checks.
 //! - `run.rs`: running one scenario on a fresh model and checking each settled step.
 //! - `shrink.rs`: removing events while a failing scenario still fails the same way.
 //! - `faults.rs`: the injected faults (their language, putting them in place, the checks
 //!   while they last) and the hook time bound.
 
+mod clients;
 mod faults;
 mod run;
 mod scenario;

@@ -19,6 +19,7 @@ use testkit::writes::{read_children, write_once};
 use zk_sim::rng::SplitMix64;
 use zk_sim::{Chain, Model, ModelOptions, Switches};
 
+use super::clients::Clients;
 use super::scenario::{Event, Scenario, MAX_UNITS};
 use super::watch::Tracker;
 use crate::artifacts::Artifacts;
@@ -56,6 +57,8 @@ pub(super) struct Run<'a> {
     next_rev2: bool,
     acked: BTreeSet<String>,
     writes: usize,
+    /// The client applications `client-add` deployed.
+    clients: Clients,
     log: bool,
     _dir: tempfile::TempDir,
 }
@@ -80,12 +83,14 @@ impl Run<'_> {
         r.map_err(|e| self.err("sim", format!("{what}: {}", Chain(&e))))
     }
 
+    /// The charm's live units (not the client applications').
     fn alive(&self) -> Vec<String> {
+        let app = self.m.app_name().unwrap_or_default();
         self.m
             .status()
             .unwrap_or_default()
             .into_iter()
-            .filter(|u| u.life == "alive")
+            .filter(|u| u.life == "alive" && u.app == app)
             .map(|u| u.unit)
             .collect()
     }
@@ -165,6 +170,16 @@ impl Run<'_> {
                     "config {key}={value}{}",
                     if changed { "" } else { " (unchanged)" }
                 ));
+            }
+            Event::ClientAdd => {
+                let r = self.clients.add(&mut self.m);
+                let done = r.map_err(|e| self.err("sim", e))?;
+                self.note(done);
+            }
+            Event::ClientRemove(k) => {
+                let r = self.clients.remove(&mut self.m, *k, self.step);
+                let done = r.map_err(|e| self.err("sim", e))?;
+                self.note(done);
             }
             Event::Upgrade { after, interrupt } => {
                 let Some(leader) = self.sim("leader", self.m.leader())? else {
@@ -278,6 +293,7 @@ impl Run<'_> {
 
     /// The invariants of a settled model.
     fn check_settled(&mut self) -> Result<(), Failure> {
+        let app = self.sim("app", self.m.app_name())?;
         let status = self.sim("status", self.m.status())?;
         let not_active: Vec<String> = status
             .iter()
@@ -292,6 +308,7 @@ impl Run<'_> {
         }
         let units: BTreeMap<String, String> = status
             .iter()
+            .filter(|u| u.app == app)
             .map(|u| (u.unit.clone(), u.address.clone()))
             .collect();
         let r = Self::eventually(20, || {
@@ -307,7 +324,6 @@ impl Run<'_> {
             }
         });
         r.map_err(|e| self.err("not-serving", e))?;
-        let app = self.sim("app", self.m.app_name())?;
         let want: BTreeSet<String> = units.keys().cloned().collect();
         let r = Self::eventually(20, || {
             let hosts: Vec<String> = units.values().cloned().collect();
@@ -359,6 +375,18 @@ impl Run<'_> {
         if !lost.is_empty() {
             return Err(self.err("write-lost", format!("acknowledged writes lost: {lost:?}")));
         }
+        let pw = super_password(&self.m);
+        let t = Instant::now();
+        let r = self
+            .clients
+            .check_settled(&mut self.m, self.step, pw.as_deref());
+        r.map_err(|(kind, e)| self.err(kind, e))?;
+        if let Some(summary) = self.clients.summary() {
+            self.note(format!(
+                "{summary}, checked in {:.2} s",
+                t.elapsed().as_secs_f64()
+            ));
+        }
         Ok(())
     }
 
@@ -376,6 +404,7 @@ impl Run<'_> {
         // A write in the middle of the change: it may fail (not acknowledged), but if it
         // succeeds it must survive.
         let _ = self.write(&format!("step-{}-mid", self.step), Duration::from_secs(3));
+        self.clients.mid_writes(self.step);
         let mut allow = allow_for(ev);
         if armed_before || self.failure_armed() {
             allow = Allow {
@@ -460,6 +489,7 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
         next_rev2: true,
         acked: BTreeSet::new(),
         writes: 0,
+        clients: Clients::default(),
         log,
         _dir: dir,
     };
@@ -477,6 +507,6 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
     let _ = run.m.destroy();
     Ok(Ran {
         hooks,
-        writes: run.writes,
+        writes: run.writes + run.clients.writes(),
     })
 }

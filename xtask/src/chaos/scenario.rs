@@ -52,6 +52,10 @@ pub enum Event {
         key: String,
         value: u32,
     },
+    /// Deploy a client application and relate it (see `clients.rs`).
+    ClientAdd,
+    /// Remove the relation of the k-th related client.
+    ClientRemove(u32),
     /// `pre-upgrade-check` on the leader, `refresh` to the other revision, `after` hooks,
     /// then the interrupting event if any.
     Upgrade {
@@ -71,6 +75,8 @@ impl fmt::Display for Event {
             Event::Kill(k) => write!(f, "kill {k}"),
             Event::FailTool { unit, tool, times } => write!(f, "fail-tool {unit} {tool} {times}"),
             Event::Config { key, value } => write!(f, "config {key} {value}"),
+            Event::ClientAdd => write!(f, "client-add"),
+            Event::ClientRemove(k) => write!(f, "client-remove {k}"),
             Event::Upgrade { after, interrupt } => {
                 write!(f, "upgrade {after}")?;
                 if let Some(e) = interrupt {
@@ -150,6 +156,14 @@ impl std::str::FromStr for Event {
                     value: num(2)?,
                 }
             }
+            Some("client-add") => {
+                arity(1)?;
+                Event::ClientAdd
+            }
+            Some("client-remove") => {
+                arity(2)?;
+                Event::ClientRemove(num(1)?)
+            }
             Some("upgrade") => {
                 arity(2)?;
                 let interrupt = match bracket {
@@ -215,6 +229,9 @@ impl std::str::FromStr for Scenario {
 pub(super) fn random_event(rng: &mut SplitMix64, allow_upgrade: bool) -> Event {
     let pick = |rng: &mut SplitMix64, n: u32| rng.below(n as usize) as u32;
     loop {
+        if let Some(e) = random_client_event(rng, allow_upgrade) {
+            return e;
+        }
         let e = match rng.below(100) {
             0..=14 => Event::AddUnit,
             15..=29 => Event::RemoveUnit(pick(rng, 5)),
@@ -247,6 +264,20 @@ pub(super) fn random_event(rng: &mut SplitMix64, allow_upgrade: bool) -> Event {
         };
         return e;
     }
+}
+
+/// A client event 15% of the time (a third of the time as an upgrade's interrupting
+/// event, so that relations come and go mid-upgrade), additions more often than removals.
+fn random_client_event(rng: &mut SplitMix64, top_level: bool) -> Option<Event> {
+    let chance = if top_level { 15 } else { 33 };
+    if rng.below(100) >= chance {
+        return None;
+    }
+    Some(if rng.below(5) < 3 {
+        Event::ClientAdd
+    } else {
+        Event::ClientRemove(rng.below(4) as u32)
+    })
 }
 
 /// The scenario of a seed: 1 to 3 units (3 half of the time), then `steps` events.
@@ -335,6 +366,8 @@ mod tests {
             "fail-tool",
             "config",
             "upgrade",
+            "client-add",
+            "client-remove",
             "[",
             "start-fault",
             "sigkill-hook",
