@@ -9,16 +9,27 @@
 //! `false` are the common case) and the bytes then bend it: units with the charm's own keys
 //! and values (written with the peer modules' own serialisers: `state`, `ip`, `starting`,
 //! `"<id>": "added"`, restart grants, `upgrade-stack`, ...), plus raw keys and values
-//! anywhere. The live ensemble config is the started units, members built from bytes, or a
+//! anywhere. The internal passwords are where the charm keeps them: in the Juju secret the
+//! app bag names (`internal_secret`, with its `secret-generation` and the `zookeeper`
+//! relations' users), in the bag as an earlier revision kept them, in both, or named but
+//! gone; the secret's content gets raw keys and values too. As in a hook, the first round
+//! decides without them, and when its plan asks for them (`need_credentials`) they are read
+//! as the charm reads them (the secret's content, completed by the bag's) and it decides
+//! again. The live ensemble config is the started units, members built from bytes, or a
 //! `conf` reply parsed from fuzz text, as in a hook.
 //!
 //! Checked: the parsers, `decide::decide`, the upgrade checks and the snapshot helpers
 //! never panic; the plan keeps the safety rules of `decide`'s module docs (only the leader
-//! writes app bags, one restart grant and one removal at a time, only voters are removed
-//! and never the last one, only the named unit bootstraps and only when no ensemble exists,
-//! a new start is named only while nobody is starting, nothing new starts or restarts while
-//! an upgrade is prepared or its stack is unreadable); and every write reads back as
-//! written.
+//! writes app bags and the internal secret; one restart grant at a time, and only while
+//! nobody holds the lock or is starting; one removal at a time, only of a voter, never the
+//! last one, and only while the other voters keep a serving majority; only the named unit
+//! bootstraps and only when no ensemble exists; a unit starts with itself; a new start is
+//! named only while nobody is starting or holds the restart lock; nothing new starts or
+//! restarts while an upgrade is prepared or its stack is unreadable); no password is in a
+//! bag write, a status, the fingerprint or the plan's `Debug`; a round asks for the
+//! passwords only before they are read, and once read, an op that writes the files has them
+//! (with the real passwords, not the fingerprint's placeholders); and every write reads
+//! back as written.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,21 +38,28 @@ use std::path::Path;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
+use zookeeper_charm::client::ClientView;
 use zookeeper_charm::config::{CharmConfig, ConfigError};
+use zookeeper_charm::cos::relation::CosAgent;
+use zookeeper_charm::cos::{Capabilities, Topology};
 use zookeeper_charm::decide::decide;
+use zookeeper_charm::deps::{compatible, compiled_dependencies};
 use zookeeper_charm::dispatch::EventFacts;
 use zookeeper_charm::env::unit_number;
-use zookeeper_charm::hooktools::{parse_goal_state_units, Databag};
+use zookeeper_charm::hooktools::{parse_goal_state_units, Databag, SecretContent, SecretId};
 use zookeeper_charm::local_state::LocalState;
+use zookeeper_charm::machine::MachineFacts;
+use zookeeper_charm::passwords::{
+    client_key, in_effect, Credentials, SUPER_KEY, SYNC_KEY, SYNC_NEW_KEY,
+};
 use zookeeper_charm::peers::cluster::{self, Recorded, SyncRotation, SyncUser};
 use zookeeper_charm::peers::restart::{self, Grant, LockRequest};
 use zookeeper_charm::peers::upgrade::{self, cluster_state, UpgradeState};
 use zookeeper_charm::peers::RawRelation;
 use zookeeper_charm::plan::{Plan, WorkloadOp};
-use zookeeper_charm::render::{Rendered, Sizing};
+use zookeeper_charm::render::{fingerprint, Sizing};
 use zookeeper_charm::snapshot::{EnsembleView, Snapshot, UpgradeFacts, WorkloadFacts};
 use zookeeper_charm::upgrade::check::{build_stack, ensemble_ready, recovery_stack};
-use zookeeper_charm::deps::{compatible, compiled_dependencies};
 use zookeeper_charm::workload::Paths;
 use zookeeper_charm::zk::ensemble::{MembershipOp, ServerHealth};
 use zookeeper_charm::zk::{four, EnsembleConfig, Role, ServerSpec};
@@ -98,6 +116,19 @@ const WORDS: &[&str] = &[
     "2024-01-01T00:00:00Z",
     "secret",
     "zookeeper/",
+    "internal_secret",
+    "secret-generation",
+    SECRET_URI,
+    "secret:d3fo2nuve8s5g6ln8t8g",
+    "client-users",
+    "client-relations",
+    "relation-3",
+    "[3]",
+    "root-acl",
+    "restricted",
+    "hostname",
+    "fqdn",
+    "zookeeper-3.fuzz",
 ];
 
 /// Unit ids stay small: Juju numbers units from 0 upwards, and collisions between the
@@ -191,14 +222,55 @@ fn units(list: &[(u8, UnitBag)], states: &[Databag]) -> BTreeMap<u32, Databag> {
         .collect()
 }
 
+/// The internal passwords the fuzzer puts in the secret (or the bag): valid, and unlike
+/// anything else in a bag or a status, so that a leak of one is seen.
+const SUPER_PW: &str = "Fuzz-super-pw-1";
+const SYNC_PW: &str = "Fuzz-sync-pw-1";
+const SYNC_NEW_PW: &str = "Fuzz-sync-pw-2";
+
+fn client_pw(id: u32) -> String {
+    format!("Fuzz-client-pw-{id}")
+}
+
+/// The internal secret's URI in the `cluster` app bag.
+const SECRET_URI: &str = "secret://fuzz-model/d3fo2nuve8s5g6ln8t8g";
+
+/// Where the internal passwords are.
+#[derive(Arbitrary, Debug)]
+enum Store {
+    /// In the Juju secret the bag names (`internal_secret`): this charm's way.
+    Secret,
+    /// In the app bag, as earlier revisions kept them: the leader moves them.
+    Bag,
+    /// In both: moved, and the bag's copies not deleted yet.
+    Both,
+    /// The bag names a secret that does not exist (`secret-get` finds none).
+    Gone,
+}
+
+/// The internal secret: where it is, its generation, the `zookeeper` relations' users, and
+/// raw content (keys this charm does not own, values that break the password rule).
+#[derive(Arbitrary, Debug)]
+struct Secret {
+    store: Store,
+    generation: u8,
+    /// A rotation's new password is missing from the store.
+    no_new_password: bool,
+    /// Client users by relation id: listed in the bag's `client-users`, and whether the
+    /// store holds the password (`relation-<id>`).
+    clients: Vec<(u8, bool, bool)>,
+    extra: Vec<(Text, Text)>,
+}
+
 #[derive(Arbitrary, Debug)]
 enum Secrets {
-    Shared,
+    Shared(Secret),
     Missing,
     /// After a finished rotation, the servers log in as the second quorum user.
-    SharedSecondUser,
+    SharedSecondUser(Secret),
     /// A `sync` rotation in progress, with each unit's phase.
     Rotating {
+        secret: Secret,
         phase: u8,
         second_user: bool,
         unit_phases: Vec<(u8, u8)>,
@@ -212,6 +284,39 @@ const PHASES: [Option<SyncRotation>; 4] = [
     None,
 ];
 
+/// The passwords where `secret` puts them: the app bag's keys (the bag's own ones, or
+/// an earlier revision's passwords) and the secret's content, when the secret exists.
+fn store(secret: &Secret, rotating: bool, bag: &mut AppBag) -> Option<SecretContent> {
+    let mut content = Databag::new();
+    content.insert(SUPER_KEY.into(), SUPER_PW.into());
+    content.insert(SYNC_KEY.into(), SYNC_PW.into());
+    if rotating && !secret.no_new_password {
+        content.insert(SYNC_NEW_KEY.into(), SYNC_NEW_PW.into());
+    }
+    let mut users = BTreeSet::new();
+    for (n, listed, stored) in &secret.clients {
+        let id = unit(*n);
+        if *listed {
+            users.insert(id);
+        }
+        if *stored {
+            content.insert(client_key(id), client_pw(id));
+        }
+    }
+    put(&mut content, &secret.extra);
+    if !users.is_empty() {
+        bag.patch.client_users = Some(users);
+    }
+    bag.patch.secret_generation = Some(u64::from(secret.generation));
+    if matches!(secret.store, Store::Bag | Store::Both) {
+        bag.legacy = content.clone();
+    }
+    if !matches!(secret.store, Store::Bag) {
+        bag.patch.internal_secret = SecretId::parse(SECRET_URI);
+    }
+    matches!(secret.store, Store::Secret | Store::Both).then(|| SecretContent(content))
+}
+
 #[derive(Arbitrary, Debug)]
 struct Cluster {
     units: Vec<(u8, UnitBag)>,
@@ -222,9 +327,18 @@ struct Cluster {
     extra: Vec<(Text, Text)>,
 }
 
+/// The `cluster` app bag's writes, and the passwords an earlier revision kept there.
+#[derive(Default)]
+struct AppBag {
+    patch: cluster::AppPatch,
+    legacy: Databag,
+}
+
 impl Cluster {
-    fn build(&self) -> RawRelation {
-        let mut patch = cluster::AppPatch::default();
+    /// The raw relation, and the internal secret's content when the secret exists.
+    fn build(&self) -> (RawRelation, Option<SecretContent>) {
+        let mut bag = AppBag::default();
+        let patch = &mut bag.patch;
         for id in &self.added {
             patch.recorded.insert(unit(*id), Recorded::Added);
         }
@@ -237,29 +351,24 @@ impl Cluster {
             ..cluster::UnitPatch::default()
         };
         let mut units = units(&self.units, &[started.to_bag(), Databag::new()]);
-        let shared = cluster::AppPatch {
-            super_password: Some("super-secret".into()),
-            sync_password: Some("sync-secret".into()),
-            ..cluster::AppPatch::default()
-        };
-        match &self.secrets {
-            Secrets::Shared => patch.merge(shared),
-            Secrets::Missing => {}
-            Secrets::SharedSecondUser => {
-                patch.merge(shared);
-                patch.sync_user = Some(SyncUser::Sync2);
+        let content = match &self.secrets {
+            Secrets::Shared(secret) => store(secret, false, &mut bag),
+            Secrets::Missing => None,
+            Secrets::SharedSecondUser(secret) => {
+                bag.patch.sync_user = Some(SyncUser::Sync2);
+                store(secret, false, &mut bag)
             }
             Secrets::Rotating {
+                secret,
                 phase,
                 second_user,
                 unit_phases,
             } => {
-                patch.merge(shared);
                 if *second_user {
-                    patch.sync_user = Some(SyncUser::Sync2);
+                    bag.patch.sync_user = Some(SyncUser::Sync2);
                 }
-                patch.sync_password_new = Some(Some("sync-new".into()));
-                patch.sync_rotation = Some(PHASES[usize::from(*phase) % PHASES.len()]);
+                let phase = PHASES[usize::from(*phase) % PHASES.len()];
+                bag.patch.sync_rotation = Some(phase);
                 for (n, p) in unit_phases {
                     if let Some(bag) = units.get_mut(&unit(*n)) {
                         let phase = cluster::UnitPatch {
@@ -269,22 +378,28 @@ impl Cluster {
                         bag.extend(phase.to_bag());
                     }
                 }
+                store(secret, phase.is_some(), &mut bag)
             }
-        }
-        let mut app: Databag = patch
+        };
+        let mut app: Databag = bag
+            .patch
             .to_bag()
             .into_iter()
+            .chain(bag.legacy)
             .filter(|(_, v)| !v.is_empty())
             .collect();
         put(&mut app, &self.extra);
         for bag in units.values_mut() {
             bag.retain(|_, v| !v.is_empty());
         }
-        RawRelation {
-            id: "cluster:0".into(),
-            app,
-            units,
-        }
+        (
+            RawRelation {
+                id: "cluster:0".into(),
+                app,
+                units,
+            },
+            content,
+        )
     }
 }
 
@@ -562,6 +677,12 @@ struct Input {
     restart: Option<Restart>,
     upgrade: Option<Upgrade>,
     no_address: bool,
+    /// The workload ships the metrics exporters (the snap's).
+    exporters: bool,
+    /// The `cos-agent` relation, with this unit's bag.
+    cos_agent: Option<Vec<(Text, Text)>>,
+    /// An earlier round of the hook purged the data disk.
+    purged: bool,
     planned: Option<Vec<u8>>,
     now: u8,
     failure: Option<String>,
@@ -592,8 +713,44 @@ fn paths() -> Paths {
     Paths::under(Path::new("/fuzz"))
 }
 
-fn snapshot(input: &Input) -> Snapshot {
+/// The internal passwords as a hook reads them once a round asks for them (what the charm's
+/// `observe::credentials` and `load_credentials` do with `secret-get`'s answer): the
+/// secret's content completed by what the bag still holds, every password checked against
+/// the rule; `Err` says why they cannot be used.
+fn read_credentials(
+    app: &cluster::App,
+    content: Option<&SecretContent>,
+) -> Result<Credentials, String> {
+    let legacy = Credentials::from_legacy(app).map_err(|e| e.to_string());
+    let Some(id) = &app.internal_secret else {
+        return if app.legacy.is_empty() {
+            Err("the leader has not generated them yet".into())
+        } else {
+            legacy
+        };
+    };
+    let Some(content) = content.filter(|_| id.as_str() == SECRET_URI) else {
+        return Err(format!("the internal secret {id} does not exist"));
+    };
+    match (
+        Credentials::from_content(content).map_err(|e| e.to_string()),
+        legacy,
+    ) {
+        (Ok(c), Ok(l)) => Ok(c.or(&l)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// The snapshot of the hook's first round (the passwords not read yet), and the internal
+/// secret's content when the secret exists.
+fn snapshot(input: &Input) -> (Snapshot, Option<SecretContent>) {
     let unit_id = unit(input.unit);
+    let (cluster, content) = if input.no_cluster {
+        (None, None)
+    } else {
+        let (raw, content) = input.cluster.build();
+        (Some(cluster::parse(raw, unit_id)), content)
+    };
     let running = !input.not_running;
     let upgrade = input
         .upgrade
@@ -607,7 +764,7 @@ fn snapshot(input: &Input) -> Snapshot {
         leader: !input.not_leader,
         config: config(&input.config),
         address: (!input.no_address).then(|| address(unit_id).parse().unwrap()),
-        cluster: (!input.no_cluster).then(|| cluster::parse(input.cluster.build(), unit_id)),
+        cluster,
         restart: input
             .restart
             .as_ref()
@@ -622,12 +779,19 @@ fn snapshot(input: &Input) -> Snapshot {
             running,
             health: running.then(|| input.own_health.build(false)),
             dynamic_config_file: None,
+            exporters: if input.exporters {
+                Capabilities::snap()
+            } else {
+                Capabilities::default()
+            },
+            machine: MachineFacts::default(),
         },
         local: LocalState {
             started_with: None,
             peer_ids: BTreeMap::new(),
             upgrade_pending: input.upgrade_pending,
             upgrade_failure: input.failure.clone(),
+            client_relations: None,
             opened_ports: None,
         },
         ensemble: EnsembleView::default(),
@@ -643,12 +807,28 @@ fn snapshot(input: &Input) -> Snapshot {
             compatible: compatible(stored.as_deref()),
             compiled_dependencies: compiled_dependencies(),
         },
+        credentials: None,
+        clients: ClientView::default(),
+        topology: Topology::new("fuzz", "2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6", APP),
+        cos_agent: input.cos_agent.as_ref().map(|extra| {
+            let mut bag = Databag::new();
+            put(&mut bag, extra);
+            CosAgent::new("cos-agent:3".into(), bag)
+        }),
+        purged: input.purged,
     };
     s.local.started_with = match &input.started_with {
         StartedWith::Nothing => None,
         StartedWith::Other(t) => Some(t.text()),
-        StartedWith::CurrentFiles => match (&s.config, s.passwords()) {
-            (Ok(c), Some(p)) => Some(Rendered::new(c, &paths(), unit_id, &p, &Sizing::default()).fingerprint()),
+        StartedWith::CurrentFiles => match (&s.config, &s.cluster) {
+            (Ok(c), Some(cluster)) => Some(fingerprint(
+                c,
+                &paths(),
+                unit_id,
+                &cluster.app,
+                &s.workload.exporters,
+                &Sizing::for_machine(c, &s.workload.machine),
+            )),
             _ => None,
         },
     };
@@ -688,7 +868,7 @@ fn snapshot(input: &Input) -> Snapshot {
             s.workload.health = Some(own.clone());
         }
     }
-    s
+    (s, content)
 }
 
 /// The single-string parsers of databag values.
@@ -727,14 +907,12 @@ fn loose_values(values: &[Text]) {
 
 /// Every write reads back as written (the patches' serialisers and parsers agree).
 fn check_round_trip(plan: &Plan) {
-    assert_eq!(
-        cluster::UnitPatch::from_bag(&plan.cluster_unit.to_bag()),
-        plan.cluster_unit
-    );
-    assert_eq!(
-        cluster::AppPatch::from_bag(&plan.cluster_app.to_bag()),
-        plan.cluster_app
-    );
+    for patch in [&plan.cluster_unit, &plan.client.unit] {
+        assert_eq!(&cluster::UnitPatch::from_bag(&patch.to_bag()), patch);
+    }
+    for patch in [&plan.cluster_app, &plan.client.app, &plan.client.after] {
+        assert_eq!(&cluster::AppPatch::from_bag(&patch.to_bag()), patch);
+    }
     assert_eq!(
         restart::UnitPatch::from_bag(&plan.restart_unit.to_bag()),
         plan.restart_unit
@@ -753,13 +931,25 @@ fn check_round_trip(plan: &Plan) {
     );
 }
 
-fn check_plan(s: &Snapshot) {
+/// Whether `op` writes the files (which need the passwords themselves).
+fn writes_files(op: &WorkloadOp) -> bool {
+    matches!(
+        op,
+        WorkloadOp::Start { .. } | WorkloadOp::Restart | WorkloadOp::Upgrade { .. }
+    )
+}
+
+/// Decides, and checks the plan against the safety rules. `secrets` are the passwords
+/// the snapshot's secret or bag holds that the input does not spell out itself.
+fn check_plan(s: &Snapshot, secrets: &[String]) -> Plan {
     let plan = decide(s, &paths());
     check_round_trip(&plan);
 
     if !s.leader {
         assert!(
-            plan.cluster_app.is_empty(),
+            plan.cluster_app.is_empty()
+                && plan.client.app.is_empty()
+                && plan.client.after.is_empty(),
             "only the leader writes the cluster app bag"
         );
         assert!(
@@ -770,22 +960,68 @@ fn check_plan(s: &Snapshot) {
             plan.upgrade_app.is_empty(),
             "only the leader writes the upgrade app bag"
         );
-        assert!(!plan.generate_passwords);
+        assert!(
+            plan.secret.is_none() && plan.client.credentials.is_none(),
+            "only the leader writes the internal secret (and generates passwords)"
+        );
     }
 
+    // Passwords go to the secret and the files only: never to a bag, a status or the
+    // fingerprint, and the plan's `Debug` (what a log would show) hides them.
+    let shown = format!("{plan:?}");
+    for secret in secrets {
+        assert!(
+            !shown.contains(secret.as_str()),
+            "a password leaks: {shown}"
+        );
+    }
+
+    if plan.need_credentials {
+        assert!(
+            s.credentials.is_none(),
+            "a round asks for the passwords only when the hook has not read them: {plan:?}"
+        );
+    }
+    if s.credentials.is_some() && plan.workload.iter().any(writes_files) {
+        let rendered = plan.rendered.as_ref().unwrap_or_else(|| {
+            panic!("an op that writes the files has them once the passwords are read: {plan:?}")
+        });
+        assert!(
+            !rendered.jaas.contains("placeholder-"),
+            "the files carry the passwords, never the fingerprint's placeholders"
+        );
+    }
+
+    let restart_held: Vec<u32> = s
+        .restart
+        .iter()
+        .flat_map(|r| {
+            r.app.grants.iter().filter(move |(id, g)| {
+                **g == Grant::Granted
+                    && r.unit(**id).and_then(|u| u.request) != Some(LockRequest::Release)
+            })
+        })
+        .map(|(id, _)| *id)
+        .filter(|id| s.members().contains(id))
+        .collect();
     let new_grants = plan
         .restart_app
         .grants
         .iter()
         .filter(|(id, g)| {
-            **g == Some(Grant::Granted)
-                && !s.restart.as_ref().is_some_and(|r| r.app.granted(**id))
+            **g == Some(Grant::Granted) && !s.restart.as_ref().is_some_and(|r| r.app.granted(**id))
         })
         .count();
     assert!(
         new_grants <= 1,
         "one restart lock grant at a time: {plan:?}"
     );
+    if new_grants > 0 {
+        assert!(
+            restart_held.is_empty() && s.starting().is_none(),
+            "the lock is granted only while nobody holds it and nobody is starting: {plan:?}"
+        );
+    }
 
     let voters: BTreeSet<u32> = s
         .ensemble
@@ -810,6 +1046,18 @@ fn check_plan(s: &Snapshot) {
         assert!(
             voters.len() >= 2,
             "the last voter is never removed: {plan:?}"
+        );
+        // The voting units that stay keep a serving majority.
+        let staying: Vec<u32> = s
+            .ensemble
+            .voter_units()
+            .into_iter()
+            .filter(|u| u + 1 != *server_id)
+            .collect();
+        let serving = staying.iter().filter(|u| s.ensemble.serves(**u)).count();
+        assert!(
+            !staying.is_empty() && serving > staying.len() / 2,
+            "a voter is removed only while the others keep a serving majority: {plan:?}"
         );
     }
 
@@ -843,6 +1091,10 @@ fn check_plan(s: &Snapshot) {
             None,
             "a start is named only while nobody is starting"
         );
+        assert!(
+            restart_held.is_empty() && new_grants == 0,
+            "a start is named only while nobody holds the restart lock: {plan:?}"
+        );
     }
     if s.upgrade_in_progress() {
         assert!(
@@ -850,19 +1102,30 @@ fn check_plan(s: &Snapshot) {
             "nothing new starts or restarts while an upgrade is prepared or unreadable: {plan:?}"
         );
     }
+    plan
 }
 
 fuzz_target!(|input: Input| {
     loose_values(&input.loose);
 
-    let s = snapshot(&input);
+    let (mut s, content) = snapshot(&input);
+    // The passwords the input does not spell out itself (a raw value may well equal one,
+    // and a status may quote a raw value).
+    let spelt = format!("{input:?}");
+    let mut secrets = vec![
+        SUPER_PW.to_string(),
+        SYNC_PW.to_string(),
+        SYNC_NEW_PW.to_string(),
+    ];
+    secrets.extend((0..7).map(client_pw));
+    secrets.retain(|p| !spelt.contains(p.as_str()));
 
     // The snapshot's readings of the relation data.
     let _ = s.members();
     let _ = s.recorded_voters();
     let _ = s.starting();
     let _ = s.sync_rotation();
-    let _ = s.passwords();
+    let _ = s.passwords_shared();
     let _ = s.upgrade_in_progress();
     if let Some(up) = &s.upgrade {
         let _ = cluster_state(up.units.values());
@@ -878,5 +1141,20 @@ fuzz_target!(|input: Input| {
     let _ = build_stack(&s);
     let _ = recovery_stack(&s);
 
-    check_plan(&s);
+    // As a hook's round: decide; when the plan asks for the passwords, read them and
+    // decide again.
+    let plan = check_plan(&s, &secrets);
+    if plan.need_credentials {
+        if let Some(cluster) = &s.cluster {
+            s.credentials = Some(read_credentials(&cluster.app, content.as_ref()));
+        }
+        if let (Some(cluster), Some(creds)) = (&s.cluster, s.credentials()) {
+            let _ = in_effect(&cluster.app, creds);
+        }
+        let again = check_plan(&s, &secrets);
+        assert!(
+            !again.need_credentials,
+            "once read, the passwords are not asked for again: {again:?}"
+        );
+    }
 });

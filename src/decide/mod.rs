@@ -155,12 +155,19 @@ fn secret_bookkeeping(s: &Snapshot, plan: &mut Plan) {
     } else if !app.legacy.is_empty() {
         // Moved already: merge what only the bag has, then delete it from the bag.
         match (
-            s.credentials(),
+            &s.credentials,
             Credentials::from_legacy(app),
             &app.internal_secret,
         ) {
             (None, _, _) => plan.need_credentials = true,
-            (Some(creds), Ok(legacy), Some(id)) => {
+            // Read, but unusable (the secret is gone, or a value in it or in the bag breaks
+            // the rule): there is nothing to merge into, and asking for them again would
+            // only repeat the round (found by fuzzing). The bag keeps them; say why.
+            (Some(Err(why)), _, _) => plan.statuses.push(Status::blocked(format!(
+                "cannot use the internal passwords: {why}; set new ones with `juju run {}/leader set-password`",
+                s.app_name
+            ))),
+            (Some(Ok(creds)), Ok(legacy), Some(id)) => {
                 let merged = creds.clone().or(&legacy);
                 if merged != *creds {
                     plan.secret = Some(SecretWrite::Update {

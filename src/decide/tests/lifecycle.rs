@@ -68,6 +68,33 @@ fn the_leader_moves_an_earlier_revisions_passwords_into_the_secret_and_out_of_th
 }
 
 #[test]
+fn a_leader_whose_read_passwords_are_unusable_says_why_and_does_not_ask_for_them_again() {
+    // Moved into the secret already, an earlier revision's copy still in the bag, and the
+    // secret gone: the round has read the passwords, and there is nothing to merge.
+    let w = healthy3(0)
+        .leader()
+        .app("super-password", "legacy-super-1")
+        .app("sync-password", "legacy-sync-1");
+    let mut s = w.snapshot();
+    s.credentials = Some(Err(format!(
+        "the internal secret {SECRET_URI} (the cluster relation's `internal_secret`) does not exist"
+    )));
+    let plan = decide(&s, &paths());
+    assert!(!plan.need_credentials, "{plan:?}");
+    assert!(!plan.cluster_app.drop_legacy, "{plan:?}");
+    assert_eq!(plan.secret, None);
+    let st = status(&plan);
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(st.message.contains("does not exist"), "{st:?}");
+    // Or a value in the secret breaks the rule: the same, without the value.
+    let plan = w.secret("super-password", "pa${x}ss-word").plan();
+    assert!(!plan.need_credentials, "{plan:?}");
+    let st = status(&plan);
+    assert_eq!(st.kind, StatusKind::Blocked);
+    assert!(!st.message.contains("pa$"), "{st:?}");
+}
+
+#[test]
 fn a_round_that_writes_files_reads_the_passwords_first_and_a_steady_one_never() {
     let plan = World::unit(0, &[0, 1, 2])
         .app("starting", "0")
