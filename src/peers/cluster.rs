@@ -4,7 +4,10 @@
 //!
 //! Unit bag (each unit writes its own): `ip` (its address on the `cluster` binding), `state`
 //! (`started` once it launched ZooKeeper; never cleared), `sync-phase` (the `sync` password
-//! rotation phase its running server uses). Juju adds `private-address`.
+//! rotation phase its running server uses), and for TLS (Charmed ZooKeeper's keys): `quorum`
+//! (`ssl` or `non-ssl`: whether its running server uses `sslQuorum`), `unified` (`true`
+//! while it runs with `portUnification`), plus `tls-cert` (ours: the SHA-256 fingerprint of
+//! the certificate it installed). Juju adds `private-address`.
 //!
 //! App bag (the leader writes): `starting` (a unit id), `"<unit id>"` = `added`/`removed`
 //! (the voting members the leader recorded, as Charmed ZooKeeper keeps them),
@@ -12,7 +15,11 @@
 //! ZooKeeper names it), `secret-generation` (a counter the leader bumps whenever a password
 //! the servers use changes: no password or anything derived from one is in the bag),
 //! `sync-rotation` and `sync-user` for a `sync` rotation, and `root-acl` (`restricted` once
-//! the leader restricted the ACLs of `/` and ZooKeeper's own znodes). Earlier revisions of this charm
+//! the leader restricted the ACLs of `/` and ZooKeeper's own znodes), and for TLS (Charmed
+//! ZooKeeper's keys): `tls` (`enabled` while the `certificates` relation exists),
+//! `switching-encryption` (`started` while the ensemble moves between plaintext and TLS) and
+//! `quorum` (`default - non-ssl` as Charmed ZooKeeper writes it at install, `non-ssl` or
+//! `ssl`: the quorum encryption the ensemble moves to or runs). Earlier revisions of this charm
 //! kept `super-password`, `sync-password` and `sync-password-new` here: they are read only
 //! so that the leader can move them into the secret and delete them. Keys this charm does
 //! not know are left alone.
@@ -22,6 +29,7 @@ use std::net::IpAddr;
 
 use super::{field, parse_unit_id, put, text};
 use crate::hooktools::{Databag, SecretId};
+use crate::tls::{AppTls, Fingerprint, QuorumSetting};
 
 /// The peer endpoint (`metadata.yaml`), also the binding whose address units publish.
 pub const ENDPOINT: &str = "cluster";
@@ -31,6 +39,10 @@ const PRIVATE_ADDRESS: &str = "private-address";
 const STATE: &str = "state";
 const STARTED: &str = "started";
 const SYNC_PHASE: &str = "sync-phase";
+const QUORUM: &str = "quorum";
+const UNIFIED: &str = "unified";
+const TRUE: &str = "true";
+const TLS_CERT: &str = "tls-cert";
 
 const STARTING: &str = "starting";
 const ADDED: &str = "added";
@@ -44,6 +56,10 @@ const SYNC_PASSWORD: &str = "sync-password";
 const SYNC_PASSWORD_NEW: &str = "sync-password-new";
 const SYNC_ROTATION: &str = "sync-rotation";
 const SYNC_USER: &str = "sync-user";
+const TLS: &str = "tls";
+const ENABLED: &str = "enabled";
+const SWITCHING_ENCRYPTION: &str = "switching-encryption";
+const SWITCHING_STARTED: &str = "started";
 
 /// The cluster relation as this unit sees it.
 pub type Cluster = super::Relation<App, Unit>;
@@ -136,6 +152,57 @@ impl SyncUser {
     }
 }
 
+/// A `quorum` value (app bag: what the ensemble moves to or runs; unit bag: what the unit's
+/// server runs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Quorum {
+    /// `default - non-ssl`: what Charmed ZooKeeper writes at install.
+    DefaultNonSsl,
+    /// `non-ssl`.
+    NonSsl,
+    /// `ssl`.
+    Ssl,
+    /// A value this charm does not write; it reads as plaintext.
+    Unknown(String),
+}
+
+impl Quorum {
+    fn parse(s: &str) -> Quorum {
+        match s {
+            "default - non-ssl" => Quorum::DefaultNonSsl,
+            "non-ssl" => Quorum::NonSsl,
+            "ssl" => Quorum::Ssl,
+            other => Quorum::Unknown(other.to_string()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Quorum::DefaultNonSsl => "default - non-ssl",
+            Quorum::NonSsl => "non-ssl",
+            Quorum::Ssl => "ssl",
+            Quorum::Unknown(v) => v,
+        }
+    }
+
+    /// The value this charm writes for `setting`.
+    pub fn of(setting: QuorumSetting) -> Quorum {
+        match setting {
+            QuorumSetting::Plain => Quorum::NonSsl,
+            QuorumSetting::Ssl => Quorum::Ssl,
+        }
+    }
+
+    /// What it means: only `ssl` is TLS.
+    pub fn setting(&self) -> QuorumSetting {
+        if *self == Quorum::Ssl {
+            QuorumSetting::Ssl
+        } else {
+            QuorumSetting::Plain
+        }
+    }
+}
+
 /// One unit's bag.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Unit {
@@ -147,6 +214,13 @@ pub struct Unit {
     pub started: bool,
     /// The rotation phase the unit's running server uses; an unknown phase reads as none.
     pub sync_phase: Option<SyncRotation>,
+    /// `quorum`: whether its running server uses `sslQuorum` (absent: it does not).
+    pub quorum: Option<Quorum>,
+    /// `unified=true`: its running server uses `portUnification`.
+    pub unified: bool,
+    /// `tls-cert`: the fingerprint of the certificate it installed; `None` if absent or not
+    /// a fingerprint.
+    pub tls_cert: Option<Fingerprint>,
 }
 
 fn ip(bag: &Databag, key: &str) -> Option<IpAddr> {
@@ -160,6 +234,9 @@ impl Unit {
             private_address: ip(bag, PRIVATE_ADDRESS),
             started: bag.get(STATE).map(String::as_str) == Some(STARTED),
             sync_phase: bag.get(SYNC_PHASE).and_then(|v| SyncRotation::parse(v)),
+            quorum: text(bag, QUORUM).map(|v| Quorum::parse(&v)),
+            unified: bag.get(UNIFIED).map(String::as_str) == Some(TRUE),
+            tls_cert: bag.get(TLS_CERT).and_then(|v| v.parse().ok()),
         }
     }
 
@@ -177,7 +254,23 @@ impl Unit {
         if let Some(p) = self.sync_phase {
             bag.insert(SYNC_PHASE.into(), p.as_str().into());
         }
+        if let Some(q) = &self.quorum {
+            bag.insert(QUORUM.into(), q.as_str().into());
+        }
+        if self.unified {
+            bag.insert(UNIFIED.into(), TRUE.into());
+        }
+        if let Some(f) = &self.tls_cert {
+            bag.insert(TLS_CERT.into(), f.to_string());
+        }
         bag
+    }
+
+    /// The quorum setting its running server uses, by its report.
+    pub fn quorum_setting(&self) -> QuorumSetting {
+        self.quorum
+            .as_ref()
+            .map_or(QuorumSetting::Plain, Quorum::setting)
     }
 
     /// The unit's address: what it published, else Juju's `private-address`.
@@ -236,6 +329,12 @@ pub struct App {
     pub root_acl_restricted: bool,
     /// Passwords an earlier revision kept here (to move into the secret).
     pub legacy: LegacyPasswords,
+    /// `tls=enabled`; any other value reads as not enabled.
+    pub tls: bool,
+    /// `switching-encryption=started`; any other value reads as no switch.
+    pub switching_encryption: bool,
+    /// `quorum` (absent: plaintext, as before any TLS).
+    pub quorum: Option<Quorum>,
 }
 
 /// The passwords earlier revisions of this charm kept in the app bag, as they are there.
@@ -286,6 +385,10 @@ impl App {
                 sync_password: text(bag, SYNC_PASSWORD),
                 sync_password_new: text(bag, SYNC_PASSWORD_NEW),
             },
+            tls: bag.get(TLS).map(String::as_str) == Some(ENABLED),
+            switching_encryption: bag.get(SWITCHING_ENCRYPTION).map(String::as_str)
+                == Some(SWITCHING_STARTED),
+            quorum: text(bag, QUORUM).map(|v| Quorum::parse(&v)),
         }
     }
 
@@ -321,7 +424,28 @@ impl App {
         if self.root_acl_restricted {
             bag.insert(ROOT_ACL.into(), RESTRICTED.into());
         }
+        if self.tls {
+            bag.insert(TLS.into(), ENABLED.into());
+        }
+        if self.switching_encryption {
+            bag.insert(SWITCHING_ENCRYPTION.into(), SWITCHING_STARTED.into());
+        }
+        if let Some(q) = &self.quorum {
+            bag.insert(QUORUM.into(), q.as_str().into());
+        }
         bag
+    }
+
+    /// The TLS state the leader keeps (see [`crate::tls::switch`]).
+    pub fn tls_state(&self) -> AppTls {
+        AppTls {
+            enabled: self.tls,
+            switching: self.switching_encryption,
+            quorum: self
+                .quorum
+                .as_ref()
+                .map_or(QuorumSetting::Plain, Quorum::setting),
+        }
     }
 
     /// Unit ids recorded as voting members.
@@ -342,6 +466,12 @@ pub struct UnitPatch {
     pub started: bool,
     /// `Some(None)` deletes the key (no rotation in the running server).
     pub sync_phase: Option<Option<SyncRotation>>,
+    /// The quorum setting the running server uses.
+    pub quorum: Option<QuorumSetting>,
+    /// `Some(false)` deletes `unified`.
+    pub unified: Option<bool>,
+    /// `Some(None)` deletes `tls-cert` (no certificate installed).
+    pub tls_cert: Option<Option<Fingerprint>>,
 }
 
 impl UnitPatch {
@@ -360,6 +490,15 @@ impl UnitPatch {
         if let Some(p) = self.sync_phase {
             put(&mut bag, SYNC_PHASE, p.map(SyncRotation::as_str));
         }
+        if let Some(q) = self.quorum {
+            bag.insert(QUORUM.into(), Quorum::of(q).as_str().into());
+        }
+        if let Some(u) = self.unified {
+            put(&mut bag, UNIFIED, u.then_some(TRUE));
+        }
+        if let Some(f) = &self.tls_cert {
+            put(&mut bag, TLS_CERT, f.as_ref().map(Fingerprint::as_str));
+        }
         bag
     }
 
@@ -368,6 +507,9 @@ impl UnitPatch {
             ip: ip(bag, IP),
             started: bag.get(STATE).map(String::as_str) == Some(STARTED),
             sync_phase: field(bag, SYNC_PHASE, SyncRotation::parse),
+            quorum: bag.get(QUORUM).map(|v| Quorum::parse(v).setting()),
+            unified: bag.get(UNIFIED).map(|v| v == TRUE),
+            tls_cert: field(bag, TLS_CERT, |v| v.parse().ok()),
         }
     }
 }
@@ -385,6 +527,8 @@ pub struct AppPatch {
     pub root_acl_restricted: Option<bool>,
     /// Delete the passwords an earlier revision kept in the bag.
     pub drop_legacy: bool,
+    /// The TLS state (`tls`, `switching-encryption`, `quorum`).
+    pub tls: Option<AppTls>,
 }
 
 impl AppPatch {
@@ -402,6 +546,7 @@ impl AppPatch {
         self.sync_user = other.sync_user.or(self.sync_user);
         self.root_acl_restricted = other.root_acl_restricted.or(self.root_acl_restricted);
         self.drop_legacy |= other.drop_legacy;
+        self.tls = other.tls.or(self.tls);
     }
 
     pub fn to_bag(&self) -> Databag {
@@ -432,6 +577,15 @@ impl AppPatch {
         if let Some(r) = self.root_acl_restricted {
             put(&mut bag, ROOT_ACL, r.then_some(RESTRICTED));
         }
+        if let Some(t) = self.tls {
+            put(&mut bag, TLS, t.enabled.then_some(ENABLED));
+            put(
+                &mut bag,
+                SWITCHING_ENCRYPTION,
+                t.switching.then_some(SWITCHING_STARTED),
+            );
+            bag.insert(QUORUM.into(), Quorum::of(t.quorum).as_str().into());
+        }
         bag
     }
 
@@ -450,6 +604,12 @@ impl AppPatch {
             drop_legacy: [SUPER_PASSWORD, SYNC_PASSWORD, SYNC_PASSWORD_NEW]
                 .iter()
                 .all(|k| bag.get(*k).is_some_and(String::is_empty)),
+            tls: bag.get(QUORUM).map(|q| AppTls {
+                enabled: bag.get(TLS).map(String::as_str) == Some(ENABLED),
+                switching: bag.get(SWITCHING_ENCRYPTION).map(String::as_str)
+                    == Some(SWITCHING_STARTED),
+                quorum: Quorum::parse(q).setting(),
+            }),
         }
     }
 }
@@ -465,6 +625,8 @@ mod tests {
             .collect()
     }
 
+    const FP: &str = "5f1c7c1b0c4c1b2a6b0f4d8e2a7c9e3f1b5d7a9c0e2f4a6b8d0c2e4f6a8b0c2d";
+
     #[test]
     fn a_unit_bag_reads_back_what_it_was_written_from() {
         let units = [
@@ -474,6 +636,9 @@ mod tests {
                 private_address: Some("::1".parse().unwrap()),
                 started: true,
                 sync_phase: Some(SyncRotation::Switch),
+                quorum: Some(Quorum::Ssl),
+                unified: true,
+                tls_cert: Some(FP.parse().unwrap()),
             },
         ];
         for u in units {
@@ -500,6 +665,9 @@ mod tests {
                 sync_password: Some("Y".into()),
                 sync_password_new: Some("N".into()),
             },
+            tls: true,
+            switching_encryption: true,
+            quorum: Some(Quorum::DefaultNonSsl),
         };
         assert_eq!(App::from_bag(&app.to_bag()), app);
         assert_eq!(App::from_bag(&App::default().to_bag()), App::default());
@@ -511,6 +679,16 @@ mod tests {
             ip: Some("127.0.0.2".parse().unwrap()),
             started: true,
             sync_phase: Some(None),
+            quorum: Some(QuorumSetting::Ssl),
+            unified: Some(false),
+            tls_cert: Some(None),
+        };
+        assert_eq!(UnitPatch::from_bag(&unit.to_bag()), unit);
+        let unit = UnitPatch {
+            quorum: Some(QuorumSetting::Plain),
+            unified: Some(true),
+            tls_cert: Some(Some(FP.parse().unwrap())),
+            ..UnitPatch::default()
         };
         assert_eq!(UnitPatch::from_bag(&unit.to_bag()), unit);
         let app = AppPatch {
@@ -522,6 +700,11 @@ mod tests {
             sync_user: Some(SyncUser::Sync),
             root_acl_restricted: Some(true),
             drop_legacy: true,
+            tls: Some(AppTls {
+                enabled: true,
+                switching: false,
+                quorum: QuorumSetting::Ssl,
+            }),
         };
         assert_eq!(AppPatch::from_bag(&app.to_bag()), app);
         assert_eq!(
@@ -559,6 +742,7 @@ mod tests {
             ip: Some("127.0.0.5".parse().unwrap()),
             started: true,
             sync_phase: Some(Some(SyncRotation::Switch)),
+            ..UnitPatch::default()
         };
         assert_eq!(
             unit.to_bag(),
@@ -567,6 +751,79 @@ mod tests {
                 ("state", "started"),
                 ("sync-phase", "switch")
             ])
+        );
+    }
+
+    #[test]
+    fn the_tls_keys_are_charmed_zookeepers_and_its_values_read_as_it_means_them() {
+        // What Charmed ZooKeeper writes: at install, then while switching.
+        let installed = App::from_bag(&bag(&[("quorum", "default - non-ssl")]));
+        assert_eq!(installed.tls_state(), AppTls::PLAINTEXT);
+        let switching = App::from_bag(&bag(&[
+            ("tls", "enabled"),
+            ("switching-encryption", "started"),
+            ("quorum", "ssl"),
+        ]));
+        assert_eq!(
+            switching.tls_state(),
+            AppTls {
+                enabled: true,
+                switching: true,
+                quorum: QuorumSetting::Ssl,
+            }
+        );
+        // Python's `tls=""` and unknown values read as off.
+        let off = App::from_bag(&bag(&[("tls", "no"), ("quorum", "tls-please")]));
+        assert_eq!(off.tls_state(), AppTls::PLAINTEXT);
+        assert_eq!(off.quorum, Some(Quorum::Unknown("tls-please".into())));
+        // The leader writes the three keys together; `""` deletes the first two.
+        let patch = AppPatch {
+            tls: Some(AppTls::PLAINTEXT),
+            ..AppPatch::default()
+        };
+        assert_eq!(
+            patch.to_bag(),
+            bag(&[
+                ("tls", ""),
+                ("switching-encryption", ""),
+                ("quorum", "non-ssl")
+            ])
+        );
+        let patch = AppPatch {
+            tls: Some(AppTls {
+                enabled: true,
+                switching: true,
+                quorum: QuorumSetting::Plain,
+            }),
+            ..AppPatch::default()
+        };
+        assert_eq!(
+            patch.to_bag(),
+            bag(&[
+                ("tls", "enabled"),
+                ("switching-encryption", "started"),
+                ("quorum", "non-ssl")
+            ])
+        );
+        // A unit's report.
+        let unit = Unit::from_bag(&bag(&[
+            ("quorum", "ssl"),
+            ("unified", "true"),
+            ("tls-cert", "not a fingerprint"),
+        ]));
+        assert_eq!(unit.quorum_setting(), QuorumSetting::Ssl);
+        assert!(unit.unified);
+        assert_eq!(unit.tls_cert, None);
+        assert_eq!(Unit::default().quorum_setting(), QuorumSetting::Plain);
+        let report = UnitPatch {
+            quorum: Some(QuorumSetting::Ssl),
+            unified: Some(false),
+            tls_cert: Some(Some(FP.parse().unwrap())),
+            ..UnitPatch::default()
+        };
+        assert_eq!(
+            report.to_bag(),
+            bag(&[("quorum", "ssl"), ("unified", ""), ("tls-cert", FP)])
         );
     }
 
