@@ -511,6 +511,10 @@ impl Workload for SnapWorkload {
         files::read_optional(path).map_err(io_err("read", path))
     }
 
+    fn remove_file(&self, path: &Path) -> Result<(), WorkloadError> {
+        files::remove(path).map_err(io_err("remove", path))
+    }
+
     fn clear_private_state(&self) -> Result<(), WorkloadError> {
         let dir = &self.paths.charm_state_dir;
         match fs::remove_dir_all(dir) {
