@@ -88,7 +88,15 @@ pub fn run(
                 // New charm code runs now; its workload is rolled out unit by unit.
                 local_state::mark_upgrade_pending(workload)?;
             }
-            let done = reconcile_hook(env, &facts, tools, workload, ensemble)?;
+            let done = match reconcile_hook(env, &facts, tools, workload, ensemble) {
+                Ok(done) => done,
+                Err(e) => {
+                    // Juju discards this hook's port changes: forget what was recorded of
+                    // them, so that the next hook declares the ports again.
+                    let _ = local_state::record_opened_ports(workload, None);
+                    return Err(e);
+                }
+            };
             set_status(tools, workload, &done.status)?;
             if done.workload_changed {
                 if let Ok(Some(version)) = workload.version() {

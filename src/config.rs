@@ -43,6 +43,8 @@ pub struct CharmConfig {
     pub sync_limit: u32,
     pub tick_time: u32,
     pub log_level: ZkLogLevel,
+    /// Keep port 2181 declared open to clients under TLS.
+    pub keep_plaintext_client_port: bool,
 }
 
 impl Default for CharmConfig {
@@ -52,6 +54,7 @@ impl Default for CharmConfig {
             sync_limit: 2,
             tick_time: 2000,
             log_level: ZkLogLevel::Info,
+            keep_plaintext_client_port: false,
         }
     }
 }
@@ -119,11 +122,23 @@ impl CharmConfig {
                 })
             }
         };
+        let keep_plaintext_client_port = match map.get("keep-plaintext-client-port") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(ConfigError {
+                    option: "keep-plaintext-client-port",
+                    value: other.to_string(),
+                    allowed: "true or false".into(),
+                })
+            }
+        };
         Ok(CharmConfig {
             init_limit,
             sync_limit,
             tick_time,
             log_level,
+            keep_plaintext_client_port,
         })
     }
 }
@@ -154,8 +169,14 @@ mod tests {
                 init_limit: 10,
                 sync_limit: 5,
                 tick_time: 3000,
-                log_level: ZkLogLevel::Warning
+                log_level: ZkLogLevel::Warning,
+                keep_plaintext_client_port: false,
             }
+        );
+        assert!(
+            parse(json!({"keep-plaintext-client-port": true}))
+                .unwrap()
+                .keep_plaintext_client_port
         );
         assert_eq!(c.log_level.java_level(), "WARN");
     }

@@ -103,6 +103,7 @@ impl World {
                 },
                 upgrade_facts: Default::default(),
                 credentials: None,
+                tls: Default::default(),
             },
             cluster,
             restart,
@@ -198,6 +199,8 @@ impl World {
         self.s.workload.running = true;
         self.s.workload.health = Some(health);
         self.s.local.started_with = Some(fp);
+        // It declared its client port when it started.
+        self.s.local.opened_ports = Some([2181].into());
         self
     }
     pub(crate) fn current_fingerprint(&self) -> String {
@@ -206,6 +209,7 @@ impl World {
             &paths(),
             self.s.unit_id,
             &self.cluster_app(),
+            &crate::render::TlsConfig::plaintext(),
         )
     }
     /// The live ensemble: `voters` as participants, and each unit's health.

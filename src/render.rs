@@ -21,8 +21,57 @@ use sha1::{Digest, Sha1};
 use crate::config::CharmConfig;
 use crate::passwords::{Password, Passwords};
 use crate::peers::cluster::App;
+use crate::tls::{zoo_cfg_tls, Fingerprint, QuorumTls, Running};
 use crate::workload::Paths;
 use crate::zk::ServerSpec;
+
+/// The TLS part of a unit's files: what its server runs with (the quorum mode and whether it
+/// serves 2182), the `zoo.cfg` lines for that, and the certificate those lines point at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub mode: Running,
+    pub lines: Vec<(&'static str, String)>,
+    /// The installed certificate, when the lines use the PEM stores: a new one needs a
+    /// restart (ZooKeeper 3.8 reloads the stores for the quorum, not for port 2182).
+    pub certificate: Option<Fingerprint>,
+}
+
+impl TlsConfig {
+    /// No TLS at all.
+    pub const PLAINTEXT_MODE: Running = Running {
+        quorum: QuorumTls::Plaintext,
+        client_tls: false,
+    };
+
+    pub fn plaintext() -> TlsConfig {
+        TlsConfig {
+            mode: TlsConfig::PLAINTEXT_MODE,
+            lines: Vec::new(),
+            certificate: None,
+        }
+    }
+
+    /// The config for `mode` with the PEM stores in `conf_dir`, 2182 bound to
+    /// `secure_address`. `certificate` is the installed one; `None` when the mode needs one
+    /// and none is installed.
+    pub fn new(
+        mode: Running,
+        conf_dir: &Path,
+        secure_address: Option<&str>,
+        certificate: Option<&Fingerprint>,
+    ) -> Option<TlsConfig> {
+        let uses_files = mode.client_tls || mode.quorum.ssl_quorum();
+        if uses_files && certificate.is_none() {
+            return None;
+        }
+        let lines = zoo_cfg_tls(mode.quorum, mode.client_tls, conf_dir, secure_address).ok()?;
+        Some(TlsConfig {
+            mode,
+            lines,
+            certificate: certificate.filter(|_| uses_files).cloned(),
+        })
+    }
+}
 
 /// The 4-letter words the charm uses (and nothing else); Kafka runs `srvr` too.
 pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
@@ -46,6 +95,8 @@ pub struct Rendered {
     pub jaas: String,
     pub jvm_flags: Vec<String>,
     pub myid: String,
+    /// The TLS part, in `zoo_cfg_static` already.
+    pub tls: TlsConfig,
 }
 
 impl std::fmt::Debug for Rendered {
@@ -135,7 +186,17 @@ impl Rendered {
             jaas,
             jvm_flags,
             myid: format!("{}\n", unit_id + 1),
+            tls: TlsConfig::plaintext(),
         }
+    }
+
+    /// With `tls`'s lines at the end of `zoo.cfg` ([`Rendered::new`] renders no TLS).
+    pub fn with_tls(mut self, tls: TlsConfig) -> Rendered {
+        for (key, value) in &tls.lines {
+            self.zoo_cfg_static.push_str(&format!("{key}={value}\n"));
+        }
+        self.tls = tls;
+        self
     }
 
     /// A digest (hex sha1) of what the server reads only at start, and `generation`. Only
@@ -153,6 +214,12 @@ impl Rendered {
             h.update(part.as_bytes());
             h.update([0u8]);
         }
+        // Absent without TLS: a plaintext unit's fingerprint is what earlier revisions
+        // computed, so a refresh restarts nothing.
+        if let Some(cert) = &self.tls.certificate {
+            h.update(cert.as_str().as_bytes());
+            h.update([0u8]);
+        }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
@@ -166,19 +233,27 @@ impl Rendered {
     }
 }
 
-/// The fingerprint of the files unit `unit_id` runs with under `app`'s passwords: a digest
-/// of them rendered with placeholder passwords, and of the passwords' generation. It
-/// changes exactly when a restart-relevant option, the users or the rotation phase, or a
-/// password (which bumps the generation) changes, and reveals nothing of any password.
-pub fn fingerprint(config: &CharmConfig, paths: &Paths, unit_id: u32, app: &App) -> String {
+/// The fingerprint of the files unit `unit_id` runs with under `app`'s passwords and with
+/// `tls`: a digest of them rendered with placeholder passwords, of the passwords'
+/// generation and of the installed certificate. It changes exactly when a restart-relevant
+/// option, the users or the rotation phase, a password (which bumps the generation), the
+/// TLS mode or the certificate changes, and reveals nothing of any password.
+pub fn fingerprint(
+    config: &CharmConfig,
+    paths: &Paths,
+    unit_id: u32,
+    app: &App,
+    tls: &TlsConfig,
+) -> String {
     Rendered::new(config, paths, unit_id, &crate::passwords::shape(app))
+        .with_tls(tls.clone())
         .digest(app.secret_generation)
 }
 
 /// A digest of what every unit's server reads only at start, whatever the unit: the
-/// [`fingerprint`] of one fixed unit and layout. Each unit reports the one it runs with in
-/// its restart bag, and the leader restarts last, once every other unit reports the
-/// current one.
+/// [`fingerprint`] of one fixed unit and layout, with the TLS mode of the switch's current
+/// step (as for a unit with a certificate). Each unit reports the one it runs with in its
+/// restart bag, and the leader restarts last, once every other unit reports the current one.
 pub fn shared_inputs(config: &CharmConfig, app: &App) -> String {
     let fixed = Paths {
         conf_dir: "/".into(),
@@ -187,7 +262,17 @@ pub fn shared_inputs(config: &CharmConfig, app: &App) -> String {
         log_dir: "/".into(),
         charm_state_dir: "/".into(),
     };
-    fingerprint(config, &fixed, 0, app)
+    let step = crate::tls::unit_plan(app.tls_state(), true, None);
+    let mode = Running {
+        quorum: step.quorum.unwrap_or(QuorumTls::Plaintext),
+        client_tls: step.client_tls,
+    };
+    let tls = TlsConfig {
+        mode,
+        lines: zoo_cfg_tls(mode.quorum, mode.client_tls, &fixed.conf_dir, None).unwrap_or_default(),
+        certificate: None,
+    };
+    fingerprint(config, &fixed, 0, app, &tls)
 }
 
 /// The `dynamicConfigFile=` value of an existing `zoo.cfg`, if any. ZooKeeper points it at
@@ -215,6 +300,10 @@ mod tests {
 
     fn paths() -> Paths {
         Paths::under(Path::new("/z"))
+    }
+
+    fn plain() -> TlsConfig {
+        TlsConfig::plaintext()
     }
 
     fn p(s: &str) -> Password {
@@ -325,24 +414,24 @@ mod tests {
     #[test]
     fn fingerprint_changes_with_restart_relevant_inputs_only_and_never_holds_a_password() {
         let app = App::default();
-        let base = fingerprint(&CharmConfig::default(), &paths(), 0, &app);
+        let base = fingerprint(&CharmConfig::default(), &paths(), 0, &app, &plain());
         assert_eq!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &app)
+            fingerprint(&CharmConfig::default(), &paths(), 0, &app, &plain())
         );
         let tick = CharmConfig {
             tick_time: 2500,
             ..CharmConfig::default()
         };
-        assert_ne!(base, fingerprint(&tick, &paths(), 0, &app));
+        assert_ne!(base, fingerprint(&tick, &paths(), 0, &app, &plain()));
         let lvl = CharmConfig {
             log_level: crate::config::ZkLogLevel::Debug,
             ..CharmConfig::default()
         };
-        assert_ne!(base, fingerprint(&lvl, &paths(), 0, &app));
+        assert_ne!(base, fingerprint(&lvl, &paths(), 0, &app, &plain()));
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 1, &app)
+            fingerprint(&CharmConfig::default(), &paths(), 1, &app, &plain())
         );
         // A new password is a new generation.
         let next = App {
@@ -351,7 +440,7 @@ mod tests {
         };
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &next)
+            fingerprint(&CharmConfig::default(), &paths(), 0, &next, &plain())
         );
         let relax = App {
             sync_rotation: Some(SyncRotation::Relax),
@@ -359,7 +448,7 @@ mod tests {
         };
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &relax)
+            fingerprint(&CharmConfig::default(), &paths(), 0, &relax, &plain())
         );
         // The shape the fingerprint is taken of holds placeholders only.
         let shaped = Rendered::new(

@@ -19,14 +19,18 @@
 //!   leaving;
 //! - `restart_lock`: both sides of the rolling-restart lock;
 //! - `membership`: the leader's start order, quorum membership and `sync` rotation;
+//! - `tls`: the `certificates` relation, the unit's TLS files and the plaintext/TLS switch;
 //! - `crate::upgrade::decide`: the upgrade.
 
 mod membership;
 mod restart_lock;
+mod tls;
+
+pub use tls::client_tls;
 
 use crate::passwords::Credentials;
 use crate::plan::{Plan, SecretWrite, WorkloadOp};
-use crate::render::Rendered;
+use crate::render::{Rendered, TlsConfig};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::upgrade::decide::Gate;
@@ -88,15 +92,18 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
     // Written only when it changed, like every patch (see `Plan::drop_unchanged`).
     plan.cluster_unit.ip = s.address;
 
-    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app);
+    let tls = tls::unit_side(s, paths, app, plan);
+    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app, &tls.config);
     let inputs = crate::render::shared_inputs(&config, app);
     plan.fingerprint = Some(fingerprint.clone());
+    plan.tls_config = Some(tls.config);
 
     let gate = crate::upgrade::decide::decide_upgrade(s, plan);
-    lifecycle(s, &fingerprint, &inputs, gate, plan);
+    lifecycle(s, &fingerprint, &inputs, gate, tls.may_start, plan);
     if s.leader {
         let lock_busy = restart_lock::leader_side(s, &inputs, plan);
         membership::leader_side(s, lock_busy, plan);
+        tls::leader_side(s, plan);
         protect_root(s, &fingerprint, &inputs, lock_busy, plan);
     }
 }
@@ -198,7 +205,9 @@ fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         Some(Ok(creds)) => match crate::passwords::in_effect(app, creds) {
             Ok(passwords) => {
                 if let (true, Ok(config)) = (files, &s.config) {
-                    plan.rendered = Some(Rendered::new(config, paths, s.unit_id, &passwords));
+                    let tls = plan.tls_config.clone().unwrap_or_else(TlsConfig::plaintext);
+                    plan.rendered =
+                        Some(Rendered::new(config, paths, s.unit_id, &passwords).with_tls(tls));
                 }
                 return;
             }
@@ -243,13 +252,22 @@ fn leave(s: &Snapshot, plan: &mut Plan) {
 }
 
 /// This unit's own server: first start in its turn, recovery start, restart under the lock,
-/// and its status.
-fn lifecycle(s: &Snapshot, fingerprint: &str, inputs: &str, gate: Gate, plan: &mut Plan) {
+/// and its status. `may_start`: the server may be started (not: it waits for its TLS
+/// certificate).
+fn lifecycle(
+    s: &Snapshot,
+    fingerprint: &str,
+    inputs: &str,
+    gate: Gate,
+    may_start: bool,
+    plan: &mut Plan,
+) {
     let me = s.unit_id;
     let health = s.workload.health.clone().unwrap_or_default();
 
     if !s.started(me) {
         match s.starting() {
+            Some(n) if n == me && !may_start && !s.workload.running => {}
             Some(n) if n == me => first_start(s, &health, plan),
             Some(n) => plan.statuses.push(Status::waiting(format!(
                 "waiting for unit {n} to join the quorum"
@@ -262,6 +280,9 @@ fn lifecycle(s: &Snapshot, fingerprint: &str, inputs: &str, gate: Gate, plan: &m
     }
 
     if !s.workload.running {
+        if !may_start {
+            return;
+        }
         plan.workload.push(WorkloadOp::Start {
             initial_members: None,
         });

@@ -1261,6 +1261,25 @@ impl HookTools for FakeHookTools {
             .insert(format!("{port}/{protocol}"));
         Ok(())
     }
+
+    fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
+        let inv = argv::close_port(port, protocol);
+        self.call(&inv)?;
+        if !["tcp", "udp"].contains(&protocol) {
+            return Err(failed(
+                &inv,
+                2,
+                &format!(
+                    "ERROR invalid protocol \"{protocol}\", expected \"tcp\", \"udp\", or \"icmp\""
+                ),
+            ));
+        }
+        self.state
+            .borrow_mut()
+            .opened_ports
+            .remove(&format!("{port}/{protocol}"));
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -1559,6 +1578,8 @@ mod tests {
         f.relation_set("cluster:0", true, &databag([("k", "v")]))
             .unwrap();
         f.open_port(2181, "tcp").unwrap();
+        f.open_port(2182, "tcp").unwrap();
+        f.close_port(2181, "tcp").unwrap();
         f.application_version_set("3.8.4").unwrap();
         let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
         assert_eq!(
@@ -1568,13 +1589,15 @@ mod tests {
                 "config-get --format=json",
                 "relation-set -r cluster:0 --app --file -",
                 "open-port 2181/tcp",
+                "open-port 2182/tcp",
+                "close-port 2181/tcp",
                 "application-version-set -- 3.8.4",
             ]
         );
         assert_eq!(f.calls()[2].stdin.as_deref(), Some(r#"{"k":"v"}"#));
         assert_eq!(
             f.opened_ports().into_iter().collect::<Vec<_>>(),
-            ["2181/tcp"]
+            ["2182/tcp"]
         );
         assert_eq!(f.application_version().as_deref(), Some("3.8.4"));
     }

@@ -280,6 +280,8 @@ pub trait HookTools {
     fn unit_get(&self, key: &str) -> Result<String, ToolError>;
     /// `open-port <port>/<protocol>`.
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError>;
+    /// `close-port <port>/<protocol>` (closing a port that is not open changes nothing).
+    fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError>;
     /// `goal-state --format=json`: the units Juju plans for this application, by name, with
     /// their goal status (`active`, `waiting`, `dying`, ...).
     fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError>;

@@ -260,6 +260,9 @@ pub(crate) mod argv {
     pub fn open_port(port: u16, protocol: &str) -> Invocation {
         Invocation::plain("open-port", vec![format!("{port}/{protocol}")])
     }
+    pub fn close_port(port: u16, protocol: &str) -> Invocation {
+        Invocation::plain("close-port", vec![format!("{port}/{protocol}")])
+    }
 
     /// `secret-get`'s selector arguments: the id, `--label L`, or both.
     fn secret_ref(args: &mut Vec<String>, secret: &SecretRef) {
@@ -936,6 +939,10 @@ impl HookTools for ProcessHookTools {
         self.run(&argv::open_port(port, protocol)).map(drop)
     }
 
+    fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
+        self.run(&argv::close_port(port, protocol)).map(drop)
+    }
+
     fn secret_add(
         &self,
         content: &SecretContent,
@@ -1217,6 +1224,7 @@ mod tests {
             "action-fail",
             "application-version-set",
             "open-port",
+            "close-port",
         ] {
             t.tool(tool, "");
         }
@@ -1229,6 +1237,7 @@ mod tests {
         h.action_fail("nope").unwrap();
         h.application_version_set("3.8.4").unwrap();
         h.open_port(2181, "tcp").unwrap();
+        h.close_port(2181, "tcp").unwrap();
         assert_eq!(
             t.log(),
             vec![
@@ -1239,6 +1248,7 @@ mod tests {
                 "action-fail [--] [nope]",
                 "application-version-set [--] [3.8.4]",
                 "open-port [2181/tcp]",
+                "close-port [2181/tcp]",
             ]
         );
     }

@@ -249,7 +249,13 @@ impl World {
         let paths = MemWorkload::new().paths().clone();
         let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords());
         (
-            render::fingerprint(&self.config(), &paths, self.me, &self.app()),
+            render::fingerprint(
+                &self.config(),
+                &paths,
+                self.me,
+                &self.app(),
+                &render::TlsConfig::plaintext(),
+            ),
             rendered.zoo_cfg(&paths.initial_dynamic()),
         )
     }
@@ -378,6 +384,8 @@ impl World {
         }
         if let Some((fingerprint, zoo_cfg)) = &self.started_with {
             local_state::record_started_with(&w, fingerprint).unwrap();
+            // It declared its client port when it started.
+            local_state::record_opened_ports(&w, Some(&[2181].into())).unwrap();
             w.write_file(&w.paths().zoo_cfg(), zoo_cfg.as_bytes(), 0o600)
                 .unwrap();
         }
