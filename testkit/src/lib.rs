@@ -20,6 +20,8 @@
 //! - [`cluster`]: [`Cluster`], a model with real ZooKeeper for tests (panics on failure).
 //! - [`ensemble`]: [`Ensemble`], servers started directly with the local workload, no model.
 //! - [`local_workload`]: that test-only workload (Debian's jars as a plain process).
+//! - [`tls_provider`]: a `tls-certificates` provider stub that signs with a test CA
+//!   (`openssl`), and TLS probes of the servers (`openssl s_client`).
 
 pub mod background;
 pub mod build;
@@ -30,6 +32,7 @@ pub mod invariants;
 pub mod local_workload;
 pub mod model;
 pub mod server;
+pub mod tls_provider;
 pub mod watch;
 pub mod writes;
 

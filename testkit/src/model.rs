@@ -80,11 +80,13 @@ pub fn juju_log_tail(m: &Model, n: usize) -> Vec<String> {
     lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
-/// The live units' addresses, by unit number.
+/// The live units' addresses of the model's first application (ZooKeeper), by unit number
+/// (other applications' units have numbers of their own).
 pub fn addresses(m: &Model) -> Result<BTreeMap<u32, String>, SimError> {
+    let app = m.app_name()?;
     Ok(m.status()?
         .into_iter()
-        .filter(|u| u.life == "alive")
+        .filter(|u| u.life == "alive" && u.app == app)
         .filter_map(|u| Some((unit_number(&u.unit)?, u.address)))
         .collect())
 }
