@@ -9,7 +9,8 @@
 //! - [`relations`]: each peer relation's created, joined, changed, departed and broken;
 //! - [`actions`]: every action on the leader and on a non-leader, and their refusals;
 //! - [`budgets`]: the hook-tool call counts `BENCHMARKS.md` reports, exactly;
-//! - [`failures`]: a failed upgrade, failing tools, workload and ensemble faults.
+//! - [`failures`]: a failed upgrade, failing tools, workload and ensemble faults;
+//! - [`tls`]: the `certificates` relation's hooks and `set-tls-private-key`.
 
 mod actions;
 mod budgets;
@@ -17,3 +18,4 @@ mod failures;
 mod lifecycle;
 mod relations;
 mod scenario;
+mod tls;

@@ -35,6 +35,9 @@ pub const APP: &str = "zookeeper";
 pub const CLUSTER: &str = "cluster:0";
 pub const RESTART: &str = "restart:1";
 pub const UPGRADE: &str = "upgrade:2";
+/// The `certificates` relation with the provider `tls` (one unit, `tls/0`).
+pub const CERTIFICATES: &str = "certificates:3";
+pub const PROVIDER: &str = "tls";
 /// The internal secret's URI, and its label (Charmed ZooKeeper's).
 pub const SECRET_URI: &str = "secret://1e5d7c2a-0000-4000-8000-00000000000a/d3fo2nuve8s5g6ln8t8g";
 pub const SECRET_LABEL: &str = "cluster.zookeeper.app";
@@ -124,6 +127,10 @@ pub struct World {
     pub upgrade_failure: Option<String>,
     pub failing_tools: Vec<String>,
     pub goal: Option<BTreeMap<String, String>>,
+    /// The `certificates` relation: this unit's bag and the provider's app bag.
+    pub certificates: Option<(Databag, Databag)>,
+    /// The `certificates` relation is remembered from an earlier hook.
+    pub certificates_remembered: bool,
 }
 
 impl World {
@@ -161,6 +168,8 @@ impl World {
             upgrade_failure: None,
             failing_tools: Vec::new(),
             goal: None,
+            certificates: None,
+            certificates_remembered: false,
         };
         for id in ids {
             w.cluster_units.insert(
@@ -347,6 +356,15 @@ impl World {
                 .relation(RESTART, peer(&self.restart_app, &self.restart_units))
                 .relation(UPGRADE, peer(&self.upgrade_app, &self.upgrade_units));
         }
+        if let Some((own, provider)) = &self.certificates {
+            tools = tools.relation(
+                CERTIFICATES,
+                FakeRelation::with_remote_app(PROVIDER)
+                    .member(&format!("{PROVIDER}/0"), Databag::new())
+                    .unit_bag(&me, own.clone())
+                    .app_bag(PROVIDER, provider.clone()),
+            );
+        }
         if let Some(content) = &self.secret {
             tools = tools.secret(
                 FakeSecret::of_app(SECRET_URI, APP, SecretContent(content.clone()))
@@ -405,6 +423,13 @@ impl World {
         }
         if self.upgrade_pending {
             local_state::mark_upgrade_pending(&w).unwrap();
+        }
+        if self.certificates_remembered && self.certificates.is_some() {
+            let record = local_state::CertificatesRecord {
+                id: CERTIFICATES.into(),
+                provider: Some(PROVIDER.into()),
+            };
+            local_state::save_certificates(&w, Some(&record)).unwrap();
         }
         if let Some(cause) = &self.upgrade_failure {
             local_state::record_upgrade_failure(&w, cause).unwrap();
@@ -496,7 +521,8 @@ impl Hook {
                 "cluster" => CLUSTER,
                 "restart" => RESTART,
                 "upgrade" => UPGRADE,
-                other => panic!("no peer relation {other}"),
+                "certificates" => CERTIFICATES,
+                other => panic!("no relation {other}"),
             }
             .to_string(),
         );
