@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use testkit::background::Background;
-use testkit::tls_provider::{openssl, s_client_srvr, served_certificate, TlsProvider};
+use testkit::tls_provider::{openssl, s_client_srvr, served_certificate, ChainOrder, TlsProvider};
 use testkit::watch::{processes, ProcessWatch, Watched};
 use testkit::{live_server, seeds, test_charm, Cluster, ServerProcess};
 use zk_sim::Model;
@@ -386,6 +386,8 @@ fn three_units(charm: &Path, seed: u64) {
     // and serves the new certificate.
     let before = serial(work.path(), &served(&c, 1, &provider));
     let mut new_leaf = String::new();
+    // This provider lists the leaf first in the chain.
+    provider.chain = ChainOrder::LeafFirst;
     let (watched, _) = switch(&mut c, "re-sign unit 1", |c| {
         new_leaf = provider.resign(&mut c.model, rel, "zookeeper/1");
         c.settle("re-sign unit 1");
@@ -418,6 +420,7 @@ fn three_units(charm: &Path, seed: u64) {
     let new_csr = csr_of(&c, rel, "zookeeper/2");
     assert_ne!(new_csr.pem(), old_csr.pem());
     assert_eq!(new_csr.public_key_der(), key.public_key_der().unwrap());
+    provider.chain = ChainOrder::CaThenLeaf;
     let (watched, _) = switch(&mut c, "sign the new key's CSR", |c| {
         provider.sign(&mut c.model, rel, None);
         c.settle("sign the new key's CSR");
