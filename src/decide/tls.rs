@@ -145,8 +145,9 @@ pub(super) fn unit_side(
         plan.tls.remove_files = true;
     }
     // A unit whose certificate is not installed yet keeps what it runs: its restart into
-    // this step would have to be repeated once the certificate comes.
-    let waits_for_certificate = app_tls.enabled && relation.is_some() && !files;
+    // this step would have to be repeated once the certificate comes. (Also before it has
+    // seen the relation itself: the leader may have written `tls=enabled` first.)
+    let waits_for_certificate = app_tls.enabled && !files;
     let address = s.address.map(|a| a.to_string());
     let certificate = installed.map(|l| l.fingerprint());
     let planned = step.quorum.map(|quorum| Running {

@@ -443,3 +443,13 @@ fn rendering_is_unchanged_for_units_without_tls() {
     assert_eq!(plan.fingerprint, w.s.local.started_with);
     let _ = paths();
 }
+
+#[test]
+fn a_unit_that_has_not_seen_the_relation_yet_does_not_restart_into_the_first_step() {
+    // The leader wrote `tls=enabled` before this unit ran its own `-created` hook.
+    let w = runs(healthy3(2), TlsConfig::PLAINTEXT_MODE);
+    let w = app_tls(w, E0_ON);
+    let plan = w.plan();
+    assert_eq!(plan.fingerprint, w.s.local.started_with);
+    assert!(plan.restart_unit.request.is_none());
+}
