@@ -6,6 +6,7 @@
 //! ([`HookEnv`]), so a whole hook can run in-process against in-memory ones.
 
 use crate::actions::{self, ActionCmd, ActionOutcome};
+use crate::cos::charm_log::{self, Outcome, UnitFacts};
 use crate::decide::decide;
 use crate::dispatch::{Action, Event, EventFacts, StorageHook};
 use crate::env::HookEnv;
@@ -13,7 +14,9 @@ use crate::execute::{execute, ExecError, RoundEnd};
 use crate::hooktools::{HookTools, ToolError};
 use crate::local_state;
 use crate::observe::{observe, ObserveError};
+use crate::peers::restart::Grant;
 use crate::plan::WorkloadOp;
+use crate::snapshot::Snapshot;
 use crate::status::{Status, StatusCollector};
 use crate::workload::{Workload, WorkloadError};
 use crate::zk::ensemble::Ensemble;
@@ -38,7 +41,7 @@ pub enum CharmError {
 }
 
 /// Runs the hook or action named by `env` against Juju (`tools`), the workload and the
-/// ensemble.
+/// ensemble, then appends its account to the charm's log ([`crate::cos::charm_log`]).
 ///
 /// # Errors
 /// Only real faults (a hook tool or the workload failing in a way the charm cannot turn into
@@ -49,9 +52,108 @@ pub fn run(
     workload: &dyn Workload,
     ensemble: &dyn Ensemble,
 ) -> Result<(), CharmError> {
+    let began = std::time::Instant::now();
     let event = Event::from_env(env);
     let facts = EventFacts::now(&event, env);
-    match &event {
+    let mut account = Account::default();
+    let result = run_event(&event, &facts, env, tools, workload, ensemble, &mut account);
+    if result.is_err() {
+        // Juju discards the failed hook's `open-port`/`close-port`: ask again next time.
+        local_state::forget_opened_ports(workload);
+    }
+    if !matches!(event, Event::UnknownHook(_) | Event::UnknownAction(_)) {
+        record(env, &event, &result, account, began.elapsed(), workload);
+    }
+    result
+}
+
+/// What a hook or action tells the charm's log besides how it ended.
+#[derive(Default)]
+struct Account {
+    /// The status it ended with.
+    status: Option<Status>,
+    /// What the last snapshot said about this unit.
+    facts: Option<UnitFacts>,
+    /// The message of `action-fail`.
+    action_failure: Option<String>,
+}
+
+/// Appends the hook's line to the charm's log, best effort: the hook's outcome stands
+/// whatever happens here.
+fn record(
+    env: &HookEnv,
+    event: &Event,
+    result: &Result<(), CharmError>,
+    account: Account,
+    duration: std::time::Duration,
+    workload: &dyn Workload,
+) {
+    let outcome = match (result, account.action_failure) {
+        (Err(e), _) => Outcome::Failed(crate::report::chain(e)),
+        (Ok(()), Some(message)) => Outcome::ActionFailed(message),
+        (Ok(()), None) => Outcome::Ok,
+    };
+    let name = match event {
+        Event::Action(a) => a.name().to_string(),
+        other => other.to_string(),
+    };
+    let line = charm_log::Record {
+        time: std::time::SystemTime::now(),
+        unit: env.unit_name.clone(),
+        action: event.is_action(),
+        name,
+        outcome,
+        duration,
+        status: account.status,
+        facts: account.facts,
+    }
+    .line();
+    let path = workload.paths().charm_log();
+    if let Err(e) = workload.append_line(&path, &line, charm_log::ROTATE_AT) {
+        log::warn!(
+            "cannot append to {}: {}",
+            path.display(),
+            crate::report::chain(&e)
+        );
+    }
+}
+
+/// What `s` says about this unit, for the charm's log.
+fn unit_facts(s: &Snapshot) -> UnitFacts {
+    let zk_role = match (&s.workload.health, s.workload.running) {
+        (_, false) => "stopped".to_string(),
+        (Some(h), true) if h.serving => h.state.clone().unwrap_or_else(|| "serving".into()),
+        (_, true) => "not-serving".to_string(),
+    };
+    UnitFacts {
+        juju_leader: s.leader,
+        zk_role,
+        upgrade: s
+            .upgrade
+            .as_ref()
+            .and_then(|u| u.unit(s.unit_id))
+            .and_then(|u| u.state.known()),
+        upgrade_running: s.upgrade_in_progress(),
+        restart_lock: s.restart.as_ref().and_then(|r| {
+            r.app
+                .grants
+                .iter()
+                .find(|(_, g)| **g == Grant::Granted)
+                .map(|(id, _)| s.unit_name_of(*id))
+        }),
+    }
+}
+
+fn run_event(
+    event: &Event,
+    facts: &EventFacts,
+    env: &HookEnv,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+    ensemble: &dyn Ensemble,
+    account: &mut Account,
+) -> Result<(), CharmError> {
+    match event {
         Event::UnknownHook(name) => {
             log::warn!("ignoring unknown hook {name:?}");
             Ok(())
@@ -62,7 +164,9 @@ pub fn run(
             ))?;
             Ok(())
         }
-        Event::Action(action) => run_action(*action, env, &facts, tools, workload, ensemble),
+        Event::Action(action) => {
+            run_action(*action, env, facts, tools, workload, ensemble, account)
+        }
         Event::Storage {
             kind: StorageHook::Attached,
             ..
@@ -71,10 +175,10 @@ pub fn run(
             Ok(())
         }
         _ => {
-            if event == Event::SecretRemove {
+            if *event == Event::SecretRemove {
                 remove_obsolete_revision(env, tools);
             }
-            if event == Event::Install {
+            if *event == Event::Install {
                 // A unit is installed once: any private state on this machine is another
                 // unit's leftover, never this one's.
                 if let Err(e) = workload.clear_private_state() {
@@ -88,22 +192,16 @@ pub fn run(
                 // New charm code runs now; its workload is rolled out unit by unit.
                 local_state::mark_upgrade_pending(workload)?;
             }
-            let done = match reconcile_hook(env, &facts, tools, workload, ensemble) {
-                Ok(done) => done,
-                Err(e) => {
-                    // Juju discards this hook's port changes: forget what was recorded of
-                    // them, so that the next hook declares the ports again.
-                    let _ = local_state::record_opened_ports(workload, None);
-                    return Err(e);
-                }
-            };
+            let done = reconcile_hook(env, facts, tools, workload, ensemble)?;
+            account.facts = done.facts;
             set_status(tools, workload, &done.status)?;
+            account.status = Some(done.status);
             if done.workload_changed {
                 if let Ok(Some(version)) = workload.version() {
                     tools.application_version_set(&version)?;
                 }
             }
-            if event == Event::Remove {
+            if *event == Event::Remove {
                 // Nothing of this unit may outlive it on the machine (the passwords are in
                 // the workload's files, which go with the snap).
                 if let Err(e) = workload.clear_private_state() {
@@ -173,22 +271,14 @@ struct Reconciled {
     status: Status,
     /// The workload was installed or upgraded: its version may have changed.
     workload_changed: bool,
+    /// What the last snapshot said about this unit.
+    facts: Option<UnitFacts>,
 }
 
-/// The reconcile loop. Returns the unit status to set.
+/// The reconcile loop: the unit status to set, and what the last snapshot said.
 ///
 /// # Errors
 /// See [`run`].
-pub fn reconcile(
-    env: &HookEnv,
-    facts: &EventFacts,
-    tools: &dyn HookTools,
-    workload: &dyn Workload,
-    ensemble: &dyn Ensemble,
-) -> Result<Status, CharmError> {
-    reconcile_hook(env, facts, tools, workload, ensemble).map(|r| r.status)
-}
-
 fn reconcile_hook(
     env: &HookEnv,
     facts: &EventFacts,
@@ -198,20 +288,42 @@ fn reconcile_hook(
 ) -> Result<Reconciled, CharmError> {
     let mut workload_changed = false;
     let mut statuses = StatusCollector::new();
-    // The internal passwords are read only once a round needs them; later rounds of the
-    // hook have them from the hook tools' cache.
+    // The internal passwords (and the client relations' secrets) are read only once a round
+    // needs them; later rounds of the hook have them from the hook tools' cache.
     let mut with_credentials = false;
+    let mut with_client_secrets = false;
+    let mut warnings = Vec::new();
+    let mut last_facts = None;
+    let mut purged = false;
     for _ in 0..MAX_ROUNDS {
         let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
+        snapshot.purged = purged;
+        last_facts = Some(unit_facts(&snapshot));
         if with_credentials {
             crate::observe::load_credentials(tools, &mut snapshot)?;
         }
+        if with_client_secrets {
+            crate::client::observe::load_secrets(tools, &mut snapshot.clients)?;
+        }
         let mut plan = decide(&snapshot, workload.paths());
-        if plan.need_credentials && snapshot.credentials.is_none() {
-            with_credentials = true;
-            crate::observe::load_credentials(tools, &mut snapshot)?;
+        for _ in 0..2 {
+            let mut again = false;
+            if plan.need_credentials && snapshot.credentials.is_none() {
+                with_credentials = true;
+                crate::observe::load_credentials(tools, &mut snapshot)?;
+                again = true;
+            }
+            if plan.client.need_secrets && snapshot.clients.secrets.is_none() {
+                with_client_secrets = true;
+                crate::client::observe::load_secrets(tools, &mut snapshot.clients)?;
+                again = true;
+            }
+            if !again {
+                break;
+            }
             plan = decide(&snapshot, workload.paths());
         }
+        warnings = plan.client.warnings.clone();
         statuses = StatusCollector::new();
         for s in &plan.statuses {
             statuses.add(s.clone());
@@ -228,6 +340,10 @@ fn reconcile_hook(
             .workload
             .iter()
             .any(|op| matches!(op, WorkloadOp::Install | WorkloadOp::Upgrade { .. }));
+        purged |= plan
+            .workload
+            .iter()
+            .any(|op| matches!(op, WorkloadOp::Purge { .. }));
         match execute(&snapshot, &plan, tools, workload, ensemble)? {
             RoundEnd::Done => workload_changed |= changes,
             RoundEnd::Stop(status) => {
@@ -236,9 +352,14 @@ fn reconcile_hook(
             }
         }
     }
+    // Once per hook, from its last round.
+    for w in warnings {
+        log::warn!("{w}");
+    }
     Ok(Reconciled {
         status: statuses.resolve(),
         workload_changed,
+        facts: last_facts,
     })
 }
 
@@ -251,6 +372,7 @@ fn run_action(
     tools: &dyn HookTools,
     workload: &dyn Workload,
     ensemble: &dyn Ensemble,
+    account: &mut Account,
 ) -> Result<(), CharmError> {
     let params = if ActionCmd::takes_params(action) {
         tools.action_get()?
@@ -260,7 +382,9 @@ fn run_action(
     let cmd = match ActionCmd::parse(action, params) {
         Ok(cmd) => cmd,
         Err(e) => {
-            tools.action_fail(&crate::report::chain(&e))?;
+            let message = crate::report::chain(&e);
+            tools.action_fail(&message)?;
+            account.action_failure = Some(message);
             return Ok(());
         }
     };
@@ -271,9 +395,10 @@ fn run_action(
             None => None,
         };
         let creds = creds.as_ref().map(|c| c.as_ref().map_err(String::as_str));
-        return finish_action(actions::get_password::run(user, creds), tools);
+        return finish_action(actions::get_password::run(user, creds), tools, account);
     }
     let mut snapshot = observe(env, facts, tools, workload, ensemble)?;
+    account.facts = Some(unit_facts(&snapshot));
     if matches!(cmd, ActionCmd::SetPassword(_)) {
         crate::observe::load_credentials(tools, &mut snapshot)?;
     }
@@ -285,23 +410,33 @@ fn run_action(
             execute(&snapshot, &outcome.plan, tools, workload, ensemble)?
         {
             tools.action_fail(&status.message)?;
+            account.action_failure = Some(status.message);
             return Ok(());
         }
     }
     // The results go last: if anything before fails, the hook fails, Juju discards its
     // writes, and no result (a password that never took effect) was shown.
     if outcome.then_reconcile && outcome.result.is_ok() {
-        let status = reconcile(env, facts, tools, workload, ensemble)?;
-        set_status(tools, workload, &status)?;
+        let done = reconcile_hook(env, facts, tools, workload, ensemble)?;
+        set_status(tools, workload, &done.status)?;
+        account.status = Some(done.status);
+        account.facts = done.facts;
     }
-    finish_action(outcome, tools)
+    finish_action(outcome, tools, account)
 }
 
 /// Sets the action's results, or fails it.
-fn finish_action(outcome: ActionOutcome, tools: &dyn HookTools) -> Result<(), CharmError> {
+fn finish_action(
+    outcome: ActionOutcome,
+    tools: &dyn HookTools,
+    account: &mut Account,
+) -> Result<(), CharmError> {
     match outcome.result {
         Ok(results) => tools.action_set(&results)?,
-        Err(message) => tools.action_fail(&message)?,
+        Err(message) => {
+            tools.action_fail(&message)?;
+            account.action_failure = Some(message);
+        }
     }
     Ok(())
 }

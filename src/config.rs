@@ -2,6 +2,9 @@
 //!
 //! Invalid values never crash a hook: [`CharmConfig::from_juju`] returns a [`ConfigError`]
 //! that names the option and the allowed values, and the charm turns it into `blocked`.
+//! Options that are valid alone but not together (`sync-limit` above `init-limit`, a
+//! minimum session timeout above the maximum, the disk thresholds in the wrong order) are
+//! refused the same way, naming both options.
 
 use serde_json::{Map, Value};
 
@@ -45,6 +48,21 @@ pub struct CharmConfig {
     pub log_level: ZkLogLevel,
     /// Keep port 2181 declared open to clients under TLS.
     pub keep_plaintext_client_port: bool,
+    /// `minSessionTimeout`, in milliseconds.
+    pub min_session_timeout: u32,
+    /// `maxSessionTimeout`, in milliseconds.
+    pub max_session_timeout: u32,
+    /// `autopurge.snapRetainCount`: the snapshots (and the logs they need) kept by every
+    /// purge.
+    pub snap_retain_count: u32,
+    /// `autopurge.purgeInterval`, in hours; 0 turns ZooKeeper's own periodic purge off.
+    pub purge_interval_hours: u32,
+    /// How full the data filesystem may get, in percent, before the charm purges at once.
+    pub disk_purge_threshold: u32,
+    /// How full the data filesystem may get, in percent, before the unit is `blocked`.
+    pub disk_blocked_threshold: u32,
+    /// The JVM's maximum heap in MiB; `None` sizes it from the machine's memory.
+    pub heap_size_mib: Option<u32>,
 }
 
 impl Default for CharmConfig {
@@ -55,9 +73,21 @@ impl Default for CharmConfig {
             tick_time: 2000,
             log_level: ZkLogLevel::Info,
             keep_plaintext_client_port: false,
+            min_session_timeout: 4000,
+            max_session_timeout: 40_000,
+            snap_retain_count: 3,
+            purge_interval_hours: 1,
+            disk_purge_threshold: 80,
+            disk_blocked_threshold: 90,
+            heap_size_mib: None,
         }
     }
 }
+
+/// The smallest explicit `heap-size`, in MiB (ZooKeeper does not start in less).
+pub const MIN_HEAP_SIZE_MIB: u32 = 64;
+/// The largest explicit `heap-size`, in MiB.
+pub const MAX_HEAP_SIZE_MIB: u32 = 65_536;
 
 /// An option whose value is not allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,13 +122,78 @@ fn int_option(
     }
 }
 
+/// Refuses `first` (its value `value`) because it must be at most (or below) `second`'s
+/// value: the error names both options.
+fn conflict(
+    first: &'static str,
+    value: u32,
+    relation: &str,
+    second: &str,
+    bound: u32,
+    why: &str,
+) -> ConfigError {
+    ConfigError {
+        option: first,
+        value: value.to_string(),
+        allowed: format!("{relation} `{second}` ({bound}): {why}"),
+    }
+}
+
 impl CharmConfig {
     /// Validates what `config-get --format=json` returned. Unset options take the defaults of
     /// `config.yaml`; unknown keys are ignored.
     pub fn from_juju(map: &Map<String, Value>) -> Result<CharmConfig, ConfigError> {
-        let init_limit = int_option(map, "init-limit", 5, 1, 1000)?;
-        let sync_limit = int_option(map, "sync-limit", 2, 1, 1000)?;
-        let tick_time = int_option(map, "tick-time", 2000, 1, 60_000)?;
+        let d = CharmConfig::default();
+        let init_limit = int_option(map, "init-limit", d.init_limit, 1, 1000)?;
+        let sync_limit = int_option(map, "sync-limit", d.sync_limit, 1, 1000)?;
+        let tick_time = int_option(map, "tick-time", d.tick_time, 1, 60_000)?;
+        let min_session_timeout = int_option(
+            map,
+            "min-session-timeout",
+            d.min_session_timeout,
+            1,
+            3_600_000,
+        )?;
+        let max_session_timeout = int_option(
+            map,
+            "max-session-timeout",
+            d.max_session_timeout,
+            1,
+            3_600_000,
+        )?;
+        let snap_retain_count = int_option(
+            map,
+            "autopurge-snap-retain-count",
+            d.snap_retain_count,
+            3,
+            1000,
+        )?;
+        let purge_interval_hours = int_option(
+            map,
+            "autopurge-purge-interval",
+            d.purge_interval_hours,
+            0,
+            8760,
+        )?;
+        let disk_purge_threshold =
+            int_option(map, "disk-purge-threshold", d.disk_purge_threshold, 1, 99)?;
+        let disk_blocked_threshold = int_option(
+            map,
+            "disk-blocked-threshold",
+            d.disk_blocked_threshold,
+            1,
+            99,
+        )?;
+        let heap_size = int_option(map, "heap-size", 0, 0, MAX_HEAP_SIZE_MIB)?;
+        if heap_size != 0 && heap_size < MIN_HEAP_SIZE_MIB {
+            return Err(ConfigError {
+                option: "heap-size",
+                value: heap_size.to_string(),
+                allowed: format!(
+                    "0 (sized from the machine's memory) or an integer from {MIN_HEAP_SIZE_MIB} to {MAX_HEAP_SIZE_MIB} (MiB)"
+                ),
+            });
+        }
         let log_level = match map.get("log-level") {
             None | Some(Value::Null) => ZkLogLevel::Info,
             Some(Value::String(s)) => match s.as_str() {
@@ -133,13 +228,67 @@ impl CharmConfig {
                 })
             }
         };
-        Ok(CharmConfig {
+        let config = CharmConfig {
             init_limit,
             sync_limit,
             tick_time,
             log_level,
             keep_plaintext_client_port,
-        })
+            min_session_timeout,
+            max_session_timeout,
+            snap_retain_count,
+            purge_interval_hours,
+            disk_purge_threshold,
+            disk_blocked_threshold,
+            heap_size_mib: (heap_size != 0).then_some(heap_size),
+        };
+        config.check_together()?;
+        Ok(config)
+    }
+
+    /// The options that are valid alone but not together.
+    fn check_together(&self) -> Result<(), ConfigError> {
+        if self.sync_limit > self.init_limit {
+            return Err(conflict(
+                "sync-limit",
+                self.sync_limit,
+                "at most",
+                "init-limit",
+                self.init_limit,
+                "a follower may not be given longer to keep up with the leader than to join it",
+            ));
+        }
+        if self.min_session_timeout > self.max_session_timeout {
+            return Err(conflict(
+                "min-session-timeout",
+                self.min_session_timeout,
+                "at most",
+                "max-session-timeout",
+                self.max_session_timeout,
+                "ZooKeeper refuses to start otherwise",
+            ));
+        }
+        if self.max_session_timeout < 2 * self.tick_time {
+            return Err(conflict(
+                "max-session-timeout",
+                self.max_session_timeout,
+                "at least twice",
+                "tick-time",
+                self.tick_time,
+                "the server checks sessions once a tick, so none could be held to a shorter timeout",
+            ));
+        }
+        if self.disk_purge_threshold >= self.disk_blocked_threshold {
+            return Err(conflict(
+                "disk-purge-threshold",
+                self.disk_purge_threshold,
+                "below",
+                "disk-blocked-threshold",
+                self.disk_blocked_threshold,
+                "the charm purges before it gives up",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -159,9 +308,12 @@ mod tests {
 
     #[test]
     fn every_option_in_range_is_taken_as_given() {
-        let c = parse(
-            json!({"init-limit": 10, "sync-limit": 5, "tick-time": 3000, "log-level": "WARNING"}),
-        )
+        let c = parse(json!({
+            "init-limit": 10, "sync-limit": 5, "tick-time": 3000, "log-level": "WARNING",
+            "min-session-timeout": 6000, "max-session-timeout": 60000,
+            "autopurge-snap-retain-count": 5, "autopurge-purge-interval": 0,
+            "disk-purge-threshold": 70, "disk-blocked-threshold": 85, "heap-size": 2048
+        }))
         .unwrap();
         assert_eq!(
             c,
@@ -171,6 +323,13 @@ mod tests {
                 tick_time: 3000,
                 log_level: ZkLogLevel::Warning,
                 keep_plaintext_client_port: false,
+                min_session_timeout: 6000,
+                max_session_timeout: 60_000,
+                snap_retain_count: 5,
+                purge_interval_hours: 0,
+                disk_purge_threshold: 70,
+                disk_blocked_threshold: 85,
+                heap_size_mib: Some(2048),
             }
         );
         assert!(
@@ -179,6 +338,78 @@ mod tests {
                 .keep_plaintext_client_port
         );
         assert_eq!(c.log_level.java_level(), "WARN");
+        assert_eq!(parse(json!({"heap-size": 0})).unwrap().heap_size_mib, None);
+    }
+
+    #[test]
+    fn a_heap_too_small_for_zookeeper_or_a_retention_below_three_is_refused() {
+        let e = parse(json!({"heap-size": 32})).unwrap_err();
+        assert_eq!(e.option, "heap-size");
+        assert!(
+            e.to_string()
+                .contains("0 (sized from the machine's memory)"),
+            "{e}"
+        );
+        assert!(parse(json!({"heap-size": 64})).is_ok());
+        assert!(parse(json!({"heap-size": 65537})).is_err());
+        let e = parse(json!({"autopurge-snap-retain-count": 2})).unwrap_err();
+        assert_eq!(e.option, "autopurge-snap-retain-count");
+        assert_eq!(
+            parse(json!({"disk-blocked-threshold": 100}))
+                .unwrap_err()
+                .option,
+            "disk-blocked-threshold"
+        );
+    }
+
+    #[test]
+    fn options_valid_alone_but_not_together_name_both() {
+        for (given, first, second) in [
+            (
+                json!({"init-limit": 3, "sync-limit": 5}),
+                "sync-limit",
+                "init-limit",
+            ),
+            (
+                json!({"min-session-timeout": 50000}),
+                "min-session-timeout",
+                "max-session-timeout",
+            ),
+            (
+                json!({"tick-time": 30000}),
+                "max-session-timeout",
+                "tick-time",
+            ),
+            (
+                json!({"disk-purge-threshold": 90}),
+                "disk-purge-threshold",
+                "disk-blocked-threshold",
+            ),
+            (
+                json!({"disk-purge-threshold": 60, "disk-blocked-threshold": 50}),
+                "disk-purge-threshold",
+                "disk-blocked-threshold",
+            ),
+        ] {
+            let e = parse(given.clone()).unwrap_err();
+            assert_eq!(e.option, first, "{given}");
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("`{first}`")) && text.contains(&format!("`{second}`")),
+                "{given}: {text}"
+            );
+        }
+        assert_eq!(
+            parse(json!({"init-limit": 3, "sync-limit": 5}))
+                .unwrap_err()
+                .to_string(),
+            "invalid config `sync-limit`: 5 is not allowed, expected at most `init-limit` (3): \
+             a follower may not be given longer to keep up with the leader than to join it"
+        );
+        // Equal is fine where the rule says "at most".
+        assert!(parse(json!({"init-limit": 4, "sync-limit": 4})).is_ok());
+        assert!(parse(json!({"min-session-timeout": 40000})).is_ok());
+        assert!(parse(json!({"tick-time": 20000})).is_ok());
     }
 
     #[test]

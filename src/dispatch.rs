@@ -13,11 +13,12 @@ use crate::env::{unit_number, HookEnv};
 pub const CERTIFICATES: &str = "certificates";
 
 /// The peer, provided and required endpoints declared in `metadata.yaml`.
-pub const ENDPOINTS: [&str; 5] = [
+pub const ENDPOINTS: [&str; 6] = [
     crate::peers::cluster::ENDPOINT,
     crate::peers::upgrade::ENDPOINT,
     crate::peers::restart::ENDPOINT,
-    "zookeeper",
+    crate::peers::zookeeper::ENDPOINT,
+    crate::cos::relation::ENDPOINT,
     CERTIFICATES,
 ];
 /// The storage declared in `metadata.yaml`.
@@ -270,6 +271,12 @@ pub struct EventFacts {
     /// The other units' upgrade bags are needed even when no upgrade is prepared
     /// (`pre-upgrade-check` checks that every unit is idle).
     pub read_upgrade_bags: bool,
+    /// What this unit publishes on `cos-agent` may be missing or out of date: the
+    /// relation's own hooks (it was created, or the agent joined or changed) and
+    /// `upgrade-charm` (new alert rules or dashboards). The value depends on nothing else
+    /// that can change (the model, the application and the charm's assets), so no other
+    /// hook asks for the relation.
+    pub refresh_cos_agent: bool,
     /// Wall-clock time as text sortable in time order (orders restart-lock requests).
     pub now: String,
     /// Wall-clock time in seconds since the epoch (certificate renewal).
@@ -278,6 +285,10 @@ pub struct EventFacts {
     pub certificates_changed: bool,
     /// `certificates-relation-broken`: the relation is still listed but going away.
     pub certificates_broken: bool,
+    /// The `zookeeper` relation this hook is one of (any kind).
+    pub client_relation: Option<u32>,
+    /// The `zookeeper` relation this `-relation-broken` is for.
+    pub client_broken: Option<u32>,
 }
 
 impl EventFacts {
@@ -302,6 +313,23 @@ impl EventFacts {
                 }
         );
         let own = unit_number(&env.unit_name);
+        let client_relation = match event {
+            Event::Relation { endpoint, .. } if *endpoint == crate::peers::zookeeper::ENDPOINT => {
+                env.relation_id
+                    .as_deref()
+                    .and_then(crate::peers::zookeeper::relation_number)
+            }
+            _ => None,
+        };
+        let client_broken = client_relation.filter(|_| {
+            matches!(
+                event,
+                Event::Relation {
+                    kind: RelationHook::Broken,
+                    ..
+                }
+            )
+        });
         EventFacts {
             departing,
             dying: stopping || (departing.is_some() && departing == own),
@@ -317,6 +345,16 @@ impl EventFacts {
                     | Event::LeaderElected
             ),
             read_upgrade_bags: *event == Event::Action(Action::PreUpgradeCheck),
+            refresh_cos_agent: match event {
+                Event::Relation { endpoint, kind } => {
+                    *endpoint == crate::cos::relation::ENDPOINT
+                        && matches!(
+                            kind,
+                            RelationHook::Created | RelationHook::Joined | RelationHook::Changed
+                        )
+                }
+                other => *other == Event::UpgradeCharm,
+            },
             // Fixed width so that text order is time order.
             now: format!("{now_micros:020}"),
             now_secs: u64::try_from(now_micros / 1_000_000).unwrap_or(u64::MAX),
@@ -327,6 +365,8 @@ impl EventFacts {
                     endpoint: CERTIFICATES,
                     kind: RelationHook::Broken,
                 },
+            client_relation,
+            client_broken,
         }
     }
 
@@ -385,6 +425,71 @@ mod tests {
         assert!(facts(Event::UpgradeCharm).charm_refreshed);
         assert!(facts(Event::Action(Action::PreUpgradeCheck)).read_upgrade_bags);
         assert!(!facts(Event::Action(Action::ResumeUpgrade)).read_upgrade_bags);
+    }
+
+    #[test]
+    fn the_client_relations_hooks_name_their_relation_and_broken_says_so() {
+        let env = HookEnv {
+            unit_name: "zookeeper/0".into(),
+            relation_id: Some("zookeeper:7".into()),
+            ..HookEnv::default()
+        };
+        let of = |kind| {
+            EventFacts::new(
+                &Event::Relation {
+                    endpoint: "zookeeper",
+                    kind,
+                },
+                &env,
+                1,
+            )
+        };
+        assert_eq!(of(RelationHook::Changed).client_relation, Some(7));
+        assert_eq!(of(RelationHook::Changed).client_broken, None);
+        assert_eq!(of(RelationHook::Broken).client_broken, Some(7));
+        let peer = EventFacts::new(
+            &Event::Relation {
+                endpoint: "cluster",
+                kind: RelationHook::Broken,
+            },
+            &HookEnv {
+                relation_id: Some("cluster:0".into()),
+                ..env.clone()
+            },
+            1,
+        );
+        assert_eq!((peer.client_relation, peer.client_broken), (None, None));
+    }
+
+    #[test]
+    fn only_the_cos_agent_hooks_that_can_need_a_write_and_upgrade_charm_refresh_its_data() {
+        let e = env("zookeeper/0", None);
+        let facts = |ev: Event| EventFacts::new(&ev, &e, 1);
+        let cos = |kind| Event::Relation {
+            endpoint: "cos-agent",
+            kind,
+        };
+        assert!(facts(cos(RelationHook::Created)).refresh_cos_agent);
+        assert!(facts(cos(RelationHook::Joined)).refresh_cos_agent);
+        assert!(facts(cos(RelationHook::Changed)).refresh_cos_agent);
+        assert!(!facts(cos(RelationHook::Departed)).refresh_cos_agent);
+        assert!(!facts(cos(RelationHook::Broken)).refresh_cos_agent);
+        assert!(facts(Event::UpgradeCharm).refresh_cos_agent);
+        for other in [
+            Event::UpdateStatus,
+            Event::ConfigChanged,
+            Event::LeaderElected,
+            Event::Relation {
+                endpoint: "cluster",
+                kind: RelationHook::Changed,
+            },
+        ] {
+            assert!(!facts(other.clone()).refresh_cos_agent, "{other}");
+        }
+        assert_eq!(
+            Event::from_hook_name("cos-agent-relation-joined"),
+            cos(RelationHook::Joined)
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct HookEnv {
     pub secret_revision: Option<String>,
     /// `JUJU_STORAGE_LOCATION`, in storage hooks: where the storage is mounted.
     pub storage_location: Option<String>,
+    /// `JUJU_MODEL_NAME`.
+    pub model_name: String,
+    /// `JUJU_MODEL_UUID`.
+    pub model_uuid: String,
 }
 
 impl HookEnv {
@@ -46,6 +50,8 @@ impl HookEnv {
             secret_id: non_empty("JUJU_SECRET_ID"),
             secret_revision: non_empty("JUJU_SECRET_REVISION"),
             storage_location: non_empty("JUJU_STORAGE_LOCATION"),
+            model_name: get("JUJU_MODEL_NAME").unwrap_or_default(),
+            model_uuid: get("JUJU_MODEL_UUID").unwrap_or_default(),
         }
     }
 

@@ -7,10 +7,12 @@
 //! failed reconfig the next round re-reads the live config (a reconfig can succeed behind a
 //! ConnectionLoss).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::hooktools::{Databag, HookTools, SecretOwner, SecretRead, SecretRef, ToolError};
 use crate::local_state;
+use crate::machine::Size;
 use crate::passwords::Credentials;
 use crate::peers::cluster;
 use crate::plan::{Plan, SecretWrite, TlsOps, UpgradeFailed, WorkloadOp};
@@ -19,7 +21,7 @@ use crate::report::chain;
 use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::tls::files::{KEYSTORE_FILE, TRUSTSTORE_FILE};
-use crate::tls::{keystore_pem, truststore_pem, ClientTls, Csr, PrivateKey};
+use crate::tls::{keystore_pem, truststore_pem, Csr, PrivateKey};
 use crate::workload::{Workload, WorkloadError};
 use crate::zk::ensemble::{Ensemble, MembershipOp};
 use crate::zk::ServerSpec;
@@ -83,6 +85,10 @@ pub fn execute(
         (s.cluster.as_ref().map(|r| &r.id), plan.cluster_writes(s)),
         (s.restart.as_ref().map(|r| &r.id), plan.restart_writes(s)),
         (s.upgrade.as_ref().map(|r| &r.id), plan.upgrade_writes(s)),
+        (
+            s.cos_agent.as_ref().map(|r| &r.id),
+            plan.cos_agent_writes(s),
+        ),
     ] {
         if let Some(id) = id {
             write(tools, id, false, &writes.unit)?;
@@ -93,6 +99,9 @@ pub fn execute(
         if let Some(status) = tls(s, &plan.tls, tools, workload)? {
             return Ok(RoundEnd::Stop(status));
         }
+    }
+    if let Some(ports) = &plan.ports {
+        set_ports(ports, tools, workload)?;
     }
     if let Some(cause) = &plan.upgrade_failure {
         log::error!("upgrade failed: {cause}");
@@ -117,6 +126,10 @@ pub fn execute(
                 "{e}; fix it, then the next hook starts it again (see {})",
                 workload.paths().server_log().display()
             ),
+            _ if matches!(op, WorkloadOp::Purge { .. }) => format!(
+                "the data disk is filling up and the old snapshots and logs cannot be purged: {}",
+                chain(&e)
+            ),
             _ => format!("cannot {} ZooKeeper: {}", op.verb(), chain(&e)),
         };
         log::error!("{message}");
@@ -133,10 +146,13 @@ pub fn execute(
             return Ok(RoundEnd::Stop(status));
         }
     }
+    if let Some(status) = clients(s, plan, tools, ensemble)? {
+        return Ok(RoundEnd::Stop(status));
+    }
     Ok(RoundEnd::Done)
 }
 
-/// The TLS work of a round: the key, the CSR, the PEM stores, the ports. Returns a status to
+/// The TLS work of a round: the key, the CSR, the PEM stores. Returns a status to
 /// stop on when the workload's files cannot be written.
 fn tls(
     s: &Snapshot,
@@ -210,28 +226,64 @@ fn tls(
         }
         log::info!("TLS is off: deleted the key and trust stores ZooKeeper read");
     }
-    if let Some(wanted) = &ops.ports {
-        // Not known: both client ports are declared (opening an open port and closing a
-        // closed one change nothing).
-        let opened = s.local.opened_ports.as_ref();
-        for port in wanted
-            .iter()
-            .filter(|p| opened.is_none_or(|o| !o.contains(p)))
-        {
-            tools.open_port(*port, "tcp")?;
-        }
-        let declared: std::collections::BTreeSet<u16> = match opened {
-            Some(o) => o.clone(),
-            None => [ClientTls::PLAIN_PORT, ClientTls::Enabled.port()].into(),
-        };
-        for port in declared.difference(wanted) {
-            tools.close_port(*port, "tcp")?;
-        }
-        if let Err(e) = local_state::record_opened_ports(workload, Some(wanted)) {
-            log::warn!("cannot record the open ports: {}", chain(&e));
-        }
-    }
     Ok(None)
+}
+
+/// The client relations' ZooKeeper and secret work, last (see
+/// [`crate::client::execute`]).
+fn clients(
+    s: &Snapshot,
+    plan: &Plan,
+    tools: &dyn HookTools,
+    ensemble: &dyn Ensemble,
+) -> Result<Option<Status>, ExecError> {
+    let Some(c) = &s.cluster else {
+        return Ok(None);
+    };
+    if !plan.client.has_work() && plan.client.after.is_empty() {
+        return Ok(None);
+    }
+    let hosts = serving_hosts(s);
+    let target = crate::client::execute::Target {
+        view: &s.clients,
+        cluster_id: &c.id,
+        cluster_app: &c.raw_app,
+        super_password: s
+            .credentials()
+            .and_then(|c| c.super_password.as_ref())
+            .map(|p| p.as_str()),
+        hosts: &hosts,
+    };
+    Ok(crate::client::execute::execute(
+        &plan.client,
+        &target,
+        tools,
+        ensemble,
+    )?)
+}
+
+/// Opens the TCP ports in `want` and closes the unit's other TCP ports (only this charm
+/// opens ports for its unit), then remembers them. Juju commits both at the hook's end.
+fn set_ports(
+    want: &BTreeSet<u16>,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+) -> Result<(), ExecError> {
+    let have: BTreeSet<u16> = tools
+        .opened_ports()?
+        .iter()
+        .filter_map(|p| p.strip_suffix("/tcp")?.parse().ok())
+        .collect();
+    for port in want.difference(&have) {
+        tools.open_port(*port, "tcp")?;
+        log::info!("opened port {port}/tcp");
+    }
+    for port in have.difference(want) {
+        tools.close_port(*port, "tcp")?;
+        log::info!("closed port {port}/tcp");
+    }
+    local_state::record_opened_ports(workload, want);
+    Ok(())
 }
 
 /// The label of the internal secret: Charmed ZooKeeper's, `cluster.<app>.app`.
@@ -251,6 +303,23 @@ fn secret_write(
     match op {
         SecretWrite::Update { id, content } => {
             if s.credentials() != Some(content) {
+                tools.secret_set(id, &content.to_content(), None)?;
+            }
+        }
+        SecretWrite::Clients {
+            id,
+            content,
+            generate,
+        } => {
+            let mut content = content.clone();
+            for n in generate {
+                if !content.clients.contains_key(n) {
+                    content
+                        .clients
+                        .insert(*n, crate::passwords::Password::generate()?);
+                }
+            }
+            if s.credentials() != Some(&content) {
                 tools.secret_set(id, &content.to_content(), None)?;
             }
         }
@@ -417,6 +486,10 @@ fn write_files(
             .unwrap_or_else(|| p.initial_dynamic()),
     };
     workload.write_file(&p.myid(), r.myid.as_bytes(), 0o640)?;
+    if let Some(jmx) = &r.jmx_exporter {
+        // Read by the exporter inside the server's JVM; it holds no secret.
+        workload.write_file(&jmx.config_path, jmx.config.as_bytes(), 0o640)?;
+    }
     workload.write_file(&p.jaas(), r.jaas.as_bytes(), 0o600)?;
     // Earlier revisions wrote the super password there; nothing reads it.
     if workload
@@ -499,6 +572,20 @@ fn workload_op(
     match op {
         WorkloadOp::Install => Ok(workload.install()?),
         WorkloadOp::Stop => Ok(workload.stop()?),
+        WorkloadOp::Purge {
+            retain,
+            used_percent,
+            frees,
+        } => {
+            workload.purge(*retain)?;
+            log::info!(
+                "data disk {used_percent}% full: purged {} old snapshots and {} old transaction logs (about {}), keeping the newest {retain} snapshots",
+                frees.snapshots,
+                frees.logs,
+                Size(frees.bytes)
+            );
+            Ok(())
+        }
         WorkloadOp::Start { initial_members } => {
             let (r, f) = need()?;
             start(

@@ -104,6 +104,14 @@ impl World {
                 upgrade_facts: Default::default(),
                 credentials: None,
                 tls: Default::default(),
+                clients: Default::default(),
+                topology: crate::cos::Topology::new(
+                    "testmodel",
+                    "2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6",
+                    "zookeeper",
+                ),
+                cos_agent: None,
+                purged: false,
             },
             cluster,
             restart,
@@ -194,8 +202,15 @@ impl World {
         self
     }
     /// This unit's server runs with the current files and has `health`.
+    /// The server runs with the current files, with `health`; its client port is open
+    /// while it serves.
     pub(crate) fn running(mut self, health: ServerHealth) -> Self {
         let fp = self.current_fingerprint();
+        self.s.local.opened_ports = Some(if health.serving {
+            std::collections::BTreeSet::from([crate::zk::CLIENT_PORT])
+        } else {
+            Default::default()
+        });
         self.s.workload.running = true;
         self.s.workload.health = Some(health);
         self.s.local.started_with = Some(fp);
@@ -204,11 +219,14 @@ impl World {
         self
     }
     pub(crate) fn current_fingerprint(&self) -> String {
+        let config = self.s.config.as_ref().unwrap();
         crate::render::fingerprint(
-            self.s.config.as_ref().unwrap(),
+            config,
             &paths(),
             self.s.unit_id,
             &self.cluster_app(),
+            &self.s.workload.exporters,
+            &crate::render::Sizing::for_machine(config, &self.s.workload.machine),
             &crate::render::TlsConfig::plaintext(),
         )
     }
@@ -244,7 +262,11 @@ impl World {
     }
     /// Units `ids` report that their servers run with the current app-wide inputs.
     pub(crate) fn up_to_date(mut self, ids: &[u32]) -> Self {
-        let inputs = shared_inputs(self.s.config.as_ref().unwrap(), &self.cluster_app());
+        let inputs = shared_inputs(
+            self.s.config.as_ref().unwrap(),
+            &self.cluster_app(),
+            &self.s.workload.exporters,
+        );
         for id in ids {
             self = self.restart_unit(*id, "inputs", &inputs);
         }
@@ -252,6 +274,11 @@ impl World {
     }
     pub(crate) fn restart_app(mut self, k: &str, v: &str) -> Self {
         self.restart.app.insert(k.into(), v.into());
+        self
+    }
+    /// The machine's memory, data disk and data files.
+    pub(crate) fn machine(mut self, machine: crate::machine::MachineFacts) -> Self {
+        self.s.workload.machine = machine;
         self
     }
     /// The config changed to one that needs a restart.

@@ -22,17 +22,24 @@
 //! - [`actions`]: one module per action, returning results and a plan fragment.
 //!
 //! Data and rules:
-//! - [`peers`]: the peer relations' bags as types, and the typed writes;
+//! - [`peers`]: the peer relations' bags as types, and the typed writes (and the `zookeeper`
+//!   client relation's);
+//! - [`client`]: the provider side of the `zookeeper` relation: which clients get what,
+//!   chroots and their ACLs, publication through Juju secrets;
 //! - [`config`]: charm config validated into a struct;
+//! - [`machine`]: the machine's memory, the data filesystem and ZooKeeper's data files as
+//!   facts, and the rules over them (the heap, the log sizing, what a purge deletes);
 //! - [`passwords`]: the password rule, the internal secret's content, the passwords in
 //!   effect and their placeholder shape, and the `sync` rotation;
 //! - [`render`]: `zoo.cfg`, the dynamic config, JAAS, `myid`, and their fingerprint;
+//! - [`ghost`]: voters of the live config that no unit stands behind;
 //! - [`local_state`]: the charm's private state files on the unit;
 //! - [`upgrade`]: the upgrade decision and `pre-upgrade-check`'s checks;
 //! - [`deps`]: the upgrade lib's dependency model and its PEP 440 versions;
 //! - [`status`]: candidate statuses collected during a hook, one `status-set` at the end;
-//! - [`cos`]: the `cos-agent` relation's config (alert rules, dashboard, scrape jobs) and
-//!   the metrics exporters' settings, as pure code (not wired into the hooks yet);
+//! - [`cos`]: observability: the `cos-agent` relation's bag ([`cos::relation`]) and the
+//!   config every unit publishes there (alert rules, dashboard, scrape jobs, log slot), and
+//!   the metrics exporters' settings;
 //! - [`tls`]: keys, CSRs, the `certificates` relation, ZooKeeper's TLS files and the
 //!   plaintext/TLS switch, as pure code (`decide`'s `tls` module wires it into the hooks);
 //! - `logging` and `report`: `log` records to `juju-log`; error chains as text.
@@ -43,6 +50,7 @@
 
 pub mod actions;
 pub mod charm;
+pub mod client;
 pub mod config;
 pub mod cos;
 pub mod decide;
@@ -52,9 +60,11 @@ pub mod env;
 pub(crate) mod execute;
 #[cfg(test)]
 mod fixtures;
+pub mod ghost;
 pub mod hooktools;
 pub mod local_state;
 pub mod logging;
+pub mod machine;
 pub(crate) mod observe;
 pub mod passwords;
 pub mod peers;

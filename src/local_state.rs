@@ -19,8 +19,12 @@
 //!   2182 (absent: started before TLS existed here, so plaintext);
 //! - `certificates-relation`: the `certificates` relation's id and provider application
 //!   (JSON; absent or `{}`: no relation), learnt again only in the hooks that can change it;
-//! - `opened-ports`: the client ports this unit declared open to Juju (JSON list; absent:
-//!   not known, so they are declared again).
+//! - `client-relations`: the live `zookeeper` relations, by id, with their remote
+//!   application (a JSON map), learnt in the hooks that can change them, so steady hooks
+//!   need not ask `relation-ids`;
+//! - `opened-ports`: the TCP ports the charm last had opened (a JSON list), so that steady
+//!   hooks need not ask `opened-ports`; forgotten when a hook fails (Juju then discards
+//!   the hook's `open-port`/`close-port`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -36,11 +40,12 @@ const STARTED_WITH: &str = "started-with";
 const PEER_IDS: &str = "peer-relation-ids";
 const UPGRADE_PENDING: &str = "upgrade-pending";
 const UPGRADE_FAILURE: &str = "upgrade-failure";
+const CLIENT_RELATIONS: &str = "client-relations";
+const OPENED_PORTS: &str = "opened-ports";
 const PENDING: &str = "pending";
 const TLS_KEY: &str = "tls-private-key";
 const STARTED_TLS: &str = "started-tls";
 const CERTIFICATES: &str = "certificates-relation";
-const OPENED_PORTS: &str = "opened-ports";
 const CLIENT_TLS: &str = "client-tls";
 
 /// The `certificates` relation as a hook last learnt it.
@@ -68,7 +73,10 @@ pub struct LocalState {
     pub started_tls: Option<Running>,
     /// The `certificates` relation (`None`: none, or never learnt).
     pub certificates: Option<CertificatesRecord>,
-    /// The client ports this unit declared open (`None`: not known).
+    /// The live `zookeeper` relations (id -> remote application) as last learnt; `None`
+    /// when never learnt (or unreadable).
+    pub client_relations: Option<BTreeMap<u32, String>>,
+    /// The TCP ports the charm last had opened; `None` when not known.
     pub opened_ports: Option<BTreeSet<u16>>,
 }
 
@@ -115,7 +123,11 @@ impl LocalState {
         let certificates = json(CERTIFICATES)
             .and_then(|v| serde_json::from_value::<CertificatesRecord>(v).ok())
             .filter(|r| !r.id.is_empty());
-        let opened_ports = json(OPENED_PORTS).and_then(|v| serde_json::from_value(v).ok());
+        let client_relations = workload
+            .read_file(&path(workload, CLIENT_RELATIONS))
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str::<BTreeMap<u32, String>>(&t).ok());
         Ok(LocalState {
             started_with: read_value(workload, STARTED_WITH)?,
             peer_ids,
@@ -123,7 +135,12 @@ impl LocalState {
             upgrade_failure: read_value(workload, UPGRADE_FAILURE)?,
             started_tls: read_value(workload, STARTED_TLS)?.and_then(|v| parse_running(&v)),
             certificates,
-            opened_ports,
+            client_relations,
+            opened_ports: workload
+                .read_file(&path(workload, OPENED_PORTS))
+                .ok()
+                .flatten()
+                .and_then(|t| serde_json::from_str(&t).ok()),
         })
     }
 }
@@ -180,22 +197,6 @@ pub fn save_certificates(
         None => "{}".into(),
     };
     workload.write_file(&path(workload, CERTIFICATES), text.as_bytes(), 0o600)
-}
-
-/// Records the client ports declared open (`None`: forget them, so that the next hook
-/// declares them again).
-///
-/// # Errors
-/// When the file cannot be written.
-pub fn record_opened_ports(
-    workload: &dyn Workload,
-    ports: Option<&BTreeSet<u16>>,
-) -> Result<(), WorkloadError> {
-    let text = match ports {
-        Some(p) => serde_json::to_string(p).unwrap_or_else(|_| String::new()),
-        None => String::new(),
-    };
-    workload.write_file(&path(workload, OPENED_PORTS), text.as_bytes(), 0o600)
 }
 
 /// This unit's TLS private key: `None` when there is none; `Some(Err)` when the file does
@@ -291,6 +292,27 @@ pub fn save_peer_ids(workload: &dyn Workload, ids: &BTreeMap<String, String>) {
     }
 }
 
+/// Remembers the live `zookeeper` relations (best effort: without them the next hook asks
+/// again).
+pub fn save_client_relations(workload: &dyn Workload, relations: &BTreeMap<u32, String>) {
+    if let Ok(text) = serde_json::to_string(relations) {
+        let _ = workload.write_file(&path(workload, CLIENT_RELATIONS), text.as_bytes(), 0o600);
+    }
+}
+
+/// Records the TCP ports the charm has opened (best effort: without it the next hook
+/// asks `opened-ports`).
+pub fn record_opened_ports(workload: &dyn Workload, ports: &BTreeSet<u16>) {
+    if let Ok(text) = serde_json::to_string(ports) {
+        let _ = workload.write_file(&path(workload, OPENED_PORTS), text.as_bytes(), 0o600);
+    }
+}
+
+/// Forgets the opened ports (the hook fails: Juju discards its port changes).
+pub fn forget_opened_ports(workload: &dyn Workload) {
+    let _ = workload.write_file(&path(workload, OPENED_PORTS), b"", 0o600);
+}
+
 /// Forgets every remembered id (after Juju said a relation is not found).
 pub fn forget_peer_ids(workload: &dyn Workload) {
     let _ = workload.write_file(&path(workload, PEER_IDS), b"{}", 0o600);
@@ -324,6 +346,9 @@ mod tests {
         record_upgrade_failure(&w, "cannot upgrade ZooKeeper: refresh failed").unwrap();
         let ids = BTreeMap::from([("cluster".to_string(), "cluster:0".to_string())]);
         save_peer_ids(&w, &ids);
+        let clients = BTreeMap::from([(7, "kafka".to_string())]);
+        save_client_relations(&w, &clients);
+        record_opened_ports(&w, &BTreeSet::from([2181]));
         assert_eq!(
             LocalState::load(&w).unwrap(),
             LocalState {
@@ -333,15 +358,30 @@ mod tests {
                 upgrade_failure: Some("cannot upgrade ZooKeeper: refresh failed".into()),
                 started_tls: None,
                 certificates: None,
-                opened_ports: None,
+                client_relations: Some(clients),
+                opened_ports: Some(BTreeSet::from([2181])),
             }
+        );
+        save_client_relations(&w, &BTreeMap::new());
+        assert_eq!(
+            LocalState::load(&w).unwrap().client_relations,
+            Some(BTreeMap::new()),
+            "none is known, not unknown"
         );
 
         clear_upgrade_pending(&w).unwrap();
         forget_peer_ids(&w);
+        record_opened_ports(&w, &BTreeSet::new());
         let state = LocalState::load(&w).unwrap();
         assert!(!state.upgrade_pending);
         assert!(state.peer_ids.is_empty());
+        assert_eq!(
+            state.opened_ports,
+            Some(BTreeSet::new()),
+            "none opened is known"
+        );
+        forget_opened_ports(&w);
+        assert_eq!(LocalState::load(&w).unwrap().opened_ports, None);
     }
 
     #[test]
@@ -361,12 +401,12 @@ mod tests {
             provider: Some("self-signed-certificates".into()),
         };
         save_certificates(&w, Some(&record)).unwrap();
-        record_opened_ports(&w, Some(&BTreeSet::from([2182]))).unwrap();
+        record_opened_ports(&w, &BTreeSet::from([2182]));
         let state = LocalState::load(&w).unwrap();
         assert_eq!(state.certificates, Some(record));
         assert_eq!(state.opened_ports, Some(BTreeSet::from([2182])));
         save_certificates(&w, None).unwrap();
-        record_opened_ports(&w, None).unwrap();
+        forget_opened_ports(&w);
         let state = LocalState::load(&w).unwrap();
         assert_eq!((state.certificates, state.opened_ports), (None, None));
 

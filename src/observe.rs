@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::config::CharmConfig;
+use crate::cos::relation::{self as cos_agent, CosAgent};
+use crate::cos::Topology;
 use crate::dispatch::EventFacts;
 use crate::env::{unit_number, HookEnv};
 use crate::hooktools::{Bag, HookTools, SecretRead, SecretRef, ToolError};
@@ -174,6 +176,16 @@ fn read_peers(
         restart,
         upgrade,
     })
+}
+
+/// The `cos-agent` relation and this unit's own bag in it, if it exists (it has `limit:
+/// 1`). Other units' bags are never needed: each unit publishes its own.
+fn read_cos_agent(tools: &dyn HookTools, env: &HookEnv) -> Result<Option<CosAgent>, ToolError> {
+    let Some(id) = tools.relation_ids(cos_agent::ENDPOINT)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let own = tools.relation_get(&id, &Bag::Unit(env.unit_name.clone()))?;
+    Ok(Some(CosAgent::new(id, own)))
 }
 
 /// This unit's address on the `cluster` binding (network-get), `unit-get` as a fallback;
@@ -353,6 +365,11 @@ pub fn observe(
         .read_file(&workload.paths().zoo_cfg())?
         .as_deref()
         .and_then(crate::render::dynamic_config_file);
+    let exporters = if installed {
+        workload.exporters()?
+    } else {
+        crate::cos::Capabilities::none()
+    };
     let health = match (&address, running) {
         (Some(a), true) => Some(ensemble.health(&a.to_string())),
         _ => None,
@@ -360,6 +377,11 @@ pub fn observe(
     let upgrade_facts =
         UpgradeFacts::for_stored(upgrade.as_ref().and_then(|u| u.app.dependencies.as_deref()));
     let tls = tls_facts(env, facts, tools, workload, &local)?;
+    let cos_agent = if facts.refresh_cos_agent {
+        read_cos_agent(tools, env)?
+    } else {
+        None
+    };
 
     let mut snap = Snapshot {
         unit_id,
@@ -377,6 +399,8 @@ pub fn observe(
             running,
             health,
             dynamic_config_file,
+            exporters,
+            machine: workload.machine(),
         },
         local,
         ensemble: EnsembleView::default(),
@@ -384,15 +408,36 @@ pub fn observe(
         upgrade_facts,
         credentials: None,
         tls,
+        clients: Default::default(),
+        topology: Topology::new(&env.model_name, &env.model_uuid, env.app_name()),
+        cos_agent,
+        purged: false,
     };
+    // The client relations need the peer relation (no peer data in `install`).
+    if snap.cluster.is_some() {
+        snap.clients = observe_clients(env, facts, tools, workload, &snap)?;
+    }
+
+    let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
+    if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
+        // The membership is read as `super`.
+        load_credentials(tools, &mut snap)?;
+        snap.ensemble = ensemble_view(&snap, ensemble);
+    }
 
     // Before the first start, the leader must know every unit Juju plans, so that the
     // lowest one bootstraps even if it has not joined the relation yet.
     // Later, ZooKeeper can add a joiner only if its server id is above every voter's (a
     // voter with a higher id cannot call back a server it does not know), so the leader
     // also waits for lower planned units before it lets a higher one start.
+    // And a member outside the voters may be leaving: it steps out of the quorum in its
+    // own hooks, possibly before its `-departed` reaches the leader, and only goal-state
+    // (`dying`) tells the leader not to start or add it again.
     let someone_waits = snap.members().iter().any(|id| !snap.started(*id));
-    if leader && someone_waits && snap.cluster.is_some() {
+    let voters = snap.ensemble.voter_units();
+    let someone_outside =
+        snap.ensemble.config.is_some() && snap.members().iter().any(|id| !voters.contains(id));
+    if leader && (someone_waits || someone_outside) && snap.cluster.is_some() {
         snap.planned = tools.goal_state_units().ok().map(|units| {
             units
                 .iter()
@@ -401,16 +446,41 @@ pub fn observe(
                 .collect()
         });
     }
-
-    let my_turn = !snap.started(unit_id) && snap.starting() == Some(unit_id);
-    if leader || my_turn || (facts.dying && running) || snap.upgrade_in_progress() {
-        snap.ensemble = ensemble_view(&snap, ensemble);
-    }
     Ok(snap)
 }
 
+/// The client relations (see [`crate::client::observe`]).
+fn observe_clients(
+    env: &HookEnv,
+    facts: &EventFacts,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+    snap: &Snapshot,
+) -> Result<crate::client::ClientView, ToolError> {
+    let client_facts = crate::client::observe::Facts {
+        relation_event: facts.client_relation.is_some(),
+        broken: facts.client_broken,
+        relation: facts.client_relation,
+        refresh_addresses: facts.refresh_address,
+        refreshed: facts.charm_refreshed,
+        juju_version: env.juju_version.clone(),
+    };
+    let own = snap.cluster.as_ref().and_then(|c| c.unit(snap.unit_id));
+    crate::client::observe::observe(
+        tools,
+        workload,
+        &client_facts,
+        snap.leader,
+        &snap.app_name,
+        own,
+        snap.address,
+        snap.local.client_relations.as_ref(),
+    )
+}
+
 /// Asks every started unit's server (and this one, when running) for its health, and a
-/// serving one — the quorum leader first — for the membership.
+/// serving one — the quorum leader first — for the membership, as `super` when the
+/// passwords could be read.
 fn ensemble_view(s: &Snapshot, ensemble: &dyn Ensemble) -> EnsembleView {
     let mut ids: BTreeSet<u32> = s
         .cluster
@@ -449,10 +519,25 @@ fn ensemble_view(s: &Snapshot, ensemble: &dyn Ensemble) -> EnsembleView {
         .map(|(id, _)| *id)
         .collect();
     order.sort_by_key(|id| !health[id].is_leader());
+    let super_password = s
+        .credentials()
+        .and_then(|c| c.super_password.as_ref())
+        .map(|p| p.as_str());
     let config = order
         .iter()
         .filter_map(|id| s.unit_address(*id))
-        .find_map(|addr| ensemble.members(&addr.to_string()).ok());
+        .find_map(
+            |addr| match ensemble.members(&addr.to_string(), super_password) {
+                Ok(config) => Some(config),
+                Err(e) => {
+                    log::info!(
+                        "cannot read the membership from {addr}: {}",
+                        crate::report::chain(&e)
+                    );
+                    None
+                }
+            },
+        );
     // Voters this unit does not see in the relation (it is leaving, so every other unit
     // departs from its view; or they left): ask them at the address the ensemble has, so
     // that a leaving unit can tell whether the rest keep a majority without it.
@@ -573,6 +658,7 @@ mod tests {
         let ensemble = ZkEnsemble {
             four_letter_timeout: Duration::from_millis(100),
             reconfig_timeout: Duration::from_millis(100),
+            read_timeout: Duration::from_millis(100),
         };
         let snap = observe(&env, &facts, &tools, &workload, &ensemble).unwrap();
         assert_eq!(snap.cluster.map(|c| c.id).as_deref(), Some("cluster:0"));

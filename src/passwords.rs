@@ -227,11 +227,17 @@ impl Credentials {
     /// # Errors
     /// The first one that breaks the rule.
     pub fn from_legacy(app: &App) -> Result<Credentials, InvalidStored> {
+        let mut clients = BTreeMap::new();
+        for (id, value) in &app.legacy.clients {
+            if let Some(p) = stored(&client_key(*id), Some(value))? {
+                clients.insert(*id, p);
+            }
+        }
         Ok(Credentials {
             super_password: stored(SUPER_KEY, app.legacy.super_password.as_deref())?,
             sync_password: stored(SYNC_KEY, app.legacy.sync_password.as_deref())?,
             sync_password_new: stored(SYNC_NEW_KEY, app.legacy.sync_password_new.as_deref())?,
-            clients: BTreeMap::new(),
+            clients,
             others: BTreeMap::new(),
         })
     }
@@ -385,11 +391,24 @@ pub fn in_effect(app: &App, creds: &Credentials) -> Result<Passwords, NotInEffec
 /// render module's fingerprint) without reading the secret. A rotation keeps the value
 /// of each user name until the next generation (the new password always comes in under the
 /// other name), so the shape changes exactly when the files do.
+///
+/// Its client users are the bag's `client-users` (relation ids, nothing secret): the ones
+/// every server must load. The leader adds an id there only once its password is in the
+/// secret (and removes it with the password), so a change of that set changes the shape,
+/// and a server started with the current shape has loaded at least those users. A
+/// `relation-<id>` the secret holds for no managed relation (Charmed ZooKeeper's, before a
+/// refresh) is in the files but not in the shape: it never changes.
 pub fn shape(app: &App) -> Passwords {
     let named = |u: &str| Password::placeholder(u);
+    let clients = app
+        .client_users
+        .iter()
+        .map(|id| (client_key(*id), named(&client_key(*id))))
+        .collect();
     arrange(app, named("super"), named(app.sync_user.name()), || {
         Some(named(app.sync_user.other().name()))
     })
+    .map(|p| Passwords { clients, ..p })
     .expect("placeholders are never missing")
 }
 

@@ -7,9 +7,12 @@
 //! written again. A plan with nothing to do [`Plan::is_idle`]; the hook then stops and sets
 //! the last plan's status.
 
+use crate::client::decide::ClientPlan;
 use std::collections::BTreeSet;
 
+use crate::cos::relation as cos_agent;
 use crate::hooktools::SecretId;
+use crate::machine::Purgeable;
 use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade};
 use crate::render::{Rendered, TlsConfig};
@@ -36,6 +39,13 @@ pub enum WorkloadOp {
         if_it_fails: UpgradeFailed,
     },
     Stop,
+    /// Delete old snapshots and logs now, keeping `retain` snapshots: the data disk is
+    /// `used_percent` full, and this frees `frees`.
+    Purge {
+        retain: u32,
+        used_percent: u32,
+        frees: Purgeable,
+    },
 }
 
 impl WorkloadOp {
@@ -47,6 +57,7 @@ impl WorkloadOp {
             WorkloadOp::Restart => "restart",
             WorkloadOp::Upgrade { .. } => "upgrade",
             WorkloadOp::Stop => "stop",
+            WorkloadOp::Purge { .. } => "purge",
         }
     }
 }
@@ -69,6 +80,13 @@ pub enum SecretWrite {
     Create { content: Credentials },
     /// Replace the content of the internal secret.
     Update { id: SecretId, content: Credentials },
+    /// Replace the content of the internal secret with `content` plus a new password for
+    /// each client relation of `generate` that has none (the client relations' users).
+    Clients {
+        id: SecretId,
+        content: Credentials,
+        generate: std::collections::BTreeSet<u32>,
+    },
 }
 
 /// The TLS work of one round, before any workload operation (see `decide::tls`).
@@ -85,8 +103,6 @@ pub struct TlsOps {
     pub install: Option<Box<Bundle>>,
     /// Delete ZooKeeper's PEM stores.
     pub remove_files: bool,
-    /// Declare exactly these client ports open to Juju.
-    pub ports: Option<BTreeSet<u16>>,
 }
 
 impl TlsOps {
@@ -115,6 +131,8 @@ pub struct Plan {
     pub restart_app: restart::AppPatch,
     pub upgrade_unit: upgrade::UnitPatch,
     pub upgrade_app: upgrade::AppPatch,
+    /// This unit's `cos-agent` bag.
+    pub cos_agent_unit: cos_agent::UnitPatch,
     /// Record this unit's upgrade as failed, with the cause.
     pub upgrade_failure: Option<String>,
     pub workload: Vec<WorkloadOp>,
@@ -124,8 +142,14 @@ pub struct Plan {
     /// The TLS part of this unit's files, what `fingerprint` and `rendered` are made with.
     pub tls_config: Option<TlsConfig>,
     pub tls: TlsOps,
+    /// The TCP ports this unit should have opened (its client ports while it serves), when
+    /// they may differ from the ones it had opened.
+    pub ports: Option<BTreeSet<u16>>,
     /// Candidate statuses; the highest wins at the end of the hook.
     pub statuses: Vec<Status>,
+    /// The client relations' work beyond the `cluster` bag writes and the internal secret
+    /// (which are in the fields above).
+    pub client: ClientPlan,
 }
 
 /// One relation's writes, as key/value pairs, after comparing with the bags as read.
@@ -147,10 +171,13 @@ impl Plan {
             && self.restart_app.is_empty()
             && self.upgrade_unit.is_empty()
             && self.upgrade_app.is_empty()
+            && self.cos_agent_unit.is_empty()
             && self.upgrade_failure.is_none()
             && self.workload.is_empty()
             && self.membership.is_empty()
             && self.tls.is_empty()
+            && self.client.is_idle()
+            && self.ports.is_none()
     }
 
     /// The cluster writes that change something in `s`.
@@ -186,6 +213,17 @@ impl Plan {
         }
     }
 
+    /// The `cos-agent` write that changes something in `s` (only this unit's bag).
+    pub fn cos_agent_writes(&self, s: &Snapshot) -> Writes {
+        match &s.cos_agent {
+            Some(r) => Writes {
+                unit: crate::peers::changes(self.cos_agent_unit.to_bag(), &r.raw_own),
+                app: crate::hooktools::Databag::new(),
+            },
+            None => Writes::default(),
+        }
+    }
+
     /// Drops the patches that would write nothing new into `s`, so that [`Plan::is_idle`]
     /// holds exactly when executing would change nothing.
     pub fn drop_unchanged(&mut self, s: &Snapshot) {
@@ -209,6 +247,16 @@ impl Plan {
         }
         if upgrade.app.is_empty() {
             self.upgrade_app = upgrade::AppPatch::default();
+        }
+        // Unknown opened ports with none wanted: a unit that never opened any has none.
+        let known = &s.local.opened_ports;
+        if self.ports.as_ref() == known.as_ref()
+            || (known.is_none() && self.ports.as_ref().is_some_and(BTreeSet::is_empty))
+        {
+            self.ports = None;
+        }
+        if self.cos_agent_writes(s).unit.is_empty() {
+            self.cos_agent_unit = cos_agent::UnitPatch::default();
         }
     }
 
@@ -247,12 +295,52 @@ impl Plan {
         .into_iter()
         .flatten()
         .collect();
+        // The value is the whole COS config (alert rules, dashboards): its size says enough.
+        for (key, value) in self.cos_agent_writes(s).unit {
+            parts.push(format!("cos-agent unit {{{key}=<{} bytes>}}", value.len()));
+        }
         match &self.secret {
             Some(SecretWrite::Create { .. }) => {
                 parts.push("put the internal passwords in a Juju secret".into())
             }
             Some(SecretWrite::Update { .. }) => parts.push("update the internal secret".into()),
+            Some(SecretWrite::Clients {
+                content, generate, ..
+            }) => parts.push(format!(
+                "client users in the internal secret: {:?} (new: {generate:?})",
+                content.clients.keys().collect::<Vec<_>>()
+            )),
             None => {}
+        }
+        let c = &self.client;
+        if let Some(acl) = &c.acl {
+            parts.push(format!(
+                "client ACLs: create {:?}, set below {:?}",
+                acl.work
+                    .create
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>(),
+                acl.work.walk.iter().map(|c| c.as_str()).collect::<Vec<_>>()
+            ));
+        }
+        for p in &c.publish {
+            parts.push(format!(
+                "publish to {}",
+                crate::peers::zookeeper::relation_id(p.relation)
+            ));
+        }
+        for id in &c.forget {
+            parts.push(format!(
+                "remove the secrets of {}",
+                crate::peers::zookeeper::relation_id(*id)
+            ));
+        }
+        if let Some(b) = bag("cluster app, once done", &c.after.to_bag()) {
+            parts.push(b);
+        }
+        if c.need_secrets {
+            parts.push("read the client secrets".into());
         }
         if self.protect_root {
             parts.push("restrict the ACLs of /, /zookeeper and /zookeeper/quota".into());
@@ -279,9 +367,6 @@ impl Plan {
         if self.tls.remove_files {
             parts.push("delete the TLS key and trust stores".into());
         }
-        if let Some(ports) = &self.tls.ports {
-            parts.push(format!("client ports open: {ports:?}"));
-        }
         for op in &self.workload {
             parts.push(match op {
                 WorkloadOp::Start {
@@ -293,6 +378,9 @@ impl Plan {
                 WorkloadOp::Start {
                     initial_members: None,
                 } => "start".into(),
+                WorkloadOp::Purge { retain, .. } => {
+                    format!("purge old snapshots and logs, keeping {retain}")
+                }
                 other => other.verb().into(),
             });
         }
@@ -304,6 +392,9 @@ impl Plan {
         }
         if self.upgrade_failure.is_some() {
             parts.push("record the upgrade failure".into());
+        }
+        if let Some(ports) = &self.ports {
+            parts.push(format!("opened ports {ports:?}"));
         }
         format!("plan: {}", parts.join("; "))
     }
@@ -317,7 +408,17 @@ mod tests {
     fn a_plan_with_anything_to_do_is_not_idle() {
         assert!(Plan::default().is_idle());
         let ip = Some("127.0.0.11".parse().unwrap());
-        let busy: [(&str, Plan); 13] = [
+        let busy: [(&str, Plan); 15] = [
+            (
+                "client",
+                Plan {
+                    client: ClientPlan {
+                        forget: vec![3],
+                        ..ClientPlan::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
             (
                 "passwords",
                 Plan {
@@ -395,6 +496,15 @@ mod tests {
                     upgrade_app: upgrade::AppPatch {
                         stack: Some(vec![]),
                         ..Default::default()
+                    },
+                    ..Plan::default()
+                },
+            ),
+            (
+                "cos-agent unit",
+                Plan {
+                    cos_agent_unit: cos_agent::UnitPatch {
+                        config: Some("{}".into()),
                     },
                     ..Plan::default()
                 },

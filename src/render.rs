@@ -10,6 +10,11 @@
 //! them. The `dynamicConfigFile` line is not part of it: ZooKeeper rewrites that line itself
 //! after every reconfig, and the charm preserves it.
 //!
+//! What depends on the machine comes in a [`Sizing`]: the heap (`-Xmx`, from `heap-size` or
+//! the machine's memory) and the transaction-log sizing (from the data filesystem's size),
+//! so a unit whose machine changed restarts with them like after a config change. The
+//! app-wide [`shared_inputs`] leave the machine out: each unit's may differ.
+//!
 //! Clients must authenticate (`enforce.auth.*`, with the SASL provider registered); `super`
 //! is the superuser through SASL (`-Dzookeeper.superUser=super` and `user_super` in the
 //! JAAS `Server` section), so its password never crosses the network.
@@ -19,6 +24,8 @@ use std::path::Path;
 use sha1::{Digest, Sha1};
 
 use crate::config::CharmConfig;
+use crate::cos::exporters::{self, Capabilities, JmxExporter};
+use crate::machine::{MachineFacts, TxnLogSizing};
 use crate::passwords::{Password, Passwords};
 use crate::peers::cluster::App;
 use crate::tls::{zoo_cfg_tls, Fingerprint, QuorumTls, Running};
@@ -73,8 +80,11 @@ impl TlsConfig {
     }
 }
 
-/// The 4-letter words the charm uses (and nothing else); Kafka runs `srvr` too.
-pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,conf,ruok";
+/// The 4-letter words anyone who reaches the client port may send: none tells membership
+/// or paths. `srvr` (version, mode, counters; Kafka runs it too) and `mntr` (metrics; the
+/// charm's health probe) and `ruok` (liveness). `conf` (every server's address and the
+/// data paths) is left out: the charm reads the membership as `super`.
+pub const FOUR_LETTER_WHITELIST: &str = "srvr,mntr,ruok";
 pub use crate::zk::SUPER_USER;
 
 /// A JAAS option value: quoted, with `\` and `"` escaped (a [`Password`] has neither, and no
@@ -87,6 +97,49 @@ fn jaas_user(user: &str, password: &Password) -> String {
     format!("\n    user_{user}={}", jaas_value(password.as_str()))
 }
 
+/// What the rendered files take from the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizing {
+    /// The JVM's maximum heap in MiB; `None` leaves it to the snap's launcher (1000 MiB,
+    /// or its `ZK_SERVER_HEAP`).
+    pub heap_mib: Option<u32>,
+    pub txn_log: TxnLogSizing,
+}
+
+impl Default for Sizing {
+    /// Nothing known of the machine: the launcher's heap, ZooKeeper's log defaults.
+    fn default() -> Self {
+        Sizing {
+            heap_mib: None,
+            txn_log: TxnLogSizing::default(),
+        }
+    }
+}
+
+impl Sizing {
+    /// The sizing of a unit on `machine`: `heap-size`, else the heap its memory gives
+    /// ([`crate::machine::heap_mib`]); the log sizing of its data filesystem.
+    pub fn for_machine(config: &CharmConfig, machine: &MachineFacts) -> Sizing {
+        Sizing {
+            heap_mib: config
+                .heap_size_mib
+                .or_else(|| machine.memory.as_ref().map(crate::machine::heap_mib)),
+            txn_log: TxnLogSizing::for_disk(
+                machine.disk.map(|d| d.total),
+                config.snap_retain_count,
+            ),
+        }
+    }
+
+    /// What every unit shares: `heap-size` only (no machine).
+    pub fn app_wide(config: &CharmConfig) -> Sizing {
+        Sizing {
+            heap_mib: config.heap_size_mib,
+            ..Sizing::default()
+        }
+    }
+}
+
 /// Everything rendered for one unit.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -97,6 +150,8 @@ pub struct Rendered {
     pub myid: String,
     /// The TLS part, in `zoo_cfg_static` already.
     pub tls: TlsConfig,
+    /// The JMX exporter's configuration file, when the workload has the exporter.
+    pub jmx_exporter: Option<JmxExporter>,
 }
 
 impl std::fmt::Debug for Rendered {
@@ -113,6 +168,7 @@ impl Rendered {
         paths: &Paths,
         unit_id: u32,
         passwords: &Passwords,
+        sizing: &Sizing,
     ) -> Rendered {
         let zoo_cfg_static = format!(
             "tickTime={tick}\n\
@@ -124,10 +180,13 @@ impl Rendered {
              standaloneEnabled=false\n\
              syncEnabled=true\n\
              maxClientCnxns=60\n\
-             minSessionTimeout=4000\n\
-             maxSessionTimeout=40000\n\
-             autopurge.snapRetainCount=3\n\
-             autopurge.purgeInterval=1\n\
+             minSessionTimeout={min_session}\n\
+             maxSessionTimeout={max_session}\n\
+             autopurge.snapRetainCount={retain}\n\
+             autopurge.purgeInterval={purge}\n\
+             snapCount={snap_count}\n\
+             snapSizeLimitInKb={snap_size}\n\
+             preAllocSize={prealloc}\n\
              4lw.commands.whitelist={FOUR_LETTER_WHITELIST}\n\
              admin.enableServer=false\n\
              quorum.auth.enableSasl=true\n\
@@ -144,6 +203,13 @@ impl Rendered {
             sync = config.sync_limit,
             data = paths.data_dir.display(),
             datalog = paths.data_log_dir.display(),
+            min_session = config.min_session_timeout,
+            max_session = config.max_session_timeout,
+            retain = config.snap_retain_count,
+            purge = config.purge_interval_hours,
+            snap_count = sizing.txn_log.snap_count,
+            snap_size = sizing.txn_log.snap_size_limit_kib,
+            prealloc = sizing.txn_log.pre_alloc_kib,
         );
         let accepted: String = passwords
             .sync_accepted
@@ -168,7 +234,7 @@ impl Rendered {
             pw = jaas_value(passwords.sync_login.1.as_str()),
         );
         let level = config.log_level;
-        let jvm_flags = vec![
+        let mut jvm_flags = vec![
             format!(
                 "-Djava.security.auth.login.config={}",
                 paths.jaas().display()
@@ -181,12 +247,17 @@ impl Rendered {
             ),
             format!("-Dzookeeper.log.dir={}", paths.log_dir.display()),
         ];
+        // After the launcher's own `-Xmx` (from `ZK_SERVER_HEAP`): the last one wins.
+        if let Some(heap) = sizing.heap_mib {
+            jvm_flags.push(format!("-Xmx{heap}m"));
+        }
         Rendered {
             zoo_cfg_static,
             jaas,
             jvm_flags,
             myid: format!("{}\n", unit_id + 1),
             tls: TlsConfig::plaintext(),
+            jmx_exporter: None,
         }
     }
 
@@ -196,6 +267,21 @@ impl Rendered {
             self.zoo_cfg_static.push_str(&format!("{key}={value}\n"));
         }
         self.tls = tls;
+        self
+    }
+
+    /// The same files with the metrics exporters `metrics` says the workload has: the
+    /// `metricsProvider.*` lines of `zoo.cfg`, and the JMX exporter's java agent and its
+    /// configuration file (see [`crate::cos::exporters`]). A workload without either gets
+    /// the files unchanged: Debian's jars would not start with a provider class they lack.
+    #[must_use]
+    pub fn with_exporters(mut self, metrics: &Capabilities, paths: &Paths) -> Rendered {
+        self.zoo_cfg_static
+            .push_str(&exporters::zoo_cfg_lines(metrics));
+        self.jmx_exporter = exporters::jmx_exporter(metrics, &paths.conf_dir);
+        if let Some(jmx) = &self.jmx_exporter {
+            self.jvm_flags.push(jmx.jvm_flag.clone());
+        }
         self
     }
 
@@ -220,6 +306,12 @@ impl Rendered {
             h.update(cert.as_str().as_bytes());
             h.update([0u8]);
         }
+        // Only when there is one, so that a workload without exporters keeps the
+        // fingerprint earlier revisions recorded (no restart after a charm upgrade).
+        if let Some(jmx) = &self.jmx_exporter {
+            h.update(jmx.config.as_bytes());
+            h.update([0u8]);
+        }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
@@ -233,28 +325,39 @@ impl Rendered {
     }
 }
 
-/// The fingerprint of the files unit `unit_id` runs with under `app`'s passwords and with
-/// `tls`: a digest of them rendered with placeholder passwords, of the passwords'
-/// generation and of the installed certificate. It changes exactly when a restart-relevant
-/// option, the users or the rotation phase, a password (which bumps the generation), the
-/// TLS mode or the certificate changes, and reveals nothing of any password.
+/// The fingerprint of the files unit `unit_id` runs with under `app`'s passwords, with the
+/// exporters `metrics` says the workload has, the machine's `sizing` and `tls`: a digest of
+/// them rendered with placeholder passwords, of the passwords' generation and of the
+/// installed certificate. It changes exactly when a restart-relevant option, the users or the
+/// rotation phase, a password (which bumps the generation), the exporters, the sizing, the
+/// TLS mode or the certificate change, and reveals nothing of any password.
 pub fn fingerprint(
     config: &CharmConfig,
     paths: &Paths,
     unit_id: u32,
     app: &App,
+    metrics: &Capabilities,
+    sizing: &Sizing,
     tls: &TlsConfig,
 ) -> String {
-    Rendered::new(config, paths, unit_id, &crate::passwords::shape(app))
-        .with_tls(tls.clone())
-        .digest(app.secret_generation)
+    Rendered::new(
+        config,
+        paths,
+        unit_id,
+        &crate::passwords::shape(app),
+        sizing,
+    )
+    .with_exporters(metrics, paths)
+    .with_tls(tls.clone())
+    .digest(app.secret_generation)
 }
 
 /// A digest of what every unit's server reads only at start, whatever the unit: the
-/// [`fingerprint`] of one fixed unit and layout, with the TLS mode of the switch's current
-/// step (as for a unit with a certificate). Each unit reports the one it runs with in its
-/// restart bag, and the leader restarts last, once every other unit reports the current one.
-pub fn shared_inputs(config: &CharmConfig, app: &App) -> String {
+/// [`fingerprint`] of one fixed unit, layout and machine ([`Sizing::app_wide`]), with the
+/// TLS mode of the switch's current step (as for a unit with a certificate). Each unit
+/// reports the one it runs with in its restart bag, and the leader restarts last, once every
+/// other unit reports the current one.
+pub fn shared_inputs(config: &CharmConfig, app: &App, metrics: &Capabilities) -> String {
     let fixed = Paths {
         conf_dir: "/".into(),
         data_dir: "/".into(),
@@ -272,7 +375,15 @@ pub fn shared_inputs(config: &CharmConfig, app: &App) -> String {
         lines: zoo_cfg_tls(mode.quorum, mode.client_tls, &fixed.conf_dir, None).unwrap_or_default(),
         certificate: None,
     };
-    fingerprint(config, &fixed, 0, app, &tls)
+    fingerprint(
+        config,
+        &fixed,
+        0,
+        app,
+        metrics,
+        &Sizing::app_wide(config),
+        &tls,
+    )
 }
 
 /// The `dynamicConfigFile=` value of an existing `zoo.cfg`, if any. ZooKeeper points it at
@@ -306,6 +417,10 @@ mod tests {
         TlsConfig::plaintext()
     }
 
+    fn none() -> Capabilities {
+        Capabilities::none()
+    }
+
     fn p(s: &str) -> Password {
         Password::new(s).unwrap()
     }
@@ -321,9 +436,31 @@ mod tests {
     }
 
     #[test]
+    fn the_4lw_whitelist_tells_anonymous_clients_no_membership_paths_or_clients() {
+        let words: Vec<&str> = FOUR_LETTER_WHITELIST.split(',').collect();
+        // conf: members and data paths; envi: paths; cons/stat/dump: clients and sessions;
+        // wchc/wchp/wchs: watched paths; dirs: the data directories.
+        for leaky in [
+            "conf", "envi", "cons", "stat", "dump", "wchc", "wchp", "wchs", "dirs",
+        ] {
+            assert!(!words.contains(&leaky), "{leaky} is whitelisted");
+        }
+        // What the charm and Kafka use is there.
+        for used in ["srvr", "mntr"] {
+            assert!(words.contains(&used), "{used} is not whitelisted");
+        }
+    }
+
+    #[test]
     fn jaas_accepts_every_given_quorum_user_logs_in_as_one_and_knows_super() {
         let mut pws = pw("super-pw-1", "old-pw-01");
-        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
+        let r = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &pws,
+            &Sizing::default(),
+        );
         assert_eq!(
             r.jaas,
             "QuorumServer {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_sync=\"old-pw-01\";\n};\n\
@@ -333,7 +470,13 @@ mod tests {
         pws.sync_accepted
             .push(("sync2".to_string(), p("new-pw-01")));
         pws.sync_login = ("sync2".to_string(), p("new-pw-01"));
-        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
+        let r = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &pws,
+            &Sizing::default(),
+        );
         assert!(
             r.jaas.contains(
                 "required\n    user_sync=\"old-pw-01\"\n    user_sync2=\"new-pw-01\";\n};"
@@ -360,7 +503,13 @@ mod tests {
             ("relation-3".into(), p("client-3-pw")),
             ("relation-12".into(), p("client-12-pw")),
         ];
-        let r = Rendered::new(&CharmConfig::default(), &paths(), 0, &pws);
+        let r = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &pws,
+            &Sizing::default(),
+        );
         assert!(
             r.jaas.ends_with("Server {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_super=\"super-pw-1\"\n    user_relation-3=\"client-3-pw\"\n    user_relation-12=\"client-12-pw\";\n};\n"),
             "{}",
@@ -382,7 +531,13 @@ mod tests {
             sync_limit: 4,
             ..CharmConfig::default()
         };
-        let r = Rendered::new(&c, &paths(), 2, &pw("super-pw-1", "sync-pw-01"));
+        let r = Rendered::new(
+            &c,
+            &paths(),
+            2,
+            &pw("super-pw-1", "sync-pw-01"),
+            &Sizing::default(),
+        );
         let cfg = r.zoo_cfg(Path::new("/z/conf/zoo.cfg.dynamic.100000003"));
         for line in [
             "tickTime=3000",
@@ -390,7 +545,7 @@ mod tests {
             "syncLimit=4",
             "reconfigEnabled=true",
             "standaloneEnabled=false",
-            "4lw.commands.whitelist=srvr,mntr,conf,ruok",
+            "4lw.commands.whitelist=srvr,mntr,ruok",
             "dataDir=/z/data",
             "dynamicConfigFile=/z/conf/zoo.cfg.dynamic.100000003",
             "quorum.auth.serverRequireSasl=true",
@@ -414,24 +569,70 @@ mod tests {
     #[test]
     fn fingerprint_changes_with_restart_relevant_inputs_only_and_never_holds_a_password() {
         let app = App::default();
-        let base = fingerprint(&CharmConfig::default(), &paths(), 0, &app, &plain());
+        let base = fingerprint(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &app,
+            &none(),
+            &Sizing::default(),
+            &plain(),
+        );
         assert_eq!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &app, &plain())
+            fingerprint(
+                &CharmConfig::default(),
+                &paths(),
+                0,
+                &app,
+                &none(),
+                &Sizing::default(),
+                &plain(),
+            )
         );
         let tick = CharmConfig {
             tick_time: 2500,
             ..CharmConfig::default()
         };
-        assert_ne!(base, fingerprint(&tick, &paths(), 0, &app, &plain()));
+        assert_ne!(
+            base,
+            fingerprint(
+                &tick,
+                &paths(),
+                0,
+                &app,
+                &none(),
+                &Sizing::default(),
+                &plain()
+            )
+        );
         let lvl = CharmConfig {
             log_level: crate::config::ZkLogLevel::Debug,
             ..CharmConfig::default()
         };
-        assert_ne!(base, fingerprint(&lvl, &paths(), 0, &app, &plain()));
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 1, &app, &plain())
+            fingerprint(
+                &lvl,
+                &paths(),
+                0,
+                &app,
+                &none(),
+                &Sizing::default(),
+                &plain()
+            )
+        );
+        assert_ne!(
+            base,
+            fingerprint(
+                &CharmConfig::default(),
+                &paths(),
+                1,
+                &app,
+                &none(),
+                &Sizing::default(),
+                &plain(),
+            )
         );
         // A new password is a new generation.
         let next = App {
@@ -440,7 +641,15 @@ mod tests {
         };
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &next, &plain())
+            fingerprint(
+                &CharmConfig::default(),
+                &paths(),
+                0,
+                &next,
+                &none(),
+                &Sizing::default(),
+                &plain(),
+            )
         );
         let relax = App {
             sync_rotation: Some(SyncRotation::Relax),
@@ -448,7 +657,65 @@ mod tests {
         };
         assert_ne!(
             base,
-            fingerprint(&CharmConfig::default(), &paths(), 0, &relax, &plain())
+            fingerprint(
+                &CharmConfig::default(),
+                &paths(),
+                0,
+                &relax,
+                &none(),
+                &Sizing::default(),
+                &plain(),
+            )
+        );
+        // So is a change of the client users every server must load (relation ids only:
+        // the placeholders hold no password).
+        let client = App {
+            client_users: [7].into(),
+            ..App::default()
+        };
+        let with_client = fingerprint(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &client,
+            &none(),
+            &Sizing::default(),
+            &plain(),
+        );
+        assert_ne!(base, with_client);
+        let two = App {
+            client_users: [7, 9].into(),
+            ..App::default()
+        };
+        assert_ne!(
+            with_client,
+            fingerprint(
+                &CharmConfig::default(),
+                &paths(),
+                0,
+                &two,
+                &none(),
+                &Sizing::default(),
+                &plain(),
+            )
+        );
+        assert_ne!(
+            shared_inputs(&CharmConfig::default(), &app, &none()),
+            shared_inputs(&CharmConfig::default(), &client, &none())
+        );
+        let shaped = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &crate::passwords::shape(&client),
+            &Sizing::default(),
+        );
+        assert!(
+            shaped
+                .jaas
+                .contains("user_relation-7=\"placeholder-relation-7\";"),
+            "{}",
+            shaped.jaas
         );
         // The shape the fingerprint is taken of holds placeholders only.
         let shaped = Rendered::new(
@@ -456,13 +723,160 @@ mod tests {
             &paths(),
             0,
             &crate::passwords::shape(&relax),
+            &Sizing::default(),
         );
         assert!(
             shaped.jaas.contains("user_super=\"placeholder-super\""),
             "{}",
             shaped.jaas
         );
-        assert!(shared_inputs(&CharmConfig::default(), &app).len() == 40);
+        assert!(shared_inputs(&CharmConfig::default(), &app, &none()).len() == 40);
+        // The exporters are part of what a server starts with.
+        assert_ne!(
+            base,
+            fingerprint(
+                &CharmConfig::default(),
+                &paths(),
+                0,
+                &app,
+                &Capabilities::snap(),
+                &Sizing::default(),
+                &plain(),
+            )
+        );
+    }
+
+    #[test]
+    fn zoo_cfg_carries_the_purge_settings_the_session_bounds_and_the_log_sizing() {
+        let c = CharmConfig {
+            snap_retain_count: 5,
+            purge_interval_hours: 6,
+            min_session_timeout: 6000,
+            max_session_timeout: 60_000,
+            ..CharmConfig::default()
+        };
+        let sizing = Sizing {
+            heap_mib: None,
+            txn_log: TxnLogSizing {
+                snap_count: 4096,
+                pre_alloc_kib: 2048,
+                snap_size_limit_kib: 4096,
+            },
+        };
+        let r = Rendered::new(&c, &paths(), 0, &pw("super-pw-1", "sync-pw-01"), &sizing);
+        for line in [
+            "autopurge.snapRetainCount=5",
+            "autopurge.purgeInterval=6",
+            "minSessionTimeout=6000",
+            "maxSessionTimeout=60000",
+            "snapCount=4096",
+            "snapSizeLimitInKb=4096",
+            "preAllocSize=2048",
+        ] {
+            assert!(
+                r.zoo_cfg_static.lines().any(|l| l == line),
+                "missing {line} in\n{}",
+                r.zoo_cfg_static
+            );
+        }
+        // Purge is on by default, and nothing known of the disk keeps ZooKeeper's sizing.
+        let d = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &pw("super-pw-1", "sync-pw-01"),
+            &Sizing::default(),
+        );
+        for line in [
+            "autopurge.snapRetainCount=3",
+            "autopurge.purgeInterval=1",
+            "snapCount=100000",
+            "preAllocSize=65536",
+            "snapSizeLimitInKb=4194304",
+        ] {
+            assert!(d.zoo_cfg_static.lines().any(|l| l == line), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_heap_flag_comes_from_heap_size_else_from_the_machine_and_changes_the_fingerprint() {
+        use crate::machine::{DiskUsage, Memory, MIB};
+        let machine = |mib: u64| MachineFacts {
+            memory: Some(Memory {
+                total: mib * MIB,
+                swap_total: 0,
+            }),
+            ..MachineFacts::default()
+        };
+        let auto = CharmConfig::default();
+        assert_eq!(
+            Sizing::for_machine(&auto, &machine(4096)).heap_mib,
+            Some(3072)
+        );
+        assert_eq!(
+            Sizing::for_machine(&auto, &MachineFacts::default()).heap_mib,
+            None
+        );
+        let fixed = CharmConfig {
+            heap_size_mib: Some(512),
+            ..CharmConfig::default()
+        };
+        assert_eq!(
+            Sizing::for_machine(&fixed, &machine(4096)).heap_mib,
+            Some(512)
+        );
+        let with_disk = MachineFacts {
+            disk: Some(DiskUsage {
+                total: 64 * MIB,
+                free: 64 * MIB,
+                available: 64 * MIB,
+            }),
+            ..machine(4096)
+        };
+        assert_eq!(
+            Sizing::for_machine(&auto, &with_disk)
+                .txn_log
+                .snap_size_limit_kib,
+            4096
+        );
+
+        let pws = pw("super-pw-1", "sync-pw-01");
+        let r = Rendered::new(
+            &auto,
+            &paths(),
+            0,
+            &pws,
+            &Sizing::for_machine(&auto, &machine(4096)),
+        );
+        assert_eq!(r.jvm_flags.last().map(String::as_str), Some("-Xmx3072m"));
+        let unknown = Rendered::new(&auto, &paths(), 0, &pws, &Sizing::default());
+        assert!(!unknown.jvm_flags.iter().any(|f| f.starts_with("-Xmx")));
+
+        // A unit whose machine changed restarts; what units share does not change.
+        let app = App::default();
+        let small = Sizing::for_machine(&auto, &machine(4096));
+        let big = Sizing::for_machine(&auto, &machine(8192));
+        assert_ne!(
+            fingerprint(&auto, &paths(), 0, &app, &none(), &small, &plain()),
+            fingerprint(&auto, &paths(), 0, &app, &none(), &big, &plain())
+        );
+        assert_ne!(
+            fingerprint(&auto, &paths(), 0, &app, &none(), &small, &plain()),
+            fingerprint(
+                &auto,
+                &paths(),
+                0,
+                &app,
+                &none(),
+                &Sizing::for_machine(&auto, &with_disk),
+                &plain(),
+            )
+        );
+        // `heap-size` is app-wide: it changes the shared inputs.
+        assert_ne!(
+            shared_inputs(&auto, &app, &none()),
+            shared_inputs(&fixed, &app, &none())
+        );
     }
 
     #[test]
@@ -487,5 +901,62 @@ mod tests {
             text,
             "server.2=127.0.0.12:2888:3888:participant;127.0.0.12:2181\nserver.11=127.0.0.21:2888:3888:participant;127.0.0.21:2181\n"
         );
+    }
+
+    #[test]
+    fn the_snaps_exporters_add_the_provider_lines_the_java_agent_and_its_config() {
+        let pws = pw("super-pw-1", "sync-pw-01");
+        let plain = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &pws,
+            &Sizing::default(),
+        );
+        let snap = plain
+            .clone()
+            .with_exporters(&Capabilities::snap(), &paths());
+        let added: Vec<&str> = snap
+            .zoo_cfg_static
+            .strip_prefix(plain.zoo_cfg_static.as_str())
+            .expect("the provider lines come last")
+            .lines()
+            .collect();
+        assert_eq!(
+            added,
+            [
+                "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+                "metricsProvider.httpPort=7000",
+                "metricsProvider.exportJvmInfo=false",
+            ]
+        );
+        let jmx = snap
+            .jmx_exporter
+            .as_ref()
+            .expect("the snap has the exporter");
+        assert_eq!(jmx.config_path, Path::new("/z/conf/jmx_prometheus.yaml"));
+        assert_eq!(snap.jvm_flags.last(), Some(&jmx.jvm_flag));
+        assert!(jmx.jvm_flag.ends_with("=9998:/z/conf/jmx_prometheus.yaml"));
+        assert_eq!(
+            snap.jvm_flags[..snap.jvm_flags.len() - 1],
+            plain.jvm_flags[..]
+        );
+        assert_eq!((&snap.jaas, &snap.myid), (&plain.jaas, &plain.myid));
+    }
+
+    #[test]
+    fn a_workload_without_exporters_gets_the_files_and_fingerprint_it_had_before() {
+        let pws = pw("super-pw-1", "sync-pw-01");
+        let plain = Rendered::new(
+            &CharmConfig::default(),
+            &paths(),
+            0,
+            &pws,
+            &Sizing::default(),
+        );
+        let none = plain.clone().with_exporters(&none(), &paths());
+        assert_eq!(none, plain);
+        assert!(!none.zoo_cfg_static.contains("metricsProvider"));
+        assert_eq!(none.digest(3), plain.digest(3));
     }
 }

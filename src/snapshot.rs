@@ -8,9 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::config::{CharmConfig, ConfigError};
+use crate::cos::relation::CosAgent;
+use crate::cos::Topology;
 use crate::deps::DepsError;
 use crate::dispatch::EventFacts;
+use crate::ghost::{Ghost, Published};
 use crate::local_state::LocalState;
+use crate::machine::MachineFacts;
 use crate::passwords::Credentials;
 use crate::peers::cluster::{Cluster, SyncRotation};
 use crate::peers::restart::Restart;
@@ -66,6 +70,10 @@ pub struct WorkloadFacts {
     pub health: Option<ServerHealth>,
     /// The `dynamicConfigFile` the current `zoo.cfg` points at, if the file exists.
     pub dynamic_config_file: Option<String>,
+    /// The metrics exporters the installed workload ships.
+    pub exporters: crate::cos::Capabilities,
+    /// The machine's memory, the data filesystem and ZooKeeper's data files.
+    pub machine: MachineFacts,
 }
 
 /// What the upgrade decision needs besides the relation data: whether the deployed
@@ -159,9 +167,25 @@ pub struct Snapshot {
     pub credentials: Option<Result<Credentials, String>>,
     /// TLS: the `certificates` relation, this unit's key and installed certificate.
     pub tls: TlsFacts,
+    /// The `zookeeper` relations.
+    pub clients: crate::client::ClientView,
+    /// The model, application and charm, as COS labels them.
+    pub topology: Topology,
+    /// The `cos-agent` relation, read only when the event may need a write there
+    /// ([`EventFacts::refresh_cos_agent`]); `None` otherwise or when there is none.
+    pub cos_agent: Option<CosAgent>,
+    /// An earlier round of this hook purged the data already: the next purge waits for the
+    /// next hook (what ZooKeeper's tool kept, a snapshot being written for instance, would
+    /// otherwise be purged again in every round).
+    pub purged: bool,
 }
 
 impl Snapshot {
+    /// Whether Juju's goal state, when read, leaves unit `id` out: it is being removed.
+    pub fn leaving(&self, id: u32) -> bool {
+        self.planned.as_ref().is_some_and(|p| !p.contains(&id))
+    }
+
     /// The `sync` rotation in progress, if any.
     pub fn sync_rotation(&self) -> Option<SyncRotation> {
         crate::passwords::rotation(&self.cluster.as_ref()?.app)
@@ -221,6 +245,32 @@ impl Snapshot {
             }
         }
         self.cluster.as_ref()?.unit(id)?.address()
+    }
+
+    /// The voters of the live config no current member stands behind
+    /// ([`crate::ghost::ghost_voters`]); none when the config is not known.
+    pub fn ghost_voters(&self) -> Vec<Ghost> {
+        let Some(config) = &self.ensemble.config else {
+            return Vec::new();
+        };
+        let members = self
+            .members()
+            .into_iter()
+            .map(|id| {
+                let names = self
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| c.unit(id))
+                    .map(|u| u.names.clone())
+                    .unwrap_or_default();
+                let published = Published {
+                    ip: self.unit_address(id),
+                    names,
+                };
+                (id, published)
+            })
+            .collect();
+        crate::ghost::ghost_voters(config, &members)
     }
 
     /// The server spec of unit `id` (as a participant), if its address is known.

@@ -3,13 +3,22 @@
 //! real client writes a znode before each step and reads every earlier one
 //! after it.
 //!
+//! The model runs several units' hooks at once, draws the Juju leader and the relation order
+//! from the seed, and every settle must be healthy (no failed hook, no retry, nothing that
+//! waited for update-status); a background `srvr` watch checks the quorum throughout the
+//! scaling scenarios.
+//!
 //! `ZK_TEST_SEEDS=1,2,3` overrides the event-order seeds (default: 20 seeds for the
-//! formation test, one for the scaling scenario).
+//! formation test, one for the scaling scenarios).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use testkit::watch::ProcessWatch;
+use testkit::writes::{lost, read_children, Writer};
 use testkit::{seeds, test_charm, Cluster};
 use zk_sim::state::{HookKind, HookSpec};
+use zk_sim::{HookRecord, Model, Switches};
 
 fn set(ids: &[u32]) -> BTreeSet<u32> {
     ids.iter().copied().collect()
@@ -35,6 +44,14 @@ fn assert_ensemble(c: &Cluster, units: &[u32], step: &str) {
         "seed {seed}, {step}: not all active\n{}",
         c.describe()
     );
+    for u in &status {
+        assert_eq!(
+            u.ports,
+            ["2181/tcp"],
+            "seed {seed}, {step}: {}'s opened ports",
+            u.unit
+        );
+    }
     assert_eq!(
         c.voters(),
         set(units),
@@ -53,7 +70,8 @@ fn assert_ensemble(c: &Cluster, units: &[u32], step: &str) {
 /// command, no `relation-set`, no `status-set`, no `relation-ids` (the peer relation ids are
 /// remembered); a non-leader reads only its own and the app bags (at most 8 hook-tool calls
 /// in all); the leader reads every unit's cluster and restart bags but, with no upgrade
-/// prepared, not the other units' upgrade bags.
+/// prepared, not the other units' upgrade bags, and the internal secret (the membership is
+/// read as `super`).
 fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
     let status = c.status();
     let leader = status.iter().find(|u| u.leader).unwrap().unit.clone();
@@ -73,11 +91,12 @@ fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
         }
         if is_leader {
             // is-leader, config-get; cluster and restart: own, list, the others, app;
-            // upgrade: own and app.
+            // upgrade: own and app; the internal secret, to read the membership as super.
             let others = units as u32 - 1;
             assert_eq!(calls("relation-list"), 2, "{what}");
             assert_eq!(calls("relation-get"), 2 * (others + 2) + 2, "{what}");
-            assert_eq!(m.total_tool_calls(), 2 * others + 10, "{what}");
+            assert_eq!(calls("secret-get"), 1, "{what}");
+            assert_eq!(m.total_tool_calls(), 2 * others + 11, "{what}");
         } else {
             assert_eq!(calls("relation-list"), 0, "{what}");
             assert!(m.total_tool_calls() <= 8, "{what}");
@@ -91,62 +110,15 @@ fn assert_steady_update_status(c: &mut Cluster, units: usize, step: &str) {
     }
 }
 
-/// Every removed unit's first teardown hook was `data-storage-detaching` (as on Juju), and
-/// in it the unit only left: no start, restart or restart-lock request.
-fn assert_leaving_units_only_left(c: &Cluster) {
-    let log = std::fs::read_to_string(c.model.dir().join("debug-log")).unwrap();
-    let mut detaching = 0;
-    let mut hook_lines: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-    for line in log.lines() {
-        let Some((unit, rest)) = line.split_once(": ") else {
-            continue;
-        };
-        if rest.contains("juju.worker.uniter.operation") {
-            let lines = hook_lines.remove(unit).unwrap_or_default();
-            if rest.contains("\"data-storage-detaching\"") {
-                detaching += 1;
-                for l in lines.iter().filter(|l| l.contains("plan:")) {
-                    assert!(
-                        !["start", "restart", "acquire"]
-                            .iter()
-                            .any(|w| l.contains(w)),
-                        "seed {}: {unit}'s data-storage-detaching: {l}",
-                        c.seed
-                    );
-                }
-            }
-        } else {
-            hook_lines.entry(unit.to_string()).or_default().push(rest);
-        }
-    }
-    let removed = c.model.state().unwrap().removed_units;
-    assert_eq!(detaching, removed.len(), "seed {}: {removed:?}", c.seed);
-    for unit in &removed {
-        let first_teardown = c
-            .model
-            .hook_log()
-            .unwrap()
-            .into_iter()
-            .filter(|r| &r.unit == unit)
-            .find(|r| {
-                let own_departure =
-                    r.hook.ends_with("-departed") && r.departing_unit.as_deref() == Some(unit);
-                own_departure || r.hook.ends_with("-detaching") || r.hook == "stop"
-            })
-            .map(|r| r.hook);
-        assert_eq!(
-            first_teardown.as_deref(),
-            Some("data-storage-detaching"),
-            "seed {}: {unit}",
-            c.seed
-        );
-    }
+/// Deploys 3 units with `seed` and checks the formation; returns the Juju leader.
+fn form_three(charm: &std::path::Path, seed: u64) -> String {
+    form_three_with(charm, seed, Switches::default())
 }
 
-/// Deploys 3 units with `seed` and checks the formation.
-fn form_three(charm: &std::path::Path, seed: u64) {
-    let mut c = Cluster::create(charm, seed);
+fn form_three_with(charm: &std::path::Path, seed: u64, switches: Switches) -> String {
+    let mut c = Cluster::create_with(charm, seed, switches);
     c.model.deploy(3).unwrap();
+    let leader = c.model.leader().unwrap().expect("a leader");
     c.settle("deploy 3");
     assert_ensemble(&c, &[0, 1, 2], "deploy 3");
     // The lowest unit bootstrapped alone; the others joined one at a time, in id order.
@@ -177,6 +149,7 @@ fn form_three(charm: &std::path::Path, seed: u64) {
         firsts[2]
     );
     c.model.destroy().unwrap();
+    leader
 }
 
 #[test]
@@ -188,16 +161,37 @@ fn three_units_form_one_quorum_whatever_the_event_order() {
     // Two models at a time (each in its own loopback block): the hooks mostly wait on
     // process starts, so this halves the wall time on two cores.
     let (even, odd): (Vec<u64>, Vec<u64>) = all.iter().partition(|s| *s % 2 == 0);
+    let leaders = std::sync::Mutex::new(BTreeSet::new());
     std::thread::scope(|scope| {
         for chunk in [even, odd] {
-            let charm = &charm;
+            let (charm, leaders) = (&charm, &leaders);
             scope.spawn(move || {
                 for seed in chunk {
-                    form_three(charm, seed);
+                    let leader = form_three(charm, seed);
+                    leaders.lock().unwrap().insert(leader);
                 }
             });
         }
     });
+    // The seeds put the Juju leader on every unit.
+    let leaders = leaders.into_inner().unwrap();
+    assert!(
+        all.len() < 6 || leaders.len() == 3,
+        "the seeds put the first leader on every unit: {leaders:?}"
+    );
+}
+
+#[test]
+fn three_units_form_one_quorum_when_the_leader_gets_no_hook_for_its_own_app_bag_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm!(&dir.path().join("charm"));
+    let switches = Switches {
+        leader_sees_own_app_change: false,
+        ..Switches::default()
+    };
+    for seed in seeds(&[21, 22]) {
+        form_three_with(&charm, seed, switches.clone());
+    }
 }
 
 #[test]
@@ -226,6 +220,9 @@ fn scaling_up_down_and_back_keeps_quorum_and_every_write() {
         c.settle("deploy 3");
         assert_ensemble(&c, &[0, 1, 2], "deploy 3");
         assert_steady_update_status(&mut c, 3, "deploy 3");
+        // `srvr` on every unit every 100 ms from here on: at most one server out through
+        // the charm, and no quorum lost through it.
+        let watch = ProcessWatch::start(c.model.dir(), Duration::from_millis(100));
 
         step(&c, "before-add", &mut written);
         c.model.add_unit().unwrap();
@@ -273,7 +270,7 @@ fn scaling_up_down_and_back_keeps_quorum_and_every_write() {
 
         step(&c, "before-regrow", &mut written);
         c.model.add_unit().unwrap();
-        assert_leaving_units_only_left(&c);
+        c.assert_leaving_units_only_left();
 
         c.model.add_unit().unwrap();
         c.settle("back to 3");
@@ -285,6 +282,171 @@ fn scaling_up_down_and_back_keeps_quorum_and_every_write() {
         assert_eq!(units.len(), 3);
         assert_ensemble(&c, &units, "back to 3");
         check(&c, &written, "back to 3");
+        let seen = watch.finish();
+        assert!(seen.violation.is_none(), "seed {seed}: {}", seen.summary());
+        c.model.destroy().unwrap();
+    }
+}
+
+fn unit(n: u32) -> String {
+    format!("zookeeper/{n}")
+}
+
+/// Every `-departed` since `mark`, per (unit, relation, remote unit), after checking its
+/// departing unit: the unit itself when it is one of `leaving`, else the remote unit.
+fn departures(
+    log: &[HookRecord],
+    mark: u64,
+    leaving: &[String],
+) -> BTreeMap<(String, String, String), usize> {
+    let mut out = BTreeMap::new();
+    for r in log.iter().filter(|r| r.seq > mark) {
+        if !r.hook.ends_with("-relation-departed") {
+            continue;
+        }
+        let remote = r.remote_unit.clone().expect("a remote unit");
+        let departing = if leaving.contains(&r.unit) {
+            &r.unit
+        } else {
+            &remote
+        };
+        assert_eq!(
+            r.env.get("JUJU_DEPARTING_UNIT"),
+            Some(departing),
+            "{r}: the departing unit"
+        );
+        *out.entry((r.unit.clone(), r.hook.clone(), remote))
+            .or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn removing_two_units_at_once_keeps_the_quorum_and_each_unit_departs_every_member_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm!(&dir.path().join("charm"));
+    for seed in seeds(&[31]) {
+        let mut c = Cluster::create(&charm, seed);
+        c.parallel = 3;
+        c.model.deploy(5).unwrap();
+        c.settle("deploy 5");
+        assert_ensemble(&c, &[0, 1, 2, 3, 4], "deploy 5");
+        c.write_znode("before-two-removals");
+        let leader = c.model.leader().unwrap().expect("a leader");
+        let victims: Vec<u32> = (0..5)
+            .rev()
+            .filter(|u| unit(*u) != leader)
+            .take(2)
+            .collect();
+        let stay: Vec<u32> = (0..5).filter(|u| !victims.contains(u)).collect();
+        let leaving: Vec<String> = victims.iter().map(|v| unit(*v)).collect();
+
+        // Both leavers' self-removals race: each is held at its plan to reconfigure itself
+        // away (the Juju leader at any removal of its own) until both are held, then both
+        // go at once with the config version they read.
+        let held: Vec<u64> = victims
+            .iter()
+            .map(|v| {
+                let text = format!("reconfig remove server {}", v + 1);
+                c.model
+                    .pause_at_matching(&unit(*v), "juju-log", 1, &text)
+                    .unwrap()
+            })
+            .collect();
+        let leader_held = c
+            .model
+            .pause_at_matching(&leader, "juju-log", 1, "reconfig remove server")
+            .unwrap();
+        let watch = ProcessWatch::start(c.model.dir(), Duration::from_millis(100));
+        let addresses = c.addresses();
+        let hosts: Vec<String> = stay.iter().map(|u| addresses[u].clone()).collect();
+        let password = c.super_password();
+        let writer = Writer::start(hosts.clone(), "/two", &password, Duration::from_millis(50));
+        let mark = c.model.hook_log().unwrap().last().map_or(0, |r| r.seq);
+        for u in &leaving {
+            c.model.remove_unit(u).unwrap();
+        }
+        let model_dir = c.model.dir().to_path_buf();
+        let releaser = std::thread::spawn(move || {
+            let h = Model::open(&model_dir).unwrap();
+            let both = held
+                .iter()
+                .all(|p| h.wait_paused(*p, Duration::from_secs(90)).unwrap());
+            for p in &held {
+                h.release(*p).unwrap();
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            h.release(leader_held).unwrap();
+            both
+        });
+        c.settle("remove two units at once");
+        let both = releaser.join().unwrap();
+        let writes = writer.finish();
+        let seen = watch.finish();
+        assert!(
+            both,
+            "seed {seed}: both leavers were held at their self-removal"
+        );
+
+        assert_ensemble(&c, &stay, "remove two units at once");
+        c.assert_leaving_units_only_left();
+        assert!(seen.violation.is_none(), "seed {seed}: {}", seen.summary());
+        assert!(
+            writes.max_gap < Duration::from_secs(20),
+            "seed {seed}: no write acknowledged for {:?}: {:?}",
+            writes.max_gap,
+            writes.errors
+        );
+        let have = read_children(&hosts, &password, "/two", Duration::from_secs(10)).unwrap();
+        let lost = lost(&writes.acked, &have);
+        assert!(lost.is_empty(), "seed {seed}: writes lost: {lost:?}");
+        assert!(c.znodes().contains("before-two-removals"));
+        // The version guard turned the second self-removal away; it was done again later.
+        let debug = std::fs::read_to_string(c.model.dir().join("debug-log")).unwrap();
+        let refused = debug.lines().any(|l| {
+            l.contains("reconfig: cannot remove server")
+                && (l.contains("bad version") || l.contains("already in progress"))
+        });
+        assert!(refused, "seed {seed}: no reconfig was refused as stale");
+        // A leaver that stepped out is never added back (the leader reads goal-state).
+        let since: Vec<&str> = debug
+            .lines()
+            .skip_while(|l| !l.contains("plan: reconfig remove server"))
+            .collect();
+        for v in &victims {
+            let again = format!("reconfig: add server {} ", v + 1);
+            let readded: Vec<&&str> = since.iter().filter(|l| l.contains(&again)).collect();
+            assert!(
+                readded.is_empty(),
+                "seed {seed}: leaving unit {v} was added back: {readded:?}"
+            );
+        }
+
+        // One -departed per unit, relation and member, with the departing unit as Juju sets
+        // it.
+        let log = c.model.hook_log().unwrap();
+        let per = departures(&log, mark, &leaving);
+        assert!(
+            per.values().all(|n| *n == 1),
+            "seed {seed}: a member departed twice: {per:?}"
+        );
+        let endpoints = ["cluster", "restart", "upgrade"];
+        let mut expected = BTreeSet::new();
+        for ep in endpoints {
+            let hook = format!("{ep}-relation-departed");
+            for s in &stay {
+                for v in &leaving {
+                    expected.insert((unit(*s), hook.clone(), v.clone()));
+                }
+            }
+            for v in &leaving {
+                for o in (0..5).map(unit).filter(|o| o != v) {
+                    expected.insert((v.clone(), hook.clone(), o));
+                }
+            }
+        }
+        let got: BTreeSet<(String, String, String)> = per.into_keys().collect();
+        assert_eq!(got, expected, "seed {seed}: departures");
         c.model.destroy().unwrap();
     }
 }

@@ -6,15 +6,24 @@
 //! The restarts are observed from the ZooKeeper processes themselves (pid and start time
 //! from `/proc`, sampled every 100 ms, plus `srvr`), never from the charm's logs.
 //!
+//! The model runs several units' hooks at once and draws the Juju leader from the seed; every
+//! settle must be healthy (no failed hook, no retry, nothing that waited for update-status).
+//! One roll runs with the leader getting no hook for its own app-bag writes, one forces
+//! the leader to read the ensemble while another unit's server restarts, and one removes a
+//! unit whose restart is pending (its `data-storage-detaching` hook, the first of its
+//! removal, starts, restarts and requests nothing).
+//!
 //! `ZK_TEST_SEEDS=1,2` overrides the event-order seeds.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use testkit::model::unit_number;
-use testkit::watch::{processes, statuses, ProcessWatch, Restart, Watched};
+use testkit::watch::{processes, serving, statuses, ProcessWatch, Restart, Watched};
 use testkit::writes::{lost, read_children, WriteReport, Writer};
 use testkit::{seeds, test_charm, Cluster};
+use zk_sim::state::PauseState;
+use zk_sim::{Model, Switches};
 use zookeeper_charm::zk::admin::{Admin, Auth};
 use zookeeper_charm::zk::ZkError;
 
@@ -389,5 +398,269 @@ fn on_five_units_a_super_password_change_restarts_one_unit_at_a_time_and_only_th
     let charm = test_charm!(&dir.path().join("charm"));
     for seed in seeds(&[5]) {
         five_units(&charm, seed);
+    }
+}
+
+/// A config change rolls through three units; `switches` says how the model behaves.
+fn config_roll(charm: &std::path::Path, seed: u64, switches: Switches) {
+    let mut c = Cluster::create_with(charm, seed, switches);
+    c.model.deploy(3).unwrap();
+    c.settle("deploy 3");
+    let super_pw = c.super_password();
+    let (watched, report) = roll(
+        &mut c,
+        "tick-time 2000 -> 3000",
+        "/tick",
+        Auth::super_user(&super_pw),
+        |c| {
+            assert!(c.model.set_config(&[("tick-time", "3000")]).unwrap());
+        },
+    );
+    assert_rolled(&c, &watched, 1, "tick-time 2000 -> 3000");
+    assert_writes_kept(&c, &report, "/tick", &super_pw);
+    c.model.destroy().unwrap();
+}
+
+#[test]
+fn a_roll_completes_one_unit_at_a_time_when_the_leader_gets_no_hook_for_its_own_app_bag_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm!(&dir.path().join("charm"));
+    let switches = Switches {
+        leader_sees_own_app_change: false,
+        ..Switches::default()
+    };
+    for seed in seeds(&[6]) {
+        config_roll(&charm, seed, switches.clone());
+    }
+}
+
+/// Holds the first non-leader that is about to restart, fires the Juju leader's
+/// update-status timer, lets the restart go, and lets the leader's hook go on only once the
+/// restarting server is out of service. Returns when (since `t0`) the leader was let go and
+/// which unit was restarting.
+fn leader_reads_mid_restart(
+    model_dir: std::path::PathBuf,
+    leader: u32,
+    held: Vec<(u32, u64, String)>,
+    t0: Instant,
+) -> (Duration, u32) {
+    let h = Model::open(&model_dir).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (x, pause, address) = loop {
+        let hit = held
+            .iter()
+            .find(|(_, p, _)| h.pause_point(*p).unwrap().state == PauseState::Holding);
+        if let Some(hit) = hit {
+            break hit.clone();
+        }
+        assert!(Instant::now() < deadline, "no unit came to restart");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut h = h;
+    let on_leader = h.pause_at(&unit(leader), "is-leader", 1).unwrap();
+    assert!(h.queue_update_status(&unit(leader)).unwrap());
+    h.release(pause).unwrap();
+    assert!(
+        h.wait_paused(on_leader, Duration::from_secs(60)).unwrap(),
+        "the leader ran no hook"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while serving(&address) {
+        assert!(
+            Instant::now() < deadline,
+            "unit {x}'s server never went down"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let at = t0.elapsed();
+    h.release(on_leader).unwrap();
+    for (_, p, _) in &held {
+        h.release(*p).unwrap();
+    }
+    (at, x)
+}
+
+#[test]
+fn the_leader_reading_the_ensemble_while_a_server_restarts_grants_no_second_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm!(&dir.path().join("charm"));
+    for seed in seeds(&[4]) {
+        let mut c = Cluster::create(&charm, seed);
+        c.parallel = 3;
+        c.model.deploy(3).unwrap();
+        c.settle("deploy 3");
+        let leader = juju_leader(&c);
+        let addresses = c.addresses();
+        let held: Vec<(u32, u64, String)> = (0..3)
+            .filter(|u| *u != leader)
+            .map(|u| {
+                let p = c
+                    .model
+                    .pause_at_matching(&unit(u), "status-set", 1, "restarting")
+                    .unwrap();
+                (u, p, addresses[&u].clone())
+            })
+            .collect();
+        let super_pw = c.super_password();
+        let model_dir = c.model.dir().to_path_buf();
+        let t0 = Instant::now();
+        let mut orchestrator = None;
+        let (watched, report) = roll(
+            &mut c,
+            "tick-time 2000 -> 2200",
+            "/mid",
+            Auth::super_user(&super_pw),
+            |c| {
+                assert!(c.model.set_config(&[("tick-time", "2200")]).unwrap());
+                orchestrator = Some(std::thread::spawn(move || {
+                    leader_reads_mid_restart(model_dir, leader, held, t0)
+                }));
+            },
+        );
+        let (let_go, x) = orchestrator.unwrap().join().unwrap();
+        // The leader went on once unit x stopped serving and before its new server served
+        // (from the process watch).
+        let restart = watched
+            .restarts()
+            .into_iter()
+            .find(|r| r.unit == x)
+            .expect("unit x restarted");
+        assert!(
+            restart.up_at.is_some_and(|up| let_go < up),
+            "seed {seed}: the leader went on at {let_go:?}, unit {x} was out {restart:?}"
+        );
+        assert_rolled(&c, &watched, 1, "tick-time 2000 -> 2200");
+        assert_writes_kept(&c, &report, "/mid", &super_pw);
+        c.model.destroy().unwrap();
+    }
+}
+
+/// Holds the first non-leader granted the restart lock (before it restarts), waits until
+/// another non-leader asks for the lock, removes that one, and lets the held restart go
+/// only once the removed unit's `data-storage-detaching` hook ran. Returns the restarting
+/// unit and the removed one.
+fn remove_while_its_restart_is_pending(
+    model_dir: std::path::PathBuf,
+    held: Vec<(u32, u64)>,
+) -> (u32, u32) {
+    let mut h = Model::open(&model_dir).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let x = loop {
+        let hit = held
+            .iter()
+            .find(|(_, p)| h.pause_point(*p).unwrap().state == PauseState::Holding);
+        if let Some((x, _)) = hit {
+            break *x;
+        }
+        assert!(Instant::now() < deadline, "no unit came to restart");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let y = loop {
+        let bags = h.unit_databags("restart").unwrap();
+        let asking = held.iter().map(|(u, _)| *u).find(|u| {
+            *u != x
+                && bags
+                    .get(&unit(*u))
+                    .and_then(|b| b.get("state"))
+                    .is_some_and(|s| s == "acquire")
+        });
+        if let Some(y) = asking {
+            break y;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no other unit asked for the restart lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    h.remove_unit(&unit(y)).unwrap();
+    loop {
+        let detached = h
+            .hook_log()
+            .unwrap()
+            .iter()
+            .any(|r| r.unit == unit(y) && r.hook == "data-storage-detaching");
+        if detached {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "unit {y}'s data-storage-detaching never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (_, p) in &held {
+        h.release(*p).unwrap();
+    }
+    (x, y)
+}
+
+#[test]
+fn a_unit_removed_while_its_restart_is_pending_leaves_without_restarting_and_the_roll_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = test_charm!(&dir.path().join("charm"));
+    for seed in seeds(&[9]) {
+        let mut c = Cluster::create(&charm, seed);
+        c.parallel = 3;
+        c.model.deploy(4).unwrap();
+        c.settle("deploy 4");
+        let leader = juju_leader(&c);
+        let held: Vec<(u32, u64)> = (0..4)
+            .filter(|u| *u != leader)
+            .map(|u| {
+                let p = c
+                    .model
+                    .pause_at_matching(&unit(u), "status-set", 1, "restarting")
+                    .unwrap();
+                (u, p)
+            })
+            .collect();
+        let super_pw = c.super_password();
+        let model_dir = c.model.dir().to_path_buf();
+        let mut orchestrator = None;
+        let (watched, report) = roll(
+            &mut c,
+            "tick-time 2000 -> 2400, one waiting unit removed",
+            "/pending",
+            Auth::super_user(&super_pw),
+            |c| {
+                assert!(c.model.set_config(&[("tick-time", "2400")]).unwrap());
+                orchestrator = Some(std::thread::spawn(move || {
+                    remove_while_its_restart_is_pending(model_dir, held)
+                }));
+            },
+        );
+        let (x, y) = orchestrator.unwrap().join().unwrap();
+        assert_ne!(x, y);
+
+        // The removed unit's first teardown hook was its storage detaching, and it started,
+        // restarted and requested nothing there.
+        c.assert_leaving_units_only_left();
+        assert_eq!(
+            c.model.state().unwrap().removed_units,
+            vec![unit(y)],
+            "seed {seed}"
+        );
+        // Its server was never replaced; every remaining unit's was, once, one at a time.
+        let what = format!("seed {seed}: remove unit {y} while unit {x} restarts");
+        assert!(watched.violation.is_none(), "{what}: {}", watched.summary());
+        watched.assert_one_down_at_a_time(&what);
+        for (u, t) in &watched.timelines {
+            let expected = if *u == y { 1 } else { 2 };
+            assert_eq!(
+                processes(t).len(),
+                expected,
+                "{what}: unit {u}'s servers {:?}",
+                processes(t)
+            );
+        }
+        let order = watched.restart_order();
+        assert_eq!(order.first(), Some(&x), "{what}: restarts {order:?}");
+        assert_eq!(order.last(), Some(&leader), "{what}: restarts {order:?}");
+        let stay: BTreeSet<u32> = (0..4).filter(|u| *u != y).collect();
+        assert_eq!(c.voters(), stay, "{what}: voters");
+        assert!(c.all_active(), "{what}:\n{}", c.describe());
+        assert_writes_kept(&c, &report, "/pending", &super_pw);
+        c.model.destroy().unwrap();
     }
 }

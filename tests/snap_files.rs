@@ -128,8 +128,11 @@ fn links_planted_by_the_workload_user_never_make_root_write_or_chown_a_root_file
         "cd {conf} && for n in zoo.cfg zookeeper-jaas.cfg client-jaas.cfg zoo.cfg.dynamic; do \
            i=1; while [ $i -le 512 ]; do ln -s {victim} .$n.tmp.$i; i=$((i+1)); done; \
          done && ln -s {victim} zoo.cfg && ln -s {victim} zookeeper-jaas.cfg && \
+         ln -s {victim} jmx_prometheus.yaml && \
+         cd {log} && ln -s {victim} charm.log && ln -s {victim} charm.log.1 && \
          cd {storage} && ln -s {vdir} data && ln -s {data_victim} data-log",
         storage = storage.display(),
+        log = p.log_dir.display(),
         vdir = victim_dir.display(),
     ));
 
@@ -146,6 +149,25 @@ fn links_planted_by_the_workload_user_never_make_root_write_or_chown_a_root_file
     w.write_file(&p.charm_state_dir.join("status"), b"active\n", 0o600)
         .unwrap();
     w.set_jvm_flags(&["-Dx=y".into()]).unwrap();
+    w.write_file(
+        &p.conf_dir.join("jmx_prometheus.yaml"),
+        b"rules: []\n",
+        0o640,
+    )
+    .unwrap();
+    // The charm's log (after every hook): a link at its name is not written through, nor
+    // is one at the rotated name once it rotates.
+    assert!(w.append_line(&p.charm_log(), "hook=x", 1 << 20).is_err());
+    fs::remove_file(p.charm_log()).unwrap();
+    w.append_line(&p.charm_log(), "hook=x", 1 << 20).unwrap();
+    w.append_line(&p.charm_log(), "hook=y", 1).unwrap();
+    assert_eq!(
+        fs::read_to_string(p.log_dir.join("charm.log.1")).unwrap(),
+        "hook=x\n"
+    );
+    let log = fs::symlink_metadata(p.charm_log()).unwrap();
+    assert!(log.file_type().is_file());
+    assert_eq!((log.uid(), log.mode() & 0o777), (0, 0o640));
 
     for v in &victims {
         v.assert_untouched();

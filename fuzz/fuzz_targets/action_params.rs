@@ -14,7 +14,7 @@ use serde_json::Value;
 use zookeeper_charm::actions::set_password::Params;
 use zookeeper_charm::config::CharmConfig;
 use zookeeper_charm::passwords::{acceptable, Passwords};
-use zookeeper_charm::render::Rendered;
+use zookeeper_charm::render::{Rendered, Sizing};
 use zookeeper_charm::workload::Paths;
 
 const OPTIONS: [&str; 4] = ["init-limit", "sync-limit", "tick-time", "log-level"];
@@ -34,7 +34,7 @@ fn check_password(password: &str) {
             ("sync2".into(), password.to_string()),
         ],
     };
-    let r = Rendered::new(&CharmConfig::default(), &paths, 0, &passwords);
+    let r = Rendered::new(&CharmConfig::default(), &paths, 0, &passwords, &Sizing::default());
     let quoted = format!("password=\"{password}\";");
     assert!(r.client_jaas.contains(&quoted));
     // `username="super"` and `password="..."`: four quotes, one line each.

@@ -38,7 +38,7 @@ use zookeeper_charm::peers::restart::{self, Grant, LockRequest};
 use zookeeper_charm::peers::upgrade::{self, cluster_state, UpgradeState};
 use zookeeper_charm::peers::RawRelation;
 use zookeeper_charm::plan::{Plan, WorkloadOp};
-use zookeeper_charm::render::Rendered;
+use zookeeper_charm::render::{Rendered, Sizing};
 use zookeeper_charm::snapshot::{EnsembleView, Snapshot, UpgradeFacts, WorkloadFacts};
 use zookeeper_charm::upgrade::check::{build_stack, ensemble_ready, recovery_stack};
 use zookeeper_charm::deps::{compatible, compiled_dependencies};
@@ -628,6 +628,7 @@ fn snapshot(input: &Input) -> Snapshot {
             peer_ids: BTreeMap::new(),
             upgrade_pending: input.upgrade_pending,
             upgrade_failure: input.failure.clone(),
+            opened_ports: None,
         },
         ensemble: EnsembleView::default(),
         event: EventFacts {
@@ -647,7 +648,7 @@ fn snapshot(input: &Input) -> Snapshot {
         StartedWith::Nothing => None,
         StartedWith::Other(t) => Some(t.text()),
         StartedWith::CurrentFiles => match (&s.config, s.passwords()) {
-            (Ok(c), Some(p)) => Some(Rendered::new(c, &paths(), unit_id, &p).fingerprint()),
+            (Ok(c), Some(p)) => Some(Rendered::new(c, &paths(), unit_id, &p, &Sizing::default()).fingerprint()),
             _ => None,
         },
     };
@@ -872,6 +873,7 @@ fuzz_target!(|input: Input| {
     }
     let _ = s.ensemble.voter_units();
     let _ = s.ensemble.leader_unit();
+    let _ = s.ghost_voters();
     let _ = ensemble_ready(&s);
     let _ = build_stack(&s);
     let _ = recovery_stack(&s);

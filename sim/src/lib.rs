@@ -53,8 +53,8 @@ pub mod util;
 pub use charm::StubSpec;
 pub use error::{Chain, SimError};
 pub use model::{
-    locate_jujuc, zk_role, ActionResult, AppStatus, ExecResult, HookRecord, Measured, Model,
-    ModelOptions, RelationStatus, RunOutcome, SecretView, SettleLimits, SettleReport, ToolRun,
-    UnitStatus, Usage, JUJU_VERSION,
+    locate_jujuc, parallel_for_seed, zk_role, ActionResult, AppStatus, ExecResult, HookRecord,
+    Measured, Model, ModelOptions, RelationStatus, RunOutcome, SecretView, SettleLimits,
+    SettleReport, ToolRun, UnitStatus, Usage, JUJU_VERSION, UPDATE_STATUS_INTERVAL,
 };
 pub use state::{Databag, Switches};

@@ -17,6 +17,12 @@
 //!
 //! so N units share no path the charm or its workload writes, as N machines would, and a
 //! file the charm replaces by rename (`/etc/environment`) is a plain file, not a mount point.
+//!
+//! The machine's memory is its own too: `/proc/meminfo` is a bind mount of the machine's
+//! `meminfo` file ([`DEFAULT_MEMORY_MIB`] of memory and no swap when it is made;
+//! [`Machine::set_memory`] changes it in place, so the units see the change at once), as
+//! LXCFS shows a container its own. Only the file changes: the kernel (`sysinfo(2)`, the
+//! JVM's own sizing) still sees the host's.
 //! The host needs the mount points (`/snap`, `/var/snap`, `/var/lib/snapd`,
 //! `/var/lib/zookeeper-charm`): [`ensure_mount_points`] makes the missing ones, empty and
 //! root's, once per model. Everything else (the model directory, `/usr`, `/tmp`, `/proc`)
@@ -52,6 +58,31 @@ PATH=\"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/
 ZK_SERVER_HEAP=128
 JVMFLAGS=-Xms32m -XX:+UseSerialGC
 ";
+
+/// A new machine's memory, in MiB (and it has no swap).
+pub const DEFAULT_MEMORY_MIB: u64 = 1024;
+/// The machine's `/proc/meminfo`, in its directory.
+const MEMINFO: &str = "meminfo";
+/// Where the units see it.
+const PROC_MEMINFO: &str = "/proc/meminfo";
+
+/// A `/proc/meminfo` of a machine with `total_mib` of memory and `swap_mib` of swap (the
+/// fields the kernel prints first; the free figures made up, the swap unused).
+pub fn meminfo(total_mib: u64, swap_mib: u64) -> String {
+    let (total, swap) = (total_mib * 1024, swap_mib * 1024);
+    let line = |name: &str, kib: u64| format!("{:<16}{kib:>8} kB\n", format!("{name}:"));
+    [
+        line("MemTotal", total),
+        line("MemFree", total / 2),
+        line("MemAvailable", total * 3 / 4),
+        line("Buffers", 0),
+        line("Cached", total / 8),
+        line("SwapCached", 0),
+        line("SwapTotal", swap),
+        line("SwapFree", swap),
+    ]
+    .concat()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -120,7 +151,16 @@ impl Machine {
         fs::write(&env, INITIAL_ENVIRONMENT).map_err(SimError::io("write", &env))?;
         fs::set_permissions(&env, fs::Permissions::from_mode(0o644))
             .map_err(SimError::io("chmod", &env))?;
-        Ok(())
+        self.set_memory(DEFAULT_MEMORY_MIB, 0)
+    }
+
+    /// Gives the machine `total_mib` of memory and `swap_mib` of swap: rewrites its
+    /// `meminfo` in place (the units' `/proc/meminfo` is a bind mount of that very file).
+    pub fn set_memory(&self, total_mib: u64, swap_mib: u64) -> Result<(), SimError> {
+        let path = self.root.join(MEMINFO);
+        fs::write(&path, meminfo(total_mib, swap_mib)).map_err(SimError::io("write", &path))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444))
+            .map_err(SimError::io("chmod", &path))
     }
 
     /// The model path of `inside` (an absolute path as the unit sees it), if it is in one
@@ -141,7 +181,8 @@ impl Machine {
         })
     }
 
-    /// The bind mounts of the unit's namespace: the machine's own paths, then `storage`
+    /// The bind mounts of the unit's namespace: the machine's own paths, its
+    /// `/proc/meminfo` (a machine made before it had one has the host's), then `storage`
     /// (model directory, location), in that order (a location may be inside `/var/snap`).
     pub fn mounts(&self, storage: &[(PathBuf, PathBuf)]) -> Vec<Mount> {
         let mut mounts: Vec<Mount> = PRIVATE
@@ -153,6 +194,15 @@ impl Machine {
                 overlay: *kind == Kind::Overlay,
             })
             .collect();
+        let meminfo = self.root.join(MEMINFO);
+        if meminfo.is_file() {
+            mounts.push(Mount {
+                source: meminfo,
+                target: PathBuf::from(PROC_MEMINFO),
+                read_only: true,
+                overlay: false,
+            });
+        }
         mounts.extend(storage.iter().map(|(source, location)| Mount {
             source: source.clone(),
             target: location.clone(),
@@ -367,6 +417,7 @@ mod tests {
         );
         assert_eq!(m.host_path(Path::new("/var/snapshots")), None);
         assert_eq!(m.host_path(Path::new("/usr/bin")), None);
+        // (No machine made there: no meminfo of its own.)
         let mounts = m.mounts(&[(
             PathBuf::from("/model/storage/data-0"),
             PathBuf::from("/var/snap/charmed-zookeeper/common/var/lib/zookeeper"),
@@ -378,5 +429,29 @@ mod tests {
             mounts[5].target,
             Path::new("/var/snap/charmed-zookeeper/common/var/lib/zookeeper")
         );
+    }
+
+    #[test]
+    fn a_machine_has_its_own_meminfo_mounted_over_the_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Machine::at(&dir.path().join("machine"));
+        m.create().unwrap();
+        let mounts = m.mounts(&[]);
+        let mem = mounts
+            .iter()
+            .find(|x| x.target == Path::new("/proc/meminfo"))
+            .expect("a meminfo mount");
+        assert!(mem.read_only && !mem.overlay);
+        let text = fs::read_to_string(&mem.source).unwrap();
+        assert!(text.starts_with("MemTotal:        1048576 kB\n"), "{text}");
+        assert!(text.contains("SwapTotal:             0 kB\n"), "{text}");
+        // Changed in place: the same file (a bind mount follows the inode).
+        use std::os::unix::fs::MetadataExt;
+        let inode = fs::metadata(&mem.source).unwrap().ino();
+        m.set_memory(4096, 512).unwrap();
+        assert_eq!(fs::metadata(&mem.source).unwrap().ino(), inode);
+        let text = fs::read_to_string(&mem.source).unwrap();
+        assert!(text.contains("MemTotal:        4194304 kB\n"), "{text}");
+        assert!(text.contains("SwapTotal:        524288 kB\n"), "{text}");
     }
 }

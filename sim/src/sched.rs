@@ -2,6 +2,7 @@
 //! a committed relation write, a `leader-set`, a leader change or a removal queues on which
 //! unit. Used by the runner and by the hook tools (`leader-set` queues from inside a hook).
 
+use crate::rng::SplitMix64;
 use crate::state::{HookKind, HookSpec, Life, ModelState, Relation, Unit, UnitRelation};
 
 /// Juju's `relation-list` / member order: plain text order of the unit names.
@@ -47,7 +48,9 @@ impl ModelState {
     /// `config-changed`, `update-status`, `secret-changed`) identical to one still pending
     /// is dropped: the pending one will read the latest data anyway. A `-created`,
     /// `-departed`, `-broken` or `secret-remove` already queued for the same relation and
-    /// remote unit (or secret revision) is not queued twice. Returns whether it was queued.
+    /// remote unit (or secret revision) is not queued twice: Juju departs each member once,
+    /// whoever's removal said so (its departing unit is decided when the hook runs). Returns
+    /// whether it was queued.
     pub fn enqueue(&mut self, unit: &str, hook: HookSpec) -> bool {
         let Some(u) = self.units.get_mut(unit) else {
             return false;
@@ -62,21 +65,7 @@ impl ModelState {
                 | HookKind::RelationBroken
                 | HookKind::SecretRemove
         );
-        // Outside peer relations a unit departs once whoever is said to be departing
-        // (a subordinate goes with its principal: both removals name the same departure).
-        let cross_app = hook
-            .relation_id
-            .and_then(|id| self.relations.get(&id))
-            .is_some_and(|r| !r.peer());
-        let duplicate = u.queue.iter().any(|h| {
-            h.same_event(&hook)
-                || (cross_app
-                    && h.kind == HookKind::RelationDeparted
-                    && hook.kind == HookKind::RelationDeparted
-                    && h.relation_id == hook.relation_id
-                    && h.remote_unit == hook.remote_unit)
-        });
-        if once && duplicate {
+        if once && u.queue.iter().any(|h| h.same_event(&hook)) {
             return false;
         }
         if hook.kind != HookKind::UpdateStatus {
@@ -84,6 +73,105 @@ impl ModelState {
         }
         u.queue.push_back(hook);
         true
+    }
+
+    /// The departing unit of a `-departed` hook about to run on `unit`: the unit itself when
+    /// it is dying, else the remote unit (Juju's relation resolver decides it when it
+    /// generates the hook, from the local unit's life).
+    pub fn departing_unit(&self, unit: &str, hook: &HookSpec) -> Option<String> {
+        if hook.kind != HookKind::RelationDeparted {
+            return None;
+        }
+        if self.units.get(unit).is_some_and(|u| u.life == Life::Dying) {
+            Some(unit.to_string())
+        } else {
+            hook.remote_unit.clone()
+        }
+    }
+
+    /// Whether a queued hook still has a reason to run when its turn comes: a `-departed`
+    /// only for a unit that is still a member (Juju departs each member once, from the
+    /// unit's own record of its members).
+    pub fn still_due(&self, unit: &str, hook: &HookSpec) -> bool {
+        if hook.kind != HookKind::RelationDeparted {
+            return true;
+        }
+        let (Some(id), Some(remote)) = (hook.relation_id, &hook.remote_unit) else {
+            return true;
+        };
+        self.units
+            .get(unit)
+            .and_then(|u| u.scope.get(&id))
+            .is_some_and(|s| s.members.contains(remote))
+    }
+
+    /// Takes the next hook off `unit`'s queue. With
+    /// [`crate::Switches::shuffle_relation_order`], when the queue starts with relation
+    /// hooks of several relations, which relation goes next is drawn with the PRNG (its
+    /// first queued hook runs); per relation the queued order is kept, and a `-changed`
+    /// queued after a `-joined` for the same remote unit moves up to run right after it.
+    pub fn take_next_hook(&mut self, unit: &str) -> Option<HookSpec> {
+        let shuffle = self.switches.shuffle_relation_order;
+        let u = self.units.get_mut(unit)?;
+        if let Some((id, remote)) = u.changed_follows.take() {
+            let front_is_it = u.queue.front().is_some_and(|h| {
+                h.kind == HookKind::RelationChanged
+                    && h.relation_id == Some(id)
+                    && h.remote_unit.as_deref() == Some(remote.as_str())
+            });
+            if front_is_it {
+                return u.queue.pop_front();
+            }
+        }
+        let u = self.units.get(unit)?;
+        let block = u.queue.iter().take_while(|h| h.kind.is_relation()).count();
+        let mut ids: Vec<u32> = Vec::new();
+        for h in u.queue.iter().take(block) {
+            let id = h.relation_id.unwrap_or(u32::MAX);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let index = if shuffle && ids.len() > 1 {
+            let mut rng = SplitMix64::new(self.rng);
+            let id = ids[rng.below(ids.len())];
+            self.rng = rng.state;
+            u.queue
+                .iter()
+                .position(|h| h.relation_id.unwrap_or(u32::MAX) == id)
+                .expect("a hook of that relation")
+        } else {
+            0
+        };
+        let u = self.units.get_mut(unit).expect("unit exists");
+        let hook = u.queue.remove(index)?;
+        if hook.kind == HookKind::RelationJoined {
+            let follows = u.queue.iter().position(|h| {
+                h.kind == HookKind::RelationChanged
+                    && h.relation_id == hook.relation_id
+                    && h.remote_unit == hook.remote_unit
+            });
+            if let Some(i) = follows {
+                let changed = u.queue.remove(i).expect("in range");
+                u.changed_follows = changed.relation_id.zip(changed.remote_unit.clone());
+                u.queue.push_front(changed);
+            }
+        }
+        Some(hook)
+    }
+
+    /// Drops, from the front of every unit's queue, hooks that have no reason to run any
+    /// more ([`ModelState::still_due`]).
+    pub fn drop_stale_hooks(&mut self) {
+        for name in self.units_by_number() {
+            while let Some(h) = self.units[&name].queue.front() {
+                if self.still_due(&name, h) {
+                    break;
+                }
+                let u = self.units.get_mut(&name).expect("unit exists");
+                u.queue.pop_front();
+            }
+        }
     }
 
     /// Alive relations of an application, by id (peer relations first: they are created
@@ -303,6 +391,54 @@ impl ModelState {
         }
     }
 
+    /// A new charm revision for `unit` (`juju refresh`): `upgrade-charm` goes ahead of every
+    /// queued hook except install, `-relation-created` and the leadership hooks (the
+    /// uniter's resolver ranks the upgrade before config and relation changes), followed at
+    /// once by `config-changed` on the new code (the upgrade's commit queues it), `start`
+    /// with [`crate::Switches::start_after_refresh`], and `leader-settings-changed` on a
+    /// non-leader (its uniter restarted). A queued `config-changed` is folded into the new
+    /// one, which reads the latest config anyway.
+    pub fn queue_refresh(&mut self, unit: &str) {
+        let leader = self.is_leader(unit);
+        let start = self.switches.start_after_refresh;
+        let Some(u) = self.units.get_mut(unit) else {
+            return;
+        };
+        let early = |h: &HookSpec| {
+            matches!(
+                h.kind,
+                HookKind::Install
+                    | HookKind::RelationCreated
+                    | HookKind::LeaderElected
+                    | HookKind::LeaderSettingsChanged
+            )
+        };
+        let queue: Vec<HookSpec> = u.queue.drain(..).collect();
+        let split = queue.iter().position(|h| !early(h)).unwrap_or(queue.len());
+        let (head, tail) = queue.split_at(split);
+        let mut refresh = vec![
+            HookSpec::plain(HookKind::UpgradeCharm),
+            HookSpec::plain(HookKind::ConfigChanged),
+        ];
+        if start {
+            refresh.push(HookSpec::plain(HookKind::Start));
+        }
+        if !leader {
+            refresh.push(HookSpec::plain(HookKind::LeaderSettingsChanged));
+        }
+        let superseded = |h: &HookSpec| {
+            matches!(h.kind, HookKind::UpgradeCharm | HookKind::ConfigChanged)
+                || (!leader && h.kind == HookKind::LeaderSettingsChanged)
+        };
+        self.enqueued += refresh.len() as u64;
+        u.queue = head
+            .iter()
+            .cloned()
+            .chain(refresh)
+            .chain(tail.iter().filter(|h| !superseded(h)).cloned())
+            .collect();
+    }
+
     /// `leader-settings-changed` on every live non-leader of `app`.
     pub fn fan_out_leader_settings(&mut self, app: &str) {
         for v in self.app_units(app) {
@@ -310,6 +446,86 @@ impl ModelState {
                 self.enqueue(&v, HookSpec::plain(HookKind::LeaderSettingsChanged));
             }
         }
+    }
+
+    /// The leader of `app` left: a new one is elected when the lease lapses, a random time
+    /// between half of [`crate::Switches::lease_secs`] and all of it from now (model time).
+    pub fn schedule_election(&mut self, app: &str) {
+        let lease_ms = self.switches.lease_secs * 1000;
+        let delay = if lease_ms == 0 {
+            0
+        } else {
+            let mut rng = SplitMix64::new(self.rng);
+            let d = lease_ms / 2 + rng.below((lease_ms / 2 + 1) as usize) as u64;
+            self.rng = rng.state;
+            d
+        };
+        let due = self.now_ms() + delay;
+        self.elections.insert(app.to_string(), due);
+    }
+
+    /// When (model clock) the next pending election is due.
+    pub fn next_election_due(&self) -> Option<u64> {
+        self.elections.values().min().copied()
+    }
+
+    /// Holds the elections whose lease lapsed: a live unit of the application leads (drawn
+    /// with the PRNG under [`crate::Switches::seeded_leadership`], else the lowest). An
+    /// application without live units keeps no pending election: its next unit leads.
+    /// Returns whether any was held.
+    pub fn hold_due_elections(&mut self) -> bool {
+        let now = self.now_ms();
+        let due: Vec<String> = self
+            .elections
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(app, _)| app.clone())
+            .collect();
+        for app in &due {
+            self.elections.remove(app);
+            if let Some(next) = self.pick_leader(app) {
+                self.elect(&next);
+            }
+        }
+        !due.is_empty()
+    }
+
+    /// A live unit of `app` to lead it.
+    fn pick_leader(&mut self, app: &str) -> Option<String> {
+        let alive: Vec<String> = self
+            .app_units(app)
+            .into_iter()
+            .filter(|u| self.is_alive(u))
+            .collect();
+        if alive.is_empty() {
+            return None;
+        }
+        let i = if self.switches.seeded_leadership {
+            let mut rng = SplitMix64::new(self.rng);
+            let i = rng.below(alive.len());
+            self.rng = rng.state;
+            i
+        } else {
+            0
+        };
+        Some(alive[i].clone())
+    }
+
+    /// The first leader of an application among its first units (`candidates`, by number):
+    /// drawn with the PRNG under [`crate::Switches::seeded_leadership`], else the first.
+    pub fn first_leader(&mut self, candidates: &[String]) -> Option<String> {
+        if candidates.is_empty() {
+            return None;
+        }
+        let i = if self.switches.seeded_leadership {
+            let mut rng = SplitMix64::new(self.rng);
+            let i = rng.below(candidates.len());
+            self.rng = rng.state;
+            i
+        } else {
+            0
+        };
+        Some(candidates[i].clone())
     }
 
     /// Makes `unit` its application's leader: `leader-elected` there,
@@ -328,9 +544,10 @@ impl ModelState {
     /// the others are dropped (they would never run in Juju once it left scope); it gets
     /// `-storage-detaching` for each attached storage first of all (Juju's storage resolver
     /// runs before the dying unit's teardown), then, relation by relation, `-departed` for
-    /// each of its members (departing unit = itself) and `-broken` for a non-peer relation;
-    /// then `stop` and `remove`. Every remaining member gets `-departed` (remote =
-    /// departing = the unit). Its subordinates go first.
+    /// each of its members and `-broken` for a non-peer relation; then `stop` and `remove`.
+    /// Every remaining member gets `-departed` (remote = the unit). A member departs once
+    /// however many removals name it; the departing unit is decided when the hook runs
+    /// ([`ModelState::departing_unit`]). Its subordinates go first.
     pub fn begin_removal(&mut self, unit: &str) {
         let subordinates: Vec<String> = self
             .units_by_number()
@@ -365,9 +582,10 @@ impl ModelState {
             let ep = rel.endpoint_of(&app);
             let peer = rel.peer();
             for m in sorted(members.clone()) {
-                let mut h = HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(&m));
-                h.departing_unit = Some(unit.to_string());
-                self.enqueue(unit, h);
+                self.enqueue(
+                    unit,
+                    HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(&m)),
+                );
             }
             if !peer {
                 self.enqueue(
@@ -395,10 +613,10 @@ impl ModelState {
                     .is_some_and(|s| s.members.contains(unit));
                 if member {
                     let ep = self.relations[id].endpoint_of(&self.units[&v].app);
-                    let mut h =
-                        HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(unit));
-                    h.departing_unit = Some(unit.to_string());
-                    self.enqueue(&v, h);
+                    self.enqueue(
+                        &v,
+                        HookSpec::relation(HookKind::RelationDeparted, &ep, *id, Some(unit)),
+                    );
                 }
             }
         }
@@ -414,7 +632,7 @@ impl ModelState {
 
     /// `juju remove-relation`: the relation becomes dying. Its queued `-created`, `-joined`
     /// and `-changed` hooks are dropped; every unit in its scope gets `-departed` for each
-    /// member (departing unit = that member), then `-broken`. Subordinate units that were
+    /// member (departing unit = that member, unless the unit is dying), then `-broken`. Subordinate units that were
     /// attached through it (a container-scoped relation) are removed.
     pub fn begin_relation_removal(&mut self, id: u32) {
         let rel = self.relations.get_mut(&id).expect("relation exists");
@@ -462,9 +680,10 @@ impl ModelState {
             let members = sorted(scope.members.iter().cloned().collect());
             let ep = rel.endpoint_of(&u.app);
             for m in members {
-                let mut h = HookSpec::relation(HookKind::RelationDeparted, &ep, id, Some(&m));
-                h.departing_unit = Some(m.clone());
-                self.enqueue(&name, h);
+                self.enqueue(
+                    &name,
+                    HookSpec::relation(HookKind::RelationDeparted, &ep, id, Some(&m)),
+                );
             }
             self.enqueue(
                 &name,

@@ -34,9 +34,21 @@ pub struct Switches {
     /// A member's unit bag is read once after its `-joined`/`-changed` and then served from a
     /// cache that outlives the hook, as the uniter's relation cache does. Default on.
     pub stale_member_cache: bool,
-    /// When the leader goes away, pick the next leader with the seeded PRNG instead of the
-    /// lowest unit number. Default off.
-    pub seeded_election: bool,
+    /// The application's first leader, and the next one after the leader's unit is removed,
+    /// are drawn with the seeded PRNG (Juju: whichever unit agent claims the lease first).
+    /// Off: the first unit deployed, then the lowest remaining unit. Default on.
+    #[serde(alias = "seeded_election")]
+    pub seeded_leadership: bool,
+    /// Model seconds the leadership lease takes to lapse after the leader's unit is gone:
+    /// the new leader is elected a random time between half of this and all of it later
+    /// (Juju: up to a minute). 0: at once. Default 60.
+    pub lease_secs: u64,
+    /// Each unit takes its relation hooks (`-created`, `-joined`, `-changed`, `-departed`,
+    /// `-broken`) from its different relations in an order drawn with the seeded PRNG, as
+    /// the uniter iterates relations in Go map order; per relation the order is kept, and a
+    /// `-changed` follows its `-joined` at once. Off: the order they were queued in.
+    /// Default on.
+    pub shuffle_relation_order: bool,
     /// `opened-ports` includes this hook's pending `open-port`s. Default off (Juju 3.x docs).
     pub opened_ports_include_pending: bool,
     /// Queue `start` after `config-changed` on `refresh`. Default off (the uniter does not).
@@ -47,10 +59,13 @@ pub struct Switches {
     /// Off: Juju 3.6, where the pair updates the owner label and `--refresh` is accepted.
     /// Default on, so that a charm relying on the newer behaviour is caught.
     pub strict_secret_owner_reads: bool,
-    /// How many times a failed hook is retried before `settle` reports the unit stuck.
+    /// How many times a failed hook is retried (after Juju's back-off: 5 s, doubling, at
+    /// most 5 min of model time) before `settle` reports the unit stuck. Juju retries for
+    /// ever; a bound keeps a broken test short.
     pub hook_retries: u32,
-    /// Seconds before a hook or action process is killed and treated as failed.
-    pub hook_timeout_secs: u64,
+    /// A hook or action running longer than this many seconds is reported (in the debug-log
+    /// while it runs, and in the settle report). Nothing kills it: Juju never kills a hook.
+    pub slow_hook_secs: u64,
 }
 
 impl Default for Switches {
@@ -58,14 +73,23 @@ impl Default for Switches {
         Switches {
             leader_sees_own_app_change: true,
             stale_member_cache: true,
-            seeded_election: false,
+            seeded_leadership: true,
+            lease_secs: 60,
+            shuffle_relation_order: true,
             opened_ports_include_pending: false,
             start_after_refresh: false,
             strict_secret_owner_reads: true,
             hook_retries: 5,
-            hook_timeout_secs: 120,
+            slow_hook_secs: 60,
         }
     }
+}
+
+/// Juju's retry back-off for a hook that failed `failures` times: 5 s, doubling, at most
+/// 5 minutes.
+pub fn retry_backoff_ms(failures: u32) -> u64 {
+    let doublings = failures.saturating_sub(1).min(16);
+    (5_000u64 << doublings).min(300_000)
 }
 
 /// The charm currently deployed to the application.
@@ -305,8 +329,42 @@ pub struct FailedHook {
     pub hook: HookSpec,
     /// Failed runs so far (1 after the first failure).
     pub failures: u32,
-    /// Why the last run failed (`exit status 1`, `timed out`, a commit error).
+    /// Why the last run failed (`exit status 1`, a commit error).
     pub reason: String,
+    /// When (model clock, ms) the retry is due.
+    #[serde(default)]
+    pub retry_at_ms: u64,
+}
+
+/// Where a paused hook-tool call stands (see [`PausePoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PauseState {
+    /// Waiting for the matching call.
+    Armed,
+    /// The call came and is held until released.
+    Holding,
+    /// Released: the held call (or, released before it came, none) goes on.
+    Released,
+}
+
+/// A test knob: the `nth` call (from 1, counted from when it was set) of hook tool `tool`
+/// by unit `unit` — only calls whose arguments contain `args_contain`, if given — blocks
+/// before it runs until the test releases it, so that a test can force an interleaving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PausePoint {
+    pub id: u64,
+    pub unit: String,
+    pub tool: String,
+    pub nth: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args_contain: Option<String>,
+    /// Matching calls seen so far.
+    pub calls: u32,
+    pub state: PauseState,
+    /// The hook or action context of the held call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// A unit's own view of one relation it has entered.
@@ -343,6 +401,10 @@ pub struct Unit {
     pub dir: PathBuf,
     pub life: Life,
     pub queue: VecDeque<HookSpec>,
+    /// The `-changed` (relation id, remote unit) that must run right after the `-joined`
+    /// just taken, at the front of `queue` (Juju's "changed pending").
+    #[serde(default)]
+    pub changed_follows: Option<(u32, String)>,
     /// Pending action ids, run before queued hooks (and even while in error).
     pub actions: VecDeque<u64>,
     pub error: Option<FailedHook>,
@@ -391,6 +453,66 @@ pub struct StorageInstance {
     pub dir: PathBuf,
     /// The unit it is attached to; `None` once detached (it stays in the model).
     pub attached_to: Option<String>,
+    /// From the `tmpfs` pool: `dir` is a tmpfs of this many MiB (mounted on the host until
+    /// the model is destroyed).
+    #[serde(default)]
+    pub tmpfs_mib: Option<u64>,
+}
+
+/// The storage pools the model has: Juju's `rootfs` (a directory on the machine's disk:
+/// here one in the model) and `tmpfs` (a memory filesystem of the given size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoragePool {
+    Rootfs,
+    Tmpfs,
+}
+
+/// How new units of an application get one of its storages: `juju deploy --storage
+/// <name>=<pool>,<size>` (the pool or the size may be left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageDirective {
+    pub pool: StoragePool,
+    /// In MiB; `None`: the pool's default (a `tmpfs` gets [`DEFAULT_TMPFS_MIB`]).
+    pub size_mib: Option<u64>,
+}
+
+/// The size of a `tmpfs` storage given none.
+pub const DEFAULT_TMPFS_MIB: u64 = 1024;
+
+impl StorageDirective {
+    /// Parses `tmpfs,40M`, `rootfs`, `2G`, `tmpfs` (sizes as Juju's: a number of MiB, or
+    /// with an `M`, `G` or `T` suffix, binary).
+    pub fn parse(text: &str) -> Result<StorageDirective, String> {
+        let mut directive = StorageDirective {
+            pool: StoragePool::Rootfs,
+            size_mib: None,
+        };
+        for part in text.split(',').map(str::trim) {
+            match part {
+                "rootfs" => directive.pool = StoragePool::Rootfs,
+                "tmpfs" => directive.pool = StoragePool::Tmpfs,
+                p if p.starts_with(|c: char| c.is_ascii_digit()) => {
+                    let (number, factor) = match p.char_indices().last() {
+                        Some((i, 'M')) => (&p[..i], 1),
+                        Some((i, 'G')) => (&p[..i], 1024),
+                        Some((i, 'T')) => (&p[..i], 1024 * 1024),
+                        _ => (p, 1),
+                    };
+                    let n: u64 = number
+                        .parse()
+                        .map_err(|_| format!("cannot parse size {p:?}"))?;
+                    directive.size_mib = Some(n * factor);
+                }
+                other => {
+                    return Err(format!(
+                        "storage pool {other:?} not found (the model has rootfs and tmpfs)"
+                    ))
+                }
+            }
+        }
+        Ok(directive)
+    }
 }
 
 /// The committed side of a unit's bag in one relation.
@@ -573,6 +695,9 @@ pub struct Application {
     /// A built-in scripted stub (see [`crate::charm::StubSpec`]).
     #[serde(default)]
     pub stub: bool,
+    /// How new units get each storage (absent: `rootfs`).
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageDirective>,
 }
 
 impl Application {
@@ -617,6 +742,20 @@ pub struct ModelState {
     pub hook_seq: u64,
     /// Hooks queued so far, not counting `update-status` (settle watches it).
     pub enqueued: u64,
+    /// Model time skipped ahead of the wall clock (ms): simulated waits (retry back-off,
+    /// leadership lease, 5-minute update-status intervals) that took less real time. The
+    /// model clock is the wall clock plus this.
+    #[serde(default)]
+    pub clock_skip_ms: u64,
+    /// Applications whose leader left, and when (model clock, ms) the lease lapses and a
+    /// new leader is elected.
+    #[serde(default)]
+    pub elections: BTreeMap<String, u64>,
+    /// Pause points set by tests (see [`PausePoint`]).
+    #[serde(default)]
+    pub pauses: Vec<PausePoint>,
+    #[serde(default)]
+    pub next_pause: u64,
     /// Storage instances by id (`data/0`); the number after the `/` counts model-wide.
     #[serde(default)]
     pub storage: BTreeMap<String, StorageInstance>,
@@ -633,6 +772,14 @@ impl ModelState {
     /// The application of a unit of the model.
     pub fn app_of(&self, unit: &str) -> &Application {
         &self.applications[&self.units[unit].app]
+    }
+
+    /// The model clock: wall time plus the simulated waits, in ms since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        wall + self.clock_skip_ms
     }
 
     /// Whether `unit` leads its application.

@@ -423,3 +423,90 @@ fn without_root_zk_sim_says_it_needs_root_and_does_nothing() {
     );
     assert!(!dir.exists());
 }
+
+#[test]
+fn opened_and_closed_ports_land_at_the_hooks_end_and_show_in_status() {
+    // `do` with arg=open opens 2181 and 8080, then fails the hook when asked; arg=close
+    // closes 8080. Each reports what `opened-ports` showed before its own changes.
+    let c = charm(
+        r#"
+case "$JUJU_DISPATCH_PATH" in
+  actions/do)
+    before=$(opened-ports --format=json | tr -d '\n ')
+    arg=$(action-get arg)
+    case "$arg" in
+      open|open-then-fail) open-port 2181/tcp; open-port 8080 ;;
+      close) close-port 8080/tcp ;;
+    esac
+    action-set "before=$before"
+    [ "$arg" != open-then-fail ] || exit 1
+    ;;
+esac
+"#,
+    );
+    let dir = c.tmp.path().join("ports-model");
+    let charm_path = c.charm.to_str().unwrap();
+    let o = zk_sim(&dir, &["deploy", "--path", charm_path, "--tick", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let run = |arg: &str| {
+        let o = zk_sim(
+            &dir,
+            &[
+                "run",
+                "tiny/0",
+                "do",
+                &format!("arg={arg}"),
+                "--format",
+                "json",
+                "--tick",
+                "0",
+            ],
+        );
+        let first = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        serde_json::from_str::<serde_json::Value>(&first)
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&o)))["tiny/0"]
+            .clone()
+    };
+    let ports_column = || {
+        let o = zk_sim(&dir, &["status"]);
+        let out = text(&o);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("tiny/0"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string();
+        line
+    };
+    let json_ports = || {
+        let v = json_out(&zk_sim(&dir, &["status", "--format", "json"]));
+        v["applications"]["tiny"]["units"]["tiny/0"]["open-ports"].clone()
+    };
+
+    // A failed hook's opens are discarded, as all its writes.
+    let v = run("open-then-fail");
+    assert_eq!(v["status"], "failed", "{v}");
+    assert_eq!(json_ports(), serde_json::Value::Null);
+    assert!(ports_column().contains(" - "), "{}", ports_column());
+
+    let v = run("open");
+    assert_eq!(v["results"]["before"], "[]", "{v}");
+    assert_eq!(json_ports(), serde_json::json!(["2181/tcp", "8080/tcp"]));
+    assert!(
+        ports_column().contains("2181/tcp,8080/tcp"),
+        "{}",
+        ports_column()
+    );
+
+    let v = run("close");
+    assert_eq!(v["results"]["before"], r#"["2181/tcp","8080/tcp"]"#, "{v}");
+    assert_eq!(json_ports(), serde_json::json!(["2181/tcp"]));
+    let line = ports_column();
+    assert!(
+        line.contains("2181/tcp") && !line.contains("8080"),
+        "{line}"
+    );
+}

@@ -180,6 +180,71 @@ esac
     assert!(!Path::new("/var/snap/whose").exists());
 }
 
+#[test]
+fn each_machine_has_its_own_memory_and_a_tmpfs_storage_of_the_size_asked() {
+    let c = charm_with(
+        &metadata_with_storage(),
+        r#"
+N=$(echo "$U" | tr / -)
+grep -E '^(MemTotal|SwapTotal):' /proc/meminfo > "$CTL/mem-$N-$H"
+case "$H" in
+  install)
+    df -k --output=fstype,size /var/snap/tiny/common/data | tail -1 > "$CTL/df-$N"
+    head -c 300000 /dev/zero > /var/snap/tiny/common/data/fill
+    ;;
+esac
+"#,
+    );
+    let mut m = isolated(&c, 43);
+    let app = m.app_name().unwrap();
+    assert!(m.set_storage(&app, "data", "tmpfs,8M").is_ok());
+    assert!(
+        m.set_storage(&app, "logs", "tmpfs,8M").is_err(),
+        "no such storage"
+    );
+    assert!(
+        m.set_storage(&app, "data", "ebs,8M").is_err(),
+        "no such pool"
+    );
+    m.deploy(2).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    for n in ["tiny-0", "tiny-1"] {
+        assert_eq!(
+            read(&c.ctl.join(format!("mem-{n}-install"))),
+            "MemTotal:        1048576 kB\nSwapTotal:             0 kB\n",
+            "a new machine has 1 GiB and no swap"
+        );
+        let df = read(&c.ctl.join(format!("df-{n}")));
+        assert_eq!(df.split_whitespace().collect::<Vec<_>>(), ["tmpfs", "8192"]);
+    }
+    // Each storage is a filesystem of its own, in the model until it is destroyed.
+    let state = m.state().unwrap();
+    let dirs: Vec<_> = state.storage.values().map(|s| s.dir.clone()).collect();
+    assert_eq!(dirs.len(), 2);
+    assert!(state.storage.values().all(|s| s.tmpfs_mib == Some(8)));
+    assert_ne!(
+        fs::metadata(&dirs[0]).unwrap().dev(),
+        fs::metadata(&dirs[1]).unwrap().dev()
+    );
+    assert_eq!(fs::metadata(dirs[0].join("fill")).unwrap().len(), 300000);
+    // One machine gets more memory and some swap: its next hook sees them, not the other's.
+    m.set_machine_memory("tiny/1", 4096, 512).unwrap();
+    m.set_config(&[("tick-time", "3000")]).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    assert_eq!(
+        read(&c.ctl.join("mem-tiny-1-config-changed")),
+        "MemTotal:        4194304 kB\nSwapTotal:        524288 kB\n"
+    );
+    assert_eq!(
+        read(&c.ctl.join("mem-tiny-0-config-changed")),
+        "MemTotal:        1048576 kB\nSwapTotal:             0 kB\n"
+    );
+    m.destroy().unwrap();
+    for d in &dirs {
+        assert!(!d.exists(), "{} unmounted and removed", d.display());
+    }
+}
+
 /// A unit's `zoo.cfg` for a standalone server on its own address, and a data dir the
 /// server's user owns.
 const STANDALONE: &str = r#"

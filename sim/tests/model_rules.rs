@@ -223,7 +223,7 @@ if [ "$A" = do ]; then relation-set -r cluster:0 --app "v=$(action-get arg)"; fi
         );
         let switches = Switches {
             leader_sees_own_app_change: leader_too,
-            ..Switches::default()
+            ..common::pinned_leader()
         };
         let mut m = model_with(&c, 4, switches);
         m.deploy(3).unwrap();
@@ -275,13 +275,16 @@ if [ "$H" = leader-settings-changed ]; then leader-get --format=json k >> "$CTL/
     );
 }
 
+const TWO_PEERS: &str = "name: tiny\nsummary: s\ndescription: d\npeers:\n  cluster:\n    interface: c\n  upgrade:\n    interface: u\n";
+
 #[test]
 fn deploy_runs_the_juju_start_up_sequence_on_every_unit() {
-    let c = common::charm_with(
-        "name: tiny\nsummary: s\ndescription: d\npeers:\n  cluster:\n    interface: c\n  upgrade:\n    interface: u\n",
-        "",
-    );
-    let mut m = model(&c, 21);
+    let c = common::charm_with(TWO_PEERS, "");
+    let switches = Switches {
+        shuffle_relation_order: false,
+        ..common::pinned_leader()
+    };
+    let mut m = model_with(&c, 21, switches);
     m.deploy(2).unwrap();
     m.settle(SettleLimits::fast()).unwrap();
     let log = m.hook_log().unwrap();
@@ -604,4 +607,282 @@ fi
             assert_eq!(bag.get(k), Some(&v));
         }
     }
+}
+
+#[test]
+fn overlapping_removals_depart_each_member_once_with_the_departing_unit_decided_when_it_runs() {
+    let c = charm("");
+    for seed in [19, 20, 21] {
+        let mut m = model(&c, seed);
+        m.deploy(4).unwrap();
+        m.settle(SettleLimits::fast()).unwrap();
+        let mark = m.hook_log().unwrap().last().unwrap().seq;
+        m.remove_unit("tiny/2").unwrap();
+        m.remove_unit("tiny/1").unwrap();
+        m.settle(SettleLimits::fast()).unwrap();
+        let log = m.hook_log().unwrap();
+        let departed: Vec<&HookRecord> = after(&log, mark)
+            .into_iter()
+            .filter(|r| r.hook == "cluster-relation-departed")
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &departed {
+            let remote = r.remote_unit.clone().unwrap();
+            assert!(
+                seen.insert((r.unit.clone(), remote.clone())),
+                "seed {seed}: {} departed {remote} twice",
+                r.unit
+            );
+            let dying = r.unit == "tiny/1" || r.unit == "tiny/2";
+            let expected = if dying { &r.unit } else { &remote };
+            assert_eq!(
+                r.env.get("JUJU_DEPARTING_UNIT"),
+                Some(expected),
+                "seed {seed}: {r}"
+            );
+        }
+        // Every unit departed every member it had: the survivors each of the two leavers,
+        // each leaver the three others.
+        let expected: std::collections::BTreeSet<(String, String)> = [
+            ("tiny/0", "tiny/1"),
+            ("tiny/0", "tiny/2"),
+            ("tiny/3", "tiny/1"),
+            ("tiny/3", "tiny/2"),
+            ("tiny/1", "tiny/0"),
+            ("tiny/1", "tiny/2"),
+            ("tiny/1", "tiny/3"),
+            ("tiny/2", "tiny/0"),
+            ("tiny/2", "tiny/1"),
+            ("tiny/2", "tiny/3"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(seen, expected, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_config_change_pending_at_refresh_runs_on_the_new_revision_right_after_upgrade_charm() {
+    let c = charm(
+        r#"if [ "$H" = config-changed ]; then echo "$U v1 $(config-get tick-time)" >> "$CTL/cfg"; fi"#,
+    );
+    let v2 = charm(&format!(
+        r#"if [ "$H" = config-changed ]; then echo "$U v2 $(config-get tick-time)" >> '{}/cfg'; fi"#,
+        c.ctl.display()
+    ));
+    let mut m = model(&c, 22);
+    m.deploy(2).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let mark = common::mark(&m);
+    let _ = std::fs::remove_file(c.ctl.join("cfg"));
+    assert!(m.set_config(&[("tick-time", "3000")]).unwrap());
+    m.refresh(&v2.charm).unwrap();
+    m.settle(SettleLimits::fast()).unwrap();
+    let log = m.hook_log().unwrap();
+    let leader = m.leader().unwrap().unwrap();
+    for u in ["tiny/0", "tiny/1"] {
+        let hooks: Vec<String> = after(&log, mark)
+            .iter()
+            .filter(|r| r.unit == u && r.hook != "update-status")
+            .map(|r| r.hook.clone())
+            .collect();
+        let mut expected = vec!["upgrade-charm", "config-changed"];
+        if u != leader {
+            expected.push("leader-settings-changed");
+        }
+        assert_eq!(hooks, expected, "{u}");
+    }
+    let mut lines: Vec<String> = read(&c.ctl.join("cfg"))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["tiny/0 v2 3000", "tiny/1 v2 3000"]);
+}
+
+#[test]
+fn the_seed_shuffles_hooks_across_relations_but_keeps_each_relations_order_and_joined_then_changed()
+{
+    let c = common::charm_with(TWO_PEERS, "");
+    let mut firsts = std::collections::BTreeSet::new();
+    for seed in 30..38 {
+        let mut m = model(&c, seed);
+        m.deploy(3).unwrap();
+        m.settle(SettleLimits::fast()).unwrap();
+        m.remove_unit("tiny/2").unwrap();
+        m.settle(SettleLimits::fast()).unwrap();
+        let log = m.hook_log().unwrap();
+        for u in ["tiny/0", "tiny/1"] {
+            let hooks = common::hooks_of(&log, u);
+            let created: Vec<&String> = hooks.iter().filter(|h| h.contains("created")).collect();
+            firsts.insert(created[0].clone());
+            for ep in ["cluster", "upgrade"] {
+                // Per relation: created, then joined/changed per remote in order, departed.
+                let mine: Vec<&String> = hooks
+                    .iter()
+                    .filter(|h| h.starts_with(&format!("{ep}-")))
+                    .collect();
+                let other = if u == "tiny/0" { "tiny/1" } else { "tiny/0" };
+                let expected = [
+                    format!("{ep}-relation-created"),
+                    format!("{ep}-relation-joined {other}"),
+                    format!("{ep}-relation-changed {other}"),
+                    format!("{ep}-relation-joined tiny/2"),
+                    format!("{ep}-relation-changed tiny/2"),
+                    format!("{ep}-relation-departed tiny/2"),
+                ];
+                let mut sorted_mine: Vec<String> = mine.iter().map(|s| s.to_string()).collect();
+                // The two joins may come in either order (whoever entered scope first).
+                if sorted_mine.len() == 6 && sorted_mine[1].ends_with("tiny/2") {
+                    sorted_mine.swap(1, 3);
+                    sorted_mine.swap(2, 4);
+                }
+                assert_eq!(sorted_mine, expected, "seed {seed}, {u}: {hooks:?}");
+            }
+            // A -joined is directly followed by its -changed, whatever the relation order.
+            for (i, h) in hooks.iter().enumerate() {
+                if let Some(rest) = h.strip_prefix("cluster-relation-joined ") {
+                    assert_eq!(hooks[i + 1], format!("cluster-relation-changed {rest}"));
+                }
+                if let Some(rest) = h.strip_prefix("upgrade-relation-joined ") {
+                    assert_eq!(hooks[i + 1], format!("upgrade-relation-changed {rest}"));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        firsts.len(),
+        2,
+        "both relations came first for some seed: {firsts:?}"
+    );
+}
+
+#[test]
+fn a_failed_hook_is_retried_after_jujus_back_off_and_the_wait_shows_in_model_time() {
+    let c = charm(
+        r#"
+if [ "$H" = start ]; then
+  n=$(cat "$CTL/tries" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$CTL/tries"
+  [ $n -gt 3 ] || exit 1
+fi
+"#,
+    );
+    let mut m = model(&c, 23);
+    m.deploy(1).unwrap();
+    let limits = SettleLimits {
+        time_scale: 0.005,
+        ..SettleLimits::fast()
+    };
+    let started = std::time::Instant::now();
+    let report = m.settle(limits).unwrap();
+    assert_eq!(report.retries, 3, "{report}");
+    assert_eq!(report.failed.len(), 3, "{report:?}");
+    // 5 s, 10 s, 20 s of back-off: 35 s of model time, 0.5% of it slept.
+    assert!(
+        report.model_time >= std::time::Duration::from_secs(35),
+        "{report}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(170));
+    assert!(!report.problems().is_empty());
+    let starts: Vec<(u32, RunOutcome)> = m
+        .hook_log()
+        .unwrap()
+        .iter()
+        .filter(|r| r.hook == "start")
+        .map(|r| (r.attempt, r.outcome))
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            (1, RunOutcome::Failed),
+            (2, RunOutcome::Failed),
+            (3, RunOutcome::Failed),
+            (4, RunOutcome::Ok)
+        ]
+    );
+    assert_eq!(zk_sim::state::retry_backoff_ms(1), 5_000);
+    assert_eq!(zk_sim::state::retry_backoff_ms(4), 40_000);
+    assert_eq!(zk_sim::state::retry_backoff_ms(12), 300_000);
+}
+
+#[test]
+fn progress_that_waits_for_an_update_status_round_is_reported() {
+    // tiny/1 publishes its data only from update-status: tiny/0's -changed waits a tick.
+    let c = charm(
+        r#"
+if [ "$H" = update-status ] && [ "$U" = tiny/1 ]; then relation-set -r cluster:0 ready=yes; fi
+"#,
+    );
+    let mut m = model(&c, 24);
+    m.deploy(2).unwrap();
+    let report = m.settle(SettleLimits::fast()).unwrap();
+    assert_eq!(
+        report.after_tick.len(),
+        1,
+        "tiny/0's -changed came from a tick: {report:?}"
+    );
+    assert!(report.after_tick[0].starts_with("tiny/0 cluster-relation-changed (tiny/1)"));
+    assert!(report.update_status_rounds >= 2);
+    // Every round is 5 minutes of model time.
+    assert!(
+        report.model_time >= zk_sim::UPDATE_STATUS_INTERVAL * report.update_status_rounds as u32,
+        "{report}"
+    );
+    assert_eq!(report.problems().len(), 1, "{:?}", report.problems());
+    // A charm that needs no tick settles with one quiet round and nothing after it.
+    let quiet = charm("");
+    let mut m = model(&quiet, 24);
+    m.deploy(2).unwrap();
+    let report = m.settle(SettleLimits::fast()).unwrap();
+    assert!(report.problems().is_empty(), "{report:?}");
+    assert_eq!(report.update_status_rounds, 1);
+}
+
+#[test]
+fn the_first_leader_and_the_one_after_a_removal_are_drawn_by_the_seed_after_the_lease() {
+    let c = charm("");
+    let mut first = std::collections::BTreeSet::new();
+    let mut next = std::collections::BTreeSet::new();
+    for seed in 50..62 {
+        let mut m = model_with(&c, seed, Switches::default());
+        m.deploy(3).unwrap();
+        m.settle(SettleLimits::fast()).unwrap();
+        let leader = m.leader().unwrap().unwrap();
+        first.insert(leader.clone());
+        let log = m.hook_log().unwrap();
+        let elected: Vec<&str> = log
+            .iter()
+            .filter(|r| r.hook == "leader-elected")
+            .map(|r| r.unit.as_str())
+            .collect();
+        assert_eq!(elected, [leader.as_str()], "seed {seed}");
+        let mark = common::mark(&m);
+        m.remove_unit(&leader).unwrap();
+        let report = m.settle(SettleLimits::fast()).unwrap();
+        let new = m.leader().unwrap().unwrap();
+        assert_ne!(new, leader);
+        next.insert(new.clone());
+        let log = m.hook_log().unwrap();
+        let tail = after(&log, mark);
+        let removed_at = tail
+            .iter()
+            .find(|r| r.unit == leader && r.hook == "remove")
+            .unwrap()
+            .seq;
+        let elected = tail.iter().find(|r| r.hook == "leader-elected").unwrap();
+        assert_eq!(elected.unit, new);
+        assert!(elected.seq > removed_at);
+        // The lease lapses 30 to 60 s of model time after the leader's unit is gone.
+        assert!(
+            report.model_time >= std::time::Duration::from_secs(30),
+            "seed {seed}: {report}"
+        );
+    }
+    assert_eq!(
+        first.len(),
+        3,
+        "every unit led first for some seed: {first:?}"
+    );
+    assert!(next.len() >= 2, "re-election varies: {next:?}");
 }

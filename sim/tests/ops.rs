@@ -317,7 +317,7 @@ print(sorted({{u.status for u in g.units.values()}}), backend.planned_units())
     );
     assert_eq!(
         out,
-        "lo 127.0.0.12 127.0.0.0/8 ['127.0.0.12'] ['127.0.0.12/32']\n['127.0.0.12']\n['prov/0', 'prov/1'] {'cluster': ['prov', 'prov/0'], 'db': ['client', 'client/0']}\n['unknown'] 2\n"
+        "lo 127.0.0.12 127.0.0.0/8 ['127.0.0.12'] ['127.0.0.12/32']\n['127.0.0.12']\n['prov/0', 'prov/1'] {'db': ['client', 'client/0']}\n['unknown'] 2\n"
     );
 }
 

@@ -567,7 +567,7 @@ fn with_jujus_newer_owner_rules_the_pair_sets_the_owner_label_and_refresh_is_all
     let c = charm_with(PROVIDER, "");
     let switches = zk_sim::Switches {
         strict_secret_owner_reads: false,
-        ..zk_sim::Switches::default()
+        ..common::pinned_leader()
     };
     let mut m = common::model_with(&c, 28, switches);
     m.deploy(1).unwrap();

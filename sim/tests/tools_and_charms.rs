@@ -39,7 +39,13 @@ if [ "$A" = do ] && [ "$U" = tiny/0 ]; then
   t status-set bogus
   t status-set
   t status-set --application=True active -- all good
+  t status-set --application=True active -- "all good"
   t status-get --format=json --application=true
+  t status-get --format=json --include-data --application=true
+  t status-get --application
+  t status-get --format=json
+  t status-get
+  t action-fail one two
   t juju-log
   t config-get --format=json tick-time
   t config-get --all tick-time
@@ -53,6 +59,11 @@ if [ "$A" = do ] && [ "$U" = tiny/0 ]; then
   t action-set Foo=1
   t action-set stdout=1
   t action-get --format=json arg
+  t action-set a.stderr=1
+  t action-set =1
+  t relation-get -r cluster:0 - tiny/7
+  t open-port 22/sctp
+  t open-port 22/icmp
 fi
 if [ "$H" = update-status ] && [ "$U" = tiny/1 ] && [ ! -e "$CTL/done-1" ]; then
   touch "$CTL/done-1"
@@ -61,6 +72,8 @@ if [ "$H" = update-status ] && [ "$U" = tiny/1 ] && [ ! -e "$CTL/done-1" ]; then
   t leader-set a=b
   t status-set --application active
   t is-leader --format=json
+  t action-set Foo=1
+  t action-set
 fi
 "#
     );
@@ -93,8 +106,14 @@ fi
         r#"0|"v"|"#,
         r#"2||ERROR invalid status "bogus", expected one of [maintenance blocked waiting active]"#,
         "2||ERROR invalid args, require <status> [message]",
+        r#"2||ERROR unrecognized args: ["good"]"#,
         "0||",
+        r#"0|{"application-status":{"status":"active","units":{"tiny/0":{"status":"unknown"},"tiny/1":{"status":"unknown"}}}}|"#,
         r#"0|{"application-status":{"message":"all good","status":"active","status-data":{},"units":{"tiny/0":{"message":"","status":"unknown","status-data":{}},"tiny/1":{"message":"","status":"unknown","status-data":{}}}}}|"#,
+        "0|active|",
+        r#"0|{"status":"unknown"}|"#,
+        "0|unknown|",
+        r#"2||ERROR unrecognized args: ["two"]"#,
         "2||ERROR no message specified",
         "0|2000|",
         r#"2||ERROR cannot use argument --all together with key "tick-time""#,
@@ -108,6 +127,11 @@ fi
         r#"2||ERROR key "Foo" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"#,
         r#"2||ERROR cannot set reserved action key "stdout""#,
         r#"0|"hello"|"#,
+        r#"2||ERROR cannot set reserved action key "stderr""#,
+        r#"2||ERROR key "" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"#,
+        r#"1||ERROR cannot read settings for unit "tiny/7" in relation "cluster:0": unit "tiny/7": settings not found"#,
+        r#"2||ERROR invalid protocol "sctp", expected "tcp", "udp", or "icmp""#,
+        r#"2||ERROR protocol "icmp" doesn't support any ports; got "22""#,
     ];
     assert_eq!(lines("tools-tiny-0"), expected);
     // In update-status on the non-leader, tiny/1.
@@ -117,6 +141,10 @@ fi
         "1||ERROR cannot write leadership settings: cannot write settings: not the leader",
         "1||ERROR this unit is not the leader",
         "0|false|",
+        // jujuc checks action-set's arguments before it looks for the action; with none
+        // it sets nothing and succeeds.
+        r#"2||ERROR key "Foo" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"#,
+        "0||",
     ];
     assert_eq!(lines("tools-tiny-1"), expected);
     // The action's buffered writes committed (exit 0): relation bag, state, port.
@@ -298,29 +326,73 @@ fn a_charm_zip_is_unpacked_with_its_modes_and_symlinks() {
 }
 
 #[test]
-fn a_hung_hook_is_killed_at_the_timeout_and_retried() {
+fn a_slow_hook_is_reported_and_never_killed_and_one_running_when_settle_gives_up_runs_again() {
     let c = charm(
         r#"
-if [ "$H" = start ] && [ ! -e "$CTL/hung" ]; then touch "$CTL/hung"; sleep 30; fi
+if [ "$H" = start ] && [ "$U" = tiny/0 ]; then sleep 1.5; fi
+if [ "$H" = start ] && [ "$U" = tiny/1 ] && [ ! -e "$CTL/hung" ]; then touch "$CTL/hung"; sleep 30; fi
 "#,
     );
     let switches = Switches {
-        hook_timeout_secs: 1,
+        slow_hook_secs: 1,
         ..Switches::default()
     };
     let mut m = model_with(&c, 35, switches);
-    m.deploy(1).unwrap();
+    m.deploy(2).unwrap();
+    let limits = SettleLimits {
+        timeout: Duration::from_secs(4),
+        parallel: 2,
+        ..SettleLimits::fast()
+    };
     let started = Instant::now();
+    let err = m.settle(limits.clone()).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let zk_sim::SimError::Unsettled { report, .. } = err else {
+        panic!("{err}");
+    };
+    // The slow hook ran to its end and is reported; the hung one was interrupted (as by an
+    // agent shutdown), and the next settle runs it again.
+    assert!(
+        report
+            .slow
+            .iter()
+            .any(|h| h.starts_with("tiny/0 start: ok")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .failed
+            .iter()
+            .any(|h| h.starts_with("tiny/1 start: INTERRUPTED")),
+        "{report:?}"
+    );
+    let problems = report.problems();
+    assert!(
+        problems.iter().any(|p| p.starts_with("slow: tiny/0 start")),
+        "{problems:?}"
+    );
+    let debug = m.debug_log(Some("tiny/1"), None).unwrap().join("\n");
+    assert!(debug.contains("start has run for over 1s"), "{debug}");
     m.settle(SettleLimits::fast()).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10));
-    let starts: Vec<(u32, RunOutcome)> = m
+    let starts: Vec<(String, u32, RunOutcome)> = m
         .hook_log()
         .unwrap()
         .iter()
         .filter(|r| r.hook == "start")
-        .map(|r| (r.attempt, r.outcome))
+        .map(|r| (r.unit.clone(), r.attempt, r.outcome))
         .collect();
-    assert_eq!(starts, [(1, RunOutcome::TimedOut), (2, RunOutcome::Ok)]);
+    assert_eq!(
+        starts
+            .iter()
+            .filter(|s| s.0 == "tiny/1")
+            .cloned()
+            .collect::<Vec<_>>(),
+        [
+            ("tiny/1".to_string(), 1, RunOutcome::Interrupted),
+            ("tiny/1".to_string(), 1, RunOutcome::Ok)
+        ]
+    );
+    assert!(starts.contains(&("tiny/0".to_string(), 1, RunOutcome::Ok)));
 }
 
 #[test]
@@ -350,4 +422,26 @@ fn a_missing_hook_is_skipped_as_success_and_a_missing_action_fails() {
     let r = m.run_action("tiny/0", "do", &[]).unwrap();
     assert_eq!(r.status, "failed");
     assert_eq!(r.message, "action not implemented on unit \"tiny/0\"");
+}
+
+#[test]
+fn goal_state_leaves_out_peer_relations_and_shows_a_unit_in_hook_error_as_error() {
+    let c = charm(
+        r#"
+if [ "$H" = start ] && [ "$U" = tiny/1 ]; then exit 1; fi
+if [ "$A" = do ]; then goal-state --format=json > "$CTL/goal"; fi
+"#,
+    );
+    let mut m = model(&c, 36);
+    m.deploy(2).unwrap();
+    while m.step().unwrap().is_some() {}
+    assert_eq!(
+        m.status().unwrap()[1].error.as_deref(),
+        Some("hook failed: \"start\"")
+    );
+    assert!(m.run_action("tiny/0", "do", &[]).unwrap().completed());
+    let goal: serde_json::Value = serde_json::from_str(&read(&c.ctl.join("goal"))).unwrap();
+    assert_eq!(goal["units"]["tiny/1"]["status"], "error", "{goal}");
+    assert_eq!(goal["units"]["tiny/0"]["status"], "unknown", "{goal}");
+    assert_eq!(goal["relations"], serde_json::json!({}), "{goal}");
 }

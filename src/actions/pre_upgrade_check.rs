@@ -34,6 +34,9 @@ pub fn run(s: &Snapshot) -> ActionOutcome {
         ]);
         outcome.plan.upgrade_app.stack = Some(repaired);
         outcome.plan.upgrade_unit.state = Some(UpgradeState::Recovery);
+        // The leader's status says "ready to roll back" now: the repaired stack is often the
+        // stack it had, so no relation change gives it another hook before update-status.
+        outcome.then_reconcile = true;
         return outcome;
     }
     let all_idle = up.units.values().all(|u| {
@@ -160,7 +163,10 @@ mod tests {
             outcome.plan.upgrade_unit.state,
             Some(UpgradeState::Recovery)
         );
-        assert!(!outcome.then_reconcile);
+        assert!(
+            outcome.then_reconcile,
+            "the leader's status follows at once"
+        );
         // With an unreadable stack, the failed unit still goes first.
         let w = healthy3(0)
             .leader()

@@ -82,6 +82,14 @@ pub fn run(params: &Params, s: &Snapshot) -> Result<ActionOutcome, RandomError> 
             )));
         }
     }
+    // A change rolls a restart through every unit: not while a voter no unit stands
+    // behind could turn one restarting unit into a lost majority.
+    if let Some(ghost) = s.ghost_voters().into_iter().next() {
+        return Ok(ActionOutcome::fail(format!(
+            "cannot change a password now: {ghost}, and the units restart one at a time with a new password; {}; nothing was changed",
+            ghost.remedy()
+        )));
+    }
     let app = &cluster.app;
     let (Some(id), Some(creds)) = (&app.internal_secret, s.credentials()) else {
         return Ok(ActionOutcome::fail(match &s.credentials {
@@ -282,6 +290,34 @@ mod run_tests {
         let outcome = run(&params("super", None), &w.clone().not_loaded().snapshot()).unwrap();
         assert!(outcome.result.is_err());
         assert!(outcome.plan.is_idle());
+    }
+
+    #[test]
+    fn no_password_changes_while_a_voter_has_no_unit_behind_it() {
+        let mut w = healthy3(0).leader();
+        w.s.ensemble.config.as_mut().unwrap().members.insert(
+            10,
+            crate::zk::ServerSpec {
+                id: 10,
+                host: "127.0.0.99".into(),
+                role: crate::zk::Role::Participant,
+            },
+        );
+        for user in ["super", "sync"] {
+            let outcome = run(&params(user, Some("Abc-1234")), &w.snapshot()).unwrap();
+            let err = outcome.result.unwrap_err();
+            assert!(
+                err.contains("voter server.10 at 127.0.0.99 has no unit behind it")
+                    && err.contains("nothing was changed"),
+                "{err}"
+            );
+            assert!(outcome.plan.is_idle());
+            assert!(!outcome.then_reconcile);
+        }
+        // Without it, the same change goes through.
+        w.s.ensemble.config.as_mut().unwrap().members.remove(&10);
+        let outcome = run(&params("super", Some("Abc-1234")), &w.snapshot()).unwrap();
+        assert!(outcome.result.is_ok());
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub const METRICS_PROVIDER_PORT: u16 = 7000;
 pub const JMX_EXPORTER_PORT: u16 = 9998;
 /// The snap content slot through which the agent reads ZooKeeper's logs.
 pub const SNAP_LOG_SLOT: &str = "charmed-zookeeper:logs";
+/// The JMX exporter java agent's file name in the snap's library directory.
+pub const JMX_EXPORTER_JAR: &str = "jmx_prometheus_javaagent.jar";
 /// Where the `charmed-zookeeper` snap ships the JMX exporter java agent.
 pub const SNAP_JMX_EXPORTER_JAR: &str =
     "/snap/charmed-zookeeper/current/opt/zookeeper/lib/jmx_prometheus_javaagent.jar";
@@ -24,16 +26,15 @@ pub const JMX_EXPORTER_CONFIG_FILE: &str = "jmx_prometheus.yaml";
 
 const PROVIDER_CLASS: &str = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 
-/// What this unit's workload can give the COS agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The metrics exporters this unit's workload ships, as the workload reports them (for the
+/// snap: the jars in its `opt/zookeeper/lib`). The default is none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// ZooKeeper's Prometheus provider and its Prometheus client jars are on the server's
     /// classpath.
     pub metrics_provider: bool,
     /// The JMX exporter java agent jar, if the workload ships one.
     pub jmx_exporter_jar: Option<PathBuf>,
-    /// The workload is the snap, whose [`SNAP_LOG_SLOT`] the agent can connect.
-    pub snap_log_slot: bool,
 }
 
 impl Capabilities {
@@ -42,7 +43,6 @@ impl Capabilities {
         Capabilities {
             metrics_provider: true,
             jmx_exporter_jar: Some(PathBuf::from(SNAP_JMX_EXPORTER_JAR)),
-            snap_log_slot: true,
         }
     }
 
@@ -51,7 +51,32 @@ impl Capabilities {
         Capabilities {
             metrics_provider: false,
             jmx_exporter_jar: None,
-            snap_log_slot: false,
+        }
+    }
+
+    /// What the jars `names` of the server's library directory `lib` (every jar there is
+    /// on the server's classpath, as the snap's launcher builds it) offer:
+    /// - the provider needs ZooKeeper's `zookeeper-prometheus-metrics-<v>.jar` and the
+    ///   Prometheus client it is built on (`simpleclient-<v>.jar`); without them a server
+    ///   configured with the provider exits at start (`ClassNotFoundException`);
+    /// - the JMX exporter is `jmx_prometheus_javaagent.jar` (or a versioned
+    ///   `jmx_prometheus_javaagent-<v>.jar`, the unversioned name first).
+    pub fn from_jars<S: AsRef<str>>(lib: &Path, names: &[S]) -> Capabilities {
+        let mut names: Vec<&str> = names
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|n| n.ends_with(".jar"))
+            .collect();
+        names.sort_unstable();
+        let has = |prefix: &str| names.iter().any(|n| n.starts_with(prefix));
+        let jmx = names.iter().find(|n| **n == JMX_EXPORTER_JAR).or_else(|| {
+            names
+                .iter()
+                .find(|n| n.starts_with("jmx_prometheus_javaagent-"))
+        });
+        Capabilities {
+            metrics_provider: has("zookeeper-prometheus-metrics-") && has("simpleclient-"),
+            jmx_exporter_jar: jmx.map(|n| lib.join(n)),
         }
     }
 }
@@ -110,6 +135,42 @@ mod tests {
             .lines()
             .map(|l| l.split_once('=').expect("key=value").0)
             .collect()
+    }
+
+    #[test]
+    fn the_jars_of_the_library_directory_say_which_exporters_the_server_has() {
+        let lib = Path::new("/snap/charmed-zookeeper/current/opt/zookeeper/lib");
+        // The published snap: Apache's binary distribution plus the exporter.
+        let snap = [
+            "jetty-server-9.4.53.v20231009.jar",
+            "jmx_prometheus_javaagent.jar",
+            "simpleclient-0.9.0.jar",
+            "simpleclient_hotspot-0.9.0.jar",
+            "simpleclient_servlet-0.9.0.jar",
+            "zookeeper-3.9.2.jar",
+            "zookeeper-jute-3.9.2.jar",
+            "zookeeper-prometheus-metrics-3.9.2.jar",
+        ];
+        assert_eq!(Capabilities::from_jars(lib, &snap), Capabilities::snap());
+        // Debian's jars, as the local model's snap links them.
+        let debian = ["slf4j-simple.jar", "zookeeper.jar"];
+        assert_eq!(Capabilities::from_jars(lib, &debian), Capabilities::none());
+        // The provider without the Prometheus client would not load.
+        let half = ["zookeeper.jar", "zookeeper-prometheus-metrics-3.9.2.jar"];
+        assert!(!Capabilities::from_jars(lib, &half).metrics_provider);
+        let versioned = ["jmx_prometheus_javaagent-0.20.0.jar", "zookeeper.jar"];
+        assert_eq!(
+            Capabilities::from_jars(lib, &versioned).jmx_exporter_jar,
+            Some(lib.join("jmx_prometheus_javaagent-0.20.0.jar"))
+        );
+        let not_jars = [
+            "jmx_prometheus_javaagent.jar.sha1",
+            "simpleclient-0.9.0.pom",
+        ];
+        assert_eq!(
+            Capabilities::from_jars(lib, &not_jars),
+            Capabilities::none()
+        );
     }
 
     #[test]

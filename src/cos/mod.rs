@@ -1,13 +1,17 @@
 //! Observability through the Canonical Observability Stack: what the charm tells the
 //! `cos-agent` subordinate (scrape jobs, alert rules, dashboards, log slot), and the server
-//! settings that serve the metrics ([`exporters`]).
+//! settings that serve the metrics ([`exporters`]); the typed `cos-agent` bag
+//! ([`relation`]); and the charm's own account of each hook, shipped as a log
+//! ([`charm_log`]).
 //!
 //! Everything here is pure. The assets live under `cos/` at the root of the repository,
 //! where an operator can read and change them; `build.rs` checks them and embeds them, the
 //! dashboards already compressed, so building the `config` JSON costs a hook nothing but the
 //! relabelling of the rules.
 
+pub mod charm_log;
 pub mod exporters;
+pub mod relation;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -35,7 +39,21 @@ pub struct Topology {
     pub charm_name: String,
 }
 
+/// The charm's name in `metadata.yaml`: the `juju_charm` label of its rules.
+pub const CHARM_NAME: &str = "zookeeper";
+
 impl Topology {
+    /// The topology of application `app_name` of this charm in the model `model_name`
+    /// (`model_uuid`).
+    pub fn new(model_name: &str, model_uuid: &str, app_name: &str) -> Topology {
+        Topology {
+            model_name: model_name.to_string(),
+            model_uuid: model_uuid.to_string(),
+            app_name: app_name.to_string(),
+            charm_name: CHARM_NAME.to_string(),
+        }
+    }
+
     /// `<model>_<first 8 characters of the uuid>_<app>`, the prefix of every rule group.
     fn identifier(&self) -> String {
         let uuid8: String = self.model_uuid.chars().take(8).collect();
@@ -43,24 +61,24 @@ impl Topology {
     }
 }
 
-/// The value of the `config` key each unit writes into its own `cos-agent` bag: one JSON
-/// object with the five fields the requirer's model requires. The same inputs give the same
-/// bytes (fixed key order, no timestamp), so rewriting it on every hook changes nothing and
-/// wakes nobody.
+/// The value of the `config` key each unit writes into its own `cos-agent` bag
+/// ([`relation`]): one JSON object with the five fields the requirer's model requires. The
+/// same inputs give the same bytes (fixed key order, no timestamp), so a hook that compares
+/// it with the bag writes nothing and wakes nobody.
 ///
-/// Scrape jobs and the log slot are listed only for what the workload serves: a job for a
-/// port nobody listens on would only raise `ZooKeeper Missing`.
-pub fn agent_config(topology: &Topology, capabilities: &Capabilities) -> String {
+/// It depends on the topology and on this charm's assets only, never on the workload: both
+/// scrape jobs and the snap's log slot are always listed, so every unit of an application
+/// sends the same contract, whatever it runs. A workload that does not serve a job (the
+/// local model's Debian jars have neither exporter) shows up as a target that is down, which
+/// `ZooKeeper Missing` reports: the operator sees the metrics are missing rather than
+/// nothing at all.
+pub fn agent_config(topology: &Topology) -> String {
     let config = AgentConfig {
         metrics_alert_rules: alert_rules(rules::GROUPS, topology),
         log_alert_rules: BTreeMap::new(),
         dashboards: DASHBOARDS,
-        metrics_scrape_jobs: scrape_jobs(topology, capabilities),
-        log_slots: if capabilities.snap_log_slot {
-            vec![SNAP_LOG_SLOT]
-        } else {
-            Vec::new()
-        },
+        metrics_scrape_jobs: scrape_jobs(topology),
+        log_slots: vec![SNAP_LOG_SLOT],
     };
     serde_json::to_string(&config).expect("string-keyed structs always serialize")
 }
@@ -157,25 +175,18 @@ struct ScrapeJob {
     port: u16,
 }
 
-/// `<app>_0` is the JMX exporter and `<app>_1` ZooKeeper's provider, as the Python charm
-/// names them; a job's name does not change when the other job is absent.
-fn scrape_jobs(topology: &Topology, capabilities: &Capabilities) -> Vec<ScrapeJob> {
-    let mut jobs = Vec::new();
-    if capabilities.jmx_exporter_jar.is_some() {
-        jobs.push(ScrapeJob {
-            job_name: format!("{}_0", topology.app_name),
+/// `<app>_0` is the JMX exporter (the JVM's metrics) and `<app>_1` ZooKeeper's own
+/// Prometheus provider, as the Python charm names them.
+fn scrape_jobs(topology: &Topology) -> Vec<ScrapeJob> {
+    [JMX_EXPORTER_PORT, METRICS_PROVIDER_PORT]
+        .into_iter()
+        .enumerate()
+        .map(|(i, port)| ScrapeJob {
+            job_name: format!("{}_{i}", topology.app_name),
             path: "/metrics",
-            port: JMX_EXPORTER_PORT,
-        });
-    }
-    if capabilities.metrics_provider {
-        jobs.push(ScrapeJob {
-            job_name: format!("{}_1", topology.app_name),
-            path: "/metrics",
-            port: METRICS_PROVIDER_PORT,
-        });
-    }
-    jobs
+            port,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -220,8 +231,8 @@ mod tests {
         }
     }
 
-    fn config(topology: &Topology, capabilities: &Capabilities) -> Value {
-        serde_json::from_str(&agent_config(topology, capabilities)).expect("config is JSON")
+    fn config(topology: &Topology) -> Value {
+        serde_json::from_str(&agent_config(topology)).expect("config is JSON")
     }
 
     fn decode_xz_base64(s: &str) -> Vec<u8> {
@@ -236,7 +247,7 @@ mod tests {
     }
 
     fn dashboard() -> Value {
-        let config = config(&topology("mymodel"), &Capabilities::snap());
+        let config = config(&topology("mymodel"));
         let encoded = config["dashboards"][0]
             .as_str()
             .expect("a dashboard string");
@@ -259,7 +270,7 @@ mod tests {
 
     #[test]
     fn cos1_the_config_has_the_five_fields_two_legacy_scrape_jobs_and_the_log_slot() {
-        let config = config(&topology("mymodel"), &Capabilities::snap());
+        let config = config(&topology("mymodel"));
         let keys: Vec<&str> = config
             .as_object()
             .expect("an object")
@@ -424,7 +435,7 @@ mod tests {
     #[test]
     fn cos3_one_group_named_for_the_topology_with_the_19_alerts_labelled_with_it() {
         let topology = topology("mymodel");
-        let config = config(&topology, &Capabilities::snap());
+        let config = config(&topology);
         let groups = config["metrics_alert_rules"]["groups"]
             .as_array()
             .expect("groups");
@@ -471,7 +482,7 @@ mod tests {
             app_name: "zk-main".to_string(),
             charm_name: "zookeeper".to_string(),
         };
-        let config = config(&topology, &Capabilities::snap());
+        let config = config(&topology);
         assert_eq!(
             config["metrics_alert_rules"]["groups"][0]["name"],
             "prod_eu_1_abc_zk_main_zookeeper_alerts_alerts"
@@ -517,38 +528,12 @@ mod tests {
 
     #[test]
     fn cos4_equal_inputs_give_the_same_bytes_and_another_model_different_ones() {
-        let caps = Capabilities::snap();
-        let first = agent_config(&topology("mymodel"), &caps);
-        let second = agent_config(&topology("mymodel"), &Capabilities::snap());
+        let first = agent_config(&topology("mymodel"));
+        let second = agent_config(&topology("mymodel"));
         assert_eq!(first, second);
-        let other = agent_config(&topology("othermodel"), &caps);
+        let other = agent_config(&topology("othermodel"));
         assert_ne!(first, other);
         assert!(other.contains("othermodel_1a2b3c4d_zookeeper_zookeeper_alerts_alerts"));
         assert!(!other.contains("\"mymodel"));
-    }
-
-    #[test]
-    fn a_workload_without_exporters_or_snap_lists_no_scrape_job_and_no_log_slot() {
-        let config = config(&topology("m"), &Capabilities::none());
-        assert_eq!(config["metrics_scrape_jobs"], json!([]));
-        assert_eq!(config["log_slots"], json!([]));
-        // The rules and the dashboard do not depend on the workload.
-        assert_eq!(
-            config["metrics_alert_rules"],
-            self::config(&topology("m"), &Capabilities::snap())["metrics_alert_rules"]
-        );
-    }
-
-    #[test]
-    fn a_missing_exporter_does_not_rename_the_other_scrape_job() {
-        let caps = Capabilities {
-            jmx_exporter_jar: None,
-            ..Capabilities::snap()
-        };
-        let config = config(&topology("m"), &caps);
-        assert_eq!(
-            config["metrics_scrape_jobs"],
-            json!([{"job_name": "zookeeper_1", "path": "/metrics", "port": 7000}])
-        );
     }
 }

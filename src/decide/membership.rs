@@ -54,8 +54,8 @@ pub(super) fn leader_side(s: &Snapshot, lock_busy: bool, plan: &mut Plan) {
     }
 
     match s.starting() {
-        Some(x) if !members.contains(&x) || voters.contains(&x) => {
-            // Gone before it joined, or joined: the turn is over.
+        Some(x) if !members.contains(&x) || voters.contains(&x) || s.leaving(x) => {
+            // Gone (or going) before it joined, or joined: the turn is over.
             plan.cluster_app.starting = Some(None);
         }
         Some(x) => {
@@ -103,7 +103,12 @@ fn schedule_next_start(
     plan: &mut Plan,
 ) {
     let config_known = s.ensemble.config.is_some();
-    let candidate = members.iter().copied().find(|m| !voters.contains(m));
+    // A unit on its way out (it may have just stepped out of the quorum itself) is not
+    // started or added again.
+    let candidate = members
+        .iter()
+        .copied()
+        .find(|m| !voters.contains(m) && !s.leaving(*m));
     let Some(next) = candidate else { return };
     if !config_known {
         let anyone_started = members.iter().any(|m| s.started(*m));

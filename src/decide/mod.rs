@@ -17,12 +17,19 @@
 //!
 //! - this module: the order of the parts, this unit's own server (`lifecycle`) and
 //!   leaving;
+//! - `disk`: the data disk's watchdog (purge, then `blocked`) and the swap warning;
 //! - `restart_lock`: both sides of the rolling-restart lock;
 //! - `membership`: the leader's start order, quorum membership and `sync` rotation;
 //! - `tls`: the `certificates` relation, the unit's TLS files and the plaintext/TLS switch;
-//! - `crate::upgrade::decide`: the upgrade.
+//! - [`ports`]: the client ports this unit opens while its server serves;
+//! - `crate::upgrade::decide`: the upgrade;
+//! - `clients`: what the client relations' decision ([`crate::client::decide`]) needs
+//!   from the rest, and where its writes go.
 
+mod clients;
+mod disk;
 mod membership;
+pub mod ports;
 mod restart_lock;
 mod tls;
 
@@ -30,7 +37,7 @@ pub use tls::client_tls;
 
 use crate::passwords::Credentials;
 use crate::plan::{Plan, SecretWrite, WorkloadOp};
-use crate::render::{Rendered, TlsConfig};
+use crate::render::{Rendered, Sizing, TlsConfig};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::upgrade::decide::Gate;
@@ -44,7 +51,18 @@ pub fn decide(s: &Snapshot, paths: &Paths) -> Plan {
     let mut plan = Plan::default();
     decide_into(s, paths, &mut plan);
     with_passwords(s, paths, &mut plan);
+    plan.ports = Some(ports::wanted(s));
+    cos_agent(s, &mut plan);
     plan.drop_unchanged(s);
+    if let Some(warning) = disk::swap_warning(s).filter(|_| !s.event.dying) {
+        for status in &mut plan.statuses {
+            status.message = if status.message.is_empty() {
+                warning.clone()
+            } else {
+                format!("{}; {warning}", status.message)
+            };
+        }
+    }
     plan
 }
 
@@ -69,6 +87,7 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
             return;
         }
     };
+    disk::watchdog(s, &config, plan);
 
     if s.cluster.is_none() {
         plan.statuses
@@ -93,8 +112,18 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
     plan.cluster_unit.ip = s.address;
 
     let tls = tls::unit_side(s, paths, app, plan);
-    let fingerprint = crate::render::fingerprint(&config, paths, s.unit_id, app, &tls.config);
-    let inputs = crate::render::shared_inputs(&config, app);
+    let exporters = &s.workload.exporters;
+    let sizing = Sizing::for_machine(&config, &s.workload.machine);
+    let fingerprint = crate::render::fingerprint(
+        &config,
+        paths,
+        s.unit_id,
+        app,
+        exporters,
+        &sizing,
+        &tls.config,
+    );
+    let inputs = crate::render::shared_inputs(&config, app, exporters);
     plan.fingerprint = Some(fingerprint.clone());
     plan.tls_config = Some(tls.config);
 
@@ -105,6 +134,17 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         membership::leader_side(s, lock_busy, plan);
         tls::leader_side(s, plan);
         protect_root(s, &fingerprint, &inputs, lock_busy, plan);
+    }
+    clients::decide(s, &fingerprint, &inputs, plan);
+}
+
+/// Every unit publishes the COS agent's config in its own `cos-agent` bag, whatever state
+/// its server is in (a unit that does not serve is what the alerts are for). It is the same
+/// value on every hook, so it is written only when the bag does not hold it yet (the plan
+/// drops an unchanged write).
+fn cos_agent(s: &Snapshot, plan: &mut Plan) {
+    if s.cos_agent.is_some() {
+        plan.cos_agent_unit.config = Some(crate::cos::agent_config(&s.topology));
     }
 }
 
@@ -119,6 +159,7 @@ fn secret_bookkeeping(s: &Snapshot, plan: &mut Plan) {
             Ok(content) => {
                 plan.secret = Some(SecretWrite::Create { content });
                 plan.cluster_app.drop_legacy = !app.legacy.is_empty();
+                plan.cluster_app.drop_legacy_clients = app.legacy.clients.keys().copied().collect();
             }
             Err(e) => plan.statuses.push(Status::blocked(format!(
                 "cannot move the internal passwords into a Juju secret: {e}; set new ones with `juju run {}/leader set-password`",
@@ -142,8 +183,12 @@ fn secret_bookkeeping(s: &Snapshot, plan: &mut Plan) {
                     });
                 }
                 plan.cluster_app.drop_legacy = true;
+                plan.cluster_app.drop_legacy_clients = app.legacy.clients.keys().copied().collect();
             }
-            (Some(_), _, _) => plan.cluster_app.drop_legacy = true,
+            (Some(_), _, _) => {
+                plan.cluster_app.drop_legacy = true;
+                plan.cluster_app.drop_legacy_clients = app.legacy.clients.keys().copied().collect();
+            }
         }
     }
 }
@@ -206,8 +251,12 @@ fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
             Ok(passwords) => {
                 if let (true, Ok(config)) = (files, &s.config) {
                     let tls = plan.tls_config.clone().unwrap_or_else(TlsConfig::plaintext);
-                    plan.rendered =
-                        Some(Rendered::new(config, paths, s.unit_id, &passwords).with_tls(tls));
+                    let sizing = Sizing::for_machine(config, &s.workload.machine);
+                    plan.rendered = Some(
+                        Rendered::new(config, paths, s.unit_id, &passwords, &sizing)
+                            .with_exporters(&s.workload.exporters, paths)
+                            .with_tls(tls),
+                    );
                 }
                 return;
             }
@@ -301,6 +350,12 @@ fn lifecycle(
         plan.cluster_unit.sync_phase = Some(s.sync_rotation());
     }
 
+    // Restarting now: the old server's health (say, not serving while the ensemble elects
+    // after another unit's restart) says nothing about the new one; the status is
+    // "restarting".
+    if plan.workload.contains(&WorkloadOp::Restart) {
+        return;
+    }
     let voters = s.ensemble.voter_units();
     if health.serving {
         let role = health.state.clone().unwrap_or_else(|| "serving".into());

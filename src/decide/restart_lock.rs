@@ -1,7 +1,9 @@
 //! Both sides of the rolling-restart lock (rolling-ops v0's contract, see
 //! [`crate::peers::restart`]): a unit whose files changed asks for the lock and restarts
-//! once granted; the leader grants one request at a time, and its own last.
+//! once granted; the leader grants one request at a time, its own last, and none while a
+//! voter of the live config has no unit behind it ([`crate::ghost`]).
 
+use crate::ghost::Why;
 use crate::peers::restart::{Grant, LockRequest};
 use crate::plan::{Plan, WorkloadOp};
 use crate::snapshot::Snapshot;
@@ -34,6 +36,22 @@ pub(super) fn unit_side(
     let granted = restart.app.granted(s.unit_id);
     if !needs_restart && health.synced() {
         plan.restart_unit.inputs = Some(inputs.to_string());
+    }
+
+    if let (true, Err(no_room)) = (needs_restart, s.workload.machine.new_snapshot_fits()) {
+        // The server would not come back: keep it serving, give the lock back (or do not
+        // ask for it), and say why.
+        if granted && own != Some(LockRequest::Release) {
+            plan.restart_unit.request = Some(Some(LockRequest::Release));
+        } else if !granted && own == Some(LockRequest::Acquire) {
+            plan.restart_unit.request = Some(None);
+            plan.restart_unit.requested_at = Some(None);
+        }
+        plan.statuses.push(Status::blocked(format!(
+            "restart needed but held back: {no_room}; {}",
+            super::disk::GROW
+        )));
+        return;
     }
 
     if needs_restart {
@@ -105,6 +123,19 @@ pub(super) fn leader_side(s: &Snapshot, inputs: &str, plan: &mut Plan) -> bool {
     let Some((_, _, id)) = queue.first() else {
         return false;
     };
+    // With a voter no unit stands behind, one restarting unit can be the majority's loss.
+    if let Some(ghost) = s.ghost_voters().into_iter().next() {
+        let message = format!(
+            "restart of {} held back: {ghost}; {}",
+            s.unit_name_of(*id),
+            ghost.remedy()
+        );
+        plan.statuses.push(match ghost.why {
+            Why::NoUnit => Status::waiting(message),
+            Why::OtherAddress { .. } => Status::blocked(message),
+        });
+        return false;
+    }
     if *id == s.unit_id {
         let behind: Vec<String> = members
             .iter()

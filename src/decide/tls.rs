@@ -1,8 +1,8 @@
 //! TLS through the `certificates` relation (reference §3): each unit's key, CSR and
-//! installed certificate, what its server renders, its reports to the leader and its client
-//! ports; the leader's steps of the switch between plaintext and TLS; and what clients are
-//! told. The rules of the switch are `crate::tls::switch`'s; this module feeds them the
-//! snapshot and turns their answers into the plan.
+//! installed certificate, what its server renders and its reports to the leader; the
+//! leader's steps of the switch between plaintext and TLS; and what clients are told. The
+//! rules of the switch are `crate::tls::switch`'s; this module feeds them the snapshot and
+//! turns their answers into the plan.
 //!
 //! Every unit, each round:
 //! - while the relation exists: a key (generated once, kept in the charm's private state;
@@ -16,11 +16,9 @@
 //!   certificate is not installed yet keeps what runs (no restart into a step it cannot
 //!   complete: every unit restarts exactly once per step) and does not start at all;
 //! - its report in the `cluster` bag (`quorum`, `unified`, `tls-cert`), from what its
-//!   server was started with;
-//! - the client ports it declares open: 2181 (closed once the ensemble runs TLS, unless
-//!   `keep-plaintext-client-port`), and 2182 while its server serves TLS.
+//!   server was started with (its client ports follow it: `super::ports`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::peers::cluster;
 use crate::peers::restart::LockRequest;
@@ -45,7 +43,7 @@ pub(super) struct UnitTls {
 
 /// What unit `s.unit_id`'s server was last started with: `None` if it never started; the
 /// record of its last start, or plaintext for a server started before TLS existed here.
-fn last_started(s: &Snapshot) -> Option<Running> {
+pub(super) fn last_started(s: &Snapshot) -> Option<Running> {
     s.local.started_with.as_ref()?;
     Some(s.local.started_tls.unwrap_or(TlsConfig::PLAINTEXT_MODE))
 }
@@ -57,7 +55,7 @@ fn csr_subject(s: &Snapshot) -> Option<CsrSubject> {
     CsrSubject::new(&address.to_string(), [address], []).ok()
 }
 
-/// The unit side: key, CSR, certificate, files, reports and ports. Returns what to render.
+/// The unit side: key, CSR, certificate, files and reports. Returns what to render.
 pub(super) fn unit_side(
     s: &Snapshot,
     paths: &Paths,
@@ -182,7 +180,6 @@ pub(super) fn unit_side(
     }
 
     report(s, installed.map(|l| l.fingerprint()), plan);
-    ports(s, app_tls, plan);
     unit
 }
 
@@ -215,32 +212,6 @@ fn report(s: &Snapshot, certificate: Option<crate::tls::Fingerprint>, plan: &mut
     }
     if own.unified != running.quorum.port_unification() {
         plan.cluster_unit.unified = Some(running.quorum.port_unification());
-    }
-}
-
-/// The client ports this unit declares open, once its server runs: 2181, except once the
-/// ensemble runs TLS and this server serves 2182 (then only if the operator keeps it), and
-/// 2182 while this server serves it.
-fn ports(s: &Snapshot, app_tls: AppTls, plan: &mut Plan) {
-    if !(s.started(s.unit_id) && s.workload.running) {
-        return;
-    }
-    let Some(running) = last_started(s) else {
-        return;
-    };
-    let keep_plain = s
-        .config
-        .as_ref()
-        .is_ok_and(|c| c.keep_plaintext_client_port);
-    let mut wanted = BTreeSet::new();
-    if running.client_tls {
-        wanted.insert(ClientTls::Enabled.port());
-    }
-    if !(app_tls == AppTls::TLS && running.client_tls) || keep_plain {
-        wanted.insert(ClientTls::PLAIN_PORT);
-    }
-    if s.local.opened_ports.as_ref() != Some(&wanted) {
-        plan.tls.ports = Some(wanted);
     }
 }
 

@@ -321,7 +321,10 @@ struct State {
     statuses: Vec<StatusCall>,
     action_results: BTreeMap<String, String>,
     action_failure: Option<String>,
+    /// The unit's ports now (with this hook's `open-port`/`close-port`).
     opened_ports: BTreeSet<String>,
+    /// The unit's ports when the hook started (what `opened-ports` shows).
+    committed_ports: BTreeSet<String>,
     app_version: Option<String>,
 }
 
@@ -393,6 +396,24 @@ impl State {
                 && s.label.as_deref() == Some(label)
                 && Some(id.as_str()) != except
         })
+    }
+
+    /// What `network-get` says of `binding`, or its stderr.
+    fn network_answer(&self, binding: &str) -> Result<NetworkInfo, String> {
+        let no_config = || format!("ERROR no network config found for binding \"{binding}\"");
+        if self.bindings.as_ref().is_some_and(|b| !b.contains(binding)) {
+            return Err(no_config());
+        }
+        if let Some(info) = self.networks.get(binding) {
+            return Ok(info.clone());
+        }
+        match &self.address {
+            Some(a) => Ok(NetworkInfo {
+                bind_addresses: vec![a.clone()],
+                ingress_addresses: vec![a.clone()],
+            }),
+            None => Err(no_config()),
+        }
     }
 
     fn relation(&self, inv: &Invocation, id: &str) -> Result<&FakeRelation, ToolError> {
@@ -694,8 +715,18 @@ impl FakeHookTools {
         .unwrap_or_default()
     }
 
-    /// Ports opened (`2181/tcp`).
-    pub fn opened_ports(&self) -> BTreeSet<String> {
+    /// The unit's ports were opened by earlier hooks (`2181/tcp`).
+    pub fn ports(self, ports: &[&str]) -> Self {
+        {
+            let mut st = self.state.borrow_mut();
+            st.committed_ports = ports.iter().map(|p| p.to_string()).collect();
+            st.opened_ports = st.committed_ports.clone();
+        }
+        self
+    }
+
+    /// The unit's ports now, this hook's changes included (`2181/tcp`).
+    pub fn ports_now(&self) -> BTreeSet<String> {
         self.state.borrow().opened_ports.clone()
     }
 
@@ -775,6 +806,15 @@ impl HookTools for FakeHookTools {
                 .iter()
                 .cloned()
                 .collect())
+        })
+    }
+
+    fn relation_app(&self, relation_id: &str) -> Result<String, ToolError> {
+        let inv = argv::relation_list_app(relation_id);
+        self.read(&inv, |st| {
+            let rel = st.relation(&inv, relation_id)?;
+            // A peer relation's "remote" application is this one.
+            Ok(rel.remote_app.clone().unwrap_or_else(|| st.app()))
         })
     }
 
@@ -889,26 +929,22 @@ impl HookTools for FakeHookTools {
     fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError> {
         let inv = argv::network_get(binding);
         self.read(&inv, |st| {
-            let no_config = || {
-                failed(
-                    &inv,
-                    1,
-                    &format!("ERROR no network config found for binding \"{binding}\""),
-                )
-            };
-            if st.bindings.as_ref().is_some_and(|b| !b.contains(binding)) {
-                return Err(no_config());
-            }
-            if let Some(info) = st.networks.get(binding) {
-                return Ok(info.clone());
-            }
-            match &st.address {
-                Some(a) => Ok(NetworkInfo {
-                    bind_addresses: vec![a.clone()],
-                    ingress_addresses: vec![a.clone()],
-                }),
-                None => Err(no_config()),
-            }
+            st.network_answer(binding)
+                .map_err(|stderr| failed(&inv, 1, &stderr))
+        })
+    }
+
+    fn network_get_relation(
+        &self,
+        binding: &str,
+        relation_id: &str,
+    ) -> Result<NetworkInfo, ToolError> {
+        let inv = argv::network_get_relation(binding, relation_id);
+        // The same addresses as the binding's: one network in the fake.
+        self.read(&inv, |st| {
+            st.relation(&inv, relation_id)?;
+            st.network_answer(binding)
+                .map_err(|stderr| failed(&inv, 1, &stderr))
         })
     }
 
@@ -1246,15 +1282,7 @@ impl HookTools for FakeHookTools {
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
         let inv = argv::open_port(port, protocol);
         self.call(&inv)?;
-        if !["tcp", "udp"].contains(&protocol) {
-            return Err(failed(
-                &inv,
-                2,
-                &format!(
-                    "ERROR invalid protocol \"{protocol}\", expected \"tcp\", \"udp\", or \"icmp\""
-                ),
-            ));
-        }
+        check_protocol(&inv, protocol)?;
         self.state
             .borrow_mut()
             .opened_ports
@@ -1265,21 +1293,31 @@ impl HookTools for FakeHookTools {
     fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
         let inv = argv::close_port(port, protocol);
         self.call(&inv)?;
-        if !["tcp", "udp"].contains(&protocol) {
-            return Err(failed(
-                &inv,
-                2,
-                &format!(
-                    "ERROR invalid protocol \"{protocol}\", expected \"tcp\", \"udp\", or \"icmp\""
-                ),
-            ));
-        }
+        check_protocol(&inv, protocol)?;
         self.state
             .borrow_mut()
             .opened_ports
             .remove(&format!("{port}/{protocol}"));
         Ok(())
     }
+
+    /// The ports opened when the hook started: this hook's own changes commit at its end.
+    fn opened_ports(&self) -> Result<BTreeSet<String>, ToolError> {
+        self.call(&argv::opened_ports())?;
+        Ok(self.state.borrow().committed_ports.clone())
+    }
+}
+
+/// `open-port`/`close-port` take `tcp` or `udp` (or `icmp`, which the charm never opens).
+fn check_protocol(inv: &Invocation, protocol: &str) -> Result<(), ToolError> {
+    if ["tcp", "udp"].contains(&protocol) {
+        return Ok(());
+    }
+    Err(failed(
+        inv,
+        2,
+        &format!("ERROR invalid protocol \"{protocol}\", expected \"tcp\", \"udp\", or \"icmp\""),
+    ))
 }
 
 #[cfg(test)]
@@ -1595,11 +1633,34 @@ mod tests {
             ]
         );
         assert_eq!(f.calls()[2].stdin.as_deref(), Some(r#"{"k":"v"}"#));
-        assert_eq!(
-            f.opened_ports().into_iter().collect::<Vec<_>>(),
-            ["2182/tcp"]
-        );
+        assert_eq!(f.ports_now().into_iter().collect::<Vec<_>>(), ["2182/tcp"]);
         assert_eq!(f.application_version().as_deref(), Some("3.8.4"));
+    }
+
+    #[test]
+    fn opened_ports_shows_the_ports_of_earlier_hooks_and_this_hooks_changes_land_at_its_end() {
+        let f = three_units(true).ports(&["2181/tcp", "9000/tcp"]);
+        f.open_port(2182, "tcp").unwrap();
+        f.close_port(9000, "tcp").unwrap();
+        assert_eq!(
+            f.opened_ports().unwrap(),
+            ["2181/tcp", "9000/tcp"].map(String::from).into()
+        );
+        assert_eq!(
+            f.ports_now(),
+            ["2181/tcp", "2182/tcp"].map(String::from).into()
+        );
+        assert!(f.close_port(1, "sctp").is_err());
+        let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "open-port 2182/tcp",
+                "close-port 9000/tcp",
+                "opened-ports --format=json",
+                "close-port 1/sctp",
+            ]
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 pub mod fake;
 pub mod process;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::status::Status;
 
@@ -256,6 +256,8 @@ pub trait HookTools {
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<String>, ToolError>;
     /// `relation-list --format=json -r <id>`: remote unit names (as Juju sorts them: as text).
     fn relation_list(&self, relation_id: &str) -> Result<Vec<String>, ToolError>;
+    /// `relation-list --format=json -r <id> --app`: the remote application's name.
+    fn relation_app(&self, relation_id: &str) -> Result<String, ToolError>;
     /// `relation-get --format=json -r <id> [--app] - <unit-or-app>`.
     fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError>;
     /// `relation-set -r <id> [--app] --file -` with a JSON map on stdin; `""` deletes a key.
@@ -276,12 +278,22 @@ pub trait HookTools {
     fn application_version_set(&self, version: &str) -> Result<(), ToolError>;
     /// `network-get --format=json <binding>`.
     fn network_get(&self, binding: &str) -> Result<NetworkInfo, ToolError>;
+    /// `network-get --format=json -r <id> <binding>`: the binding as relation `<id>` sees it.
+    fn network_get_relation(
+        &self,
+        binding: &str,
+        relation_id: &str,
+    ) -> Result<NetworkInfo, ToolError>;
     /// `unit-get private-address` (deprecated, kept as a fallback).
     fn unit_get(&self, key: &str) -> Result<String, ToolError>;
-    /// `open-port <port>/<protocol>`.
+    /// `open-port <port>/<protocol>` (committed at the hook's end, as every write).
     fn open_port(&self, port: u16, protocol: &str) -> Result<(), ToolError>;
-    /// `close-port <port>/<protocol>` (closing a port that is not open changes nothing).
+    /// `close-port <port>/<protocol>` (committed at the hook's end).
     fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError>;
+    /// `opened-ports --format=json`: the unit's opened ports (`2181/tcp`, `1000-2000/udp`,
+    /// `icmp`). Whether this hook's own `open-port`s show differs between Juju versions:
+    /// ask before opening.
+    fn opened_ports(&self) -> Result<BTreeSet<String>, ToolError>;
     /// `goal-state --format=json`: the units Juju plans for this application, by name, with
     /// their goal status (`active`, `waiting`, `dying`, ...).
     fn goal_state_units(&self) -> Result<BTreeMap<String, String>, ToolError>;

@@ -20,7 +20,7 @@
 //! `relation-set` and `action-set` are shown with their keys only.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
@@ -157,6 +157,17 @@ pub(crate) mod argv {
             vec!["--format=json".into(), "-r".into(), relation_id.to_string()],
         )
     }
+    pub fn relation_list_app(relation_id: &str) -> Invocation {
+        Invocation::plain(
+            "relation-list",
+            vec![
+                "--format=json".into(),
+                "-r".into(),
+                relation_id.to_string(),
+                "--app".into(),
+            ],
+        )
+    }
     pub fn relation_get(relation_id: &str, bag: &Bag) -> Invocation {
         let mut args = vec!["--format=json".into(), "-r".into(), relation_id.to_string()];
         let name = match bag {
@@ -251,6 +262,17 @@ pub(crate) mod argv {
             vec!["--format=json".into(), binding.to_string()],
         )
     }
+    pub fn network_get_relation(binding: &str, relation_id: &str) -> Invocation {
+        Invocation::plain(
+            "network-get",
+            vec![
+                "--format=json".into(),
+                "-r".into(),
+                relation_id.to_string(),
+                binding.to_string(),
+            ],
+        )
+    }
     pub fn unit_get(key: &str) -> Invocation {
         Invocation::plain("unit-get", vec!["--format=json".into(), key.to_string()])
     }
@@ -262,6 +284,9 @@ pub(crate) mod argv {
     }
     pub fn close_port(port: u16, protocol: &str) -> Invocation {
         Invocation::plain("close-port", vec![format!("{port}/{protocol}")])
+    }
+    pub fn opened_ports() -> Invocation {
+        Invocation::plain("opened-ports", vec!["--format=json".into()])
     }
 
     /// `secret-get`'s selector arguments: the id, `--label L`, or both.
@@ -437,10 +462,12 @@ struct Cache {
     is_leader: Option<bool>,
     relation_ids: HashMap<String, Vec<String>>,
     relation_list: HashMap<String, Vec<String>>,
+    relation_app: HashMap<String, String>,
     bags: HashMap<(String, Bag), Databag>,
     config: Option<Map<String, Value>>,
     action: Option<Map<String, Value>>,
     network: HashMap<String, NetworkInfo>,
+    network_relation: HashMap<(String, String), NetworkInfo>,
     unit_get: HashMap<String, String>,
     goal_units: Option<BTreeMap<String, String>>,
     secrets: SecretCache,
@@ -799,6 +826,27 @@ impl HookTools for ProcessHookTools {
         Ok(v)
     }
 
+    fn relation_app(&self, relation_id: &str) -> Result<String, ToolError> {
+        if let Some(v) = self.cache.borrow().relation_app.get(relation_id) {
+            return Ok(v.clone());
+        }
+        let inv = argv::relation_list_app(relation_id);
+        let v = match self.run_json(&inv)? {
+            Value::String(s) if !s.is_empty() => s,
+            other => {
+                return Err(output_err(
+                    &inv,
+                    format!("expected an application name, got {}", kind(&other)),
+                ))
+            }
+        };
+        self.cache
+            .borrow_mut()
+            .relation_app
+            .insert(relation_id.to_string(), v.clone());
+        Ok(v)
+    }
+
     fn relation_get(&self, relation_id: &str, bag: &Bag) -> Result<Databag, ToolError> {
         let key = (relation_id.to_string(), bag.clone());
         if let Some(v) = self.cache.borrow().bags.get(&key) {
@@ -903,6 +951,31 @@ impl HookTools for ProcessHookTools {
         Ok(v)
     }
 
+    fn network_get_relation(
+        &self,
+        binding: &str,
+        relation_id: &str,
+    ) -> Result<NetworkInfo, ToolError> {
+        let key = (binding.to_string(), relation_id.to_string());
+        if let Some(v) = self.cache.borrow().network_relation.get(&key) {
+            return Ok(v.clone());
+        }
+        let inv = argv::network_get_relation(binding, relation_id);
+        let value = self.run_json(&inv)?;
+        if !value.is_object() {
+            return Err(output_err(
+                &inv,
+                format!("expected a map, got {}", kind(&value)),
+            ));
+        }
+        let v = parse_network_info(&value);
+        self.cache
+            .borrow_mut()
+            .network_relation
+            .insert(key, v.clone());
+        Ok(v)
+    }
+
     fn unit_get(&self, key: &str) -> Result<String, ToolError> {
         if let Some(v) = self.cache.borrow().unit_get.get(key) {
             return Ok(v.clone());
@@ -941,6 +1014,12 @@ impl HookTools for ProcessHookTools {
 
     fn close_port(&self, port: u16, protocol: &str) -> Result<(), ToolError> {
         self.run(&argv::close_port(port, protocol)).map(drop)
+    }
+
+    fn opened_ports(&self) -> Result<BTreeSet<String>, ToolError> {
+        let inv = argv::opened_ports();
+        let value = self.run_json(&inv)?;
+        Ok(string_list(&inv, value)?.into_iter().collect())
     }
 
     fn secret_add(
@@ -1237,7 +1316,7 @@ mod tests {
         h.action_fail("nope").unwrap();
         h.application_version_set("3.8.4").unwrap();
         h.open_port(2181, "tcp").unwrap();
-        h.close_port(2181, "tcp").unwrap();
+        h.close_port(2182, "tcp").unwrap();
         assert_eq!(
             t.log(),
             vec![
@@ -1248,7 +1327,7 @@ mod tests {
                 "action-fail [--] [nope]",
                 "application-version-set [--] [3.8.4]",
                 "open-port [2181/tcp]",
-                "close-port [2181/tcp]",
+                "close-port [2182/tcp]",
             ]
         );
     }

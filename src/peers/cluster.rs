@@ -4,10 +4,14 @@
 //!
 //! Unit bag (each unit writes its own): `ip` (its address on the `cluster` binding), `state`
 //! (`started` once it launched ZooKeeper; never cleared), `sync-phase` (the `sync` password
-//! rotation phase its running server uses), and for TLS (Charmed ZooKeeper's keys): `quorum`
-//! (`ssl` or `non-ssl`: whether its running server uses `sslQuorum`), `unified` (`true`
-//! while it runs with `portUnification`), plus `tls-cert` (ours: the SHA-256 fingerprint of
-//! the certificate it installed). Juju adds `private-address`.
+//! rotation phase its running server uses), `ip-<id>` (its address on the binding of
+//! `zookeeper` relation `<id>`, as Charmed ZooKeeper names it), `client-users` (a JSON list
+//! of the `zookeeper` relation ids whose users its running server was started with), and for
+//! TLS (Charmed ZooKeeper's keys): `quorum` (`ssl` or `non-ssl`: whether its running server
+//! uses `sslQuorum`), `unified` (`true` while it runs with `portUnification`), plus
+//! `tls-cert` (ours: the SHA-256 fingerprint of the certificate it installed). Juju adds
+//! `private-address`. Charmed ZooKeeper also published `hostname` and `fqdn` (its servers
+//! are named by FQDN in the ensemble's config); they are read, never written.
 //!
 //! App bag (the leader writes): `starting` (a unit id), `"<unit id>"` = `added`/`removed`
 //! (the voting members the leader recorded, as Charmed ZooKeeper keeps them),
@@ -15,18 +19,25 @@
 //! ZooKeeper names it), `secret-generation` (a counter the leader bumps whenever a password
 //! the servers use changes: no password or anything derived from one is in the bag),
 //! `sync-rotation` and `sync-user` for a `sync` rotation, and `root-acl` (`restricted` once
-//! the leader restricted the ACLs of `/` and ZooKeeper's own znodes), and for TLS (Charmed
-//! ZooKeeper's keys): `tls` (`enabled` while the `certificates` relation exists),
-//! `switching-encryption` (`started` while the ensemble moves between plaintext and TLS) and
-//! `quorum` (`default - non-ssl` as Charmed ZooKeeper writes it at install, `non-ssl` or
-//! `ssl`: the quorum encryption the ensemble moves to or runs). Earlier revisions of this charm
-//! kept `super-password`, `sync-password` and `sync-password-new` here: they are read only
-//! so that the leader can move them into the secret and delete them. Keys this charm does
-//! not know are left alone.
+//! the leader restricted the ACLs of `/` and ZooKeeper's own znodes). For the `zookeeper`
+//! relation: `client-relations` (a JSON map of relation id to the leader's record of that
+//! relation: its chroot, permission letters, and a digest of what was last published, none
+//! of it secret), `managed-chroots` (a JSON map of each chroot whose ACLs the leader set to
+//! the relations whose entries they hold, `7:cdrwa,9:r`) and `client-users` (a JSON list of
+//! the relation ids whose users every server must load: part of what a server runs with).
+//! For TLS (Charmed ZooKeeper's keys): `tls` (`enabled` while the `certificates` relation
+//! exists), `switching-encryption` (`started` while the ensemble moves between plaintext and
+//! TLS) and `quorum` (`default - non-ssl` as Charmed ZooKeeper writes it at install,
+//! `non-ssl` or `ssl`: the quorum encryption the ensemble moves to or runs).
+//! Earlier revisions of this charm kept `super-password`, `sync-password` and
+//! `sync-password-new` here, and earlier Charmed ZooKeeper revisions the client passwords as
+//! `relation-<id>`: they are read only so that the leader can move them into the secret and
+//! delete them. Keys this charm does not know are left alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use super::zookeeper::{Chroot, Coverage, Roles};
 use super::{field, parse_unit_id, put, text};
 use crate::hooktools::{Databag, SecretId};
 use crate::tls::{AppTls, Fingerprint, QuorumSetting};
@@ -36,6 +47,8 @@ pub const ENDPOINT: &str = "cluster";
 
 const IP: &str = "ip";
 const PRIVATE_ADDRESS: &str = "private-address";
+const HOSTNAME: &str = "hostname";
+const FQDN: &str = "fqdn";
 const STATE: &str = "state";
 const STARTED: &str = "started";
 const SYNC_PHASE: &str = "sync-phase";
@@ -60,6 +73,11 @@ const TLS: &str = "tls";
 const ENABLED: &str = "enabled";
 const SWITCHING_ENCRYPTION: &str = "switching-encryption";
 const SWITCHING_STARTED: &str = "started";
+const CLIENT_ADDRESS_PREFIX: &str = "ip-";
+const CLIENT_USERS: &str = "client-users";
+const CLIENT_RELATIONS: &str = "client-relations";
+const MANAGED_CHROOTS: &str = "managed-chroots";
+const LEGACY_CLIENT_PREFIX: &str = "relation-";
 
 /// The cluster relation as this unit sees it.
 pub type Cluster = super::Relation<App, Unit>;
@@ -221,10 +239,61 @@ pub struct Unit {
     /// `tls-cert`: the fingerprint of the certificate it installed; `None` if absent or not
     /// a fingerprint.
     pub tls_cert: Option<Fingerprint>,
+    /// Its address on each `zookeeper` relation's binding, by relation id (`ip-<id>`;
+    /// values that are not IP addresses are dropped).
+    pub client_addresses: BTreeMap<u32, IpAddr>,
+    /// The `zookeeper` relation ids whose users its running server was started with.
+    pub client_users: BTreeSet<u32>,
+    /// The host names Charmed ZooKeeper published (`hostname`, `fqdn`), when they are DNS
+    /// names; lower case, without a trailing dot.
+    pub names: Vec<String>,
 }
 
 fn ip(bag: &Databag, key: &str) -> Option<IpAddr> {
     bag.get(key).and_then(|v| v.parse().ok())
+}
+
+/// The `ip-<id>` keys of a unit bag.
+fn client_addresses(bag: &Databag) -> BTreeMap<u32, IpAddr> {
+    bag.iter()
+        .filter_map(|(k, v)| {
+            let id = parse_unit_id(k.strip_prefix(CLIENT_ADDRESS_PREFIX)?)?;
+            Some((id, v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn client_address_key(id: u32) -> String {
+    format!("{CLIENT_ADDRESS_PREFIX}{id}")
+}
+
+/// A JSON list of relation ids; anything else reads as empty.
+fn id_set(bag: &Databag, key: &str) -> BTreeSet<u32> {
+    bag.get(key)
+        .and_then(|v| serde_json::from_str::<BTreeSet<u32>>(v).ok())
+        .unwrap_or_default()
+}
+
+/// The JSON list of `ids`, or `""` (delete) when empty.
+fn id_set_text(ids: &BTreeSet<u32>) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(ids).unwrap_or_default()
+    }
+}
+
+/// A DNS name (letters, digits, `-` and `.`, at most 253 characters), lower case and
+/// without its trailing dot; `None` for anything else.
+pub fn dns_name(value: &str) -> Option<String> {
+    let name = value.trim_end_matches('.').to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && name.parse::<IpAddr>().is_err();
+    ok.then_some(name)
 }
 
 impl Unit {
@@ -237,6 +306,16 @@ impl Unit {
             quorum: text(bag, QUORUM).map(|v| Quorum::parse(&v)),
             unified: bag.get(UNIFIED).map(String::as_str) == Some(TRUE),
             tls_cert: bag.get(TLS_CERT).and_then(|v| v.parse().ok()),
+            client_addresses: client_addresses(bag),
+            client_users: id_set(bag, CLIENT_USERS),
+            names: {
+                let mut names: Vec<String> = [HOSTNAME, FQDN]
+                    .iter()
+                    .filter_map(|k| dns_name(bag.get(*k)?))
+                    .collect();
+                names.dedup();
+                names
+            },
         }
     }
 
@@ -262,6 +341,15 @@ impl Unit {
         }
         if let Some(f) = &self.tls_cert {
             bag.insert(TLS_CERT.into(), f.to_string());
+        }
+        for (id, a) in &self.client_addresses {
+            bag.insert(client_address_key(*id), a.to_string());
+        }
+        if !self.client_users.is_empty() {
+            bag.insert(CLIENT_USERS.into(), id_set_text(&self.client_users));
+        }
+        for (key, name) in [HOSTNAME, FQDN].into_iter().zip(&self.names) {
+            bag.insert(key.into(), name.clone());
         }
         bag
     }
@@ -335,6 +423,100 @@ pub struct App {
     pub switching_encryption: bool,
     /// `quorum` (absent: plaintext, as before any TLS).
     pub quorum: Option<Quorum>,
+    /// The `zookeeper` relation ids whose users every server must load.
+    pub client_users: BTreeSet<u32>,
+    /// The leader's record of each `zookeeper` relation whose user it manages.
+    pub client_relations: BTreeMap<u32, ClientRecord>,
+    /// The chroots whose ACLs the leader set, and the relations whose entries it set there.
+    pub managed_chroots: BTreeMap<Chroot, Coverage>,
+}
+
+/// The leader's record of one `zookeeper` relation: its user's password is in the internal
+/// secret (the record and the password are written together). Nothing in it is secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// The chroot managed for the relation: fixed once published; `None` while the client
+    /// asks for none, or for one that is refused.
+    pub chroot: Option<Chroot>,
+    /// The permissions its entries carry.
+    pub roles: Roles,
+    /// A digest of what was last published to it (see `client::publish`); `None` before
+    /// the first publication.
+    pub published: Option<String>,
+}
+
+impl ClientRecord {
+    fn from_json(v: &serde_json::Value) -> Option<ClientRecord> {
+        let o = v.as_object()?;
+        let text = |k: &str| o.get(k).and_then(serde_json::Value::as_str);
+        Some(ClientRecord {
+            chroot: match text("chroot") {
+                Some(c) => Some(Chroot::parse(c).ok()?),
+                None => None,
+            },
+            roles: Roles::parse(text("roles")?).ok()?,
+            published: text("published")
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(str::to_string),
+        })
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut o = serde_json::Map::new();
+        if let Some(c) = &self.chroot {
+            o.insert("chroot".into(), c.as_str().into());
+        }
+        o.insert("roles".into(), self.roles.letters().into());
+        if let Some(p) = &self.published {
+            o.insert("published".into(), p.clone().into());
+        }
+        serde_json::Value::Object(o)
+    }
+}
+
+/// The `client-relations` map; unreadable entries are dropped.
+fn client_relations(bag: &Databag) -> BTreeMap<u32, ClientRecord> {
+    let Some(serde_json::Value::Object(map)) = bag
+        .get(CLIENT_RELATIONS)
+        .and_then(|v| serde_json::from_str(v).ok())
+    else {
+        return BTreeMap::new();
+    };
+    map.iter()
+        .filter_map(|(k, v)| Some((parse_unit_id(k)?, ClientRecord::from_json(v)?)))
+        .collect()
+}
+
+fn client_relations_text(records: &BTreeMap<u32, ClientRecord>) -> String {
+    if records.is_empty() {
+        return String::new();
+    }
+    let map: serde_json::Map<String, serde_json::Value> = records
+        .iter()
+        .map(|(id, r)| (id.to_string(), r.to_json()))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// The `managed-chroots` map; unreadable entries are dropped.
+fn managed_chroots(bag: &Databag) -> BTreeMap<Chroot, Coverage> {
+    bag.get(MANAGED_CHROOTS)
+        .and_then(|v| serde_json::from_str::<BTreeMap<String, String>>(v).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(c, cov)| Some((Chroot::parse(c).ok()?, Coverage::parse(cov)?)))
+        .collect()
+}
+
+fn managed_chroots_text(chroots: &BTreeMap<Chroot, Coverage>) -> String {
+    if chroots.is_empty() {
+        return String::new();
+    }
+    let map: BTreeMap<&str, String> = chroots
+        .iter()
+        .map(|(c, cov)| (c.as_str(), cov.to_string()))
+        .collect();
+    serde_json::to_string(&map).unwrap_or_default()
 }
 
 /// The passwords earlier revisions of this charm kept in the app bag, as they are there.
@@ -343,6 +525,8 @@ pub struct LegacyPasswords {
     pub super_password: Option<String>,
     pub sync_password: Option<String>,
     pub sync_password_new: Option<String>,
+    /// Client passwords earlier Charmed ZooKeeper revisions kept as `relation-<id>`.
+    pub clients: BTreeMap<u32, String>,
 }
 
 impl std::fmt::Debug for LegacyPasswords {
@@ -358,7 +542,23 @@ impl LegacyPasswords {
         self.super_password.is_none()
             && self.sync_password.is_none()
             && self.sync_password_new.is_none()
+            && self.clients.is_empty()
     }
+}
+
+/// The `relation-<id>` keys of the app bag, with a value.
+fn legacy_clients(bag: &Databag) -> BTreeMap<u32, String> {
+    bag.iter()
+        .filter(|(_, v)| !v.is_empty())
+        .filter_map(|(k, v)| {
+            let id = parse_unit_id(k.strip_prefix(LEGACY_CLIENT_PREFIX)?)?;
+            Some((id, v.clone()))
+        })
+        .collect()
+}
+
+fn legacy_client_key(id: u32) -> String {
+    format!("{LEGACY_CLIENT_PREFIX}{id}")
 }
 
 impl App {
@@ -384,11 +584,15 @@ impl App {
                 super_password: text(bag, SUPER_PASSWORD),
                 sync_password: text(bag, SYNC_PASSWORD),
                 sync_password_new: text(bag, SYNC_PASSWORD_NEW),
+                clients: legacy_clients(bag),
             },
             tls: bag.get(TLS).map(String::as_str) == Some(ENABLED),
             switching_encryption: bag.get(SWITCHING_ENCRYPTION).map(String::as_str)
                 == Some(SWITCHING_STARTED),
             quorum: text(bag, QUORUM).map(|v| Quorum::parse(&v)),
+            client_users: id_set(bag, CLIENT_USERS),
+            client_relations: client_relations(bag),
+            managed_chroots: managed_chroots(bag),
         }
     }
 
@@ -415,6 +619,9 @@ impl App {
                 bag.insert(key.into(), v.clone());
             }
         }
+        for (id, v) in &self.legacy.clients {
+            bag.insert(legacy_client_key(*id), v.clone());
+        }
         if let Some(p) = self.sync_rotation {
             bag.insert(SYNC_ROTATION.into(), p.as_str().into());
         }
@@ -432,6 +639,18 @@ impl App {
         }
         if let Some(q) = &self.quorum {
             bag.insert(QUORUM.into(), q.as_str().into());
+        }
+        for (key, value) in [
+            (CLIENT_USERS, id_set_text(&self.client_users)),
+            (
+                CLIENT_RELATIONS,
+                client_relations_text(&self.client_relations),
+            ),
+            (MANAGED_CHROOTS, managed_chroots_text(&self.managed_chroots)),
+        ] {
+            if !value.is_empty() {
+                bag.insert(key.into(), value);
+            }
         }
         bag
     }
@@ -472,6 +691,10 @@ pub struct UnitPatch {
     pub unified: Option<bool>,
     /// `Some(None)` deletes `tls-cert` (no certificate installed).
     pub tls_cert: Option<Option<Fingerprint>>,
+    /// `ip-<id>` keys to write (`None` deletes one).
+    pub client_addresses: BTreeMap<u32, Option<IpAddr>>,
+    /// The client users the running server was started with (an empty set deletes the key).
+    pub client_users: Option<BTreeSet<u32>>,
 }
 
 impl UnitPatch {
@@ -499,6 +722,16 @@ impl UnitPatch {
         if let Some(f) = &self.tls_cert {
             put(&mut bag, TLS_CERT, f.as_ref().map(Fingerprint::as_str));
         }
+        for (id, a) in &self.client_addresses {
+            put(
+                &mut bag,
+                &client_address_key(*id),
+                a.map(|a| a.to_string()).as_deref(),
+            );
+        }
+        if let Some(ids) = &self.client_users {
+            bag.insert(CLIENT_USERS.into(), id_set_text(ids));
+        }
         bag
     }
 
@@ -510,6 +743,14 @@ impl UnitPatch {
             quorum: bag.get(QUORUM).map(|v| Quorum::parse(v).setting()),
             unified: bag.get(UNIFIED).map(|v| v == TRUE),
             tls_cert: field(bag, TLS_CERT, |v| v.parse().ok()),
+            client_addresses: bag
+                .iter()
+                .filter_map(|(k, v)| {
+                    let id = parse_unit_id(k.strip_prefix(CLIENT_ADDRESS_PREFIX)?)?;
+                    Some((id, if v.is_empty() { None } else { v.parse().ok() }))
+                })
+                .collect(),
+            client_users: bag.get(CLIENT_USERS).map(|_| id_set(bag, CLIENT_USERS)),
         }
     }
 }
@@ -529,6 +770,14 @@ pub struct AppPatch {
     pub drop_legacy: bool,
     /// The TLS state (`tls`, `switching-encryption`, `quorum`).
     pub tls: Option<AppTls>,
+    /// Delete these `relation-<id>` passwords an earlier Charmed ZooKeeper kept in the bag.
+    pub drop_legacy_clients: BTreeSet<u32>,
+    /// The whole set (an empty one deletes the key).
+    pub client_users: Option<BTreeSet<u32>>,
+    /// The whole map (an empty one deletes the key).
+    pub client_relations: Option<BTreeMap<u32, ClientRecord>>,
+    /// The whole map (an empty one deletes the key).
+    pub managed_chroots: Option<BTreeMap<Chroot, Coverage>>,
 }
 
 impl AppPatch {
@@ -547,6 +796,10 @@ impl AppPatch {
         self.root_acl_restricted = other.root_acl_restricted.or(self.root_acl_restricted);
         self.drop_legacy |= other.drop_legacy;
         self.tls = other.tls.or(self.tls);
+        self.drop_legacy_clients.extend(other.drop_legacy_clients);
+        self.client_users = other.client_users.or(self.client_users.take());
+        self.client_relations = other.client_relations.or(self.client_relations.take());
+        self.managed_chroots = other.managed_chroots.or(self.managed_chroots.take());
     }
 
     pub fn to_bag(&self) -> Databag {
@@ -586,6 +839,18 @@ impl AppPatch {
             );
             bag.insert(QUORUM.into(), Quorum::of(t.quorum).as_str().into());
         }
+        for id in &self.drop_legacy_clients {
+            bag.insert(legacy_client_key(*id), String::new());
+        }
+        if let Some(ids) = &self.client_users {
+            bag.insert(CLIENT_USERS.into(), id_set_text(ids));
+        }
+        if let Some(records) = &self.client_relations {
+            bag.insert(CLIENT_RELATIONS.into(), client_relations_text(records));
+        }
+        if let Some(chroots) = &self.managed_chroots {
+            bag.insert(MANAGED_CHROOTS.into(), managed_chroots_text(chroots));
+        }
         bag
     }
 
@@ -610,6 +875,14 @@ impl AppPatch {
                     == Some(SWITCHING_STARTED),
                 quorum: Quorum::parse(q).setting(),
             }),
+            drop_legacy_clients: bag
+                .iter()
+                .filter(|(_, v)| v.is_empty())
+                .filter_map(|(k, _)| parse_unit_id(k.strip_prefix(LEGACY_CLIENT_PREFIX)?))
+                .collect(),
+            client_users: bag.get(CLIENT_USERS).map(|_| id_set(bag, CLIENT_USERS)),
+            client_relations: bag.get(CLIENT_RELATIONS).map(|_| client_relations(bag)),
+            managed_chroots: bag.get(MANAGED_CHROOTS).map(|_| managed_chroots(bag)),
         }
     }
 }
@@ -639,11 +912,33 @@ mod tests {
                 quorum: Some(Quorum::Ssl),
                 unified: true,
                 tls_cert: Some(FP.parse().unwrap()),
+                client_addresses: BTreeMap::from([
+                    (3, "127.0.0.11".parse().unwrap()),
+                    (12, "10.0.0.5".parse().unwrap()),
+                ]),
+                client_users: BTreeSet::from([3, 12]),
+                names: vec!["juju-1".into(), "juju-1.lxd".into()],
             },
         ];
         for u in units {
             assert_eq!(Unit::from_bag(&u.to_bag()), u);
         }
+    }
+
+    #[test]
+    fn only_dns_names_are_read_as_host_names() {
+        let u = Unit::from_bag(&bag(&[
+            ("hostname", "Juju-1"),
+            ("fqdn", "juju-1.lxd."),
+            ("ip", "10.0.0.2"),
+        ]));
+        assert_eq!(u.names, ["juju-1", "juju-1.lxd"]);
+        for bad in ["", "10.0.0.2", "a b", "x;rm", "ä.lxd"] {
+            let u = Unit::from_bag(&bag(&[("fqdn", bad)]));
+            assert!(u.names.is_empty(), "{bad:?}");
+        }
+        let long = "a".repeat(254);
+        assert!(dns_name(&long).is_none());
     }
 
     #[test]
@@ -664,10 +959,34 @@ mod tests {
                 super_password: Some("S".into()),
                 sync_password: Some("Y".into()),
                 sync_password_new: Some("N".into()),
+                clients: BTreeMap::from([(7, "C".into())]),
             },
             tls: true,
             switching_encryption: true,
             quorum: Some(Quorum::DefaultNonSsl),
+            client_users: BTreeSet::from([7, 9]),
+            client_relations: BTreeMap::from([
+                (
+                    7,
+                    ClientRecord {
+                        chroot: Chroot::parse("/kafka").ok(),
+                        roles: Roles::default(),
+                        published: Some("0a1b".into()),
+                    },
+                ),
+                (
+                    9,
+                    ClientRecord {
+                        chroot: None,
+                        roles: Roles::parse("r").unwrap(),
+                        published: None,
+                    },
+                ),
+            ]),
+            managed_chroots: BTreeMap::from([(
+                Chroot::parse("/kafka").unwrap(),
+                Coverage::parse("7:cdrwa").unwrap(),
+            )]),
         };
         assert_eq!(App::from_bag(&app.to_bag()), app);
         assert_eq!(App::from_bag(&App::default().to_bag()), App::default());
@@ -679,6 +998,8 @@ mod tests {
             ip: Some("127.0.0.2".parse().unwrap()),
             started: true,
             sync_phase: Some(None),
+            client_addresses: BTreeMap::from([(5, Some("127.0.0.2".parse().unwrap())), (6, None)]),
+            client_users: Some(BTreeSet::from([5])),
             quorum: Some(QuorumSetting::Ssl),
             unified: Some(false),
             tls_cert: Some(None),
@@ -705,6 +1026,17 @@ mod tests {
                 switching: false,
                 quorum: QuorumSetting::Ssl,
             }),
+            drop_legacy_clients: BTreeSet::from([4]),
+            client_users: Some(BTreeSet::new()),
+            client_relations: Some(BTreeMap::from([(
+                2,
+                ClientRecord {
+                    chroot: Chroot::parse("/a").ok(),
+                    roles: Roles::parse("rw").unwrap(),
+                    published: None,
+                },
+            )])),
+            managed_chroots: Some(BTreeMap::new()),
         };
         assert_eq!(AppPatch::from_bag(&app.to_bag()), app);
         assert_eq!(
@@ -742,6 +1074,8 @@ mod tests {
             ip: Some("127.0.0.5".parse().unwrap()),
             started: true,
             sync_phase: Some(Some(SyncRotation::Switch)),
+            client_addresses: BTreeMap::from([(7, Some("127.0.0.5".parse().unwrap())), (3, None)]),
+            client_users: Some(BTreeSet::from([7, 12])),
             ..UnitPatch::default()
         };
         assert_eq!(
@@ -749,7 +1083,10 @@ mod tests {
             bag(&[
                 ("ip", "127.0.0.5"),
                 ("state", "started"),
-                ("sync-phase", "switch")
+                ("sync-phase", "switch"),
+                ("ip-7", "127.0.0.5"),
+                ("ip-3", ""),
+                ("client-users", "[7,12]"),
             ])
         );
     }
@@ -825,6 +1162,83 @@ mod tests {
             report.to_bag(),
             bag(&[("quorum", "ssl"), ("unified", ""), ("tls-cert", FP)])
         );
+    }
+
+    #[test]
+    fn the_client_relation_records_have_a_readable_wire_format_and_no_secret() {
+        let app = AppPatch {
+            client_users: Some(BTreeSet::from([7])),
+            client_relations: Some(BTreeMap::from([(
+                7,
+                ClientRecord {
+                    chroot: Chroot::parse("/kafka").ok(),
+                    roles: Roles::default(),
+                    published: Some("ab01".into()),
+                },
+            )])),
+            managed_chroots: Some(BTreeMap::from([(
+                Chroot::parse("/kafka").unwrap(),
+                Coverage::parse("7:cdrwa").unwrap(),
+            )])),
+            drop_legacy_clients: BTreeSet::from([7]),
+            ..AppPatch::default()
+        };
+        assert_eq!(
+            app.to_bag(),
+            bag(&[
+                ("client-users", "[7]"),
+                (
+                    "client-relations",
+                    r#"{"7":{"chroot":"/kafka","published":"ab01","roles":"cdrwa"}}"#
+                ),
+                ("managed-chroots", r#"{"/kafka":"7:cdrwa"}"#),
+                ("relation-7", ""),
+            ])
+        );
+        // Emptied, they are deleted.
+        let empty = AppPatch {
+            client_users: Some(BTreeSet::new()),
+            client_relations: Some(BTreeMap::new()),
+            managed_chroots: Some(BTreeMap::new()),
+            ..AppPatch::default()
+        };
+        assert!(empty.to_bag().values().all(String::is_empty));
+    }
+
+    #[test]
+    fn unreadable_client_records_are_dropped_not_trusted() {
+        let app = App::from_bag(&bag(&[
+            ("client-users", "[1, \"2\"]"),
+            (
+                "client-relations",
+                r#"{"1":{"chroot":"/","roles":"r"},"2":{"roles":"rw","published":"zz"},"x":{"roles":"r"},"3":{"chroot":"/ok"}}"#,
+            ),
+            (
+                "managed-chroots",
+                r#"{"/zookeeper":"1:r","/ok":"1:r,2:rw","/bad":"one"}"#,
+            ),
+            ("relation-4", "legacy-client-pw"),
+            ("ip-5", "127.0.0.1"),
+        ]));
+        assert!(app.client_users.is_empty());
+        assert_eq!(app.client_relations.keys().collect::<Vec<_>>(), [&2]);
+        assert_eq!(app.client_relations[&2].published, None);
+        assert_eq!(
+            app.managed_chroots
+                .keys()
+                .map(Chroot::as_str)
+                .collect::<Vec<_>>(),
+            ["/ok"]
+        );
+        assert_eq!(app.legacy.clients[&4], "legacy-client-pw");
+        let unit = Unit::from_bag(&bag(&[
+            ("ip-5", "127.0.0.1"),
+            ("ip-6", "host.example"),
+            ("ip-x", "127.0.0.1"),
+            ("client-users", "5"),
+        ]));
+        assert_eq!(unit.client_addresses.keys().collect::<Vec<_>>(), [&5]);
+        assert!(unit.client_users.is_empty());
     }
 
     #[test]

@@ -15,14 +15,15 @@
 //!
 //! - [`cluster`]: addresses, start order, quorum membership records, internal passwords;
 //! - [`restart`]: the rolling-restart lock (rolling-ops v0's contract);
-//! - [`upgrade`]: the in-place upgrade (the upgrade lib's contract).
-//!
-//! A client relation module (`zookeeper`) fits the same shape: a `Relation<App, Unit>` per
-//! remote application, with patches for the provider's side.
+//! - [`upgrade`]: the in-place upgrade (the upgrade lib's contract);
+//! - [`zookeeper`]: the client relation this charm provides (not a peer relation, but the
+//!   same rules: the requirer's request and the provider's publication as types, the
+//!   provider's writes as a patch), and the chroot and ACL-letter rules.
 
 pub mod cluster;
 pub mod restart;
 pub mod upgrade;
+pub mod zookeeper;
 
 use std::collections::BTreeMap;
 

@@ -2,6 +2,7 @@
 //! which order do the units go, and how is a failed upgrade's stack repaired for the
 //! rollback.
 
+use crate::ghost::Ghost;
 use crate::peers::upgrade::{UnitState, UpgradeState};
 use crate::snapshot::Snapshot;
 
@@ -10,6 +11,8 @@ use crate::snapshot::Snapshot;
 pub enum NotReady {
     #[error("no ZooKeeper server answered; check that the units are active")]
     NoServerAnswered,
+    #[error("{ghost}: the voters must be exactly the serving units, or upgrading one could leave a minority serving; {}", .ghost.remedy())]
+    ExtraVoter { ghost: Ghost },
     #[error("unit {0} is not a voting member of the quorum yet; wait until every unit is active")]
     NotAVoter(u32),
     #[error("unit {0} is still syncing with the quorum leader")]
@@ -26,12 +29,15 @@ pub enum NotReady {
     Restarting,
 }
 
-/// Every unit a serving voting member, a quorum leader with nothing to sync, and no unit
-/// joining or restarting.
+/// The voters exactly the units, every unit a serving voting member, a quorum leader with
+/// nothing to sync, and no unit joining or restarting.
 pub fn ensemble_ready(s: &Snapshot) -> Result<(), NotReady> {
     let voters = s.ensemble.voter_units();
     if s.ensemble.config.is_none() {
         return Err(NotReady::NoServerAnswered);
+    }
+    if let Some(ghost) = s.ghost_voters().into_iter().next() {
+        return Err(NotReady::ExtraVoter { ghost });
     }
     for id in s.members() {
         if !voters.contains(&id) {
@@ -179,6 +185,85 @@ mod tests {
         assert_eq!(
             ensemble_ready(&unasked.snapshot()),
             Err(NotReady::NotServing(1))
+        );
+    }
+
+    /// `w` with server `id` at `host` as a voter in the live config.
+    fn with_voter(mut w: World, id: u32, host: &str) -> World {
+        let cfg = w.s.ensemble.config.as_mut().unwrap();
+        cfg.members.insert(
+            id,
+            crate::zk::ServerSpec {
+                id,
+                host: host.into(),
+                role: crate::zk::Role::Participant,
+            },
+        );
+        w
+    }
+
+    #[test]
+    fn a_voter_no_unit_stands_behind_is_refused_and_named() {
+        use crate::ghost::Why;
+        // A server no unit has, even though every unit serves and is a voter.
+        let extra = with_voter(healthy3(0).leader(), 10, "127.0.0.99");
+        let err = ensemble_ready(&extra.snapshot()).unwrap_err();
+        assert!(
+            matches!(&err, NotReady::ExtraVoter { ghost } if ghost.server_id == 10 && ghost.why == Why::NoUnit),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("voter server.10 at 127.0.0.99 has no unit behind it"),
+            "{text}"
+        );
+        assert!(text.contains("exactly the serving units"), "{text}");
+        // Unit 1's seat held by a server at another address (an earlier deployment's).
+        let squatted = with_voter(healthy3(0).leader(), 2, "127.0.0.99");
+        let err = ensemble_ready(&squatted.snapshot()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("voter server.2 at 127.0.0.99 is not unit 1's server"),
+            "{err}"
+        );
+        // A unit that left while its server kept its seat.
+        let mut left = healthy3(0).leader();
+        left.cluster.units.remove(&2);
+        let err = ensemble_ready(&left.snapshot()).unwrap_err();
+        assert!(
+            matches!(&err, NotReady::ExtraVoter { ghost } if ghost.server_id == 3),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn voters_named_by_the_fqdns_charmed_zookeeper_published_are_the_units() {
+        // After a refresh from Charmed ZooKeeper, its server lines name the units by FQDN.
+        let mut w = healthy3(0).leader();
+        for (id, spec) in w.s.ensemble.config.as_mut().unwrap().members.iter_mut() {
+            spec.host = format!("juju-{}.lxd", id - 1);
+        }
+        for id in 0..3 {
+            w = w
+                .cluster_unit(id, "hostname", &format!("juju-{id}"))
+                .cluster_unit(id, "fqdn", &format!("juju-{id}.lxd"));
+        }
+        assert_eq!(ensemble_ready(&w.snapshot()), Ok(()));
+        // Another name in unit 2's seat is not unit 2's server.
+        w.s.ensemble
+            .config
+            .as_mut()
+            .unwrap()
+            .members
+            .get_mut(&3)
+            .unwrap()
+            .host = "juju-9.lxd".into();
+        let err = ensemble_ready(&w.snapshot()).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "voter server.3 at juju-9.lxd is not unit 2's server (the unit's address is 127.0.0.13, juju-2, juju-2.lxd)"
+            ),
+            "{err}"
         );
     }
 

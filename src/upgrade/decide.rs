@@ -13,7 +13,9 @@
 //! removed mid-upgrade (the leader drops them from the stack); a single unit (it is its own
 //! "every unit"); a refresh before `pre-upgrade-check` (blocked with what to run, instead of
 //! silently running new code on the old workload); an unreadable stack (an upgrade in an
-//! unknown state: everything that waits for upgrades waits, and the status says so).
+//! unknown state: everything that waits for upgrades waits, and the status says so); a
+//! unit whose data disk has no room for the snapshot its server writes when it comes back
+//! (it keeps serving the old version, blocked, until the disk has room).
 
 use crate::peers::upgrade::{cluster_state, Stack, UnitState, UpgradeState};
 use crate::plan::{Plan, UpgradeFailed, WorkloadOp};
@@ -223,8 +225,15 @@ pub fn decide_upgrade(s: &Snapshot, plan: &mut Plan) -> Gate {
                     Some(UpgradeState::Ready | UpgradeState::Completed)
                 )
             });
+            let fits = s.workload.machine.new_snapshot_fits();
             if !pending {
                 plan.statuses.push(Status::waiting(prepared(&s.app_name)));
+            } else if let (true, Err(no_room)) = (others_ok, fits) {
+                // The server would not come back: it keeps serving the old version.
+                plan.statuses.push(Status::blocked(format!(
+                    "upgrade held back: {no_room}; {}",
+                    crate::machine::GROW_THE_DISK
+                )));
             } else if others_ok {
                 set_own(plan, own, UpgradeState::Upgrading);
                 plan.workload.push(WorkloadOp::Upgrade {

@@ -348,6 +348,60 @@ pub fn write_in(
     result
 }
 
+/// Appends `line` to the log file `path`, creating it with `mode` (root's), in a directory
+/// that must exist (`Ok(false)`, nothing written, when it does not). Once the file has grown
+/// past `rotate_at` bytes it is first renamed to `<name>.1` (replacing the previous one), so
+/// the two files never hold much more than twice that.
+///
+/// A link, or anything but a regular file with one link, planted at the name is an error,
+/// never written through: the open does not follow links and does not block on a FIFO, and
+/// the file is checked through its descriptor before the write. Renaming replaces whatever
+/// is at `<name>.1` without following it.
+///
+/// # Errors
+/// When the directory cannot be opened safely, or a step fails.
+pub fn append_line(path: &Path, line: &str, mode: u32, rotate_at: u64) -> io::Result<bool> {
+    let (dir_path, name) = split(path)?;
+    let dir = match open_dir(dir_path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let c = cstring(name)?;
+    match lstat_at(dir.as_raw_fd(), &c) {
+        Ok(st) if st.st_size >= 0 && st.st_size as u64 >= rotate_at => {
+            let mut old = name.to_os_string();
+            old.push(".1");
+            let old = cstring(&old)?;
+            // SAFETY: renameat(2) of two names relative to the same directory fd.
+            check(unsafe {
+                libc::renameat(dir.as_raw_fd(), c.as_ptr(), dir.as_raw_fd(), old.as_ptr())
+            })?;
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let fd = open_at(
+        dir.as_raw_fd(),
+        &c,
+        libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        mode,
+    )?;
+    let st = stat_fd(fd.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_nlink != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file with a single link; not writing to it",
+        ));
+    }
+    let mut text = line.trim_end_matches('\n').to_string();
+    text.push('\n');
+    // One write(2) of a short line to an O_APPEND file: lines of hooks never interleave.
+    File::from(fd).write_all(text.as_bytes())?;
+    Ok(true)
+}
+
 /// Opens the file `path` for reading without following a link; `None` when it does not
 /// exist (nor its directory).
 fn open_file(path: &Path) -> io::Result<Option<File>> {
@@ -476,6 +530,63 @@ mod tests {
             .unwrap()
             .file_type()
             .is_symlink());
+    }
+
+    #[test]
+    fn lines_are_appended_then_rotated_once_the_file_is_big() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("charm.log");
+        assert!(append_line(&log, "one", 0o640, 20).unwrap());
+        assert!(append_line(&log, "two\n", 0o640, 20).unwrap());
+        assert_eq!(read_optional(&log).unwrap().as_deref(), Some("one\ntwo\n"));
+        assert_eq!(std::fs::metadata(&log).unwrap().mode() & 0o777, 0o640);
+        assert!(append_line(&log, "three-is-longer", 0o640, 20).unwrap());
+        // 24 bytes now: the next line starts a new file.
+        assert!(append_line(&log, "four", 0o640, 20).unwrap());
+        assert_eq!(read_optional(&log).unwrap().as_deref(), Some("four\n"));
+        assert_eq!(
+            read_optional(&dir.path().join("charm.log.1"))
+                .unwrap()
+                .as_deref(),
+            Some("one\ntwo\nthree-is-longer\n")
+        );
+        // No directory (the workload is not installed): nothing, and no error.
+        assert!(!append_line(&dir.path().join("absent/charm.log"), "x", 0o640, 20).unwrap());
+        assert!(!dir.path().join("absent").exists());
+    }
+
+    #[test]
+    fn an_append_never_writes_through_a_planted_link_fifo_or_hard_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "original").unwrap();
+        let log = dir.path().join("charm.log");
+        symlink(&victim, &log).unwrap();
+        assert!(append_line(&log, "x", 0o640, 1 << 20).is_err());
+        std::fs::remove_file(&log).unwrap();
+        std::fs::hard_link(&victim, &log).unwrap();
+        assert!(append_line(&log, "x", 0o640, 1 << 20).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "original");
+        std::fs::remove_file(&log).unwrap();
+        let c = CString::new(log.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mkfifo(3) with a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(
+            append_line(&log, "x", 0o640, 1 << 20).is_err(),
+            "no reader: no block"
+        );
+        // A link planted at the rotated name is replaced, not followed.
+        std::fs::remove_file(&log).unwrap();
+        std::fs::write(&log, "0123456789").unwrap();
+        symlink(&victim, dir.path().join("charm.log.1")).unwrap();
+        assert!(append_line(&log, "x", 0o640, 5).unwrap());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "original");
+        assert_eq!(
+            read_optional(&dir.path().join("charm.log.1"))
+                .unwrap()
+                .as_deref(),
+            Some("0123456789")
+        );
     }
 
     #[test]

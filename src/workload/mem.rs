@@ -11,6 +11,10 @@
 //!   [`MemWorkload::exits_after_start_logging`] also has it log why, for
 //!   [`Workload::exit_cause`].
 //!
+//! The machine's facts are whatever the test gives ([`MemWorkload::with_machine`], nothing
+//! by default); a purge deletes what ZooKeeper's purge tool would
+//! ([`crate::machine::DataFiles::purgeable`]) and frees that space on the disk.
+//!
 //! Whether it is installed and whether the server runs are answered from the state, as the
 //! cheap local facts the trait asks for; the data directories' preparation and the removal of
 //! the charm's private state are recorded (the latter removes the files under
@@ -33,6 +37,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Paths, Workload, WorkloadError};
+use crate::cos::exporters::Capabilities;
+use crate::machine::MachineFacts;
 
 /// An operation of the [`Workload`] trait, to make it fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +54,7 @@ pub enum Op {
     ReadFile,
     PrepareDataDirs,
     ClearPrivateState,
+    Purge,
 }
 
 impl Op {
@@ -64,6 +71,7 @@ impl Op {
             Op::ReadFile => "read-file",
             Op::PrepareDataDirs => "prepare-data-dirs",
             Op::ClearPrivateState => "clear-private-state",
+            Op::Purge => "purge",
         }
     }
 }
@@ -85,6 +93,8 @@ pub enum WorkloadCall {
     PrepareDataDirs,
     /// The charm's private state directory removed.
     ClearPrivateState,
+    /// Old snapshots and logs purged, keeping this many snapshots.
+    Purge(u32),
 }
 
 #[derive(Debug)]
@@ -104,6 +114,11 @@ struct State {
     /// The causes logged so far, one per start that exited: [`Workload::log_mark`] is
     /// their count.
     log: Vec<String>,
+    /// The exporters the installed workload ships.
+    exporters: Capabilities,
+    machine: MachineFacts,
+    /// A purge succeeds and deletes nothing.
+    purge_keeps_all: bool,
 }
 
 /// The in-memory workload. See the module docs.
@@ -136,6 +151,9 @@ impl MemWorkload {
                 exits_after_start: false,
                 exit_cause: None,
                 log: Vec::new(),
+                exporters: Capabilities::none(),
+                machine: MachineFacts::default(),
+                purge_keeps_all: false,
             }),
         }
     }
@@ -152,6 +170,12 @@ impl MemWorkload {
         self
     }
 
+    /// The installed workload ships these exporters (the snap's: [`Capabilities::snap`]).
+    pub fn with_exporters(self, exporters: Capabilities) -> Self {
+        self.state.borrow_mut().exporters = exporters;
+        self
+    }
+
     /// `install` and `refresh` put `version` in place.
     pub fn pinned(self, version: &str) -> Self {
         self.state.borrow_mut().pinned = version.to_string();
@@ -164,6 +188,24 @@ impl MemWorkload {
             .borrow_mut()
             .files
             .insert(path.into(), (contents.to_string(), 0o600));
+        self
+    }
+
+    /// The machine's memory, data disk and data files.
+    pub fn with_machine(self, machine: MachineFacts) -> Self {
+        self.set_machine(machine);
+        self
+    }
+
+    /// Changes the machine's facts (a test between two hooks).
+    pub fn set_machine(&self, machine: MachineFacts) {
+        self.state.borrow_mut().machine = machine;
+    }
+
+    /// A purge succeeds but deletes nothing (as ZooKeeper's tool keeps one more snapshot
+    /// than the charm reckons when the newest is still being written).
+    pub fn purge_keeps_everything(self) -> Self {
+        self.state.borrow_mut().purge_keeps_all = true;
         self
     }
 
@@ -284,6 +326,15 @@ impl Workload for MemWorkload {
         Ok(self.state.borrow().version.clone())
     }
 
+    fn exporters(&self) -> Result<Capabilities, WorkloadError> {
+        let st = self.state.borrow();
+        Ok(if st.version.is_some() {
+            st.exporters.clone()
+        } else {
+            Capabilities::none()
+        })
+    }
+
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError> {
         self.check(Op::SetJvmFlags)?;
         self.record(WorkloadCall::SetJvmFlags(flags.to_vec()));
@@ -350,6 +401,27 @@ impl Workload for MemWorkload {
         Ok(())
     }
 
+    fn machine(&self) -> MachineFacts {
+        self.state.borrow().machine.clone()
+    }
+
+    fn purge(&self, retain: u32) -> Result<(), WorkloadError> {
+        self.check(Op::Purge)?;
+        self.record(WorkloadCall::Purge(retain));
+        let mut st = self.state.borrow_mut();
+        if st.purge_keeps_all {
+            return Ok(());
+        }
+        let machine = &mut st.machine;
+        let freed = machine.data.purgeable(retain).bytes;
+        machine.data = machine.data.after_purge(retain);
+        if let Some(disk) = &mut machine.disk {
+            disk.free = disk.free.saturating_add(freed).min(disk.total);
+            disk.available = disk.available.saturating_add(freed).min(disk.total);
+        }
+        Ok(())
+    }
+
     fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError> {
         self.check(Op::WriteFile)?;
         self.record(WorkloadCall::Write(path.to_path_buf(), mode));
@@ -357,6 +429,24 @@ impl Workload for MemWorkload {
             path.to_path_buf(),
             (String::from_utf8_lossy(contents).into_owned(), mode),
         );
+        Ok(())
+    }
+
+    /// Appends to the file while the workload is installed (before, its log directory does
+    /// not exist); no rotation, and not recorded as a call: a log line changes nothing the
+    /// server runs with.
+    fn append_line(&self, path: &Path, line: &str, _rotate_at: u64) -> Result<(), WorkloadError> {
+        self.check(Op::WriteFile)?;
+        let mut st = self.state.borrow_mut();
+        if st.version.is_none() {
+            return Ok(());
+        }
+        let entry = st
+            .files
+            .entry(path.to_path_buf())
+            .or_insert_with(|| (String::new(), 0o640));
+        entry.0.push_str(line.trim_end_matches('\n'));
+        entry.0.push('\n');
         Ok(())
     }
 

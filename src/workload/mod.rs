@@ -2,16 +2,21 @@
 //!
 //! [`snap::SnapWorkload`] drives the `charmed-zookeeper` snap: the only backend the charm
 //! binary has. [`files`] is how the charm reads and writes files in directories the
-//! workload user can write too (never through a link that user planted).
+//! workload user can write too (never through a link that user planted). [`facts`] reads
+//! the machine's memory, the data filesystem's usage and the data files.
 //! [`mem::MemWorkload`] keeps everything in memory, for tests that run whole hooks
 //! in-process. `testkit` has one more implementation of [`Workload`]: a local process
 //! backend (Debian's jars as a plain process, for tests that start servers without a model).
 
+pub mod facts;
 pub mod files;
 pub mod mem;
 pub mod snap;
 
 use std::path::{Path, PathBuf};
+
+use crate::cos::exporters::Capabilities;
+use crate::machine::MachineFacts;
 
 /// Error from the workload layer.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +103,11 @@ impl Paths {
     pub fn myid(&self) -> PathBuf {
         self.data_dir.join("myid")
     }
+    /// The charm's own log of its hooks ([`crate::cos::charm_log`]), beside the server's
+    /// so that the COS agent ships both.
+    pub fn charm_log(&self) -> PathBuf {
+        self.log_dir.join(crate::cos::charm_log::FILE)
+    }
     /// The server's own log file (the snap's logback configuration writes
     /// `<log_dir>/zookeeper.log`).
     pub fn server_log(&self) -> PathBuf {
@@ -132,6 +142,11 @@ pub trait Workload {
     /// The installed ZooKeeper version (`3.8.0`), if installed. May run a subprocess: ask
     /// only when it can have changed (install, upgrade).
     fn version(&self) -> Result<Option<String>, WorkloadError>;
+    /// The metrics exporters the installed workload ships ([`crate::cos::exporters`]), from
+    /// a cheap local fact; none when it is not installed.
+    fn exporters(&self) -> Result<Capabilities, WorkloadError> {
+        Ok(Capabilities::none())
+    }
     /// Sets the JVM flags the server starts with (log level, JAAS location, ...). Takes
     /// effect at the next start.
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError>;
@@ -163,6 +178,13 @@ pub trait Workload {
     /// Writes a file atomically (temp file + rename) with `mode`, owned by the workload user
     /// (or by root, in the charm's private state directory).
     fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WorkloadError>;
+    /// Appends one line to the log file `path` (made root's, mode 0640, rotated once past
+    /// `rotate_at` bytes); nothing when its directory does not exist (the workload is not
+    /// installed). Implementations without logs anyone ships may keep the default, which
+    /// does nothing.
+    fn append_line(&self, _path: &Path, _line: &str, _rotate_at: u64) -> Result<(), WorkloadError> {
+        Ok(())
+    }
     /// Reads a file; `Ok(None)` when it does not exist.
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError>;
     /// Deletes a file (never following a link); a missing file is not an error.
@@ -170,6 +192,18 @@ pub trait Workload {
     /// Deletes the charm's private state directory and everything in it (the `remove`
     /// hook, and `install`, which must not inherit what an earlier unit left).
     fn clear_private_state(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+    /// The machine's memory, the usage of the filesystem holding the data directories and
+    /// ZooKeeper's snapshots and logs there, from cheap local facts (no subprocess). What
+    /// cannot be read is left out.
+    fn machine(&self) -> MachineFacts {
+        MachineFacts::default()
+    }
+    /// Deletes the old snapshots and transaction logs with ZooKeeper's own purge tool,
+    /// keeping the `retain` newest snapshots and the logs they need (as ZooKeeper's
+    /// autopurge does; safe while the server runs).
+    fn purge(&self, _retain: u32) -> Result<(), WorkloadError> {
         Ok(())
     }
 }

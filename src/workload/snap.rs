@@ -16,7 +16,11 @@
 //!   could plant.
 //!
 //! What costs a subprocess: `snap` commands only when the workload changes (install,
-//! refresh, start, stop) and for [`Workload::version`]. Whether it is installed is whether
+//! refresh, start, stop), [`Workload::version`], and a purge: ZooKeeper's own purge tool
+//! (`PurgeTxnLog`) run with the snap's Java runtime and jars as `snap_daemon` (through
+//! `setpriv`, so the files it may delete are exactly the server's). The machine's facts
+//! ([`Workload::machine`]) are read from `/proc/meminfo`, `statvfs` of the `data` storage
+//! and a listing of the data directories. Whether it is installed is whether
 //! `/snap/charmed-zookeeper/current` exists; whether the server runs is read from `/proc`:
 //! a `QuorumPeerMain` started with a config under `/var/snap/charmed-zookeeper/` whose view
 //! of that directory is this process's own (so a server of another unit, in a container or
@@ -25,7 +29,9 @@
 //!
 //! Every command goes through a [`CommandRunner`], so tests can check exactly what is run.
 
-use super::{files, io_err, Paths, Workload, WorkloadError, MAIN_CLASS};
+use super::{facts, files, io_err, Paths, Workload, WorkloadError, MAIN_CLASS};
+use crate::cos::exporters::Capabilities;
+use crate::machine::MachineFacts;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -47,6 +53,8 @@ pub const ROOT_GID: u32 = 0;
 pub const JVM_FLAGS_VAR: &str = "SERVER_JVMFLAGS";
 /// Where snapd mounts the snap (`$SNAP` is `<this>/<revision>`, `current` links to it).
 pub const SNAP_MOUNT: &str = "/snap/charmed-zookeeper";
+/// The server's jars under [`SNAP_MOUNT`]: all of them are on its classpath.
+pub const SNAP_LIB: &str = "current/opt/zookeeper/lib";
 /// The snap's writable data (`$SNAP_DATA` is `<this>/<revision>`, `$SNAP_COMMON` is
 /// `<this>/common`).
 pub const SNAP_DATA_ROOT: &str = "/var/snap/charmed-zookeeper";
@@ -61,6 +69,12 @@ pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 pub const SERVICE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Deadline of the commands that only read or flip a flag (`list`, `refresh --hold`).
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Deadline of a purge (a JVM start and deleting files).
+pub const PURGE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The purge tool's class in ZooKeeper's jar.
+pub const PURGE_CLASS: &str = "org.apache.zookeeper.server.PurgeTxnLog";
+/// Where the machine's memory is read.
+pub const MEMINFO: &str = "/proc/meminfo";
 /// The most of the server's log read for the cause of an exit.
 const LOG_TAIL: u64 = 64 * 1024;
 
@@ -155,6 +169,25 @@ impl Layout {
         self.data_root.join("common/var/lib/zookeeper")
     }
 
+    /// ZooKeeper's jars in the snap (`$SNAP/opt/zookeeper/lib`).
+    pub fn jars(&self) -> PathBuf {
+        self.snap_mount.join("current/opt/zookeeper/lib")
+    }
+
+    /// The snap's Java runtime: `$SNAP/usr/lib/jvm/<jre>/bin/java` (the first JRE by name),
+    /// if the snap has one.
+    pub fn java(&self) -> Option<PathBuf> {
+        let jvm = self.snap_mount.join("current/usr/lib/jvm");
+        let mut homes: Vec<PathBuf> = fs::read_dir(&jvm)
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("bin/java"))
+            .filter(|java| java.is_file())
+            .collect();
+        homes.sort();
+        homes.into_iter().next()
+    }
+
     /// The private state directory of `unit` in the model `model_uuid`:
     /// `<state root>/<model uuid>/<app>-<n>`, each part reduced to `[A-Za-z0-9-]`.
     pub fn state_dir(&self, model_uuid: Option<&str>, unit: &str) -> PathBuf {
@@ -186,6 +219,8 @@ pub struct SnapWorkload {
     layout: Layout,
     paths: Paths,
     owner: Option<(u32, u32)>,
+    /// [`MEMINFO`].
+    meminfo: PathBuf,
 }
 
 impl std::fmt::Debug for SnapWorkload {
@@ -227,7 +262,14 @@ impl SnapWorkload {
             layout,
             paths,
             owner,
+            meminfo: MEMINFO.into(),
         }
+    }
+
+    /// Reads the machine's memory from `meminfo` instead of [`MEMINFO`] (tests).
+    pub fn with_meminfo(mut self, meminfo: PathBuf) -> SnapWorkload {
+        self.meminfo = meminfo;
+        self
     }
 
     /// The environment file `SERVER_JVMFLAGS` is merged into.
@@ -414,6 +456,20 @@ impl Workload for SnapWorkload {
         }
     }
 
+    fn exporters(&self) -> Result<Capabilities, WorkloadError> {
+        // Every jar there is on the server's classpath (the snap's launcher lists them).
+        let lib = self.layout.snap_mount.join(SNAP_LIB);
+        let names: Vec<String> = match fs::read_dir(&lib) {
+            Ok(entries) => entries
+                .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect::<Result<_, _>>()
+                .map_err(io_err("list", &lib))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err("list", &lib)(e)),
+        };
+        Ok(Capabilities::from_jars(&lib, &names))
+    }
+
     fn set_jvm_flags(&self, flags: &[String]) -> Result<(), WorkloadError> {
         if let Some(bad) = flags.iter().find(|f| f.contains('\n')) {
             return Err(WorkloadError::Other(format!(
@@ -507,12 +563,74 @@ impl Workload for SnapWorkload {
         files::write_in(&fd, name, contents, mode, owner).map_err(io_err("write", path))
     }
 
+    fn append_line(&self, path: &Path, line: &str, rotate_at: u64) -> Result<(), WorkloadError> {
+        files::append_line(path, line, 0o640, rotate_at)
+            .map(drop)
+            .map_err(io_err("append to", path))
+    }
+
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
         files::read_optional(path).map_err(io_err("read", path))
     }
 
     fn remove_file(&self, path: &Path) -> Result<(), WorkloadError> {
         files::remove(path).map_err(io_err("remove", path))
+    }
+
+    fn machine(&self) -> MachineFacts {
+        MachineFacts {
+            memory: facts::memory(&self.meminfo),
+            disk: facts::disk_usage(&self.layout.storage()),
+            data: facts::data_files(&self.paths.data_dir, &self.paths.data_log_dir),
+        }
+    }
+
+    fn purge(&self, retain: u32) -> Result<(), WorkloadError> {
+        let java = self.layout.java().ok_or_else(|| {
+            WorkloadError::Other(format!(
+                "the snap has no Java runtime under {}",
+                self.layout.snap_mount.join("current/usr/lib/jvm").display()
+            ))
+        })?;
+        let classpath = format!("{}/*", self.layout.jars().display());
+        let (log_dir, data_dir) = (
+            self.paths.data_log_dir.display().to_string(),
+            self.paths.data_dir.display().to_string(),
+        );
+        let count = retain.to_string();
+        let tool = [
+            "-Xmx128m",
+            "-XX:+UseSerialGC",
+            "-XX:-UsePerfData",
+            "-cp",
+            &classpath,
+            PURGE_CLASS,
+            &log_dir,
+            &data_dir,
+            "-n",
+            &count,
+        ];
+        let java = java.display().to_string();
+        match self.owner {
+            // As the server runs (the snap's launcher: `snap_daemon`'s uid and gid, no other
+            // group): it deletes only what the server could.
+            Some((uid, _)) => {
+                let uid = uid.to_string();
+                let mut args = vec![
+                    "--reuid",
+                    &uid,
+                    "--regid",
+                    &uid,
+                    "--clear-groups",
+                    "--",
+                    &java,
+                ];
+                args.extend(tool);
+                self.runner.run("setpriv", &args, PURGE_TIMEOUT)
+            }
+            None => self.runner.run(&java, &tool, PURGE_TIMEOUT),
+        }
+        .map(drop)
     }
 
     fn clear_private_state(&self) -> Result<(), WorkloadError> {
@@ -715,6 +833,41 @@ mod tests {
     }
 
     #[test]
+    fn the_exporters_are_read_from_the_snaps_jars_without_any_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, rec) = snap_with(vec![], dir.path());
+        assert_eq!(
+            w.exporters().unwrap(),
+            Capabilities::none(),
+            "not installed"
+        );
+        let lib = dir.path().join("snap/40/opt/zookeeper/lib");
+        fs::create_dir_all(&lib).unwrap();
+        std::os::unix::fs::symlink("40", dir.path().join("snap/current")).unwrap();
+        for jar in ["zookeeper-3.9.2.jar", "simpleclient-0.9.0.jar"] {
+            fs::write(lib.join(jar), "").unwrap();
+        }
+        assert_eq!(w.exporters().unwrap(), Capabilities::none());
+        for jar in [
+            "zookeeper-prometheus-metrics-3.9.2.jar",
+            "jmx_prometheus_javaagent.jar",
+        ] {
+            fs::write(lib.join(jar), "").unwrap();
+        }
+        assert_eq!(
+            w.exporters().unwrap(),
+            Capabilities {
+                metrics_provider: true,
+                jmx_exporter_jar: Some(
+                    dir.path()
+                        .join("snap/current/opt/zookeeper/lib/jmx_prometheus_javaagent.jar")
+                ),
+            }
+        );
+        assert!(calls(&rec).is_empty());
+    }
+
+    #[test]
     fn a_server_is_found_by_its_config_under_the_snap_data_and_only_in_this_view() {
         let dir = tempfile::tempdir().unwrap();
         let (w, _) = snap_with(vec![], dir.path());
@@ -876,6 +1029,66 @@ mod tests {
             w.exit_cause(mark).as_deref(),
             Some("Address already in use")
         );
+    }
+
+    #[test]
+    fn a_purge_runs_zookeepers_purge_tool_with_the_snaps_java_as_the_server_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = Recorder::default();
+        let layout = layout_under(dir.path());
+        let state = layout.state_dir(Some("m-1"), "zookeeper/0");
+        let w = SnapWorkload::with_parts(
+            Box::new(rec.clone()),
+            layout,
+            state,
+            Some((SNAP_DAEMON_UID, ROOT_GID)),
+        );
+        let e = w.purge(3).unwrap_err().to_string();
+        assert!(e.contains("no Java runtime"), "{e}");
+        assert!(calls(&rec).is_empty());
+        // The snap's JRE, as `$SNAP/usr/lib/jvm/<jre>/bin/java`.
+        let bin = dir
+            .path()
+            .join("snap/40/usr/lib/jvm/java-21-openjdk-amd64/bin");
+        fs::create_dir_all(&bin).unwrap();
+        fs::write(bin.join("java"), "").unwrap();
+        std::os::unix::fs::symlink("40", dir.path().join("snap/current")).unwrap();
+        w.purge(5).unwrap();
+        let root = dir.path().display();
+        assert_eq!(
+            *rec.calls.borrow(),
+            vec![(
+                format!(
+                    "setpriv --reuid 584788 --regid 584788 --clear-groups -- \
+                     {root}/snap/current/usr/lib/jvm/java-21-openjdk-amd64/bin/java \
+                     -Xmx128m -XX:+UseSerialGC -XX:-UsePerfData \
+                     -cp {root}/snap/current/opt/zookeeper/lib/* \
+                     org.apache.zookeeper.server.PurgeTxnLog \
+                     {root}/var-snap/common/var/lib/zookeeper/data-log \
+                     {root}/var-snap/common/var/lib/zookeeper/data -n 5"
+                ),
+                PURGE_TIMEOUT
+            )]
+        );
+    }
+
+    #[test]
+    fn the_machine_is_read_from_meminfo_the_storage_and_the_data_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, rec) = snap_with(vec![], dir.path());
+        let meminfo = dir.path().join("meminfo");
+        fs::write(&meminfo, "MemTotal: 4194304 kB\nSwapTotal: 1024 kB\n").unwrap();
+        let w = w.with_meminfo(meminfo);
+        let before = w.machine();
+        assert_eq!(before.disk, None, "no storage yet");
+        assert_eq!(before.memory.map(|m| m.swap_total), Some(1024 * 1024));
+        let snaps = w.paths().data_dir.join("version-2");
+        fs::create_dir_all(&snaps).unwrap();
+        fs::write(snaps.join("snapshot.100000000"), vec![1u8; 100]).unwrap();
+        let facts = w.machine();
+        assert!(facts.disk.is_some_and(|d| d.total > 0));
+        assert_eq!(facts.data.latest_snapshot().map(|f| f.len), Some(100));
+        assert!(calls(&rec).is_empty(), "no command");
     }
 
     #[test]

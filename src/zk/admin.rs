@@ -455,6 +455,57 @@ impl Admin {
         .map_err(|e| in_path(path, e))
     }
 
+    /// Creates `path` unless it exists, and each missing znode above it (outermost first),
+    /// each empty, with the ACL `acl_of` gives for its path. Whether it created `path`.
+    pub fn ensure_znode(
+        &mut self,
+        path: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<bool, ZkError> {
+        let parents: Vec<&str> = path
+            .match_indices('/')
+            .skip(1)
+            .map(|(i, _)| &path[..i])
+            .collect();
+        for parent in parents {
+            match self.create_with_acl(parent, b"", &acl_of(parent)) {
+                Ok(()) | Err(ZkError::NodeExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match self.create_with_acl(path, b"", &acl_of(path)) {
+            Ok(()) => Ok(true),
+            Err(ZkError::NodeExists(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets the ACL of `root` and of every znode below it to what `acl_of` gives for its
+    /// path, parents before children; the number of znodes set. A znode deleted meanwhile
+    /// is skipped (but `root` must exist).
+    pub fn set_acl_tree(
+        &mut self,
+        root: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<usize, ZkError> {
+        let mut queue = std::collections::VecDeque::from([root.to_string()]);
+        let mut done = 0;
+        while let Some(path) = queue.pop_front() {
+            let gone = |e: &ZkError| path != root && matches!(e, ZkError::NoNode(_));
+            match self.set_acl(&path, &acl_of(&path)) {
+                Ok(()) => done += 1,
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(e),
+            }
+            match self.children(&path) {
+                Ok(names) => queue.extend(names.iter().map(|n| child_path(&path, n))),
+                Err(e) if gone(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
     /// Restricts [`PROTECTED`] to [`protected_acl`]: readable by any authenticated session,
     /// changed only by `super`. Idempotent.
     pub fn protect_root(&mut self) -> Result<(), ZkError> {
@@ -546,6 +597,15 @@ impl Drop for Driver {
     }
 }
 
+/// `parent/name` (`/` + name below the root).
+fn child_path(parent: &str, name: &str) -> String {
+    if parent == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
 fn with_port(host: &str) -> String {
     let has_port = host
         .rsplit_once(':')
@@ -574,6 +634,8 @@ fn in_path(path: &str, e: ZkError) -> ZkError {
     match e {
         ZkError::Client(m) => ZkError::Client(format!("{path}: {m}")),
         ZkError::NoAuth(m) => ZkError::NoAuth(format!("{path}: {m}")),
+        ZkError::NodeExists(_) => ZkError::NodeExists(path.to_string()),
+        ZkError::NoNode(_) => ZkError::NoNode(path.to_string()),
         other => other,
     }
 }
@@ -603,6 +665,8 @@ pub fn map_error(e: zkc::Error) -> ZkError {
             ZkError::NoAuth("insufficient permission (reconfig needs the super user)".into())
         }
         E::AuthFailed => ZkError::NoAuth("authentication failed".into()),
+        E::NodeExists => ZkError::NodeExists(String::new()),
+        E::NoNode => ZkError::NoNode(String::new()),
         E::BadVersion => ZkError::BadVersion,
         E::UnexpectedErrorCode(RECONFIG_IN_PROGRESS) => ZkError::ReconfigInProgress,
         E::UnexpectedErrorCode(NEW_CONFIG_NO_QUORUM) => ZkError::Refused(NO_QUORUM_MESSAGE.into()),
@@ -652,7 +716,21 @@ mod tests {
             map_error(zkc::Error::SessionExpired),
             ZkError::ConnectionLoss(_)
         ));
-        assert!(matches!(map_error(zkc::Error::NoNode), ZkError::Client(_)));
+        assert!(matches!(
+            map_error(zkc::Error::NodeExists),
+            ZkError::NodeExists(_)
+        ));
+        assert!(matches!(map_error(zkc::Error::NoNode), ZkError::NoNode(_)));
+        assert!(matches!(
+            map_error(zkc::Error::NotEmpty),
+            ZkError::Client(_)
+        ));
+        match in_path("/a/b", map_error(zkc::Error::NodeExists)) {
+            e @ ZkError::NodeExists(_) => {
+                assert_eq!(e.to_string(), "/a/b: the znode already exists")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -661,6 +739,12 @@ mod tests {
         assert!(!outcome_unknown(&ZkError::BadVersion));
         assert!(!outcome_unknown(&ZkError::NoAuth("x".into())));
         assert!(!outcome_unknown(&ZkError::Refused("x".into())));
+    }
+
+    #[test]
+    fn children_of_the_root_and_of_other_znodes_get_one_slash() {
+        assert_eq!(child_path("/", "a"), "/a");
+        assert_eq!(child_path("/a", "b"), "/a/b");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The ZooKeeper ensemble as the charm sees it, behind a trait: each server's health, the
 //! membership, waiting for a server to sync, and reconfig as `super`.
 //!
-//! [`ZkEnsemble`] is the real one (4-letter words and a `zookeeper-client` session). The
+//! [`ZkEnsemble`] is the real one (4-letter words for health, and `zookeeper-client`
+//! sessions as `super` for the membership and reconfig). The
 //! charm's hook runner takes any [`Ensemble`], so a whole hook can
 //! run in-process against an in-memory one that scripts the servers' answers and records
 //! the reconfigs. A fake must answer as ZooKeeper does: a server that does not serve gives
@@ -12,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::admin::Admin;
+use super::admin::{AclEntry, Admin};
 use super::{four, EnsembleConfig, ServerSpec, ZkError};
 
 /// What one ZooKeeper server says about itself (`mntr`).
@@ -125,8 +126,12 @@ pub trait Ensemble {
             .collect()
     }
 
-    /// The membership as `host` sees it (the 4lw `conf`).
-    fn members(&self, host: &str) -> Result<EnsembleConfig, ZkError>;
+    /// The membership as `host` sees it: `/zookeeper/config` read in a session
+    /// authenticated as `super` (the 4lw `conf` gives it to anonymous clients, so the charm
+    /// does not whitelist it). A server that takes no such session and still answers
+    /// `conf` (one running an earlier revision's `zoo.cfg`, during a refresh) answers that
+    /// way instead.
+    fn members(&self, host: &str, super_password: Option<&str>) -> Result<EnsembleConfig, ZkError>;
 
     /// Waits until `host` serves and is synced, up to `timeout`; whether it is.
     fn wait_synced(&self, host: &str, timeout: Duration) -> bool;
@@ -139,7 +144,8 @@ pub trait Ensemble {
     ) -> Result<Box<dyn Reconfig + 'a>, ZkError>;
 }
 
-/// A `super` session that changes the membership and the protected ACLs.
+/// A `super` session that changes the membership and ACLs (the protected znodes', and the
+/// client relations' chroots).
 pub trait Reconfig {
     /// Applies one change, conditional on the config version when given; returns the
     /// committed config.
@@ -153,6 +159,22 @@ pub trait Reconfig {
     /// changes them
     /// ([`super::admin::protected_acl`]).
     fn protect_root(&mut self) -> Result<(), ZkError>;
+
+    /// Creates `path` unless it exists, and each missing znode above it, each with the ACL
+    /// `acl_of` gives for its path. Whether it created `path`.
+    fn ensure_znode(
+        &mut self,
+        path: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<bool, ZkError>;
+
+    /// Sets the ACL of `root` and of every znode below it to what `acl_of` gives for its
+    /// path; the number of znodes set.
+    fn set_acl_tree(
+        &mut self,
+        root: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<usize, ZkError>;
 }
 
 impl Reconfig for Admin {
@@ -170,6 +192,22 @@ impl Reconfig for Admin {
     fn protect_root(&mut self) -> Result<(), ZkError> {
         Admin::protect_root(self)
     }
+
+    fn ensure_znode(
+        &mut self,
+        path: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<bool, ZkError> {
+        Admin::ensure_znode(self, path, acl_of)
+    }
+
+    fn set_acl_tree(
+        &mut self,
+        root: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<usize, ZkError> {
+        Admin::set_acl_tree(self, root, acl_of)
+    }
 }
 
 /// The real ensemble: 4-letter words over TCP, reconfig through [`Admin`].
@@ -179,6 +217,8 @@ pub struct ZkEnsemble {
     pub four_letter_timeout: Duration,
     /// Timeout of a reconfig session's connect and each call.
     pub reconfig_timeout: Duration,
+    /// Timeout of the membership read's session connect and each call.
+    pub read_timeout: Duration,
 }
 
 impl Default for ZkEnsemble {
@@ -186,6 +226,7 @@ impl Default for ZkEnsemble {
         ZkEnsemble {
             four_letter_timeout: Duration::from_millis(1500),
             reconfig_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -222,8 +263,16 @@ impl Ensemble for ZkEnsemble {
         })
     }
 
-    fn members(&self, host: &str) -> Result<EnsembleConfig, ZkError> {
-        four::conf_within(host, self.four_letter_timeout)
+    fn members(&self, host: &str, super_password: Option<&str>) -> Result<EnsembleConfig, ZkError> {
+        let read = match super_password {
+            Some(pw) => Admin::connect(&[host.to_string()], pw, self.read_timeout)
+                .and_then(|mut admin| admin.get_config()),
+            None => Err(ZkError::NoAuth(
+                "no super password to read the membership with".into(),
+            )),
+        };
+        // The session's error says more than a `conf` the server does not whitelist.
+        read.or_else(|e| four::conf_within(host, self.four_letter_timeout).map_err(|_| e))
     }
 
     fn wait_synced(&self, host: &str, timeout: Duration) -> bool {

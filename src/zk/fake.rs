@@ -5,13 +5,18 @@
 //! paths it would take against real servers:
 //! - each server is known by its address and has a scripted [`ServerHealth`]; an address
 //!   with no script does not answer (`connection refused`);
-//! - `members` answers only from a serving server, with the one membership and its version;
+//! - `members` answers only from a serving server, with the one membership and its version,
+//!   to a `super` session (with the scripted password, if one is) or, when the servers
+//!   answer the 4lw `conf` ([`FakeEnsemble::answering_conf`]), to anyone;
 //! - a reconfig session needs a serving server and, when a `super` password is scripted,
 //!   that password; it applies one change at a time, conditional on the config version
 //!   (a stale one is [`ZkError::BadVersion`]), bumps the version, and refuses to remove the
 //!   last voter or a server that is not a member;
 //! - faults can be queued: the next changes fail with `BadVersion`, a connection loss or a
-//!   refusal, and changing nothing.
+//!   refusal, and changing nothing;
+//! - znodes other than the root are a map of path to ACL: a session creates missing ones
+//!   (parents first) and sets the ACL of a znode and everything below it; a fault can fail
+//!   the next ACL change.
 //!
 //! Every health query, membership query, wait and change is recorded in order.
 //!
@@ -23,7 +28,7 @@
 //!     .voter(1, "127.0.0.11", ServerHealth::leading())
 //!     .voter(2, "127.0.0.12", ServerHealth::following())
 //!     .fault(Fault::BadVersion);
-//! assert_eq!(zk.members("127.0.0.12").unwrap().voters(), [1, 2]);
+//! assert_eq!(zk.members("127.0.0.12", Some("pw")).unwrap().voters(), [1, 2]);
 //! let mut session = zk.reconfig_session(&["127.0.0.11".into()], "pw").unwrap();
 //! let remove = MembershipOp::Remove { server_id: 2 };
 //! assert!(session.apply(&remove, Some(zk.version())).is_err()); // the queued fault
@@ -34,6 +39,9 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use super::admin::AclEntry;
 use super::ensemble::{Ensemble, MembershipOp, Reconfig, ServerHealth};
 use super::{EnsembleConfig, Role, ServerSpec, ZkError};
 
@@ -63,12 +71,16 @@ impl Fault {
 pub enum Asked {
     /// `mntr` of a server.
     Health(String),
-    /// The 4lw `conf` of a server.
+    /// The membership, from a server.
     Members(String),
     /// Waited for a server to be synced.
     WaitSynced(String),
     /// Opened a reconfig session with these hosts.
     Session(Vec<String>),
+    /// Made sure a znode exists.
+    EnsureZnode(String),
+    /// Set the ACLs of a znode and everything below it.
+    SetAclTree(String),
 }
 
 /// One membership change the charm tried.
@@ -88,10 +100,16 @@ struct State {
     faults: VecDeque<Fault>,
     asked: Vec<Asked>,
     reconfigs: Vec<Reconfigured>,
+    /// The servers answer the 4lw `conf` (an earlier revision's whitelist).
+    answers_conf: bool,
     /// `/` and `/zookeeper` were restricted.
     root_protected: bool,
     /// The next `protect_root` fails with this.
     protect_fault: Option<Fault>,
+    /// Znodes other than the root, and their ACLs.
+    znodes: BTreeMap<String, Vec<AclEntry>>,
+    /// The next ACL change (create or set) fails with this.
+    acl_fault: Option<Fault>,
 }
 
 impl State {
@@ -149,6 +167,13 @@ impl FakeEnsemble {
         self
     }
 
+    /// The servers answer the 4lw `conf` to anyone, as with an earlier revision's
+    /// `zoo.cfg`: the membership reads without a `super` session.
+    pub fn answering_conf(self) -> Self {
+        self.state.borrow_mut().answers_conf = true;
+        self
+    }
+
     /// The next change fails with `fault` (queued: one fault per change).
     pub fn fault(self, fault: Fault) -> Self {
         self.state.borrow_mut().faults.push_back(fault);
@@ -164,6 +189,26 @@ impl FakeEnsemble {
     /// Whether a session restricted the ACLs of `/` and `/zookeeper`.
     pub fn root_protected(&self) -> bool {
         self.state.borrow().root_protected
+    }
+
+    /// A znode with `acl` (its parents are not created).
+    pub fn znode(self, path: &str, acl: &[AclEntry]) -> Self {
+        self.state
+            .borrow_mut()
+            .znodes
+            .insert(path.to_string(), acl.to_vec());
+        self
+    }
+
+    /// The next ACL change fails with `fault`.
+    pub fn acl_fault(self, fault: Fault) -> Self {
+        self.state.borrow_mut().acl_fault = Some(fault);
+        self
+    }
+
+    /// Every znode but the root, with its ACL.
+    pub fn znodes(&self) -> BTreeMap<String, Vec<AclEntry>> {
+        self.state.borrow().znodes.clone()
     }
 
     /// Changes a server's health (a server that goes down, or comes up, between calls).
@@ -218,15 +263,23 @@ impl Ensemble for FakeEnsemble {
         self.state.borrow().health(host)
     }
 
-    fn members(&self, host: &str) -> Result<EnsembleConfig, ZkError> {
+    fn members(&self, host: &str, super_password: Option<&str>) -> Result<EnsembleConfig, ZkError> {
         self.ask(Asked::Members(host.to_string()));
         let st = self.state.borrow();
-        if st.health(host).serving {
+        if !st.health(host).serving {
+            return Err(ZkError::NotServing {
+                addr: format!("{host}:2181"),
+            });
+        }
+        let authenticated = match (&st.super_password, super_password) {
+            (None, Some(_)) => true,
+            (Some(want), Some(given)) => want == given,
+            (_, None) => false,
+        };
+        if authenticated || st.answers_conf {
             Ok(st.config.clone())
         } else {
-            Err(ZkError::NotServing {
-                addr: format!("{host}:2181"),
-            })
+            Err(ZkError::NoAuth(format!("{host}: authentication failed")))
         }
     }
 
@@ -294,6 +347,53 @@ impl Reconfig for Session<'_> {
         st.root_protected = true;
         Ok(())
     }
+
+    fn ensure_znode(
+        &mut self,
+        path: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<bool, ZkError> {
+        self.ensemble.ask(Asked::EnsureZnode(path.to_string()));
+        let mut st = self.ensemble.state.borrow_mut();
+        if let Some(fault) = st.acl_fault.take() {
+            return Err(fault.error());
+        }
+        for (i, _) in path.match_indices('/').skip(1) {
+            let parent = &path[..i];
+            st.znodes
+                .entry(parent.to_string())
+                .or_insert_with(|| acl_of(parent));
+        }
+        if st.znodes.contains_key(path) {
+            return Ok(false);
+        }
+        st.znodes.insert(path.to_string(), acl_of(path));
+        Ok(true)
+    }
+
+    fn set_acl_tree(
+        &mut self,
+        root: &str,
+        acl_of: &dyn Fn(&str) -> Vec<AclEntry>,
+    ) -> Result<usize, ZkError> {
+        self.ensemble.ask(Asked::SetAclTree(root.to_string()));
+        let mut st = self.ensemble.state.borrow_mut();
+        if let Some(fault) = st.acl_fault.take() {
+            return Err(fault.error());
+        }
+        if !st.znodes.contains_key(root) {
+            return Err(ZkError::NoNode(root.to_string()));
+        }
+        let below = format!("{root}/");
+        let mut done = 0;
+        for (path, acl) in st.znodes.iter_mut() {
+            if path == root || path.starts_with(&below) {
+                *acl = acl_of(path);
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
 }
 
 /// Applies one change to `config` as ZooKeeper's incremental reconfig does.
@@ -352,9 +452,12 @@ mod tests {
         assert!(zk.health("127.0.0.12").synced());
         assert!(!zk.health("127.0.0.13").serving);
         assert!(!zk.health("127.0.0.99").serving, "unknown host");
-        assert_eq!(zk.members("127.0.0.12").unwrap().voters(), [1, 2, 3]);
+        assert_eq!(
+            zk.members("127.0.0.12", Some("pw")).unwrap().voters(),
+            [1, 2, 3]
+        );
         assert!(matches!(
-            zk.members("127.0.0.13"),
+            zk.members("127.0.0.13", Some("pw")),
             Err(ZkError::NotServing { .. })
         ));
         assert!(zk.wait_synced("127.0.0.12", Duration::from_secs(40)));
@@ -426,6 +529,56 @@ mod tests {
         assert!(zk
             .reconfig_session(&["127.0.0.13".into(), "127.0.0.11".into()], "right")
             .is_ok());
+    }
+
+    #[test]
+    fn znodes_are_created_parents_first_and_acls_set_on_a_whole_subtree() {
+        use crate::zk::admin::Perms;
+        let read = vec![AclEntry::anyone(Perms::READ)];
+        let all = vec![AclEntry::anyone(Perms::ALL)];
+        let zk = three().znode("/other", &all);
+        let mut s = zk.reconfig_session(&["127.0.0.11".into()], "pw").unwrap();
+        let leaf_all = |p: &str| {
+            if p == "/a/b/c" {
+                all.clone()
+            } else {
+                read.clone()
+            }
+        };
+        assert!(s.ensure_znode("/a/b/c", &leaf_all).unwrap());
+        assert!(!s.ensure_znode("/a/b/c", &|_| read.clone()).unwrap());
+        assert!(!s.ensure_znode("/a/b", &|_| all.clone()).unwrap());
+        assert_eq!(zk.znodes()["/a"], read);
+        assert_eq!(zk.znodes()["/a/b"], read);
+        assert_eq!(zk.znodes()["/a/b/c"], all);
+        let n = s
+            .set_acl_tree("/a/b", &|p| {
+                vec![AclEntry::new(Perms(p.len() as i32), "x", "y")]
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(zk.znodes()["/a/b"][0].perms, Perms(4));
+        assert_eq!(zk.znodes()["/a/b/c"][0].perms, Perms(6));
+        assert_eq!(zk.znodes()["/a"], read, "above the subtree: untouched");
+        assert_eq!(zk.znodes()["/other"], all);
+        assert!(matches!(
+            s.set_acl_tree("/none", &|_| Vec::new()),
+            Err(ZkError::NoNode(_))
+        ));
+    }
+
+    #[test]
+    fn the_membership_is_read_as_super_unless_the_servers_answer_conf() {
+        let zk = three().super_password("right");
+        assert!(zk.members("127.0.0.11", Some("right")).is_ok());
+        for wrong in [Some("wrong"), None] {
+            assert!(matches!(
+                zk.members("127.0.0.11", wrong),
+                Err(ZkError::NoAuth(_))
+            ));
+        }
+        let old = three().super_password("right").answering_conf();
+        assert_eq!(old.members("127.0.0.11", None).unwrap().voters(), [1, 2, 3]);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! connection. `srvr` and `mntr` are the health and role signals (`ruok` is not: it answers
 //! `imok` even without quorum). Both answer `This ZooKeeper instance is not currently serving
 //! requests` when the server has no quorum; that becomes [`ZkError::NotServing`]. The server
-//! must allow the words in `4lw.commands.whitelist` (the charm sets `srvr,mntr,conf,ruok`).
+//! must allow the words in `4lw.commands.whitelist` (the charm sets `srvr,mntr,ruok`).
+//! `conf` answers only servers still running an earlier revision's files (during a
+//! refresh); the charm reads the membership as `super` ([`super::admin::Admin::get_config`]).
 //!
 //! `host` is an IP address (port [`CLIENT_PORT`]), or `ip:port`; host names are refused (a lookup
 //! would block outside the deadline).

@@ -1,5 +1,5 @@
 //! The one ZooKeeper client module: 4-letter words over plain TCP for health and role
-//! ([`four`]), and dynamic reconfiguration authenticated as `super` ([`admin`]).
+//! ([`four`]), and dynamic reconfiguration and ACLs authenticated as `super` ([`admin`]).
 //!
 //! [`ensemble`] puts both behind the [`ensemble::Ensemble`] trait the charm uses;
 //! [`fake`] is an in-memory one for tests.
@@ -41,6 +41,10 @@ pub enum ZkError {
     },
     #[error("not authorised: {0}")]
     NoAuth(String),
+    #[error("{0}: the znode already exists")]
+    NodeExists(String),
+    #[error("{0}: no such znode")]
+    NoNode(String),
     #[error("the ensemble config changed meanwhile (bad version)")]
     BadVersion,
     #[error("a reconfig is already in progress")]

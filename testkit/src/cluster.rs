@@ -5,77 +5,116 @@
 //! binaries running at the same time never share a ZooKeeper address. The model is
 //! destroyed (its ZooKeeper processes killed by pid) when the [`Cluster`] is dropped, also
 //! when the test panics.
+//!
+//! Settles run up to [`Cluster::parallel`] units' hooks at once (chosen by the seed), with
+//! the model's leadership and relation order drawn by the seed, and each settle must be
+//! healthy: no failed hook, no retry, no hook over 60 s, no progress that waited for an
+//! update-status round (see [`model::check_settle`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use zk_sim::machine::Machine;
-use zk_sim::{Chain, Model, ModelOptions, SettleLimits, UnitStatus};
+use zk_sim::{Chain, Model, ModelOptions, SettleReport, Switches, UnitStatus};
 use zookeeper_charm::zk::admin::Admin;
-use zookeeper_charm::zk::four;
+use zookeeper_charm::zk::{four, EnsembleConfig};
 
 use crate::host::assert_zookeeper;
-use crate::model;
+use crate::members::live_config;
+use crate::model::{self, Allow};
 
 /// A model and the directory it lives in.
 pub struct Cluster {
     pub model: Model,
     pub dir: tempfile::TempDir,
     pub seed: u64,
+    /// How many units' hooks a settle runs at once ([`zk_sim::parallel_for_seed`]).
+    pub parallel: usize,
 }
 
 impl Cluster {
-    /// Creates a model for `charm` in its own loopback block.
+    /// Creates a model for `charm` in its own loopback block, with the model's default
+    /// switches.
     pub fn create(charm: &Path, seed: u64) -> Cluster {
-        assert_zookeeper();
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let model = model::create_model(
-            &dir.path().join("model"),
-            charm,
-            seed,
-            ModelOptions::default(),
-        )
-        .unwrap_or_else(|e| panic!("seed {seed}: cannot create the model: {}", Chain(&e)));
-        Cluster { model, dir, seed }
+        Self::create_with(charm, seed, Switches::default())
     }
 
-    /// Settles until every unit is active, or panics with the status and the log tail.
-    pub fn settle(&mut self, what: &str) {
-        match self.model.settle(model::jvm_settle_limits()) {
-            Ok(report) if self.all_active() => {
-                eprintln!("seed {}: {what}: {report}", self.seed);
-            }
-            Ok(report) => panic!(
+    /// [`Cluster::create`] with these switches.
+    pub fn create_with(charm: &Path, seed: u64, switches: Switches) -> Cluster {
+        assert_zookeeper();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let opts = ModelOptions {
+            switches,
+            ..ModelOptions::default()
+        };
+        let model = model::create_model(&dir.path().join("model"), charm, seed, opts)
+            .unwrap_or_else(|e| panic!("seed {seed}: cannot create the model: {}", Chain(&e)));
+        Cluster {
+            model,
+            dir,
+            seed,
+            parallel: zk_sim::parallel_for_seed(seed),
+        }
+    }
+
+    /// Settles until every unit is active, or panics with the status and the log tail; the
+    /// settle must be healthy.
+    pub fn settle(&mut self, what: &str) -> SettleReport {
+        let report = self.settle_allowing(what, true, Allow::default());
+        if !self.all_active() {
+            panic!(
                 "seed {}: {what}: settled ({report}) but not all active:\n{}",
                 self.seed,
                 self.describe()
-            ),
-            Err(e) => panic!(
-                "seed {}: {what}: settle failed: {}\n{}",
-                self.seed,
-                Chain(&e),
-                self.describe()
-            ),
+            );
         }
+        report
     }
 
     /// Settles until the model is quiet, whatever the statuses (an upgrade in progress or
-    /// stopped is not `active`).
-    pub fn settle_quiet(&mut self, what: &str) {
-        let quiet = SettleLimits {
-            until_active: false,
+    /// stopped is not `active`); the settle must be healthy.
+    pub fn settle_quiet(&mut self, what: &str) -> SettleReport {
+        self.settle_allowing(what, false, Allow::default())
+    }
+
+    /// Settles (until every unit is active, or only until quiet) and checks the report,
+    /// allowing what `allow` says.
+    pub fn settle_allowing(
+        &mut self,
+        what: &str,
+        until_active: bool,
+        allow: Allow,
+    ) -> SettleReport {
+        let limits = zk_sim::SettleLimits {
+            until_active,
+            parallel: self.parallel,
             ..model::jvm_settle_limits()
         };
-        match self.model.settle(quiet) {
-            Ok(report) => eprintln!("seed {}: {what}: {report}", self.seed),
+        let report = match self.model.settle(limits) {
+            Ok(report) => report,
             Err(e) => panic!(
                 "seed {}: {what}: settle failed: {}\n{}",
                 self.seed,
                 Chain(&e),
                 self.describe()
             ),
+        };
+        eprintln!("seed {}: {what}: {report}", self.seed);
+        for s in &report.status_by_tick {
+            eprintln!(
+                "seed {}: {what}: status changed by update-status: {s}",
+                self.seed
+            );
         }
+        if let Err(problems) = model::check_settle(&report, allow) {
+            panic!(
+                "seed {}: {what}: not a healthy settle ({report}):\n  {problems}\n{}",
+                self.seed,
+                self.describe()
+            );
+        }
+        report
     }
 
     pub fn status(&self) -> Vec<UnitStatus> {
@@ -124,14 +163,25 @@ impl Cluster {
         model::super_password(&self.model).expect("super-password set")
     }
 
-    /// The voting members (unit numbers) as a serving server reports them.
+    /// The voting members (unit numbers) as a serving server reports them (server ids
+    /// with no unit, as 0 is, are left out).
     pub fn voters(&self) -> BTreeSet<u32> {
-        for addr in self.addresses().values() {
-            if let Ok(cfg) = four::conf_within(addr, Duration::from_secs(2)) {
-                return cfg.voters().into_iter().map(|s| s - 1).collect();
-            }
-        }
-        panic!("no server answered `conf`:\n{}", self.describe());
+        self.live_config()
+            .voters()
+            .into_iter()
+            .filter_map(|s| s.checked_sub(1))
+            .collect()
+    }
+
+    /// The ensemble's config as a serving server reports it, read as `super`.
+    pub fn live_config(&self) -> EnsembleConfig {
+        let hosts: Vec<String> = self.addresses().into_values().collect();
+        live_config(&self.model, &hosts, Duration::from_secs(2)).unwrap_or_else(|e| {
+            panic!(
+                "no server gave the ensemble's config: {e}\n{}",
+                self.describe()
+            )
+        })
     }
 
     /// Unit numbers whose server reports `Mode: leader`.
@@ -188,6 +238,65 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("cannot list {parent}: {e}\n{}", self.describe()))
             .into_iter()
             .collect()
+    }
+
+    /// Every removed unit's first teardown hook was `data-storage-detaching` (as on Juju),
+    /// and in it the unit only left: its plans started, restarted and requested nothing
+    /// (no `start`, `restart` or restart-lock `acquire`).
+    pub fn assert_leaving_units_only_left(&self) {
+        let seed = self.seed;
+        let log = std::fs::read_to_string(self.model.dir().join("debug-log")).unwrap();
+        let removed = self.model.state().unwrap().removed_units;
+        let mut detaching = 0;
+        // Each unit's lines since its last hook ended (a hook's lines come before the
+        // uniter's line that ends it; units' lines interleave).
+        let mut hook_lines: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for line in log.lines() {
+            let Some((unit, rest)) = line.split_once(": ") else {
+                continue;
+            };
+            if !rest.contains("juju.worker.uniter.operation") {
+                hook_lines.entry(unit.to_string()).or_default().push(rest);
+                continue;
+            }
+            let lines = hook_lines.remove(unit).unwrap_or_default();
+            if !rest.contains("\"data-storage-detaching\"") {
+                continue;
+            }
+            detaching += 1;
+            for l in &lines {
+                let Some((_, plan)) = l.split_once("plan: ") else {
+                    continue;
+                };
+                for part in plan.split("; ") {
+                    let starts = part == "start" || part.starts_with("first start");
+                    let restarts = part == "restart";
+                    let requests = part.starts_with("restart unit") && part.contains("acquire");
+                    assert!(
+                        !(starts || restarts || requests),
+                        "seed {seed}: {unit}'s data-storage-detaching planned {part:?}: {l}"
+                    );
+                }
+            }
+        }
+        assert_eq!(detaching, removed.len(), "seed {seed}: {removed:?}");
+        let hooks = self.model.hook_log().unwrap();
+        for unit in &removed {
+            let first_teardown = hooks
+                .iter()
+                .filter(|r| &r.unit == unit)
+                .find(|r| {
+                    let own_departure =
+                        r.hook.ends_with("-departed") && r.departing_unit.as_deref() == Some(unit);
+                    own_departure || r.hook.ends_with("-detaching") || r.hook == "stop"
+                })
+                .map(|r| r.hook.clone());
+            assert_eq!(
+                first_teardown.as_deref(),
+                Some("data-storage-detaching"),
+                "seed {seed}: {unit}"
+            );
+        }
     }
 
     /// Every znode [`Cluster::write_znode`] wrote so far.

@@ -118,6 +118,8 @@ impl Ensemble {
             datalog = p.data_log_dir.display(),
             dynfile = p.initial_dynamic().display(),
         );
+        // `conf` is whitelisted here (unlike on the charm's servers) so that the tests of the
+        // 4lw parsers have a server that answers it, as an earlier revision's servers do.
         // `super` authenticates with SASL DIGEST-MD5, as the charm's servers have it.
         let jaas = format!(
             "Server {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_super=\"{SUPER_PASSWORD}\";\n}};\n"

@@ -15,10 +15,12 @@
 //!   background thread) into that checker and into per-unit timelines of restarts.
 //! - [`writes`]: acknowledged client writes (a background writer, one-shot writes, reading
 //!   them back).
+//! - [`members`]: the live membership read as the charm reads it (as `super`).
 //! - [`model`]: helpers over a [`zk_sim::Model`] whose hooks start JVMs (settle limits,
 //!   unit descriptions, addresses, passwords).
 //! - [`cluster`]: [`Cluster`], a model with real ZooKeeper for tests (panics on failure).
 //! - [`ensemble`]: [`Ensemble`], servers started directly with the local workload, no model.
+//! - [`extra`]: [`extra::ExtraServer`], a server outside a model that joins its ensemble.
 //! - [`local_workload`]: that test-only workload (Debian's jars as a plain process).
 //! - [`tls_provider`]: a `tls-certificates` provider stub that signs with a test CA
 //!   (`openssl`), and TLS probes of the servers (`openssl s_client`).
@@ -27,9 +29,11 @@ pub mod background;
 pub mod build;
 pub mod cluster;
 pub mod ensemble;
+pub mod extra;
 pub mod host;
 pub mod invariants;
 pub mod local_workload;
+pub mod members;
 pub mod model;
 pub mod server;
 pub mod tls_provider;

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use zk_sim::{Model, ModelOptions, SettleLimits, SimError};
+use zk_sim::{Model, ModelOptions, SettleLimits, SettleReport, SimError};
 
 /// Settle limits for a model whose hooks start real JVMs: a JVM takes seconds to start
 /// and elect, so update-status ticks are paced in real time, until every unit is active.
@@ -13,9 +13,47 @@ pub fn jvm_settle_limits() -> SettleLimits {
     SettleLimits {
         timeout: Duration::from_secs(300),
         tick_interval: Duration::from_millis(300),
-        retry_delay: Duration::from_millis(300),
+        time_scale: 0.06,
         until_active: true,
         ..SettleLimits::default()
+    }
+}
+
+/// What a settle may show besides a healthy run (see [`check_settle`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// Failed hooks and their retries (a step that injects a hook-tool failure).
+    pub failures: bool,
+    /// Hooks that ran only after an update-status round (a step that kills a server from
+    /// outside, or changes the machine's memory: only update-status notices that on Juju
+    /// too).
+    pub tick_progress: bool,
+}
+
+/// A settle of a healthy scenario: no failed hook, no retry, no hook over 60 s, and no
+/// progress that waited for an update-status round (5 minutes each on Juju), unless
+/// `allow`ed. Returns what went wrong.
+pub fn check_settle(report: &SettleReport, allow: Allow) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if !allow.failures {
+        if report.retries > 0 {
+            problems.push(format!("{} retries", report.retries));
+        }
+        problems.extend(report.failed.iter().map(|f| format!("failed: {f}")));
+    }
+    if !allow.tick_progress {
+        problems.extend(
+            report
+                .after_tick
+                .iter()
+                .map(|h| format!("waited for an update-status round: {h}")),
+        );
+    }
+    problems.extend(report.slow.iter().map(|h| format!("over 60 s: {h}")));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n  "))
     }
 }
 
@@ -80,8 +118,8 @@ pub fn juju_log_tail(m: &Model, n: usize) -> Vec<String> {
     lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
-/// The live units' addresses of the model's first application (ZooKeeper), by unit number
-/// (other applications' units have numbers of their own).
+/// The live units' addresses, by unit number: the model's first application's (other
+/// applications' units, such as a client stub's, have their own numbers and machines).
 pub fn addresses(m: &Model) -> Result<BTreeMap<u32, String>, SimError> {
     let app = m.app_name()?;
     Ok(m.status()?
@@ -181,4 +219,56 @@ pub fn upgrade_pending(m: &Model, unit: &str) -> bool {
         .host_path(&inside)
         .and_then(|p| std::fs::read_to_string(p).ok())
         .is_some_and(|t| t.trim() == "pending")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settle_whose_progress_waited_for_an_update_status_round_is_not_healthy() {
+        let healthy = SettleReport {
+            hooks: 12,
+            update_status_rounds: 1,
+            ..SettleReport::default()
+        };
+        assert_eq!(check_settle(&healthy, Allow::default()), Ok(()));
+        let waited = SettleReport {
+            after_tick: vec!["zookeeper/1 restart-relation-changed (zookeeper/0): ok".into()],
+            ..healthy.clone()
+        };
+        let err = check_settle(&waited, Allow::default()).unwrap_err();
+        assert!(err.contains("waited for an update-status round"), "{err}");
+        let allowed = Allow {
+            tick_progress: true,
+            ..Allow::default()
+        };
+        assert_eq!(check_settle(&waited, allowed), Ok(()));
+    }
+
+    #[test]
+    fn retries_failures_and_slow_hooks_make_a_settle_unhealthy_and_slow_ones_always() {
+        let base = SettleReport::default();
+        let retried = SettleReport {
+            retries: 1,
+            failed: vec!["zookeeper/0 start: FAILED".into()],
+            ..base.clone()
+        };
+        let err = check_settle(&retried, Allow::default()).unwrap_err();
+        assert!(err.contains("1 retries") && err.contains("failed: zookeeper/0 start"));
+        let failures = Allow {
+            failures: true,
+            ..Allow::default()
+        };
+        assert_eq!(check_settle(&retried, failures), Ok(()));
+        let slow = SettleReport {
+            slow: vec!["zookeeper/2 start: ok".into()],
+            ..base
+        };
+        let all = Allow {
+            failures: true,
+            tick_progress: true,
+        };
+        assert!(check_settle(&slow, all).unwrap_err().contains("over 60 s"));
+    }
 }

@@ -15,6 +15,7 @@ use zookeeper_charm::zk::four;
 
 use crate::background::Background;
 use crate::invariants::{ServingInvariants, UnitSample, Violation};
+use crate::members::MembershipReader;
 use crate::model::unit_number;
 use crate::server::{live_server, ServerProcess};
 
@@ -35,14 +36,18 @@ pub fn serving(address: &str) -> bool {
 }
 
 /// One sample of every live (not dying) unit, by unit name, and the voting members (unit
-/// names) as the first serving server reports them.
-pub fn sample(model: &Model) -> (BTreeMap<String, UnitSample>, Option<BTreeSet<String>>) {
+/// names) as the serving servers report them (read through `members`, the first serving
+/// one preferred).
+pub fn sample(
+    model: &Model,
+    members: &mut MembershipReader,
+) -> (BTreeMap<String, UnitSample>, Option<BTreeSet<String>>) {
     let Ok(st) = model.state() else {
         return (BTreeMap::new(), None);
     };
     let app = st.default_app().unwrap_or_default().to_string();
     let mut samples = BTreeMap::new();
-    let mut conf_from = None;
+    let mut serving_hosts = Vec::new();
     for u in st
         .units
         .values()
@@ -52,13 +57,18 @@ pub fn sample(model: &Model) -> (BTreeMap<String, UnitSample>, Option<BTreeSet<S
         let server = live_server(&machine);
         // Serving counts for this process only if it is still the live one after the probe.
         let serving = server.is_some() && serving(&u.address) && live_server(&machine) == server;
-        if serving && conf_from.is_none() {
-            conf_from = Some(u.address.clone());
+        if serving {
+            serving_hosts.push(u.address.clone());
         }
         samples.insert(u.name.clone(), UnitSample { server, serving });
     }
-    let voters = conf_from
-        .and_then(|addr| four::conf_within(&addr, Duration::from_secs(1)).ok())
+    let voters = (!serving_hosts.is_empty())
+        .then(|| {
+            members
+                .read(model, &serving_hosts, Duration::from_secs(1))
+                .ok()
+        })
+        .flatten()
         .map(|cfg| {
             cfg.voters()
                 .into_iter()
@@ -130,10 +140,18 @@ fn watch(model_dir: PathBuf, period: Duration, stop: Arc<AtomicBool>) -> Watched
     // Per unit: (current process, whether it was seen serving).
     let mut current: BTreeMap<u32, (Option<ServerProcess>, bool)> = BTreeMap::new();
     let mut statuses: BTreeMap<u32, String> = BTreeMap::new();
+    let app = model.app_name().unwrap_or_default();
+    let mut members = MembershipReader::new();
     loop {
         let last_round = stop.load(Ordering::Relaxed);
         let round = Instant::now();
-        for u in model.status().unwrap_or_default() {
+        // The watched application's units only (a client stub has its own numbers).
+        for u in model
+            .status()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|u| u.app == app)
+        {
             let Some(id) = unit_number(&u.unit) else {
                 continue;
             };
@@ -146,7 +164,7 @@ fn watch(model_dir: PathBuf, period: Duration, stop: Arc<AtomicBool>) -> Watched
                 statuses.insert(id, text);
             }
         }
-        let (samples, voters) = sample(&model);
+        let (samples, voters) = sample(&model, &mut members);
         invariants.context = format!("at {:.1}s", t0.elapsed().as_secs_f64());
         invariants.update(&samples, voters);
         let at = t0.elapsed();

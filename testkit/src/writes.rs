@@ -67,7 +67,7 @@ impl Writer {
 }
 
 fn is_node_exists(e: &ZkError) -> bool {
-    matches!(e, ZkError::Client(m) if m.contains("exists"))
+    matches!(e, ZkError::NodeExists(_))
 }
 
 fn connect(hosts: &[String], auth: &Auth, deadline: Instant) -> Option<Admin> {

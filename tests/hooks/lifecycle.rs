@@ -2,6 +2,8 @@
 //! upgrade-charm, stop, remove, and the storage hooks; each on the leader and on a
 //! non-leader.
 
+use std::collections::BTreeMap;
+
 use zookeeper_charm::deps;
 use zookeeper_charm::peers::cluster;
 use zookeeper_charm::peers::restart::{self, LockRequest};
@@ -108,9 +110,11 @@ fn start_on_a_new_application_bootstraps_the_lowest_unit_alone_and_names_the_nex
     assert_eq!(app.starting, Some(1));
     assert_eq!(out.ran("goal-state"), 1, "the leader asks whom Juju plans");
     assert_eq!(out.status(), Some(Status::active("leader")));
-    // It learnt the peer relation ids once, for the hooks that follow.
-    assert_eq!(out.ran("relation-ids"), 3);
+    // It learnt the peer relation ids once, and that no client relation exists, for the
+    // hooks that follow.
+    assert_eq!(out.ran("relation-ids"), 4);
     assert_eq!(out.local().peer_ids.len(), 3);
+    assert_eq!(out.local().client_relations, Some(BTreeMap::new()));
 }
 
 #[test]
@@ -684,4 +688,74 @@ fn secret_remove_on_the_leader_drops_the_obsolete_revision_and_changes_nothing_e
     // A unit that is not the leader (any more) cannot: the hook still succeeds.
     let out = Hook::secret_remove(2).steady(1, 3).leader(false).run();
     out.ok();
+}
+
+#[test]
+fn a_serving_unit_opens_its_client_port_once_and_a_leaving_one_closes_it() {
+    use std::collections::BTreeSet;
+    // A serving server whose unit has no port open yet (a refresh from a revision that
+    // opened none): the first hook opens 2181, and remembers it.
+    for leader in [false, true] {
+        let out = Hook::named("update-status")
+            .steady(u32::from(!leader), 3)
+            .leader(leader)
+            .with(|w| {
+                w.ports.clear();
+                w.ports_remembered = None;
+            })
+            .run();
+        out.ok();
+        assert_eq!(out.ran("opened-ports"), 1, "{}", out.describe());
+        assert_eq!(
+            out.tools.ports_now(),
+            BTreeSet::from(["2181/tcp".to_string()]),
+            "{}",
+            out.describe()
+        );
+        assert_eq!(out.local().opened_ports, Some(BTreeSet::from([2181])));
+    }
+    // Open and remembered: nothing asked, nothing changed (the budgets' steady hooks).
+    let out = Hook::named("update-status").steady(1, 3).run();
+    out.ok();
+    assert_eq!(out.ran("opened-ports") + out.ran("open-port"), 0);
+    // Leaving: closed in its first teardown hook, quorum and election ports never opened.
+    let out = Hook::stop().steady(2, 3).run();
+    out.ok();
+    assert!(out.tools.ports_now().is_empty(), "{}", out.describe());
+    assert_eq!(out.local().opened_ports, Some(BTreeSet::new()));
+    let lines = out.lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("2888") || l.contains("3888")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_server_between_elections_keeps_the_client_port_and_a_failed_hook_forgets_what_it_opened() {
+    use std::collections::BTreeSet;
+    let out = Hook::named("update-status")
+        .steady(1, 3)
+        .with(|w| {
+            w.servers.insert(1, ServerHealth::down("no quorum"));
+            w.servers.insert(0, ServerHealth::down("gone"));
+            w.servers.insert(2, ServerHealth::down("gone"));
+        })
+        .run();
+    out.ok();
+    assert_eq!(out.tools.ports_now().len(), 1, "{}", out.describe());
+    // A hook that fails after opening: Juju discards the open, and the charm forgets it.
+    let out = Hook::named("update-status")
+        .steady(1, 3)
+        .with(|w| {
+            w.ports.clear();
+            w.ports_remembered = None;
+            w.failing_tools.push("status-set".into());
+            w.last_status = None;
+        })
+        .run();
+    assert!(out.result.is_err(), "{}", out.describe());
+    assert_eq!(out.ran("open-port"), 1, "{}", out.describe());
+    assert_eq!(out.local().opened_ports, None::<BTreeSet<u16>>);
 }

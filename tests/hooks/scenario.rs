@@ -15,16 +15,18 @@ use charm_files::{ActionsYaml, CharmFile, ConfigYaml};
 use serde_json::{Map, Value};
 use zookeeper_charm::charm;
 use zookeeper_charm::config::CharmConfig;
+use zookeeper_charm::cos::Capabilities;
 use zookeeper_charm::deps;
 use zookeeper_charm::dispatch::ENDPOINTS;
 use zookeeper_charm::env::HookEnv;
 use zookeeper_charm::hooktools::fake::{Call, FakeHookTools, FakeRelation, FakeSecret};
 use zookeeper_charm::hooktools::{Bag, Databag, SecretContent};
 use zookeeper_charm::local_state::{self, LocalState};
+use zookeeper_charm::machine::MachineFacts;
 use zookeeper_charm::passwords::{self, Credentials, Passwords};
 use zookeeper_charm::peers::upgrade::UpgradeState;
 use zookeeper_charm::peers::{cluster, restart, upgrade};
-use zookeeper_charm::render::{self, Rendered};
+use zookeeper_charm::render::{self, Rendered, Sizing};
 use zookeeper_charm::status::Status;
 use zookeeper_charm::workload::mem::{MemWorkload, Op, WorkloadCall};
 use zookeeper_charm::workload::Workload;
@@ -38,6 +40,11 @@ pub const UPGRADE: &str = "upgrade:2";
 /// The `certificates` relation with the provider `tls` (one unit, `tls/0`).
 pub const CERTIFICATES: &str = "certificates:3";
 pub const PROVIDER: &str = "tls";
+pub const COS_AGENT: &str = "cos-agent:5";
+/// The subordinate COS agent on this unit's machine.
+pub const AGENT_UNIT: &str = "grafana-agent/0";
+pub const MODEL_NAME: &str = "mymodel";
+pub const MODEL_UUID: &str = "1a2b3c4d-5e6f-4a0b-8c9d-0123456789ab";
 /// The internal secret's URI, and its label (Charmed ZooKeeper's).
 pub const SECRET_URI: &str = "secret://1e5d7c2a-0000-4000-8000-00000000000a/d3fo2nuve8s5g6ln8t8g";
 pub const SECRET_LABEL: &str = "cluster.zookeeper.app";
@@ -81,6 +88,19 @@ fn action_params(action: &str, given: &Map<String, Value>) -> Map<String, Value>
         .unwrap_or_default();
     params.extend(given.clone());
     params
+}
+
+/// A `zookeeper` relation as this unit sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientWorld {
+    /// The requirer application.
+    pub remote_app: String,
+    /// The requirer's application bag.
+    pub request: Databag,
+    /// This application's bag in the relation.
+    pub provided: Databag,
+    /// The requirer's units that joined.
+    pub units: Vec<String>,
 }
 
 /// The world one hook sees, as plain data the tests edit.
@@ -131,6 +151,25 @@ pub struct World {
     pub certificates: Option<(Databag, Databag)>,
     /// The `certificates` relation is remembered from an earlier hook.
     pub certificates_remembered: bool,
+    /// The `zookeeper` relations, by id.
+    pub clients: BTreeMap<u32, ClientWorld>,
+    /// Secrets of the model besides the internal one (the provider secrets).
+    pub secrets: Vec<FakeSecret>,
+    /// The servers' znodes (other than the root) and their ACLs.
+    pub znodes: BTreeMap<String, Vec<zookeeper_charm::zk::admin::AclEntry>>,
+    /// The unit's opened ports (`2181/tcp`), as earlier hooks left them.
+    pub ports: Vec<String>,
+    /// The opened TCP ports the charm remembers from an earlier hook.
+    pub ports_remembered: Option<BTreeSet<u16>>,
+    /// The `cos-agent` relation exists, with this unit's own bag in it (the agent's unit
+    /// joined with an empty bag of its own).
+    pub cos_agent: Option<Databag>,
+    /// The metrics exporters the installed workload ships (none: Debian's jars).
+    pub exporters: Capabilities,
+    /// The machine's memory, data disk and data files (nothing known by default).
+    pub machine: MachineFacts,
+    /// A purge deletes nothing.
+    pub purge_keeps_everything: bool,
 }
 
 impl World {
@@ -170,6 +209,15 @@ impl World {
             goal: None,
             certificates: None,
             certificates_remembered: false,
+            clients: BTreeMap::new(),
+            secrets: Vec::new(),
+            znodes: BTreeMap::new(),
+            ports: Vec::new(),
+            ports_remembered: None,
+            cos_agent: None,
+            exporters: Capabilities::none(),
+            machine: MachineFacts::default(),
+            purge_keeps_everything: false,
         };
         for id in ids {
             w.cluster_units.insert(
@@ -232,6 +280,8 @@ impl World {
         w.running = true;
         w.started_with = Some(w.rendered_now());
         w.peer_ids_remembered = true;
+        w.ports = vec!["2181/tcp".into()];
+        w.ports_remembered = Some(BTreeSet::from([2181]));
         let role = w.servers[&me].state.clone().unwrap();
         w.last_status = Some(Status::active(role));
         w
@@ -256,13 +306,17 @@ impl World {
     /// The fingerprint and `zoo.cfg` this unit's files have with the world as it is now.
     pub fn rendered_now(&self) -> (String, String) {
         let paths = MemWorkload::new().paths().clone();
-        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords());
+        let sizing = Sizing::for_machine(&self.config(), &self.machine);
+        let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords(), &sizing)
+            .with_exporters(&self.exporters, &paths);
         (
             render::fingerprint(
                 &self.config(),
                 &paths,
                 self.me,
                 &self.app(),
+                &self.exporters,
+                &sizing,
                 &render::TlsConfig::plaintext(),
             ),
             rendered.zoo_cfg(&paths.initial_dynamic()),
@@ -289,7 +343,7 @@ impl World {
 
     /// What every up-to-date unit reports in its restart bag.
     pub fn inputs(&self) -> String {
-        render::shared_inputs(&self.config(), &self.app())
+        render::shared_inputs(&self.config(), &self.app(), &self.exporters)
     }
 
     /// Unit `id` recorded `state=started`.
@@ -355,6 +409,26 @@ impl World {
                 .relation(CLUSTER, peer(&self.cluster_app, &self.cluster_units))
                 .relation(RESTART, peer(&self.restart_app, &self.restart_units))
                 .relation(UPGRADE, peer(&self.upgrade_app, &self.upgrade_units));
+            for (id, c) in &self.clients {
+                let mut rel = FakeRelation::with_remote_app(&c.remote_app)
+                    .app_bag(&c.remote_app, c.request.clone())
+                    .app_bag(APP, c.provided.clone());
+                for u in &c.units {
+                    rel = rel.member(u, Databag::new());
+                }
+                tools = tools.relation(&format!("zookeeper:{id}"), rel);
+            }
+        }
+        for secret in &self.secrets {
+            tools = tools.secret(secret.clone());
+        }
+        if let Some(own) = &self.cos_agent {
+            tools = tools.relation(
+                COS_AGENT,
+                FakeRelation::with_remote_app("grafana-agent")
+                    .unit_bag(&me, own.clone())
+                    .member(AGENT_UNIT, Databag::new()),
+            );
         }
         if let Some((own, provider)) = &self.certificates {
             tools = tools.relation(
@@ -377,11 +451,15 @@ impl World {
         if let Some(goal) = &self.goal {
             tools = tools.goal_units(goal.clone());
         }
-        tools
+        let ports: Vec<&str> = self.ports.iter().map(String::as_str).collect();
+        tools.ports(&ports)
     }
 
     fn workload(&self) -> MemWorkload {
-        let mut w = MemWorkload::new().pinned(&self.pinned);
+        let mut w = MemWorkload::new()
+            .pinned(&self.pinned)
+            .with_exporters(self.exporters.clone())
+            .with_machine(self.machine.clone());
         if let Some(v) = &self.installed {
             w = w.installed_at(v);
         }
@@ -390,6 +468,9 @@ impl World {
         }
         for op in &self.workload_faults {
             w = w.fail(*op);
+        }
+        if self.purge_keeps_everything {
+            w = w.purge_keeps_everything();
         }
         if let Some(cause) = self
             .exit_cause
@@ -402,8 +483,6 @@ impl World {
         }
         if let Some((fingerprint, zoo_cfg)) = &self.started_with {
             local_state::record_started_with(&w, fingerprint).unwrap();
-            // It declared its client port when it started.
-            local_state::record_opened_ports(&w, Some(&[2181].into())).unwrap();
             w.write_file(&w.paths().zoo_cfg(), zoo_cfg.as_bytes(), 0o600)
                 .unwrap();
         }
@@ -420,6 +499,12 @@ impl World {
             .map(|(e, id)| (e.to_string(), id.to_string()))
             .collect();
             local_state::save_peer_ids(&w, &ids);
+            let clients = self
+                .clients
+                .iter()
+                .map(|(id, c)| (*id, c.remote_app.clone()))
+                .collect();
+            local_state::save_client_relations(&w, &clients);
         }
         if self.upgrade_pending {
             local_state::mark_upgrade_pending(&w).unwrap();
@@ -433,6 +518,9 @@ impl World {
         }
         if let Some(cause) = &self.upgrade_failure {
             local_state::record_upgrade_failure(&w, cause).unwrap();
+        }
+        if let Some(ports) = &self.ports_remembered {
+            local_state::record_opened_ports(&w, ports);
         }
         // What the harness wrote is the world, not the hook's doing.
         w.clear_calls();
@@ -451,6 +539,9 @@ impl World {
         for fault in &self.ensemble_faults {
             zk = zk.fault(fault.clone());
         }
+        for (path, acl) in &self.znodes {
+            zk = zk.znode(path, acl);
+        }
         zk
     }
 }
@@ -466,6 +557,8 @@ pub struct Hook {
     params: Option<Map<String, Value>>,
     /// `JUJU_SECRET_ID` and `JUJU_SECRET_REVISION`.
     secret: Option<(String, Option<String>)>,
+    /// The client relation whose first unit is the remote unit (set at run time).
+    client_remote: Option<u32>,
     pub world: World,
 }
 
@@ -478,6 +571,7 @@ impl Hook {
             departing_unit: None,
             params: None,
             secret: None,
+            client_remote: None,
             world: World::steady(0, 1),
         }
     }
@@ -522,10 +616,19 @@ impl Hook {
                 "restart" => RESTART,
                 "upgrade" => UPGRADE,
                 "certificates" => CERTIFICATES,
+                "cos-agent" => COS_AGENT,
                 other => panic!("no relation {other}"),
             }
             .to_string(),
         );
+        h
+    }
+    /// `zookeeper-relation-<kind>` of client relation `id`; `-joined`, `-changed` and
+    /// `-departed` name its first unit as the remote unit.
+    pub fn client(kind: &str, id: u32) -> Hook {
+        let mut h = Hook::of(&format!("zookeeper-relation-{kind}"));
+        h.relation_id = Some(format!("zookeeper:{id}"));
+        h.client_remote = matches!(kind, "joined" | "changed" | "departed").then_some(id);
         h
     }
     /// `secret-remove` of the internal secret's `revision`.
@@ -609,6 +712,10 @@ impl Hook {
 
     pub fn run(self) -> Outcome {
         let world = self.world;
+        let remote_unit = self.remote_unit.or_else(|| {
+            let id = self.client_remote?;
+            world.clients.get(&id)?.units.first().cloned()
+        });
         let workload = world.workload();
         // Juju mounts the data storage where the server keeps its data.
         let storage_hook = self.dispatch_path.ends_with("-storage-attached")
@@ -622,13 +729,15 @@ impl Hook {
             dispatch_path: Some(self.dispatch_path.clone()),
             argv0: "./dispatch".into(),
             relation_id: self.relation_id,
-            remote_unit: self.remote_unit,
+            remote_unit,
             departing_unit: self.departing_unit,
             charm_dir: Some("/var/lib/juju/agents/unit-zookeeper-0/charm".into()),
             juju_version: Some("3.6.4".into()),
             secret_id: self.secret.as_ref().map(|s| s.0.clone()),
             secret_revision: self.secret.as_ref().and_then(|s| s.1.clone()),
             storage_location,
+            model_name: MODEL_NAME.into(),
+            model_uuid: MODEL_UUID.into(),
         };
         let mut tools = world.tools();
         if let (Some(given), Some(action)) =

@@ -26,22 +26,28 @@ use std::time::{Duration, Instant};
 
 use revisions::{charm_dir_with, new_revision_binary, refusing_revision_binary};
 use support::{
-    assert_no_upgrade_left, assert_no_write_lost, deploy, juju_leader, pre_upgrade_check,
-    recorded_charm_version, recovery_check, refresh_watched, seed, servers, start_writer, unit,
-    upgrade_plans, upgrade_stack, upgrade_states, zk_leader, zk_leader_in_the_middle,
+    assert_no_upgrade_left, assert_no_write_lost, deploy, deploy_with, juju_leader,
+    pre_upgrade_check, recorded_charm_version, recovery_check, refresh_watched, seed, servers,
+    start_writer, unit, upgrade_plans, upgrade_stack, upgrade_states, zk_leader,
+    zk_leader_in_the_middle,
 };
 use testkit::server::signal_server;
 use testkit::watch::ProcessWatch;
 use testkit::{live_server, test_charm};
+use zk_sim::Switches;
 
 /// How often the process watch samples.
 const SAMPLE: Duration = Duration::from_millis(100);
 
 /// pre-upgrade-check, refresh to the new revision, and everything the rollout must keep.
 fn rollout(n: u32, seed: u64) {
+    rollout_with(n, seed, Switches::default())
+}
+
+fn rollout_with(n: u32, seed: u64, switches: Switches) {
     let dir = tempfile::tempdir().unwrap();
     let old = test_charm!(&dir.path().join("old"));
-    let mut c = deploy(&old, n, seed);
+    let mut c = deploy_with(&old, n, seed, switches);
     assert_eq!(recorded_charm_version(&c), "0.1.0");
     let zk = zk_leader_in_the_middle(&mut c);
     eprintln!("{n} units: the quorum leader is now unit {zk}");
@@ -104,6 +110,15 @@ fn rollout(n: u32, seed: u64) {
 #[test]
 fn three_units_upgrade_one_at_a_time_with_the_zookeeper_leader_last_and_lose_no_write() {
     rollout(3, seed(11));
+}
+
+#[test]
+fn three_units_upgrade_when_the_leader_gets_no_hook_for_its_own_app_bag_writes() {
+    let switches = Switches {
+        leader_sees_own_app_change: false,
+        ..Switches::default()
+    };
+    rollout_with(3, seed(17), switches);
 }
 
 #[test]
@@ -183,11 +198,16 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
     let old = test_charm!(&dir.path().join("old"));
     let mut c = deploy(&old, 3, seed);
     let new = charm_dir_with(new_revision_binary(), &dir.path().join("new"));
-    if juju_leader_fails {
-        // The lowest unit that is not the quorum leader upgrades first.
-        let zk = zk_leader(&c);
-        let first = (0..3).find(|u| *u != zk).unwrap();
-        c.model.set_leader(&unit(first)).unwrap();
+    // The lowest unit that is not the quorum leader upgrades first: it leads in Juju when
+    // it is the one to fail, else the quorum leader's unit (it upgrades last) does.
+    let zk = zk_leader(&c);
+    let to_lead = if juju_leader_fails {
+        (0..3).find(|u| *u != zk).unwrap()
+    } else {
+        zk
+    };
+    if juju_leader(&c) != unit(to_lead) {
+        c.model.set_leader(&unit(to_lead)).unwrap();
         c.settle_quiet("Juju leadership moved");
     }
     let stack = pre_upgrade_check(&mut c);
@@ -267,7 +287,15 @@ fn failure_and_rollback(seed: u64, juju_leader_fails: bool) {
         "the failed unit rolls back first"
     );
     assert_eq!(repaired.len(), 3, "{repaired:?}");
-    c.settle_quiet("recovery");
+    let report = c.settle_quiet("recovery");
+    // Every unit says what to do next as soon as the check ran, not 5 minutes later.
+    assert!(report.status_by_tick.is_empty(), "{report:?}");
+    let leader_status = c.status().into_iter().find(|u| u.leader).expect("a leader");
+    assert!(
+        leader_status.message.contains("ready to rollback"),
+        "{}",
+        c.describe()
+    );
 
     let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
     let (seen, writes) = refresh_watched(&mut c, &old, "rollback refresh", watch, writer);
@@ -328,7 +356,8 @@ fn a_revision_that_refuses_the_deployed_version_is_refused_before_anything_resta
 
     // The refused refresh rolls back like a failed one: recovery, then the original charm.
     recovery_check(&mut c);
-    c.settle_quiet("recovery");
+    let report = c.settle_quiet("recovery");
+    assert!(report.status_by_tick.is_empty(), "{report:?}");
     let watch = ProcessWatch::start(c.model.dir(), SAMPLE);
     let t = Instant::now();
     c.model.refresh(&old).unwrap();

@@ -10,6 +10,7 @@ use testkit::server::signal_server;
 use testkit::watch::{ProcessWatch, Watched};
 use testkit::writes::{lost, read_children, WriteReport, Writer};
 use testkit::{live_server, seeds, Cluster, ServerProcess};
+use zk_sim::Switches;
 
 /// How often the writer writes.
 const WRITE_EVERY: Duration = Duration::from_millis(50);
@@ -65,8 +66,12 @@ pub fn unit(n: u32) -> String {
 }
 
 pub fn deploy(charm: &Path, n: u32, seed: u64) -> Cluster {
+    deploy_with(charm, n, seed, Switches::default())
+}
+
+pub fn deploy_with(charm: &Path, n: u32, seed: u64, switches: Switches) -> Cluster {
     let t = Instant::now();
-    let mut c = Cluster::create(charm, seed);
+    let mut c = Cluster::create_with(charm, seed, switches);
     c.model.deploy(n).unwrap();
     c.settle(&format!("deploy {n}"));
     assert_eq!(c.voters().len(), n as usize, "{}", c.describe());

@@ -1,12 +1,11 @@
 //! What a hook's exit makes permanent: its buffered writes (leadership re-checked for app
 //! bags and application secrets) and the changes they fan out, and a unit's removal.
 
-use crate::rng::SplitMix64;
 use crate::state::{Context, Databag, ModelState};
 
 /// The unit is gone after its `remove` hook: it leaves the model (its relation bags stay
-/// readable), its unit secrets and consumer records go, and if it led its application,
-/// another unit is elected.
+/// readable), its unit secrets and consumer records go, and if it led its application, a
+/// new leader is elected once the lease lapses.
 pub(super) fn finish_removal(st: &mut ModelState, unit: &str) {
     let app = st.units[unit].app.clone();
     st.units.remove(unit);
@@ -17,23 +16,7 @@ pub(super) fn finish_removal(st: &mut ModelState, unit: &str) {
     let a = st.applications.get_mut(&app).expect("application exists");
     if a.leader.as_deref() == Some(unit) {
         a.leader = None;
-        let alive: Vec<String> = st
-            .app_units(&app)
-            .into_iter()
-            .filter(|u| st.is_alive(u))
-            .collect();
-        if !alive.is_empty() {
-            let pick = if st.switches.seeded_election {
-                let mut rng = SplitMix64::new(st.rng);
-                let i = rng.below(alive.len());
-                st.rng = rng.state;
-                i
-            } else {
-                0
-            };
-            let next = alive[pick].clone();
-            st.elect(&next);
-        }
+        st.schedule_election(&app);
     }
 }
 

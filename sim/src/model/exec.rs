@@ -52,6 +52,9 @@ fn resolve(program: &str, env: &[(String, String)]) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(program))
 }
 
+/// How long `exec` waits for its command (`juju exec`'s default `--wait`, 5 minutes).
+const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
+
 impl Model {
     /// `juju exec --unit <unit> -- <argv>`: runs `argv` now, between hooks, in a context of
     /// the unit (its hook tools work; `JUJU_*` variables as in a hook, without a hook name),
@@ -95,7 +98,7 @@ impl Model {
                     leader_settings: None,
                 },
             );
-            let timeout = Duration::from_secs(st.switches.hook_timeout_secs);
+            let timeout = EXEC_TIMEOUT;
             g.save()?;
             (ctx_id, env, mounts, cwd, scratch, timeout)
         };

@@ -1,6 +1,6 @@
 //! The model: create/open, Juju's verbs (deploy, add-unit, remove-unit, integrate,
 //! remove-relation, config, run, exec, refresh, leader), the scheduler that runs queued hooks
-//! one at a time in a seeded order, and `settle`.
+//! in a seeded order (one hook per unit at a time, up to K units at once), and `settle`.
 //!
 //! # Layout
 //!
@@ -14,6 +14,7 @@
 //! - `settle.rs`: [`Model::settle`] and its bounds; `observe.rs`: statuses, logs, databags,
 //!   secrets.
 //! - `records.rs`: what runs report; `measure.rs`: measured runs for benchmarks.
+//! - `pause.rs`: pause points, to hold a unit at a hook-tool call.
 //! - `addresses.rs`: unit address blocks; `jujuc.rs`: finding the hook-tool binary.
 
 use std::collections::BTreeMap;
@@ -38,6 +39,7 @@ mod exec;
 mod jujuc;
 mod measure;
 mod observe;
+mod pause;
 mod records;
 mod relations;
 mod scheduler;
@@ -50,7 +52,7 @@ pub use measure::{run_measured, Measured, ToolRun, Usage, WORKLOAD_COMMANDS};
 pub use observe::zk_role;
 pub use observe::{AppStatus, RelationStatus, SecretView};
 pub use records::{ActionResult, HookRecord, RunOutcome, UnitStatus};
-pub use settle::{SettleLimits, SettleReport};
+pub use settle::{parallel_for_seed, SettleLimits, SettleReport, UPDATE_STATUS_INTERVAL};
 
 use addresses::{is_loopback_prefix, reserve_address_block};
 use scheduler::Work;
@@ -243,6 +245,10 @@ impl Model {
             tool_failures: Vec::new(),
             hook_seq: 0,
             enqueued: 0,
+            clock_skip_ms: 0,
+            elections: BTreeMap::new(),
+            pauses: Vec::new(),
+            next_pause: 0,
             storage: BTreeMap::new(),
             next_storage: 0,
         };
@@ -337,12 +343,37 @@ impl Model {
     /// directory. Returns the pids it stopped.
     pub fn destroy(&mut self) -> Result<Vec<i32>, SimError> {
         let pids = self.stop_processes();
+        unmount_storage(self.dir());
         let dir = self.dir().to_path_buf();
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(SimError::io("remove", &dir))?;
         }
         self.destroyed = true;
         Ok(pids)
+    }
+}
+
+/// Unmounts the tmpfs storage of the model in `dir` (every `storage/<name>-<k>` that is a
+/// mount point), lazily: a process that still has it open keeps it until it exits.
+pub(crate) fn unmount_storage(dir: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let storage = dir.join("storage");
+    let Ok(parent) = fs::metadata(&storage) else {
+        return;
+    };
+    for entry in fs::read_dir(&storage).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let mounted = fs::metadata(&path).is_ok_and(|m| m.dev() != parent.dev());
+        if !mounted {
+            continue;
+        }
+        if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) {
+            // SAFETY: umount2(2) with a NUL-terminated path.
+            unsafe {
+                libc::umount2(c.as_ptr(), libc::MNT_DETACH);
+            }
+        }
     }
 }
 

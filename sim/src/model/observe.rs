@@ -259,8 +259,12 @@ impl Model {
         Ok(g.st.relations.values().map(relation_status).collect())
     }
 
+    /// Every hook and action run so far, in the order they started (their sequence
+    /// numbers; runs of different units that overlap end, and are logged, in another order).
     pub fn hook_log(&self) -> Result<Vec<HookRecord>, SimError> {
-        logs::read_hook_log(self.dir())
+        let mut log = logs::read_hook_log(self.dir())?;
+        log.sort_by_key(|r| r.seq);
+        Ok(log)
     }
 
     pub fn debug_log(

@@ -17,8 +17,11 @@ pub enum RunOutcome {
     Skipped,
     /// Exited non-zero (or could not start); buffered writes discarded.
     Failed,
-    /// Killed after the hook timeout; buffered writes discarded.
-    TimedOut,
+    /// Killed because `settle` gave up while it ran (its bound passed), as an agent
+    /// shutdown kills a hook: buffered writes discarded, the hook goes back to the front of
+    /// its unit's queue (a retry stays due). Juju never kills a hook otherwise, and neither
+    /// does the model.
+    Interrupted,
     /// Exited 0 but the commit was refused (leadership lost); writes discarded.
     CommitFailed,
 }
@@ -80,7 +83,7 @@ impl fmt::Display for HookRecord {
             RunOutcome::Ok => "ok",
             RunOutcome::Skipped => "skipped",
             RunOutcome::Failed => "FAILED",
-            RunOutcome::TimedOut => "TIMED OUT",
+            RunOutcome::Interrupted => "INTERRUPTED",
             RunOutcome::CommitFailed => "COMMIT FAILED",
         };
         write!(f, ": {outcome}")?;

@@ -8,8 +8,12 @@
 //! 3. [`Model::finish_run`]: the outcome, the commit of the context's buffered writes, the
 //!    bookkeeping after the hook (scope, errors, removal, action results).
 //! 4. [`log_run`]: the debug-log lines and the hook-log record.
+//!
+//! One unit runs one hook at a time; `settle` (see `settle.rs`) keeps up to K units' runs in
+//! flight at once, as Juju's unit agents do. Sequence numbers and context ids are taken
+//! under the model lock in step 1, and each commit is one locked step in 3.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -19,14 +23,18 @@ use super::records::{HookRecord, RunOutcome};
 use super::{Model, STOP_GRACE};
 use crate::charm;
 use crate::machine::{Machine, Mount};
-use crate::process::{Finished, HookProcess};
+use crate::process::{self, Finished, HookProcess};
 use crate::rng::{mix, SplitMix64};
 use crate::snap::service;
 use crate::state::{
-    ActionStatus, Context, FailedHook, Guard, HookKind, HookSpec, ModelState, Pending, RunnerLock,
-    StatusRecord, Unit,
+    retry_backoff_ms, ActionStatus, Context, FailedHook, Guard, HookKind, HookSpec, ModelState,
+    Pending, RunnerLock, StatusRecord,
 };
 use crate::{logs, SimError};
+
+/// The process bound of a run nobody waits on (`step`): none, in effect. Juju never kills a
+/// hook; only `settle` giving up interrupts one (see [`RunOutcome::Interrupted`]).
+pub(super) const UNBOUNDED: Duration = Duration::from_secs(365 * 86_400);
 
 /// What the scheduler picked to run next.
 pub(super) enum Work {
@@ -36,7 +44,8 @@ pub(super) enum Work {
 }
 
 /// One hook or action run, as prepared before its process starts.
-struct Run {
+#[derive(Debug, Clone)]
+pub(super) struct Run {
     unit: String,
     seq: u64,
     /// The hook's name, or the action's.
@@ -51,9 +60,11 @@ struct Run {
     program: Result<Option<PathBuf>, String>,
     charm_dir: PathBuf,
     env: Vec<(String, String)>,
+    /// Past this the process is killed as in an agent shutdown, and the run is
+    /// [`RunOutcome::Interrupted`].
+    pub(super) deadline: Duration,
     /// The unit's namespace: its machine's paths and its storage.
     mounts: Vec<Mount>,
-    timeout: Duration,
     /// Where the process's output files go (the unit's agent directory).
     scratch: PathBuf,
 }
@@ -69,7 +80,42 @@ impl Run {
 }
 
 /// How a run's process ended: `Ok(None)` when none ran, `Err` when it could not.
-type Ended = Result<Option<Finished>, String>;
+pub(super) type Ended = Result<Option<Finished>, String>;
+
+impl Run {
+    pub(super) fn unit(&self) -> &str {
+        &self.unit
+    }
+
+    /// `zookeeper/1 cluster-relation-changed`, for progress lines.
+    pub(super) fn describe(&self) -> String {
+        format!("{} {}", self.unit, self.name)
+    }
+
+    /// Whether a process must run (else [`Run::run_process`] is not needed).
+    pub(super) fn has_process(&self) -> bool {
+        matches!(self.program, Ok(Some(_)))
+    }
+
+    /// Runs the process (plainly, without measuring): what a thread of a parallel settle
+    /// does.
+    pub(super) fn run_process(&self) -> Ended {
+        match &self.program {
+            Ok(Some(p)) => process::run(&HookProcess {
+                program: p,
+                cwd: &self.charm_dir,
+                env: &self.env,
+                scratch: &self.scratch,
+                timeout: self.deadline,
+                mounts: &self.mounts,
+            })
+            .map(Some)
+            .map_err(|e| format!("cannot start {}: {e}", p.display())),
+            Ok(None) => Ok(None),
+            Err(reason) => Err(reason.clone()),
+        }
+    }
+}
 
 impl Model {
     /// Runs the next scheduled hook or action (a unit picked by the seeded PRNG among units
@@ -119,33 +165,19 @@ impl Model {
     pub(super) fn step_inner(&mut self) -> Result<Option<HookRecord>, SimError> {
         let mut g = self.lock()?;
         let st = &mut g.st;
-        let picked = pick_unit(st, |u| {
-            !u.actions.is_empty() || (u.error.is_none() && !u.queue.is_empty())
-        });
-        let Some(unit) = picked else {
+        let mut picked = pick_work(st, &Default::default(), false);
+        if picked.is_none() {
+            // Nothing to run but a leader to elect: let the lease lapse (model time only).
+            if let Some(due) = st.next_election_due() {
+                st.clock_skip_ms += due.saturating_sub(st.now_ms());
+                picked = pick_work(st, &Default::default(), false);
+            }
+        }
+        let Some((unit, work)) = picked else {
+            g.save()?;
             return Ok(None);
-        };
-        let u = st.units.get_mut(&unit).expect("unit exists");
-        let work = match u.actions.pop_front() {
-            Some(id) => Work::Action(id),
-            None => Work::Hook(u.queue.pop_front().expect("queue not empty"), 1),
         };
         self.execute(g, &unit, work).map(Some)
-    }
-
-    /// Retries one failed hook (unit picked by the PRNG among units in error that have
-    /// retries left).
-    pub(super) fn retry_one(&mut self) -> Result<Option<HookRecord>, SimError> {
-        let mut g = self.lock()?;
-        let st = &mut g.st;
-        let max = st.switches.hook_retries;
-        let picked = pick_unit(st, |u| u.error.as_ref().is_some_and(|e| e.failures <= max));
-        let Some(unit) = picked else {
-            return Ok(None);
-        };
-        let err = st.units[&unit].error.clone().expect("in error");
-        self.execute(g, &unit, Work::Hook(err.hook, err.failures + 1))
-            .map(Some)
     }
 
     /// Runs one hook or action on `unit` (`g` holds the model locked).
@@ -155,7 +187,7 @@ impl Model {
         unit: &str,
         work: Work,
     ) -> Result<HookRecord, SimError> {
-        let run = self.begin_run(g, unit, work)?;
+        let run = self.begin_run(g, unit, work, UNBOUNDED)?;
         let started = Instant::now();
         let ended: Ended = match &run.program {
             Ok(Some(p)) => self
@@ -164,7 +196,7 @@ impl Model {
                     cwd: &run.charm_dir,
                     env: &run.env,
                     scratch: &run.scratch,
-                    timeout: run.timeout,
+                    timeout: run.deadline,
                     mounts: &run.mounts,
                 })
                 .map(Some)
@@ -173,6 +205,17 @@ impl Model {
             Err(reason) => Err(reason.clone()),
         };
         let duration_ms = started.elapsed().as_millis() as u64;
+        self.end_run(run, ended, duration_ms)
+    }
+
+    /// The end of a run: its outcome, commit and record (`finish_run`), the workload
+    /// processes of a removed unit stopped, the `on_hook` callback.
+    pub(super) fn end_run(
+        &mut self,
+        run: Run,
+        ended: Ended,
+        duration_ms: u64,
+    ) -> Result<HookRecord, SimError> {
         let (record, to_stop) = self.finish_run(run, ended, duration_ms)?;
         for machine in to_stop {
             service::stop_all(&machine, STOP_GRACE);
@@ -184,13 +227,23 @@ impl Model {
     }
 
     /// The uniter's bookkeeping before a run, and its context; saves and unlocks the model.
-    fn begin_run(&mut self, mut g: Guard, unit: &str, work: Work) -> Result<Run, SimError> {
+    /// `deadline` bounds the process (see [`Run::deadline`]).
+    pub(super) fn begin_run(
+        &mut self,
+        mut g: Guard,
+        unit: &str,
+        work: Work,
+        deadline: Duration,
+    ) -> Result<Run, SimError> {
         let dir = self.dir().to_path_buf();
         let st = &mut g.st;
         st.hook_seq += 1;
         let seq = st.hook_seq;
         let (name, hook, action, attempt) = match work {
-            Work::Hook(h, attempt) => (h.name.clone(), Some(h), None, attempt),
+            Work::Hook(mut h, attempt) => {
+                h.departing_unit = st.departing_unit(unit, &h);
+                (h.name.clone(), Some(h), None, attempt)
+            }
             Work::Action(id) => (st.actions[&id].name.clone(), None, Some(id), 1),
         };
         let ctx_id = format!(
@@ -219,7 +272,6 @@ impl Model {
                 unit,
             )
         };
-        let timeout = Duration::from_secs(st.switches.hook_timeout_secs);
         let u = st.units.get_mut(unit).expect("unit exists");
         u.executing = Some(match &hook {
             Some(h) => format!("running {} hook", h.name),
@@ -252,8 +304,8 @@ impl Model {
             program,
             charm_dir,
             env,
+            deadline,
             mounts,
-            timeout,
             scratch,
         })
     }
@@ -283,12 +335,22 @@ impl Model {
             Some(h) => after_hook(st, &run.unit, h, run.attempt, outcome, &reason),
             None => Vec::new(),
         };
+        if let (None, Some(id), RunOutcome::Interrupted) = (&run.hook, run.action, outcome) {
+            // Interrupted like an agent shutdown: the action runs again.
+            if let Some(u) = st.units.get_mut(&run.unit) {
+                u.executing = None;
+                u.actions.push_front(id);
+            }
+            if let Some(a) = st.actions.get_mut(&id) {
+                a.status = ActionStatus::Pending;
+            }
+        }
         // Principals that entered a container-scoped relation get their subordinate unit.
         for (app, principal) in g.st.missing_subordinates() {
             self.new_unit(&mut g, &app, Some(&principal))?;
         }
         let st = &mut g.st;
-        if let Some(id) = run.action {
+        if let (Some(id), false) = (run.action, outcome == RunOutcome::Interrupted) {
             after_action(st, &run.unit, id, &ended, outcome, &reason);
         }
         let record = HookRecord {
@@ -322,12 +384,31 @@ impl Model {
     }
 }
 
-/// One unit among those `eligible`, in unit-number order, picked by the seeded PRNG.
-fn pick_unit(st: &mut ModelState, eligible: impl Fn(&Unit) -> bool) -> Option<String> {
+/// The next run: a unit picked by the seeded PRNG among those with work that are not
+/// `busy` (in unit-number order), then its work: a pending action first (also while in
+/// error), else the retry of its failed hook once the back-off passed (`retries`), else its
+/// next queued hook. Due elections are held first and stale hooks dropped.
+pub(super) fn pick_work(
+    st: &mut ModelState,
+    busy: &BTreeSet<String>,
+    retries: bool,
+) -> Option<(String, Work)> {
+    st.hold_due_elections();
+    st.drop_stale_hooks();
+    let now = st.now_ms();
+    let max = st.switches.hook_retries;
     let candidates: Vec<String> = st
         .units_by_number()
         .into_iter()
-        .filter(|n| eligible(&st.units[n]))
+        .filter(|n| !busy.contains(n))
+        .filter(|n| {
+            let u = &st.units[n];
+            !u.actions.is_empty()
+                || match &u.error {
+                    None => !u.queue.is_empty(),
+                    Some(e) => retries && e.failures <= max && e.retry_at_ms <= now,
+                }
+        })
         .collect();
     if candidates.is_empty() {
         return None;
@@ -335,7 +416,15 @@ fn pick_unit(st: &mut ModelState, eligible: impl Fn(&Unit) -> bool) -> Option<St
     let mut rng = SplitMix64::new(st.rng);
     let unit = candidates[rng.below(candidates.len())].clone();
     st.rng = rng.state;
-    Some(unit)
+    let u = st.units.get_mut(&unit).expect("unit exists");
+    let work = if let Some(id) = u.actions.pop_front() {
+        Work::Action(id)
+    } else if let Some(e) = &u.error {
+        Work::Hook(e.hook.clone(), e.failures + 1)
+    } else {
+        Work::Hook(st.take_next_hook(&unit).expect("queue not empty"), 1)
+    };
+    Some((unit, work))
 }
 
 /// The uniter's bookkeeping before a hook runs: relation membership, the statuses Juju
@@ -394,8 +483,15 @@ fn outcome(run: &Run, ended: &Ended) -> (RunOutcome, Option<String>, Option<i32>
             None,
         ),
         Ok(Some(f)) if f.success() => (RunOutcome::Ok, None, f.code),
-        Ok(Some(f)) if f.timed_out => (RunOutcome::TimedOut, Some(f.reason(run.timeout)), f.code),
-        Ok(Some(f)) => (RunOutcome::Failed, Some(f.reason(run.timeout)), f.code),
+        Ok(Some(f)) if f.timed_out => (
+            RunOutcome::Interrupted,
+            Some(format!(
+                "interrupted after {:.0}s: the settle gave up (an agent shutdown); it runs again",
+                f.duration.as_secs_f64()
+            )),
+            f.code,
+        ),
+        Ok(Some(f)) => (RunOutcome::Failed, Some(f.reason(run.deadline)), f.code),
     }
 }
 
@@ -413,13 +509,22 @@ fn after_hook(
     reason: &Option<String>,
 ) -> Vec<Machine> {
     let mut to_stop = Vec::new();
+    let now = st.now_ms();
     let u = st.units.get_mut(unit).expect("unit exists");
     u.executing = None;
+    if outcome == RunOutcome::Interrupted {
+        // As after an agent shutdown: the hook runs again (a retry stays a retry).
+        if u.error.is_none() {
+            u.queue.push_front(h.clone());
+        }
+        return to_stop;
+    }
     if !outcome.succeeded() {
         u.error = Some(FailedHook {
             hook: h.clone(),
             failures: attempt,
             reason: reason.clone().unwrap_or_default(),
+            retry_at_ms: now + retry_backoff_ms(attempt),
         });
         return to_stop;
     }

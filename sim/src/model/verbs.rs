@@ -12,7 +12,8 @@ use crate::charm::{self, Charm, Role, StubSpec};
 use crate::machine::Machine;
 use crate::state::{
     AppBag, Application, CharmRecord, Guard, HookKind, HookSpec, Life, ModelState, Relation,
-    RelationEnd, StatusRecord, StorageInstance, ToolFailure, Unit,
+    RelationEnd, StatusRecord, StorageDirective, StorageInstance, StoragePool, ToolFailure, Unit,
+    DEFAULT_TMPFS_MIB,
 };
 use crate::tools::ToolName;
 use crate::SimError;
@@ -39,7 +40,8 @@ pub(super) fn valid_app_name(name: &str) -> bool {
 
 impl Model {
     /// `juju deploy -n N` of the model's default application (created with the model):
-    /// creates N units and queues their start-up hooks. The first unit is the leader.
+    /// creates N units and queues their start-up hooks. One of them leads (see
+    /// [`crate::Switches::seeded_leadership`]).
     pub fn deploy(&mut self, n: u32) -> Result<Vec<String>, SimError> {
         let mut g = self.lock()?;
         let app =
@@ -173,19 +175,57 @@ impl Model {
                 status: StatusRecord::new("unknown", ""),
                 version: String::new(),
                 stub,
+                storage: BTreeMap::new(),
             },
         );
         st.app_order.push(name.to_string());
         Ok(())
     }
 
+    /// N new units of `app`, their start-up hooks queued. An application without a leader
+    /// (and no election pending) gets one among them (see [`ModelState::first_leader`]).
     fn new_units(&self, g: &mut Guard, app: &str, n: u32) -> Result<Vec<String>, SimError> {
         if n > 0 && g.st.applications[app].subordinate() {
             return Err(SimError::Refused(format!(
                 "{app} is a subordinate application: its units come with its relations to principals"
             )));
         }
-        (0..n).map(|_| self.new_unit(g, app, None)).collect()
+        let names = (0..n)
+            .map(|_| self.create_unit(g, app, None))
+            .collect::<Result<Vec<String>, SimError>>()?;
+        self.start_units(g, app, &names);
+        Ok(names)
+    }
+
+    /// `juju deploy --storage <name>=<directive>` for the units of `app` created from now on
+    /// (`tmpfs,40M`: each gets a 40 MiB tmpfs of its own; see
+    /// [`StorageDirective::parse`]). The charm's `minimum-size` is not enforced, so that a
+    /// test can fill a small one.
+    pub fn set_storage(&mut self, app: &str, name: &str, directive: &str) -> Result<(), SimError> {
+        let directive = StorageDirective::parse(directive).map_err(SimError::Refused)?;
+        let mut g = self.lock()?;
+        let a =
+            g.st.applications
+                .get_mut(app)
+                .ok_or_else(|| SimError::not_found("application", app))?;
+        if !a.charm.meta.storage.iter().any(|s| s.name == name) {
+            return Err(SimError::Refused(format!(
+                "charm storage {name:?} not found in {app}'s charm"
+            )));
+        }
+        a.storage.insert(name.to_string(), directive);
+        g.save()
+    }
+
+    /// Gives the machine of `unit` `total_mib` of memory and `swap_mib` of swap (its
+    /// `/proc/meminfo`); the unit's next hooks see it.
+    pub fn set_machine_memory(
+        &mut self,
+        unit: &str,
+        total_mib: u64,
+        swap_mib: u64,
+    ) -> Result<(), SimError> {
+        self.machine(unit)?.set_memory(total_mib, swap_mib)
     }
 
     /// `juju add-unit` of the default application: one more unit; the others will see it
@@ -206,8 +246,38 @@ impl Model {
         Ok(names)
     }
 
-    /// A new unit of `app` on a new machine, or beside `principal` for a subordinate.
+    /// A new unit of `app` on a new machine, or beside `principal` for a subordinate, its
+    /// start-up hooks queued.
     pub(super) fn new_unit(
+        &self,
+        g: &mut Guard,
+        app: &str,
+        principal: Option<&str>,
+    ) -> Result<String, SimError> {
+        let name = self.create_unit(g, app, principal)?;
+        self.start_units(g, app, std::slice::from_ref(&name));
+        Ok(name)
+    }
+
+    /// Leadership for an application that has none (and no election pending), then the
+    /// start-up hooks of its new units.
+    fn start_units(&self, g: &mut Guard, app: &str, names: &[String]) {
+        let st = &mut g.st;
+        if st.applications[app].leader.is_none() && !st.elections.contains_key(app) {
+            let leader = st.first_leader(names);
+            st.applications
+                .get_mut(app)
+                .expect("application exists")
+                .leader = leader;
+        }
+        for name in names {
+            st.queue_new_unit(name);
+        }
+    }
+
+    /// A unit of `app` on a new machine, or beside `principal` for a subordinate; nothing
+    /// queued yet.
+    fn create_unit(
         &self,
         g: &mut Guard,
         app: &str,
@@ -245,9 +315,6 @@ impl Model {
         let files = charm::deploy_to_unit(&a.charm.dir, &dir.join("charm"), &[])?;
         a.next_unit += 1;
         let charm_revision = a.charm.revision;
-        if a.leader.is_none() {
-            a.leader = Some(name.clone());
-        }
         let address = format!("{}{}", st.address_prefix, 11 + machine);
         st.units.insert(
             name.clone(),
@@ -261,6 +328,7 @@ impl Model {
                 dir,
                 life: Life::Alive,
                 queue: Default::default(),
+                changed_follows: None,
                 actions: Default::default(),
                 error: None,
                 workload: StatusRecord::new("waiting", "waiting for machine"),
@@ -276,7 +344,6 @@ impl Model {
                 storage,
             },
         );
-        st.queue_new_unit(&name);
         Ok(name)
     }
 
@@ -306,6 +373,18 @@ impl Model {
                 PathBuf::from,
             );
             machine.make_mount_point(&location)?;
+            let directive = st.applications[app].storage.get(&spec.name).copied();
+            let tmpfs_mib = match directive {
+                Some(StorageDirective {
+                    pool: StoragePool::Tmpfs,
+                    size_mib,
+                }) => {
+                    let mib = size_mib.unwrap_or(DEFAULT_TMPFS_MIB);
+                    mount_tmpfs(&dir, mib)?;
+                    Some(mib)
+                }
+                _ => None,
+            };
             st.storage.insert(
                 id.clone(),
                 StorageInstance {
@@ -314,6 +393,7 @@ impl Model {
                     location,
                     dir,
                     attached_to: Some(unit.to_string()),
+                    tmpfs_mib,
                 },
             );
             ids.push(id);
@@ -406,9 +486,10 @@ impl Model {
         self.refresh_app(&app, charm_path)
     }
 
-    /// `juju refresh <app> --path`: a new charm revision; each unit swaps its charm dir when
-    /// it reaches `upgrade-charm`, then runs `config-changed` (non-leaders also
-    /// `leader-settings-changed`). Returns the new revision.
+    /// `juju refresh <app> --path`: a new charm revision; each unit runs `upgrade-charm`
+    /// before its pending config and relation hooks (swapping its charm dir then), then
+    /// `config-changed` on the new code (non-leaders also `leader-settings-changed`).
+    /// Returns the new revision.
     pub fn refresh_app(
         &mut self,
         app: &str,
@@ -446,16 +527,8 @@ impl Model {
             meta,
         };
         for u in st.app_units(app) {
-            if !st.is_alive(&u) {
-                continue;
-            }
-            st.enqueue(&u, HookSpec::plain(HookKind::UpgradeCharm));
-            st.enqueue(&u, HookSpec::plain(HookKind::ConfigChanged));
-            if st.switches.start_after_refresh {
-                st.enqueue(&u, HookSpec::plain(HookKind::Start));
-            }
-            if !st.is_leader(&u) {
-                st.enqueue(&u, HookSpec::plain(HookKind::LeaderSettingsChanged));
+            if st.is_alive(&u) {
+                st.queue_refresh(&u);
             }
         }
         g.save()?;
@@ -496,6 +569,24 @@ impl Model {
             .clone())
     }
 
+    /// `unit`'s update-status timer fires now: on Juju every unit has its own 5-minute timer,
+    /// so update-status may run while other units are in the middle of anything (settle
+    /// only ticks once the whole model is quiet). Returns whether it was queued (not for a
+    /// dying unit, or one in error).
+    pub fn queue_update_status(&mut self, unit: &str) -> Result<bool, SimError> {
+        let mut g = self.lock()?;
+        let u =
+            g.st.units
+                .get(unit)
+                .ok_or_else(|| SimError::not_found("unit", unit))?;
+        if u.life != Life::Alive || u.error.is_some() {
+            return Ok(false);
+        }
+        let queued = g.st.enqueue(unit, HookSpec::plain(HookKind::UpdateStatus));
+        g.save()?;
+        Ok(queued)
+    }
+
     /// Makes the hook tool `tool` fail (exit 1) the next time `unit` calls it.
     pub fn inject_tool_failure(&mut self, unit: &str, tool: &str) -> Result<(), SimError> {
         self.inject_tool_failures(unit, tool, 1)
@@ -522,6 +613,32 @@ impl Model {
         });
         g.save()
     }
+}
+
+/// Mounts a tmpfs of `mib` MiB (root's, 0755) on `dir`, in the host's namespace: every
+/// unit's namespace then binds it like any storage directory, and it lives until the model
+/// is destroyed ([`super::unmount_storage`]).
+fn mount_tmpfs(dir: &Path, mib: u64) -> Result<(), SimError> {
+    use std::os::unix::ffi::OsStrExt;
+    let target = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| SimError::Refused(format!("{} is not a C string", dir.display())))?;
+    let opts = std::ffi::CString::new(format!("size={mib}m,mode=0755")).expect("no NUL");
+    // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
+    let ret = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            opts.as_ptr().cast(),
+        )
+    };
+    if ret != 0 {
+        return Err(SimError::io("mount a tmpfs on", dir)(
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

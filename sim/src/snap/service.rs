@@ -102,8 +102,14 @@ pub fn service_env(environment: &str, revision: u32) -> BTreeMap<String, String>
             format!("/root/snap/{}/common", store::NAME),
         ),
         ("HOME", home),
-        // The snap's own environment (snapcraft.yaml); its JVM is the host's here.
-        ("JAVA_HOME", "/usr/lib/jvm/default-java".to_string()),
+        // The snap's own environment (snapcraft.yaml): its JRE (the host's here).
+        (
+            "JAVA_HOME",
+            snap.join("usr/lib/jvm")
+                .join(store::jre_name())
+                .display()
+                .to_string(),
+        ),
         (
             "ZOO_LOG_DIR",
             common.join("var/log/zookeeper").display().to_string(),

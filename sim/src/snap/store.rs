@@ -3,10 +3,13 @@
 //!
 //! What the published snap (canonical/charmed-zookeeper-snap) does, and how it is copied:
 //! - `$SNAP` (`/snap/charmed-zookeeper/<rev>`, read-only, root's) holds ZooKeeper under
-//!   `opt/zookeeper` and its default config under `etc/zookeeper`. Here `opt/zookeeper/lib`
-//!   links to Debian's jars and `etc/zookeeper` holds a `simplelogger.properties` (the
-//!   logging config of Debian's SLF4J binding) where the snap has a `logback.xml`: both end
-//!   up appending the server's log to `$SNAP_COMMON/var/log/zookeeper/zookeeper.log`.
+//!   `opt/zookeeper`, its default config under `etc/zookeeper` and a Java runtime under
+//!   `usr/lib/jvm/<jre>` (a staged `openjdk-*-jre-headless`). Here `opt/zookeeper/lib`
+//!   links to Debian's jars, `usr/lib/jvm/<jre>` to the host's default JRE (under its own
+//!   name, `java-17-openjdk-amd64`), and `etc/zookeeper` holds a `simplelogger.properties`
+//!   (the logging config of Debian's SLF4J binding) where the snap has a `logback.xml`:
+//!   both end up appending the server's log to
+//!   `$SNAP_COMMON/var/log/zookeeper/zookeeper.log`.
 //! - snapd makes `$SNAP_DATA` (`/var/snap/charmed-zookeeper/<rev>`) and `$SNAP_COMMON`
 //!   (`.../common`), root's, 0755, and the `current` links.
 //! - the install hook makes `$SNAP_DATA/etc/zookeeper`, `$SNAP_COMMON/var/log/zookeeper`
@@ -41,6 +44,18 @@ pub const JARS: [&str; 4] = [
     "/usr/share/java/netty-codec.jar",
     "/usr/share/java/netty-resolver.jar",
 ];
+/// The host's JRE the emulated snap ships as its own.
+pub const HOST_JRE: &str = "/usr/lib/jvm/default-java";
+
+/// The JRE's directory name in `$SNAP/usr/lib/jvm`: the host JRE's own
+/// (`java-17-openjdk-amd64`), `default-java` when it is not a link.
+pub fn jre_name() -> String {
+    fs::canonicalize(HOST_JRE)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "default-java".to_string())
+}
+
 /// Where the snap mounts and keeps its data, as the units see it.
 pub const SNAP_MOUNT: &str = "/snap/charmed-zookeeper";
 pub const SNAP_DATA_ROOT: &str = "/var/snap/charmed-zookeeper";
@@ -123,6 +138,9 @@ pub fn install(revision: u32, snap_mount_host: &Path) -> Result<(), SnapError> {
         let name = Path::new(jar).file_name().unwrap_or_default();
         link(jar, &lib.join(name))?;
     }
+    let jvm = snap.join("usr/lib/jvm");
+    dir(&jvm, 0o755)?;
+    link(HOST_JRE, &jvm.join(jre_name()))?;
     let etc = snap.join("etc/zookeeper");
     dir(&etc, 0o755)?;
     let props = etc.join("simplelogger.properties");

@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 
 use super::args;
 use super::format::Format;
-use super::settings::split_kv;
 use super::{Out, Tool, ToolFail, FORMAT};
 use crate::util;
 
@@ -42,33 +41,17 @@ impl Tool<'_> {
 
     pub(super) fn action_set(&mut self, argv: &[String]) -> Result<Out, ToolFail> {
         let a = args::parse(argv, &[])?;
+        // As jujuc: every argument is checked (exit 2) before the action is looked for, and
+        // no argument at all sets nothing and succeeds, in an action or not.
+        let pairs = a
+            .positional
+            .iter()
+            .map(|p| action_set_pair(p))
+            .collect::<Result<Vec<_>, ToolFail>>()?;
+        if pairs.is_empty() {
+            return Ok(Out::default());
+        }
         let id = self.action_id()?;
-        if a.positional.is_empty() {
-            return Err(ToolFail::usage("no key=value pairs specified"));
-        }
-        let mut pairs = Vec::new();
-        for p in &a.positional {
-            let (k, v) = split_kv(p).ok_or_else(|| {
-                ToolFail::usage(format!("argument {p:?} must be of the form key...=value"))
-            })?;
-            let parts: Vec<String> = k.split('.').map(str::to_string).collect();
-            for part in &parts {
-                if !util::is_juju_key_part(part) {
-                    return Err(ToolFail::usage(format!(
-                        "key {part:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"
-                    )));
-                }
-            }
-            if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"]
-                .contains(&parts[0].as_str())
-            {
-                return Err(ToolFail::usage(format!(
-                    "cannot set reserved action key {:?}",
-                    parts[0]
-                )));
-            }
-            pairs.push((parts, v));
-        }
         let rec = self.g.st.actions.get_mut(&id).expect("action exists");
         for (parts, v) in pairs {
             let mut cur = &mut rec.results;
@@ -88,7 +71,9 @@ impl Tool<'_> {
     pub(super) fn action_fail(&mut self, argv: &[String]) -> Result<Out, ToolFail> {
         let a = args::parse(argv, &[])?;
         let id = self.action_id()?;
-        let mut msg = a.positional.join(" ");
+        // One optional message, as jujuc's action-fail: extra arguments are a usage error.
+        a.no_more(1)?;
+        let mut msg = a.positional.first().cloned().unwrap_or_default();
         if msg.is_empty() {
             msg = "action failed without reason given, check action for errors".to_string();
         }
@@ -118,6 +103,32 @@ impl Tool<'_> {
         self.log("INFO", &module, &msg);
         Ok(Out::default())
     }
+}
+
+/// Keys `action-set` may not set, in any dotted part (jujuc's reserved keys).
+const RESERVED_ACTION_KEYS: [&str; 4] = ["stdout", "stdout-encoding", "stderr", "stderr-encoding"];
+
+/// One `action-set` argument as jujuc's `Init` reads it: split at its first `=` (so `=1` is
+/// the key `""`), then each dotted part of the key checked in order, for the naming rule and
+/// then for being reserved.
+fn action_set_pair(arg: &str) -> Result<(Vec<String>, String), ToolFail> {
+    let (key, value) = arg.split_once('=').ok_or_else(|| {
+        ToolFail::usage(format!("argument {arg:?} must be of the form key...=value"))
+    })?;
+    let parts: Vec<String> = key.split('.').map(str::to_string).collect();
+    for part in &parts {
+        if !util::is_juju_key_part(part) {
+            return Err(ToolFail::usage(format!(
+                "key {part:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"
+            )));
+        }
+        if RESERVED_ACTION_KEYS.contains(&part.as_str()) {
+            return Err(ToolFail::usage(format!(
+                "cannot set reserved action key {part:?}"
+            )));
+        }
+    }
+    Ok((parts, value.to_string()))
 }
 
 /// Parses YAML-typed `k=v` pairs (as `juju run` does) into a JSON map; dotted keys nest.

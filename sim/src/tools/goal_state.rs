@@ -14,9 +14,13 @@ impl Tool<'_> {
         let f = Format::parse(a.value("format"))?;
         a.no_more(0)?;
         let st = self.st();
+        // The controller's unit status: `dying` for a dying unit, `error` while its agent
+        // is in hook error, else the workload status.
         let entry = |u: &Unit| {
             let status = if u.life == Life::Dying {
                 "dying".to_string()
+            } else if u.error.is_some() {
+                "error".to_string()
             } else {
                 u.workload.status.clone()
             };
@@ -30,7 +34,12 @@ impl Tool<'_> {
             .map(|u| (u.name.clone(), entry(u)))
             .collect();
         let mut relations = serde_json::Map::new();
-        for r in st.relations.values().filter(|r| r.involves(&app)) {
+        // The controller leaves peer relations out of `relations`.
+        for r in st
+            .relations
+            .values()
+            .filter(|r| r.involves(&app) && !r.peer())
+        {
             let remote = r.remote_app(&app);
             let since = st.applications.get(&remote).map_or(0, |a| a.status.since);
             let m = relations

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::state::{Application, Context, Databag, Guard, ModelState, Store, Unit};
+use crate::state::{Application, Context, Databag, Guard, ModelState, PauseState, Store, Unit};
 use crate::{logs, Chain};
 use args::{boolean, value, Flag};
 use format::{render, Format};
@@ -302,6 +302,22 @@ fn run(
             "bad request: unknown context {ctx_id:?}"
         )));
     }
+    if let Some(id) = hit_pause(&mut guard.st, &ctx_id, tool_name, args) {
+        // Held until the test releases it, without the model lock (the model goes on).
+        guard
+            .save()
+            .map_err(|e| ToolFail::runtime(format!("cannot save the model: {}", Chain(&e))))?;
+        drop(guard);
+        wait_released(&store, id)?;
+        guard = store
+            .lock()
+            .map_err(|e| ToolFail::runtime(format!("cannot open the model: {}", Chain(&e))))?;
+        if !guard.st.contexts.contains_key(&ctx_id) {
+            return Err(ToolFail::runtime(format!(
+                "bad request: unknown context {ctx_id:?}"
+            )));
+        }
+    }
     let mut tool = Tool {
         g: &mut guard,
         ctx_id,
@@ -318,6 +334,47 @@ fn run(
             .map_err(|e| ToolFail::runtime(format!("cannot save the model: {}", Chain(&e))))?;
     }
     result
+}
+
+/// Counts this call against the armed pause points of its unit and tool (see
+/// [`crate::state::PausePoint`]); returns the one it must hold at, if any.
+fn hit_pause(st: &mut ModelState, ctx_id: &str, tool: ToolName, args: &[String]) -> Option<u64> {
+    let unit = st.contexts.get(ctx_id)?.unit.clone();
+    let text = args.join(" ");
+    let mut hold = None;
+    for p in st.pauses.iter_mut() {
+        let matches = p.state == PauseState::Armed
+            && p.unit == unit
+            && p.tool == tool.as_str()
+            && p.args_contain.as_ref().is_none_or(|t| text.contains(t));
+        if !matches {
+            continue;
+        }
+        p.calls += 1;
+        if p.calls == p.nth && hold.is_none() {
+            p.state = PauseState::Holding;
+            p.context = Some(ctx_id.to_string());
+            hold = Some(p.id);
+        }
+    }
+    hold
+}
+
+/// Waits until pause point `id` is released (or gone).
+fn wait_released(store: &Store, id: u64) -> Result<(), ToolFail> {
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let g = store
+            .lock()
+            .map_err(|e| ToolFail::runtime(format!("cannot open the model: {}", Chain(&e))))?;
+        let held =
+            g.st.pauses
+                .iter()
+                .any(|p| p.id == id && p.state == PauseState::Holding);
+        if !held {
+            return Ok(());
+        }
+    }
 }
 
 /// Appends the call to the tool-call log if it exists (no file: nothing to do), with this

@@ -14,8 +14,17 @@ fn parse_port(spec: &str) -> Result<String, ToolFail> {
     }
     let (range, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
     let proto = proto.to_ascii_lowercase();
+    // Juju's port-range validation, with its texts.
+    if proto == "icmp" {
+        return Err(ToolFail::usage(format!(
+            "protocol \"icmp\" doesn't support any ports; got {:?}",
+            range.split('-').next().unwrap_or(range)
+        )));
+    }
     if proto != "tcp" && proto != "udp" {
-        return Err(bad());
+        return Err(ToolFail::usage(format!(
+            "invalid protocol {proto:?}, expected \"tcp\", \"udp\", or \"icmp\""
+        )));
     }
     let port = |s: &str| s.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad);
     match range.split_once('-') {
@@ -89,6 +98,12 @@ mod tests {
         assert_eq!(parse_port("icmp").unwrap(), "icmp");
         assert_eq!(parse_port("0").unwrap_err().code, 2);
         assert_eq!(parse_port("5-4/tcp").unwrap_err().code, 2);
-        assert_eq!(parse_port("22/sctp").unwrap_err().code, 2);
+        let sctp = parse_port("22/sctp").unwrap_err();
+        assert_eq!(sctp.code, 2);
+        assert_eq!(
+            sctp.message,
+            r#"invalid protocol "sctp", expected "tcp", "udp", or "icmp""#
+        );
+        assert_eq!(parse_port("22/icmp").unwrap_err().code, 2);
     }
 }

@@ -109,7 +109,7 @@ impl Tool<'_> {
                     .map(|b| b.bag.clone())
                     .ok_or_else(|| {
                         ToolFail::runtime(format!(
-                            "cannot read settings for unit {u:?} in relation {rel_key:?}: settings not found"
+                            "cannot read settings for unit {u:?} in relation {rel_key:?}: unit {u:?}: settings not found"
                         ))
                     })?;
                 let member = self

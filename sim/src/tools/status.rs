@@ -19,7 +19,9 @@ impl Tool<'_> {
                 "invalid status {status:?}, expected one of [maintenance blocked waiting active]"
             )));
         }
-        let message = a.positional[1..].join(" ");
+        // One message argument, as jujuc's status-set: extra ones are a usage error.
+        a.no_more(2)?;
+        let message = a.positional.get(1).cloned().unwrap_or_default();
         let rec = StatusRecord::new(status, &message);
         if a.flag("application") {
             if !self.is_leader() {
@@ -53,12 +55,27 @@ impl Tool<'_> {
         )?;
         let f = Format::parse(a.value("format"))?;
         a.no_more(0)?;
-        let detail =
-            |r: &StatusRecord| json!({"status": r.status, "message": r.message, "status-data": {}});
+        // jujuc's shapes: the smart format without --include-data prints the bare status;
+        // every other form prints a map with `status`, and `message` and `status-data`
+        // only with --include-data.
+        let bare = !a.flag("include-data") && matches!(f, Format::Smart);
+        let detail = |r: &StatusRecord| {
+            if a.flag("include-data") {
+                json!({"status": r.status, "message": r.message, "status-data": {}})
+            } else {
+                json!({"status": r.status})
+            }
+        };
         if a.flag("application") {
             if !self.is_leader() {
                 return Err(ToolFail::runtime(
                     "finding application status: this unit is not the leader",
+                ));
+            }
+            if bare {
+                return Ok(Out::value(
+                    f,
+                    &Value::String(self.app().status.status.clone()),
                 ));
             }
             let name = self.app_name();
@@ -74,10 +91,10 @@ impl Tool<'_> {
             return Ok(Out::value(f, &json!({ "application-status": app })));
         }
         let w = &self.unit().workload;
-        if a.flag("include-data") {
-            Ok(Out::value(f, &detail(w)))
-        } else {
+        if bare {
             Ok(Out::value(f, &Value::String(w.status.clone())))
+        } else {
+            Ok(Out::value(f, &detail(w)))
         }
     }
 

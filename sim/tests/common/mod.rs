@@ -65,9 +65,19 @@ pub fn options() -> ModelOptions {
     }
 }
 
-/// A model for `c` in `c.tmp/model`, seeded with `seed`.
+/// A model for `c` in `c.tmp/model`, seeded with `seed`, whose first unit leads (the
+/// tests of other rules than leadership name the leader `tiny/0`); every other switch as
+/// by default. [`model_with`] takes the switches as given.
 pub fn model(c: &TestCharm, seed: u64) -> Model {
-    model_with(c, seed, Switches::default())
+    model_with(c, seed, pinned_leader())
+}
+
+/// The default switches, but the first unit leads and the lowest remaining unit follows it.
+pub fn pinned_leader() -> Switches {
+    Switches {
+        seeded_leadership: false,
+        ..Switches::default()
+    }
 }
 
 pub fn model_with(c: &TestCharm, seed: u64, switches: Switches) -> Model {

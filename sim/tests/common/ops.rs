@@ -111,7 +111,13 @@ pub fn ops_python() -> PathBuf {
 pub fn requirer_charm(dest: &Path) -> PathBuf {
     let python = ops_python();
     let venv = python.parent().and_then(Path::parent).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/charms/ops-requirer");
+    // The workspace's `tests/charms/` (this file is also compiled into the charm crate's
+    // tests, whose manifest directory is the workspace root, not `sim/`).
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|d| d.join("tests/charms/ops-requirer"))
+        .find(|d| d.is_dir())
+        .expect("tests/charms/ops-requirer in the workspace");
     let charm = dest.join("ops-requirer");
     zk_sim::charm::copy_tree(&src, &charm, &src).unwrap();
     fs::write(charm.join("venv.path"), venv.to_string_lossy().as_bytes()).unwrap();

@@ -352,3 +352,33 @@ fn a_departed_voter_stays_recorded_as_added_until_it_is_out_of_the_config() {
         .up_to_date(&[0, 1, 2]);
     assert_eq!(w.plan().cluster_app.recorded.get(&2), None);
 }
+
+#[test]
+fn leader_does_not_start_or_add_again_a_leaving_unit_that_stepped_out_of_the_quorum() {
+    // Unit 2 is being removed: it took itself out of the voters in its own hook, and the
+    // leader has not run its -departed yet, so unit 2 is still a member here. Goal-state
+    // (dying) keeps the leader from scheduling it and from adding it back.
+    let mut w = World::unit(0, &[0, 1, 2])
+        .leader()
+        .started(&[0, 1, 2])
+        .added(&[0, 1, 2])
+        .running(leading())
+        .ensemble(
+            &[0, 1],
+            &[(0, leading()), (1, following()), (2, following())],
+        );
+    let unknown = w.plan();
+    assert_eq!(
+        unknown.cluster_app.starting,
+        Some(Some(2)),
+        "without goal-state it looks like a unit to add again"
+    );
+    w.s.planned = Some(BTreeSet::from([0, 1]));
+    let plan = w.plan();
+    assert_eq!(plan.cluster_app.starting, None, "{plan:?}");
+    assert!(plan.membership.is_empty(), "{plan:?}");
+    // Named to start before the leader knew: its turn ends, it is not added.
+    let plan = w.app("starting", "2").plan();
+    assert_eq!(plan.cluster_app.starting, Some(None));
+    assert!(plan.membership.is_empty(), "{plan:?}");
+}

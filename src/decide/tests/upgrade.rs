@@ -445,3 +445,18 @@ fn only_the_refresh_that_rolls_back_makes_a_unit_take_part_again() {
         "not onto a revision it cannot upgrade from"
     );
 }
+
+#[test]
+fn the_leader_that_prepared_the_rollback_says_so_in_the_reconcile_after_the_action() {
+    // What `pre-upgrade-check`'s reconcile sees right after it wrote `recovery` (read your
+    // writes): the leader's own status follows without waiting for another hook.
+    let w = with_upgrade(
+        healthy3(0).leader(),
+        &[0, 1, 2],
+        &[(0, "recovery"), (1, "completed"), (2, "failed")],
+    );
+    let plan = w.plan();
+    let s = status(&plan);
+    assert!(s.message.contains("ready to rollback"), "{s:?}");
+    assert!(!upgrades(&plan));
+}

@@ -351,17 +351,17 @@ fn the_client_ports_follow_what_the_server_serves_and_the_option() {
         leaf,
     );
     let w = runs(w, mode(QuorumTls::SslOnly, true));
-    assert_eq!(w.plan().tls.ports, Some([2182].into()));
+    assert_eq!(w.plan().ports, Some([2182].into()));
     let mut keep = w.clone();
     keep.s.config = Ok(crate::config::CharmConfig {
         keep_plaintext_client_port: true,
         ..Default::default()
     });
     let keep = runs(keep, mode(QuorumTls::SslOnly, true));
-    assert_eq!(keep.plan().tls.ports, Some([2181, 2182].into()));
+    assert_eq!(keep.plan().ports, Some([2181, 2182].into()));
     // While switching, both.
     let w = runs(app_tls(w, E0_ON), mode(QuorumTls::Unified, true));
-    assert_eq!(w.plan().tls.ports, Some([2181, 2182].into()));
+    assert_eq!(w.plan().ports, Some([2181, 2182].into()));
 }
 
 #[test]
@@ -378,7 +378,7 @@ fn after_a_turn_off_the_unit_restarts_without_tls_then_deletes_its_stores() {
     let w = runs(w, TlsConfig::PLAINTEXT_MODE);
     let plan = w.plan();
     assert!(plan.tls.remove_files);
-    assert_eq!(plan.tls.ports, None);
+    assert_eq!(plan.ports, None);
 }
 
 #[test]

@@ -294,8 +294,9 @@ pub(super) fn report(
          its own bag and the app bag of each peer relation (`cluster`, `restart`, `upgrade`): \
          8 calls, which is all a steady non-leader does (it writes nothing, and `status-set` \
          runs only when the status changes). The leader also reads every other unit's `cluster` \
-         and `restart` bags (one `relation-list` and one `relation-get` per unit each), so it \
-         makes 2N + 10 calls with N units: it decides membership and the restart lock from a \
+         and `restart` bags (one `relation-list` and one `relation-get` per unit each) and the \
+         internal secret (it reads the membership in a session as `super`), so it makes \
+         2N + 11 calls with N units: it decides membership and the restart lock from a \
          current view of every unit, read in the hook, rather than from a cache kept across \
          hooks that Juju's relation-changed events would have to keep right. Other units' \
          `upgrade` bags are read only while an upgrade is prepared or running."
@@ -307,8 +308,8 @@ pub(super) fn report(
     let _ = writeln!(
         s,
         "- The leader also asks every other unit's server for its health (`mntr`, all at \
-         once, one thread each) and one server for the voting members (`conf`), and runs \
-         2N + 10 tools instead of 8."
+         once, one thread each) and one server for the voting members (`/zookeeper/config` \
+         in a session as `super`), and runs 2N + 11 tools instead of 8."
     );
     let _ = writeln!(s, "\n## Packed charm\n");
     for (name, size) in sizes {

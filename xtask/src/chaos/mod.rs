@@ -6,16 +6,21 @@
 //! move Juju leadership, SIGKILL a unit's ZooKeeper, make a hook tool fail, change a config
 //! option that restarts every unit, and an upgrade (`pre-upgrade-check`, then `refresh` to
 //! the other packed revision, possibly interrupted by another event a few hooks in). The
-//! seed also seeds the sim's scheduler, so the hook interleaving is random too.
+//! seed also seeds the sim's scheduler, so the hook interleaving is random too: up to 2-4
+//! units run hooks at once, the Juju leader and the relation order are drawn, and whether
+//! leadership moves by seed and whether the leader sees its own app-bag writes vary.
 //!
 //! Checked after every hook (sampling each unit's ZooKeeper process and `srvr`):
 //! - at most one unit is out of service because the charm stopped or restarted it;
 //! - the voting members never lose their majority through a charm action (quorum loss while
 //!   the scenario killed a server or removed a unit is excused).
 //!
-//! Checked once each step has settled: every unit is active; every unit's ZooKeeper serves;
-//! the voting members are exactly the units; no upgrade is left half done; a client write
-//! succeeds; every write acknowledged so far (also those made mid-step) reads back.
+//! Checked once each step has settled: the settle was healthy (no failed hook and no retry
+//! unless the step injects a tool failure, no hook over 60 s, no progress that waited for
+//! an update-status round unless a server was killed or a failure injected); every unit is
+//! active; every unit's ZooKeeper serves; the voting members are exactly the units; no
+//! upgrade is left half done; a client write succeeds; every write acknowledged so far
+//! (also those made mid-step) reads back.
 //!
 //! A failing seed prints its event list, then the runner shrinks it (re-running with events
 //! removed, within `--shrink-secs`) and prints the shortest list that still fails the same

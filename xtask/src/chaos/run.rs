@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use testkit::live_server;
 use testkit::model::{
-    addresses, create_model, describe_units, drain, jvm_settle_limits, super_password,
+    addresses, check_settle, create_model, describe_units, drain, jvm_settle_limits,
+    super_password, Allow,
 };
 use testkit::server::signal_server;
 use testkit::watch::serving;
 use testkit::writes::{read_children, write_once};
 use zk_sim::rng::SplitMix64;
 use zk_sim::{Chain, Model, ModelOptions, Switches};
-use zookeeper_charm::zk::four;
 
 use super::scenario::{Event, Scenario, MAX_UNITS};
 use super::watch::Tracker;
@@ -47,6 +47,8 @@ pub struct Ran {
 pub(super) struct Run<'a> {
     art: &'a Artifacts,
     seed: u64,
+    /// How many units' hooks a settle runs at once.
+    parallel: usize,
     m: Model,
     tracker: Rc<RefCell<Tracker>>,
     step: usize,
@@ -231,19 +233,34 @@ impl Run<'_> {
         read_children(&self.hosts(), &pw, &parent, Duration::from_secs(10))
     }
 
-    fn settle(&mut self) -> Result<(), Failure> {
+    /// Settles, then checks that the settle was healthy: no failed hook or retry unless
+    /// `allow`ed (a step that injects a tool failure), no hook over 60 s, and no progress
+    /// that waited for an update-status round unless allowed (a killed server is noticed
+    /// only by update-status, on Juju too).
+    fn settle(&mut self, allow: Allow) -> Result<(), Failure> {
         // Shorter than the benchmark's bound: a healthy step settles in well under a
         // minute, and a failing seed is re-run while shrinking.
         let limits = zk_sim::SettleLimits {
             timeout: Duration::from_secs(150),
+            parallel: self.parallel,
             ..jvm_settle_limits()
         };
         let r = self.m.settle(limits);
         self.checkpoint()?;
         match r {
-            Ok(_) => Ok(()),
+            Ok(report) => {
+                self.note(format!("settled: {report}"));
+                check_settle(&report, allow).map_err(|e| self.err("unhealthy", e))
+            }
             Err(e) => Err(self.err("settle", format!("did not settle: {}", Chain(&e)))),
         }
+    }
+
+    /// Whether an injected hook-tool failure is still armed.
+    fn failure_armed(&self) -> bool {
+        self.m
+            .state()
+            .is_ok_and(|st| st.tool_failures.iter().any(|f| f.remaining > 0))
     }
 
     /// Polls `f` for up to `secs` seconds; the last error if it never passes.
@@ -292,8 +309,8 @@ impl Run<'_> {
         let app = self.sim("app", self.m.app_name())?;
         let want: BTreeSet<String> = units.keys().cloned().collect();
         let r = Self::eventually(20, || {
-            let addr = units.values().next().ok_or("no units")?;
-            let cfg = four::conf_within(addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+            let hosts: Vec<String> = units.values().cloned().collect();
+            let cfg = testkit::members::live_config(&self.m, &hosts, Duration::from_secs(2))?;
             let voters: BTreeSet<String> = cfg
                 .voters()
                 .into_iter()
@@ -349,14 +366,42 @@ impl Run<'_> {
         if self.log {
             log::info!("seed {} step {}: {ev}", self.seed, self.step);
         }
+        // Failures while an injected one is armed (it may fire in a later step), and
+        // whatever the event itself causes.
+        let armed_before = self.failure_armed();
         self.apply(ev)?;
         self.tracker.borrow_mut().sample();
         self.checkpoint()?;
         // A write in the middle of the change: it may fail (not acknowledged), but if it
         // succeeds it must survive.
         let _ = self.write(&format!("step-{}-mid", self.step), Duration::from_secs(3));
-        self.settle()?;
+        let mut allow = allow_for(ev);
+        if armed_before || self.failure_armed() {
+            allow = Allow {
+                failures: true,
+                tick_progress: true,
+            };
+        }
+        self.settle(allow)?;
         self.check_settled()
+    }
+}
+
+/// What an event itself may cause in the settle after it (see [`Run::settle`]).
+fn allow_for(ev: &Event) -> Allow {
+    match ev {
+        Event::FailTool { .. } => Allow {
+            failures: true,
+            tick_progress: true,
+        },
+        Event::Kill(_) => Allow {
+            failures: false,
+            tick_progress: true,
+        },
+        Event::Upgrade {
+            interrupt: Some(e), ..
+        } => allow_for(e),
+        _ => Allow::default(),
     }
 }
 
@@ -371,11 +416,14 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
     let opts = ModelOptions {
         jujuc: Some(art.jujuc.clone()),
         switches: Switches {
-            seeded_election: rng.below(2) == 0,
+            seeded_leadership: rng.below(2) == 0,
+            leader_sees_own_app_change: rng.below(2) == 0,
             ..Switches::default()
         },
         ..ModelOptions::default()
     };
+    let parallel = zk_sim::parallel_for_seed(seed);
+    let opts_switches = opts.switches.clone();
     let mut m =
         create_model(&dir.path().join("model"), &art.rev1, seed, opts).map_err(|e| setup(&e))?;
     let observer = Model::open(m.dir()).map_err(|e| setup(&e))?;
@@ -387,9 +435,16 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
         t.invariants.context = format!("after hook {rec}");
         t.sample();
     });
+    if log {
+        log::info!(
+            "seed {seed}: up to {parallel} units' hooks at once, switches {:?}",
+            opts_switches
+        );
+    }
     let mut run = Run {
         art,
         seed,
+        parallel,
         m,
         tracker,
         step: 0,
@@ -404,7 +459,7 @@ pub fn run_scenario(art: &Artifacts, seed: u64, sc: &Scenario, log: bool) -> Res
     }
     let r = run.m.deploy(sc.units);
     run.sim("deploy", r)?;
-    run.settle()?;
+    run.settle(Allow::default())?;
     run.check_settled()?;
     for (i, ev) in sc.events.iter().enumerate() {
         run.step_through(i, ev)?;

@@ -3,6 +3,7 @@
 //! charm" and "no quorum lost through the charm".
 
 use testkit::invariants::ServingInvariants;
+use testkit::members::MembershipReader;
 use testkit::watch::sample;
 use zk_sim::Model;
 
@@ -11,6 +12,7 @@ pub(super) struct Tracker {
     pub(super) model: Model,
     pub(super) invariants: ServingInvariants,
     pub(super) hooks: usize,
+    members: MembershipReader,
 }
 
 impl Tracker {
@@ -19,11 +21,12 @@ impl Tracker {
             model,
             invariants: ServingInvariants::default(),
             hooks: 0,
+            members: MembershipReader::new(),
         }
     }
 
     pub(super) fn sample(&mut self) {
-        let (samples, voters) = sample(&self.model);
+        let (samples, voters) = sample(&self.model, &mut self.members);
         self.invariants.update(&samples, voters);
     }
 }

@@ -261,6 +261,13 @@ pub struct LimitArgs {
     /// Keep ticking until every unit is active (or the timeout)
     #[arg(long)]
     pub until_active: bool,
+    /// Up to K units run a hook at the same time (one hook per unit, as on Juju); 1 runs
+    /// one hook at a time so that a seed replays exactly
+    #[arg(long, default_value_t = 1, value_name = "K", value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Real seconds slept per model second of retry back-off and leadership lease
+    #[arg(long, default_value_t = 0.2, value_name = "F")]
+    pub time_scale: f64,
 }
 
 impl LimitArgs {
@@ -270,7 +277,8 @@ impl LimitArgs {
             timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.0)),
             tick_interval: std::time::Duration::from_secs_f64(self.tick.max(0.0)),
             until_active: self.until_active,
-            ..zk_sim::SettleLimits::default()
+            parallel: usize::from(self.parallel),
+            time_scale: self.time_scale.max(0.0),
         }
     }
 }
@@ -315,6 +323,12 @@ mod tests {
             std::time::Duration::ZERO
         );
         assert!(Cli::try_parse_from(["zk-sim", "-v", "settle", "--max-hooks", "x"]).is_err());
+        assert!(Cli::try_parse_from(["zk-sim", "settle", "--parallel", "0"]).is_err());
+        let cli = Cli::try_parse_from(["zk-sim", "settle", "--parallel", "3"]).unwrap();
+        let Verb::Settle { limits } = cli.verb else {
+            panic!("not settle")
+        };
+        assert_eq!(limits.limits().parallel, 3);
         assert!(Cli::try_parse_from(["zk-sim", "remove-unit"]).is_err());
         assert!(Cli::try_parse_from(["zk-sim", "status", "--format", "xml"]).is_err());
     }

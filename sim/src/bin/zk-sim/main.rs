@@ -76,6 +76,13 @@ fn report_json(r: &SettleReport) -> Value {
         "retries": r.retries,
         "update-status-rounds": r.update_status_rounds,
         "elapsed-seconds": r.elapsed.as_secs_f64(),
+        "model-seconds": r.model_time.as_secs_f64(),
+        "longest-hook-seconds": r.longest.as_secs_f64(),
+        "most-at-once": r.max_parallel,
+        "failed": r.failed,
+        "slow": r.slow,
+        "after-tick": r.after_tick,
+        "status-by-tick": r.status_by_tick,
         "units-in-error": r.units_in_error,
     })
 }
