@@ -33,7 +33,7 @@ pub mod ports;
 mod restart_lock;
 mod tls;
 
-pub use tls::client_tls;
+pub use tls::{client_ca, client_tls};
 
 use crate::passwords::Credentials;
 use crate::plan::{Plan, SecretWrite, WorkloadOp};

@@ -49,10 +49,13 @@ pub(super) fn last_started(s: &Snapshot) -> Option<Running> {
 }
 
 /// The names this unit asks a certificate for: its address as the common name and as an IP
-/// SAN (the host in the quorum's server strings and in the client endpoints).
+/// SAN (the host in the quorum's server strings), and its address on each `zookeeper`
+/// relation's binding (the hosts of that relation's endpoints) as IP SANs too.
 fn csr_subject(s: &Snapshot) -> Option<CsrSubject> {
     let address = s.address?;
-    CsrSubject::new(&address.to_string(), [address], []).ok()
+    let mut ips = std::collections::BTreeSet::from([address]);
+    ips.extend(s.clients.addresses.values().copied());
+    CsrSubject::new(&address.to_string(), ips, []).ok()
 }
 
 /// The unit side: key, CSR, certificate, files and reports. Returns what to render.
@@ -319,6 +322,22 @@ pub fn client_tls(s: &Snapshot, published: Option<ClientTls>) -> ClientTls {
         .as_ref()
         .map_or(AppTls::PLAINTEXT, |c| c.app.tls_state());
     crate::tls::client_tls(app, &reports(s), published)
+}
+
+/// The CA clients must trust under TLS, as the `zookeeper` relation's `tls-ca`: what the
+/// provider sent with this unit's certificate besides the certificate itself (the CA first,
+/// then the rest of the chain), as PEM. `None` while this unit has no usable certificate
+/// from the provider (the caller keeps what it published).
+pub fn client_ca(s: &Snapshot) -> Option<String> {
+    let rel = s.tls.relation.as_ref()?;
+    let key = s.tls.key()?;
+    let csr = rel.requests.for_key(key)?;
+    let Answer::Issued(issued) = rel.issued.answer_for(csr) else {
+        return None;
+    };
+    let bundle = issued.bundle(key).ok()?;
+    let pems: Vec<&str> = bundle.rest().iter().map(|c| c.pem()).collect();
+    (!pems.is_empty()).then(|| pems.join("\n") + "\n")
 }
 
 #[cfg(test)]

@@ -453,3 +453,100 @@ fn a_unit_that_has_not_seen_the_relation_yet_does_not_restart_into_the_first_ste
     assert_eq!(plan.fingerprint, w.s.local.started_with);
     assert!(plan.restart_unit.request.is_none());
 }
+
+#[test]
+fn the_csr_names_the_units_address_on_every_client_relation_too() {
+    let c = csr(1, shared_key());
+    let mut w = related(healthy3(1), Some(&c), ProviderBag::Absent);
+    assert_eq!(w.plan().tls.publish_csr, None, "only the cluster address");
+    let client: std::net::IpAddr = "127.0.0.99".parse().unwrap();
+    w.s.clients.addresses.insert(5, client);
+    w.s.clients.addresses.insert(6, addr(1).parse().unwrap());
+    let subject = w.plan().tls.publish_csr.expect("a new CSR");
+    assert_eq!(subject.common_name(), addr(1));
+    assert_eq!(
+        subject.ips().iter().copied().collect::<Vec<_>>(),
+        [addr(1).parse::<std::net::IpAddr>().unwrap(), client]
+    );
+}
+
+/// The leader of a 3-unit ensemble that runs TLS everywhere, with its certificate issued,
+/// and client relation 5, which holds `provided`.
+fn leader_with_client(provided: &[(&str, &str)]) -> World {
+    let c = csr(0, shared_key());
+    let bag = issued(&c, 3);
+    let mut w = related(app_tls(healthy3(0).leader(), AppTls::TLS), Some(&c), bag);
+    for id in 0..3 {
+        w = reports_mode(w, id, QuorumTls::SslOnly, true);
+    }
+    let raw: crate::hooktools::Databag = provided
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    w.s.clients.relations.insert(
+        5,
+        crate::client::ClientRelation {
+            id: 5,
+            remote_app: "kafka".into(),
+            provided: crate::peers::zookeeper::Provided::from_bag(&raw),
+            raw_provided: raw,
+            ..Default::default()
+        },
+    );
+    w
+}
+
+#[test]
+fn clients_get_port_2182_tls_enabled_and_the_ca_together_once_every_unit_runs_tls() {
+    let w = leader_with_client(&[("tls", "disabled")]);
+    let access = super::super::clients::access(&w.snapshot());
+    let a = &access[&5];
+    assert_eq!((a.port, a.tls_field()), (2182, "enabled"));
+    let ca_pem = a.ca.as_deref().expect("tls-ca");
+    // The CA once (the provider sent it as `ca` and in `chain`), never the leaf.
+    assert_eq!(ca_pem.matches("BEGIN CERTIFICATE").count(), 1, "{ca_pem}");
+    let body = |pem: &str| {
+        pem.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+    };
+    assert_eq!(body(ca_pem), body(&ca().pem()));
+    let fields = crate::client::publish::fields(
+        5,
+        &crate::peers::zookeeper::Chroot::parse("/kafka").unwrap(),
+        &crate::passwords::Password::placeholder("client"),
+        &crate::client::publish::endpoints(&[addr(0).parse().unwrap()], a),
+        a,
+    );
+    assert_eq!(
+        fields[&crate::peers::zookeeper::Field::Endpoints],
+        format!("{}:2182", addr(0))
+    );
+    assert_eq!(fields[&crate::peers::zookeeper::Field::Tls], "enabled");
+    assert_eq!(fields[&crate::peers::zookeeper::Field::TlsCa], ca_pem);
+
+    // One unit still restarting into TLS: what the relation holds stays, both fields.
+    let mut w = reports_mode(w, 2, QuorumTls::UnifiedSsl, true);
+    assert_eq!(
+        super::super::clients::access(&w.snapshot())[&5],
+        crate::client::publish::Access::PLAINTEXT
+    );
+    let held = ca().pem().to_string();
+    w.s.clients.relations.get_mut(&5).unwrap().provided =
+        crate::peers::zookeeper::Provided::from_bag(
+            &[("tls", "enabled"), ("tls-ca", held.as_str())]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+    let a = &super::super::clients::access(&w.snapshot())[&5];
+    assert_eq!((a.port, a.tls), (2182, true));
+    // Without a certificate of its own to take the CA from, the leader keeps the one
+    // published.
+    w.s.tls.relation = None;
+    let a = &super::super::clients::access(&w.snapshot())[&5];
+    assert_eq!(a.ca.as_deref(), Some(held.as_str()));
+    // Only the leader publishes.
+    w.s.leader = false;
+    assert!(super::super::clients::access(&w.snapshot()).is_empty());
+}
