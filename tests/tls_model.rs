@@ -10,9 +10,11 @@
 //! `sslQuorum`), by the `zoo.cfg` each process was started with. Clients are checked with
 //! `openssl s_client` (verification against the CA, with the unit's IP).
 //!
-//! Publication to the `zookeeper` client relation (`:2182` and `tls=enabled` together, KC-3)
-//! is not tested here: that relation is not on this branch; `decide::client_tls` says what
-//! it must publish.
+//! A client stub on the `zookeeper` relation (plain keys) sees `:2181` with `tls=disabled`
+//! until the switch is over, then `:2182` on every endpoint with `tls=enabled` and the CA as
+//! `tls-ca` (TLS-4), and a TLS client trusting that CA verifies every endpoint's certificate
+//! against the endpoint's host (part of KC-3); after the turn-off, `:2181` and `disabled`
+//! again (TLS-6).
 //!
 //! `ZK_TEST_SEEDS=1,2` overrides the event-order seeds.
 
@@ -26,7 +28,7 @@ use testkit::background::Background;
 use testkit::tls_provider::{openssl, s_client_srvr, served_certificate, ChainOrder, TlsProvider};
 use testkit::watch::{processes, ProcessWatch, Watched};
 use testkit::{live_server, seeds, test_charm, Cluster, ServerProcess};
-use zk_sim::Model;
+use zk_sim::{Model, StubSpec};
 use zookeeper_charm::tls::{Csr, PrivateKey, QuorumTls};
 use zookeeper_charm::zk::four;
 
@@ -289,6 +291,43 @@ fn served(c: &Cluster, n: u32, provider: &TlsProvider) -> String {
     served_certificate(&out).expect("the server's certificate")
 }
 
+/// Deploys a client stub `app` on the `zookeeper` relation asking for `/app` in plain keys,
+/// and settles (the roll that loads its user). Returns the relation id.
+fn client_stub(c: &mut Cluster, app: &str) -> u32 {
+    c.model
+        .deploy_stub(app, &StubSpec::new().requires("zookeeper", "zookeeper"), 1)
+        .unwrap();
+    c.model
+        .exec_ok(
+            &format!("{app}/0"),
+            &["status-set", "active", "a client stub"],
+        )
+        .unwrap();
+    let id = c.model.integrate("zookeeper", app).unwrap();
+    c.settle("integrate the client");
+    c.model
+        .set_relation_data(&format!("{app}/0"), id, true, &[("database", "/app")])
+        .unwrap();
+    c.settle("the client asks for /app");
+    id
+}
+
+/// What the client stub was given, with both fields checked together: every endpoint on
+/// `port`, and `tls` saying the same.
+fn assert_client(c: &Cluster, id: u32, port: u16) -> BTreeMap<String, String> {
+    let bag = c.model.relation_app_bag(id, "zookeeper").unwrap();
+    let endpoints = bag.get("endpoints").expect("endpoints");
+    let hosts: Vec<&str> = endpoints.split(',').collect();
+    assert_eq!(hosts.len(), c.addresses().len(), "seed {}: {bag:?}", c.seed);
+    for h in &hosts {
+        assert!(h.ends_with(&format!(":{port}")), "seed {}: {bag:?}", c.seed);
+    }
+    let tls = if port == 2182 { "enabled" } else { "disabled" };
+    assert_eq!(bag.get("tls").map(String::as_str), Some(tls), "{bag:?}");
+    assert_eq!(bag.contains_key("tls-ca"), port == 2182, "{bag:?}");
+    bag
+}
+
 /// The client ports each unit declared open (`juju status` shows them).
 fn ports(c: &Cluster) -> BTreeMap<String, BTreeSet<String>> {
     c.model
@@ -309,6 +348,8 @@ fn three_units(charm: &Path, seed: u64) {
     let work = tempfile::tempdir().unwrap();
     let plain: BTreeSet<String> = ["2181/tcp".to_string()].into();
     assert!(ports(&c).values().all(|p| *p == plain), "{:?}", ports(&c));
+    let client = client_stub(&mut c, "app");
+    assert_client(&c, client, 2181);
 
     // TLS-1: every unit asks for a certificate for its address; nobody restarts before it
     // has one.
@@ -359,6 +400,7 @@ fn three_units(charm: &Path, seed: u64) {
         assert_eq!(mode_of(&zoo_cfg(&c, n)), QuorumTls::Unified, "unit {n}");
     }
     assert_eq!(mode_of(&zoo_cfg(&c, 2)), QuorumTls::Plaintext);
+    assert_client(&c, client, 2181);
     // The whole switch, once the last certificate comes.
     let (watched, modes) = switch(&mut c, "sign unit 2", |c| {
         provider.sign(&mut c.model, rel, None);
@@ -374,6 +416,17 @@ fn three_units(charm: &Path, seed: u64) {
         assert_eq!(m.last(), Some(&QuorumTls::SslOnly), "{u}: {m:?}");
     }
     assert_tls_on(&c, &provider);
+    // TLS-4 and KC-3: the client got the CA, and every endpoint verifies against it by the
+    // endpoint's host.
+    let bag = assert_client(&c, client, 2182);
+    let ca = work.path().join("client-ca.pem");
+    std::fs::write(&ca, &bag["tls-ca"]).unwrap();
+    for endpoint in bag["endpoints"].split(',') {
+        let host = endpoint.trim_end_matches(":2182");
+        let (ok, out) = s_client_srvr(host, &ca);
+        assert!(ok, "seed {seed}: {endpoint} with tls-ca:\n{out}");
+        assert!(out.contains("Zookeeper version:"), "seed {seed}: {out}");
+    }
     // TLS-3 extras: the certificate is the unit's own key's, and another IP does not match.
     let tls_ports: BTreeSet<String> = ["2182/tcp".to_string()].into();
     assert!(
@@ -486,6 +539,7 @@ fn three_units(charm: &Path, seed: u64) {
         assert_eq!(bag.get("tls-cert"), None, "{u}");
     }
     assert!(ports(&c).values().all(|p| *p == plain), "{:?}", ports(&c));
+    assert_client(&c, client, 2181);
     c.model.destroy().unwrap();
 }
 
