@@ -417,6 +417,19 @@ mod tests {
         TlsConfig::plaintext()
     }
 
+    /// The fingerprint with the test paths, no exporters and nothing known of the machine.
+    fn fp(config: &CharmConfig, unit_id: u32, app: &App) -> String {
+        fingerprint(
+            config,
+            &paths(),
+            unit_id,
+            app,
+            &none(),
+            &Sizing::default(),
+            &plain(),
+        )
+    }
+
     fn none() -> Capabilities {
         Capabilities::none()
     }
@@ -569,136 +582,43 @@ mod tests {
     #[test]
     fn fingerprint_changes_with_restart_relevant_inputs_only_and_never_holds_a_password() {
         let app = App::default();
-        let base = fingerprint(
-            &CharmConfig::default(),
-            &paths(),
-            0,
-            &app,
-            &none(),
-            &Sizing::default(),
-            &plain(),
-        );
-        assert_eq!(
-            base,
-            fingerprint(
-                &CharmConfig::default(),
-                &paths(),
-                0,
-                &app,
-                &none(),
-                &Sizing::default(),
-                &plain(),
-            )
-        );
+        let base = fp(&CharmConfig::default(), 0, &app);
+        assert_eq!(base, fp(&CharmConfig::default(), 0, &app));
         let tick = CharmConfig {
             tick_time: 2500,
             ..CharmConfig::default()
         };
-        assert_ne!(
-            base,
-            fingerprint(
-                &tick,
-                &paths(),
-                0,
-                &app,
-                &none(),
-                &Sizing::default(),
-                &plain()
-            )
-        );
+        assert_ne!(base, fp(&tick, 0, &app));
         let lvl = CharmConfig {
             log_level: crate::config::ZkLogLevel::Debug,
             ..CharmConfig::default()
         };
-        assert_ne!(
-            base,
-            fingerprint(
-                &lvl,
-                &paths(),
-                0,
-                &app,
-                &none(),
-                &Sizing::default(),
-                &plain()
-            )
-        );
-        assert_ne!(
-            base,
-            fingerprint(
-                &CharmConfig::default(),
-                &paths(),
-                1,
-                &app,
-                &none(),
-                &Sizing::default(),
-                &plain(),
-            )
-        );
+        assert_ne!(base, fp(&lvl, 0, &app));
+        assert_ne!(base, fp(&CharmConfig::default(), 1, &app));
         // A new password is a new generation.
         let next = App {
             secret_generation: 1,
             ..App::default()
         };
-        assert_ne!(
-            base,
-            fingerprint(
-                &CharmConfig::default(),
-                &paths(),
-                0,
-                &next,
-                &none(),
-                &Sizing::default(),
-                &plain(),
-            )
-        );
+        assert_ne!(base, fp(&CharmConfig::default(), 0, &next));
         let relax = App {
             sync_rotation: Some(SyncRotation::Relax),
             ..App::default()
         };
-        assert_ne!(
-            base,
-            fingerprint(
-                &CharmConfig::default(),
-                &paths(),
-                0,
-                &relax,
-                &none(),
-                &Sizing::default(),
-                &plain(),
-            )
-        );
+        assert_ne!(base, fp(&CharmConfig::default(), 0, &relax));
         // So is a change of the client users every server must load (relation ids only:
         // the placeholders hold no password).
         let client = App {
             client_users: [7].into(),
             ..App::default()
         };
-        let with_client = fingerprint(
-            &CharmConfig::default(),
-            &paths(),
-            0,
-            &client,
-            &none(),
-            &Sizing::default(),
-            &plain(),
-        );
+        let with_client = fp(&CharmConfig::default(), 0, &client);
         assert_ne!(base, with_client);
         let two = App {
             client_users: [7, 9].into(),
             ..App::default()
         };
-        assert_ne!(
-            with_client,
-            fingerprint(
-                &CharmConfig::default(),
-                &paths(),
-                0,
-                &two,
-                &none(),
-                &Sizing::default(),
-                &plain(),
-            )
-        );
+        assert_ne!(with_client, fp(&CharmConfig::default(), 0, &two));
         assert_ne!(
             shared_inputs(&CharmConfig::default(), &app, &none()),
             shared_inputs(&CharmConfig::default(), &client, &none())
