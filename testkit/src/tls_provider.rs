@@ -29,11 +29,99 @@ pub enum ChainOrder {
     LeafFirst,
 }
 
+/// A test CA made with the `openssl` CLI in a temporary directory (its key never leaves
+/// it): it signs CSRs as a certificates provider does, copying their extensions (SANs).
+pub struct TestCa {
+    dir: tempfile::TempDir,
+    serial: u32,
+}
+
+impl TestCa {
+    /// A new self-signed CA, valid for three days.
+    pub fn new() -> TestCa {
+        let dir = tempfile::Builder::new()
+            .prefix("test-ca-")
+            .tempdir()
+            .expect("a temp dir");
+        openssl(
+            dir.path(),
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=zk-sim test CA",
+                "-days",
+                "3",
+            ],
+            None,
+        );
+        TestCa { dir, serial: 1000 }
+    }
+
+    /// The CA certificate (PEM file), for clients.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The CA certificate, PEM without the final newline (as providers send it).
+    pub fn pem(&self) -> String {
+        std::fs::read_to_string(self.ca_file())
+            .expect("the CA file")
+            .trim()
+            .to_string()
+    }
+
+    /// Signs `csr` with a new serial; returns the certificate (PEM, trimmed).
+    pub fn sign(&mut self, csr: &str) -> String {
+        self.serial += 1;
+        let dir = self.dir.path();
+        std::fs::write(dir.join("req.pem"), csr).expect("write the CSR");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "req.pem",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                &self.serial.to_string(),
+                "-days",
+                "2",
+                "-copy_extensions",
+                "copy",
+                "-out",
+                "leaf.pem",
+            ],
+            None,
+        );
+        std::fs::read_to_string(dir.join("leaf.pem"))
+            .expect("the certificate")
+            .trim()
+            .to_string()
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        TestCa::new()
+    }
+}
+
 /// The provider application and its CA.
 pub struct TlsProvider {
     pub app: String,
-    dir: tempfile::TempDir,
-    serial: u32,
+    ca: TestCa,
     pub chain: ChainOrder,
     /// The entries written, by CSR text (one per CSR a unit published).
     issued: BTreeMap<String, Value>,
@@ -86,33 +174,9 @@ impl TlsProvider {
                 &["status-set", "active", "test CA ready"],
             )
             .unwrap_or_else(|e| panic!("status-set on {app}/0: {}", zk_sim::Chain(&e)));
-        let dir = tempfile::Builder::new()
-            .prefix("tls-provider-")
-            .tempdir()
-            .expect("a temp dir");
-        openssl(
-            dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-subj",
-                "/CN=zk-sim test CA",
-                "-days",
-                "3",
-            ],
-            None,
-        );
         TlsProvider {
             app: app.to_string(),
-            dir,
-            serial: 1000,
+            ca: TestCa::new(),
             chain: ChainOrder::Ca,
             issued: BTreeMap::new(),
         }
@@ -120,14 +184,7 @@ impl TlsProvider {
 
     /// The CA certificate (PEM file), for clients.
     pub fn ca_file(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
-    }
-
-    fn ca_pem(&self) -> String {
-        std::fs::read_to_string(self.ca_file())
-            .expect("the CA file")
-            .trim()
-            .to_string()
+        self.ca.ca_file()
     }
 
     /// The CSRs each unit of relation `rel` asks for now (the provider's own unit left out).
@@ -141,41 +198,8 @@ impl TlsProvider {
             .collect()
     }
 
-    /// Signs `csr` with a new serial; returns the certificate (PEM).
-    fn sign_csr(&mut self, csr: &str) -> String {
-        self.serial += 1;
-        let dir = self.dir.path();
-        std::fs::write(dir.join("req.pem"), csr).expect("write the CSR");
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "req.pem",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                &self.serial.to_string(),
-                "-days",
-                "2",
-                "-copy_extensions",
-                "copy",
-                "-out",
-                "leaf.pem",
-            ],
-            None,
-        );
-        std::fs::read_to_string(dir.join("leaf.pem"))
-            .expect("the certificate")
-            .trim()
-            .to_string()
-    }
-
     fn entry(&self, csr: &str, leaf: &str) -> Value {
-        let ca = self.ca_pem();
+        let ca = self.ca.pem();
         let chain = match self.chain {
             ChainOrder::Ca => vec![ca.clone()],
             ChainOrder::CaThenLeaf => vec![ca.clone(), leaf.to_string()],
@@ -215,7 +239,7 @@ impl TlsProvider {
             }
             for csr in csrs {
                 if !self.issued.contains_key(&csr) {
-                    let leaf = self.sign_csr(&csr);
+                    let leaf = self.ca.sign(&csr);
                     let entry = self.entry(&csr, &leaf);
                     self.issued.insert(csr, entry);
                     signed.push(unit.clone());
@@ -234,7 +258,7 @@ impl TlsProvider {
             .last()
             .expect("the unit asks for a certificate")
             .clone();
-        let leaf = self.sign_csr(&csr);
+        let leaf = self.ca.sign(&csr);
         let entry = self.entry(&csr, &leaf);
         self.issued.insert(csr, entry);
         self.publish(model, rel);
