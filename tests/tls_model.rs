@@ -12,9 +12,11 @@
 //!
 //! A client stub on the `zookeeper` relation (plain keys) sees `:2181` with `tls=disabled`
 //! until the switch is over, then `:2182` on every endpoint with `tls=enabled` and the CA as
-//! `tls-ca` (TLS-4), and a TLS client trusting that CA verifies every endpoint's certificate
-//! against the endpoint's host (part of KC-3); after the turn-off, `:2181` and `disabled`
-//! again (TLS-6).
+//! `tls-ca` (TLS-4). KC-3: a TLS client trusting only that CA verifies every endpoint's
+//! certificate against the endpoint's host (`openssl s_client`), and Debian's Java client
+//! over TLS, trusting only that CA, logs in on every endpoint with SASL DIGEST-MD5 as the
+//! relation's user, works under its chroot and is refused outside it. After the turn-off,
+//! `:2181` and `disabled` again (TLS-6).
 //!
 //! `ZK_TEST_SEEDS=1,2` overrides the event-order seeds.
 
@@ -25,7 +27,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use testkit::background::Background;
-use testkit::tls_provider::{openssl, s_client_srvr, served_certificate, ChainOrder, TlsProvider};
+use testkit::local_workload::LocalWorkload;
+use testkit::tls_provider::{
+    openssl, s_client_srvr, served_certificate, ChainOrder, TestCa, TlsProvider,
+};
 use testkit::watch::{processes, ProcessWatch, Watched};
 use testkit::{live_server, seeds, test_charm, Cluster, ServerProcess};
 use zk_sim::{Model, StubSpec};
@@ -328,6 +333,142 @@ fn assert_client(c: &Cluster, id: u32, port: u16) -> BTreeMap<String, String> {
     bag
 }
 
+/// Debian's ZooKeeper client jars, with the netty jars its TLS socket needs that its
+/// manifest leaves out (reference §3.3), and an SLF4J binding.
+const CLIENT_CLASSPATH: &str = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar";
+
+/// Runs Debian's `zkCli` (`ZooKeeperMain`) against `endpoint` (`host:2182`) over TLS
+/// (Netty client socket, the server verified against `ca` only, hostname verification on)
+/// logged in with SASL DIGEST-MD5 as `user`, feeding it `commands` one per line. The JAAS
+/// file lives in a private temporary directory (0700) as a 0600 file, removed afterwards.
+/// Returns whether it exited 0 and everything it printed.
+fn zkcli_tls(
+    endpoint: &str,
+    ca: &Path,
+    user: &str,
+    password: &str,
+    commands: &[String],
+) -> (bool, String) {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let private = tempfile::Builder::new()
+        .prefix("kc3-client-")
+        .tempdir()
+        .unwrap();
+    let jaas = private.path().join("client-jaas.conf");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&jaas)
+        .and_then(|mut f| {
+            write!(
+                f,
+                "Client {{\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"{user}\"\n  password=\"{password}\";\n}};\n"
+            )
+        })
+        .unwrap();
+    let java = LocalWorkload::new("/nonexistent".into())
+        .java()
+        .expect("java (apt-get install -y default-jre-headless)")
+        .to_path_buf();
+    let mut script = commands.join("\n");
+    script.push_str("\nquit\n");
+    let run = zookeeper_charm::subprocess::run(
+        std::process::Command::new(java)
+            .arg(format!(
+                "-Djava.security.auth.login.config={}",
+                jaas.display()
+            ))
+            .args([
+                "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty",
+                "-Dzookeeper.client.secure=true",
+                "-Dzookeeper.ssl.hostnameVerification=true",
+                "-Dzookeeper.ssl.trustStore.type=PEM",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            ])
+            .arg(format!(
+                "-Dzookeeper.ssl.trustStore.location={}",
+                ca.display()
+            ))
+            .args([
+                "-cp",
+                CLIENT_CLASSPATH,
+                "org.apache.zookeeper.ZooKeeperMain",
+                "-timeout",
+                "5000",
+                "-server",
+                endpoint,
+            ]),
+        Some(script.as_bytes()),
+        Duration::from_secs(90),
+    );
+    match run {
+        Ok(done) => (
+            done.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&done.stdout),
+                String::from_utf8_lossy(&done.stderr)
+            ),
+        ),
+        Err(e) => (false, e.to_string()),
+    }
+}
+
+/// KC-3's login half: on every endpoint, a TLS client trusting only the published `tls-ca`
+/// logs in with SASL DIGEST-MD5 as the relation's user, creates and reads a znode under its
+/// chroot, and is refused outside it; a client trusting another CA gets no session.
+fn assert_tls_logins(c: &Cluster, id: u32, bag: &BTreeMap<String, String>, ca: &Path) {
+    let seed = c.seed;
+    let user = &bag["username"];
+    assert_eq!(*user, format!("relation-{id}"), "{bag:?}");
+    let chroot = &bag["chroot"];
+    let endpoints: Vec<&str> = bag["endpoints"].split(',').collect();
+    assert_eq!(endpoints.len(), c.addresses().len(), "{bag:?}");
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let inside = format!("{chroot}/over-tls-{i}");
+        let outside = format!("/outside-{id}-{i}");
+        let (ok, out) = zkcli_tls(
+            endpoint,
+            ca,
+            user,
+            &bag["password"],
+            // zkCli exits with the last command's result: the refused one comes first.
+            &[
+                format!("create {outside} x"),
+                format!("create {inside} written-on-{i}"),
+                format!("get {inside}"),
+            ],
+        );
+        let shown = format!("seed {seed}: {endpoint} as {user} over TLS:\n{out}");
+        assert!(ok, "{shown}");
+        assert!(out.contains("state:SaslAuthenticated"), "{shown}");
+        assert!(out.contains(&format!("Created {inside}")), "{shown}");
+        assert!(
+            out.lines().any(|l| l == format!("written-on-{i}")),
+            "{shown}"
+        );
+        assert!(
+            out.contains(&format!("Insufficient permission : {outside}")),
+            "{shown}"
+        );
+        assert!(!out.contains(&format!("Created {outside}")), "{shown}");
+    }
+    let other = TestCa::new();
+    let (_, out) = zkcli_tls(
+        endpoints[0],
+        &other.ca_file(),
+        user,
+        &bag["password"],
+        &[format!("create {chroot}/untrusted x")],
+    );
+    assert!(
+        out.contains("SSLHandshakeException") && !out.contains("Created"),
+        "seed {seed}: a client trusting another CA:\n{out}"
+    );
+}
+
 /// The client ports each unit declared open (`juju status` shows them).
 fn ports(c: &Cluster) -> BTreeMap<String, BTreeSet<String>> {
     c.model
@@ -427,6 +568,7 @@ fn three_units(charm: &Path, seed: u64) {
         assert!(ok, "seed {seed}: {endpoint} with tls-ca:\n{out}");
         assert!(out.contains("Zookeeper version:"), "seed {seed}: {out}");
     }
+    assert_tls_logins(&c, client, &bag, &ca);
     // TLS-3 extras: the certificate is the unit's own key's, and another IP does not match.
     let tls_ports: BTreeSet<String> = ["2182/tcp".to_string()].into();
     assert!(
