@@ -294,11 +294,18 @@ pub struct EventFacts {
 impl EventFacts {
     /// The facts of `event` in `env`, at `now_micros` (microseconds since the epoch).
     pub fn new(event: &Event, env: &HookEnv, now_micros: u128) -> EventFacts {
+        // Only a unit of this application leaves the ensemble. The departing unit of another
+        // application (a client, the certificates provider, the COS agent, whose unit
+        // numbers mean nothing here) tells nothing of ZooKeeper's members.
         let departing = match event {
             Event::Relation {
                 kind: RelationHook::Departed,
                 ..
-            } => env.departing_unit.as_deref().and_then(unit_number),
+            } => env
+                .departing_unit
+                .as_deref()
+                .filter(|d| d.rsplit_once('/').map(|(app, _)| app) == Some(env.app_name()))
+                .and_then(unit_number),
             _ => None,
         };
         // The data storage detaching is the first hook of a removal on Juju (and the data
@@ -413,6 +420,20 @@ mod tests {
         };
         let first_of_removal = EventFacts::new(&detaching, &env("zookeeper/2", None), 1);
         assert!(first_of_removal.dying && first_of_removal.stopping);
+    }
+
+    #[test]
+    fn a_departing_unit_of_another_application_is_no_member_leaving() {
+        for endpoint in ["cos-agent", "zookeeper", "certificates"] {
+            let departed = Event::Relation {
+                endpoint,
+                kind: RelationHook::Departed,
+            };
+            for remote in ["grafana-agent/2", "kafka/2", "tls/2", "zookeeper-other/2"] {
+                let f = EventFacts::new(&departed, &env("zookeeper/2", Some(remote)), 1);
+                assert_eq!((f.departing, f.dying), (None, false), "{endpoint} {remote}");
+            }
+        }
     }
 
     #[test]
