@@ -46,6 +46,8 @@ pub struct CharmConfig {
     pub sync_limit: u32,
     pub tick_time: u32,
     pub log_level: ZkLogLevel,
+    /// Keep port 2181 declared open to clients under TLS.
+    pub keep_plaintext_client_port: bool,
     /// `minSessionTimeout`, in milliseconds.
     pub min_session_timeout: u32,
     /// `maxSessionTimeout`, in milliseconds.
@@ -70,6 +72,7 @@ impl Default for CharmConfig {
             sync_limit: 2,
             tick_time: 2000,
             log_level: ZkLogLevel::Info,
+            keep_plaintext_client_port: false,
             min_session_timeout: 4000,
             max_session_timeout: 40_000,
             snap_retain_count: 3,
@@ -214,11 +217,23 @@ impl CharmConfig {
                 })
             }
         };
+        let keep_plaintext_client_port = match map.get("keep-plaintext-client-port") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(ConfigError {
+                    option: "keep-plaintext-client-port",
+                    value: other.to_string(),
+                    allowed: "true or false".into(),
+                })
+            }
+        };
         let config = CharmConfig {
             init_limit,
             sync_limit,
             tick_time,
             log_level,
+            keep_plaintext_client_port,
             min_session_timeout,
             max_session_timeout,
             snap_retain_count,
@@ -307,6 +322,7 @@ mod tests {
                 sync_limit: 5,
                 tick_time: 3000,
                 log_level: ZkLogLevel::Warning,
+                keep_plaintext_client_port: false,
                 min_session_timeout: 6000,
                 max_session_timeout: 60_000,
                 snap_retain_count: 5,
@@ -315,6 +331,11 @@ mod tests {
                 disk_blocked_threshold: 85,
                 heap_size_mib: Some(2048),
             }
+        );
+        assert!(
+            parse(json!({"keep-plaintext-client-port": true}))
+                .unwrap()
+                .keep_plaintext_client_port
         );
         assert_eq!(c.log_level.java_level(), "WARN");
         assert_eq!(parse(json!({"heap-size": 0})).unwrap().heap_size_mib, None);

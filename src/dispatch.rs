@@ -9,13 +9,17 @@ use std::fmt;
 
 use crate::env::{unit_number, HookEnv};
 
-/// The peer and provided endpoints declared in `metadata.yaml`.
-pub const ENDPOINTS: [&str; 5] = [
+/// The `certificates` requires endpoint (TLS).
+pub const CERTIFICATES: &str = "certificates";
+
+/// The peer, provided and required endpoints declared in `metadata.yaml`.
+pub const ENDPOINTS: [&str; 6] = [
     crate::peers::cluster::ENDPOINT,
     crate::peers::upgrade::ENDPOINT,
     crate::peers::restart::ENDPOINT,
     crate::peers::zookeeper::ENDPOINT,
     crate::cos::relation::ENDPOINT,
+    CERTIFICATES,
 ];
 /// The storage declared in `metadata.yaml`.
 pub const STORAGES: [&str; 1] = ["data"];
@@ -67,16 +71,18 @@ pub enum Action {
     GetSyncPassword,
     SetPassword,
     ResumeUpgrade,
+    SetTlsPrivateKey,
 }
 
 impl Action {
     /// Every action, in the order of `actions.yaml`.
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::PreUpgradeCheck,
         Action::GetSuperPassword,
         Action::GetSyncPassword,
         Action::SetPassword,
         Action::ResumeUpgrade,
+        Action::SetTlsPrivateKey,
     ];
 
     /// The name in `actions.yaml`.
@@ -87,6 +93,7 @@ impl Action {
             Action::GetSyncPassword => "get-sync-password",
             Action::SetPassword => "set-password",
             Action::ResumeUpgrade => "resume-upgrade",
+            Action::SetTlsPrivateKey => "set-tls-private-key",
         }
     }
 
@@ -272,6 +279,12 @@ pub struct EventFacts {
     pub refresh_cos_agent: bool,
     /// Wall-clock time as text sortable in time order (orders restart-lock requests).
     pub now: String,
+    /// Wall-clock time in seconds since the epoch (certificate renewal).
+    pub now_secs: u64,
+    /// A `certificates` relation hook, or a refresh: learn that relation again.
+    pub certificates_changed: bool,
+    /// `certificates-relation-broken`: the relation is still listed but going away.
+    pub certificates_broken: bool,
     /// The `zookeeper` relation this hook is one of (any kind).
     pub client_relation: Option<u32>,
     /// The `zookeeper` relation this `-relation-broken` is for.
@@ -351,6 +364,14 @@ impl EventFacts {
             },
             // Fixed width so that text order is time order.
             now: format!("{now_micros:020}"),
+            now_secs: u64::try_from(now_micros / 1_000_000).unwrap_or(u64::MAX),
+            certificates_changed: *event == Event::UpgradeCharm
+                || matches!(event, Event::Relation { endpoint, .. } if *endpoint == CERTIFICATES),
+            certificates_broken: *event
+                == Event::Relation {
+                    endpoint: CERTIFICATES,
+                    kind: RelationHook::Broken,
+                },
             client_relation,
             client_broken,
         }

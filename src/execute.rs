@@ -15,11 +15,13 @@ use crate::local_state;
 use crate::machine::Size;
 use crate::passwords::Credentials;
 use crate::peers::cluster;
-use crate::plan::{Plan, SecretWrite, UpgradeFailed, WorkloadOp};
+use crate::plan::{Plan, SecretWrite, TlsOps, UpgradeFailed, WorkloadOp};
 use crate::render::{dynamic_config, dynamic_config_file, Rendered};
 use crate::report::chain;
 use crate::snapshot::Snapshot;
 use crate::status::Status;
+use crate::tls::files::{KEYSTORE_FILE, TRUSTSTORE_FILE};
+use crate::tls::{keystore_pem, truststore_pem, Csr, PrivateKey};
 use crate::workload::{Workload, WorkloadError};
 use crate::zk::ensemble::{Ensemble, MembershipOp};
 use crate::zk::ServerSpec;
@@ -37,6 +39,9 @@ pub enum ExecError {
     Tool(#[from] ToolError),
     #[error(transparent)]
     Random(#[from] crate::passwords::RandomError),
+    /// No TLS key could be generated, encoded or signed with (no random bytes).
+    #[error("cannot make this unit's TLS key or certificate request")]
+    Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Why a workload operation failed.
@@ -90,6 +95,11 @@ pub fn execute(
             write(tools, id, true, &writes.app)?;
         }
     }
+    if !plan.tls.is_empty() {
+        if let Some(status) = tls(s, &plan.tls, tools, workload)? {
+            return Ok(RoundEnd::Stop(status));
+        }
+    }
     if let Some(ports) = &plan.ports {
         set_ports(ports, tools, workload)?;
     }
@@ -140,6 +150,83 @@ pub fn execute(
         return Ok(RoundEnd::Stop(status));
     }
     Ok(RoundEnd::Done)
+}
+
+/// The TLS work of a round: the key, the CSR, the PEM stores. Returns a status to
+/// stop on when the workload's files cannot be written.
+fn tls(
+    s: &Snapshot,
+    ops: &TlsOps,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+) -> Result<Option<Status>, ExecError> {
+    let stop = |what: &str, e: &WorkloadError| {
+        let message = format!("cannot {what}: {}", chain(e));
+        log::error!("{message}");
+        Some(Status::blocked(message))
+    };
+    let new_key = match (&ops.store_key, ops.generate_key) {
+        (Some(key), _) => Some(key.clone()),
+        (None, true) => Some(PrivateKey::generate().map_err(|e| ExecError::Tls(e.into()))?),
+        (None, false) => None,
+    };
+    if let Some(key) = &new_key {
+        if let Err(e) = local_state::store_tls_key(workload, key) {
+            return Ok(stop("store this unit's TLS key", &e));
+        }
+        log::info!("stored a new TLS key for this unit");
+    }
+    let key = s.tls.key();
+    if let (Some(subject), Some(key), Some(rel)) = (&ops.publish_csr, key, &s.tls.relation) {
+        let csr = Csr::generate(key, subject).map_err(|e| ExecError::Tls(e.into()))?;
+        let bag = Databag::from([(
+            crate::tls::relation::REQUESTS_KEY.to_string(),
+            crate::tls::relation::requests_value(&csr),
+        )]);
+        tools.relation_set(&rel.id, false, &bag)?;
+        log::info!(
+            "asked {} for a certificate for {}",
+            rel.provider
+                .as_deref()
+                .unwrap_or("the certificates provider"),
+            subject.common_name()
+        );
+    }
+    let conf = &workload.paths().conf_dir;
+    if let (Some(bundle), Some(key)) = (&ops.install, key) {
+        let keystore = keystore_pem(key, bundle).map_err(|e| ExecError::Tls(e.into()))?;
+        let truststore = truststore_pem(bundle);
+        for subject in &truststore.shadowed {
+            log::warn!(
+                "the trust store keeps one certificate per subject: a second {subject} from the provider is left out"
+            );
+        }
+        // The trust store first: the key store's new certificate must verify against it.
+        let written = workload
+            .write_file(&conf.join(TRUSTSTORE_FILE), &truststore.pem, 0o600)
+            .and_then(|()| {
+                workload.write_file(&conf.join(KEYSTORE_FILE), keystore.as_bytes(), 0o600)
+            });
+        if let Err(e) = written {
+            return Ok(stop("install the TLS certificate", &e));
+        }
+        log::info!(
+            "installed certificate {} (serial {}, subject {}, issuer {})",
+            bundle.fingerprint(),
+            bundle.leaf().serial(),
+            bundle.leaf().subject(),
+            bundle.leaf().issuer()
+        );
+    }
+    if ops.remove_files {
+        for name in [KEYSTORE_FILE, TRUSTSTORE_FILE] {
+            if let Err(e) = workload.remove_file(&conf.join(name)) {
+                return Ok(stop("delete the TLS stores", &e));
+            }
+        }
+        log::info!("TLS is off: deleted the key and trust stores ZooKeeper read");
+    }
+    Ok(None)
 }
 
 /// The client relations' ZooKeeper and secret work, last (see
@@ -438,6 +525,8 @@ fn start(
     }
     let mark = workload.log_mark();
     workload.start()?;
+    // Recorded before the wait: a server that exits at start may have run with it.
+    local_state::record_started_tls(workload, r.tls.mode)?;
     wait_up(s, workload, ensemble, mark)?;
     Ok(local_state::record_started_with(workload, fingerprint)?)
 }

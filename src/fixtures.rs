@@ -103,6 +103,7 @@ impl World {
                 },
                 upgrade_facts: Default::default(),
                 credentials: None,
+                tls: Default::default(),
                 clients: Default::default(),
                 topology: crate::cos::Topology::new(
                     "testmodel",
@@ -213,6 +214,8 @@ impl World {
         self.s.workload.running = true;
         self.s.workload.health = Some(health);
         self.s.local.started_with = Some(fp);
+        // It declared its client port when it started.
+        self.s.local.opened_ports = Some([2181].into());
         self
     }
     pub(crate) fn current_fingerprint(&self) -> String {
@@ -224,6 +227,7 @@ impl World {
             &self.cluster_app(),
             &self.s.workload.exporters,
             &crate::render::Sizing::for_machine(config, &self.s.workload.machine),
+            &crate::render::TlsConfig::plaintext(),
         )
     }
     /// The live ensemble: `voters` as participants, and each unit's health.

@@ -41,7 +41,7 @@
 //!   config every unit publishes there (alert rules, dashboard, scrape jobs, log slot), and
 //!   the metrics exporters' settings;
 //! - [`tls`]: keys, CSRs, the `certificates` relation, ZooKeeper's TLS files and the
-//!   plaintext/TLS switch, as pure code (not wired into the hooks yet);
+//!   plaintext/TLS switch, as pure code (`decide`'s `tls` module wires it into the hooks);
 //! - `logging` and `report`: `log` records to `juju-log`; error chains as text.
 //!
 //! Each hook reads a typed snapshot of the world, decides a plan with pure code, executes

@@ -11,9 +11,17 @@
 //! - `upgrade-pending`: this unit runs refreshed charm code whose workload is not rolled
 //!   out yet (`pending`; an empty file is no marker);
 //! - `upgrade-failure`: why this unit's upgrade failed;
+//! - `tls-private-key`: this unit's TLS private key (PKCS#8 PEM; generated, or given with
+//!   `set-tls-private-key`), kept here rather than in a Juju secret: only root reads it, it
+//!   goes with the unit, and no hook tool call carries it;
+//! - `started-tls`: how the running server was (re)started with TLS: its quorum mode
+//!   (`plaintext`, `unified`, `unified-ssl`, `ssl-only`) and `client-tls` when it serves
+//!   2182 (absent: started before TLS existed here, so plaintext);
+//! - `certificates-relation`: the `certificates` relation's id and provider application
+//!   (JSON; absent or `{}`: no relation), learnt again only in the hooks that can change it;
 //! - `client-relations`: the live `zookeeper` relations, by id, with their remote
 //!   application (a JSON map), learnt in the hooks that can change them, so steady hooks
-//!   need not ask `relation-ids`.
+//!   need not ask `relation-ids`;
 //! - `opened-ports`: the TCP ports the charm last had opened (a JSON list), so that steady
 //!   hooks need not ask `opened-ports`; forgotten when a hook fails (Juju then discards
 //!   the hook's `open-port`/`close-port`).
@@ -24,7 +32,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use zeroize::Zeroizing;
+
 use crate::status::Status;
+use crate::tls::{KeyError, PrivateKey, QuorumTls, Running};
 use crate::workload::{Workload, WorkloadError};
 
 const STATUS: &str = "status";
@@ -36,6 +47,20 @@ const CLIENT_RELATIONS: &str = "client-relations";
 const OPENED_PORTS: &str = "opened-ports";
 const PLANNED_UNITS: &str = "planned-units";
 const PENDING: &str = "pending";
+const TLS_KEY: &str = "tls-private-key";
+const STARTED_TLS: &str = "started-tls";
+const CERTIFICATES: &str = "certificates-relation";
+const CLIENT_TLS: &str = "client-tls";
+
+/// The `certificates` relation as a hook last learnt it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CertificatesRecord {
+    /// `certificates:5`.
+    pub id: String,
+    /// The provider application, once one of its units joined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}
 
 /// What the state files say, read once per round by `observe`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +73,10 @@ pub struct LocalState {
     pub upgrade_pending: bool,
     /// Why this unit's upgrade failed, if it did.
     pub upgrade_failure: Option<String>,
+    /// How the running server was started with TLS (`None`: no record).
+    pub started_tls: Option<Running>,
+    /// The `certificates` relation (`None`: none, or never learnt).
+    pub certificates: Option<CertificatesRecord>,
     /// The live `zookeeper` relations (id -> remote application) as last learnt; `None`
     /// when never learnt (or unreadable).
     pub client_relations: Option<BTreeMap<u32, String>>,
@@ -97,6 +126,16 @@ impl LocalState {
             .flatten()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
+        let json = |name: &str| -> Option<serde_json::Value> {
+            workload
+                .read_file(&path(workload, name))
+                .ok()
+                .flatten()
+                .and_then(|t| serde_json::from_str(&t).ok())
+        };
+        let certificates = json(CERTIFICATES)
+            .and_then(|v| serde_json::from_value::<CertificatesRecord>(v).ok())
+            .filter(|r| !r.id.is_empty());
         let client_relations = workload
             .read_file(&path(workload, CLIENT_RELATIONS))
             .ok()
@@ -107,6 +146,8 @@ impl LocalState {
             peer_ids,
             upgrade_pending: read_value(workload, UPGRADE_PENDING)?.is_some(),
             upgrade_failure: read_value(workload, UPGRADE_FAILURE)?,
+            started_tls: read_value(workload, STARTED_TLS)?.and_then(|v| parse_running(&v)),
+            certificates,
             client_relations,
             opened_ports: workload
                 .read_file(&path(workload, OPENED_PORTS))
@@ -121,6 +162,89 @@ impl LocalState {
                 .unwrap_or_default(),
         })
     }
+}
+
+fn quorum_word(q: QuorumTls) -> &'static str {
+    match q {
+        QuorumTls::Plaintext => "plaintext",
+        QuorumTls::Unified => "unified",
+        QuorumTls::UnifiedSsl => "unified-ssl",
+        QuorumTls::SslOnly => "ssl-only",
+    }
+}
+
+fn running_text(r: Running) -> String {
+    if r.client_tls {
+        format!("{} {CLIENT_TLS}", quorum_word(r.quorum))
+    } else {
+        quorum_word(r.quorum).to_string()
+    }
+}
+
+fn parse_running(text: &str) -> Option<Running> {
+    let mut words = text.split_whitespace();
+    let first = words.next()?;
+    let quorum = QuorumTls::ALL
+        .into_iter()
+        .find(|q| quorum_word(*q) == first)?;
+    let client_tls = match words.next() {
+        None => false,
+        Some(CLIENT_TLS) => true,
+        Some(_) => return None,
+    };
+    Some(Running { quorum, client_tls })
+}
+
+/// Records how the server was just (re)started with TLS.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn record_started_tls(workload: &dyn Workload, running: Running) -> Result<(), WorkloadError> {
+    write_value(workload, STARTED_TLS, &running_text(running))
+}
+
+/// Remembers the `certificates` relation (`None`: there is none).
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn save_certificates(
+    workload: &dyn Workload,
+    record: Option<&CertificatesRecord>,
+) -> Result<(), WorkloadError> {
+    let text = match record {
+        Some(r) => serde_json::to_string(r).unwrap_or_else(|_| "{}".into()),
+        None => "{}".into(),
+    };
+    workload.write_file(&path(workload, CERTIFICATES), text.as_bytes(), 0o600)
+}
+
+/// This unit's TLS private key: `None` when there is none; `Some(Err)` when the file does
+/// not hold a readable key (its content is never shown).
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn load_tls_key(
+    workload: &dyn Workload,
+) -> Result<Option<Result<PrivateKey, KeyError>>, WorkloadError> {
+    let Some(text) = workload.read_file(&path(workload, TLS_KEY))? else {
+        return Ok(None);
+    };
+    let text = Zeroizing::new(text);
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(PrivateKey::from_pem(&text)))
+}
+
+/// Stores this unit's TLS private key (PKCS#8 PEM, mode 0600, root's).
+///
+/// # Errors
+/// When the key cannot be encoded or the file written.
+pub fn store_tls_key(workload: &dyn Workload, key: &PrivateKey) -> Result<(), WorkloadError> {
+    let pem = key
+        .to_pkcs8_pem()
+        .map_err(|e| WorkloadError::Other(e.to_string()))?;
+    workload.write_file(&path(workload, TLS_KEY), pem.as_bytes(), 0o600)
 }
 
 /// Whether `status` is the one this unit set last.
@@ -260,6 +384,8 @@ mod tests {
                 peer_ids: ids,
                 upgrade_pending: true,
                 upgrade_failure: Some("cannot upgrade ZooKeeper: refresh failed".into()),
+                started_tls: None,
+                certificates: None,
                 client_relations: Some(clients),
                 opened_ports: Some(BTreeSet::from([2181])),
                 planned_units: BTreeSet::from([0, 1, 2]),
@@ -285,6 +411,48 @@ mod tests {
         );
         forget_opened_ports(&w);
         assert_eq!(LocalState::load(&w).unwrap().opened_ports, None);
+    }
+
+    #[test]
+    fn the_tls_records_read_back_and_the_key_file_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = workload(dir.path());
+        assert_eq!(load_tls_key(&w).unwrap(), None);
+        for quorum in QuorumTls::ALL {
+            for client_tls in [false, true] {
+                let r = Running { quorum, client_tls };
+                record_started_tls(&w, r).unwrap();
+                assert_eq!(LocalState::load(&w).unwrap().started_tls, Some(r));
+            }
+        }
+        let record = CertificatesRecord {
+            id: "certificates:7".into(),
+            provider: Some("self-signed-certificates".into()),
+        };
+        save_certificates(&w, Some(&record)).unwrap();
+        record_opened_ports(&w, &BTreeSet::from([2182]));
+        let state = LocalState::load(&w).unwrap();
+        assert_eq!(state.certificates, Some(record));
+        assert_eq!(state.opened_ports, Some(BTreeSet::from([2182])));
+        save_certificates(&w, None).unwrap();
+        forget_opened_ports(&w);
+        let state = LocalState::load(&w).unwrap();
+        assert_eq!((state.certificates, state.opened_ports), (None, None));
+
+        let key = crate::tls::key::tests::shared_key();
+        store_tls_key(&w, key).unwrap();
+        assert_eq!(load_tls_key(&w).unwrap(), Some(Ok(key.clone())));
+        let file = w.paths().charm_state_dir.join(TLS_KEY);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(&file, "garbage").unwrap();
+        assert!(matches!(load_tls_key(&w).unwrap(), Some(Err(_))));
+        // An unknown record reads as none, never as another mode.
+        std::fs::write(w.paths().charm_state_dir.join(STARTED_TLS), "sideways\n").unwrap();
+        assert_eq!(LocalState::load(&w).unwrap().started_tls, None);
     }
 
     #[test]

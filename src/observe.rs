@@ -16,10 +16,15 @@ use crate::cos::Topology;
 use crate::dispatch::EventFacts;
 use crate::env::{unit_number, HookEnv};
 use crate::hooktools::{Bag, HookTools, SecretRead, SecretRef, ToolError};
-use crate::local_state::{self, LocalState};
+use crate::local_state::{self, CertificatesRecord, LocalState};
 use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade, RawRelation};
-use crate::snapshot::{EnsembleView, Snapshot, UpgradeFacts, WorkloadFacts};
+use crate::snapshot::{
+    CertificatesView, EnsembleView, Snapshot, TlsFacts, UpgradeFacts, WorkloadFacts,
+};
+use crate::tls::files::{KEYSTORE_FILE, TRUSTSTORE_FILE};
+use crate::tls::relation::{CERTIFICATES_KEY, REQUESTS_KEY};
+use crate::tls::{Certificate, ProviderBag, Requests};
 use crate::workload::{Workload, WorkloadError};
 use crate::zk::ensemble::Ensemble;
 use crate::zk::Role;
@@ -202,6 +207,114 @@ fn address(tools: &dyn HookTools) -> Option<IpAddr> {
         .and_then(|a| a.parse().ok())
 }
 
+/// Learns the `certificates` relation from Juju: its id (none in its `-broken` hook, the
+/// only one the endpoint allows) and its provider application (once a unit of it joined).
+fn learn_certificates(
+    tools: &dyn HookTools,
+    facts: &EventFacts,
+) -> Result<Option<CertificatesRecord>, ToolError> {
+    if facts.certificates_broken {
+        return Ok(None);
+    }
+    let Some(id) = tools
+        .relation_ids(crate::dispatch::CERTIFICATES)?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let provider = tools
+        .relation_list(&id)?
+        .first()
+        .and_then(|unit| unit.split_once('/'))
+        .map(|(app, _)| app.to_string());
+    Ok(Some(CertificatesRecord { id, provider }))
+}
+
+/// The `certificates` relation's bags, as remembered or (in that relation's hooks, after a
+/// refresh, or when the remembered id is gone) as learnt again.
+fn certificates(
+    env: &HookEnv,
+    facts: &EventFacts,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+    local: &LocalState,
+) -> Result<Option<CertificatesView>, ToolError> {
+    let read = |record: &CertificatesRecord| -> Result<CertificatesView, ToolError> {
+        let own = tools.relation_get(&record.id, &Bag::Unit(env.unit_name.clone()))?;
+        let issued = match &record.provider {
+            Some(app) => tools.relation_get(&record.id, &Bag::App(app.clone()))?,
+            None => Default::default(),
+        };
+        Ok(CertificatesView {
+            id: record.id.clone(),
+            provider: record.provider.clone(),
+            requests: Requests::parse(own.get(REQUESTS_KEY).map(String::as_str)),
+            issued: ProviderBag::parse(issued.get(CERTIFICATES_KEY).map(String::as_str)),
+        })
+    };
+    let mut record = local.certificates.clone();
+    if facts.certificates_changed {
+        record = learn_certificates(tools, facts)?;
+    }
+    let view = match &record {
+        None => None,
+        Some(r) => match read(r) {
+            Ok(view) => Some(view),
+            // Gone since it was remembered (a hook of it that this unit missed).
+            Err(e) if e.is_relation_not_found() => {
+                record = learn_certificates(tools, facts)?;
+                record.as_ref().map(read).transpose()?
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    if record != local.certificates {
+        if let Err(e) = local_state::save_certificates(workload, record.as_ref()) {
+            log::warn!(
+                "cannot remember the certificates relation: {}",
+                crate::report::chain(&e)
+            );
+        }
+    }
+    Ok(view)
+}
+
+/// What this unit sees of TLS: the `certificates` relation, its key (read only while the
+/// relation exists) and the certificate in ZooKeeper's PEM stores.
+fn tls_facts(
+    env: &HookEnv,
+    facts: &EventFacts,
+    tools: &dyn HookTools,
+    workload: &dyn Workload,
+    local: &LocalState,
+) -> Result<TlsFacts, ObserveError> {
+    let relation = certificates(env, facts, tools, workload, local)?;
+    let key = match relation {
+        Some(_) => local_state::load_tls_key(workload)?.map(|k| k.map_err(|e| e.to_string())),
+        None => None,
+    };
+    let conf = &workload.paths().conf_dir;
+    // The key store holds the key too: its text is zeroed once read.
+    let keystore = workload
+        .read_file(&conf.join(KEYSTORE_FILE))?
+        .map(zeroize::Zeroizing::new);
+    let truststore = workload.read_file(&conf.join(TRUSTSTORE_FILE))?;
+    let installed = match (&keystore, &truststore) {
+        // The leaf is the first certificate in the key store.
+        (Some(ks), Some(_)) => Certificate::all_from_pem(ks)
+            .ok()
+            .and_then(|certs| certs.into_iter().next()),
+        _ => None,
+    };
+    Ok(TlsFacts {
+        relation,
+        key,
+        installed,
+        any_file: keystore.is_some() || truststore.is_some(),
+    })
+}
+
 /// Reads everything the decision needs.
 ///
 /// # Errors
@@ -263,6 +376,7 @@ pub fn observe(
     };
     let upgrade_facts =
         UpgradeFacts::for_stored(upgrade.as_ref().and_then(|u| u.app.dependencies.as_deref()));
+    let tls = tls_facts(env, facts, tools, workload, &local)?;
     let cos_agent = if facts.refresh_cos_agent {
         read_cos_agent(tools, env)?
     } else {
@@ -293,6 +407,7 @@ pub fn observe(
         event: facts.clone(),
         upgrade_facts,
         credentials: None,
+        tls,
         clients: Default::default(),
         topology: Topology::new(&env.model_name, &env.model_uuid, env.app_name()),
         cos_agent,

@@ -15,9 +15,10 @@ use crate::hooktools::SecretId;
 use crate::machine::Purgeable;
 use crate::passwords::Credentials;
 use crate::peers::{cluster, restart, upgrade};
-use crate::render::Rendered;
+use crate::render::{Rendered, TlsConfig};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
+use crate::tls::{Bundle, CsrSubject, PrivateKey};
 use crate::zk::ensemble::MembershipOp;
 use crate::zk::ServerSpec;
 
@@ -88,6 +89,28 @@ pub enum SecretWrite {
     },
 }
 
+/// The TLS work of one round, before any workload operation (see `decide::tls`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOps {
+    /// Generate a new private key and store it.
+    pub generate_key: bool,
+    /// Store this key (from `set-tls-private-key`).
+    pub store_key: Option<PrivateKey>,
+    /// Publish a new CSR for these names, signed with the stored key, in this unit's
+    /// `certificates` bag (replacing the one there).
+    pub publish_csr: Option<CsrSubject>,
+    /// Write ZooKeeper's PEM stores for this certificate and the stored key.
+    pub install: Option<Box<Bundle>>,
+    /// Delete ZooKeeper's PEM stores.
+    pub remove_files: bool,
+}
+
+impl TlsOps {
+    pub fn is_empty(&self) -> bool {
+        *self == TlsOps::default()
+    }
+}
+
 /// What one round of a hook does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
@@ -116,6 +139,9 @@ pub struct Plan {
     pub membership: Vec<MembershipOp>,
     /// The rendered files, when a workload op writes them.
     pub rendered: Option<Rendered>,
+    /// The TLS part of this unit's files, what `fingerprint` and `rendered` are made with.
+    pub tls_config: Option<TlsConfig>,
+    pub tls: TlsOps,
     /// The TCP ports this unit should have opened (its client ports while it serves), when
     /// they may differ from the ones it had opened.
     pub ports: Option<BTreeSet<u16>>,
@@ -149,6 +175,7 @@ impl Plan {
             && self.upgrade_failure.is_none()
             && self.workload.is_empty()
             && self.membership.is_empty()
+            && self.tls.is_empty()
             && self.client.is_idle()
             && self.ports.is_none()
     }
@@ -317,6 +344,28 @@ impl Plan {
         }
         if self.protect_root {
             parts.push("restrict the ACLs of /, /zookeeper and /zookeeper/quota".into());
+        }
+        if self.tls.generate_key {
+            parts.push("generate a TLS key".into());
+        }
+        if self.tls.store_key.is_some() {
+            parts.push("store the given TLS key".into());
+        }
+        if let Some(subject) = &self.tls.publish_csr {
+            parts.push(format!(
+                "request a certificate for {}",
+                subject.common_name()
+            ));
+        }
+        if let Some(bundle) = &self.tls.install {
+            parts.push(format!(
+                "install certificate {} (serial {})",
+                bundle.fingerprint(),
+                bundle.leaf().serial()
+            ));
+        }
+        if self.tls.remove_files {
+            parts.push("delete the TLS key and trust stores".into());
         }
         for op in &self.workload {
             parts.push(match op {

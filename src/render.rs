@@ -28,8 +28,57 @@ use crate::cos::exporters::{self, Capabilities, JmxExporter};
 use crate::machine::{MachineFacts, TxnLogSizing};
 use crate::passwords::{Password, Passwords};
 use crate::peers::cluster::App;
+use crate::tls::{zoo_cfg_tls, Fingerprint, QuorumTls, Running};
 use crate::workload::Paths;
 use crate::zk::ServerSpec;
+
+/// The TLS part of a unit's files: what its server runs with (the quorum mode and whether it
+/// serves 2182), the `zoo.cfg` lines for that, and the certificate those lines point at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub mode: Running,
+    pub lines: Vec<(&'static str, String)>,
+    /// The installed certificate, when the lines use the PEM stores: a new one needs a
+    /// restart (ZooKeeper 3.8 reloads the stores for the quorum, not for port 2182).
+    pub certificate: Option<Fingerprint>,
+}
+
+impl TlsConfig {
+    /// No TLS at all.
+    pub const PLAINTEXT_MODE: Running = Running {
+        quorum: QuorumTls::Plaintext,
+        client_tls: false,
+    };
+
+    pub fn plaintext() -> TlsConfig {
+        TlsConfig {
+            mode: TlsConfig::PLAINTEXT_MODE,
+            lines: Vec::new(),
+            certificate: None,
+        }
+    }
+
+    /// The config for `mode` with the PEM stores in `conf_dir`, 2182 bound to
+    /// `secure_address`. `certificate` is the installed one; `None` when the mode needs one
+    /// and none is installed.
+    pub fn new(
+        mode: Running,
+        conf_dir: &Path,
+        secure_address: Option<&str>,
+        certificate: Option<&Fingerprint>,
+    ) -> Option<TlsConfig> {
+        let uses_files = mode.client_tls || mode.quorum.ssl_quorum();
+        if uses_files && certificate.is_none() {
+            return None;
+        }
+        let lines = zoo_cfg_tls(mode.quorum, mode.client_tls, conf_dir, secure_address).ok()?;
+        Some(TlsConfig {
+            mode,
+            lines,
+            certificate: certificate.filter(|_| uses_files).cloned(),
+        })
+    }
+}
 
 /// The 4-letter words anyone who reaches the client port may send: none tells membership
 /// or paths. `srvr` (version, mode, counters; Kafka runs it too) and `mntr` (metrics; the
@@ -99,6 +148,8 @@ pub struct Rendered {
     pub jaas: String,
     pub jvm_flags: Vec<String>,
     pub myid: String,
+    /// The TLS part, in `zoo_cfg_static` already.
+    pub tls: TlsConfig,
     /// The JMX exporter's configuration file, when the workload has the exporter.
     pub jmx_exporter: Option<JmxExporter>,
 }
@@ -205,8 +256,18 @@ impl Rendered {
             jaas,
             jvm_flags,
             myid: format!("{}\n", unit_id + 1),
+            tls: TlsConfig::plaintext(),
             jmx_exporter: None,
         }
+    }
+
+    /// With `tls`'s lines at the end of `zoo.cfg` ([`Rendered::new`] renders no TLS).
+    pub fn with_tls(mut self, tls: TlsConfig) -> Rendered {
+        for (key, value) in &tls.lines {
+            self.zoo_cfg_static.push_str(&format!("{key}={value}\n"));
+        }
+        self.tls = tls;
+        self
     }
 
     /// The same files with the metrics exporters `metrics` says the workload has: the
@@ -239,6 +300,12 @@ impl Rendered {
             h.update(part.as_bytes());
             h.update([0u8]);
         }
+        // Absent without TLS: a plaintext unit's fingerprint is what earlier revisions
+        // computed, so a refresh restarts nothing.
+        if let Some(cert) = &self.tls.certificate {
+            h.update(cert.as_str().as_bytes());
+            h.update([0u8]);
+        }
         // Only when there is one, so that a workload without exporters keeps the
         // fingerprint earlier revisions recorded (no restart after a charm upgrade).
         if let Some(jmx) = &self.jmx_exporter {
@@ -259,10 +326,11 @@ impl Rendered {
 }
 
 /// The fingerprint of the files unit `unit_id` runs with under `app`'s passwords, with the
-/// exporters `metrics` says the workload has and the machine's `sizing`: a digest of them
-/// rendered with placeholder passwords, and of the passwords' generation. It changes exactly
-/// when a restart-relevant option, the users or the rotation phase, a password (which bumps
-/// the generation), the exporters or the sizing change, and reveals nothing of any password.
+/// exporters `metrics` says the workload has, the machine's `sizing` and `tls`: a digest of
+/// them rendered with placeholder passwords, of the passwords' generation and of the
+/// installed certificate. It changes exactly when a restart-relevant option, the users or the
+/// rotation phase, a password (which bumps the generation), the exporters, the sizing, the
+/// TLS mode or the certificate change, and reveals nothing of any password.
 pub fn fingerprint(
     config: &CharmConfig,
     paths: &Paths,
@@ -270,6 +338,7 @@ pub fn fingerprint(
     app: &App,
     metrics: &Capabilities,
     sizing: &Sizing,
+    tls: &TlsConfig,
 ) -> String {
     Rendered::new(
         config,
@@ -279,13 +348,15 @@ pub fn fingerprint(
         sizing,
     )
     .with_exporters(metrics, paths)
+    .with_tls(tls.clone())
     .digest(app.secret_generation)
 }
 
 /// A digest of what every unit's server reads only at start, whatever the unit: the
-/// [`fingerprint`] of one fixed unit, layout and machine ([`Sizing::app_wide`]). Each unit reports the one it runs with in
-/// its restart bag, and the leader restarts last, once every other unit reports the
-/// current one.
+/// [`fingerprint`] of one fixed unit, layout and machine ([`Sizing::app_wide`]), with the
+/// TLS mode of the switch's current step (as for a unit with a certificate). Each unit
+/// reports the one it runs with in its restart bag, and the leader restarts last, once every
+/// other unit reports the current one.
 pub fn shared_inputs(config: &CharmConfig, app: &App, metrics: &Capabilities) -> String {
     let fixed = Paths {
         conf_dir: "/".into(),
@@ -294,7 +365,25 @@ pub fn shared_inputs(config: &CharmConfig, app: &App, metrics: &Capabilities) ->
         log_dir: "/".into(),
         charm_state_dir: "/".into(),
     };
-    fingerprint(config, &fixed, 0, app, metrics, &Sizing::app_wide(config))
+    let step = crate::tls::unit_plan(app.tls_state(), true, None);
+    let mode = Running {
+        quorum: step.quorum.unwrap_or(QuorumTls::Plaintext),
+        client_tls: step.client_tls,
+    };
+    let tls = TlsConfig {
+        mode,
+        lines: zoo_cfg_tls(mode.quorum, mode.client_tls, &fixed.conf_dir, None).unwrap_or_default(),
+        certificate: None,
+    };
+    fingerprint(
+        config,
+        &fixed,
+        0,
+        app,
+        metrics,
+        &Sizing::app_wide(config),
+        &tls,
+    )
 }
 
 /// The `dynamicConfigFile=` value of an existing `zoo.cfg`, if any. ZooKeeper points it at
@@ -324,9 +413,21 @@ mod tests {
         Paths::under(Path::new("/z"))
     }
 
+    fn plain() -> TlsConfig {
+        TlsConfig::plaintext()
+    }
+
     /// The fingerprint with the test paths, no exporters and nothing known of the machine.
     fn fp(config: &CharmConfig, unit_id: u32, app: &App) -> String {
-        fingerprint(config, &paths(), unit_id, app, &none(), &Sizing::default())
+        fingerprint(
+            config,
+            &paths(),
+            unit_id,
+            app,
+            &none(),
+            &Sizing::default(),
+            &plain(),
+        )
     }
 
     fn none() -> Capabilities {
@@ -559,7 +660,8 @@ mod tests {
                 0,
                 &app,
                 &Capabilities::snap(),
-                &Sizing::default()
+                &Sizing::default(),
+                &plain(),
             )
         );
     }
@@ -675,18 +777,19 @@ mod tests {
         let small = Sizing::for_machine(&auto, &machine(4096));
         let big = Sizing::for_machine(&auto, &machine(8192));
         assert_ne!(
-            fingerprint(&auto, &paths(), 0, &app, &none(), &small),
-            fingerprint(&auto, &paths(), 0, &app, &none(), &big)
+            fingerprint(&auto, &paths(), 0, &app, &none(), &small, &plain()),
+            fingerprint(&auto, &paths(), 0, &app, &none(), &big, &plain())
         );
         assert_ne!(
-            fingerprint(&auto, &paths(), 0, &app, &none(), &small),
+            fingerprint(&auto, &paths(), 0, &app, &none(), &small, &plain()),
             fingerprint(
                 &auto,
                 &paths(),
                 0,
                 &app,
                 &none(),
-                &Sizing::for_machine(&auto, &with_disk)
+                &Sizing::for_machine(&auto, &with_disk),
+                &plain(),
             )
         );
         // `heap-size` is app-wide: it changes the shared inputs.

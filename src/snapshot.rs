@@ -19,6 +19,7 @@ use crate::passwords::Credentials;
 use crate::peers::cluster::{Cluster, SyncRotation};
 use crate::peers::restart::Restart;
 use crate::peers::upgrade::Upgrade;
+use crate::tls::{Certificate, PrivateKey, ProviderBag, Requests};
 use crate::zk::ensemble::ServerHealth;
 use crate::zk::{EnsembleConfig, Role, ServerSpec};
 
@@ -104,6 +105,40 @@ impl UpgradeFacts {
     }
 }
 
+/// The `certificates` relation, as this unit sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificatesView {
+    /// `certificates:5`.
+    pub id: String,
+    /// The provider application, once one of its units joined.
+    pub provider: Option<String>,
+    /// What this unit asked for (its own bag).
+    pub requests: Requests,
+    /// What the provider issued (its application bag).
+    pub issued: ProviderBag,
+}
+
+/// What this unit sees of TLS besides the peer bags.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFacts {
+    /// The `certificates` relation, when it exists (not in its `-broken` hook).
+    pub relation: Option<CertificatesView>,
+    /// This unit's private key, read while the relation exists; `Err` says why the stored
+    /// one cannot be read (never its content).
+    pub key: Option<Result<PrivateKey, String>>,
+    /// The certificate installed in ZooKeeper's PEM stores (both files there), its leaf.
+    pub installed: Option<Certificate>,
+    /// One of the two PEM stores exists.
+    pub any_file: bool,
+}
+
+impl TlsFacts {
+    /// The usable key, if any.
+    pub fn key(&self) -> Option<&PrivateKey> {
+        self.key.as_ref()?.as_ref().ok()
+    }
+}
+
 /// The world, as one hook sees it.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -130,6 +165,8 @@ pub struct Snapshot {
     /// `super`): from the internal secret, or from the bag of an earlier revision; `Err`
     /// says why they cannot be used (no value in it).
     pub credentials: Option<Result<Credentials, String>>,
+    /// TLS: the `certificates` relation, this unit's key and installed certificate.
+    pub tls: TlsFacts,
     /// The `zookeeper` relations.
     pub clients: crate::client::ClientView,
     /// The model, application and charm, as COS labels them.

@@ -8,6 +8,7 @@ pub mod get_password;
 pub mod pre_upgrade_check;
 pub mod resume_upgrade;
 pub mod set_password;
+pub mod set_tls_private_key;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,7 @@ pub enum ActionCmd {
     SetPassword(set_password::Params),
     PreUpgradeCheck,
     ResumeUpgrade,
+    SetTlsPrivateKey(set_tls_private_key::Params),
 }
 
 /// The action's parameters were not what `actions.yaml` allows.
@@ -37,7 +39,7 @@ pub struct ParamsError {
 impl ActionCmd {
     /// Whether the action has parameters to read (`action-get`); the others save the call.
     pub fn takes_params(action: Action) -> bool {
-        action == Action::SetPassword
+        matches!(action, Action::SetPassword | Action::SetTlsPrivateKey)
     }
 
     /// Builds the command from the action and its parameters (`action-get`'s object; an
@@ -61,6 +63,9 @@ impl ActionCmd {
             ),
             Action::PreUpgradeCheck => ActionCmd::PreUpgradeCheck,
             Action::ResumeUpgrade => ActionCmd::ResumeUpgrade,
+            Action::SetTlsPrivateKey => ActionCmd::SetTlsPrivateKey(
+                serde_json::from_value(serde_json::Value::Object(params)).map_err(err)?,
+            ),
         })
     }
 
@@ -79,6 +84,7 @@ impl ActionCmd {
             ActionCmd::SetPassword(params) => set_password::run(params, s)?,
             ActionCmd::PreUpgradeCheck => pre_upgrade_check::run(s),
             ActionCmd::ResumeUpgrade => resume_upgrade::run(s),
+            ActionCmd::SetTlsPrivateKey(params) => set_tls_private_key::run(params),
         })
     }
 }

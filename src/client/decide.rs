@@ -55,7 +55,8 @@ pub struct Inputs<'a> {
     pub credentials: Option<Result<&'a Credentials, &'a str>>,
     /// Another part of the plan writes the internal secret in this round.
     pub secret_busy: bool,
-    pub access: Access,
+    /// How each relation's clients reach the servers (absent: [`Access::PLAINTEXT`]).
+    pub access: BTreeMap<u32, Access>,
 }
 
 /// The ZooKeeper work of one round: what to create and walk, and each relation's entries.
@@ -484,13 +485,15 @@ fn publications(i: &Inputs, p: &mut ClientPlan) {
         let Some(hosts) = hosts(i, *id) else {
             continue;
         };
-        todo.push((rel, record, chroot, publish::endpoints(&hosts, i.access)));
+        let access = i.access.get(id).cloned().unwrap_or(Access::PLAINTEXT);
+        let endpoints = publish::endpoints(&hosts, &access);
+        todo.push((rel, record, chroot, endpoints, access));
     }
-    for (rel, record, chroot, endpoints) in todo {
+    for (rel, record, chroot, endpoints, access) in todo {
         // The layout without the password decides whether anything changes.
         let placeholder = Password::placeholder("client");
         let probe = Layout::new(
-            publish::fields(rel.id, chroot, &placeholder, &endpoints, i.access),
+            publish::fields(rel.id, chroot, &placeholder, &endpoints, &access),
             &rel.request.secrets,
             &rel.provided,
             i.view.juju_secrets,
@@ -509,7 +512,7 @@ fn publications(i: &Inputs, p: &mut ClientPlan) {
             return;
         }
         let layout = Layout::new(
-            publish::fields(rel.id, chroot, password, &endpoints, i.access),
+            publish::fields(rel.id, chroot, password, &endpoints, &access),
             &rel.request.secrets,
             &rel.provided,
             i.view.juju_secrets,

@@ -16,8 +16,8 @@
 //!   one is a revision and a `secret-changed` for the client); a secret whose content would
 //!   be empty is removed with its `secret-<group>` key.
 //!
-//! [`Access`] is the one place the port and the `tls` field come from, so that they always
-//! change together (TLS will switch both).
+//! [`Access`] is the one place the port, the `tls` field and `tls-ca` come from, so that
+//! they always change together (the TLS switch moves them in one write).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -27,24 +27,41 @@ use sha1::{Digest, Sha1};
 use crate::hooktools::{SecretContent, SecretId};
 use crate::passwords::{client_key, Password};
 use crate::peers::zookeeper::{Chroot, Field, Group, Provided, ProviderPatch, RequestedSecrets};
+use crate::tls::ClientTls;
 use crate::zk::CLIENT_PORT;
 
-/// How clients reach the servers: the port every endpoint has and whether it speaks TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How clients reach the servers: the port every endpoint has, whether it speaks TLS, and
+/// the CA (PEM, then the rest of the chain) a client must trust for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
     pub port: u16,
     pub tls: bool,
+    /// Published as `tls-ca` with TLS only (`None`: not known, left out).
+    pub ca: Option<String>,
 }
 
 impl Access {
-    /// Plaintext on the client port (the only access until TLS is wired in).
+    /// Plaintext on the client port.
     pub const PLAINTEXT: Access = Access {
         port: CLIENT_PORT,
         tls: false,
+        ca: None,
     };
 
+    /// The access for `tls` (its port and `tls` field), with `ca` under TLS.
+    pub fn new(tls: ClientTls, ca: Option<String>) -> Access {
+        match tls {
+            ClientTls::Disabled => Access::PLAINTEXT,
+            ClientTls::Enabled => Access {
+                port: tls.port(),
+                tls: true,
+                ca,
+            },
+        }
+    }
+
     /// The `tls` field.
-    pub fn tls_field(self) -> &'static str {
+    pub fn tls_field(&self) -> &'static str {
         if self.tls {
             "enabled"
         } else {
@@ -55,7 +72,7 @@ impl Access {
 
 /// `endpoints`: every host with the port, sorted as text (as the Python charm does, so
 /// that `10.0.0.10` sorts before `10.0.0.2`), comma-joined, no chroot.
-pub fn endpoints(hosts: &[IpAddr], access: Access) -> String {
+pub fn endpoints(hosts: &[IpAddr], access: &Access) -> String {
     let mut items: Vec<String> = hosts
         .iter()
         .map(|h| match h {
@@ -69,15 +86,15 @@ pub fn endpoints(hosts: &[IpAddr], access: Access) -> String {
 }
 
 /// Every field published to relation `id`: `uris` is `endpoints` with the chroot appended
-/// once, at the end.
+/// once, at the end; `tls-ca` only under TLS (a field left out is deleted).
 pub fn fields(
     id: u32,
     chroot: &Chroot,
     password: &Password,
     endpoints: &str,
-    access: Access,
+    access: &Access,
 ) -> BTreeMap<Field, String> {
-    BTreeMap::from([
+    let mut fields = BTreeMap::from([
         (Field::Username, client_key(id)),
         (Field::Password, password.as_str().to_string()),
         (Field::Endpoints, endpoints.to_string()),
@@ -85,7 +102,11 @@ pub fn fields(
         (Field::Database, chroot.to_string()),
         (Field::Chroot, chroot.to_string()),
         (Field::Tls, access.tls_field().to_string()),
-    ])
+    ]);
+    if let (true, Some(ca)) = (access.tls, &access.ca) {
+        fields.insert(Field::TlsCa, ca.clone());
+    }
+    fields
 }
 
 /// Where each field goes.
@@ -263,8 +284,8 @@ mod tests {
             7,
             &Chroot::parse("/kafka").unwrap(),
             &Password::new("Password7Password7Password7Passw").unwrap(),
-            &endpoints(&hosts, Access::PLAINTEXT),
-            Access::PLAINTEXT,
+            &endpoints(&hosts, &Access::PLAINTEXT),
+            &Access::PLAINTEXT,
         )
     }
 
@@ -283,14 +304,11 @@ mod tests {
             .map(|h| h.parse().unwrap())
             .collect();
         assert_eq!(
-            endpoints(&hosts, Access::PLAINTEXT),
+            endpoints(&hosts, &Access::PLAINTEXT),
             "127.0.0.10:2181,127.0.0.2:2181,[::1]:2181"
         );
-        let tls = Access {
-            port: 2182,
-            tls: true,
-        };
-        assert_eq!(endpoints(&hosts[..1], tls), "127.0.0.2:2182");
+        let tls = Access::new(ClientTls::Enabled, None);
+        assert_eq!(endpoints(&hosts[..1], &tls), "127.0.0.2:2182");
         assert_eq!(
             (tls.tls_field(), Access::PLAINTEXT.tls_field()),
             ("enabled", "disabled")

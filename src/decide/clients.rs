@@ -8,9 +8,48 @@ use std::net::IpAddr;
 use crate::client::decide::Inputs;
 use crate::client::publish::Access;
 use crate::peers::restart::LockRequest;
+use crate::peers::zookeeper::{Field, Group};
 use crate::plan::{Plan, SecretWrite};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
+use crate::tls::ClientTls;
+
+/// What relation `id` holds now of `field`: its plain key, else, for the TLS fields, its
+/// value in the relation's `tls` secret (when the secrets were read in this round).
+fn published(s: &Snapshot, id: u32, field: Field) -> Option<String> {
+    let rel = s.clients.relations.get(&id)?;
+    if let Some(v) = rel.provided.plain.get(&field) {
+        return Some(v.clone());
+    }
+    if field.group() != Group::Tls {
+        return None;
+    }
+    s.clients
+        .secret_contents(id)
+        .get(&Group::Tls)
+        .and_then(|c| c.0.get(field.key()).cloned())
+}
+
+/// How each relation's clients reach the servers (the leader's call; other units publish
+/// nothing): the port and `tls` field from [`super::client_tls`], given what the relation
+/// holds now, so that both move together; under TLS `tls-ca` too, this unit's CA, else
+/// what the relation holds already.
+pub(super) fn access(s: &Snapshot) -> BTreeMap<u32, Access> {
+    if !s.leader {
+        return BTreeMap::new();
+    }
+    let ca = super::client_ca(s);
+    s.clients
+        .relations
+        .keys()
+        .map(|id| {
+            let now = published(s, *id, Field::Tls).map(|v| ClientTls::from_field(&v));
+            let tls = super::client_tls(s, now);
+            let ca = ca.clone().or_else(|| published(s, *id, Field::TlsCa));
+            (*id, Access::new(tls, ca))
+        })
+        .collect()
+}
 
 /// Decides the client relations' step and merges it into `plan`. `fingerprint` is this
 /// unit's current files', `inputs` the app-wide ones every unit reports once it runs them.
@@ -68,9 +107,9 @@ pub(super) fn decide(s: &Snapshot, fingerprint: &str, inputs: &str, plan: &mut P
         roll_idle,
         credentials,
         secret_busy: plan.secret.is_some() || cluster.app.internal_secret.is_none(),
-        // The one place the clients' port and `tls` field come from (TLS sets both here, so
-        // that `:2182` endpoints and `tls=enabled` are published in the same hook).
-        access: Access::PLAINTEXT,
+        // The one place the clients' port, `tls` and `tls-ca` fields come from: `:2182`
+        // endpoints and `tls=enabled` are published in the same hook.
+        access: access(s),
     };
     let mut c = crate::client::decide::decide(&i);
 

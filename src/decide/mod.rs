@@ -20,6 +20,7 @@
 //! - `disk`: the data disk's watchdog (purge, then `blocked`) and the swap warning;
 //! - `restart_lock`: both sides of the rolling-restart lock;
 //! - `membership`: the leader's start order, quorum membership and `sync` rotation;
+//! - `tls`: the `certificates` relation, the unit's TLS files and the plaintext/TLS switch;
 //! - [`ports`]: the client ports this unit opens while its server serves;
 //! - `crate::upgrade::decide`: the upgrade;
 //! - `clients`: what the client relations' decision ([`crate::client::decide`]) needs
@@ -30,10 +31,13 @@ mod disk;
 mod membership;
 pub mod ports;
 mod restart_lock;
+mod tls;
+
+pub use tls::{client_ca, client_tls};
 
 use crate::passwords::Credentials;
 use crate::plan::{Plan, SecretWrite, WorkloadOp};
-use crate::render::{Rendered, Sizing};
+use crate::render::{Rendered, Sizing, TlsConfig};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::upgrade::decide::Gate;
@@ -107,18 +111,28 @@ fn decide_into(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
     // Written only when it changed, like every patch (see `Plan::drop_unchanged`).
     plan.cluster_unit.ip = s.address;
 
+    let tls = tls::unit_side(s, paths, app, plan);
     let exporters = &s.workload.exporters;
     let sizing = Sizing::for_machine(&config, &s.workload.machine);
-    let fingerprint =
-        crate::render::fingerprint(&config, paths, s.unit_id, app, exporters, &sizing);
+    let fingerprint = crate::render::fingerprint(
+        &config,
+        paths,
+        s.unit_id,
+        app,
+        exporters,
+        &sizing,
+        &tls.config,
+    );
     let inputs = crate::render::shared_inputs(&config, app, exporters);
     plan.fingerprint = Some(fingerprint.clone());
+    plan.tls_config = Some(tls.config);
 
     let gate = crate::upgrade::decide::decide_upgrade(s, plan);
-    lifecycle(s, &fingerprint, &inputs, gate, plan);
+    lifecycle(s, &fingerprint, &inputs, gate, tls.may_start, plan);
     if s.leader {
         let lock_busy = restart_lock::leader_side(s, &inputs, plan);
         membership::leader_side(s, lock_busy, plan);
+        tls::leader_side(s, plan);
         protect_root(s, &fingerprint, &inputs, lock_busy, plan);
     }
     clients::decide(s, &fingerprint, &inputs, plan);
@@ -243,10 +257,12 @@ fn with_passwords(s: &Snapshot, paths: &Paths, plan: &mut Plan) {
         Some(Ok(creds)) => match crate::passwords::in_effect(app, creds) {
             Ok(passwords) => {
                 if let (true, Ok(config)) = (files, &s.config) {
+                    let tls = plan.tls_config.clone().unwrap_or_else(TlsConfig::plaintext);
                     let sizing = Sizing::for_machine(config, &s.workload.machine);
                     plan.rendered = Some(
                         Rendered::new(config, paths, s.unit_id, &passwords, &sizing)
-                            .with_exporters(&s.workload.exporters, paths),
+                            .with_exporters(&s.workload.exporters, paths)
+                            .with_tls(tls),
                     );
                 }
                 return;
@@ -292,13 +308,22 @@ fn leave(s: &Snapshot, plan: &mut Plan) {
 }
 
 /// This unit's own server: first start in its turn, recovery start, restart under the lock,
-/// and its status.
-fn lifecycle(s: &Snapshot, fingerprint: &str, inputs: &str, gate: Gate, plan: &mut Plan) {
+/// and its status. `may_start`: the server may be started (not: it waits for its TLS
+/// certificate).
+fn lifecycle(
+    s: &Snapshot,
+    fingerprint: &str,
+    inputs: &str,
+    gate: Gate,
+    may_start: bool,
+    plan: &mut Plan,
+) {
     let me = s.unit_id;
     let health = s.workload.health.clone().unwrap_or_default();
 
     if !s.started(me) {
         match s.starting() {
+            Some(n) if n == me && !may_start && !s.workload.running => {}
             Some(n) if n == me => first_start(s, &health, plan),
             Some(n) => plan.statuses.push(Status::waiting(format!(
                 "waiting for unit {n} to join the quorum"
@@ -311,6 +336,9 @@ fn lifecycle(s: &Snapshot, fingerprint: &str, inputs: &str, gate: Gate, plan: &m
     }
 
     if !s.workload.running {
+        if !may_start {
+            return;
+        }
         plan.workload.push(WorkloadOp::Start {
             initial_members: None,
         });

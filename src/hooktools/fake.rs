@@ -1616,6 +1616,8 @@ mod tests {
         f.relation_set("cluster:0", true, &databag([("k", "v")]))
             .unwrap();
         f.open_port(2181, "tcp").unwrap();
+        f.open_port(2182, "tcp").unwrap();
+        f.close_port(2181, "tcp").unwrap();
         f.application_version_set("3.8.4").unwrap();
         let lines: Vec<String> = f.calls().iter().map(Call::line).collect();
         assert_eq!(
@@ -1625,11 +1627,13 @@ mod tests {
                 "config-get --format=json",
                 "relation-set -r cluster:0 --app --file -",
                 "open-port 2181/tcp",
+                "open-port 2182/tcp",
+                "close-port 2181/tcp",
                 "application-version-set -- 3.8.4",
             ]
         );
         assert_eq!(f.calls()[2].stdin.as_deref(), Some(r#"{"k":"v"}"#));
-        assert_eq!(f.ports_now().into_iter().collect::<Vec<_>>(), ["2181/tcp"]);
+        assert_eq!(f.ports_now().into_iter().collect::<Vec<_>>(), ["2182/tcp"]);
         assert_eq!(f.application_version().as_deref(), Some("3.8.4"));
     }
 

@@ -6,9 +6,12 @@
 //! (`started` once it launched ZooKeeper; never cleared), `sync-phase` (the `sync` password
 //! rotation phase its running server uses), `ip-<id>` (its address on the binding of
 //! `zookeeper` relation `<id>`, as Charmed ZooKeeper names it), `client-users` (a JSON list
-//! of the `zookeeper` relation ids whose users its running server was started with). Juju
-//! adds `private-address`. Charmed ZooKeeper also published `hostname` and `fqdn` (its
-//! servers are named by FQDN in the ensemble's config); they are read, never written.
+//! of the `zookeeper` relation ids whose users its running server was started with), and for
+//! TLS (Charmed ZooKeeper's keys): `quorum` (`ssl` or `non-ssl`: whether its running server
+//! uses `sslQuorum`), `unified` (`true` while it runs with `portUnification`), plus
+//! `tls-cert` (ours: the SHA-256 fingerprint of the certificate it installed). Juju adds
+//! `private-address`. Charmed ZooKeeper also published `hostname` and `fqdn` (its servers
+//! are named by FQDN in the ensemble's config); they are read, never written.
 //!
 //! App bag (the leader writes): `starting` (a unit id), `"<unit id>"` = `added`/`removed`
 //! (the voting members the leader recorded, as Charmed ZooKeeper keeps them),
@@ -22,6 +25,10 @@
 //! of it secret), `managed-chroots` (a JSON map of each chroot whose ACLs the leader set to
 //! the relations whose entries they hold, `7:cdrwa,9:r`) and `client-users` (a JSON list of
 //! the relation ids whose users every server must load: part of what a server runs with).
+//! For TLS (Charmed ZooKeeper's keys): `tls` (`enabled` while the `certificates` relation
+//! exists), `switching-encryption` (`started` while the ensemble moves between plaintext and
+//! TLS) and `quorum` (`default - non-ssl` as Charmed ZooKeeper writes it at install,
+//! `non-ssl` or `ssl`: the quorum encryption the ensemble moves to or runs).
 //! Earlier revisions of this charm kept `super-password`, `sync-password` and
 //! `sync-password-new` here, and earlier Charmed ZooKeeper revisions the client passwords as
 //! `relation-<id>`: they are read only so that the leader can move them into the secret and
@@ -33,6 +40,7 @@ use std::net::IpAddr;
 use super::zookeeper::{Chroot, Coverage, Roles};
 use super::{field, parse_unit_id, put, text};
 use crate::hooktools::{Databag, SecretId};
+use crate::tls::{AppTls, Fingerprint, QuorumSetting};
 
 /// The peer endpoint (`metadata.yaml`), also the binding whose address units publish.
 pub const ENDPOINT: &str = "cluster";
@@ -44,6 +52,10 @@ const FQDN: &str = "fqdn";
 const STATE: &str = "state";
 const STARTED: &str = "started";
 const SYNC_PHASE: &str = "sync-phase";
+const QUORUM: &str = "quorum";
+const UNIFIED: &str = "unified";
+const TRUE: &str = "true";
+const TLS_CERT: &str = "tls-cert";
 
 const STARTING: &str = "starting";
 const ADDED: &str = "added";
@@ -57,6 +69,10 @@ const SYNC_PASSWORD: &str = "sync-password";
 const SYNC_PASSWORD_NEW: &str = "sync-password-new";
 const SYNC_ROTATION: &str = "sync-rotation";
 const SYNC_USER: &str = "sync-user";
+const TLS: &str = "tls";
+const ENABLED: &str = "enabled";
+const SWITCHING_ENCRYPTION: &str = "switching-encryption";
+const SWITCHING_STARTED: &str = "started";
 const CLIENT_ADDRESS_PREFIX: &str = "ip-";
 const CLIENT_USERS: &str = "client-users";
 const CLIENT_RELATIONS: &str = "client-relations";
@@ -154,6 +170,57 @@ impl SyncUser {
     }
 }
 
+/// A `quorum` value (app bag: what the ensemble moves to or runs; unit bag: what the unit's
+/// server runs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Quorum {
+    /// `default - non-ssl`: what Charmed ZooKeeper writes at install.
+    DefaultNonSsl,
+    /// `non-ssl`.
+    NonSsl,
+    /// `ssl`.
+    Ssl,
+    /// A value this charm does not write; it reads as plaintext.
+    Unknown(String),
+}
+
+impl Quorum {
+    fn parse(s: &str) -> Quorum {
+        match s {
+            "default - non-ssl" => Quorum::DefaultNonSsl,
+            "non-ssl" => Quorum::NonSsl,
+            "ssl" => Quorum::Ssl,
+            other => Quorum::Unknown(other.to_string()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Quorum::DefaultNonSsl => "default - non-ssl",
+            Quorum::NonSsl => "non-ssl",
+            Quorum::Ssl => "ssl",
+            Quorum::Unknown(v) => v,
+        }
+    }
+
+    /// The value this charm writes for `setting`.
+    pub fn of(setting: QuorumSetting) -> Quorum {
+        match setting {
+            QuorumSetting::Plain => Quorum::NonSsl,
+            QuorumSetting::Ssl => Quorum::Ssl,
+        }
+    }
+
+    /// What it means: only `ssl` is TLS.
+    pub fn setting(&self) -> QuorumSetting {
+        if *self == Quorum::Ssl {
+            QuorumSetting::Ssl
+        } else {
+            QuorumSetting::Plain
+        }
+    }
+}
+
 /// One unit's bag.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Unit {
@@ -165,6 +232,13 @@ pub struct Unit {
     pub started: bool,
     /// The rotation phase the unit's running server uses; an unknown phase reads as none.
     pub sync_phase: Option<SyncRotation>,
+    /// `quorum`: whether its running server uses `sslQuorum` (absent: it does not).
+    pub quorum: Option<Quorum>,
+    /// `unified=true`: its running server uses `portUnification`.
+    pub unified: bool,
+    /// `tls-cert`: the fingerprint of the certificate it installed; `None` if absent or not
+    /// a fingerprint.
+    pub tls_cert: Option<Fingerprint>,
     /// Its address on each `zookeeper` relation's binding, by relation id (`ip-<id>`;
     /// values that are not IP addresses are dropped).
     pub client_addresses: BTreeMap<u32, IpAddr>,
@@ -229,6 +303,9 @@ impl Unit {
             private_address: ip(bag, PRIVATE_ADDRESS),
             started: bag.get(STATE).map(String::as_str) == Some(STARTED),
             sync_phase: bag.get(SYNC_PHASE).and_then(|v| SyncRotation::parse(v)),
+            quorum: text(bag, QUORUM).map(|v| Quorum::parse(&v)),
+            unified: bag.get(UNIFIED).map(String::as_str) == Some(TRUE),
+            tls_cert: bag.get(TLS_CERT).and_then(|v| v.parse().ok()),
             client_addresses: client_addresses(bag),
             client_users: id_set(bag, CLIENT_USERS),
             names: {
@@ -256,6 +333,15 @@ impl Unit {
         if let Some(p) = self.sync_phase {
             bag.insert(SYNC_PHASE.into(), p.as_str().into());
         }
+        if let Some(q) = &self.quorum {
+            bag.insert(QUORUM.into(), q.as_str().into());
+        }
+        if self.unified {
+            bag.insert(UNIFIED.into(), TRUE.into());
+        }
+        if let Some(f) = &self.tls_cert {
+            bag.insert(TLS_CERT.into(), f.to_string());
+        }
         for (id, a) in &self.client_addresses {
             bag.insert(client_address_key(*id), a.to_string());
         }
@@ -266,6 +352,13 @@ impl Unit {
             bag.insert(key.into(), name.clone());
         }
         bag
+    }
+
+    /// The quorum setting its running server uses, by its report.
+    pub fn quorum_setting(&self) -> QuorumSetting {
+        self.quorum
+            .as_ref()
+            .map_or(QuorumSetting::Plain, Quorum::setting)
     }
 
     /// The unit's address: what it published, else Juju's `private-address`.
@@ -324,6 +417,12 @@ pub struct App {
     pub root_acl_restricted: bool,
     /// Passwords an earlier revision kept here (to move into the secret).
     pub legacy: LegacyPasswords,
+    /// `tls=enabled`; any other value reads as not enabled.
+    pub tls: bool,
+    /// `switching-encryption=started`; any other value reads as no switch.
+    pub switching_encryption: bool,
+    /// `quorum` (absent: plaintext, as before any TLS).
+    pub quorum: Option<Quorum>,
     /// The `zookeeper` relation ids whose users every server must load.
     pub client_users: BTreeSet<u32>,
     /// The leader's record of each `zookeeper` relation whose user it manages.
@@ -487,6 +586,10 @@ impl App {
                 sync_password_new: text(bag, SYNC_PASSWORD_NEW),
                 clients: legacy_clients(bag),
             },
+            tls: bag.get(TLS).map(String::as_str) == Some(ENABLED),
+            switching_encryption: bag.get(SWITCHING_ENCRYPTION).map(String::as_str)
+                == Some(SWITCHING_STARTED),
+            quorum: text(bag, QUORUM).map(|v| Quorum::parse(&v)),
             client_users: id_set(bag, CLIENT_USERS),
             client_relations: client_relations(bag),
             managed_chroots: managed_chroots(bag),
@@ -528,6 +631,15 @@ impl App {
         if self.root_acl_restricted {
             bag.insert(ROOT_ACL.into(), RESTRICTED.into());
         }
+        if self.tls {
+            bag.insert(TLS.into(), ENABLED.into());
+        }
+        if self.switching_encryption {
+            bag.insert(SWITCHING_ENCRYPTION.into(), SWITCHING_STARTED.into());
+        }
+        if let Some(q) = &self.quorum {
+            bag.insert(QUORUM.into(), q.as_str().into());
+        }
         for (key, value) in [
             (CLIENT_USERS, id_set_text(&self.client_users)),
             (
@@ -541,6 +653,18 @@ impl App {
             }
         }
         bag
+    }
+
+    /// The TLS state the leader keeps (see [`crate::tls::switch`]).
+    pub fn tls_state(&self) -> AppTls {
+        AppTls {
+            enabled: self.tls,
+            switching: self.switching_encryption,
+            quorum: self
+                .quorum
+                .as_ref()
+                .map_or(QuorumSetting::Plain, Quorum::setting),
+        }
     }
 
     /// Unit ids recorded as voting members.
@@ -561,6 +685,12 @@ pub struct UnitPatch {
     pub started: bool,
     /// `Some(None)` deletes the key (no rotation in the running server).
     pub sync_phase: Option<Option<SyncRotation>>,
+    /// The quorum setting the running server uses.
+    pub quorum: Option<QuorumSetting>,
+    /// `Some(false)` deletes `unified`.
+    pub unified: Option<bool>,
+    /// `Some(None)` deletes `tls-cert` (no certificate installed).
+    pub tls_cert: Option<Option<Fingerprint>>,
     /// `ip-<id>` keys to write (`None` deletes one).
     pub client_addresses: BTreeMap<u32, Option<IpAddr>>,
     /// The client users the running server was started with (an empty set deletes the key).
@@ -583,6 +713,15 @@ impl UnitPatch {
         if let Some(p) = self.sync_phase {
             put(&mut bag, SYNC_PHASE, p.map(SyncRotation::as_str));
         }
+        if let Some(q) = self.quorum {
+            bag.insert(QUORUM.into(), Quorum::of(q).as_str().into());
+        }
+        if let Some(u) = self.unified {
+            put(&mut bag, UNIFIED, u.then_some(TRUE));
+        }
+        if let Some(f) = &self.tls_cert {
+            put(&mut bag, TLS_CERT, f.as_ref().map(Fingerprint::as_str));
+        }
         for (id, a) in &self.client_addresses {
             put(
                 &mut bag,
@@ -601,6 +740,9 @@ impl UnitPatch {
             ip: ip(bag, IP),
             started: bag.get(STATE).map(String::as_str) == Some(STARTED),
             sync_phase: field(bag, SYNC_PHASE, SyncRotation::parse),
+            quorum: bag.get(QUORUM).map(|v| Quorum::parse(v).setting()),
+            unified: bag.get(UNIFIED).map(|v| v == TRUE),
+            tls_cert: field(bag, TLS_CERT, |v| v.parse().ok()),
             client_addresses: bag
                 .iter()
                 .filter_map(|(k, v)| {
@@ -626,6 +768,8 @@ pub struct AppPatch {
     pub root_acl_restricted: Option<bool>,
     /// Delete the passwords an earlier revision kept in the bag.
     pub drop_legacy: bool,
+    /// The TLS state (`tls`, `switching-encryption`, `quorum`).
+    pub tls: Option<AppTls>,
     /// Delete these `relation-<id>` passwords an earlier Charmed ZooKeeper kept in the bag.
     pub drop_legacy_clients: BTreeSet<u32>,
     /// The whole set (an empty one deletes the key).
@@ -651,6 +795,7 @@ impl AppPatch {
         self.sync_user = other.sync_user.or(self.sync_user);
         self.root_acl_restricted = other.root_acl_restricted.or(self.root_acl_restricted);
         self.drop_legacy |= other.drop_legacy;
+        self.tls = other.tls.or(self.tls);
         self.drop_legacy_clients.extend(other.drop_legacy_clients);
         self.client_users = other.client_users.or(self.client_users.take());
         self.client_relations = other.client_relations.or(self.client_relations.take());
@@ -685,6 +830,15 @@ impl AppPatch {
         if let Some(r) = self.root_acl_restricted {
             put(&mut bag, ROOT_ACL, r.then_some(RESTRICTED));
         }
+        if let Some(t) = self.tls {
+            put(&mut bag, TLS, t.enabled.then_some(ENABLED));
+            put(
+                &mut bag,
+                SWITCHING_ENCRYPTION,
+                t.switching.then_some(SWITCHING_STARTED),
+            );
+            bag.insert(QUORUM.into(), Quorum::of(t.quorum).as_str().into());
+        }
         for id in &self.drop_legacy_clients {
             bag.insert(legacy_client_key(*id), String::new());
         }
@@ -715,6 +869,12 @@ impl AppPatch {
             drop_legacy: [SUPER_PASSWORD, SYNC_PASSWORD, SYNC_PASSWORD_NEW]
                 .iter()
                 .all(|k| bag.get(*k).is_some_and(String::is_empty)),
+            tls: bag.get(QUORUM).map(|q| AppTls {
+                enabled: bag.get(TLS).map(String::as_str) == Some(ENABLED),
+                switching: bag.get(SWITCHING_ENCRYPTION).map(String::as_str)
+                    == Some(SWITCHING_STARTED),
+                quorum: Quorum::parse(q).setting(),
+            }),
             drop_legacy_clients: bag
                 .iter()
                 .filter(|(_, v)| v.is_empty())
@@ -738,6 +898,8 @@ mod tests {
             .collect()
     }
 
+    const FP: &str = "5f1c7c1b0c4c1b2a6b0f4d8e2a7c9e3f1b5d7a9c0e2f4a6b8d0c2e4f6a8b0c2d";
+
     #[test]
     fn a_unit_bag_reads_back_what_it_was_written_from() {
         let units = [
@@ -747,6 +909,9 @@ mod tests {
                 private_address: Some("::1".parse().unwrap()),
                 started: true,
                 sync_phase: Some(SyncRotation::Switch),
+                quorum: Some(Quorum::Ssl),
+                unified: true,
+                tls_cert: Some(FP.parse().unwrap()),
                 client_addresses: BTreeMap::from([
                     (3, "127.0.0.11".parse().unwrap()),
                     (12, "10.0.0.5".parse().unwrap()),
@@ -796,6 +961,9 @@ mod tests {
                 sync_password_new: Some("N".into()),
                 clients: BTreeMap::from([(7, "C".into())]),
             },
+            tls: true,
+            switching_encryption: true,
+            quorum: Some(Quorum::DefaultNonSsl),
             client_users: BTreeSet::from([7, 9]),
             client_relations: BTreeMap::from([
                 (
@@ -832,6 +1000,16 @@ mod tests {
             sync_phase: Some(None),
             client_addresses: BTreeMap::from([(5, Some("127.0.0.2".parse().unwrap())), (6, None)]),
             client_users: Some(BTreeSet::from([5])),
+            quorum: Some(QuorumSetting::Ssl),
+            unified: Some(false),
+            tls_cert: Some(None),
+        };
+        assert_eq!(UnitPatch::from_bag(&unit.to_bag()), unit);
+        let unit = UnitPatch {
+            quorum: Some(QuorumSetting::Plain),
+            unified: Some(true),
+            tls_cert: Some(Some(FP.parse().unwrap())),
+            ..UnitPatch::default()
         };
         assert_eq!(UnitPatch::from_bag(&unit.to_bag()), unit);
         let app = AppPatch {
@@ -843,6 +1021,11 @@ mod tests {
             sync_user: Some(SyncUser::Sync),
             root_acl_restricted: Some(true),
             drop_legacy: true,
+            tls: Some(AppTls {
+                enabled: true,
+                switching: false,
+                quorum: QuorumSetting::Ssl,
+            }),
             drop_legacy_clients: BTreeSet::from([4]),
             client_users: Some(BTreeSet::new()),
             client_relations: Some(BTreeMap::from([(
@@ -893,6 +1076,7 @@ mod tests {
             sync_phase: Some(Some(SyncRotation::Switch)),
             client_addresses: BTreeMap::from([(7, Some("127.0.0.5".parse().unwrap())), (3, None)]),
             client_users: Some(BTreeSet::from([7, 12])),
+            ..UnitPatch::default()
         };
         assert_eq!(
             unit.to_bag(),
@@ -904,6 +1088,79 @@ mod tests {
                 ("ip-3", ""),
                 ("client-users", "[7,12]"),
             ])
+        );
+    }
+
+    #[test]
+    fn the_tls_keys_are_charmed_zookeepers_and_its_values_read_as_it_means_them() {
+        // What Charmed ZooKeeper writes: at install, then while switching.
+        let installed = App::from_bag(&bag(&[("quorum", "default - non-ssl")]));
+        assert_eq!(installed.tls_state(), AppTls::PLAINTEXT);
+        let switching = App::from_bag(&bag(&[
+            ("tls", "enabled"),
+            ("switching-encryption", "started"),
+            ("quorum", "ssl"),
+        ]));
+        assert_eq!(
+            switching.tls_state(),
+            AppTls {
+                enabled: true,
+                switching: true,
+                quorum: QuorumSetting::Ssl,
+            }
+        );
+        // Python's `tls=""` and unknown values read as off.
+        let off = App::from_bag(&bag(&[("tls", "no"), ("quorum", "tls-please")]));
+        assert_eq!(off.tls_state(), AppTls::PLAINTEXT);
+        assert_eq!(off.quorum, Some(Quorum::Unknown("tls-please".into())));
+        // The leader writes the three keys together; `""` deletes the first two.
+        let patch = AppPatch {
+            tls: Some(AppTls::PLAINTEXT),
+            ..AppPatch::default()
+        };
+        assert_eq!(
+            patch.to_bag(),
+            bag(&[
+                ("tls", ""),
+                ("switching-encryption", ""),
+                ("quorum", "non-ssl")
+            ])
+        );
+        let patch = AppPatch {
+            tls: Some(AppTls {
+                enabled: true,
+                switching: true,
+                quorum: QuorumSetting::Plain,
+            }),
+            ..AppPatch::default()
+        };
+        assert_eq!(
+            patch.to_bag(),
+            bag(&[
+                ("tls", "enabled"),
+                ("switching-encryption", "started"),
+                ("quorum", "non-ssl")
+            ])
+        );
+        // A unit's report.
+        let unit = Unit::from_bag(&bag(&[
+            ("quorum", "ssl"),
+            ("unified", "true"),
+            ("tls-cert", "not a fingerprint"),
+        ]));
+        assert_eq!(unit.quorum_setting(), QuorumSetting::Ssl);
+        assert!(unit.unified);
+        assert_eq!(unit.tls_cert, None);
+        assert_eq!(Unit::default().quorum_setting(), QuorumSetting::Plain);
+        let report = UnitPatch {
+            quorum: Some(QuorumSetting::Ssl),
+            unified: Some(false),
+            tls_cert: Some(Some(FP.parse().unwrap())),
+            ..UnitPatch::default()
+        };
+        assert_eq!(
+            report.to_bag(),
+            bag(&[("quorum", "ssl"), ("unified", ""), ("tls-cert", FP)])
         );
     }
 

@@ -118,14 +118,14 @@ impl PrivateKey {
             return Err(KeyError::Empty);
         }
         if pem::looks_like_pem(value) {
-            return PrivateKey::from_pem(value);
+            return PrivateKey::from_pem(&Zeroizing::new(pem::unfold(value)));
         }
-        let decoded = pem::decode_base64_lenient(value).ok_or(KeyError::NotPem)?;
+        let decoded = Zeroizing::new(pem::decode_base64_lenient(value).ok_or(KeyError::NotPem)?);
         let text = std::str::from_utf8(&decoded).map_err(|_| KeyError::NotPem)?;
         if !pem::looks_like_pem(text) {
             return Err(KeyError::NotPem);
         }
-        PrivateKey::from_pem(text)
+        PrivateKey::from_pem(&Zeroizing::new(pem::unfold(text)))
     }
 
     /// The key from PEM text holding exactly one private key block (PKCS#1 or PKCS#8).
@@ -315,6 +315,27 @@ pub(crate) mod tests {
         assert_eq!(&PrivateKey::from_action_value(&wrapped).unwrap(), key);
         let b64_pkcs1 = base64::engine::general_purpose::STANDARD.encode(pkcs1_pem(key));
         assert_eq!(&PrivateKey::from_action_value(&b64_pkcs1).unwrap(), key);
+    }
+
+    #[test]
+    fn a_key_whose_line_breaks_juju_run_folded_into_spaces_is_accepted() {
+        // `juju run u set-tls-private-key internal-key="$(cat key.pem)"`: the value is read
+        // as YAML, and a multi-line plain scalar folds into one line.
+        let key = shared_key();
+        let pkcs8 = key.to_pkcs8_pem().unwrap().as_str().unwrap().to_string();
+        for pem in [pkcs8.clone(), pkcs1_pem(key)] {
+            let folded = pem.trim().replace('\n', " ");
+            assert_eq!(&PrivateKey::from_action_value(&folded).unwrap(), key);
+        }
+        // A folded key with a corrupt body: the error quotes none of it.
+        let folded = pkcs8.trim().replace('\n', " ").replacen("MII", "@@@", 1);
+        let err = PrivateKey::from_action_value(&folded)
+            .unwrap_err()
+            .to_string();
+        for line in body_lines(&pkcs8) {
+            assert!(!err.contains(&line[..16]), "{err}");
+        }
+        assert!(err.len() < 120, "{err}");
     }
 
     #[test]

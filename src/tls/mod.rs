@@ -49,7 +49,7 @@ mod pem;
 pub mod relation;
 pub mod switch;
 #[cfg(test)]
-mod testca;
+pub(crate) mod testca;
 
 pub use cert::{CertError, Certificate, Fingerprint};
 pub use csr::{Csr, CsrError, CsrSubject};

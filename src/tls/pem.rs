@@ -105,11 +105,50 @@ pub fn blocks(text: &str) -> Vec<Block<'_>> {
     out
 }
 
-/// The label of a `-----<word> <label>-----` line.
+/// The label of a `-----<word> <label>-----` line. A label is upper-case letters, digits and
+/// spaces: anything else (a body run into the marker line) is not a marker, so that no
+/// body text is ever taken for a label (labels are named in errors).
 fn marker<'a>(line: &'a str, word: &str) -> Option<&'a str> {
     let inner = line.strip_prefix("-----")?.strip_suffix("-----")?;
     let label = inner.strip_prefix(word)?.strip_prefix(' ')?;
-    (!label.is_empty()).then_some(label)
+    let ok = !label.is_empty()
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ');
+    ok.then_some(label)
+}
+
+/// PEM text whose line breaks became spaces (`juju run` reads parameter values as YAML, and
+/// a multi-line plain scalar folds into one line) put back on lines: each marker on a line
+/// of its own, each word of the body on its own line. Text with line breaks is returned as
+/// it is.
+pub fn unfold(text: &str) -> String {
+    let text = text.trim();
+    if text.contains('\n') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut words = text.split(' ').filter(|w| !w.is_empty()).peekable();
+    while let Some(word) = words.next() {
+        if word.starts_with("-----BEGIN") || word.starts_with("-----END") {
+            // The marker goes on to the word that ends it (`PRIVATE`, `KEY-----`).
+            let mut line = word.to_string();
+            while !(line.ends_with("-----") && line.len() > 5) {
+                match words.next() {
+                    Some(w) => {
+                        line.push(' ');
+                        line.push_str(w);
+                    }
+                    None => break,
+                }
+            }
+            out.push_str(&line);
+        } else {
+            out.push_str(word);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// `der` as PEM with 64-column lines and LF endings, without a final newline: the
@@ -170,6 +209,26 @@ mod tests {
         assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
         assert_eq!(pem.lines().nth(1).unwrap().len(), 64);
         assert_eq!(blocks(&pem)[0].decode(), Some(der));
+    }
+
+    #[test]
+    fn a_body_run_into_a_marker_line_is_no_label_and_folded_pem_is_unfolded() {
+        let der: Vec<u8> = (0..=200).collect();
+        let pem = encode_stripped("PRIVATE KEY", &der);
+        let folded = pem.replace('\n', " ");
+        // As one line, the text is no block at all: nothing of the body is a label.
+        assert!(blocks(&folded).is_empty(), "{:?}", blocks(&folded));
+        let unfolded = unfold(&format!("  {folded} "));
+        let found = blocks(&unfolded);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].label, "PRIVATE KEY");
+        assert_eq!(found[0].decode(), Some(der));
+        assert_eq!(unfold(&pem), pem);
+        assert_eq!(
+            marker("-----BEGIN RSA PRIVATE KEY-----", "BEGIN"),
+            Some("RSA PRIVATE KEY")
+        );
+        assert_eq!(marker("-----BEGIN X-----Y-----", "BEGIN"), None);
     }
 
     #[test]

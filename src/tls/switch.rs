@@ -300,6 +300,37 @@ pub enum ClientTls {
     Enabled,
 }
 
+impl ClientTls {
+    /// The plaintext client port.
+    pub const PLAIN_PORT: u16 = 2181;
+
+    /// The port every published endpoint names: 2181, or 2182 under TLS.
+    pub fn port(self) -> u16 {
+        match self {
+            ClientTls::Disabled => ClientTls::PLAIN_PORT,
+            ClientTls::Enabled => super::files::SECURE_CLIENT_PORT,
+        }
+    }
+
+    /// The `tls` field clients read (`enabled` or `disabled`), published with [`Self::port`]
+    /// in the same write.
+    pub fn field(self) -> &'static str {
+        match self {
+            ClientTls::Disabled => "disabled",
+            ClientTls::Enabled => "enabled",
+        }
+    }
+
+    /// What a published `tls` field says (`enabled`; anything else is disabled).
+    pub fn from_field(value: &str) -> ClientTls {
+        if value == "enabled" {
+            ClientTls::Enabled
+        } else {
+            ClientTls::Disabled
+        }
+    }
+}
+
 /// What to publish to a client relation that currently has `published` (`None` for a new
 /// relation). It changes only at the ends of a switch:
 /// - to `Enabled` once TLS is settled and every started unit runs its final TLS config

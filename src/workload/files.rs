@@ -262,6 +262,27 @@ fn remove_stale_temps(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
     Ok(())
 }
 
+/// Deletes `path` (the link itself if it is one: unlinking never follows a link); a missing
+/// file is not an error.
+///
+/// # Errors
+/// When the directory cannot be opened safely or the file cannot be unlinked.
+pub fn remove(path: &Path) -> io::Result<()> {
+    let (dir_path, name) = split(path)?;
+    let dir = match open_dir(dir_path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let c = cstring(name)?;
+    // SAFETY: unlinkat(2) relative to a directory fd we own.
+    match check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) }) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes `contents` to `path` atomically with `mode` and `owner` (see the module docs).
 /// The directory must exist.
 ///
@@ -447,6 +468,24 @@ pub fn read_since(path: &Path, from: u64, max: u64) -> io::Result<Option<String>
 mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+
+    #[test]
+    fn removing_deletes_the_file_or_the_link_itself_and_a_missing_one_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keystore.pem");
+        write_atomic(&path, b"key", 0o600, None).unwrap();
+        remove(&path).unwrap();
+        assert!(!path.exists());
+        remove(&path).unwrap();
+        remove(&dir.path().join("no-such-dir/keystore.pem")).unwrap();
+        // A link planted at the path goes, its target stays.
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        symlink(&target, &path).unwrap();
+        remove(&path).unwrap();
+        assert!(path.symlink_metadata().is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    }
 
     #[test]
     fn a_write_replaces_the_file_with_its_mode_and_leaves_no_temp_file() {

@@ -87,6 +87,8 @@ pub enum WorkloadCall {
     SetJvmFlags(Vec<String>),
     /// A file written, with its mode.
     Write(PathBuf, u32),
+    /// A file removed.
+    Remove(PathBuf),
     /// The data directories (and their storage) made the server user's.
     PrepareDataDirs,
     /// The charm's private state directory removed.
@@ -451,6 +453,13 @@ impl Workload for MemWorkload {
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
         self.check(Op::ReadFile)?;
         Ok(self.file(path))
+    }
+
+    fn remove_file(&self, path: &Path) -> Result<(), WorkloadError> {
+        self.check(Op::WriteFile)?;
+        self.record(WorkloadCall::Remove(path.to_path_buf()));
+        self.state.borrow_mut().files.remove(path);
+        Ok(())
     }
 }
 

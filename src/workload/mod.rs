@@ -187,6 +187,8 @@ pub trait Workload {
     }
     /// Reads a file; `Ok(None)` when it does not exist.
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError>;
+    /// Deletes a file (never following a link); a missing file is not an error.
+    fn remove_file(&self, path: &Path) -> Result<(), WorkloadError>;
     /// Deletes the charm's private state directory and everything in it (the `remove`
     /// hook, and `install`, which must not inherit what an earlier unit left).
     fn clear_private_state(&self) -> Result<(), WorkloadError> {

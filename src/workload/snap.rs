@@ -573,6 +573,10 @@ impl Workload for SnapWorkload {
         files::read_optional(path).map_err(io_err("read", path))
     }
 
+    fn remove_file(&self, path: &Path) -> Result<(), WorkloadError> {
+        files::remove(path).map_err(io_err("remove", path))
+    }
+
     fn machine(&self) -> MachineFacts {
         MachineFacts {
             memory: facts::memory(&self.meminfo),

@@ -22,6 +22,8 @@
 //! - [`ensemble`]: [`Ensemble`], servers started directly with the local workload, no model.
 //! - [`extra`]: [`extra::ExtraServer`], a server outside a model that joins its ensemble.
 //! - [`local_workload`]: that test-only workload (Debian's jars as a plain process).
+//! - [`tls_provider`]: a `tls-certificates` provider stub that signs with a test CA
+//!   (`openssl`), and TLS probes of the servers (`openssl s_client`).
 
 pub mod background;
 pub mod build;
@@ -34,6 +36,7 @@ pub mod local_workload;
 pub mod members;
 pub mod model;
 pub mod server;
+pub mod tls_provider;
 pub mod watch;
 pub mod writes;
 

@@ -299,6 +299,10 @@ impl Workload for LocalWorkload {
     fn read_file(&self, path: &Path) -> Result<Option<String>, WorkloadError> {
         read_optional(path)
     }
+
+    fn remove_file(&self, path: &Path) -> Result<(), WorkloadError> {
+        files::remove(path).map_err(io_err("remove", path))
+    }
 }
 
 /// Reads a file; `Ok(None)` when it does not exist.

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use testkit::tls_provider::TestCa;
 use zookeeper_charm::client::acl::{self, Claim, Layers};
 use zookeeper_charm::hooktools::fake::FakeSecret;
 use zookeeper_charm::hooktools::{Bag, Databag, SecretContent};
@@ -12,6 +13,11 @@ use zookeeper_charm::passwords::Password;
 use zookeeper_charm::peers::cluster::{self, ClientRecord};
 use zookeeper_charm::peers::zookeeper::{Chroot, Coverage, Request};
 use zookeeper_charm::status::{Status, StatusKind};
+use zookeeper_charm::tls::relation::{requests_value, CERTIFICATES_KEY, REQUESTS_KEY};
+use zookeeper_charm::tls::{
+    Answer, AppTls, Bundle, Csr, CsrSubject, PrivateKey, ProviderBag, QuorumSetting, QuorumTls,
+    Running,
+};
 use zookeeper_charm::zk::admin::{protected_acl, AclEntry, Perms};
 use zookeeper_charm::zk::fake::Asked;
 
@@ -408,9 +414,17 @@ fn published(w: &mut World) {
         .with(|x| *x = w.clone())
         .run();
     first.ok();
-    w.clients.get_mut(&5).unwrap().provided = provided(&first, 5);
-    w.cluster_app = first.app_bag(CLUSTER);
-    for (_, s) in first.tools.all_secrets() {
+    keep(w, &first);
+}
+
+/// What `out` left of relation 5, of the `cluster` app bag and of the client secrets
+/// becomes the world.
+fn keep(w: &mut World, out: &Outcome) {
+    w.clients.get_mut(&5).unwrap().provided = provided(out, 5);
+    w.cluster_app = out.app_bag(CLUSTER);
+    w.secrets
+        .retain(|s| !s.owner_label().is_some_and(|l| l.starts_with("zookeeper.")));
+    for (_, s) in out.tools.all_secrets() {
         if s.owner_label().is_some_and(|l| l.starts_with("zookeeper.")) {
             w.secrets.push(s);
         }
@@ -852,4 +866,276 @@ fn a_zookeeper_that_cannot_be_reached_for_the_acl_waits_and_records_nothing() {
     // The record and password were stored (step 1); the ACL waits for the next hook.
     assert!(record(&out, 5).is_some());
     assert!(!matches!(status, Status { ref message, .. } if message.is_empty()));
+}
+
+/// The leader's certificate as the `certificates` relation holds it: its key, its CSR for
+/// its address (its name on the quorum and on relation 5) in its own bag, and `ca`'s answer
+/// in the provider's bag.
+struct LeaderCert {
+    key: PrivateKey,
+    own: Databag,
+    provider: Databag,
+    bundle: Bundle,
+}
+
+fn leader_cert(ca: &mut TestCa) -> LeaderCert {
+    let key = PrivateKey::generate().unwrap();
+    let a = addr(0);
+    let csr = Csr::generate(
+        &key,
+        &CsrSubject::new(&a, [a.parse().unwrap()], []).unwrap(),
+    )
+    .unwrap();
+    let leaf = ca.sign(csr.pem());
+    let list = serde_json::json!([{
+        "certificate_signing_request": csr.pem(),
+        "certificate": leaf,
+        "ca": ca.pem(),
+        "chain": [ca.pem()],
+    }])
+    .to_string();
+    let Answer::Issued(issued) = ProviderBag::parse(Some(&list)).answer_for(&csr) else {
+        panic!("the provider's answer is not an issued certificate: {list}")
+    };
+    let bundle = issued.bundle(&key).unwrap();
+    LeaderCert {
+        own: bag(&[(REQUESTS_KEY, &requests_value(&csr))]),
+        provider: bag(&[(CERTIFICATES_KEY, &list)]),
+        key,
+        bundle,
+    }
+}
+
+/// `patch`'s keys set in `b`, its empty values (keys it clears) removed.
+fn apply(b: &mut Databag, patch: Databag) {
+    for (k, v) in patch {
+        if v.is_empty() {
+            b.remove(&k);
+        } else {
+            b.insert(k, v);
+        }
+    }
+}
+
+/// The switch at `app`: unit `id` reports `modes[id]` and a certificate; the leader (unit
+/// 0) has its certificate installed and its server started with `modes[0]`, serving 2182;
+/// the `certificates` relation exists if `related`; every unit runs the current files.
+fn switch_at(w: &mut World, cert: &LeaderCert, app: AppTls, modes: [QuorumTls; 3], related: bool) {
+    apply(
+        &mut w.cluster_app,
+        cluster::AppPatch {
+            tls: Some(app),
+            ..Default::default()
+        }
+        .to_bag(),
+    );
+    for (id, mode) in modes.into_iter().enumerate() {
+        let fingerprint = if id == 0 {
+            cert.bundle.leaf().fingerprint()
+        } else {
+            "ab".repeat(32).parse().unwrap()
+        };
+        apply(
+            w.cluster_units.get_mut(&(id as u32)).unwrap(),
+            cluster::UnitPatch {
+                quorum: Some(QuorumSetting::of(mode)),
+                unified: Some(mode.port_unification()),
+                tls_cert: Some(Some(fingerprint)),
+                ..Default::default()
+            }
+            .to_bag(),
+        );
+    }
+    w.tls = TlsWorld {
+        key: Some(cert.key.clone()),
+        installed: Some(cert.bundle.clone()),
+        started: Some(Running {
+            quorum: modes[0],
+            client_tls: true,
+        }),
+    };
+    w.certificates = related.then(|| (cert.own.clone(), cert.provider.clone()));
+    w.certificates_remembered = related;
+    up_to_date(w);
+}
+
+/// Relation 5's access fields as its client reads them after `out`: `endpoints` from the
+/// bag, `tls` and `tls-ca` from the bag or from the `tls` secret.
+fn access_seen(out: &Outcome) -> (String, Option<String>, Option<String>) {
+    let bag = provided(out, 5);
+    let tls_group = match bag.get("secret-tls") {
+        Some(uri) => secret_content(out, uri),
+        None => bag.clone(),
+    };
+    (
+        bag["endpoints"].clone(),
+        tls_group.get("tls").cloned(),
+        tls_group.get("tls-ca").cloned(),
+    )
+}
+
+/// The keys of each write to relation 5's `tls` fields and endpoints in `out`: its
+/// `relation-set`s' keys, and its `tls` secret's `secret-set`s' keys.
+fn access_writes(out: &Outcome) -> Vec<Vec<String>> {
+    let tls_uri = provided(out, 5).get("secret-tls").cloned();
+    out.tools
+        .calls()
+        .iter()
+        .filter_map(|c| {
+            let keys: Vec<String> = match c.tool.as_str() {
+                "relation-set" if c.args.get(1).map(String::as_str) == Some("zookeeper:5") => {
+                    let b: Databag = serde_json::from_str(c.stdin.as_deref()?).ok()?;
+                    b.into_keys().collect()
+                }
+                "secret-set" if tls_uri.is_some() && c.args.first() == tls_uri.as_ref() => c
+                    .args
+                    .iter()
+                    .skip(1)
+                    .filter_map(|a| a.split_once(['#', '=']).map(|(k, _)| k.to_string()))
+                    .collect(),
+                _ => return None,
+            };
+            let keys: Vec<String> = keys
+                .into_iter()
+                .filter(|k| ["endpoints", "tls", "tls-ca"].contains(&k.as_str()))
+                .collect();
+            (!keys.is_empty()).then_some(keys)
+        })
+        .collect()
+}
+
+fn pem_body(pem: &str) -> String {
+    pem.lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+#[test]
+fn clients_move_to_2182_with_tls_enabled_and_the_ca_in_one_hook_and_back_when_tls_goes() {
+    use QuorumTls::{SslOnly, Unified, UnifiedSsl};
+    let mut ca = TestCa::new();
+    let cert = leader_cert(&mut ca);
+    let at = |port: u16| {
+        (0..3)
+            .map(|u| format!("{}:{port}", addr(u)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    // A client that asks for every field in plain, and Kafka with `tls` and `tls-ca` in
+    // the `tls` secret.
+    for with_secrets in [false, true] {
+        let mut w = World::steady(0, 3);
+        w.leader = true;
+        if with_secrets {
+            published(&mut w);
+        } else {
+            related(&mut w, 5, "app", &[("database", "/app")]);
+            loaded(&mut w, &[5]);
+            let first = Hook::client("changed", 5).with(|x| *x = w.clone()).run();
+            first.ok();
+            keep(&mut w, &first);
+        }
+        let case = if with_secrets { "secrets" } else { "plain" };
+
+        // The last step of the switch on: TLS everywhere, unit 2 still to restart without
+        // port unification. Clients keep 2181 and `tls=disabled`, untouched.
+        let on = AppTls::TLS;
+        switch_at(&mut w, &cert, on, [SslOnly, SslOnly, UnifiedSsl], true);
+        let out = Hook::relation("cluster", "changed")
+            .remote(2)
+            .with(|x| *x = w.clone())
+            .run();
+        out.ok();
+        assert!(access_writes(&out).is_empty(), "{case}: {}", out.describe());
+        assert_eq!(
+            access_seen(&out),
+            (at(2181), Some("disabled".into()), None),
+            "{case}"
+        );
+
+        // Unit 2 reports it runs TLS only: in that hook every field moves, in one write.
+        switch_at(&mut w, &cert, on, [SslOnly, SslOnly, SslOnly], true);
+        let out = Hook::relation("cluster", "changed")
+            .remote(2)
+            .with(|x| *x = w.clone())
+            .run();
+        out.ok();
+        let (endpoints, tls, tls_ca) = access_seen(&out);
+        assert_eq!(
+            (endpoints, tls.as_deref()),
+            (at(2182), Some("enabled")),
+            "{case}: {}",
+            out.describe()
+        );
+        assert_eq!(
+            pem_body(tls_ca.as_deref().expect("tls-ca")),
+            pem_body(&ca.pem()),
+            "{case}: the CA, and only it"
+        );
+        let writes = access_writes(&out);
+        if with_secrets {
+            // `tls` and `tls-ca` in the secret, the endpoints in the bag, in this hook.
+            assert_eq!(
+                writes,
+                [vec!["tls", "tls-ca"], vec!["endpoints"]],
+                "{case}: {}",
+                out.describe()
+            );
+        } else {
+            assert_eq!(
+                writes,
+                [vec!["endpoints", "tls", "tls-ca"]],
+                "{case}: {}",
+                out.describe()
+            );
+        }
+        keep(&mut w, &out);
+
+        // The certificates relation is gone and every unit runs the quorum in plaintext
+        // (ports unified) but unit 2, which still connects with TLS: clients keep 2182.
+        let off = AppTls {
+            enabled: false,
+            switching: true,
+            quorum: QuorumSetting::Plain,
+        };
+        switch_at(&mut w, &cert, off, [Unified, Unified, UnifiedSsl], false);
+        let out = Hook::relation("cluster", "changed")
+            .remote(2)
+            .with(|x| *x = w.clone())
+            .run();
+        out.ok();
+        assert!(access_writes(&out).is_empty(), "{case}: {}", out.describe());
+        assert_eq!(access_seen(&out).1.as_deref(), Some("enabled"), "{case}");
+
+        // Unit 2 too: the leader ends the switch, and clients go back to 2181 and
+        // `tls=disabled` together, the CA removed (every server still serves 2182 until
+        // its last restart).
+        switch_at(&mut w, &cert, off, [Unified, Unified, Unified], false);
+        let out = Hook::relation("cluster", "changed")
+            .remote(2)
+            .with(|x| *x = w.clone())
+            .run();
+        out.ok();
+        assert_eq!(out.cluster_app().tls_state(), AppTls::PLAINTEXT);
+        assert_eq!(
+            access_seen(&out),
+            (at(2181), Some("disabled".into()), None),
+            "{case}: {}",
+            out.describe()
+        );
+        let writes = access_writes(&out);
+        if with_secrets {
+            assert_eq!(
+                writes,
+                [vec!["tls"], vec!["endpoints"]],
+                "{case}: {}",
+                out.describe()
+            );
+        } else {
+            assert_eq!(
+                writes,
+                [vec!["endpoints", "tls", "tls-ca"]],
+                "{case}: {}",
+                out.describe()
+            );
+        }
+    }
 }

@@ -166,6 +166,7 @@ fn on_the_snap_the_server_starts_with_both_exporters_and_their_config() {
         &out.cluster_app(),
         &Capabilities::snap(),
         &zookeeper_charm::render::Sizing::for_machine(&out.world.config(), &out.world.machine),
+        &zookeeper_charm::render::TlsConfig::plaintext(),
     );
     assert_eq!(out.local().started_with, Some(fingerprint));
 }

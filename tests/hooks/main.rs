@@ -10,9 +10,10 @@
 //! - [`actions`]: every action on the leader and on a non-leader, and their refusals;
 //! - [`budgets`]: the hook-tool call counts `BENCHMARKS.md` reports, exactly;
 //! - [`failures`]: a failed upgrade, failing tools, workload and ensemble faults;
-//! - [`cos_agent`]: the COS agent's config in each unit's `cos-agent` bag.
+//! - [`cos_agent`]: the COS agent's config in each unit's `cos-agent` bag;
 //! - [`machine`]: the data disk's watchdog, the heap from the machine, swap, conflicting
-//!   options.
+//!   options;
+//! - [`tls`]: the `certificates` relation's hooks and `set-tls-private-key`.
 
 mod actions;
 mod budgets;
@@ -23,3 +24,4 @@ mod lifecycle;
 mod machine;
 mod relations;
 mod scenario;
+mod tls;

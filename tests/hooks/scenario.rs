@@ -28,6 +28,8 @@ use zookeeper_charm::peers::upgrade::UpgradeState;
 use zookeeper_charm::peers::{cluster, restart, upgrade};
 use zookeeper_charm::render::{self, Rendered, Sizing};
 use zookeeper_charm::status::Status;
+use zookeeper_charm::tls::files::{KEYSTORE_FILE, TRUSTSTORE_FILE};
+use zookeeper_charm::tls::{keystore_pem, truststore_pem, Bundle, PrivateKey, Running};
 use zookeeper_charm::workload::mem::{MemWorkload, Op, WorkloadCall};
 use zookeeper_charm::workload::Workload;
 use zookeeper_charm::zk::ensemble::ServerHealth;
@@ -37,6 +39,9 @@ pub const APP: &str = "zookeeper";
 pub const CLUSTER: &str = "cluster:0";
 pub const RESTART: &str = "restart:1";
 pub const UPGRADE: &str = "upgrade:2";
+/// The `certificates` relation with the provider `tls` (one unit, `tls/0`).
+pub const CERTIFICATES: &str = "certificates:3";
+pub const PROVIDER: &str = "tls";
 pub const COS_AGENT: &str = "cos-agent:5";
 /// The subordinate COS agent on this unit's machine.
 pub const AGENT_UNIT: &str = "grafana-agent/0";
@@ -100,6 +105,17 @@ pub struct ClientWorld {
     pub units: Vec<String>,
 }
 
+/// This unit's TLS as earlier hooks left it.
+#[derive(Debug, Clone, Default)]
+pub struct TlsWorld {
+    /// The private key in the charm's state.
+    pub key: Option<PrivateKey>,
+    /// The PEM stores installed from this bundle (and `key`).
+    pub installed: Option<Bundle>,
+    /// What the running server was started with (`None`: nothing recorded, as before TLS).
+    pub started: Option<Running>,
+}
+
 /// The world one hook sees, as plain data the tests edit.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -144,6 +160,12 @@ pub struct World {
     pub upgrade_failure: Option<String>,
     pub failing_tools: Vec<String>,
     pub goal: Option<BTreeMap<String, String>>,
+    /// The `certificates` relation: this unit's bag and the provider's app bag.
+    pub certificates: Option<(Databag, Databag)>,
+    /// The `certificates` relation is remembered from an earlier hook.
+    pub certificates_remembered: bool,
+    /// This unit's key, installed stores and the TLS its server was started with.
+    pub tls: TlsWorld,
     /// The `zookeeper` relations, by id.
     pub clients: BTreeMap<u32, ClientWorld>,
     /// Secrets of the model besides the internal one (the provider secrets).
@@ -200,6 +222,9 @@ impl World {
             upgrade_failure: None,
             failing_tools: Vec::new(),
             goal: None,
+            certificates: None,
+            certificates_remembered: false,
+            tls: TlsWorld::default(),
             clients: BTreeMap::new(),
             secrets: Vec::new(),
             znodes: BTreeMap::new(),
@@ -298,8 +323,24 @@ impl World {
     pub fn rendered_now(&self) -> (String, String) {
         let paths = MemWorkload::new().paths().clone();
         let sizing = Sizing::for_machine(&self.config(), &self.machine);
+        // As the charm renders TLS: from what the server was started with, its address
+        // and the installed certificate.
+        let tls = match self.tls.started {
+            Some(mode) => {
+                let certificate = self.tls.installed.as_ref().map(|b| b.leaf().fingerprint());
+                render::TlsConfig::new(
+                    mode,
+                    &paths.conf_dir,
+                    Some(&addr(self.me)),
+                    certificate.as_ref(),
+                )
+                .expect("the stores the mode needs are installed")
+            }
+            None => render::TlsConfig::plaintext(),
+        };
         let rendered = Rendered::new(&self.config(), &paths, self.me, &self.passwords(), &sizing)
-            .with_exporters(&self.exporters, &paths);
+            .with_exporters(&self.exporters, &paths)
+            .with_tls(tls.clone());
         (
             render::fingerprint(
                 &self.config(),
@@ -308,6 +349,7 @@ impl World {
                 &self.app(),
                 &self.exporters,
                 &sizing,
+                &tls,
             ),
             rendered.zoo_cfg(&paths.initial_dynamic()),
         )
@@ -420,6 +462,15 @@ impl World {
                     .member(AGENT_UNIT, Databag::new()),
             );
         }
+        if let Some((own, provider)) = &self.certificates {
+            tools = tools.relation(
+                CERTIFICATES,
+                FakeRelation::with_remote_app(PROVIDER)
+                    .member(&format!("{PROVIDER}/0"), Databag::new())
+                    .unit_bag(&me, own.clone())
+                    .app_bag(PROVIDER, provider.clone()),
+            );
+        }
         if let Some(content) = &self.secret {
             tools = tools.secret(
                 FakeSecret::of_app(SECRET_URI, APP, SecretContent(content.clone()))
@@ -489,6 +540,31 @@ impl World {
         }
         if self.upgrade_pending {
             local_state::mark_upgrade_pending(&w).unwrap();
+        }
+        if self.certificates_remembered && self.certificates.is_some() {
+            let record = local_state::CertificatesRecord {
+                id: CERTIFICATES.into(),
+                provider: Some(PROVIDER.into()),
+            };
+            local_state::save_certificates(&w, Some(&record)).unwrap();
+        }
+        if let Some(key) = &self.tls.key {
+            local_state::store_tls_key(&w, key).unwrap();
+        }
+        if let (Some(key), Some(bundle)) = (&self.tls.key, &self.tls.installed) {
+            let conf = &w.paths().conf_dir;
+            w.write_file(
+                &conf.join(TRUSTSTORE_FILE),
+                &truststore_pem(bundle).pem,
+                0o600,
+            )
+            .unwrap();
+            let keystore = keystore_pem(key, bundle).unwrap();
+            w.write_file(&conf.join(KEYSTORE_FILE), keystore.as_bytes(), 0o600)
+                .unwrap();
+        }
+        if let Some(running) = self.tls.started {
+            local_state::record_started_tls(&w, running).unwrap();
         }
         if let Some(cause) = &self.upgrade_failure {
             local_state::record_upgrade_failure(&w, cause).unwrap();
@@ -589,6 +665,7 @@ impl Hook {
                 "cluster" => CLUSTER,
                 "restart" => RESTART,
                 "upgrade" => UPGRADE,
+                "certificates" => CERTIFICATES,
                 "cos-agent" => COS_AGENT,
                 other => panic!("no relation {other}"),
             }

@@ -381,13 +381,15 @@ mod tests {
             "upgrade-relation-departed",
             "restart-relation-changed",
             "zookeeper-relation-broken",
+            "certificates-relation-created",
+            "certificates-relation-broken",
             "cos-agent-relation-joined",
             "data-storage-attached",
             "data-storage-detaching",
         ] {
             assert!(hooks.iter().any(|x| x == h), "{h} missing from {hooks:?}");
         }
-        assert_eq!(hooks.len(), 9 + 5 * 5 + 2);
+        assert_eq!(hooks.len(), 9 + 6 * 5 + 2);
     }
 
     #[test]

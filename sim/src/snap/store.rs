@@ -33,10 +33,16 @@ pub const REVISIONS: [u32; 1] = [40];
 pub const SERVICES: [&str; 1] = ["daemon"];
 /// The `snap_daemon` user the snap's hook and launcher use (`system-usernames`).
 pub const SNAP_DAEMON: u32 = 584788;
-/// Debian's jars the emulated `$SNAP/opt/zookeeper/lib` links to.
-pub const JARS: [&str; 2] = [
+/// Debian's jars the emulated `$SNAP/opt/zookeeper/lib` links to. `zookeeper.jar`'s
+/// manifest names its other dependencies, but not `netty-codec` and `netty-resolver`, which
+/// its Netty connection factory needs for TLS (without them the secure port binds and every
+/// TLS connection dies with `ClassNotFoundException: io.netty.handler.codec.ByteToMessageDecoder`);
+/// the snap ships the whole Apache distribution, which has them.
+pub const JARS: [&str; 4] = [
     "/usr/share/java/zookeeper.jar",
     "/usr/share/java/slf4j-simple.jar",
+    "/usr/share/java/netty-codec.jar",
+    "/usr/share/java/netty-resolver.jar",
 ];
 /// The host's JRE the emulated snap ships as its own.
 pub const HOST_JRE: &str = "/usr/lib/jvm/default-java";

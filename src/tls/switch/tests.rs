@@ -697,3 +697,19 @@ fn a_single_unit_switches_on_and_off_to_the_end() {
     assert!(!w.units[0].files);
     assert_eq!(off, [3]);
 }
+
+#[test]
+fn clients_are_told_the_port_and_the_tls_field_together() {
+    assert_eq!(
+        (ClientTls::Disabled.port(), ClientTls::Disabled.field()),
+        (2181, "disabled")
+    );
+    assert_eq!(
+        (ClientTls::Enabled.port(), ClientTls::Enabled.field()),
+        (2182, "enabled")
+    );
+    for c in [ClientTls::Disabled, ClientTls::Enabled] {
+        assert_eq!(ClientTls::from_field(c.field()), c);
+    }
+    assert_eq!(ClientTls::from_field(""), ClientTls::Disabled);
+}
