@@ -572,7 +572,7 @@ impl Run<'_> {
                         format!("{u}'s state file {name} vanished on a full disk"),
                     ))
                 }
-                Some(new) if new != old && !whole(new) => {
+                Some(new) if new != old && !whole(name, new) => {
                     return Err(self.err(
                         "disk-full",
                         format!("{u}'s state file {name} was cut short on a full disk: {new:?}"),
@@ -663,10 +663,13 @@ impl Run<'_> {
     }
 }
 
-/// A state file is whole when it is not empty (every one the charm writes has content, or
-/// is an empty marker it wrote as such: accepted).
-fn whole(content: &[u8]) -> bool {
-    !content.is_empty()
+/// A state file that is not cut short: not empty, except `opened-ports`, whose empty form
+/// is what the charm writes on purpose when a hook fails (Juju then discards the hook's
+/// port changes, so the cache is forgotten) — and that write of no bytes succeeds on a
+/// full disk. The charm's writes are atomic (temp file, then rename), so any other empty
+/// file would be a torn write.
+fn whole(name: &str, content: &[u8]) -> bool {
+    !content.is_empty() || name.ends_with("/opened-ports") || name == "opened-ports"
 }
 
 #[cfg(test)]
