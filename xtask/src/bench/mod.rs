@@ -194,11 +194,32 @@ pub fn bench(opts: &BenchOptions) -> Result<()> {
     }
     if opts.write {
         let path = workspace_root().join("BENCHMARKS.md");
-        let text = report(opts, &rows, &baseline, &sizes, &conv, elapsed);
+        let mut text = report(opts, &rows, &baseline, &sizes, &conv, elapsed);
+        // The chaos record is written by hand after long runs (`cargo xtask chaos`); a new
+        // measurement keeps it.
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(kept_section(&old, CHAOS_HEADING));
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("\nwrote {}", path.display());
     }
     Ok(())
+}
+
+/// The heading of BENCHMARKS.md's hand-kept record of chaos runs.
+const CHAOS_HEADING: &str = "## Chaos runs";
+
+/// The part of `text` from the line `heading` to the end (empty when there is none), led by
+/// a blank line.
+fn kept_section<'a>(text: &'a str, heading: &str) -> &'a str {
+    let at = text
+        .match_indices(heading)
+        .find(|(i, _)| *i == 0 || text[..*i].ends_with('\n'))
+        .map(|(i, _)| i);
+    match at {
+        Some(i) if i > 0 => &text[i - 1..],
+        Some(i) => &text[i..],
+        None => "",
+    }
 }
 
 #[cfg(test)]
@@ -226,5 +247,21 @@ mod tests {
         assert!(parse(&["--units", "1"]).is_err());
         assert!(parse(&["--iterations", "0"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn a_new_measurement_keeps_the_hand_kept_chaos_record_and_nothing_else() {
+        let old =
+            "# Benchmarks\n\n## Hook cost\nold figures\n\n## Chaos runs\n\n| seeds | result |\n";
+        assert_eq!(
+            kept_section(old, CHAOS_HEADING),
+            "\n## Chaos runs\n\n| seeds | result |\n"
+        );
+        assert_eq!(
+            kept_section("# Benchmarks\n## Hook cost\n", CHAOS_HEADING),
+            ""
+        );
+        // Only a heading at the start of a line counts.
+        assert_eq!(kept_section("see ## Chaos runs below\n", CHAOS_HEADING), "");
     }
 }
