@@ -442,8 +442,8 @@ impl Run<'_> {
             ));
         }
         // The others keep quorum when they are a majority of the voters: a write succeeds.
-        let alive = status.iter().filter(|s| s.life == "alive").count();
-        if alive >= 3 {
+        // Only this application's units count (a related client's units are in the status).
+        if self.alive().len() >= 3 {
             let name = format!("step-{}-start-fault", self.step);
             let deadline = Instant::now() + Duration::from_secs(30);
             while let Err(e) = self.write(&name, Duration::from_secs(5)) {

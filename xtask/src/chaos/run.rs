@@ -84,7 +84,7 @@ impl Run<'_> {
     }
 
     /// The charm's live units (not the client applications').
-    fn alive(&self) -> Vec<String> {
+    pub(super) fn alive(&self) -> Vec<String> {
         let app = self.m.app_name().unwrap_or_default();
         self.m
             .status()
