@@ -195,7 +195,7 @@ fn fill(path: &Path) -> Result<(), SimError> {
 
 /// Mounts a tmpfs of `kib` KiB with `mode` on `dir`, in the host's namespace (each hook's
 /// namespace binds the machine's directories recursively, so it sees it).
-fn mount_tmpfs(dir: &Path, kib: u64, mode: u32) -> Result<(), SimError> {
+pub(super) fn mount_tmpfs(dir: &Path, kib: u64, mode: u32) -> Result<(), SimError> {
     let target = std::ffi::CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| SimError::Refused(format!("{} is not a C string", dir.display())))?;
     let opts = std::ffi::CString::new(format!("size={kib}k,mode={mode:o}")).expect("no NUL");

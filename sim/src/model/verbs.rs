@@ -619,26 +619,7 @@ impl Model {
 /// unit's namespace then binds it like any storage directory, and it lives until the model
 /// is destroyed ([`super::unmount_storage`]).
 fn mount_tmpfs(dir: &Path, mib: u64) -> Result<(), SimError> {
-    use std::os::unix::ffi::OsStrExt;
-    let target = std::ffi::CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| SimError::Refused(format!("{} is not a C string", dir.display())))?;
-    let opts = std::ffi::CString::new(format!("size={mib}m,mode=0755")).expect("no NUL");
-    // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
-    let ret = unsafe {
-        libc::mount(
-            c"tmpfs".as_ptr(),
-            target.as_ptr(),
-            c"tmpfs".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV,
-            opts.as_ptr().cast(),
-        )
-    };
-    if ret != 0 {
-        return Err(SimError::io("mount a tmpfs on", dir)(
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    super::faults::mount_tmpfs(dir, mib * 1024, 0o755)
 }
 
 #[cfg(test)]
