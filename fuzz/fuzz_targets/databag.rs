@@ -57,8 +57,8 @@ use zookeeper_charm::peers::restart::{self, Grant, LockRequest};
 use zookeeper_charm::peers::upgrade::{self, cluster_state, UpgradeState};
 use zookeeper_charm::peers::RawRelation;
 use zookeeper_charm::plan::{Plan, WorkloadOp};
-use zookeeper_charm::render::{fingerprint, Sizing};
-use zookeeper_charm::snapshot::{EnsembleView, Snapshot, UpgradeFacts, WorkloadFacts};
+use zookeeper_charm::render::{fingerprint, Sizing, TlsConfig};
+use zookeeper_charm::snapshot::{EnsembleView, Snapshot, TlsFacts, UpgradeFacts, WorkloadFacts};
 use zookeeper_charm::upgrade::check::{build_stack, ensemble_ready, recovery_stack};
 use zookeeper_charm::workload::Paths;
 use zookeeper_charm::zk::ensemble::{MembershipOp, ServerHealth};
@@ -793,6 +793,9 @@ fn snapshot(input: &Input) -> (Snapshot, Option<SecretContent>) {
             upgrade_failure: input.failure.clone(),
             client_relations: None,
             opened_ports: None,
+            started_tls: None,
+            certificates: None,
+            planned_units: BTreeSet::new(),
         },
         ensemble: EnsembleView::default(),
         event: EventFacts {
@@ -808,6 +811,7 @@ fn snapshot(input: &Input) -> (Snapshot, Option<SecretContent>) {
             compiled_dependencies: compiled_dependencies(),
         },
         credentials: None,
+        tls: TlsFacts::default(),
         clients: ClientView::default(),
         topology: Topology::new("fuzz", "2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6", APP),
         cos_agent: input.cos_agent.as_ref().map(|extra| {
@@ -828,6 +832,7 @@ fn snapshot(input: &Input) -> (Snapshot, Option<SecretContent>) {
                 &cluster.app,
                 &s.workload.exporters,
                 &Sizing::for_machine(c, &s.workload.machine),
+                &TlsConfig::plaintext(),
             )),
             _ => None,
         },
