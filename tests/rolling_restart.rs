@@ -100,7 +100,10 @@ fn assert_rolled(c: &Cluster, watched: &Watched, rounds: usize, what: &str) -> V
         );
     }
     let all = watched.restarts();
-    eprintln!("seed {seed}: {what}: restarts (unit: down -> serving)");
+    eprintln!(
+        "seed {seed}: {what}: restarts (unit: down -> serving), longest gap between samples {:?}",
+        watched.longest_gap()
+    );
     for r in &all {
         eprintln!(
             "  unit {}: {:.2}s -> {:?} (pid {} -> {})",
@@ -111,13 +114,9 @@ fn assert_rolled(c: &Cluster, watched: &Watched, rounds: usize, what: &str) -> V
             r.new.pid
         );
     }
+    // Also: the old servers were seen gone in the order the new ones started (start times
+    // from /proc).
     watched.assert_one_down_at_a_time(&format!("seed {seed}, {what}"));
-    // The new servers started in the same order (start times from /proc).
-    let starts: Vec<u64> = all.iter().map(|r| r.new.start_ticks).collect();
-    assert!(
-        starts.windows(2).all(|w| w[0] <= w[1]),
-        "seed {seed}, {what}: start times out of order: {all:#?}"
-    );
     let leader = juju_leader(c);
     // `juju status` showed each restart while it happened, and the leader waiting its turn.
     for (u, t) in timelines {

@@ -94,6 +94,12 @@ pub type Timeline = Vec<(Duration, Observed)>;
 
 /// A restart of one unit as seen from outside: the old process was gone from `down_from`
 /// (the first sample without it); the new one first served at `up_at`.
+///
+/// Samples are only as dense as the probes allow (a round that waits on unanswered `srvr`
+/// probes can take seconds on a loaded machine), so the unit was down for certain only
+/// from `started` (the new process's start, from the kernel's clock, when the old one was
+/// already gone) or `down_from`, whichever is first, until `last_down` (the last sample
+/// that saw it not serving). Outside that span the watch does not know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restart {
     pub unit: u32,
@@ -102,6 +108,31 @@ pub struct Restart {
     pub down_from: Duration,
     /// `None`: the new process never served while watched.
     pub up_at: Option<Duration>,
+    /// When the new process started, on the watch's clock (`None`: before the watch).
+    pub started: Option<Duration>,
+    /// The last sample, from `down_from` on, at which the unit did not serve (`None`: the
+    /// first sample without the old process already saw the new one serving).
+    pub last_down: Option<Duration>,
+}
+
+/// How late past its estimate a process's start time may be: the kernel counts clock ticks
+/// (10 ms), the boot clock is read once; a JVM does not serve this soon after it starts.
+const START_SLACK: Duration = Duration::from_millis(30);
+
+impl Restart {
+    /// The span in which the unit certainly served no one: from the first instant known to
+    /// be down to the last one.
+    pub fn surely_down(&self) -> Option<(Duration, Duration)> {
+        let started = self.started.map(|s| s + START_SLACK);
+        let known = [
+            started,
+            self.last_down.map(|_| self.down_from),
+            self.last_down,
+        ];
+        let from = known.iter().flatten().min()?;
+        let to = known.iter().flatten().max()?;
+        Some((*from, *to))
+    }
 }
 
 /// Samples every unit's server and workload status every `period` in a background thread.
@@ -114,6 +145,27 @@ pub struct Watched {
     pub timelines: BTreeMap<u32, Timeline>,
     /// The first broken safety invariant, if any.
     pub violation: Option<Violation>,
+    /// When each sample was taken (every unit is sampled in each one).
+    pub samples: Vec<Duration>,
+    /// The kernel's boot clock when the watch started, in clock ticks (as process start
+    /// times are given), and the ticks per second.
+    pub boot_ticks_at_start: f64,
+    pub ticks_per_sec: u64,
+}
+
+/// The boot clock (`CLOCK_BOOTTIME`, which `/proc/<pid>/stat` start times count on) in
+/// clock ticks, and the ticks per second.
+fn boot_clock_ticks() -> (f64, u64) {
+    // SAFETY: sysconf and clock_gettime only write the timespec passed.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as u64 } else { 100 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    let secs = ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9;
+    (secs * hz as f64, hz)
 }
 
 impl ProcessWatch {
@@ -135,7 +187,12 @@ fn watch(model_dir: PathBuf, period: Duration, stop: Arc<AtomicBool>) -> Watched
     // A second handle on the model (dropping it leaves the model alone).
     let model = Model::open(&model_dir).expect("open the watched model");
     let t0 = Instant::now();
-    let mut out = Watched::default();
+    let (boot_ticks_at_start, ticks_per_sec) = boot_clock_ticks();
+    let mut out = Watched {
+        boot_ticks_at_start,
+        ticks_per_sec,
+        ..Watched::default()
+    };
     let mut invariants = ServingInvariants::default();
     // Per unit: (current process, whether it was seen serving).
     let mut current: BTreeMap<u32, (Option<ServerProcess>, bool)> = BTreeMap::new();
@@ -168,6 +225,7 @@ fn watch(model_dir: PathBuf, period: Duration, stop: Arc<AtomicBool>) -> Watched
         invariants.context = format!("at {:.1}s", t0.elapsed().as_secs_f64());
         invariants.update(&samples, voters);
         let at = t0.elapsed();
+        out.samples.push(at);
         for (name, s) in &samples {
             let Some(id) = unit_number(name) else {
                 continue;
@@ -218,8 +276,14 @@ pub fn processes(t: &Timeline) -> Vec<ServerProcess> {
 }
 
 /// The restarts of one unit: for each change of process, from the first sample without
-/// the old one to the first `srvr` the new one served.
-pub fn restarts(unit: u32, t: &Timeline) -> Vec<Restart> {
+/// the old one to the first `srvr` the new one served. `samples` are the times of every
+/// sample; `started` places a process's start on the watch's clock.
+pub fn restarts(
+    unit: u32,
+    t: &Timeline,
+    samples: &[Duration],
+    started: impl Fn(&ServerProcess) -> Option<Duration>,
+) -> Vec<Restart> {
     let procs = processes(t);
     let mut out = Vec::new();
     for pair in procs.windows(2) {
@@ -240,27 +304,54 @@ pub fn restarts(unit: u32, t: &Timeline) -> Vec<Restart> {
             .iter()
             .find(|(_, s)| matches!(s, Observed::Serving(p) if *p == new))
             .map(|(at, _)| *at);
+        let last_down = samples
+            .iter()
+            .filter(|at| **at >= down_from && up_at.is_none_or(|up| **at < up))
+            .max()
+            .copied();
         out.push(Restart {
             unit,
             old,
             new,
             down_from,
             up_at,
+            started: started(&new),
+            last_down,
         });
     }
     out
 }
 
 impl Watched {
-    /// Every restart of every unit, ordered by when the old process went away.
+    /// Where process `p`'s start falls on the watch's clock (`None`: before the watch).
+    pub fn started(&self, p: &ServerProcess) -> Option<Duration> {
+        if self.ticks_per_sec == 0 {
+            return None;
+        }
+        let secs = (p.start_ticks as f64 - self.boot_ticks_at_start) / self.ticks_per_sec as f64;
+        (secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    }
+
+    /// Every restart of every unit, ordered by when the new process started (the kernel's
+    /// start times: samples taken seconds apart on a loaded machine can see two units
+    /// change in the same one).
     pub fn restarts(&self) -> Vec<Restart> {
         let mut all: Vec<Restart> = self
             .timelines
             .iter()
-            .flat_map(|(u, t)| restarts(*u, t))
+            .flat_map(|(u, t)| restarts(*u, t, &self.samples, |p| self.started(p)))
             .collect();
-        all.sort_by_key(|r| r.down_from);
+        all.sort_by_key(|r| (r.new.start_ticks, r.down_from));
         all
+    }
+
+    /// The longest time between two samples.
+    pub fn longest_gap(&self) -> Duration {
+        self.samples
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .max()
+            .unwrap_or_default()
     }
 
     /// The units in the order they restarted.
@@ -276,8 +367,9 @@ impl Watched {
             .any(|(_, o)| *o == Observed::Process(None))
     }
 
-    /// Panics unless the restarts went one at a time: every new server served, each before
-    /// the next unit's server went down, and the safety invariants held throughout.
+    /// Panics unless the restarts went one at a time: every new server served, the old
+    /// servers were seen gone in the order the new ones started, no two units were certainly
+    /// down at once ([`Restart::surely_down`]), and the safety invariants held throughout.
     pub fn assert_one_down_at_a_time(&self, what: &str) {
         let all = self.restarts();
         if let Some(v) = &self.violation {
@@ -292,15 +384,31 @@ impl Watched {
                 self.timelines.get(&r.unit)
             );
         }
+        let gap = self.longest_gap();
         for pair in all.windows(2) {
             assert!(
-                pair[0].up_at < Some(pair[1].down_from),
-                "{what}: unit {} went down at {:?} before unit {} served again at {:?}; all restarts: {all:#?}",
+                pair[0].down_from <= pair[1].down_from,
+                "{what}: unit {} was seen down at {:?}, before unit {} at {:?}, though its new server started later; longest gap between samples {gap:?}; all restarts: {all:#?}",
                 pair[1].unit,
                 pair[1].down_from,
                 pair[0].unit,
-                pair[0].up_at
+                pair[0].down_from,
             );
+        }
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                let (Some((a0, a1)), Some((b0, b1))) = (a.surely_down(), b.surely_down()) else {
+                    continue;
+                };
+                assert!(
+                    a0.max(b0) > a1.min(b1),
+                    "{what}: units {} and {} were both down from {:?} to {:?}; longest gap between samples {gap:?}; all restarts: {all:#?}",
+                    a.unit,
+                    b.unit,
+                    a0.max(b0),
+                    a1.min(b1)
+                );
+            }
         }
     }
 
@@ -322,5 +430,133 @@ impl Watched {
             s += &format!("; VIOLATION {v}");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: i32, start_ticks: u64) -> ServerProcess {
+        ServerProcess { pid, start_ticks }
+    }
+
+    fn s(secs: f64) -> Duration {
+        Duration::from_secs_f64(secs)
+    }
+
+    /// A watch that started at boot tick 1000 (100 ticks a second), sampling at `samples`.
+    fn watched(samples: &[f64], timelines: Vec<(u32, Timeline)>) -> Watched {
+        Watched {
+            timelines: timelines.into_iter().collect(),
+            violation: None,
+            samples: samples.iter().map(|t| s(*t)).collect(),
+            boot_ticks_at_start: 1000.0,
+            ticks_per_sec: 100,
+        }
+    }
+
+    /// A unit whose server `old` was replaced by `new`: seen gone at `down`, serving at `up`.
+    fn restarted(old: ServerProcess, new: ServerProcess, down: f64, up: f64) -> Timeline {
+        let mut t = vec![
+            (s(0.0), Observed::Process(Some(old))),
+            (s(0.0), Observed::Serving(old)),
+        ];
+        if down < up {
+            t.push((s(down), Observed::Process(Some(new))));
+            t.push((s(up), Observed::Serving(new)));
+        } else {
+            t.push((s(down), Observed::Process(Some(new))));
+            t.push((s(down), Observed::Serving(new)));
+        }
+        t
+    }
+
+    fn every_tenth(from: f64, to: f64) -> Vec<f64> {
+        (0..)
+            .map(|i| from + f64::from(i) * 0.1)
+            .take_while(|t| *t <= to + 1e-9)
+            .collect()
+    }
+
+    #[test]
+    fn two_changes_in_one_late_sample_are_ordered_by_start_time_and_are_not_an_overlap() {
+        // Sampling stalled from 4.5 s to 6.5 s. Unit 3 restarted inside the gap (its new
+        // server started at 4.8 s and served before 6.5 s); unit 2 went down late in the
+        // gap (new server at 6.4 s) and served at 7.5 s. Both changes show in the 6.5 s
+        // sample, unit 2's restart first in unit order.
+        let mut samples = every_tenth(0.0, 4.5);
+        samples.extend(every_tenth(6.5, 8.0));
+        let w = watched(
+            &samples,
+            vec![
+                (0, restarted(p(10, 900), p(11, 1000 + 270), 3.0, 3.9)),
+                (2, restarted(p(20, 900), p(21, 1000 + 640), 6.5, 7.5)),
+                (3, restarted(p(30, 900), p(31, 1000 + 480), 6.5, 6.5)),
+            ],
+        );
+        assert_eq!(w.restart_order(), vec![0, 3, 2]);
+        assert_eq!(w.longest_gap(), s(6.5) - s(4.5));
+        let r3 = &w.restarts()[1];
+        assert_eq!(r3.last_down, None);
+        w.assert_one_down_at_a_time("stalled sampling");
+    }
+
+    #[test]
+    #[should_panic(expected = "units 2 and 3 were both down")]
+    fn two_units_seen_down_in_the_same_samples_fail() {
+        let w = watched(
+            &every_tenth(0.0, 8.0),
+            vec![
+                (2, restarted(p(20, 900), p(21, 1000 + 640), 6.5, 7.5)),
+                (3, restarted(p(30, 900), p(31, 1000 + 660), 6.7, 7.2)),
+            ],
+        );
+        w.assert_one_down_at_a_time("overlap");
+    }
+
+    #[test]
+    #[should_panic(expected = "both down")]
+    fn a_start_inside_another_units_down_span_fails_even_between_samples() {
+        // Unit 3 went down and came back between two samples, but its new server started
+        // (kernel clock) while unit 2 was seen down on both sides.
+        let mut samples = every_tenth(0.0, 6.0);
+        samples.extend([7.0, 7.5, 8.0]);
+        let w = watched(
+            &samples,
+            vec![
+                (2, restarted(p(20, 900), p(21, 1000 + 580), 5.9, 8.0)),
+                (3, restarted(p(30, 900), p(31, 1000 + 650), 7.0, 7.0)),
+            ],
+        );
+        w.assert_one_down_at_a_time("start inside");
+    }
+
+    #[test]
+    #[should_panic(expected = "though its new server started later")]
+    fn old_servers_seen_gone_out_of_start_order_fail() {
+        let w = watched(
+            &every_tenth(0.0, 8.0),
+            vec![
+                (1, restarted(p(10, 900), p(11, 1000 + 300), 5.0, 5.1)),
+                (2, restarted(p(20, 900), p(21, 1000 + 200), 6.0, 6.1)),
+            ],
+        );
+        w.assert_one_down_at_a_time("out of order");
+    }
+
+    #[test]
+    fn back_to_back_restarts_with_dense_samples_pass() {
+        // Unit 1 served at 4.0 s; unit 2's old server is gone in that same sample (it
+        // stopped after 3.9 s) and its new one started at 3.95 s.
+        let w = watched(
+            &every_tenth(0.0, 8.0),
+            vec![
+                (1, restarted(p(10, 900), p(11, 1000 + 300), 3.0, 4.0)),
+                (2, restarted(p(20, 900), p(21, 1000 + 396), 4.0, 5.0)),
+            ],
+        );
+        w.assert_one_down_at_a_time("back to back");
+        assert_eq!(w.restart_order(), vec![1, 2]);
     }
 }
