@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use testkit::local_workload::{LocalWorkload, DEFAULT_CLASSPATH};
+use testkit::tls_provider::TestCa;
 use zookeeper_charm::tls::files::{KEYSTORE_FILE, TRUSTSTORE_FILE};
 use zookeeper_charm::tls::{
     client_tls, keystore_pem, leader_step, truststore_pem, unit_plan, zoo_cfg_tls, Answer, AppTls,
@@ -127,7 +128,7 @@ struct Cluster {
     nodes: Vec<Node>,
     app: AppTls,
     published: ClientTls,
-    serial: u32,
+    ca: TestCa,
 }
 
 impl Drop for Cluster {
@@ -152,26 +153,6 @@ impl Cluster {
             .prefix("zk-tls-")
             .tempdir()
             .unwrap();
-        let ca_dir = dir.path().join("ca");
-        std::fs::create_dir(&ca_dir).unwrap();
-        openssl(
-            &ca_dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-subj",
-                "/CN=ZooKeeper test CA",
-                "-days",
-                "2",
-            ],
-        );
         let classpath = format!("{DEFAULT_CLASSPATH}:{NETTY_FOR_TLS}");
         let nodes = (1..=n)
             .map(|id| {
@@ -199,12 +180,12 @@ impl Cluster {
             nodes,
             app: AppTls::PLAINTEXT,
             published: ClientTls::Disabled,
-            serial: 100,
+            ca: TestCa::new(),
         }
     }
 
     fn ca_pem(&self) -> PathBuf {
-        self.dir.path().join("ca").join("ca.pem")
+        self.ca.ca_file()
     }
 
     fn conf(&self, i: usize) -> PathBuf {
@@ -218,40 +199,16 @@ impl Cluster {
     /// The provider's part: our CSR, signed by the CA with openssl, sent back in the
     /// relation's wire format; then the unit's part: match, bundle, write the stores.
     fn install_certificate(&mut self, i: usize) {
-        let ca_dir = self.dir.path().join("ca");
         let node = &self.nodes[i];
         let subject = CsrSubject::new(&node.host, [node.host.parse().unwrap()], []).unwrap();
         let csr = Csr::generate(&node.key, &subject).unwrap();
-        std::fs::write(ca_dir.join("req.pem"), csr.pem()).unwrap();
-        self.serial += 1;
-        openssl(
-            &ca_dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "req.pem",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                &self.serial.to_string(),
-                "-days",
-                "2",
-                "-copy_extensions",
-                "copy",
-                "-out",
-                "leaf.pem",
-            ],
-        );
-        let leaf = std::fs::read_to_string(ca_dir.join("leaf.pem")).unwrap();
-        let ca = std::fs::read_to_string(ca_dir.join("ca.pem")).unwrap();
+        let leaf = self.ca.sign(csr.pem());
+        let ca = self.ca.pem();
         let bag = serde_json::json!([{
             "certificate_signing_request": csr.pem(),
-            "certificate": leaf.trim(),
-            "ca": ca.trim(),
-            "chain": [ca.trim(), leaf.trim()],
+            "certificate": leaf,
+            "ca": ca,
+            "chain": [&ca, &leaf],
         }]);
         let Answer::Issued(issued) = ProviderBag::parse(Some(&bag.to_string())).answer_for(&csr)
         else {
