@@ -33,7 +33,7 @@ use testkit::tls_provider::{
 };
 use testkit::watch::{processes, ProcessWatch, Watched};
 use testkit::{live_server, seeds, test_charm, Cluster, ServerProcess};
-use zk_sim::{Model, StubSpec};
+use zk_sim::Model;
 use zookeeper_charm::tls::{Csr, PrivateKey, QuorumTls};
 use zookeeper_charm::zk::four;
 
@@ -299,16 +299,7 @@ fn served(c: &Cluster, n: u32, provider: &TlsProvider) -> String {
 /// Deploys a client stub `app` on the `zookeeper` relation asking for `/app` in plain keys,
 /// and settles (the roll that loads its user). Returns the relation id.
 fn client_stub(c: &mut Cluster, app: &str) -> u32 {
-    c.model
-        .deploy_stub(app, &StubSpec::new().requires("zookeeper", "zookeeper"), 1)
-        .unwrap();
-    c.model
-        .exec_ok(
-            &format!("{app}/0"),
-            &["status-set", "active", "a client stub"],
-        )
-        .unwrap();
-    let id = c.model.integrate("zookeeper", app).unwrap();
+    let id = c.client_stub(app);
     c.settle("integrate the client");
     c.model
         .set_relation_data(&format!("{app}/0"), id, true, &[("database", "/app")])
@@ -403,17 +394,7 @@ fn zkcli_tls(
         Some(script.as_bytes()),
         Duration::from_secs(90),
     );
-    match run {
-        Ok(done) => (
-            done.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&done.stdout),
-                String::from_utf8_lossy(&done.stderr)
-            ),
-        ),
-        Err(e) => (false, e.to_string()),
-    }
+    testkit::host::outcome(run)
 }
 
 /// KC-3's login half: on every endpoint, a TLS client trusting only the published `tls-ca`

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use zk_sim::machine::Machine;
-use zk_sim::{Chain, Model, ModelOptions, SettleReport, Switches, UnitStatus};
+use zk_sim::{Chain, Model, ModelOptions, SettleReport, StubSpec, Switches, UnitStatus};
 use zookeeper_charm::zk::admin::Admin;
 use zookeeper_charm::zk::{four, EnsembleConfig};
 
@@ -115,6 +115,24 @@ impl Cluster {
             );
         }
         report
+    }
+
+    /// Deploys a scripted client stub `app` (one unit, active) requiring `zookeeper`, and
+    /// relates it to the charm (hooks queued, not run: the stub can write to the relation
+    /// once its `-relation-created` ran). Returns the relation id.
+    pub fn client_stub(&mut self, app: &str) -> u32 {
+        self.model
+            .deploy_stub(app, &StubSpec::new().requires("zookeeper", "zookeeper"), 1)
+            .expect("deploy the client stub");
+        self.model
+            .exec_ok(
+                &format!("{app}/0"),
+                &["status-set", "active", "a client stub"],
+            )
+            .expect("the stub's status");
+        self.model
+            .integrate("zookeeper", app)
+            .expect("relate the client stub")
     }
 
     pub fn status(&self) -> Vec<UnitStatus> {

@@ -40,3 +40,21 @@ pub fn assert_zookeeper() {
         panic!("{e}");
     }
 }
+
+/// Whether a finished subprocess succeeded, and everything it printed (stdout, then
+/// stderr); a run that did not finish is a failure that says why.
+pub fn outcome(
+    run: Result<zookeeper_charm::subprocess::Finished, zookeeper_charm::subprocess::RunError>,
+) -> (bool, String) {
+    match run {
+        Ok(done) => (
+            done.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&done.stdout),
+                String::from_utf8_lossy(&done.stderr)
+            ),
+        ),
+        Err(e) => (false, e.to_string()),
+    }
+}

@@ -285,17 +285,7 @@ pub fn s_client_srvr(host: &str, ca: &Path) -> (bool, String) {
         Some(b"srvr\n"),
         Duration::from_secs(15),
     );
-    match run {
-        Ok(done) => (
-            done.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&done.stdout),
-                String::from_utf8_lossy(&done.stderr)
-            ),
-        ),
-        Err(e) => (false, e.to_string()),
-    }
+    crate::host::outcome(run)
 }
 
 /// The first certificate `s_client` printed (the server's), as PEM.

@@ -38,7 +38,7 @@ fn scenario(charm: &Path, seed: u64) {
     c.settle("deploy 3");
 
     // KC-1: at the first hook where `secret-user` is there, everything Kafka needs is.
-    let id = stub(&mut c, "kafka");
+    let id = c.client_stub("kafka");
     c.settle("kafka related, asking nothing yet");
     ask(
         &mut c,

@@ -137,12 +137,12 @@ fn scenario(charm: &Path, ops_charm: &Path, seed: u64) {
     // One batch of clients: two with secrets, one plain, one legacy and read-only, two on
     // nested chroots (related first: a stub writes once it is in the relation), and the ops
     // requirer, which asks in its own `-relation-created`.
-    let app = stub(&mut c, "app");
-    let other = stub(&mut c, "other");
-    let plain = stub(&mut c, "plain");
-    let legacy = stub(&mut c, "legacy");
-    let shared = stub(&mut c, "shared");
-    let inner = stub(&mut c, "inner");
+    let app = c.client_stub("app");
+    let other = c.client_stub("other");
+    let plain = c.client_stub("plain");
+    let legacy = c.client_stub("legacy");
+    let shared = c.client_stub("shared");
+    let inner = c.client_stub("inner");
     c.settle("six stubs related, asking nothing yet");
     assert_eq!(
         servers(&c.model),
@@ -485,7 +485,7 @@ fn scenario(charm: &Path, ops_charm: &Path, seed: u64) {
     // nothing, restart nothing, and the leader says which relation and why.
     let before = servers(&c.model);
     let jaas_now: Vec<String> = (0..3).map(|n| jaas(&c, n)).collect();
-    let empty = stub(&mut c, "empty");
+    let empty = c.client_stub("empty");
     let hostile = [
         ("bad-root", vec![("database", "/")]),
         ("bad-zk", vec![("database", "/zookeeper/config")]),
@@ -497,7 +497,7 @@ fn scenario(charm: &Path, ops_charm: &Path, seed: u64) {
     ];
     let mut refused = Vec::new();
     for (name, _) in &hostile {
-        refused.push((stub(&mut c, name), *name));
+        refused.push((c.client_stub(name), *name));
     }
     c.settle("an empty client and four more related");
     for ((id, name), (_, pairs)) in refused.iter().zip(&hostile) {

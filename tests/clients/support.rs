@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use testkit::server::{live_server, ServerProcess};
 use testkit::Cluster;
-use zk_sim::{Model, StubSpec};
+use zk_sim::Model;
 use zookeeper_charm::zk::admin::{Admin, Auth};
 use zookeeper_charm::zk::ZkError;
 
@@ -25,22 +25,6 @@ pub const SESSION: Duration = Duration::from_secs(10);
 pub fn one_at_a_time() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Deploys a scripted client stub `app` (one unit, active) requiring `zookeeper`, and
-/// relates it to the charm (hooks queued, not run: the stub can write to the relation once
-/// its `-relation-created` ran). Returns the relation id.
-pub fn stub(c: &mut Cluster, app: &str) -> u32 {
-    c.model
-        .deploy_stub(app, &StubSpec::new().requires("zookeeper", "zookeeper"), 1)
-        .unwrap();
-    c.model
-        .exec_ok(
-            &format!("{app}/0"),
-            &["status-set", "active", "a client stub"],
-        )
-        .unwrap();
-    c.model.integrate("zookeeper", app).unwrap()
 }
 
 /// Writes the stub's application bag, as its leader would.
