@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use testkit::model::unit_number;
+use testkit::model::{assert_restarts_held_the_lock, unit_number};
 use testkit::watch::{processes, serving, statuses, ProcessWatch, Restart, Watched};
 use testkit::writes::{lost, read_children, WriteReport, Writer};
 use testkit::{seeds, test_charm, Cluster};
@@ -117,6 +117,14 @@ fn assert_rolled(c: &Cluster, watched: &Watched, rounds: usize, what: &str) -> V
     // Also: the old servers were seen gone in the order the new ones started (start times
     // from /proc).
     watched.assert_one_down_at_a_time(&format!("seed {seed}, {what}"));
+    // And the charm's own log: one grant at a time, every restart under it.
+    let held = assert_restarts_held_the_lock(&c.model, &format!("seed {seed}, {what}"));
+    assert!(
+        held.len() >= all.len(),
+        "seed {seed}, {what}: the charm logged {} restarts, the watch saw {}",
+        held.len(),
+        all.len()
+    );
     let leader = juju_leader(c);
     // `juju status` showed each restart while it happened, and the leader waiting its turn.
     for (u, t) in timelines {
@@ -644,6 +652,7 @@ fn a_unit_removed_while_its_restart_is_pending_leaves_without_restarting_and_the
         let what = format!("seed {seed}: remove unit {y} while unit {x} restarts");
         assert!(watched.violation.is_none(), "{what}: {}", watched.summary());
         watched.assert_one_down_at_a_time(&what);
+        assert_restarts_held_the_lock(&c.model, &what);
         for (u, t) in &watched.timelines {
             let expected = if *u == y { 1 } else { 2 };
             assert_eq!(

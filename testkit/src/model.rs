@@ -272,3 +272,102 @@ mod tests {
         assert!(check_settle(&slow, all).unwrap_err().contains("over 60 s"));
     }
 }
+
+/// The restart lock as the charm's own log tells it: every `plan:` line of every unit, in
+/// the order the hooks logged them (a line is logged before its plan runs, and another
+/// unit sees a write only once the writer's hook ended). Returns the restarts in order,
+/// each with the unit that held the grant then; panics if the application bag ever
+/// granted the lock to two units at once, or a unit restarted without the grant.
+pub fn assert_restarts_held_the_lock(m: &Model, what: &str) -> Vec<String> {
+    let lines = m.debug_log(None, None).expect("the debug-log");
+    assert_restart_lines_held_the_lock(&lines, what)
+}
+
+/// [`assert_restarts_held_the_lock`] over debug-log lines.
+pub fn assert_restart_lines_held_the_lock(lines: &[String], what: &str) -> Vec<String> {
+    let mut granted: BTreeMap<String, bool> = BTreeMap::new();
+    let mut restarts = Vec::new();
+    for line in lines {
+        let Some((unit, plan)) = plan_line(line) else {
+            continue;
+        };
+        for part in plan.split("; ") {
+            if let Some(items) = part
+                .strip_prefix("restart app {")
+                .and_then(|p| p.strip_suffix('}'))
+            {
+                for item in items.split(", ") {
+                    if let Some((k, v)) = item.split_once('=') {
+                        if k.contains('/') {
+                            granted.insert(k.to_string(), v == "\"granted\"");
+                        }
+                    }
+                }
+                let holders: Vec<&String> = granted
+                    .iter()
+                    .filter(|(_, g)| **g)
+                    .map(|(u, _)| u)
+                    .collect();
+                assert!(
+                    holders.len() <= 1,
+                    "{what}: the restart lock granted to {holders:?} at once: {line}"
+                );
+            } else if part == "restart" {
+                assert!(
+                    granted.get(unit).copied().unwrap_or(false),
+                    "{what}: {unit} restarted without the lock (granted: {granted:?}): {line}"
+                );
+                restarts.push(unit.to_string());
+            }
+        }
+    }
+    restarts
+}
+
+/// `(unit, plan)` of a debug-log line in which the charm logged its plan.
+fn plan_line(line: &str) -> Option<(&str, &str)> {
+    let (head, rest) = line.split_once(".juju-log ")?;
+    let unit = head.rsplit_once(" unit.")?.1;
+    let plan = rest.split_once("plan: ")?.1;
+    Some((unit, plan.trim_end()))
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::assert_restart_lines_held_the_lock;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    const GRANTS: &str = r#"unit-zookeeper-1: 18:24:50 INFO unit.zookeeper/1.juju-log plan: restart unit {requested-at="1", state="acquire"}
+unit-zookeeper-0: 18:24:54 INFO unit.zookeeper/0.juju-log restart:2: plan: restart app {zookeeper/1="granted"}
+unit-zookeeper-1: 18:24:54 INFO unit.zookeeper/1.juju-log restart:2: plan: restart
+unit-zookeeper-1: 18:24:56 INFO unit.zookeeper/1.juju-log restart:2: plan: restart unit {inputs="54", state="release"}
+unit-zookeeper-0: 18:24:57 INFO unit.zookeeper/0.juju-log restart:2: plan: restart app {zookeeper/0="granted", zookeeper/1="idle"}; restart
+"#;
+
+    #[test]
+    fn grants_in_turn_and_restarts_under_them_pass() {
+        assert_eq!(
+            assert_restart_lines_held_the_lock(&lines(GRANTS), "turns"),
+            vec!["zookeeper/1", "zookeeper/0"]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "granted to [\"zookeeper/0\", \"zookeeper/1\"] at once")]
+    fn a_second_grant_before_the_first_is_taken_back_fails() {
+        let text = GRANTS.replace(r#", zookeeper/1="idle""#, "");
+        assert_restart_lines_held_the_lock(&lines(&text), "two");
+    }
+
+    #[test]
+    #[should_panic(expected = "zookeeper/2 restarted without the lock")]
+    fn a_restart_without_the_grant_fails() {
+        let text = format!(
+            "{GRANTS}unit-zookeeper-2: 18:24:58 INFO unit.zookeeper/2.juju-log plan: restart\n"
+        );
+        assert_restart_lines_held_the_lock(&lines(&text), "no grant");
+    }
+}
