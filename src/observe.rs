@@ -659,8 +659,8 @@ pub fn credentials(
     tools: &dyn HookTools,
     app: &cluster::App,
 ) -> Result<Option<Result<Credentials, String>>, ToolError> {
-    let legacy = Credentials::from_legacy(app).map_err(|e| e.to_string());
     let Some(id) = &app.internal_secret else {
+        let legacy = Credentials::from_legacy(app).map_err(|e| e.to_string());
         return Ok((!app.legacy.is_empty()).then_some(legacy));
     };
     let content = match tools.secret_get(&SecretRef::Id(id.clone()), SecretRead::Tracked) {
@@ -672,11 +672,7 @@ pub fn credentials(
         }
         Err(e) => return Err(e),
     };
-    let creds = Credentials::from_content(&content).map_err(|e| e.to_string());
-    Ok(Some(match (creds, legacy) {
-        (Ok(c), Ok(l)) => Ok(c.or(&l)),
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }))
+    Ok(Some(Credentials::with_leftovers(&content, app)))
 }
 
 /// Reads the internal passwords into the snapshot (see [`credentials`]).

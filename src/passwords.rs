@@ -242,6 +242,22 @@ impl Credentials {
         })
     }
 
+    /// The internal secret's `content` completed by the copies `app`'s bag still holds,
+    /// every password checked against the rule; `Err` says why they cannot be used.
+    pub fn with_leftovers(content: &SecretContent, app: &App) -> Result<Credentials, String> {
+        match (
+            Credentials::from_content(content).map_err(|e| e.to_string()),
+            Credentials::from_legacy(app),
+        ) {
+            (Ok(c), Ok(l)) => Ok(c.or(&l)),
+            // A leftover bag copy that breaks the rule cannot be merged, and the secret
+            // does not need it: the leader deletes it (found by fuzzing: it blocked every
+            // unit, and set-password could not repair it, unable to read them either).
+            (Ok(c), Err(_)) => Ok(c),
+            (Err(e), _) => Err(e),
+        }
+    }
+
     /// The secret's content (keys without a value are left out).
     pub fn to_content(&self) -> SecretContent {
         let mut out = self.others.clone();

@@ -721,24 +721,17 @@ fn read_credentials(
     app: &cluster::App,
     content: Option<&SecretContent>,
 ) -> Result<Credentials, String> {
-    let legacy = Credentials::from_legacy(app).map_err(|e| e.to_string());
     let Some(id) = &app.internal_secret else {
         return if app.legacy.is_empty() {
             Err("the leader has not generated them yet".into())
         } else {
-            legacy
+            Credentials::from_legacy(app).map_err(|e| e.to_string())
         };
     };
     let Some(content) = content.filter(|_| id.as_str() == SECRET_URI) else {
         return Err(format!("the internal secret {id} does not exist"));
     };
-    match (
-        Credentials::from_content(content).map_err(|e| e.to_string()),
-        legacy,
-    ) {
-        (Ok(c), Ok(l)) => Ok(c.or(&l)),
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }
+    Credentials::with_leftovers(content, app)
 }
 
 /// The snapshot of the hook's first round (the passwords not read yet), and the internal

@@ -174,9 +174,10 @@ fn secret_bookkeeping(s: &Snapshot, plan: &mut Plan) {
             &app.internal_secret,
         ) {
             (None, _, _) => plan.need_credentials = true,
-            // Read, but unusable (the secret is gone, or a value in it or in the bag breaks
-            // the rule): there is nothing to merge into, and asking for them again would
-            // only repeat the round (found by fuzzing). The bag keeps them; say why.
+            // Read, but unusable (the secret is gone, or a value in it breaks the rule; a
+            // bag copy that breaks it only goes unused): there is nothing to merge into, and
+            // asking for them again would only repeat the round (found by fuzzing). The bag
+            // keeps them; say why.
             (Some(Err(why)), _, _) => plan.statuses.push(Status::blocked(format!(
                 "cannot use the internal passwords: {why}; set new ones with `juju run {}/leader set-password`",
                 s.app_name

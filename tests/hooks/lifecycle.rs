@@ -352,6 +352,44 @@ fn upgrade_charm_on_the_leader_moves_an_earlier_revisions_passwords_into_the_sec
 }
 
 #[test]
+fn a_leftover_bag_password_that_breaks_the_rule_is_deleted_not_a_block() {
+    // The secret is fine; the bag still holds an earlier revision's copy that the rule
+    // refuses (too short). The leader deletes it; no unit is blocked by it.
+    for leader in [true, false] {
+        let out = Hook::update_status()
+            .steady(0, 3)
+            .leader(leader)
+            .with(|w| {
+                w.cluster_app
+                    .insert("super-password".into(), "short".into());
+            })
+            .run();
+        out.ok();
+        assert!(
+            out.tools
+                .status_calls()
+                .iter()
+                .all(|c| c.status.kind == StatusKind::Active),
+            "leader {leader}: {}",
+            out.describe()
+        );
+        assert_eq!(
+            out.cluster_app().legacy.is_empty(),
+            leader,
+            "leader {leader}"
+        );
+        if leader {
+            assert!(out.credentials().expect("the secret").complete());
+            assert!(
+                !out.app_bag(CLUSTER).contains_key("super-password"),
+                "{}",
+                out.describe()
+            );
+        }
+    }
+}
+
+#[test]
 fn a_leader_with_charmed_zookeepers_secret_keeps_it_and_reads_it_only_to_act_as_super() {
     // Charmed ZooKeeper's bag: the secret's URI and nothing of this charm's.
     let out = Hook::update_status()
