@@ -28,11 +28,13 @@ fn deploy_status_run_and_destroy_through_the_cli() {
     let c = charm(
         r#"
 case "$JUJU_DISPATCH_PATH" in
+  hooks/install) snap install charmed-zookeeper --revision 40 ;;
   hooks/start) status-set active "up on $(unit-get private-address)" ;;
   actions/do) action-set "echo=$(action-get arg)" ;;
 esac
 "#,
     );
+    // The install hook needs the units' `snap`, which this binary serves too.
     let dir = c.tmp.path().join("cli-model");
     let charm_path = c.charm.to_str().unwrap();
     let o = zk_sim(

@@ -590,12 +590,23 @@ fn init_logging(verbose: bool) {
 }
 
 fn main() -> ExitCode {
-    // Linked under a hook tool's name (the models this CLI creates do that), act as the tool.
+    // Linked under a hook tool's name or as the units' `snap` (the models this CLI creates
+    // do that), act as the tool, as `sim-jujuc` does.
     let mut all = std::env::args();
     let argv0 = all.next().unwrap_or_default();
     let base = Path::new(&argv0)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned());
+    if base.as_deref() == Some("snap") {
+        let env = |k: &str| std::env::var(k).ok();
+        let code = zk_sim::snap::main_with(
+            &all.collect::<Vec<_>>(),
+            &env,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        );
+        return ExitCode::from(code as u8);
+    }
     if base.is_some_and(|b| ToolName::from_name(&b).is_some()) {
         let env = |k: &str| std::env::var(k).ok();
         let code = zk_sim::tools::main_with(
