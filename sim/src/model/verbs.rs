@@ -613,6 +613,21 @@ impl Model {
         });
         g.save()
     }
+
+    /// Drops the injected failures still armed on `unit` (of every tool); returns how many
+    /// calls would still have failed.
+    pub fn clear_tool_failures(&mut self, unit: &str) -> Result<u32, SimError> {
+        let mut g = self.lock()?;
+        let dropped =
+            g.st.tool_failures
+                .iter()
+                .filter(|f| f.unit == unit)
+                .map(|f| f.remaining)
+                .sum();
+        g.st.tool_failures.retain(|f| f.unit != unit);
+        g.save()?;
+        Ok(dropped)
+    }
 }
 
 /// Mounts a tmpfs of `mib` MiB (root's, 0755) on `dir`, in the host's namespace: every

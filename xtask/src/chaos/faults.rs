@@ -291,6 +291,7 @@ impl Run<'_> {
                 let Some(u) = self.pick(*unit) else {
                     return Ok(());
                 };
+                self.disarm(&u)?;
                 let r = self
                     .m
                     .inject_tool_failures(&u, ToolName::SecretGet.as_str(), *times);

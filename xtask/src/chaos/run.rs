@@ -157,6 +157,7 @@ impl Run<'_> {
             }
             Event::FailTool { unit, tool, times } => {
                 if let Some(u) = self.pick(*unit) {
+                    self.disarm(&u)?;
                     let r = self.m.inject_tool_failures(&u, tool.as_str(), *times);
                     self.sim("inject-failure", r)?;
                     self.note(format!("{tool} fails {times}x on {u}"));
@@ -273,6 +274,20 @@ impl Run<'_> {
     }
 
     /// Whether an injected hook-tool failure is still armed.
+    /// Drops the failures an earlier step armed on unit `u` and that no call has met yet
+    /// (a status that did not change calls no `status-set`), before arming new ones: stacked,
+    /// they would fail more runs in a row than the model's retries, where Juju retries on.
+    pub(super) fn disarm(&mut self, u: &str) -> Result<(), Failure> {
+        let r = self.m.clear_tool_failures(u);
+        let dropped = self.sim("clear-failures", r)?;
+        if dropped > 0 {
+            self.note(format!(
+                "{u}: {dropped} armed tool failure(s) of an earlier step dropped"
+            ));
+        }
+        Ok(())
+    }
+
     fn failure_armed(&self) -> bool {
         self.m
             .state()
