@@ -487,26 +487,42 @@ fn leader_reads_mid_restart(
     (at, x)
 }
 
+/// `n` units deployed and settled (three units' hooks at once), each unit but the Juju
+/// leader to be paused at its first "restarting" status: the leader, and each held unit
+/// with its pause.
+fn deployed_with_restarts_held(
+    charm: &std::path::Path,
+    seed: u64,
+    n: u32,
+) -> (Cluster, u32, Vec<(u32, u64)>) {
+    let mut c = Cluster::create(charm, seed);
+    c.parallel = 3;
+    c.model.deploy(n).unwrap();
+    c.settle(&format!("deploy {n}"));
+    let leader = juju_leader(&c);
+    let held = (0..n)
+        .filter(|u| *u != leader)
+        .map(|u| {
+            let p = c
+                .model
+                .pause_at_matching(&unit(u), "status-set", 1, "restarting")
+                .unwrap();
+            (u, p)
+        })
+        .collect();
+    (c, leader, held)
+}
+
 #[test]
 fn the_leader_reading_the_ensemble_while_a_server_restarts_grants_no_second_restart() {
     let dir = tempfile::tempdir().unwrap();
     let charm = test_charm!(&dir.path().join("charm"));
     for seed in seeds(&[4]) {
-        let mut c = Cluster::create(&charm, seed);
-        c.parallel = 3;
-        c.model.deploy(3).unwrap();
-        c.settle("deploy 3");
-        let leader = juju_leader(&c);
+        let (mut c, leader, held) = deployed_with_restarts_held(&charm, seed, 3);
         let addresses = c.addresses();
-        let held: Vec<(u32, u64, String)> = (0..3)
-            .filter(|u| *u != leader)
-            .map(|u| {
-                let p = c
-                    .model
-                    .pause_at_matching(&unit(u), "status-set", 1, "restarting")
-                    .unwrap();
-                (u, p, addresses[&u].clone())
-            })
+        let held: Vec<(u32, u64, String)> = held
+            .into_iter()
+            .map(|(u, p)| (u, p, addresses[&u].clone()))
             .collect();
         let super_pw = c.super_password();
         let model_dir = c.model.dir().to_path_buf();
@@ -607,21 +623,7 @@ fn a_unit_removed_while_its_restart_is_pending_leaves_without_restarting_and_the
     let dir = tempfile::tempdir().unwrap();
     let charm = test_charm!(&dir.path().join("charm"));
     for seed in seeds(&[9]) {
-        let mut c = Cluster::create(&charm, seed);
-        c.parallel = 3;
-        c.model.deploy(4).unwrap();
-        c.settle("deploy 4");
-        let leader = juju_leader(&c);
-        let held: Vec<(u32, u64)> = (0..4)
-            .filter(|u| *u != leader)
-            .map(|u| {
-                let p = c
-                    .model
-                    .pause_at_matching(&unit(u), "status-set", 1, "restarting")
-                    .unwrap();
-                (u, p)
-            })
-            .collect();
+        let (mut c, leader, held) = deployed_with_restarts_held(&charm, seed, 4);
         let super_pw = c.super_password();
         let model_dir = c.model.dir().to_path_buf();
         let mut orchestrator = None;
