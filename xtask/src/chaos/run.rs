@@ -273,7 +273,6 @@ impl Run<'_> {
         }
     }
 
-    /// Whether an injected hook-tool failure is still armed.
     /// Drops the failures an earlier step armed on unit `u` and that no call has met yet
     /// (a status that did not change calls no `status-set`), before arming new ones: stacked,
     /// they would fail more runs in a row than the model's retries, where Juju retries on.
@@ -288,6 +287,7 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Whether an injected hook-tool failure is still armed.
     fn failure_armed(&self) -> bool {
         self.m
             .state()
