@@ -976,6 +976,23 @@ fn access_seen(out: &Outcome) -> (String, Option<String>, Option<String>) {
 
 /// The keys of each write to relation 5's `tls` fields and endpoints in `out`: its
 /// `relation-set`s' keys, and its `tls` secret's `secret-set`s' keys.
+/// The leader's hook when unit 2's bag reports the switch at `modes` ([`switch_at`]).
+fn leader_sees_switch(
+    w: &mut World,
+    cert: &LeaderCert,
+    app: AppTls,
+    modes: [QuorumTls; 3],
+    related: bool,
+) -> Outcome {
+    switch_at(w, cert, app, modes, related);
+    let out = Hook::relation("cluster", "changed")
+        .remote(2)
+        .with(|x| *x = w.clone())
+        .run();
+    out.ok();
+    out
+}
+
 fn access_writes(out: &Outcome) -> Vec<Vec<String>> {
     let tls_uri = provided(out, 5).get("secret-tls").cloned();
     out.tools
@@ -1038,12 +1055,7 @@ fn clients_move_to_2182_with_tls_enabled_and_the_ca_in_one_hook_and_back_when_tl
         // The last step of the switch on: TLS everywhere, unit 2 still to restart without
         // port unification. Clients keep 2181 and `tls=disabled`, untouched.
         let on = AppTls::TLS;
-        switch_at(&mut w, &cert, on, [SslOnly, SslOnly, UnifiedSsl], true);
-        let out = Hook::relation("cluster", "changed")
-            .remote(2)
-            .with(|x| *x = w.clone())
-            .run();
-        out.ok();
+        let out = leader_sees_switch(&mut w, &cert, on, [SslOnly, SslOnly, UnifiedSsl], true);
         assert!(access_writes(&out).is_empty(), "{case}: {}", out.describe());
         assert_eq!(
             access_seen(&out),
@@ -1052,12 +1064,7 @@ fn clients_move_to_2182_with_tls_enabled_and_the_ca_in_one_hook_and_back_when_tl
         );
 
         // Unit 2 reports it runs TLS only: in that hook every field moves, in one write.
-        switch_at(&mut w, &cert, on, [SslOnly, SslOnly, SslOnly], true);
-        let out = Hook::relation("cluster", "changed")
-            .remote(2)
-            .with(|x| *x = w.clone())
-            .run();
-        out.ok();
+        let out = leader_sees_switch(&mut w, &cert, on, [SslOnly, SslOnly, SslOnly], true);
         let (endpoints, tls, tls_ca) = access_seen(&out);
         assert_eq!(
             (endpoints, tls.as_deref()),
@@ -1070,23 +1077,14 @@ fn clients_move_to_2182_with_tls_enabled_and_the_ca_in_one_hook_and_back_when_tl
             pem_body(&ca.pem()),
             "{case}: the CA, and only it"
         );
-        let writes = access_writes(&out);
-        if with_secrets {
-            // `tls` and `tls-ca` in the secret, the endpoints in the bag, in this hook.
-            assert_eq!(
-                writes,
-                [vec!["tls", "tls-ca"], vec!["endpoints"]],
-                "{case}: {}",
-                out.describe()
-            );
+        // With secrets: `tls` and `tls-ca` in the secret, the endpoints in the bag, in this
+        // hook.
+        let expected: &[&[&str]] = if with_secrets {
+            &[&["tls", "tls-ca"], &["endpoints"]]
         } else {
-            assert_eq!(
-                writes,
-                [vec!["endpoints", "tls", "tls-ca"]],
-                "{case}: {}",
-                out.describe()
-            );
-        }
+            &[&["endpoints", "tls", "tls-ca"]]
+        };
+        assert_eq!(access_writes(&out), expected, "{case}: {}", out.describe());
         keep(&mut w, &out);
 
         // The certificates relation is gone and every unit runs the quorum in plaintext
@@ -1096,24 +1094,14 @@ fn clients_move_to_2182_with_tls_enabled_and_the_ca_in_one_hook_and_back_when_tl
             switching: true,
             quorum: QuorumSetting::Plain,
         };
-        switch_at(&mut w, &cert, off, [Unified, Unified, UnifiedSsl], false);
-        let out = Hook::relation("cluster", "changed")
-            .remote(2)
-            .with(|x| *x = w.clone())
-            .run();
-        out.ok();
+        let out = leader_sees_switch(&mut w, &cert, off, [Unified, Unified, UnifiedSsl], false);
         assert!(access_writes(&out).is_empty(), "{case}: {}", out.describe());
         assert_eq!(access_seen(&out).1.as_deref(), Some("enabled"), "{case}");
 
         // Unit 2 too: the leader ends the switch, and clients go back to 2181 and
         // `tls=disabled` together, the CA removed (every server still serves 2182 until
         // its last restart).
-        switch_at(&mut w, &cert, off, [Unified, Unified, Unified], false);
-        let out = Hook::relation("cluster", "changed")
-            .remote(2)
-            .with(|x| *x = w.clone())
-            .run();
-        out.ok();
+        let out = leader_sees_switch(&mut w, &cert, off, [Unified, Unified, Unified], false);
         assert_eq!(out.cluster_app().tls_state(), AppTls::PLAINTEXT);
         assert_eq!(
             access_seen(&out),
@@ -1121,21 +1109,11 @@ fn clients_move_to_2182_with_tls_enabled_and_the_ca_in_one_hook_and_back_when_tl
             "{case}: {}",
             out.describe()
         );
-        let writes = access_writes(&out);
-        if with_secrets {
-            assert_eq!(
-                writes,
-                [vec!["tls"], vec!["endpoints"]],
-                "{case}: {}",
-                out.describe()
-            );
+        let expected: &[&[&str]] = if with_secrets {
+            &[&["tls"], &["endpoints"]]
         } else {
-            assert_eq!(
-                writes,
-                [vec!["endpoints", "tls", "tls-ca"]],
-                "{case}: {}",
-                out.describe()
-            );
-        }
+            &[&["endpoints", "tls", "tls-ca"]]
+        };
+        assert_eq!(access_writes(&out), expected, "{case}: {}", out.describe());
     }
 }
