@@ -42,9 +42,25 @@ pub fn sample(
     model: &Model,
     members: &mut MembershipReader,
 ) -> (BTreeMap<String, UnitSample>, Option<BTreeSet<String>>) {
+    let (samples, voters, _) = sample_timed(model, members);
+    (samples, voters)
+}
+
+/// Every unit's sample, the voters, and when each unit was read ([`sample_timed`]).
+type TimedSample = (
+    BTreeMap<String, UnitSample>,
+    Option<BTreeSet<String>>,
+    BTreeMap<String, Instant>,
+);
+
+/// [`sample`], and for each unit the instant its live server was read, just before its
+/// `srvr` probe: what the sample saw of that unit held at that instant or later in the
+/// round (a round can last seconds), not at the round's end.
+fn sample_timed(model: &Model, members: &mut MembershipReader) -> TimedSample {
     let Ok(st) = model.state() else {
-        return (BTreeMap::new(), None);
+        return (BTreeMap::new(), None, BTreeMap::new());
     };
+    let mut probed = BTreeMap::new();
     let app = st.default_app().unwrap_or_default().to_string();
     let mut samples = BTreeMap::new();
     let mut serving_hosts = Vec::new();
@@ -55,6 +71,7 @@ pub fn sample(
     {
         let machine = st.machine_of(&u.name);
         let server = live_server(&machine);
+        probed.insert(u.name.clone(), Instant::now());
         // Serving counts for this process only if it is still the live one after the probe.
         let serving = server.is_some() && serving(&u.address) && live_server(&machine) == server;
         if serving {
@@ -75,7 +92,7 @@ pub fn sample(
                 .map(|id| format!("{}/{}", app, id.saturating_sub(1)))
                 .collect()
         });
-    (samples, voters)
+    (samples, voters, probed)
 }
 
 /// What the background watch saw of one unit, in time order.
@@ -98,8 +115,9 @@ pub type Timeline = Vec<(Duration, Observed)>;
 /// Samples are only as dense as the probes allow (a round that waits on unanswered `srvr`
 /// probes can take seconds on a loaded machine), so the unit was down for certain only
 /// from `started` (the new process's start, from the kernel's clock, when the old one was
-/// already gone) or `down_from`, whichever is first, until `last_down` (the last sample
-/// that saw it not serving). Outside that span the watch does not know.
+/// already gone) or `down_from`, whichever is first, until `last_down` (when the unit was
+/// read in the last round that saw it not serving). Outside that span the watch does not
+/// know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restart {
     pub unit: u32,
@@ -110,8 +128,9 @@ pub struct Restart {
     pub up_at: Option<Duration>,
     /// When the new process started, on the watch's clock (`None`: before the watch).
     pub started: Option<Duration>,
-    /// The last sample, from `down_from` on, at which the unit did not serve (`None`: the
-    /// first sample without the old process already saw the new one serving).
+    /// When the unit was read in the last round, from `down_from` on, that saw it not
+    /// serving (`None`: the first round without the old process already saw the new one
+    /// serving).
     pub last_down: Option<Duration>,
 }
 
@@ -145,8 +164,11 @@ pub struct Watched {
     pub timelines: BTreeMap<u32, Timeline>,
     /// The first broken safety invariant, if any.
     pub violation: Option<Violation>,
-    /// When each sample was taken (every unit is sampled in each one).
+    /// When each sample (round) ended (every unit is sampled in each one).
     pub samples: Vec<Duration>,
+    /// Per unit, for each round: when it ended, and when that unit's live server was read
+    /// (its `srvr` probe followed).
+    pub probes: BTreeMap<u32, Vec<(Duration, Duration)>>,
     /// The kernel's boot clock when the watch started, in clock ticks (as process start
     /// times are given), and the ticks per second.
     pub boot_ticks_at_start: f64,
@@ -221,7 +243,7 @@ fn watch(model_dir: PathBuf, period: Duration, stop: Arc<AtomicBool>) -> Watched
                 statuses.insert(id, text);
             }
         }
-        let (samples, voters) = sample(&model, &mut members);
+        let (samples, voters, probed) = sample_timed(&model, &mut members);
         invariants.context = format!("at {:.1}s", t0.elapsed().as_secs_f64());
         invariants.update(&samples, voters);
         let at = t0.elapsed();
@@ -230,6 +252,12 @@ fn watch(model_dir: PathBuf, period: Duration, stop: Arc<AtomicBool>) -> Watched
             let Some(id) = unit_number(name) else {
                 continue;
             };
+            if let Some(p) = probed.get(name) {
+                out.probes
+                    .entry(id)
+                    .or_default()
+                    .push((at, p.saturating_duration_since(t0)));
+            }
             let timeline = out.timelines.entry(id).or_default();
             let first = !current.contains_key(&id);
             let entry = current.entry(id).or_insert((None, false));
@@ -276,12 +304,13 @@ pub fn processes(t: &Timeline) -> Vec<ServerProcess> {
 }
 
 /// The restarts of one unit: for each change of process, from the first sample without
-/// the old one to the first `srvr` the new one served. `samples` are the times of every
-/// sample; `started` places a process's start on the watch's clock.
+/// the old one to the first `srvr` the new one served. `probes` are the unit's rounds (when
+/// each ended, when the unit was read in it); `started` places a process's start on the
+/// watch's clock.
 pub fn restarts(
     unit: u32,
     t: &Timeline,
-    samples: &[Duration],
+    probes: &[(Duration, Duration)],
     started: impl Fn(&ServerProcess) -> Option<Duration>,
 ) -> Vec<Restart> {
     let procs = processes(t);
@@ -304,11 +333,13 @@ pub fn restarts(
             .iter()
             .find(|(_, s)| matches!(s, Observed::Serving(p) if *p == new))
             .map(|(at, _)| *at);
-        let last_down = samples
+        // The rounds that saw the unit without its old server and not serving: it was down
+        // from the instant it was read in them (gone stays gone; down lasts until it serves).
+        let last_down = probes
             .iter()
-            .filter(|at| **at >= down_from && up_at.is_none_or(|up| **at < up))
-            .max()
-            .copied();
+            .filter(|(end, _)| *end >= down_from && up_at.is_none_or(|up| *end < up))
+            .map(|(_, read)| *read)
+            .max();
         out.push(Restart {
             unit,
             old,
@@ -339,7 +370,10 @@ impl Watched {
         let mut all: Vec<Restart> = self
             .timelines
             .iter()
-            .flat_map(|(u, t)| restarts(*u, t, &self.samples, |p| self.started(p)))
+            .flat_map(|(u, t)| {
+                let probes = self.probes.get(u).map_or(&[][..], Vec::as_slice);
+                restarts(*u, t, probes, |p| self.started(p))
+            })
             .collect();
         all.sort_by_key(|r| (r.new.start_ticks, r.down_from));
         all
@@ -445,12 +479,18 @@ mod tests {
         Duration::from_secs_f64(secs)
     }
 
-    /// A watch that started at boot tick 1000 (100 ticks a second), sampling at `samples`.
+    /// A watch that started at boot tick 1000 (100 ticks a second), sampling at `samples`,
+    /// each unit read at the end of each round.
     fn watched(samples: &[f64], timelines: Vec<(u32, Timeline)>) -> Watched {
+        let samples: Vec<Duration> = samples.iter().map(|t| s(*t)).collect();
         Watched {
+            probes: timelines
+                .iter()
+                .map(|(u, _)| (*u, samples.iter().map(|t| (*t, *t)).collect()))
+                .collect(),
             timelines: timelines.into_iter().collect(),
             violation: None,
-            samples: samples.iter().map(|t| s(*t)).collect(),
+            samples,
             boot_ticks_at_start: 1000.0,
             ticks_per_sec: 100,
         }
@@ -500,6 +540,36 @@ mod tests {
         let r3 = &w.restarts()[1];
         assert_eq!(r3.last_down, None);
         w.assert_one_down_at_a_time("stalled sampling");
+    }
+
+    #[test]
+    fn a_unit_read_early_in_a_slow_round_is_down_only_when_it_was_read() {
+        // From CI: unit 0's new server started at 2.86 s. One round read it at 3.1 s (not
+        // serving yet) but ended only at 5.18 s; the next, at 5.21 s, saw it serve. Unit 3's
+        // new server started at 4.77 s. Unit 0 was surely down until 3.1 s, not 5.18 s.
+        let mut samples = every_tenth(0.0, 3.0);
+        samples.extend([5.18, 5.21, 5.3, 5.4]);
+        let mut w = watched(
+            &samples,
+            vec![
+                (0, restarted(p(10, 900), p(11, 1000 + 286), 3.0, 5.21)),
+                (3, restarted(p(30, 900), p(31, 1000 + 477), 5.21, 5.3)),
+            ],
+        );
+        for (end, read) in w.probes.get_mut(&0).unwrap() {
+            if *end == s(5.18) {
+                *read = s(3.1);
+            }
+        }
+        let r0 = &w.restarts()[0];
+        assert_eq!((r0.unit, r0.last_down), (0, Some(s(3.1))));
+        w.assert_one_down_at_a_time("slow round");
+        // Read at the round's end instead, it would be an overlap.
+        for (end, read) in w.probes.get_mut(&0).unwrap() {
+            *read = *end;
+        }
+        let overlap = std::panic::catch_unwind(|| w.assert_one_down_at_a_time("late read"));
+        assert!(overlap.is_err());
     }
 
     #[test]
