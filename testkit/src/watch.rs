@@ -115,9 +115,8 @@ pub type Timeline = Vec<(Duration, Observed)>;
 /// Samples are only as dense as the probes allow (a round that waits on unanswered `srvr`
 /// probes can take seconds on a loaded machine), so the unit was down for certain only
 /// from `started` (the new process's start, from the kernel's clock, when the old one was
-/// already gone) or `down_from`, whichever is first, until `last_down` (when the unit was
-/// read in the last round that saw it not serving). Outside that span the watch does not
-/// know.
+/// already gone) or the first read that saw it down, whichever is first, to the last such
+/// read (`seen_down`). Outside that span the watch does not know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restart {
     pub unit: u32,
@@ -128,10 +127,10 @@ pub struct Restart {
     pub up_at: Option<Duration>,
     /// When the new process started, on the watch's clock (`None`: before the watch).
     pub started: Option<Duration>,
-    /// When the unit was read in the last round, from `down_from` on, that saw it not
-    /// serving (`None`: the first round without the old process already saw the new one
-    /// serving).
-    pub last_down: Option<Duration>,
+    /// When the unit was read in the first and the last round, from `down_from` on, that saw
+    /// it not serving (`None`: the first round without the old process already saw the new
+    /// one serving). A read, not its round's end: a round can last seconds.
+    pub seen_down: Option<(Duration, Duration)>,
 }
 
 /// How late past its estimate a process's start time may be: the kernel counts clock ticks
@@ -145,8 +144,8 @@ impl Restart {
         let started = self.started.map(|s| s + START_SLACK);
         let known = [
             started,
-            self.last_down.map(|_| self.down_from),
-            self.last_down,
+            self.seen_down.map(|(first, _)| first),
+            self.seen_down.map(|(_, last)| last),
         ];
         let from = known.iter().flatten().min()?;
         let to = known.iter().flatten().max()?;
@@ -335,11 +334,13 @@ pub fn restarts(
             .map(|(at, _)| *at);
         // The rounds that saw the unit without its old server and not serving: it was down
         // from the instant it was read in them (gone stays gone; down lasts until it serves).
-        let last_down = probes
-            .iter()
-            .filter(|(end, _)| *end >= down_from && up_at.is_none_or(|up| *end < up))
-            .map(|(_, read)| *read)
-            .max();
+        let reads = || {
+            probes
+                .iter()
+                .filter(|(end, _)| *end >= down_from && up_at.is_none_or(|up| *end < up))
+                .map(|(_, read)| *read)
+        };
+        let seen_down = reads().min().zip(reads().max());
         out.push(Restart {
             unit,
             old,
@@ -347,7 +348,7 @@ pub fn restarts(
             down_from,
             up_at,
             started: started(&new),
-            last_down,
+            seen_down,
         });
     }
     out
@@ -538,7 +539,7 @@ mod tests {
         assert_eq!(w.restart_order(), vec![0, 3, 2]);
         assert_eq!(w.longest_gap(), s(6.5) - s(4.5));
         let r3 = &w.restarts()[1];
-        assert_eq!(r3.last_down, None);
+        assert_eq!(r3.seen_down, None);
         w.assert_one_down_at_a_time("stalled sampling");
     }
 
@@ -562,7 +563,7 @@ mod tests {
             }
         }
         let r0 = &w.restarts()[0];
-        assert_eq!((r0.unit, r0.last_down), (0, Some(s(3.1))));
+        assert_eq!((r0.unit, r0.seen_down), (0, Some((s(3.0), s(3.1)))));
         w.assert_one_down_at_a_time("slow round");
         // Read at the round's end instead, it would be an overlap.
         for (end, read) in w.probes.get_mut(&0).unwrap() {
@@ -570,6 +571,28 @@ mod tests {
         }
         let overlap = std::panic::catch_unwind(|| w.assert_one_down_at_a_time("late read"));
         assert!(overlap.is_err());
+    }
+
+    #[test]
+    fn the_round_that_first_sees_a_unit_down_counts_from_its_read_too() {
+        // The same, but that slow round is also the first without unit 0's old server: its
+        // end (5.18 s) is not an instant unit 0 was surely down either.
+        let mut samples = every_tenth(0.0, 2.9);
+        samples.extend([5.18, 5.21, 5.3, 5.4]);
+        let mut w = watched(
+            &samples,
+            vec![
+                (0, restarted(p(10, 900), p(11, 1000 + 286), 5.18, 5.21)),
+                (3, restarted(p(30, 900), p(31, 1000 + 477), 5.21, 5.3)),
+            ],
+        );
+        for (end, read) in w.probes.get_mut(&0).unwrap() {
+            if *end == s(5.18) {
+                *read = s(3.1);
+            }
+        }
+        assert_eq!(w.restarts()[0].seen_down, Some((s(3.1), s(3.1))));
+        w.assert_one_down_at_a_time("slow first round");
     }
 
     #[test]
